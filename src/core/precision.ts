@@ -9,6 +9,8 @@ export const PRECISION_SUFFIX = Object.freeze({
   fp16: '_fp16',
   int8: '_int8',
   uint8: '_uint8',
+  /** transformers.js' name for its default 8-bit dynamic quantization. */
+  q8: '_quantized',
   q4: '_q4',
 } as const);
 

@@ -1,0 +1,216 @@
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { timingSafeEqual } from 'hono/utils/buffer';
+import { z } from 'zod';
+import type { ClipEdge, ClassifyRequest } from './clip.ts';
+import { docsPage } from './docs-page.ts';
+import { ClipEdgeError, isClipEdgeError } from './errors.ts';
+import { STATUS_OF } from './http-errors.ts';
+import { openApiDocument } from './openapi.ts';
+
+export interface ClipAppOptions {
+  /** The loaded kit, or a function that loads it on first use (e.g. once per Workers isolate). */
+  clip: ClipEdge | (() => Promise<ClipEdge>);
+  /** When set, every route but /healthz needs `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Allowed CORS origins (`'*'` for any). @defaultValue none: no CORS headers */
+  corsOrigins?: string | readonly string[];
+  /** Request body limit in bytes, enforced while streaming. @defaultValue 10 MiB */
+  maxBodyBytes?: number;
+  /** Extra response headers on every response (e.g. COOP/COEP for the browser page). */
+  headers?: Record<string, string>;
+  /** Called with unexpected errors (never sent to clients). @defaultValue console.error */
+  onInternalError?: (err: unknown) => void;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+const IMAGE_TYPES = /^(image\/[a-z0-9.+-]+|application\/octet-stream)$/i;
+
+const topKSchema = z.coerce.number().int().min(1).max(1000);
+const embedTextSchema = z.object({ texts: z.array(z.string()).min(1) }).strict();
+
+const mediaType = (c: Context) => (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+
+/** Query or form values: repeated fields are taken verbatim; a single `labels` value is split on commas. */
+function readClassifyParams(get: (k: string) => string[]): ClassifyRequest {
+  const labelsRaw = get('labels');
+  const labels =
+    labelsRaw.length === 0 ? undefined : labelsRaw.length === 1 ? labelsRaw[0]!.split(',').map((s) => s.trim()).filter(Boolean) : labelsRaw;
+  if (labelsRaw.length && !labels?.length) throw new ClipEdgeError('BAD_INPUT', 'labels is empty');
+  const [labelSet, ...extraSets] = get('labelSet');
+  if (extraSets.length) throw new ClipEdgeError('BAD_INPUT', 'give labelSet once');
+  const templates = get('templates');
+  const [topKRaw] = get('topK');
+  let topK: number | undefined;
+  if (topKRaw !== undefined) {
+    const parsed = topKSchema.safeParse(topKRaw);
+    if (!parsed.success) throw new ClipEdgeError('BAD_INPUT', `topK must be an integer from 1 to 1000, got "${topKRaw.slice(0, 20)}"`);
+    topK = parsed.data;
+  }
+  return {
+    ...(labels ? { labels } : {}),
+    ...(labelSet !== undefined ? { labelSet } : {}),
+    ...(templates.length ? { templates } : {}),
+    ...(topK !== undefined ? { topK } : {}),
+  };
+}
+
+/** The image bytes and parameters of a classify/embed request: raw `image/*` body + query, or multipart. */
+async function readImageRequest(c: Context): Promise<{ image: Uint8Array; params: ClassifyRequest }> {
+  const type = mediaType(c);
+  if (type === 'multipart/form-data') {
+    let form: FormData;
+    try {
+      form = await c.req.raw.formData();
+    } catch (cause) {
+      if (isClipEdgeError(cause)) throw cause;
+      throw new ClipEdgeError('BAD_INPUT', 'the multipart body could not be parsed', { cause });
+    }
+    const file = form.get('image');
+    if (file === null) throw new ClipEdgeError('BAD_INPUT', 'the multipart body has no "image" field');
+    if (typeof file === 'string') throw new ClipEdgeError('BAD_INPUT', 'the "image" field must be a file, not text');
+    const image = new Uint8Array(await file.arrayBuffer());
+    if (image.byteLength === 0) throw new ClipEdgeError('BAD_INPUT', 'the image is empty (0 bytes)');
+    const url = new URL(c.req.url);
+    const get = (k: string) => [
+      ...url.searchParams.getAll(k),
+      ...form.getAll(k).filter((v): v is string => typeof v === 'string'),
+    ];
+    return { image, params: readClassifyParams(get) };
+  }
+  if (!IMAGE_TYPES.test(type)) {
+    throw new ClipEdgeError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `send the image as the body with an image/* content type, or as the "image" field of multipart/form-data (got "${type || 'none'}")`,
+    );
+  }
+  const image = new Uint8Array(await c.req.arrayBuffer());
+  if (image.byteLength === 0) throw new ClipEdgeError('BAD_INPUT', 'the request body is empty: send the image bytes');
+  const url = new URL(c.req.url);
+  return { image, params: readClassifyParams((k) => url.searchParams.getAll(k)) };
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+const roundTimings = <T extends object>(t: T): T =>
+  Object.fromEntries(Object.entries(t).map(([k, v]) => [k, typeof v === 'number' ? round(v) : v])) as T;
+
+/** The HTTP API, identical on every runtime: Workers, Node, Deno, Bun. */
+export function createClipApp(options: ClipAppOptions): Hono {
+  const app = new Hono();
+  let clipP: Promise<ClipEdge> | undefined;
+  const getClip = (): Promise<ClipEdge> => {
+    if (typeof options.clip !== 'function') return Promise.resolve(options.clip);
+    const load = options.clip;
+    clipP ??= load().catch((e) => {
+      clipP = undefined; // a failed load is retried by the next request
+      throw e;
+    });
+    return clipP;
+  };
+  const onInternal = options.onInternalError ?? ((e: unknown) => console.error('[clip-edge] internal error:', e));
+
+  app.onError((err, c) => {
+    if (isClipEdgeError(err)) {
+      const status = STATUS_OF[err.code] ?? 500;
+      if (status >= 500 && err.code !== 'OVERLOADED' && err.code !== 'BACKEND_UNAVAILABLE') onInternal(err);
+      if (err.code === 'OVERLOADED') c.header('Retry-After', '1');
+      // Server-side model problems say what is wrong with the model, but never where it lives on disk.
+      const message = status >= 500 && err.code !== 'OVERLOADED' ? `the model could not be used (${err.code})` : err.message;
+      return c.json({ error: { code: err.code, message } }, status as 500);
+    }
+    onInternal(err);
+    return c.json({ error: { code: 'INTERNAL', message: 'internal error' } }, 500);
+  });
+  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${new URL(c.req.url).pathname}` } }, 404));
+
+  if (options.headers) {
+    const extra = options.headers;
+    app.use('*', async (c, next) => {
+      await next();
+      for (const [k, v] of Object.entries(extra)) c.res.headers.set(k, v);
+    });
+  }
+  if (options.corsOrigins !== undefined) {
+    const origin = typeof options.corsOrigins === 'string' ? options.corsOrigins : [...options.corsOrigins];
+    app.use('*', cors({ origin, allowHeaders: ['Authorization', 'Content-Type'], allowMethods: ['GET', 'POST', 'OPTIONS'], maxAge: 600 }));
+  }
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  if (options.apiKey) {
+    const key = options.apiKey;
+    app.use('*', async (c, next) => {
+      if (c.req.method === 'OPTIONS') return next();
+      const header = c.req.header('authorization') ?? '';
+      const m = /^Bearer\s+(.+)$/i.exec(header);
+      if (!m || !(await timingSafeEqual(m[1]!.trim(), key))) {
+        c.header('WWW-Authenticate', 'Bearer realm="clip-edge"');
+        throw new ClipEdgeError('UNAUTHORIZED', m ? 'invalid API key' : 'missing bearer token: send Authorization: Bearer <key>');
+      }
+      return next();
+    });
+  }
+
+  const limit = bodyLimit({
+    maxSize: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    onError: () => {
+      throw new ClipEdgeError('PAYLOAD_TOO_LARGE', `the request body is larger than ${options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES} bytes`);
+    },
+  });
+
+  app.get('/openapi.json', (c) => c.json(openApiDocument(new URL(c.req.url).origin)));
+  app.get('/docs', (c) => c.html(docsPage()));
+
+  app.get('/v1/models', async (c) => {
+    const clip = await getClip();
+    return c.json({ models: [clip.status()] });
+  });
+
+  app.get('/v1/label-sets', async (c) => {
+    const clip = await getClip();
+    return c.json({ labelSets: await clip.labelSetNames() });
+  });
+
+  app.post('/v1/classify', limit, async (c) => {
+    const { image, params } = await readImageRequest(c);
+    const clip = await getClip();
+    const r = await clip.classify(image, params);
+    return c.json({ ...r, timings: roundTimings(r.timings) });
+  });
+
+  app.post('/v1/embed/image', limit, async (c) => {
+    const { image } = await readImageRequest(c);
+    const clip = await getClip();
+    const r = await clip.embedImage(image);
+    return c.json({ ...r, embedding: Array.from(r.embedding), dim: r.embedding.length, timings: roundTimings(r.timings) });
+  });
+
+  app.post('/v1/embed/text', limit, async (c) => {
+    if (mediaType(c) !== 'application/json') {
+      throw new ClipEdgeError('UNSUPPORTED_MEDIA_TYPE', `send {"texts": [...]} as application/json (got "${mediaType(c) || 'none'}")`);
+    }
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch (cause) {
+      if (isClipEdgeError(cause)) throw cause;
+      throw new ClipEdgeError('BAD_INPUT', 'the body is not valid JSON', { cause });
+    }
+    const parsed = embedTextSchema.safeParse(body);
+    if (!parsed.success) {
+      throw new ClipEdgeError('BAD_INPUT', `expected {"texts": [string, …]} with at least one text: ${parsed.error.issues[0]?.message ?? ''}`);
+    }
+    const clip = await getClip();
+    const r = await clip.embedText(parsed.data.texts);
+    return c.json({
+      ...r,
+      embeddings: r.embeddings.map((e) => Array.from(e)),
+      dim: r.embeddings[0]?.length ?? 0,
+      timings: roundTimings(r.timings),
+    });
+  });
+
+  return app;
+}

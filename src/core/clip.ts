@@ -1,0 +1,416 @@
+import { type Backend, resolveBackend } from './backend.ts';
+import { ClipEdgeError } from './errors.ts';
+import { createImageDecoder } from './image/decoder.ts';
+import type { ImageCodecWasm } from './image/wasm-codec.ts';
+import { clipPreprocess } from './image/preprocess.ts';
+import { type LabelSet, type LabelSetProvider, LABEL_SET_NAME, expandPrompts, makeLabelSet } from './label-sets.ts';
+import { type ModelInfo, availablePrecisions, readModelInfo } from './model/info.ts';
+import type { ModelSource } from './model/source.ts';
+import { type Precision, type Tower, isPrecision } from './precision.ts';
+import { type ClipTokenizer, createClipTokenizer } from './tokenizer.ts';
+import { type TextItem, TowerRunner, type VisionItem } from './tower.ts';
+import { ensemble, logits, normalizeRows, softmax, topK } from './zeroshot.ts';
+
+/** Request-size limits, enforced before any expensive work. */
+export interface ClipLimits {
+  /** Decoded image size; checked from the header before decoding. @defaultValue 40_000_000 */
+  maxPixels: number;
+  /** Inline labels per request. @defaultValue 256 */
+  maxLabels: number;
+  /** Characters per label. @defaultValue 200 */
+  maxLabelLength: number;
+  /** Templates per request. @defaultValue 32 */
+  maxTemplates: number;
+  /** Texts per /embed/text request. @defaultValue 64 */
+  maxTexts: number;
+  /** Characters per text. @defaultValue 2000 */
+  maxTextLength: number;
+  /** Classes of a stored label set. @defaultValue 1000 */
+  maxLabelSetClasses: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<ClipLimits> = Object.freeze({
+  maxPixels: 40_000_000,
+  maxLabels: 256,
+  maxLabelLength: 200,
+  maxTemplates: 32,
+  maxTexts: 64,
+  maxTextLength: 2000,
+  maxLabelSetClasses: 1000,
+});
+
+export interface ClipEdgeOptions {
+  /** The model folder (Hugging Face / Optimum layout). */
+  source: ModelSource;
+  /** Inference backends this runtime offers; the highest priority that starts is used. */
+  backends: readonly Backend[];
+  /** Name of the backend to use. @defaultValue 'auto' */
+  backend?: string;
+  /** Vision variant; `auto` takes the backend's preferred one that the folder has. @defaultValue 'auto' */
+  visionVariant?: Precision | 'auto';
+  /** Text variant; `auto` takes fp32 when present (prompts are embedded rarely, accuracy first). @defaultValue 'auto' */
+  textVariant?: Precision | 'auto';
+  /** Load the text tower: needed for inline labels and text embeddings. @defaultValue true */
+  text?: boolean;
+  /** How the runtime provides the image codecs' WebAssembly. */
+  imageCodecs?: ImageCodecWasm;
+  /** Named label sets (`labelSet=` requests). */
+  labelSets?: LabelSetProvider;
+  limits?: Partial<ClipLimits>;
+  /** Check ONNX files against the manifest's size and sha256 before loading. @defaultValue true */
+  verify?: boolean;
+  /** Most images (or prompts) per inference run when requests are micro-batched. @defaultValue 16 */
+  maxBatch?: number;
+  /** Items allowed to wait per tower before OVERLOADED. @defaultValue 256 */
+  maxQueue?: number;
+  /** Class-embedding matrices kept in memory. @defaultValue 32 */
+  classCacheEntries?: number;
+}
+
+export interface ClassifyRequest {
+  /** Inline class names (each read through the templates). */
+  labels?: readonly string[];
+  /** Name of a stored label set. */
+  labelSet?: string;
+  /** Templates with `{}`; default: the label set's, or the model's default templates. */
+  templates?: readonly string[];
+  /** @defaultValue 5 */
+  topK?: number;
+}
+
+export interface Timings {
+  decodeMs: number;
+  preprocessMs: number;
+  inferenceMs: number;
+  textMs?: number;
+  totalMs: number;
+}
+
+export interface ClassifyResult {
+  model: string;
+  variant: { vision: Precision; text?: Precision };
+  backend: string;
+  labelSet?: string;
+  /** Best first; `score` is the softmax probability over all classes. */
+  results: { label: string; score: number; logit: number }[];
+  image: { width: number; height: number };
+  timings: Timings;
+}
+
+export interface ImageEmbedding {
+  model: string;
+  variant: Precision;
+  backend: string;
+  /** L2-normalised. */
+  embedding: Float32Array;
+  image: { width: number; height: number };
+  timings: Timings;
+}
+
+export interface TextEmbeddings {
+  model: string;
+  variant: Precision;
+  backend: string;
+  /** L2-normalised, one per text. */
+  embeddings: Float32Array[];
+  truncated: readonly boolean[];
+  timings: { tokenizeMs: number; inferenceMs: number; totalMs: number };
+}
+
+export interface ClipEdgeStatus {
+  id: string;
+  backend: string;
+  embedDim: number;
+  contextLength: number;
+  imageSize: { height: number; width: number };
+  logitScale: number;
+  variants: Record<string, { vision?: { file: string; bytes?: number }; text?: { file: string; bytes?: number } }>;
+  active: { vision: { variant: Precision; loaded: boolean }; text?: { variant: Precision; loaded: boolean } };
+  license?: string;
+  description?: string;
+}
+
+export interface ClipEdge {
+  readonly info: ModelInfo;
+  readonly backend: Backend;
+  readonly limits: Readonly<ClipLimits>;
+  readonly hasText: boolean;
+  classify(image: Uint8Array, request: ClassifyRequest): Promise<ClassifyResult>;
+  embedImage(image: Uint8Array): Promise<ImageEmbedding>;
+  embedText(texts: readonly string[]): Promise<TextEmbeddings>;
+  /** The [K, D] normalised class matrix of a label set (computed once, then memoised). */
+  classEmbeddings(set: LabelSet): Promise<Float32Array>;
+  labelSetNames(): Promise<string[]>;
+  status(): ClipEdgeStatus;
+  /** Creates the sessions now instead of on the first request. */
+  warmup(): Promise<void>;
+}
+
+function pickVariant(info: ModelInfo, tower: Tower, wanted: Precision | 'auto' | undefined, order: readonly Precision[]): Precision {
+  const have = availablePrecisions(info, tower);
+  if (wanted && wanted !== 'auto') {
+    if (!isPrecision(wanted)) throw new ClipEdgeError('BAD_INPUT', `unknown variant "${wanted}"`);
+    if (!have.includes(wanted)) {
+      throw new ClipEdgeError('MODEL_NOT_FOUND', `${info.id} has no ${wanted} ${tower} encoder (available: ${have.join(', ') || 'none'})`);
+    }
+    return wanted;
+  }
+  const pick = order.find((p) => have.includes(p)) ?? have[0];
+  if (!pick) throw new ClipEdgeError('MODEL_NOT_FOUND', `${info.id} has no ${tower} encoder`);
+  return pick;
+}
+
+async function readJsonFile(source: ModelSource, path: string, required: boolean): Promise<Record<string, unknown> | undefined> {
+  const bytes = await source.read(path);
+  if (!bytes) {
+    if (required) throw new ClipEdgeError('MODEL_INVALID', `${source.name}/${path} is missing (needed by the text tower)`);
+    return undefined;
+  }
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+  } catch (cause) {
+    throw new ClipEdgeError('MODEL_INVALID', `${source.name}/${path} is not valid JSON`, { cause });
+  }
+}
+
+const since = (t: number) => performance.now() - t;
+
+/** Loads a model folder's metadata and picks backend and variants; sessions are created lazily. */
+export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge> {
+  const limits: ClipLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const info = await readModelInfo(options.source);
+  const backend = await resolveBackend(options.backends, options.backend);
+  const runnerOpts = {
+    backend,
+    source: options.source,
+    info,
+    verify: options.verify,
+    maxBatch: options.maxBatch ?? 16,
+    maxQueue: options.maxQueue ?? 256,
+  };
+  const vision = new TowerRunner<VisionItem>({
+    ...runnerOpts,
+    tower: 'vision',
+    precision: pickVariant(info, 'vision', options.visionVariant, backend.preferred),
+  });
+  const wantText = options.text ?? true;
+  let text: TowerRunner<TextItem> | undefined;
+  let tokenizer: ClipTokenizer | undefined;
+  if (wantText && availablePrecisions(info, 'text').length) {
+    text = new TowerRunner<TextItem>({
+      ...runnerOpts,
+      tower: 'text',
+      precision: pickVariant(info, 'text', options.textVariant, ['fp32', ...backend.preferred]),
+    });
+    const [tokJson, tokCfg] = await Promise.all([
+      readJsonFile(options.source, 'tokenizer.json', true),
+      readJsonFile(options.source, 'tokenizer_config.json', false),
+    ]);
+    tokenizer = createClipTokenizer(tokJson, tokCfg ?? {}, { contextLength: info.contextLength });
+  } else if (wantText && options.text === true) {
+    throw new ClipEdgeError('MODEL_NOT_FOUND', `${info.id} has no text encoder (text tower requested)`);
+  }
+  const decoder = createImageDecoder({ wasm: options.imageCodecs, maxPixels: limits.maxPixels });
+  const classCache = new Map<string, Promise<Float32Array>>();
+  const classCacheEntries = options.classCacheEntries ?? 32;
+  const dim = info.embedDim;
+
+  const requireText = (why: string) => {
+    if (!text || !tokenizer) {
+      throw new ClipEdgeError(
+        'TEXT_ENCODER_UNAVAILABLE',
+        `${why} needs the text encoder, which this deployment does not load; use a precomputed labelSet, or enable the text tower`,
+      );
+    }
+    return { text, tokenizer };
+  };
+
+  const encodeTexts = async (texts: readonly string[]) => {
+    const { text: t, tokenizer: tok } = requireText('encoding text');
+    const t0 = performance.now();
+    const batch = tok.encodeBatch(texts);
+    const ctx = batch.contextLength;
+    const items: TextItem[] = texts.map((_, i) => ({
+      ids: batch.inputIds.subarray(i * ctx, (i + 1) * ctx),
+      mask: batch.attentionMask.subarray(i * ctx, (i + 1) * ctx),
+    }));
+    const tokenizeMs = since(t0);
+    const t1 = performance.now();
+    const out = await t.run(items);
+    return { out, truncated: batch.truncated, tokenizeMs, inferenceMs: since(t1) };
+  };
+
+  const classEmbeddings = (set: LabelSet): Promise<Float32Array> => {
+    const key = JSON.stringify([text?.precision, set.synonyms, set.templates]);
+    const hit = classCache.get(key);
+    if (hit) {
+      classCache.delete(key); // refresh LRU position
+      classCache.set(key, hit);
+      return hit;
+    }
+    const p = (async () => {
+      const { texts, groups } = expandPrompts(set);
+      const { out } = await encodeTexts(texts);
+      const flat = new Float32Array(texts.length * dim);
+      out.forEach((e, i) => flat.set(e, i * dim));
+      return ensemble(flat, dim, groups);
+    })();
+    p.catch(() => classCache.delete(key));
+    classCache.set(key, p);
+    while (classCache.size > classCacheEntries) classCache.delete(classCache.keys().next().value!);
+    return p;
+  };
+
+  const imageToEmbedding = async (bytes: Uint8Array) => {
+    const t0 = performance.now();
+    const img = await decoder.decode(bytes);
+    const decodeMs = since(t0);
+    const t1 = performance.now();
+    const pixels = clipPreprocess(img, info.preprocess);
+    const preprocessMs = since(t1);
+    const t2 = performance.now();
+    const [emb] = await vision.run([pixels]);
+    const inferenceMs = since(t2);
+    return {
+      embedding: normalizeRows(emb!, dim),
+      image: { width: img.width, height: img.height },
+      decodeMs,
+      preprocessMs,
+      inferenceMs,
+    };
+  };
+
+  const resolveLabels = async (req: ClassifyRequest): Promise<LabelSet> => {
+    if (req.templates !== undefined && req.templates.length > limits.maxTemplates) {
+      throw new ClipEdgeError('BAD_INPUT', `${req.templates.length} templates given; the limit is ${limits.maxTemplates}`);
+    }
+    if (req.labelSet !== undefined && req.labels !== undefined) {
+      throw new ClipEdgeError('BAD_INPUT', 'give either labels or labelSet, not both');
+    }
+    if (req.labelSet !== undefined) {
+      if (!LABEL_SET_NAME.test(req.labelSet)) throw new ClipEdgeError('BAD_INPUT', 'labelSet must be a name of letters, digits, ".", "_" or "-"');
+      const set = await options.labelSets?.get(req.labelSet);
+      if (!set) {
+        const known = (await options.labelSets?.list()) ?? [];
+        throw new ClipEdgeError('UNKNOWN_LABEL_SET', `unknown label set "${req.labelSet}"; known: ${known.join(', ') || 'none'}`);
+      }
+      return req.templates ? makeLabelSet(set.name, set.synonyms, req.templates, { maxLabels: limits.maxLabelSetClasses }) : set;
+    }
+    if (req.labels === undefined) throw new ClipEdgeError('BAD_INPUT', 'give labels (class names) or labelSet');
+    if (req.labels.length > limits.maxLabels) {
+      throw new ClipEdgeError('TOO_MANY_LABELS', `${req.labels.length} labels given; the limit is ${limits.maxLabels}`);
+    }
+    return makeLabelSet('inline', req.labels, req.templates ?? info.defaultTemplates, {
+      maxLabels: limits.maxLabels,
+      maxLabelLength: limits.maxLabelLength,
+      maxTemplates: limits.maxTemplates,
+    });
+  };
+
+  return {
+    info,
+    backend,
+    limits,
+    hasText: text !== undefined,
+    classEmbeddings,
+    labelSetNames: async () => (await options.labelSets?.list()) ?? [],
+
+    async classify(image, req) {
+      const t0 = performance.now();
+      const set = await resolveLabels(req);
+      const k = req.topK ?? 5;
+      if (!Number.isInteger(k) || k < 1) throw new ClipEdgeError('BAD_INPUT', `topK must be a positive integer, got ${String(req.topK)}`);
+      // Text and image work run side by side; a cached label set costs nothing here.
+      const tText = performance.now();
+      let textMs: number | undefined;
+      const classesP = classEmbeddings(set).then((m) => {
+        textMs = since(tText);
+        return m;
+      });
+      classesP.catch(() => {}); // handled below; avoid an unhandled rejection if the image fails first
+      const img = await imageToEmbedding(image);
+      const classes = await classesP;
+      const lg = logits(img.embedding, classes, dim, info.logitScale);
+      const probs = softmax(lg);
+      const results = topK(probs, k).map((i) => ({ label: set.labels[i]!, score: probs[i]!, logit: lg[i]! }));
+      return {
+        model: info.id,
+        variant: { vision: vision.precision, ...(text ? { text: text.precision } : {}) },
+        backend: backend.name,
+        ...(req.labelSet ? { labelSet: req.labelSet } : {}),
+        results,
+        image: img.image,
+        timings: {
+          decodeMs: img.decodeMs,
+          preprocessMs: img.preprocessMs,
+          inferenceMs: img.inferenceMs,
+          ...(textMs !== undefined ? { textMs } : {}),
+          totalMs: since(t0),
+        },
+      };
+    },
+
+    async embedImage(image) {
+      const t0 = performance.now();
+      const r = await imageToEmbedding(image);
+      return {
+        model: info.id,
+        variant: vision.precision,
+        backend: backend.name,
+        embedding: r.embedding,
+        image: r.image,
+        timings: { decodeMs: r.decodeMs, preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs, totalMs: since(t0) },
+      };
+    },
+
+    async embedText(texts) {
+      const t0 = performance.now();
+      const { text: t } = requireText('embedding text');
+      if (!Array.isArray(texts) || texts.length === 0) throw new ClipEdgeError('BAD_INPUT', 'texts must be a non-empty array of strings');
+      if (texts.length > limits.maxTexts) throw new ClipEdgeError('BAD_INPUT', `${texts.length} texts given; the limit is ${limits.maxTexts}`);
+      texts.forEach((s, i) => {
+        if (typeof s !== 'string') throw new ClipEdgeError('BAD_INPUT', `texts[${i}] must be a string`);
+        if (s.length > limits.maxTextLength) {
+          throw new ClipEdgeError('BAD_INPUT', `texts[${i}] has ${s.length} characters; the limit is ${limits.maxTextLength}`);
+        }
+      });
+      const r = await encodeTexts(texts);
+      return {
+        model: info.id,
+        variant: t.precision,
+        backend: backend.name,
+        embeddings: r.out.map((e) => normalizeRows(e, dim)),
+        truncated: r.truncated,
+        timings: { tokenizeMs: r.tokenizeMs, inferenceMs: r.inferenceMs, totalMs: since(t0) },
+      };
+    },
+
+    status() {
+      const variants: ClipEdgeStatus['variants'] = {};
+      for (const [p, towers] of Object.entries(info.variants)) {
+        variants[p] = Object.fromEntries(
+          Object.entries(towers ?? {}).map(([tw, f]) => [tw, { file: f.file, ...(f.bytes !== undefined ? { bytes: f.bytes } : {}) }]),
+        );
+      }
+      return {
+        id: info.id,
+        backend: backend.name,
+        embedDim: dim,
+        contextLength: info.contextLength,
+        imageSize: { height: info.preprocess.cropHeight, width: info.preprocess.cropWidth },
+        logitScale: info.logitScale,
+        variants,
+        active: {
+          vision: { variant: vision.precision, loaded: vision.loaded },
+          ...(text ? { text: { variant: text.precision, loaded: text.loaded } } : {}),
+        },
+        ...(info.license ? { license: info.license } : {}),
+        ...(info.description ? { description: info.description } : {}),
+      };
+    },
+
+    async warmup() {
+      await Promise.all([vision.load(), text?.load()]);
+    },
+  };
+}

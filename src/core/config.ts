@@ -1,0 +1,79 @@
+import type { ClipLimits } from './clip.ts';
+import { ClipEdgeError } from './errors.ts';
+import { type Precision, isPrecision } from './precision.ts';
+
+/** Service settings that every runtime reads from its environment (process.env, Deno.env, Workers vars). */
+export interface ServiceConfig {
+  /** Model folder (Node/Deno/Bun) or model id (Workers). `CLIP_EDGE_MODEL` */
+  model?: string;
+  /** `CLIP_EDGE_BACKEND`: auto | node | wasm | webgpu */
+  backend?: string;
+  /** `CLIP_EDGE_VARIANT`: auto | fp32 | fp16 | int8 | … (vision tower) */
+  visionVariant?: Precision | 'auto';
+  /** `CLIP_EDGE_TEXT_VARIANT` */
+  textVariant?: Precision | 'auto';
+  /** `CLIP_EDGE_TEXT=0` deploys the vision tower alone (label sets only). */
+  text?: boolean;
+  /** `CLIP_EDGE_THREADS` */
+  threads?: number;
+  /** `CLIP_EDGE_API_KEY`: bearer key required on every route but /healthz. */
+  apiKey?: string;
+  /** `CLIP_EDGE_CORS_ORIGINS`: `*` or a comma-separated list. */
+  corsOrigins?: string | string[];
+  /** `CLIP_EDGE_MAX_BODY_BYTES` */
+  maxBodyBytes?: number;
+  /** `PORT` (default 8787) and `HOST` (default 127.0.0.1) */
+  port?: number;
+  host?: string;
+  /** `CLIP_EDGE_MAX_PIXELS`, `CLIP_EDGE_MAX_LABELS`, `CLIP_EDGE_MAX_TEXTS`, `CLIP_EDGE_MAX_TEXT_LENGTH` */
+  limits?: Partial<ClipLimits>;
+}
+
+const int = (name: string, v: string | undefined, min: number): number | undefined => {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new ClipEdgeError('BAD_INPUT', `${name} must be an integer ≥ ${min}, got "${v}"`);
+  return n;
+};
+
+const variant = (name: string, v: string | undefined): Precision | 'auto' | undefined => {
+  if (v === undefined || v === '') return undefined;
+  if (v !== 'auto' && !isPrecision(v)) throw new ClipEdgeError('BAD_INPUT', `${name} must be auto or a precision (fp32, fp16, int8, …), got "${v}"`);
+  return v;
+};
+
+const bool = (name: string, v: string | undefined): boolean | undefined => {
+  if (v === undefined || v === '') return undefined;
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  throw new ClipEdgeError('BAD_INPUT', `${name} must be true or false, got "${v}"`);
+};
+
+/** Reads settings from an environment record; invalid values are errors, never silently ignored. */
+export function configFromEnv(env: Record<string, string | undefined>): ServiceConfig {
+  const cors = env.CLIP_EDGE_CORS_ORIGINS;
+  const limits: Partial<ClipLimits> = {};
+  const maxPixels = int('CLIP_EDGE_MAX_PIXELS', env.CLIP_EDGE_MAX_PIXELS, 1);
+  const maxLabels = int('CLIP_EDGE_MAX_LABELS', env.CLIP_EDGE_MAX_LABELS, 1);
+  const maxTexts = int('CLIP_EDGE_MAX_TEXTS', env.CLIP_EDGE_MAX_TEXTS, 1);
+  const maxTextLength = int('CLIP_EDGE_MAX_TEXT_LENGTH', env.CLIP_EDGE_MAX_TEXT_LENGTH, 1);
+  if (maxPixels !== undefined) limits.maxPixels = maxPixels;
+  if (maxLabels !== undefined) limits.maxLabels = maxLabels;
+  if (maxTexts !== undefined) limits.maxTexts = maxTexts;
+  if (maxTextLength !== undefined) limits.maxTextLength = maxTextLength;
+  const cfg: ServiceConfig = {
+    model: env.CLIP_EDGE_MODEL || undefined,
+    backend: env.CLIP_EDGE_BACKEND || undefined,
+    visionVariant: variant('CLIP_EDGE_VARIANT', env.CLIP_EDGE_VARIANT),
+    textVariant: variant('CLIP_EDGE_TEXT_VARIANT', env.CLIP_EDGE_TEXT_VARIANT),
+    text: bool('CLIP_EDGE_TEXT', env.CLIP_EDGE_TEXT),
+    threads: int('CLIP_EDGE_THREADS', env.CLIP_EDGE_THREADS, 1),
+    apiKey: env.CLIP_EDGE_API_KEY || undefined,
+    corsOrigins: cors ? (cors.trim() === '*' ? '*' : cors.split(',').map((s) => s.trim()).filter(Boolean)) : undefined,
+    maxBodyBytes: int('CLIP_EDGE_MAX_BODY_BYTES', env.CLIP_EDGE_MAX_BODY_BYTES, 1),
+    port: int('PORT', env.PORT, 0),
+    host: env.HOST || undefined,
+    limits: Object.keys(limits).length ? limits : undefined,
+  };
+  return Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) as ServiceConfig;
+}

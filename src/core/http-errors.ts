@@ -1,0 +1,23 @@
+import type { ClipEdgeErrorCode } from './errors.ts';
+
+/** The one place where error codes become HTTP statuses. */
+export const STATUS_OF: Readonly<Record<ClipEdgeErrorCode, number>> = Object.freeze({
+  BAD_INPUT: 400,
+  CORRUPT_IMAGE: 400,
+  TOO_MANY_LABELS: 400,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  UNKNOWN_LABEL_SET: 404,
+  PAYLOAD_TOO_LARGE: 413,
+  IMAGE_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  UNSUPPORTED_IMAGE: 415,
+  TEXT_ENCODER_UNAVAILABLE: 422,
+  OVERLOADED: 503,
+  INTERNAL: 500,
+  MODEL_NOT_FOUND: 500,
+  MODEL_INVALID: 500,
+  INTEGRITY_MISMATCH: 500,
+  BACKEND_UNAVAILABLE: 503,
+  NETWORK: 502,
+});

@@ -1,0 +1,27 @@
+/**
+ * Where a model folder's bytes come from. Each runtime supplies one: files on Node/Deno/Bun,
+ * R2 or static assets on Workers, fetch + Cache Storage in browsers. Paths are relative to the
+ * folder root and use `/`, e.g. `onnx/vision_model.onnx`.
+ */
+export interface ModelSource {
+  /** For messages: a short name of the folder (never a secret URL). */
+  readonly name: string;
+  /** The file's bytes, or `undefined` when it does not exist. */
+  read(path: string): Promise<Uint8Array | undefined>;
+  /** Whether the file exists, without reading it. */
+  exists(path: string): Promise<boolean>;
+}
+
+/** A model folder held in memory: for tests, and for browsers that already fetched the files. */
+export function memorySource(name: string, files: Record<string, Uint8Array | string>): ModelSource {
+  const enc = new TextEncoder();
+  const get = (p: string) => {
+    const f = files[p];
+    return f === undefined ? undefined : typeof f === 'string' ? enc.encode(f) : f;
+  };
+  return {
+    name,
+    read: async (p) => get(p),
+    exists: async (p) => files[p] !== undefined,
+  };
+}

@@ -1,0 +1,157 @@
+import type { Backend, SessionLike, TensorLike } from './backend.ts';
+import { createBatchQueue, type BatchQueue } from './batch-queue.ts';
+import { ClipEdgeError, isClipEdgeError } from './errors.ts';
+import type { ModelInfo } from './model/info.ts';
+import { verifyBytes } from './model/integrity.ts';
+import type { ModelSource } from './model/source.ts';
+import type { Precision, Tower } from './precision.ts';
+
+/** Graph inputs/outputs of the Hugging Face / Optimum layout (transformers.js exports add extra outputs). */
+export const TOWER_IO = Object.freeze({
+  vision: { inputs: ['pixel_values'], optionalInputs: [], output: 'image_embeds' },
+  text: { inputs: ['input_ids'], optionalInputs: ['attention_mask'], output: 'text_embeds' },
+} as const);
+
+export interface TowerRunnerOptions {
+  backend: Backend;
+  source: ModelSource;
+  info: ModelInfo;
+  tower: Tower;
+  precision: Precision;
+  /** Check size and sha256 against the manifest before loading. @defaultValue true */
+  verify?: boolean;
+  maxBatch?: number;
+  maxQueue?: number;
+}
+
+/** Per-item input of a tower run: one image's pixels, or one text's ids and mask. */
+export type VisionItem = Float32Array;
+export interface TextItem {
+  ids: BigInt64Array;
+  mask: BigInt64Array;
+}
+
+/**
+ * One tower of one variant on one backend: the session is created lazily, once, even under
+ * concurrent requests; runs are serialised and micro-batched by a BatchQueue.
+ */
+export class TowerRunner<I extends VisionItem | TextItem> {
+  readonly tower: Tower;
+  readonly precision: Precision;
+  readonly file: string;
+  private session?: Promise<SessionLike>;
+  private readonly queue: BatchQueue<I, Float32Array>;
+  private readonly opts: TowerRunnerOptions;
+  /** Milliseconds spent creating the session (undefined until loaded). */
+  loadMs?: number;
+
+  constructor(opts: TowerRunnerOptions) {
+    const entry = opts.info.variants[opts.precision]?.[opts.tower];
+    if (!entry) {
+      throw new ClipEdgeError('MODEL_NOT_FOUND', `${opts.source.name} has no ${opts.precision} ${opts.tower} encoder`);
+    }
+    this.opts = opts;
+    this.tower = opts.tower;
+    this.precision = opts.precision;
+    this.file = entry.file;
+    this.queue = createBatchQueue((items) => this.runBatch(items), { maxBatch: opts.maxBatch ?? 16, maxQueue: opts.maxQueue });
+  }
+
+  get loaded(): boolean {
+    return this.loadMs !== undefined;
+  }
+
+  /** Creates the session (once); later calls share the same promise. A failed load is retried next time. */
+  load(): Promise<SessionLike> {
+    this.session ??= this.createSession().catch((e) => {
+      this.session = undefined;
+      throw e;
+    });
+    return this.session;
+  }
+
+  run(items: readonly I[]): Promise<Float32Array[]> {
+    return this.queue.push(items);
+  }
+
+  get queueDepth(): number {
+    return this.queue.depth;
+  }
+
+  private async createSession(): Promise<SessionLike> {
+    const { source, info, tower, precision, backend } = this.opts;
+    const t0 = performance.now();
+    const entry = info.variants[precision]![tower]!;
+    const where = `${source.name}/${entry.file}`;
+    const bytes = await source.read(entry.file);
+    if (!bytes) throw new ClipEdgeError('MODEL_NOT_FOUND', `${where} is missing`);
+    if (this.opts.verify !== false) await verifyBytes(bytes, { ...entry, file: where });
+    let session: SessionLike;
+    try {
+      await backend.init();
+      session = await backend.createSession(bytes);
+    } catch (cause) {
+      if (isClipEdgeError(cause)) throw cause;
+      const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+      throw new ClipEdgeError('MODEL_INVALID', `${where} could not be loaded by the ${backend.name} backend: ${reason}`, { cause });
+    }
+    this.checkSignature(session, where);
+    this.loadMs = performance.now() - t0;
+    return session;
+  }
+
+  private checkSignature(session: SessionLike, where: string): void {
+    const io = TOWER_IO[this.tower];
+    const missing = io.inputs.filter((n) => !session.inputNames.includes(n));
+    const unknown = session.inputNames.filter(
+      (n) => !(io.inputs as readonly string[]).includes(n) && !(io.optionalInputs as readonly string[]).includes(n),
+    );
+    if (missing.length || unknown.length || !session.outputNames.includes(io.output)) {
+      throw new ClipEdgeError(
+        'MODEL_INVALID',
+        `${where} is not a CLIP ${this.tower} encoder: expected inputs [${[...io.inputs, ...io.optionalInputs].join(', ')}] and output ${io.output}, ` +
+          `found inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}]`,
+      );
+    }
+    const out = session.outputMetadata?.find((m) => m.name === io.output);
+    const dim = out?.shape?.at(-1);
+    if (typeof dim === 'number' && dim !== this.opts.info.embedDim) {
+      throw new ClipEdgeError('MODEL_INVALID', `${where}: ${io.output} has ${dim} dims, the model's embedDim is ${this.opts.info.embedDim}`);
+    }
+  }
+
+  private async runBatch(items: I[]): Promise<Float32Array[]> {
+    const session = await this.load();
+    const { backend, info } = this.opts;
+    const n = items.length;
+    const feeds: Record<string, TensorLike> = {};
+    if (this.tower === 'vision') {
+      const per = (items[0] as Float32Array).length;
+      const { cropHeight: h, cropWidth: w } = info.preprocess;
+      const data = new Float32Array(n * per);
+      (items as Float32Array[]).forEach((x, i) => data.set(x, i * per));
+      feeds.pixel_values = backend.tensor('float32', data, [n, 3, h, w]);
+    } else {
+      const ctx = (items[0] as TextItem).ids.length;
+      const ids = new BigInt64Array(n * ctx);
+      const mask = new BigInt64Array(n * ctx);
+      (items as TextItem[]).forEach((t, i) => {
+        ids.set(t.ids, i * ctx);
+        mask.set(t.mask, i * ctx);
+      });
+      feeds.input_ids = backend.tensor('int64', ids, [n, ctx]);
+      if (session.inputNames.includes('attention_mask')) feeds.attention_mask = backend.tensor('int64', mask, [n, ctx]);
+    }
+    const output = TOWER_IO[this.tower].output;
+    const result = (await session.run(feeds, [output]))[output];
+    const data = result?.data;
+    if (!(data instanceof Float32Array) || result!.dims.length !== 2 || result!.dims[0] !== n) {
+      throw new ClipEdgeError('MODEL_INVALID', `${this.file}: ${output} should be float32 [${n}, D], got ${result?.type} [${result?.dims.join(', ')}]`);
+    }
+    const dim = result!.dims[1]!;
+    if (dim !== info.embedDim) {
+      throw new ClipEdgeError('MODEL_INVALID', `${this.file}: ${output} has ${dim} dims, the model's embedDim is ${info.embedDim}`);
+    }
+    return Array.from({ length: n }, (_, i) => data.slice(i * dim, (i + 1) * dim));
+  }
+}

@@ -1,0 +1,53 @@
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { type Backend, type OrtModule, ortBackend } from '../../core/backend.ts';
+
+export interface NodeBackendOptions {
+  /**
+   * Threads for onnxruntime. @defaultValue 1 — on small models and 2-core machines a second
+   * thread was measured slower (see PLATFORM-NOTES); raise it for big models on big machines.
+   */
+  threads?: number;
+}
+
+/** onnxruntime-web's WASM-SIMD build, loaded from node_modules (works in Node, Deno and Bun). */
+export function wasmBackend(options: NodeBackendOptions = {}): Backend {
+  return ortBackend({
+    name: 'wasm',
+    priority: 10,
+    preferred: ['int8', 'q8', 'uint8', 'fp32', 'fp16', 'q4'],
+    load: async () => (await import('onnxruntime-web')) as unknown as OrtModule,
+    configure: (ort) => {
+      const env = ort.env as { wasm: { numThreads: number; proxy?: boolean }; logLevel?: string };
+      env.wasm.numThreads = Math.max(1, Math.min(options.threads ?? 1, availableParallelism()));
+      env.logLevel = 'error';
+    },
+  });
+}
+
+/**
+ * Native onnxruntime-node, when the optional package is installed (3–10× faster than WASM on
+ * CPU). Install offline with `npm i onnxruntime-node --ignore-scripts` (its script downloads CUDA add-ons).
+ */
+export function nativeBackend(options: NodeBackendOptions = {}): Backend {
+  const threads = Math.max(1, options.threads ?? 1);
+  return ortBackend({
+    name: 'node',
+    priority: 20,
+    preferred: ['fp32', 'int8', 'q8', 'uint8', 'fp16'],
+    load: async () => {
+      // Resolve first so that "not installed" is a one-line reason, not a stack of loader errors.
+      try {
+        createRequire(import.meta.url).resolve('onnxruntime-node');
+      } catch {
+        throw new Error('onnxruntime-node is not installed (optional: npm i onnxruntime-node --ignore-scripts)');
+      }
+      const m = (await import('onnxruntime-node' as string)) as OrtModule & { default?: OrtModule };
+      return m.InferenceSession ? m : m.default!;
+    },
+    sessionOptions: { intraOpNumThreads: threads, interOpNumThreads: 1, executionProviders: ['cpu'], logSeverityLevel: 3 },
+  });
+}
+
+/** Backends for Node/Deno/Bun, best first; `backend: 'wasm'` forces the portable one. */
+export const defaultNodeBackends = (options?: NodeBackendOptions): Backend[] => [nativeBackend(options), wasmBackend(options)];

@@ -1,0 +1,51 @@
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import type { Backend } from '../../core/backend.ts';
+import { type ClipEdge, type ClipEdgeOptions, createClipEdge } from '../../core/clip.ts';
+import { chainLabelSets, type LabelSetProvider } from '../../core/label-sets.ts';
+import { defaultNodeBackends } from './backends.ts';
+import { nodeImageCodecs } from './codecs.ts';
+import { fsModelSource } from './fs-source.ts';
+import { dirLabelSets } from './label-sets.ts';
+
+/** The package's root folder (where models/ and third_party/ live). */
+export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** The bundled default model: models/tiny-clip. */
+export const DEFAULT_MODEL_DIR = path.join(PACKAGE_ROOT, 'models', 'tiny-clip');
+
+/** openai/CLIP's class lists and templates (CIFAR-10, ImageNet, Food-101, …), shipped as built-in label sets. */
+export const BUILTIN_LABEL_SETS_DIR = path.join(PACKAGE_ROOT, 'third_party', 'zero-shot-prompts');
+
+export interface NodeClipEdgeOptions
+  extends Omit<ClipEdgeOptions, 'source' | 'backends' | 'imageCodecs' | 'labelSets'> {
+  /** Model folder. @defaultValue the bundled models/tiny-clip */
+  model?: string;
+  /** onnxruntime threads. @defaultValue 1 */
+  threads?: number;
+  /** Replace the default backends (onnxruntime-node when installed, then WASM). */
+  backends?: readonly Backend[];
+  /** More label sets, looked up before the model's own and the built-in ones. */
+  labelSets?: LabelSetProvider;
+}
+
+/**
+ * clip-edge for Node, Deno and Bun: a model folder on disk, onnxruntime-node or WASM, label sets
+ * from the model's `label-sets/` folder and openai/CLIP's built-in lists.
+ */
+export async function createNodeClipEdge(options: NodeClipEdgeOptions = {}): Promise<ClipEdge> {
+  const { model, threads, backends, labelSets, ...rest } = options;
+  const dir = path.resolve(model ?? DEFAULT_MODEL_DIR);
+  const providers = [
+    ...(labelSets ? [labelSets] : []),
+    dirLabelSets(path.join(dir, 'label-sets')),
+    dirLabelSets(BUILTIN_LABEL_SETS_DIR, { allowDuplicates: true }),
+  ];
+  return createClipEdge({
+    ...rest,
+    source: fsModelSource(dir),
+    backends: backends ?? defaultNodeBackends({ threads }),
+    imageCodecs: nodeImageCodecs(),
+    labelSets: chainLabelSets(...providers),
+  });
+}

@@ -1,0 +1,35 @@
+import { access, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ClipEdgeError } from '../../core/errors.ts';
+import type { ModelSource } from '../../core/model/source.ts';
+
+/** A model folder on disk (Node, Deno and Bun all run this). Paths cannot leave the folder. */
+export function fsModelSource(dir: string): ModelSource {
+  const root = path.resolve(dir);
+  const resolve = (rel: string) => {
+    const p = path.resolve(root, rel);
+    if (p !== root && !p.startsWith(root + path.sep)) {
+      throw new ClipEdgeError('BAD_INPUT', `path "${rel}" leaves the model folder`);
+    }
+    return p;
+  };
+  return {
+    name: path.basename(root),
+    async read(rel) {
+      try {
+        return new Uint8Array(await readFile(resolve(rel)));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw new ClipEdgeError('MODEL_INVALID', `${path.basename(root)}/${rel} could not be read: ${(e as Error).message}`, { cause: e });
+      }
+    },
+    async exists(rel) {
+      try {
+        await access(resolve(rel));
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}

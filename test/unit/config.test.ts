@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { configFromEnv } from '../../src/core/config.ts';
+
+describe('configFromEnv', () => {
+  it('reads every documented variable', () => {
+    expect(
+      configFromEnv({
+        CLIP_EDGE_MODEL: '/m', CLIP_EDGE_BACKEND: 'wasm', CLIP_EDGE_VARIANT: 'int8', CLIP_EDGE_TEXT: '0',
+        CLIP_EDGE_THREADS: '2', CLIP_EDGE_API_KEY: 'k', CLIP_EDGE_CORS_ORIGINS: 'https://a.example, https://b.example',
+        CLIP_EDGE_MAX_BODY_BYTES: '1000', PORT: '0', HOST: '::1', CLIP_EDGE_MAX_PIXELS: '100', CLIP_EDGE_MAX_LABELS: '5',
+      }),
+    ).toEqual({
+      model: '/m', backend: 'wasm', visionVariant: 'int8', text: false, threads: 2, apiKey: 'k',
+      corsOrigins: ['https://a.example', 'https://b.example'], maxBodyBytes: 1000, port: 0, host: '::1',
+      limits: { maxPixels: 100, maxLabels: 5 },
+    });
+  });
+
+  it('is empty for an empty environment', () => {
+    expect(configFromEnv({})).toEqual({});
+  });
+
+  it.each([
+    ['CLIP_EDGE_THREADS', 'two'],
+    ['CLIP_EDGE_VARIANT', 'int3'],
+    ['CLIP_EDGE_TEXT', 'maybe'],
+    ['PORT', '-1'],
+    ['CLIP_EDGE_MAX_BODY_BYTES', '1.5'],
+  ])('rejects %s=%s with a message naming it', (k, v) => {
+    expect(() => configFromEnv({ [k]: v })).toThrow(k);
+  });
+});

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    exclude: ['test/workers/**', 'test/browser/**', 'node_modules/**'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    // 2-core CI: a couple of workers; model-heavy files load ONNX sessions and should not all run at once.
+    maxWorkers: 2,
+  },
+});
