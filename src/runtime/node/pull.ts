@@ -193,7 +193,7 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   };
 
   const { listing, entries, manifest } = await listFiles(o);
-  let present = await probeAll(o, entries);
+  const present = await probeAll(o, entries);
   if (listing !== 'api') {
     // Without a listing, a combined model and external data can only be probed for.
     if (!present.some((e) => TOWER_FILE.test(e.path))) present.push(...await probeAll(o, combinedCandidates(o)));

@@ -1,0 +1,44 @@
+// @ts-check
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', 'models/**', '.cache/**', 'test-results/**', 'coverage/**', '**/*.py'] },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  {
+    // The core is Web-standard TypeScript: it must run unchanged in Workers, Node, Deno, Bun and browsers.
+    files: ['src/core/**/*.ts', 'src/index.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*'], message: 'src/core is Web-standard only: runtime I/O belongs in src/runtime/<runtime>/.' },
+            { group: ['fs', 'path', 'os', 'crypto', 'module', 'url', 'http', 'https', 'stream', 'child_process', 'worker_threads'], message: 'Node built-ins belong in src/runtime/.' },
+            { group: ['**/runtime/**'], message: 'The core must not depend on a runtime adapter.' },
+            { group: ['onnxruntime-web', 'onnxruntime-web/*', 'onnxruntime-node'], message: 'Runtimes hand onnxruntime in (ortBackend); the core never imports a build.' },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'Deno', message: 'Deno-specific code belongs in src/runtime/deno/.' },
+        { name: 'Bun', message: 'Bun-specific code belongs in src/runtime/bun/.' },
+        { name: 'caches', message: 'Cache Storage belongs in a runtime adapter.' },
+        { name: 'process', message: 'process is Node-only.' },
+        { name: 'Buffer', message: 'Use Uint8Array.' },
+        { name: 'require', message: 'ESM only.' },
+        { name: '__dirname', message: 'Node-only.' },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'navigator', property: 'gpu', message: 'WebGPU detection belongs in src/runtime/browser/.' },
+      ],
+    },
+  },
+);
