@@ -1,0 +1,36 @@
+import { createClipApp } from '../../core/app.ts';
+import { configFromEnv, type ServiceConfig } from '../../core/config.ts';
+import { createNodeClipEdge } from '../node/create.ts';
+
+declare const Deno: {
+  serve(
+    options: { port: number; hostname: string; onListen?: (addr: { hostname: string; port: number }) => void },
+    handler: (req: Request) => Response | Promise<Response>,
+  ): { shutdown(): Promise<void>; finished: Promise<void> };
+  env: { toObject(): Record<string, string> };
+};
+
+/** Starts the HTTP API with `Deno.serve` (the model folder is read through Deno's node:fs). */
+export async function serveDeno(config: ServiceConfig = configFromEnv(Deno.env.toObject())) {
+  const clip = await createNodeClipEdge({
+    model: config.model,
+    backend: config.backend ?? 'wasm',
+    visionVariant: config.visionVariant,
+    textVariant: config.textVariant,
+    text: config.text,
+    threads: config.threads,
+    limits: config.limits,
+  });
+  await clip.warmup();
+  const app = createClipApp({ clip, apiKey: config.apiKey, corsOrigins: config.corsOrigins, maxBodyBytes: config.maxBodyBytes });
+  return new Promise<{ url: string; close(): Promise<void> }>((resolve) => {
+    const server = Deno.serve(
+      {
+        port: config.port ?? 8787,
+        hostname: config.host ?? '127.0.0.1',
+        onListen: ({ hostname, port }) => resolve({ url: `http://${hostname}:${port}`, close: () => server.shutdown() }),
+      },
+      app.fetch,
+    );
+  });
+}
