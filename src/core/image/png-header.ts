@@ -1,0 +1,94 @@
+import { readExifOrientation } from './exif.ts';
+import { ByteReader } from './bytes.ts';
+import { corrupt, unsupported } from './errors.ts';
+import type { ExifOrientation, ImageHeader } from './types.ts';
+
+export interface PngHeader extends ImageHeader {
+  readonly format: 'png';
+  readonly colorType: 0 | 2 | 3 | 4 | 6;
+  readonly depth: 1 | 2 | 4 | 8 | 16;
+  readonly interlaced: boolean;
+  /** The IDAT payloads in order (views into the input), for the inflate check. */
+  readonly idat: readonly Uint8Array[];
+  /** The PLTE payload, if any. */
+  readonly plte: Uint8Array | null;
+  /** Why the chunk list is incomplete (truncated file), or null when IEND was reached. */
+  readonly incomplete: string | null;
+}
+
+const SIGNATURE_LENGTH = 8;
+const CHANNELS: Readonly<Record<number, number>> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+const DEPTHS: Readonly<Record<number, readonly number[]>> = {
+  0: [1, 2, 4, 8, 16],
+  2: [8, 16],
+  3: [1, 2, 4, 8],
+  4: [8, 16],
+  6: [8, 16],
+};
+const MAX_DIMENSION = 0x7fffffff; // PNG spec: 2^31 - 1
+
+export const pngChannels = (colorType: number): number => CHANNELS[colorType] ?? 0;
+
+/**
+ * IHDR, then a walk over the chunk list (lengths only, no CRC or inflate: the decoder does
+ * those) for the IDAT payloads and an eXIf orientation. PIL reads eXIf wherever it is, even
+ * after IDAT, and the last one wins.
+ */
+export function readPngHeader(bytes: Uint8Array): PngHeader {
+  const r = new ByteReader(bytes, 'PNG');
+  const ihdrLength = r.u32be(SIGNATURE_LENGTH, 'IHDR chunk');
+  if (r.ascii(SIGNATURE_LENGTH + 4, 4, 'IHDR chunk') !== 'IHDR' || ihdrLength !== 13) {
+    throw corrupt('PNG', 'the first chunk is not a 13-byte IHDR');
+  }
+  const h = SIGNATURE_LENGTH + 8;
+  r.need(h, 13, 'IHDR chunk');
+  const width = r.u32be(h, 'IHDR');
+  const height = r.u32be(h + 4, 'IHDR');
+  const depth = bytes[h + 8]!;
+  const colorType = bytes[h + 9]!;
+  const compression = bytes[h + 10]!;
+  const filter = bytes[h + 11]!;
+  const interlace = bytes[h + 12]!;
+  if (width === 0 || height === 0) throw corrupt('PNG', `IHDR says the image is ${width}×${height} pixels`);
+  if (width > MAX_DIMENSION || height > MAX_DIMENSION) throw corrupt('PNG', `IHDR size ${width}×${height} exceeds the PNG limit of 2^31-1`);
+  const depths = DEPTHS[colorType];
+  if (!depths) throw corrupt('PNG', `unknown colour type ${colorType}`);
+  if (!depths.includes(depth)) throw corrupt('PNG', `bit depth ${depth} is not allowed with colour type ${colorType}`);
+  if (compression !== 0 || filter !== 0) throw unsupported(`PNG compression method ${compression} / filter method ${filter} is not supported`);
+  if (interlace > 1) throw corrupt('PNG', `unknown interlace method ${interlace}`);
+
+  let orientation: ExifOrientation = 1;
+  const idat: Uint8Array[] = [];
+  let plte: Uint8Array | null = null;
+  let incomplete: string | null = 'data ends before the IEND chunk (truncated file?)';
+  let o = SIGNATURE_LENGTH;
+  while (o + 8 <= bytes.length) {
+    const length = r.u32be(o, 'chunk');
+    const type = r.ascii(o + 4, 4, 'chunk');
+    if (o + 12 + length > bytes.length) {
+      incomplete = `data ends inside the ${type.replace(/[^\x20-\x7e]/g, '?')} chunk (truncated file?)`;
+      break;
+    }
+    const payload = bytes.subarray(o + 8, o + 8 + length);
+    if (type === 'IDAT') idat.push(payload);
+    else if (type === 'PLTE') plte ??= payload;
+    else if (type === 'eXIf') orientation = readExifOrientation(payload);
+    else if (type === 'IEND') {
+      incomplete = null;
+      break;
+    }
+    o += 12 + length;
+  }
+  return {
+    format: 'png',
+    width,
+    height,
+    orientation,
+    colorType: colorType as PngHeader['colorType'],
+    depth: depth as PngHeader['depth'],
+    interlaced: interlace === 1,
+    idat,
+    plte,
+    incomplete,
+  };
+}

@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { createImageDecoder } from '../../../src/core/image/decoder.ts';
+import { sniffImageFormat } from '../../../src/core/image/sniff.ts';
+import { CODEC_WASM_PATHS, nodeImageCodecs } from '../../../src/runtime/node/codecs.ts';
+import { repoRoot } from '../../helpers/shared-data.ts';
+
+const input = (name: string) => new Uint8Array(readFileSync(path.join(repoRoot, 'test/fixtures/pil/inputs', name)));
+
+describe('headers', () => {
+  const decoder = createImageDecoder();
+  it('reads format, stored size and EXIF orientation without decoding (no wasm needed)', () => {
+    expect(decoder.readHeader(input('baseline-420.jpg'))).toEqual({ format: 'jpeg', width: 300, height: 200, orientation: 1 });
+    expect(decoder.readHeader(input('exif-orientation-6.jpg'))).toEqual({ format: 'jpeg', width: 48, height: 32, orientation: 6 });
+    expect(decoder.readHeader(input('exif6.png'))).toEqual({ format: 'png', width: 32, height: 24, orientation: 6 });
+    expect(decoder.readHeader(input('exif8.webp'))).toEqual({ format: 'webp', width: 60, height: 40, orientation: 8 });
+    expect(decoder.readHeader(input('lossless.webp'))).toEqual({ format: 'webp', width: 70, height: 50, orientation: 1 });
+    expect(decoder.readHeader(input('lossy-alpha.webp'))).toEqual({ format: 'webp', width: 70, height: 50, orientation: 1 });
+    expect(decoder.readHeader(input('grey16.png').buffer as ArrayBuffer)).toMatchObject({ format: 'png', width: 40, height: 30 });
+  });
+
+  it('sniffs by magic bytes only', () => {
+    expect(sniffImageFormat(input('lossy.webp'))).toBe('webp');
+    expect(sniffImageFormat(input('rgb8.png'))).toBe('png');
+    expect(sniffImageFormat(input('grey.jpg'))).toBe('jpeg');
+    expect(sniffImageFormat(new TextEncoder().encode('<svg></svg>'))).toBeNull();
+  });
+});
+
+describe('codec wasm', () => {
+  it('is requested once, lazily, even for concurrent decodes', async () => {
+    const node = nodeImageCodecs();
+    const jpeg = vi.fn(node.jpeg!);
+    const webp = vi.fn(node.webp!);
+    const decoder = createImageDecoder({ wasm: { jpeg, webp } });
+    expect(jpeg).not.toHaveBeenCalled();
+    const names = ['baseline-420.jpg', 'progressive.jpg', 'grey.jpg', 'lossy.webp', 'rgb8.png', 'baseline-444.jpg'];
+    const all = await Promise.all(names.map((n) => decoder.decode(input(n))));
+    expect(all.map((i) => `${i.width}×${i.height}`)).toEqual(['300×200', '300×200', '300×200', '70×50', '40×30', '300×200']);
+    expect(jpeg).toHaveBeenCalledTimes(1);
+    expect(webp).toHaveBeenCalledTimes(1);
+  });
+
+  it('a failing provider is reported (INTERNAL) and retried on the next image', async () => {
+    const node = nodeImageCodecs();
+    const jpeg = vi.fn().mockRejectedValueOnce(new Error('disk on fire')).mockImplementation(node.jpeg!);
+    const decoder = createImageDecoder({ wasm: { jpeg } });
+    await expect(decoder.decode(input('grey.jpg'))).rejects.toMatchObject({ code: 'INTERNAL', message: /disk on fire/ });
+    expect((await decoder.decode(input('grey.jpg'))).width).toBe(300);
+    expect(jpeg).toHaveBeenCalledTimes(2);
+  });
+
+  it('the Node provider compiles the wasm from node_modules, once per provider', async () => {
+    expect(CODEC_WASM_PATHS).toEqual({
+      jpeg: '@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm',
+      webp: '@jsquash/webp/codec/dec/webp_dec.wasm',
+    });
+    const codecs = nodeImageCodecs();
+    const jpeg = await codecs.jpeg!();
+    expect(jpeg).toBeInstanceOf(WebAssembly.Module);
+    expect(await codecs.jpeg!()).toBe(jpeg);
+    expect(WebAssembly.Module.exports(await codecs.webp!()).length).toBeGreaterThan(0);
+  });
+
+  it('accepts an ArrayBuffer and a Uint8Array view with an offset', async () => {
+    const decoder = createImageDecoder({ wasm: nodeImageCodecs() });
+    const bytes = input('lossless.webp');
+    const padded = new Uint8Array(bytes.length + 7);
+    padded.set(bytes, 7);
+    const a = await decoder.decode(padded.subarray(7));
+    const b = await decoder.decode(bytes.slice().buffer);
+    expect(a).toEqual(b);
+  });
+});
