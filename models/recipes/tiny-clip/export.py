@@ -8,6 +8,9 @@ Writes into --model-dir (default models/tiny-clip):
 and into the eval set folder: torch-reference.json (PyTorch outputs for the ONNX parity test,
 PyTorch top-1 per eval image with PIL preprocessing).
 Usage: /usr/bin/python3 export.py [--checkpoint work/checkpoint.pt] [--model-dir ../../tiny-clip]
+       /usr/bin/python3 export.py --random vit-b-32 --model-dir ../../vit-b-32-random
+         (the same architecture at CLIP ViT-B/32's real dimensions, random weights: a stand-in for
+          performance and memory work with the graph inputs/outputs and sizes of the Optimum export)
 """
 import argparse
 import hashlib
@@ -30,6 +33,9 @@ from train import BPE_GZ, MEAN, STD  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "../../.."))
 OPSET = 17
+# openai/CLIP ViT-B/32 (clip-vit-base-patch32) dimensions.
+VIT_B_32 = dict(image_size=224, patch_size=32, vision_width=768, vision_layers=12, vision_heads=12,
+                vocab_size=49408, context_length=77, text_width=512, text_layers=12, text_heads=8, embed_dim=512)
 
 
 class VisionExport(torch.nn.Module):
@@ -147,7 +153,10 @@ def main():
     ap.add_argument("--checkpoint", default=os.path.join(HERE, "work/checkpoint.pt"))
     ap.add_argument("--model-dir", default=os.path.join(REPO, "models/tiny-clip"))
     ap.add_argument("--eval-dir", default=os.path.join(REPO, "test/fixtures/tiny-clip-eval"))
+    ap.add_argument("--random", choices=["vit-b-32"], help="export randomly initialised weights at these dimensions")
     args = ap.parse_args()
+    if args.random:
+        return export_random(args)
     ck = torch.load(args.checkpoint, map_location="cpu")
     cfg = ck["config"]
     model = CLIP(cfg)
@@ -231,6 +240,38 @@ def main():
     with open(os.path.join(args.model_dir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
     print(json.dumps({"accuracy": accs, "files": files}, indent=1))
+
+
+def export_random(args):
+    torch.manual_seed(0)
+    cfg = VIT_B_32
+    model = CLIP(cfg).eval()
+    # CLIP-like init scale for a random stand-in (weights are random; only shapes and sizes matter).
+    print(f"exporting random {args.random} to {args.model_dir} (a few minutes)", flush=True)
+    vision_path, text_path = export(model, args.model_dir, cfg)
+    config, preprocessor, tok_cfg, special = hf_configs(cfg, float(model.logit_scale))
+    config["_name_or_path"] = f"clip-edge/{args.random}-random"
+    bpe = ClipBPE(BPE_GZ)
+    for name, obj in [("config.json", config), ("preprocessor_config.json", preprocessor), ("tokenizer.json", bpe.hf_tokenizer_json()),
+                      ("tokenizer_config.json", tok_cfg), ("special_tokens_map.json", special)]:
+        with open(os.path.join(args.model_dir, name), "w") as f:
+            json.dump(obj, f, indent=None if name == "tokenizer.json" else 2, ensure_ascii=False)
+    files = {os.path.relpath(p, args.model_dir): {"bytes": os.path.getsize(p), "sha256": sha256(p)} for p in (vision_path, text_path)}
+    manifest = {
+        "id": f"{args.random}-random",
+        "name": "ViT-B/32-shape stand-in (random weights)",
+        "description": "CLIP ViT-B/32's dimensions with random weights: for performance and memory work only; its answers are meaningless.",
+        "source": "models/recipes/tiny-clip/export.py --random vit-b-32",
+        "license": "MIT",
+        "architecture": cfg, "embedDim": cfg["embed_dim"], "imageSize": cfg["image_size"], "contextLength": cfg["context_length"],
+        "preprocess": {"shortestEdge": 224, "cropHeight": 224, "cropWidth": 224, "mean": MEAN.flatten().tolist(), "std": STD.flatten().tolist()},
+        "logitScale": 100.0,
+        "variants": {"fp32": {"vision": {"file": "onnx/vision_model.onnx", **files["onnx/vision_model.onnx"]},
+                              "text": {"file": "onnx/text_model.onnx", **files["onnx/text_model.onnx"]}}},
+    }
+    with open(os.path.join(args.model_dir, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+    print(json.dumps(files, indent=1))
 
 
 if __name__ == "__main__":

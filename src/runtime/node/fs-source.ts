@@ -16,16 +16,18 @@ export function fsModelSource(dir: string): ModelSource {
   return {
     name: path.basename(root),
     async read(rel) {
+      const file = resolve(rel);
       try {
-        return new Uint8Array(await readFile(resolve(rel)));
+        return new Uint8Array(await readFile(file));
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw new ClipEdgeError('MODEL_INVALID', `${path.basename(root)}/${rel} could not be read: ${(e as Error).message}`, { cause: e });
       }
     },
     async exists(rel) {
+      const file = resolve(rel);
       try {
-        await access(resolve(rel));
+        await access(file);
         return true;
       } catch {
         return false;
