@@ -27,7 +27,13 @@ export async function guard(fn: () => Promise<void>): Promise<void> {
   try {
     await fn();
   } catch (e) {
-    if (e instanceof CliUsageError) {
+    const errno = (e as NodeJS.ErrnoException | undefined)?.code;
+    if (errno === 'ENOENT' || errno === 'EISDIR' || errno === 'EACCES') {
+      const p = (e as NodeJS.ErrnoException).path;
+      const why = { ENOENT: 'no such file', EISDIR: 'is a directory', EACCES: 'permission denied' }[errno];
+      process.stderr.write(`clip-edge: cannot read ${p ?? 'a file'}: ${why}\n`);
+      process.exitCode = 2;
+    } else if (e instanceof CliUsageError) {
       process.stderr.write(`clip-edge: ${e.message}\n`);
       process.exitCode = 2;
     } else if (isClipEdgeError(e)) {

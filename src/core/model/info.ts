@@ -163,7 +163,7 @@ export async function readModelInfo(source: ModelSource): Promise<ModelInfo> {
     Array.isArray(templates) && templates.length && templates.every((t) => typeof t === 'string' && t.includes('{}'))
       ? (templates as string[])
       : CLIP_DEFAULT_TEMPLATES;
-  const id = typeof manifest?.id === 'string' ? manifest.id : typeof config?._name_or_path === 'string' && config._name_or_path ? config._name_or_path : source.name;
+  const id = typeof manifest?.id === 'string' ? manifest.id : typeof config?._name_or_path === 'string' && config._name_or_path ? config._name_or_path : source.name.split(/[\\/]/).filter(Boolean).pop() ?? source.name;
   return {
     id,
     embedDim,

@@ -14,14 +14,14 @@ export function fsModelSource(dir: string): ModelSource {
     return p;
   };
   return {
-    name: path.basename(root),
+    name: dir,
     async read(rel) {
       const file = resolve(rel);
       try {
         return new Uint8Array(await readFile(file));
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw new ClipEdgeError('MODEL_INVALID', `${path.basename(root)}/${rel} could not be read: ${(e as Error).message}`, { cause: e });
+        throw new ClipEdgeError('MODEL_INVALID', `${dir}/${rel} could not be read: ${(e as Error).message}`, { cause: e });
       }
     },
     async exists(rel) {

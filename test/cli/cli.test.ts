@@ -1,0 +1,79 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EVAL_DIR, REPO_ROOT, type EvalSet } from '../helpers/clip.ts';
+
+const cli = (...args: string[]) => {
+  const r = spawnSync(process.execPath, ['bin/clip-edge.js', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+const evalSet = JSON.parse(readFileSync(path.join(EVAL_DIR, 'labels.json'), 'utf8')) as EvalSet;
+const jpgs = evalSet.images.filter((i) => i.file.endsWith('.jpg')).slice(0, 3).map((i) => path.join(EVAL_DIR, i.file));
+const tmp = mkdtempSync(path.join(tmpdir(), 'clip-edge-cli-'));
+
+describe('clip-edge CLI', () => {
+  it('tokenize prints the ids as a JSON array', () => {
+    const r = cli('tokenize', 'Hello World!');
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toEqual([49406, 3306, 1002, 256, 49407]);
+    expect(JSON.parse(cli('tokenize', 'a dog', '--pad').out)).toHaveLength(77);
+  });
+
+  it('classify prints one line per image, and JSON Lines with --json', () => {
+    const r = cli('classify', ...jpgs, '--labels', evalSet.labels.join(','), '--top-k', '2', '--backend', 'wasm');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.trim().split('\n')).toHaveLength(3);
+    const j = cli('classify', jpgs[0]!, '--label-set', 'cifar10', '--json', '--top-k', '1');
+    expect(j.code, j.err).toBe(0);
+    const row = JSON.parse(j.out) as { file: string; results: { label: string }[]; labelSet: string };
+    expect(row.labelSet).toBe('cifar10');
+    expect(row.results).toHaveLength(1);
+  });
+
+  it('classify takes a label set file in openai/CLIP prompt form', () => {
+    const file = path.join(tmp, 'shapes.json');
+    writeFileSync(file, JSON.stringify({ classes: ['red circle', 'blue star'], templates: ['a photo of a {}.'] }));
+    const r = cli('classify', jpgs[0]!, '--label-set', file, '--json');
+    expect(r.code, r.err).toBe(0);
+    expect((JSON.parse(r.out) as { results: unknown[] }).results).toHaveLength(2);
+  });
+
+  it('embed image and embed text print unit vectors as JSON Lines', () => {
+    const img = cli('embed', 'image', jpgs[0]!);
+    expect(img.code, img.err).toBe(0);
+    const e = (JSON.parse(img.out) as { embedding: number[] }).embedding;
+    expect(Math.hypot(...e)).toBeCloseTo(1, 4);
+    const txt = cli('embed', 'text', 'a red circle', 'a blue star');
+    expect(txt.out.trim().split('\n')).toHaveLength(2);
+  });
+
+  it('preprocess writes the model input as a float32 [1,3,224,224] .npy', () => {
+    const out = path.join(tmp, 'x.npy');
+    const r = cli('preprocess', jpgs[0]!, '--out', out);
+    expect(r.code, r.err).toBe(0);
+    const npy = readFileSync(out);
+    expect(npy.subarray(0, 6).toString('latin1')).toBe('\x93NUMPY');
+    const header = npy.subarray(10, 10 + npy.readUInt16LE(8)).toString('latin1');
+    expect(header).toContain("'descr': '<f4'");
+    expect(header).toContain('(1, 3, 224, 224)');
+    expect(npy.byteLength).toBe(10 + npy.readUInt16LE(8) + 4 * 3 * 224 * 224);
+    expect(readdirSync(tmp).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it.each([
+    ['a missing image file', ['classify', 'no/such.jpg', '--labels', 'a,b'], 2, /cannot read no\/such\.jpg: no such file/],
+    ['no labels', ['classify', jpgs[0]!], 2, /--labels/],
+    ['an unknown variant', ['classify', jpgs[0]!, '--labels', 'a,b', '--variant', 'int3'], 2, /unknown variant "int3"/],
+    ['an unknown label set', ['classify', jpgs[0]!, '--label-set', 'nope'], 2, /UNKNOWN_LABEL_SET: unknown label set "nope"/],
+    ['a non-image file', ['classify', path.join(REPO_ROOT, 'package.json'), '--labels', 'a,b'], 2, /UNSUPPORTED_IMAGE/],
+    ['a model folder that does not exist', ['classify', jpgs[0]!, '--labels', 'a,b', '--model', '/nonexistent/model'], 1, /MODEL_NOT_FOUND: \/nonexistent\/model is not a CLIP model folder/],
+    ['a bad --top-k', ['classify', jpgs[0]!, '--labels', 'a,b', '--top-k', '0'], 2, /--top-k must be an integer ≥ 1/],
+  ])('%s: a one-line error and a non-zero exit', (_, args, code, message) => {
+    const r = cli(...(args as string[]));
+    expect(r.code).toBe(code);
+    expect(r.err).toMatch(message);
+    expect(r.err).not.toMatch(/\n\s+at /); // no stack trace
+  });
+});
