@@ -17,6 +17,7 @@ import { createPullProgress } from '../runtime/node/pull-progress.ts';
 import { pullModel } from '../runtime/node/pull.ts';
 import { serveNode } from '../runtime/node/serve.ts';
 import { fail, guard, modelArgs, parseIntArg, progress } from './common.ts';
+import { prompts } from './prompts.ts';
 
 const variantOf = (v: string | undefined) => {
   if (v === undefined || v === 'auto') return 'auto' as const;
@@ -229,7 +230,7 @@ const pull = defineCommand({
 
 const main = defineCommand({
   meta: { name: 'clip-edge', version: '0.1.0', description: 'CLIP at the edge: zero-shot classification and embeddings' },
-  subCommands: { serve, classify, embed, tokenize, preprocess, pull },
+  subCommands: { serve, classify, embed, tokenize, preprocess, pull, prompts },
 });
 
 void runMain(main);

@@ -5,6 +5,9 @@ import type { ImageCodecWasm } from './image/wasm-codec.ts';
 import { clipPreprocess } from './image/preprocess.ts';
 import { type LabelSet, type LabelSetProvider, LABEL_SET_NAME, expandPrompts, makeLabelSet } from './label-sets.ts';
 import { type ModelInfo, availablePrecisions, readModelInfo } from './model/info.ts';
+import { sha256Hex } from './model/integrity.ts';
+import { type PromptCacheDtype, type PromptCacheEntry, decodePromptCache, encodePromptCache } from './prompt-cache/format.ts';
+import type { PromptCacheStore } from './prompt-cache/store.ts';
 import type { ModelSource } from './model/source.ts';
 import { type Precision, type Tower, isPrecision } from './precision.ts';
 import { type ClipTokenizer, createClipTokenizer } from './tokenizer.ts';
@@ -65,7 +68,17 @@ export interface ClipEdgeOptions {
   maxQueue?: number;
   /** Class-embedding matrices kept in memory. @defaultValue 32 */
   classCacheEntries?: number;
+  /**
+   * The shared prompt cache: precomputed label sets are read from it (no text encoder needed), and
+   * inline labels embedded here are written back to it, so the next request anywhere is free.
+   */
+  promptCache?: PromptCacheStore;
+  /** Called when writing back to the prompt cache fails (the request still succeeds). @defaultValue console.warn */
+  onCacheWriteError?: (err: unknown) => void;
 }
+
+/** Where a request's class embeddings came from. */
+export type ClassSource = 'memory' | 'prompt-cache' | 'text-encoder';
 
 export interface ClassifyRequest {
   /** Inline class names (each read through the templates). */
@@ -93,6 +106,7 @@ export interface ClassifyResult {
   labelSet?: string;
   /** Best first; `score` is the softmax probability over all classes. */
   results: { label: string; score: number; logit: number }[];
+  classes: { count: number; source: ClassSource };
   image: { width: number; height: number };
   timings: Timings;
 }
@@ -138,8 +152,12 @@ export interface ClipEdge {
   classify(image: Uint8Array, request: ClassifyRequest): Promise<ClassifyResult>;
   embedImage(image: Uint8Array): Promise<ImageEmbedding>;
   embedText(texts: readonly string[]): Promise<TextEmbeddings>;
-  /** The [K, D] normalised class matrix of a label set (computed once, then memoised). */
-  classEmbeddings(set: LabelSet): Promise<Float32Array>;
+  /** The [K, D] normalised class matrix of a label set: from memory, the prompt cache, or the text encoder. */
+  classEmbeddings(set: LabelSet): Promise<{ matrix: Float32Array; source: ClassSource }>;
+  /** Embeds a label set with the loaded text tower and returns a prompt-cache entry (the builder's core). */
+  buildPromptCache(set: LabelSet, options?: { dtype?: PromptCacheDtype; batch?: number; onProgress?: (done: number, total: number) => void }): Promise<PromptCacheEntry>;
+  /** Resolves a label set by name (the same lookup as `labelSet=` requests). */
+  labelSet(name: string): Promise<LabelSet>;
   labelSetNames(): Promise<string[]>;
   status(): ClipEdgeStatus;
   /** Creates the sessions now instead of on the first request. */
@@ -240,25 +258,74 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     return { out, truncated: batch.truncated, tokenizeMs, inferenceMs: since(t1) };
   };
 
-  const classEmbeddings = (set: LabelSet): Promise<Float32Array> => {
-    const key = JSON.stringify([text?.precision, set.synonyms, set.templates]);
-    const hit = classCache.get(key);
-    if (hit) {
-      classCache.delete(key); // refresh LRU position
-      classCache.set(key, hit);
-      return hit;
+  const embedPrompts = async (set: LabelSet, batch = 256, onProgress?: (done: number, total: number) => void) => {
+    const { texts, groups } = expandPrompts(set);
+    const flat = new Float32Array(texts.length * dim);
+    for (let i = 0; i < texts.length; i += batch) {
+      const { out } = await encodeTexts(texts.slice(i, i + batch));
+      out.forEach((e, j) => flat.set(e, (i + j) * dim));
+      onProgress?.(Math.min(i + batch, texts.length), texts.length);
     }
+    return ensemble(flat, dim, groups);
+  };
+
+  /** sha256 of every text encoder of this model that may have built a cache. */
+  const knownTextShas = async (): Promise<string[]> => {
+    const shas = Object.values(info.variants).map((t) => t?.text?.sha256).filter((x): x is string => !!x);
+    if (text) shas.push(await text.sha256());
+    return shas;
+  };
+
+  const textEncoderMeta = async () => ({ file: text!.file, precision: text!.precision, sha256: await text!.sha256() });
+
+  const classEmbeddings = (set: LabelSet): Promise<{ matrix: Float32Array; source: ClassSource }> => {
+    const memKey = JSON.stringify([set.synonyms, set.templates]);
+    const hit = classCache.get(memKey);
+    if (hit) {
+      classCache.delete(memKey); // refresh LRU position
+      classCache.set(memKey, hit);
+      return hit.then((matrix) => ({ matrix, source: 'memory' as const }));
+    }
+    let source: ClassSource = 'text-encoder';
     const p = (async () => {
-      const { texts, groups } = expandPrompts(set);
-      const { out } = await encodeTexts(texts);
-      const flat = new Float32Array(texts.length * dim);
-      out.forEach((e, i) => flat.set(e, i * dim));
-      return ensemble(flat, dim, groups);
+      const storeKey = set.name === 'inline' ? `inline-${(await sha256Hex(new TextEncoder().encode(memKey))).slice(0, 40)}` : set.name;
+      let staleReason = '';
+      const store = options.promptCache;
+      if (store) {
+        const entry = await store.get(storeKey).catch((e: unknown) => {
+          staleReason = e instanceof Error ? e.message : String(e);
+          return undefined;
+        });
+        if (entry) {
+          try {
+            const matrix = await decodePromptCache(entry, { labelSet: set, dim, textEncoderSha256: await knownTextShas() });
+            source = 'prompt-cache';
+            return matrix;
+          } catch (e) {
+            staleReason = e instanceof Error ? e.message : String(e);
+          }
+        }
+      }
+      if (!text) {
+        const what = set.name === 'inline' ? 'these labels have' : `label set "${set.name}" has`;
+        throw new ClipEdgeError(
+          'TEXT_ENCODER_UNAVAILABLE',
+          `${what} no valid precomputed prompt cache${staleReason ? ` (${staleReason})` : ''} and this deployment has no text encoder; ` +
+            `build it with: clip-edge prompts build --model <model-dir> --labels ${set.name === 'inline' ? '<labels.json>' : set.name}`,
+        );
+      }
+      const matrix = await embedPrompts(set);
+      if (store) {
+        // Write back so the next request anywhere is free; a failed write costs only this benefit.
+        const entry = await encodePromptCache(matrix, { labelSet: set, model: info.id, textEncoder: await textEncoderMeta(), dim, dtype: 'float32' });
+        await store.put(storeKey, entry).catch(options.onCacheWriteError ?? ((e: unknown) => console.warn(`[clip-edge] prompt cache write failed: ${String(e)}`)));
+      }
+      return matrix;
     })();
-    p.catch(() => classCache.delete(key));
-    classCache.set(key, p);
+    p.catch(() => classCache.delete(memKey));
+    classCache.set(memKey, p);
     while (classCache.size > classCacheEntries) classCache.delete(classCache.keys().next().value!);
-    return p;
+    return p.then((matrix) => ({ matrix, source }));
   };
 
   const imageToEmbedding = async (bytes: Uint8Array) => {
@@ -280,6 +347,16 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     };
   };
 
+  const getLabelSet = async (name: string): Promise<LabelSet> => {
+    if (!LABEL_SET_NAME.test(name) || name === 'inline') throw new ClipEdgeError('BAD_INPUT', 'labelSet must be a name of letters, digits, ".", "_" or "-"');
+    const set = await options.labelSets?.get(name);
+    if (!set) {
+      const known = (await options.labelSets?.list()) ?? [];
+      throw new ClipEdgeError('UNKNOWN_LABEL_SET', `unknown label set "${name}"; known: ${known.join(', ') || 'none'}`);
+    }
+    return set;
+  };
+
   const resolveLabels = async (req: ClassifyRequest): Promise<LabelSet> => {
     if (req.templates !== undefined && req.templates.length > limits.maxTemplates) {
       throw new ClipEdgeError('BAD_INPUT', `${req.templates.length} templates given; the limit is ${limits.maxTemplates}`);
@@ -288,13 +365,9 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
       throw new ClipEdgeError('BAD_INPUT', 'give either labels or labelSet, not both');
     }
     if (req.labelSet !== undefined) {
-      if (!LABEL_SET_NAME.test(req.labelSet)) throw new ClipEdgeError('BAD_INPUT', 'labelSet must be a name of letters, digits, ".", "_" or "-"');
-      const set = await options.labelSets?.get(req.labelSet);
-      if (!set) {
-        const known = (await options.labelSets?.list()) ?? [];
-        throw new ClipEdgeError('UNKNOWN_LABEL_SET', `unknown label set "${req.labelSet}"; known: ${known.join(', ') || 'none'}`);
-      }
-      return req.templates ? makeLabelSet(set.name, set.synonyms, req.templates, { maxLabels: limits.maxLabelSetClasses }) : set;
+      const set = await getLabelSet(req.labelSet);
+      // Other templates make another set: it must not be stored under the named set's key.
+      return req.templates ? makeLabelSet('inline', set.synonyms, req.templates, { maxLabels: limits.maxLabelSetClasses, allowDuplicates: true }) : set;
     }
     if (req.labels === undefined) throw new ClipEdgeError('BAD_INPUT', 'give labels (class names) or labelSet');
     if (req.labels.length > limits.maxLabels) {
@@ -313,6 +386,12 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     limits,
     hasText: text !== undefined,
     classEmbeddings,
+    labelSet: getLabelSet,
+    async buildPromptCache(set, o = {}) {
+      requireText('building a prompt cache');
+      const matrix = await embedPrompts(set, o.batch ?? 256, o.onProgress);
+      return encodePromptCache(matrix, { labelSet: set, model: info.id, textEncoder: await textEncoderMeta(), dim, dtype: o.dtype ?? 'float16' });
+    },
     labelSetNames: async () => (await options.labelSets?.list()) ?? [],
 
     async classify(image, req) {
@@ -323,14 +402,14 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
       // Text and image work run side by side; a cached label set costs nothing here.
       const tText = performance.now();
       let textMs: number | undefined;
-      const classesP = classEmbeddings(set).then((m) => {
+      const classesP = classEmbeddings(set).then((c) => {
         textMs = since(tText);
-        return m;
+        return c;
       });
       classesP.catch(() => {}); // handled below; avoid an unhandled rejection if the image fails first
       const img = await imageToEmbedding(image);
       const classes = await classesP;
-      const lg = logits(img.embedding, classes, dim, info.logitScale);
+      const lg = logits(img.embedding, classes.matrix, dim, info.logitScale);
       const probs = softmax(lg);
       const results = topK(probs, k).map((i) => ({ label: set.labels[i]!, score: probs[i]!, logit: lg[i]! }));
       return {
@@ -339,6 +418,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
         backend: backend.name,
         ...(req.labelSet ? { labelSet: req.labelSet } : {}),
         results,
+        classes: { count: set.labels.length, source: classes.source },
         image: img.image,
         timings: {
           decodeMs: img.decodeMs,

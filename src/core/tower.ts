@@ -2,7 +2,7 @@ import type { Backend, SessionLike, TensorLike } from './backend.ts';
 import { createBatchQueue, type BatchQueue } from './batch-queue.ts';
 import { ClipEdgeError, isClipEdgeError } from './errors.ts';
 import type { ModelInfo } from './model/info.ts';
-import { verifyBytes } from './model/integrity.ts';
+import { sha256Hex, verifyBytes } from './model/integrity.ts';
 import type { ModelSource } from './model/source.ts';
 import type { Precision, Tower } from './precision.ts';
 
@@ -44,6 +44,7 @@ export class TowerRunner<I extends VisionItem | TextItem> {
   private readonly opts: TowerRunnerOptions;
   /** Milliseconds spent creating the session (undefined until loaded). */
   loadMs?: number;
+  private fileSha?: string;
 
   constructor(opts: TowerRunnerOptions) {
     const entry = opts.info.variants[opts.precision]?.[opts.tower];
@@ -70,6 +71,12 @@ export class TowerRunner<I extends VisionItem | TextItem> {
     return this.session;
   }
 
+  /** sha256 of the ONNX file: the manifest's, or computed when the session was created. */
+  async sha256(): Promise<string> {
+    await this.load();
+    return this.fileSha!;
+  }
+
   run(items: readonly I[]): Promise<Float32Array[]> {
     return this.queue.push(items);
   }
@@ -86,6 +93,7 @@ export class TowerRunner<I extends VisionItem | TextItem> {
     const bytes = await source.read(entry.file);
     if (!bytes) throw new ClipEdgeError('MODEL_NOT_FOUND', `${where} is missing`);
     if (this.opts.verify !== false) await verifyBytes(bytes, { ...entry, file: where });
+    this.fileSha = entry.sha256 && this.opts.verify !== false ? entry.sha256 : await sha256Hex(bytes);
     let session: SessionLike;
     try {
       await backend.init();

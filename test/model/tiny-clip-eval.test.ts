@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ClipEdge } from '../../src/core/clip.ts';
+import { createClipApp } from '../../src/core/app.ts';
 import { createClipTokenizer } from '../../src/core/tokenizer.ts';
 import { EVAL_DIR, MODEL_DIR, sharedClip, type EvalSet } from '../helpers/clip.ts';
 import { wasmBackend } from '../../src/runtime/node/backends.ts';
@@ -56,14 +56,16 @@ describe('bundled tiny-clip: ONNX (onnxruntime-web) equals PyTorch', () => {
   });
 });
 
-describe('bundled tiny-clip: zero-shot accuracy on the committed eval set, through the kit', () => {
-  let clip: ClipEdge;
+describe('bundled tiny-clip: zero-shot accuracy on the committed eval set, through the HTTP API', () => {
   const predictions = new Map<string, string>();
   beforeAll(async () => {
-    clip = await sharedClip();
+    const app = createClipApp({ clip: await sharedClip() });
+    const query = new URLSearchParams([...evalSet.labels.map((l) => ['labels', l]), ...evalSet.templates.map((t) => ['templates', t]), ['topK', '1']]);
     for (const item of evalSet.images) {
-      const r = await clip.classify(new Uint8Array(readFileSync(path.join(EVAL_DIR, item.file))), { labels: evalSet.labels, templates: evalSet.templates, topK: 1 });
-      predictions.set(item.file, r.results[0]!.label);
+      const type = item.file.endsWith('.png') ? 'image/png' : 'image/jpeg';
+      const r = await app.request(`/v1/classify?${query}`, { method: 'POST', headers: { 'content-type': type }, body: readFileSync(path.join(EVAL_DIR, item.file)) });
+      const body = (await r.json()) as { results: { label: string }[] };
+      predictions.set(item.file, body.results[0]!.label);
     }
   }, 300_000);
 

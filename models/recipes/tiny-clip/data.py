@@ -165,14 +165,22 @@ CAPTION_TEMPLATES = [
     "a drawing of a {colour} {shape}.",
 ]
 PARTIAL_TEMPLATES = ["a photo of a {colour} object.", "a {shape}.", "something {colour}.", "a photo of a {shape}."]
+# Captions that name only the shape: they push shape features that do not depend on colour, which is
+# what lets held-out colour x shape pairs be recognised.
+SHAPE_ONLY_TEMPLATES = ["a {shape}.", "a photo of a {shape}.", "a {size} {shape}.", "a {shape} on the {position}.",
+                        "the shape is a {shape}."]
 
 # Prompts used for zero-shot evaluation (and shipped as the model's label set).
 EVAL_TEMPLATES = ["a photo of a {}.", "a {}.", "a drawing of a {}.", "there is a {} in the image."]
 
 
-def caption(attrs, rng):
+def caption(attrs, rng, partial=0.12, shape_only=0.0):
+    """A caption for an image: full (colour + shape + extras) or, with the given odds, partial."""
     bg = rng.choice(["grey", "plain", "dark", "light", "noisy", "striped"])
-    if rng.random() < 0.12:
+    u = rng.random()
+    if u < shape_only:
+        t = rng.choice(SHAPE_ONLY_TEMPLATES)
+    elif u < shape_only + partial:
         t = rng.choice(PARTIAL_TEMPLATES)
     else:
         t = rng.choice(CAPTION_TEMPLATES)

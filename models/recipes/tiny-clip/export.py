@@ -225,6 +225,7 @@ def main():
         "preprocess": {"shortestEdge": cfg["image_size"], "cropHeight": cfg["image_size"], "cropWidth": cfg["image_size"],
                        "mean": MEAN.flatten().tolist(), "std": STD.flatten().tolist()},
         "logitScale": logit_scale,
+        "defaultTemplates": meta["templates"],
         "variants": {"fp32": {"vision": {"file": "onnx/vision_model.onnx", **files["onnx/vision_model.onnx"]},
                               "text": {"file": "onnx/text_model.onnx", **files["onnx/text_model.onnx"]}}},
         "accuracy": {
@@ -239,6 +240,11 @@ def main():
     }
     with open(os.path.join(args.model_dir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
+    # The model's own label set (served as labelSet=tiny-clip-shapes), in openai/CLIP's prompt form.
+    os.makedirs(os.path.join(args.model_dir, "label-sets"), exist_ok=True)
+    with open(os.path.join(args.model_dir, "label-sets", "tiny-clip-shapes.json"), "w") as f:
+        json.dump({"dataset": "tiny-clip shapes (6 colours x 6 shapes)", "source": "models/recipes/tiny-clip/data.py",
+                   "classes": meta["labels"], "templates": meta["templates"]}, f, indent=1)
     print(json.dumps({"accuracy": accs, "files": files}, indent=1))
 
 

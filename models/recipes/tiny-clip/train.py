@@ -86,6 +86,8 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--max-steps", type=int, default=6000)
+    ap.add_argument("--partial", type=float, default=0.12, help="share of colour-or-shape-only captions")
+    ap.add_argument("--shape-only", type=float, default=0.0, help="extra share of shape-only captions")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(args.seed)
@@ -123,7 +125,7 @@ def main():
             if rng.random() < 0.5:  # horizontal flip; shapes are mirror-symmetric, positions swap
                 batch[k] = batch[k][:, ::-1]
                 a["position"] = {"left": "right", "right": "left"}.get(a["position"], a["position"])
-            caps.append(data.caption(a, rng))
+            caps.append(data.caption(a, rng, args.partial, args.shape_only))
         ids = torch.tensor([bpe.tokenize(c, TRAIN_CONTEXT) for c in caps])
         assert (ids[:, -1] == bpe.eot).all()
         logits = model(to_tensor(np.ascontiguousarray(batch)), ids)

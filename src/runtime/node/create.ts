@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Backend } from '../../core/backend.ts';
 import { type ClipEdge, type ClipEdgeOptions, createClipEdge } from '../../core/clip.ts';
@@ -7,6 +8,8 @@ import { defaultNodeBackends } from './backends.ts';
 import { nodeImageCodecs } from './codecs.ts';
 import { fsModelSource } from './fs-source.ts';
 import { dirLabelSets } from './label-sets.ts';
+import { fsPromptCacheStore } from './prompt-cache-fs.ts';
+import { type PromptCacheStore, tieredPromptCacheStore } from '../../core/prompt-cache/store.ts';
 
 /** The package's root folder (where models/ and third_party/ live). */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -27,6 +30,12 @@ export interface NodeClipEdgeOptions
   backends?: readonly Backend[];
   /** More label sets, looked up before the model's own and the built-in ones. */
   labelSets?: LabelSetProvider;
+  /**
+   * The shared prompt cache. @defaultValue the caches shipped in `<model>/prompts/` (read-only),
+   * behind a writable per-user folder for inline labels: `$CLIP_EDGE_PROMPT_CACHE/<model folder name>`,
+   * default `~/.cache/clip-edge/prompts/<model folder name>`.
+   */
+  promptCache?: PromptCacheStore;
 }
 
 /**
@@ -34,7 +43,7 @@ export interface NodeClipEdgeOptions
  * from the model's `label-sets/` folder and openai/CLIP's built-in lists.
  */
 export async function createNodeClipEdge(options: NodeClipEdgeOptions = {}): Promise<ClipEdge> {
-  const { model, threads, backends, labelSets, ...rest } = options;
+  const { model, threads, backends, labelSets, promptCache, ...rest } = options;
   const dir = path.resolve(model ?? DEFAULT_MODEL_DIR);
   const providers = [
     ...(labelSets ? [labelSets] : []),
@@ -47,5 +56,11 @@ export async function createNodeClipEdge(options: NodeClipEdgeOptions = {}): Pro
     backends: backends ?? defaultNodeBackends({ threads }),
     imageCodecs: nodeImageCodecs(),
     labelSets: chainLabelSets(...providers),
+    promptCache:
+      promptCache ??
+      tieredPromptCacheStore(
+        fsPromptCacheStore(path.join(process.env.CLIP_EDGE_PROMPT_CACHE ?? path.join(homedir(), '.cache', 'clip-edge', 'prompts'), path.basename(dir))),
+        fsPromptCacheStore(path.join(dir, 'prompts')),
+      ),
   });
 }

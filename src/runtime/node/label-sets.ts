@@ -3,15 +3,25 @@ import path from 'node:path';
 import { ClipEdgeError } from '../../core/errors.ts';
 import { type LabelSetLimits, type LabelSetProvider, LABEL_SET_NAME, parseLabelSet } from '../../core/label-sets.ts';
 
+/** openai/CLIP's ImageNet notebook also picks 7 of its 80 templates: `imagenet.json` → `imagenet-7` too. */
+const SUBSET_SUFFIX = '-7';
+const SUBSET_FIELD = 'templates_selected_7';
+
 /**
  * Label sets stored as `<name>.json` files in a folder, in openai/CLIP's prompt form
- * (`{"classes": [...], "templates": [...]}`). Parsed sets are kept in memory.
+ * (`{"classes": [...], "templates": [...]}`; a `templates_selected_7` list adds `<name>-7`).
+ * Parsed sets are kept in memory.
  */
 export function dirLabelSets(dir: string, limits?: LabelSetLimits): LabelSetProvider {
   const cache = new Map<string, ReturnType<typeof parseLabelSet>>();
   const list = async () => {
     try {
-      return (await readdir(dir)).filter((f) => f.endsWith('.json') && f !== 'index.json').map((f) => f.slice(0, -5)).filter((n) => LABEL_SET_NAME.test(n));
+      const files = (await readdir(dir)).filter((f) => f.endsWith('.json') && f !== 'index.json');
+      const names = files.map((f) => f.slice(0, -5)).filter((n) => LABEL_SET_NAME.test(n));
+      const subsets = await Promise.all(
+        names.map(async (n) => ((await readFile(path.join(dir, `${n}.json`), 'utf8')).includes(`"${SUBSET_FIELD}"`) ? [`${n}${SUBSET_SUFFIX}`] : [])),
+      );
+      return [...names, ...subsets.flat()].sort();
     } catch {
       return [];
     }
@@ -22,18 +32,25 @@ export function dirLabelSets(dir: string, limits?: LabelSetLimits): LabelSetProv
       if (!LABEL_SET_NAME.test(name)) return undefined;
       const hit = cache.get(name);
       if (hit) return hit;
-      let text: string;
-      try {
-        text = await readFile(path.join(dir, `${name}.json`), 'utf8');
-      } catch {
-        return undefined;
+      const read = async (file: string): Promise<Record<string, unknown> | undefined> => {
+        let text: string;
+        try {
+          text = await readFile(path.join(dir, `${file}.json`), 'utf8');
+        } catch {
+          return undefined;
+        }
+        try {
+          return JSON.parse(text) as Record<string, unknown>;
+        } catch (cause) {
+          throw new ClipEdgeError('BAD_INPUT', `label set file ${file}.json is not valid JSON`, { cause });
+        }
+      };
+      let json = await read(name);
+      if (!json && name.endsWith(SUBSET_SUFFIX)) {
+        const base = await read(name.slice(0, -SUBSET_SUFFIX.length));
+        if (base && Array.isArray(base[SUBSET_FIELD])) json = { ...base, templates: base[SUBSET_FIELD] };
       }
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch (cause) {
-        throw new ClipEdgeError('BAD_INPUT', `label set file ${name}.json is not valid JSON`, { cause });
-      }
+      if (!json) return undefined;
       const set = parseLabelSet(json, name, limits);
       cache.set(name, set);
       return set;

@@ -1,0 +1,56 @@
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ClipEdgeError } from '../../core/errors.ts';
+import type { PromptCacheEntry, PromptCacheHeader } from '../../core/prompt-cache/format.ts';
+import { type PromptCacheStore, STORE_KEY } from '../../core/prompt-cache/store.ts';
+
+const checkKey = (key: string) => {
+  if (!STORE_KEY.test(key)) throw new ClipEdgeError('BAD_INPUT', `invalid prompt cache key "${key.slice(0, 40)}"`);
+};
+
+/** Prompt caches as `<dir>/<key>.json` (header) + `<dir>/<key>.bin` (matrix), written atomically. */
+export function fsPromptCacheStore(dir: string): PromptCacheStore {
+  const file = (key: string, ext: string) => path.join(dir, `${key}.${ext}`);
+  return {
+    name: `fs:${dir}`,
+    async get(key) {
+      checkKey(key);
+      let json: string;
+      let data: Uint8Array;
+      try {
+        [json, data] = await Promise.all([readFile(file(key, 'json'), 'utf8'), readFile(file(key, 'bin')).then((b) => new Uint8Array(b))]);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw e;
+      }
+      let header: PromptCacheHeader;
+      try {
+        header = JSON.parse(json) as PromptCacheHeader;
+      } catch (cause) {
+        throw new ClipEdgeError('INTEGRITY_MISMATCH', `stale or corrupt prompt cache: ${key}.json is not JSON`, { cause });
+      }
+      return { header, data };
+    },
+    async put(key, entry: PromptCacheEntry) {
+      checkKey(key);
+      await mkdir(dir, { recursive: true });
+      const tag = `${process.pid}.${Date.now()}.tmp`;
+      // Matrix first, header last: a reader that sees the new header also sees its matrix.
+      await writeFile(`${file(key, 'bin')}.${tag}`, entry.data);
+      await writeFile(`${file(key, 'json')}.${tag}`, `${JSON.stringify(entry.header, null, 1)}\n`);
+      await rename(`${file(key, 'bin')}.${tag}`, file(key, 'bin'));
+      await rename(`${file(key, 'json')}.${tag}`, file(key, 'json'));
+    },
+    async delete(key) {
+      checkKey(key);
+      await Promise.all(['json', 'bin'].map((ext) => rm(file(key, ext), { force: true })));
+    },
+    async keys() {
+      try {
+        return (await readdir(dir)).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).filter((k) => STORE_KEY.test(k)).sort();
+      } catch {
+        return [];
+      }
+    },
+  };
+}

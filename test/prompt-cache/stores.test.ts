@@ -1,0 +1,48 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { memoryPromptCacheStore, tieredPromptCacheStore } from '../../src/core/prompt-cache/store.ts';
+import { fsPromptCacheStore } from '../../src/runtime/node/prompt-cache-fs.ts';
+import { sampleEntry, testPromptCacheStore } from './contract.ts';
+
+const tmp = () => mkdtempSync(path.join(tmpdir(), 'clip-edge-pc-'));
+
+testPromptCacheStore('memory LRU', () => memoryPromptCacheStore());
+testPromptCacheStore('filesystem', () => fsPromptCacheStore(tmp()));
+testPromptCacheStore('tiered (memory over filesystem)', () => tieredPromptCacheStore(memoryPromptCacheStore(), fsPromptCacheStore(tmp())));
+
+describe('store specifics', () => {
+  it('the memory store evicts least recently used entries beyond its byte budget', async () => {
+    const one = await sampleEntry(['a', 'b'], 256); // 2 KiB matrix
+    const store = memoryPromptCacheStore({ maxBytes: 3 * (one.data.byteLength + 2 * 64 + 1024) });
+    for (const k of ['k1', 'k2', 'k3']) await store.put(k, one);
+    await store.get('k1'); // k1 is now the most recent
+    await store.put('k4', one);
+    expect((await store.keys()).sort()).toEqual(['k1', 'k3', 'k4']);
+  });
+
+  it('the filesystem store refuses keys that are paths', async () => {
+    const store = fsPromptCacheStore(tmp());
+    await expect(store.get('../etc/passwd')).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    await expect(store.put('a/b', await sampleEntry())).rejects.toMatchObject({ code: 'BAD_INPUT' });
+  });
+
+  it('the filesystem store reports a header that is not JSON as a corrupt cache', async () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'x.json'), '{not json');
+    writeFileSync(path.join(dir, 'x.bin'), new Uint8Array(8));
+    await expect(fsPromptCacheStore(dir).get('x')).rejects.toMatchObject({ code: 'INTEGRITY_MISMATCH' });
+  });
+
+  it('a tiered store reads through its fallbacks and writes to the first', async () => {
+    const shipped = memoryPromptCacheStore();
+    const user = memoryPromptCacheStore();
+    await shipped.put('cifar10', await sampleEntry());
+    const tiered = tieredPromptCacheStore(user, shipped);
+    expect(await tiered.get('cifar10')).toBeDefined();
+    await tiered.put('inline-x', await sampleEntry());
+    expect(await user.keys()).toEqual(['inline-x']);
+    expect(await shipped.keys()).toEqual(['cifar10']);
+  });
+});
