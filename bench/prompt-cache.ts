@@ -1,0 +1,97 @@
+// Prompt-cache benchmark: what precomputing label sets saves at request time.
+//   npm run bench:prompt-cache [-- --model models/vit-b-32-random] [-- --iterations 20]
+// Writes bench/results/<date>-<host>-prompt-cache-<model>.{json,md}. Ratios and medians from one run on one machine.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { makeLabelSet } from '../src/core/label-sets.ts';
+import { decodePromptCache } from '../src/core/prompt-cache/format.ts';
+import { memoryPromptCacheStore } from '../src/core/prompt-cache/store.ts';
+import { logits, softmax, topK } from '../src/core/zeroshot.ts';
+import { createNodeClipEdge, DEFAULT_MODEL_DIR, PACKAGE_ROOT } from '../src/runtime/node/create.ts';
+import { fsPromptCacheStore } from '../src/runtime/node/prompt-cache-fs.ts';
+
+const { values } = parseArgs({ options: { model: { type: 'string' }, iterations: { type: 'string', default: '15' }, backend: { type: 'string', default: 'wasm' } } });
+const modelDir = path.resolve(values.model ?? DEFAULT_MODEL_DIR);
+const iters = Number(values.iterations);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))]!;
+const time = async (n: number, fn: (i: number) => unknown) => {
+  await fn(-1); // warm-up
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn(i);
+    out.push(performance.now() - t);
+  }
+  return { medianMs: median(out), p90Ms: p90(out), n };
+};
+
+const imagenet = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'third_party/zero-shot-prompts/imagenet.json'), 'utf8')) as { classes: string[] };
+const image = readFileSync(path.join(PACKAGE_ROOT, 'test/fixtures/images/CLIP.png'));
+const clip = await createNodeClipEdge({ model: modelDir, backend: values.backend, promptCache: memoryPromptCacheStore() });
+const dim = clip.info.embedDim;
+console.error(`model ${clip.info.id} (dim ${dim}), backend ${clip.backend.name}, ${iters} iterations`);
+
+// 1. Loading the ImageNet cache (1000 classes) from disk, validated (sha256, header, label set).
+const store = fsPromptCacheStore(path.join(modelDir, 'prompts'));
+const set = await clip.labelSet('imagenet');
+const shas = Object.values(clip.info.variants).map((t) => t?.text?.sha256).filter((x): x is string => !!x);
+const hasCache = (await store.get('imagenet')) !== undefined;
+const load = hasCache
+  ? await time(iters, async () => decodePromptCache((await store.get('imagenet'))!, { labelSet: set, dim, textEncoderSha256: shas }))
+  : undefined;
+const matrix = hasCache ? await decodePromptCache((await store.get('imagenet'))!, { labelSet: set, dim, textEncoderSha256: shas }) : new Float32Array(1000 * dim).fill(1 / Math.sqrt(dim));
+
+// 2. Scoring one image embedding against 1000 classes (logits, softmax, top-5).
+const { embedding } = await clip.embedImage(image);
+const score = await time(200, () => topK(softmax(logits(embedding, matrix, dim, 100)), 5));
+
+// 3. Classify latency: label set from the cache vs encoding K labels in the request (one template, as peers do).
+const cached = await time(iters, () => clip.classify(image, { labelSet: 'imagenet-7', topK: 5 }).catch(() => clip.classify(image, { labelSet: 'imagenet', topK: 5 })));
+const perK: Record<string, { medianMs: number; p90Ms: number; n: number; ratioCachedOverEncoded: number }> = {};
+for (const k of [10, 100, 1000]) {
+  const n = k === 1000 ? Math.max(3, Math.floor(iters / 5)) : iters;
+  // A new set of labels each iteration, so nothing is reused from memory.
+  const r = await time(n, (i) => clip.classify(image, { labels: imagenet.classes.slice(0, k).map((c) => `${c} ${i + 2}`), templates: ['a photo of a {}.'], topK: 5 }));
+  perK[`K=${k}`] = { ...r, ratioCachedOverEncoded: cached.medianMs / r.medianMs };
+  console.error(`K=${k}: ${r.medianMs.toFixed(1)} ms (cached ${cached.medianMs.toFixed(1)} ms)`);
+}
+
+const result = {
+  benchmark: 'prompt-cache',
+  date: new Date().toISOString(),
+  host: os.hostname(),
+  cpu: os.cpus()[0]?.model,
+  cores: os.cpus().length,
+  node: process.version,
+  model: clip.info.id,
+  dim,
+  backend: clip.backend.name,
+  command: `npm run bench:prompt-cache -- ${process.argv.slice(2).join(' ')}`.trim(),
+  loadImagenetCache: load ?? 'no cache for this model (prompts/imagenet.json missing)',
+  scoreImagenet1000: score,
+  classifyWithCache: cached,
+  classifyEncodingLabels: perK,
+};
+const dir = path.join(PACKAGE_ROOT, 'bench/results');
+mkdirSync(dir, { recursive: true });
+const base = path.join(dir, `${result.date.slice(0, 10)}-${result.host}-prompt-cache-${clip.info.id.replace(/[^A-Za-z0-9._-]/g, '_')}`);
+writeFileSync(`${base}.json`, `${JSON.stringify(result, null, 1)}\n`);
+const f = (x: { medianMs: number; p90Ms: number }) => `${x.medianMs.toFixed(3)} ms (p90 ${x.p90Ms.toFixed(3)})`;
+const md = [
+  `# Prompt cache — ${clip.info.id}, ${clip.backend.name} backend`,
+  '',
+  `${result.date} · ${result.cpu} × ${result.cores} · Node ${result.node} · \`${result.command}\``,
+  '',
+  '| measure | median (p90) |',
+  '| --- | --- |',
+  `| load + validate the ImageNet cache (1000 classes, sha256 checked) | ${load ? f(load) : 'n/a'} |`,
+  `| score one image against 1000 classes (logits, softmax, top-5) | ${f(score)} |`,
+  `| classify, label set from the cache | ${f(cached)} |`,
+  ...Object.entries(perK).map(([k, v]) => `| classify, ${k} labels encoded in the request | ${f(v)} — cached/encoded = ${v.ratioCachedOverEncoded.toFixed(3)} |`),
+  '',
+];
+writeFileSync(`${base}.md`, md.join('\n'));
+console.log(md.join('\n'));
