@@ -66,8 +66,8 @@ export interface ClipEdgeOptions {
   maxBatch?: number;
   /** Items allowed to wait per tower before OVERLOADED. @defaultValue 256 */
   maxQueue?: number;
-  /** Class-embedding matrices kept in memory. @defaultValue 32 */
-  classCacheEntries?: number;
+  /** Bytes of class-embedding matrices kept in memory per isolate (LRU). @defaultValue 32 MiB */
+  classCacheBytes?: number;
   /**
    * The shared prompt cache: precomputed label sets are read from it (no text encoder needed), and
    * inline labels embedded here are written back to it, so the next request anywhere is free.
@@ -229,8 +229,17 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     throw new ClipEdgeError('MODEL_NOT_FOUND', `${info.id} has no text encoder (text tower requested)`);
   }
   const decoder = createImageDecoder({ wasm: options.imageCodecs, maxPixels: limits.maxPixels });
-  const classCache = new Map<string, Promise<Float32Array>>();
-  const classCacheEntries = options.classCacheEntries ?? 32;
+  // Per-isolate LRU of class matrices, bounded in bytes (ImageNet at D=512 is 2 MB).
+  const classCache = new Map<string, { matrix: Promise<Float32Array>; bytes: number }>();
+  const classCacheBytes = options.classCacheBytes ?? 32 * 1024 * 1024;
+  let classCacheUsed = 0;
+  const evictClasses = () => {
+    for (const [k, v] of classCache) {
+      if (classCacheUsed <= classCacheBytes) break;
+      classCache.delete(k);
+      classCacheUsed -= v.bytes;
+    }
+  };
   const dim = info.embedDim;
 
   const requireText = (why: string) => {
@@ -284,7 +293,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     if (hit) {
       classCache.delete(memKey); // refresh LRU position
       classCache.set(memKey, hit);
-      return hit.then((matrix) => ({ matrix, source: 'memory' as const }));
+      return hit.matrix.then((matrix) => ({ matrix, source: 'memory' as const }));
     }
     let source: ClassSource = 'text-encoder';
     const p = (async () => {
@@ -322,9 +331,19 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
       }
       return matrix;
     })();
-    p.catch(() => classCache.delete(memKey));
-    classCache.set(memKey, p);
-    while (classCache.size > classCacheEntries) classCache.delete(classCache.keys().next().value!);
+    const slot = { matrix: p, bytes: 0 };
+    classCache.set(memKey, slot);
+    p.then(
+      (m) => {
+        if (classCache.get(memKey) !== slot) return;
+        slot.bytes = m.byteLength;
+        classCacheUsed += m.byteLength;
+        evictClasses();
+      },
+      () => {
+        if (classCache.get(memKey) === slot) classCache.delete(memKey);
+      },
+    );
     return p.then((matrix) => ({ matrix, source }));
   };
 

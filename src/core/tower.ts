@@ -71,8 +71,10 @@ export class TowerRunner<I extends VisionItem | TextItem> {
     return this.session;
   }
 
-  /** sha256 of the ONNX file: the manifest's, or computed when the session was created. */
+  /** sha256 of the ONNX file: the manifest's (no loading needed), or computed when the session is created. */
   async sha256(): Promise<string> {
+    const listed = this.opts.info.variants[this.precision]?.[this.tower]?.sha256;
+    if (listed) return listed;
     await this.load();
     return this.fileSha!;
   }
@@ -93,7 +95,7 @@ export class TowerRunner<I extends VisionItem | TextItem> {
     const bytes = await source.read(entry.file);
     if (!bytes) throw new ClipEdgeError('MODEL_NOT_FOUND', `${where} is missing`);
     if (this.opts.verify !== false) await verifyBytes(bytes, { ...entry, file: where });
-    this.fileSha = entry.sha256 && this.opts.verify !== false ? entry.sha256 : await sha256Hex(bytes);
+    if (!entry.sha256) this.fileSha = await sha256Hex(bytes);
     let session: SessionLike;
     try {
       await backend.init();
