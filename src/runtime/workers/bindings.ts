@@ -1,0 +1,69 @@
+/**
+ * The slices of the Workers binding APIs this adapter uses, typed here so that the package does
+ * not pull `@cloudflare/workers-types` into every runtime's type check. Real bindings (and
+ * Miniflare's) satisfy them structurally.
+ */
+
+export interface R2ObjectLike {
+  readonly key: string;
+  readonly size: number;
+}
+
+export interface R2ObjectBodyLike extends R2ObjectLike {
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+export interface R2BucketLike {
+  get(key: string): Promise<R2ObjectBodyLike | null>;
+  head(key: string): Promise<R2ObjectLike | null>;
+  put(key: string, value: ArrayBuffer | ArrayBufferView | string): Promise<unknown>;
+  delete(key: string | string[]): Promise<void>;
+  list(options?: { prefix?: string; cursor?: string; limit?: number }): Promise<{
+    objects: R2ObjectLike[];
+    truncated: boolean;
+    cursor?: string;
+  }>;
+}
+
+export interface KVNamespaceLike {
+  get(key: string, type: 'arrayBuffer'): Promise<ArrayBuffer | null>;
+  put(key: string, value: ArrayBuffer | ArrayBufferView | string): Promise<void>;
+  delete(key: string): Promise<void>;
+  list(options?: { prefix?: string; cursor?: string; limit?: number }): Promise<{
+    keys: { name: string }[];
+    list_complete: boolean;
+    cursor?: string;
+  }>;
+}
+
+/** A service binding such as `ASSETS` (static assets): a fetch that never leaves Cloudflare. */
+export interface FetcherLike {
+  fetch(input: Request | string, init?: RequestInit): Promise<Response>;
+}
+
+/** Bindings and vars of the Worker (wrangler.toml). Every field is optional so that a missing one gets a clear error. */
+export interface WorkersEnv {
+  /** R2 bucket holding model folders under `<model id>/…`. */
+  MODELS?: R2BucketLike;
+  /** KV namespace holding prompt caches under `<model id>/<label set>` (packed blobs). */
+  PROMPTS?: KVNamespaceLike;
+  /** Static assets (the browser page; optionally small models under `/models/<id>/…`). */
+  ASSETS?: FetcherLike;
+  /** Model id: the folder name in R2 (or under `/models/` in static assets). */
+  CLIP_EDGE_MODEL?: string;
+  /** Where the model folder lives: `r2` (default when MODELS is bound) or `assets`. */
+  CLIP_EDGE_MODEL_SOURCE?: string;
+  /** Vision variant, `auto` by default (int8 when the folder has it, else fp32). */
+  CLIP_EDGE_VARIANT?: string;
+  CLIP_EDGE_TEXT_VARIANT?: string;
+  /** `true` loads the text tower too (inline labels, /v1/embed/text). @defaultValue false */
+  CLIP_EDGE_TEXT?: string;
+  /** Secret (`wrangler secret put API_KEY`): bearer key required on every route but /healthz. */
+  API_KEY?: string;
+  CLIP_EDGE_CORS_ORIGINS?: string;
+  CLIP_EDGE_MAX_BODY_BYTES?: string;
+  CLIP_EDGE_MAX_PIXELS?: string;
+  CLIP_EDGE_MAX_LABELS?: string;
+  CLIP_EDGE_MAX_TEXTS?: string;
+  CLIP_EDGE_MAX_TEXT_LENGTH?: string;
+}

@@ -1,0 +1,123 @@
+import type { Hono } from 'hono';
+import { createClipApp } from '../../core/app.ts';
+import { type ClipEdge, type ClipEdgeOptions, createClipEdge } from '../../core/clip.ts';
+import { type ServiceConfig, configFromEnv } from '../../core/config.ts';
+import { ClipEdgeError } from '../../core/errors.ts';
+import { chainLabelSets, type LabelSetProvider } from '../../core/label-sets.ts';
+import type { ModelSource } from '../../core/model/source.ts';
+import { type PromptCacheStore, tieredPromptCacheStore } from '../../core/prompt-cache/store.ts';
+import type { WorkersEnv } from './bindings.ts';
+import { workersImageCodecs } from './codecs.ts';
+import { builtinLabelSets, sourceLabelSets } from './label-sets.ts';
+import { assetsModelSource, r2ModelSource } from './model-source.ts';
+import { workersWasmBackend } from './ort.ts';
+import { kvPromptCacheStore, r2PromptCacheStore } from './prompt-cache.ts';
+
+/** The model served when `CLIP_EDGE_MODEL` is unset: the bundled demonstration model, uploaded with `npm run workers:upload`. */
+export const DEFAULT_WORKERS_MODEL = 'tiny-clip';
+
+/**
+ * Largest image (width × height) a Worker decodes. Decoding holds the RGBA pixels in the codec's
+ * wasm memory, a JS copy and an RGB copy (~11 bytes per pixel at the peak) beside the model, all
+ * inside the 128 MB isolate: see bench/results/workers-memory.md for what fits.
+ */
+export const WORKERS_DEFAULT_MAX_PIXELS = 4_000_000;
+
+/** Settings of a Worker, read from its vars and secrets once per isolate. */
+export interface WorkersConfig extends ServiceConfig {
+  model: string;
+  modelSource: 'r2' | 'assets';
+  text: boolean;
+}
+
+/** Reads the Worker's vars (invalid values throw a ClipEdgeError naming the variable). */
+export function workersConfig(env: WorkersEnv): WorkersConfig {
+  const vars: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(env)) if (typeof v === 'string') vars[k] = v;
+  vars.CLIP_EDGE_API_KEY = env.API_KEY;
+  const base = configFromEnv(vars);
+  const model = base.model ?? DEFAULT_WORKERS_MODEL;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/.test(model)) {
+    throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_MODEL must be a folder name like "tiny-clip", got "${model.slice(0, 80)}"`);
+  }
+  const where = env.CLIP_EDGE_MODEL_SOURCE || (env.MODELS ? 'r2' : 'assets');
+  if (where !== 'r2' && where !== 'assets') throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_MODEL_SOURCE must be r2 or assets, got "${where}"`);
+  return {
+    ...base,
+    model,
+    modelSource: where,
+    // Vision-only by default: label sets come from the prompt cache; the text tower is opt-in.
+    text: base.text ?? false,
+    limits: { maxPixels: WORKERS_DEFAULT_MAX_PIXELS, ...base.limits },
+  };
+}
+
+export interface WorkersClipEdgeOptions extends Partial<Omit<ClipEdgeOptions, 'source'>> {
+  /** Replace the model source chosen from the bindings. */
+  source?: ModelSource;
+}
+
+function modelSourceOf(env: WorkersEnv, cfg: WorkersConfig): ModelSource {
+  if (cfg.modelSource === 'r2') {
+    if (!env.MODELS) throw new ClipEdgeError('MODEL_NOT_FOUND', 'CLIP_EDGE_MODEL_SOURCE is r2 but no R2 bucket is bound as MODELS (wrangler.toml [[r2_buckets]])');
+    return r2ModelSource(env.MODELS, cfg.model);
+  }
+  if (!env.ASSETS) throw new ClipEdgeError('MODEL_NOT_FOUND', 'no model source: bind an R2 bucket as MODELS or static assets as ASSETS (wrangler.toml)');
+  return assetsModelSource(env.ASSETS, `models/${cfg.model}`);
+}
+
+/** KV in front (written back to), then the prompt caches uploaded inside the model folder in R2. */
+function promptCacheOf(env: WorkersEnv, cfg: WorkersConfig): PromptCacheStore | undefined {
+  const stores: PromptCacheStore[] = [];
+  if (env.PROMPTS) stores.push(kvPromptCacheStore(env.PROMPTS, cfg.model));
+  if (env.MODELS && cfg.modelSource === 'r2') stores.push(r2PromptCacheStore(env.MODELS, `${cfg.model}/prompts`));
+  const [first, ...rest] = stores;
+  return first && tieredPromptCacheStore(first, ...rest);
+}
+
+function labelSetsOf(env: WorkersEnv, cfg: WorkersConfig, source: ModelSource): LabelSetProvider {
+  const bucket = cfg.modelSource === 'r2' ? env.MODELS : undefined;
+  const prefix = `${cfg.model}/label-sets/`;
+  const list = async () => {
+    if (!bucket) return [];
+    const r = await bucket.list({ prefix });
+    return r.objects.map((o) => o.key.slice(prefix.length)).filter((k) => k.endsWith('.json')).map((k) => k.slice(0, -5));
+  };
+  return chainLabelSets(sourceLabelSets(source, list), builtinLabelSets());
+}
+
+/**
+ * clip-edge on Workers: the model folder from R2 (or static assets), ORT's precompiled wasm,
+ * prompt caches from KV (then R2), vision tower only unless `CLIP_EDGE_TEXT=true`.
+ */
+export async function createWorkersClipEdge(env: WorkersEnv, options: WorkersClipEdgeOptions = {}): Promise<ClipEdge> {
+  const cfg = workersConfig(env);
+  const source = options.source ?? modelSourceOf(env, cfg);
+  const promptCache = promptCacheOf(env, cfg);
+  return createClipEdge({
+    backends: [workersWasmBackend()],
+    imageCodecs: workersImageCodecs(),
+    labelSets: labelSetsOf(env, cfg, source),
+    visionVariant: cfg.visionVariant,
+    textVariant: cfg.textVariant,
+    text: cfg.text,
+    limits: cfg.limits,
+    ...(promptCache ? { promptCache } : {}),
+    ...options,
+    source,
+  });
+}
+
+/**
+ * The same Hono app as on every runtime. The kit is created on the first request that needs it
+ * and kept for the isolate's life (a failed load is retried by the next request).
+ */
+export function createWorkersApp(env: WorkersEnv, options: WorkersClipEdgeOptions = {}): Hono {
+  const cfg = workersConfig(env);
+  return createClipApp({
+    clip: () => createWorkersClipEdge(env, options),
+    ...(cfg.apiKey ? { apiKey: cfg.apiKey } : {}),
+    ...(cfg.corsOrigins ? { corsOrigins: cfg.corsOrigins } : {}),
+    ...(cfg.maxBodyBytes ? { maxBodyBytes: cfg.maxBodyBytes } : {}),
+  });
+}

@@ -1,0 +1,119 @@
+import { ClipEdgeError } from '../../core/errors.ts';
+import { type LabelSet, type LabelSetProvider, LABEL_SET_NAME, parseLabelSet } from '../../core/label-sets.ts';
+import type { ModelSource } from '../../core/model/source.ts';
+import birdsnap from '../../../third_party/zero-shot-prompts/birdsnap.json';
+import caltech101 from '../../../third_party/zero-shot-prompts/caltech101.json';
+import cifar10 from '../../../third_party/zero-shot-prompts/cifar10.json';
+import cifar100 from '../../../third_party/zero-shot-prompts/cifar100.json';
+import clevrcounts from '../../../third_party/zero-shot-prompts/clevrcounts.json';
+import country211 from '../../../third_party/zero-shot-prompts/country211.json';
+import describabletextures from '../../../third_party/zero-shot-prompts/describabletextures.json';
+import eurosat from '../../../third_party/zero-shot-prompts/eurosat.json';
+import facialemotionrecognition2013 from '../../../third_party/zero-shot-prompts/facialemotionrecognition2013.json';
+import fgvcaircraft from '../../../third_party/zero-shot-prompts/fgvcaircraft.json';
+import flowers102 from '../../../third_party/zero-shot-prompts/flowers102.json';
+import food101 from '../../../third_party/zero-shot-prompts/food101.json';
+import gtsrb from '../../../third_party/zero-shot-prompts/gtsrb.json';
+import hatefulmemes from '../../../third_party/zero-shot-prompts/hatefulmemes.json';
+import imagenet from '../../../third_party/zero-shot-prompts/imagenet.json';
+import kinetics700 from '../../../third_party/zero-shot-prompts/kinetics700.json';
+import kitti from '../../../third_party/zero-shot-prompts/kitti.json';
+import mnist from '../../../third_party/zero-shot-prompts/mnist.json';
+import oxfordpets from '../../../third_party/zero-shot-prompts/oxfordpets.json';
+import pascalvoc2007 from '../../../third_party/zero-shot-prompts/pascalvoc2007.json';
+import patchcamelyon from '../../../third_party/zero-shot-prompts/patchcamelyon.json';
+import resisc45 from '../../../third_party/zero-shot-prompts/resisc45.json';
+import sst2 from '../../../third_party/zero-shot-prompts/sst2.json';
+import stanfordcars from '../../../third_party/zero-shot-prompts/stanfordcars.json';
+import stl10 from '../../../third_party/zero-shot-prompts/stl10.json';
+import sun397 from '../../../third_party/zero-shot-prompts/sun397.json';
+import ucf101 from '../../../third_party/zero-shot-prompts/ucf101.json';
+
+/** openai/CLIP's class lists and templates (third_party/zero-shot-prompts), bundled into the Worker (~160 KB). */
+const BUILTIN: Readonly<Record<string, unknown>> = Object.freeze({
+  birdsnap,
+  caltech101,
+  cifar10,
+  cifar100,
+  clevrcounts,
+  country211,
+  describabletextures,
+  eurosat,
+  facialemotionrecognition2013,
+  fgvcaircraft,
+  flowers102,
+  food101,
+  gtsrb,
+  hatefulmemes,
+  imagenet,
+  kinetics700,
+  kitti,
+  mnist,
+  oxfordpets,
+  pascalvoc2007,
+  patchcamelyon,
+  resisc45,
+  sst2,
+  stanfordcars,
+  stl10,
+  sun397,
+  ucf101,
+});
+
+/** openai/CLIP's ImageNet notebook picks 7 of the 80 templates: `imagenet` → `imagenet-7` too (as on Node). */
+const SUBSET_SUFFIX = '-7';
+const SUBSET_FIELD = 'templates_selected_7';
+
+/** The JSON of a record's set `name`, or of its `-7` subset. */
+function lookup(sets: Readonly<Record<string, unknown>>, name: string): unknown {
+  if (Object.hasOwn(sets, name)) return sets[name];
+  if (!name.endsWith(SUBSET_SUFFIX)) return undefined;
+  const base = sets[name.slice(0, -SUBSET_SUFFIX.length)] as Record<string, unknown> | undefined;
+  return base && Array.isArray(base[SUBSET_FIELD]) ? { ...base, templates: base[SUBSET_FIELD] } : undefined;
+}
+
+/** The built-in label sets (`cifar10`, `imagenet`, `imagenet-7`, `food101`, …), parsed on first use. */
+export function builtinLabelSets(): LabelSetProvider {
+  const parsed = new Map<string, LabelSet>();
+  const names = Object.keys(BUILTIN).flatMap((n) => ((BUILTIN[n] as Record<string, unknown>)[SUBSET_FIELD] ? [n, n + SUBSET_SUFFIX] : [n]));
+  return {
+    list: async () => [...names].sort(),
+    async get(name) {
+      const hit = parsed.get(name);
+      if (hit) return hit;
+      const json = lookup(BUILTIN, name);
+      if (json === undefined) return undefined;
+      const set = parseLabelSet(json, name, { allowDuplicates: true });
+      parsed.set(name, set);
+      return set;
+    },
+  };
+}
+
+/**
+ * The model folder's own label sets (`label-sets/<name>.json`), read through its ModelSource.
+ * `list` names them (R2 can list a prefix; static assets cannot, so they give a fixed list).
+ */
+export function sourceLabelSets(source: ModelSource, list: () => Promise<string[]> = async () => []): LabelSetProvider {
+  const parsed = new Map<string, LabelSet | undefined>();
+  return {
+    list: async () => (await list()).filter((n) => LABEL_SET_NAME.test(n)).sort(),
+    async get(name) {
+      if (!LABEL_SET_NAME.test(name)) return undefined;
+      if (parsed.has(name)) return parsed.get(name);
+      const bytes = await source.read(`label-sets/${name}.json`);
+      let set: LabelSet | undefined;
+      if (bytes) {
+        let json: unknown;
+        try {
+          json = JSON.parse(new TextDecoder().decode(bytes));
+        } catch (cause) {
+          throw new ClipEdgeError('BAD_INPUT', `label set file ${name}.json is not valid JSON`, { cause });
+        }
+        set = parseLabelSet(json, name);
+      }
+      parsed.set(name, set);
+      return set;
+    },
+  };
+}

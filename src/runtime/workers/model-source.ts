@@ -1,0 +1,86 @@
+import { ClipEdgeError } from '../../core/errors.ts';
+import type { ModelSource } from '../../core/model/source.ts';
+import type { FetcherLike, R2BucketLike } from './bindings.ts';
+
+export interface CachedSourceOptions {
+  /**
+   * Files up to this size stay in memory for the isolate's life (manifest, configs, tokenizer).
+   * ONNX files are read once per session and not kept: the session holds the weights.
+   * @defaultValue 4 MiB
+   */
+  keepBytes?: number;
+}
+
+const checkPath = (path: string) => {
+  if (path.startsWith('/') || path.split('/').some((s) => s === '..' || s === '')) {
+    throw new ClipEdgeError('BAD_INPUT', `invalid model file path "${path.slice(0, 80)}"`);
+  }
+};
+
+/** Wraps a reader with an isolate-wide cache of small files and of in-flight reads. */
+function cached(name: string, read: (path: string) => Promise<Uint8Array | undefined>, exists: (path: string) => Promise<boolean>, o: CachedSourceOptions): ModelSource {
+  const keep = o.keepBytes ?? 4 * 1024 * 1024;
+  const small = new Map<string, Uint8Array | undefined>();
+  const inflight = new Map<string, Promise<Uint8Array | undefined>>();
+  return {
+    name,
+    async read(path) {
+      checkPath(path);
+      if (small.has(path)) return small.get(path);
+      let p = inflight.get(path);
+      if (!p) {
+        p = read(path).finally(() => inflight.delete(path));
+        inflight.set(path, p);
+      }
+      const bytes = await p;
+      if (bytes === undefined || bytes.byteLength <= keep) small.set(path, bytes);
+      return bytes;
+    },
+    async exists(path) {
+      checkPath(path);
+      if (small.has(path)) return small.get(path) !== undefined;
+      return exists(path);
+    },
+  };
+}
+
+/** A model folder in R2 under `<prefix>/` (e.g. `tiny-clip/onnx/vision_model.onnx`). */
+export function r2ModelSource(bucket: R2BucketLike, prefix: string, options: CachedSourceOptions = {}): ModelSource {
+  const key = (path: string) => (prefix ? `${prefix.replace(/\/+$/, '')}/${path}` : path);
+  return cached(
+    `r2:${prefix}`,
+    async (path) => {
+      const obj = await bucket.get(key(path));
+      return obj ? new Uint8Array(await obj.arrayBuffer()) : undefined;
+    },
+    async (path) => (await bucket.head(key(path))) !== null,
+    options,
+  );
+}
+
+/**
+ * A model folder among the Worker's static assets, under `<base>/` (e.g. `/models/tiny-clip/…`).
+ * Static assets are limited to 25 MiB per file: small models only.
+ */
+export function assetsModelSource(assets: FetcherLike, base: string, options: CachedSourceOptions = {}): ModelSource {
+  const url = (path: string) => `https://assets.local/${base.replace(/^\/+|\/+$/g, '')}/${path}`;
+  const get = async (path: string, method: 'GET' | 'HEAD') => {
+    const res = await assets.fetch(url(path), { method });
+    if (res.status === 404) return undefined;
+    if (!res.ok) throw new ClipEdgeError('MODEL_NOT_FOUND', `static asset ${base}/${path}: HTTP ${res.status}`);
+    return res;
+  };
+  return cached(
+    `assets:${base}`,
+    async (path) => {
+      const res = await get(path, 'GET');
+      return res ? new Uint8Array(await res.arrayBuffer()) : undefined;
+    },
+    async (path) => {
+      const res = await get(path, 'HEAD');
+      await res?.body?.cancel();
+      return res !== undefined;
+    },
+    options,
+  );
+}

@@ -1,0 +1,25 @@
+// Node's answers for the images the workerd tests classify, printed as JSON (run by global-setup.ts
+// in a plain Node process: onnxruntime-web loads its wasm from node_modules there).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createNodeClipEdge } from '../../src/runtime/node/create.ts';
+import { EVAL_DIR } from '../helpers/clip.ts';
+import { COMPARE_LABEL_SET, type NodeAnswers } from './fixtures.ts';
+
+const labels = JSON.parse(readFileSync(path.join(EVAL_DIR, 'labels.json'), 'utf8')) as { images: { file: string }[] };
+const jpgs = labels.images.filter((i) => i.file.endsWith('.jpg')).slice(0, 6);
+const pngs = labels.images.filter((i) => i.file.endsWith('.png')).slice(0, 2);
+const clip = await createNodeClipEdge({ backend: 'wasm', text: false });
+const answers: NodeAnswers = { variant: '', labelSet: COMPARE_LABEL_SET, images: [] };
+for (const { file } of [...jpgs, ...pngs]) {
+  const bytes = new Uint8Array(readFileSync(path.join(EVAL_DIR, file)));
+  const r = await clip.classify(bytes, { labelSet: COMPARE_LABEL_SET, topK: 3 });
+  const e = await clip.embedImage(bytes);
+  answers.variant = r.variant.vision;
+  answers.images.push({
+    file: `test/fixtures/tiny-clip-eval/${file}`,
+    results: r.results.map(({ label, score }) => ({ label, score })),
+    embedding: Array.from(e.embedding),
+  });
+}
+process.stdout.write(JSON.stringify(answers));

@@ -1,0 +1,70 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { defineConfig } from 'vitest/config';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Folders the workerd tests may read through the FIXTURES binding (workerd does not see the file system). */
+const READABLE = ['models/tiny-clip', 'test/fixtures/tiny-clip-eval', 'test/workers/fixtures'];
+
+async function listFiles(dir: string, base = dir): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await listFiles(p, base)));
+    else out.push(path.relative(base, p).split(path.sep).join('/'));
+  }
+  return out.sort();
+}
+
+/** A Node-side service binding: GET /file/<path> → the file; GET /list/<dir> → JSON list of the files under it. */
+async function fixtures(request: Request): Promise<Response> {
+  const [, kind, ...rest] = decodeURIComponent(new URL(request.url).pathname).split('/');
+  const rel = path.posix.normalize(rest.join('/'));
+  if (!READABLE.some((r) => rel === r || rel.startsWith(`${r}/`))) return new Response('not readable', { status: 403 });
+  const abs = path.join(ROOT, rel);
+  try {
+    if (kind === 'list') return Response.json(await listFiles(abs));
+    if (kind === 'file') return new Response(await readFile(abs));
+  } catch {
+    return new Response('not found', { status: 404 });
+  }
+  return new Response('bad request', { status: 400 });
+}
+
+// `npm run test:workers`: the Workers adapter inside workerd (wrangler.toml's bindings, R2/KV filled
+// from the bundled model), and the upload/size/memory scripts' logic in Node.
+export default defineConfig({
+  test: {
+    root: ROOT,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    projects: [
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: path.join(ROOT, 'wrangler.toml') },
+            miniflare: { serviceBindings: { FIXTURES: fixtures } },
+          }),
+        ],
+        test: {
+          name: 'workerd',
+          root: ROOT,
+          include: ['test/workers/workerd/**/*.test.ts'],
+          globalSetup: ['test/workers/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: 'workers-scripts',
+          root: ROOT,
+          include: ['test/workers/node/**/*.test.ts'],
+          testTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});

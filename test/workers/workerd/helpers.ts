@@ -1,0 +1,52 @@
+import { env } from 'cloudflare:test';
+import { readModelInfo } from '../../../src/core/model/info.ts';
+import { memorySource } from '../../../src/core/model/source.ts';
+import { packPromptCache } from '../../../src/core/prompt-cache/format.ts';
+import type { FetcherLike, KVNamespaceLike, R2BucketLike, WorkersEnv } from '../../../src/runtime/workers/bindings.ts';
+import { type DeployConfig, uploadPlan } from '../../../scripts/workers-plan.ts';
+import { MODEL_DIR, MODEL_ID } from '../fixtures.ts';
+
+/** Bindings of wrangler.toml plus the Node-side FIXTURES service (test/workers/vitest.config.ts). */
+export interface TestEnv extends WorkersEnv {
+  MODELS: R2BucketLike;
+  PROMPTS: KVNamespaceLike;
+  FIXTURES: FetcherLike;
+}
+
+/** A repository file, read through the FIXTURES binding (workerd cannot see the file system). */
+export async function repoFile(path: string): Promise<Uint8Array> {
+  const r = await env.FIXTURES.fetch(`http://fixtures/file/${path}`);
+  if (!r.ok) throw new Error(`fixture ${path}: HTTP ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+export async function repoList(dir: string): Promise<string[]> {
+  const r = await env.FIXTURES.fetch(`http://fixtures/list/${dir}`);
+  if (!r.ok) throw new Error(`fixture list ${dir}: HTTP ${r.status}`);
+  return (await r.json()) as string[];
+}
+
+let populated: Promise<void> | undefined;
+
+/**
+ * Fills R2 and KV from the bundled model exactly as `npm run workers:upload` would (same plan),
+ * once per test file's isolate. The model's variants are read from its manifest, never hard-coded.
+ */
+export function populate(cfg: Partial<DeployConfig> = {}): Promise<void> {
+  return (populated ??= (async () => {
+    const files = await repoList(MODEL_DIR);
+    const small: Record<string, Uint8Array> = {};
+    for (const f of files.filter((f) => !f.endsWith('.onnx'))) small[f] = await repoFile(`${MODEL_DIR}/${f}`);
+    const info = await readModelInfo(memorySource(MODEL_ID, small));
+    const plan = uploadPlan(files, info.variants, { model: MODEL_ID, variant: 'auto', text: true, ...cfg });
+    for (const { key, path } of plan.r2) await env.MODELS.put(key, small[path] ?? (await repoFile(`${MODEL_DIR}/${path}`)));
+    for (const { key, json, bin } of plan.kv) {
+      const header = JSON.parse(new TextDecoder().decode(small[json]!)) as Parameters<typeof packPromptCache>[0]['header'];
+      await env.PROMPTS.put(key, packPromptCache({ header, data: small[bin]! }));
+    }
+  })());
+}
+
+/** The test bindings with some vars replaced (e.g. CLIP_EDGE_TEXT, API_KEY). */
+type Vars = { [K in keyof WorkersEnv as NonNullable<WorkersEnv[K]> extends string ? K : never]?: string };
+export const envWith = (vars: Vars): TestEnv => ({ ...env, ...vars });
