@@ -230,7 +230,7 @@ const pull = defineCommand({
 
 const main = defineCommand({
   meta: { name: 'clip-edge', version: '0.1.0', description: 'CLIP at the edge: zero-shot classification and embeddings' },
-  subCommands: { serve, classify, embed, tokenize, preprocess, pull, prompts },
+  subCommands: { serve, classify, embed, tokenize, preprocess, pull, prompts, quantize: () => import('./quantize.ts').then((m) => m.quantize) },
 });
 
 void runMain(main);

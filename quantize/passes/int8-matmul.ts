@@ -1,0 +1,76 @@
+import { attrInt, getAttr } from '../onnx/attrs.ts';
+import { DT, tensorProto, type NodeProto } from '../onnx/model.ts';
+import { bytesOf, floatValues } from '../onnx/tensor.ts';
+import type { Graph } from '../graph/graph.ts';
+import { inferTypes } from '../graph/dtypes.ts';
+import { NAMES } from '../names.ts';
+import { DynamicQuantizer, rescale, splice } from '../quant/dynamic.ts';
+import { int8PerColumn } from '../quant/math.ts';
+import { nameMatcher, selectWeight, type WeightSelection } from '../quant/select.ts';
+import type { Pass } from './pass.ts';
+
+/**
+ * MatMul (and Gemm with transA = 0, alpha = beta = 1) by a constant float32 weight [K, N] →
+ * DynamicQuantizeLinear(x) + MatMulInteger(x_u8, W_s8) + Cast + Mul(x_scale · w_scale[N]) (+ Add for
+ * Gemm's bias). Weights are int8, symmetric, one scale per output column. ORT fuses this pattern
+ * into MatMulIntegerToFloat; in ORT-web WASM it ran 2.5× faster than the float32 MatMul on
+ * ViT-B/32-sized layers, where DequantizeLinear → MatMul (weight-only) ran 1.8× slower
+ * (bench/results/quantize-vit-b-32-random.md).
+ */
+export function int8MatMulPass(sel: WeightSelection = {}): Pass {
+  return {
+    name: 'int8-matmul',
+    run(graph, ctx) {
+      const excluded = nameMatcher(sel.exclude ?? []);
+      const inits = graph.initializerMap();
+      const types = inferTypes(graph, ctx.where);
+      const dq = new DynamicQuantizer(graph);
+      const replaced = new Map<NodeProto, NodeProto[]>();
+      const quantizedWeights = new Map<string, { q: string; scale: string }>();
+      let weightsBefore = 0;
+      let weightsAfter = 0;
+      for (const node of graph.nodes) {
+        if (node.domain || (node.op_type !== 'MatMul' && node.op_type !== 'Gemm')) continue;
+        const [x, wName, bias] = node.input;
+        if (!x || !wName || types.get(x) !== DT.FLOAT) continue;
+        const gemm = node.op_type === 'Gemm';
+        if (gemm && (attrInt(node, 'transA', 0) !== 0 || (getAttr(node, 'alpha')?.f ?? 1) !== 1 || (getAttr(node, 'beta')?.f ?? 1) !== 1)) continue;
+        const w = selectWeight(node, inits.get(wName), 2, sel, excluded);
+        if (!w) continue;
+        const transB = gemm && attrInt(node, 'transB', 0) === 1;
+        const [K, N] = transB ? [w.dims[1]!, w.dims[0]!] : [w.dims[0]!, w.dims[1]!];
+        let qw = quantizedWeights.get(`${wName}:${transB}`);
+        if (!qw) {
+          const values = floatValues(w);
+          const { q, scale } = int8PerColumn(transB ? transpose(values, N, K) : values, K, N);
+          qw = { q: graph.uniqueName(NAMES.quantWeight(wName, 'int8')), scale: graph.uniqueName(NAMES.weightScale(wName)) };
+          graph.initializers.push(tensorProto(qw.q, DT.INT8, [K, N], bytesOf(q)), tensorProto(qw.scale, DT.FLOAT, [N], bytesOf(scale)));
+          quantizedWeights.set(`${wName}:${transB}`, qw);
+          weightsBefore += K * N * 4;
+          weightsAfter += K * N + N * 4;
+        }
+        const base = node.name || node.output[0]!;
+        const [xq, xs, xz] = dq.of(x);
+        const int32 = graph.uniqueName(NAMES.quantValue(base, 'MatMulInteger'));
+        const out = node.output[0]!;
+        const product = gemm && bias ? graph.uniqueName(NAMES.quantValue(base, 'Product')) : out;
+        const nodes: NodeProto[] = [
+          { input: [xq, qw.q, xz], output: [int32], name: graph.uniqueName(NAMES.quantNode(base, 'MatMulInteger')), op_type: 'MatMulInteger', attribute: [] },
+          ...rescale(graph, base, int32, xs, qw.scale, product),
+        ];
+        if (product !== out) nodes.push({ input: [product, bias!], output: [out], name: graph.uniqueName(NAMES.quantNode(base, 'Bias')), op_type: 'Add', attribute: [] });
+        replaced.set(node, nodes);
+      }
+      splice(graph, replaced, dq);
+      const removed = graph.removeUnused();
+      if (replaced.size) ctx.log(`int8-matmul: ${replaced.size} MatMul/Gemm → MatMulInteger, ${dq.pending.size} DynamicQuantizeLinear`);
+      return { quantizedNodes: replaced.size, dynamicQuantizers: dq.pending.size, removedInitializers: removed, weightBytesBefore: weightsBefore, weightBytesAfter: weightsAfter };
+    },
+  };
+}
+
+function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(w.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = w[r * cols + c]!;
+  return t;
+}

@@ -1,0 +1,72 @@
+import { intAttr } from '../onnx/attrs.ts';
+import { DT, tensorProto, type NodeProto } from '../onnx/model.ts';
+import { bytesOf, floatValues } from '../onnx/tensor.ts';
+import { inferTypes } from '../graph/dtypes.ts';
+import { NAMES } from '../names.ts';
+import { q4Blockwise } from '../quant/math.ts';
+import { nameMatcher, selectWeight, type WeightSelection } from '../quant/select.ts';
+import type { Pass } from './pass.ts';
+
+export interface Q4Options extends WeightSelection {
+  /** Rows of K sharing one scale and zero point (a power of two ≥ 16). @defaultValue 32 */
+  blockSize?: number;
+}
+
+/**
+ * MatMul by a constant float32 weight [K, N] → com.microsoft MatMulNBits (4-bit, block-wise,
+ * asymmetric, weight-only). ORT-web 1.30's WASM build runs it, but dequantizes to float32 GEMM:
+ * the gain is size (≈ 1/7 of float32), not speed — it ran 1.7× slower than float32 MatMul on
+ * ViT-B/32-sized layers (bench/results/quantize-vit-b-32-random.md).
+ */
+export function q4MatMulPass(options: Q4Options = {}): Pass {
+  const block = options.blockSize ?? 32;
+  return {
+    name: 'q4-matmul',
+    run(graph, ctx) {
+      const excluded = nameMatcher(options.exclude ?? []);
+      const inits = graph.initializerMap();
+      const types = inferTypes(graph, ctx.where);
+      const replaced = new Map<NodeProto, NodeProto[]>();
+      const done = new Map<string, { q: string; scale: string; zp: string }>();
+      for (const node of graph.nodes) {
+        if (node.domain || node.op_type !== 'MatMul') continue;
+        const [x, wName] = node.input;
+        if (!x || !wName || types.get(x) !== DT.FLOAT) continue;
+        const w = selectWeight(node, inits.get(wName), 2, options, excluded);
+        if (!w) continue;
+        const [K, N] = w.dims as [number, number];
+        let t = done.get(wName);
+        if (!t) {
+          const { q, scale, zeroPoint, blocks, blob } = q4Blockwise(floatValues(w), K, N, block);
+          t = {
+            q: graph.uniqueName(NAMES.quantWeight(wName, 'q4')),
+            scale: graph.uniqueName(NAMES.weightScale(wName)),
+            zp: graph.uniqueName(NAMES.weightZeroPoint(wName)),
+          };
+          graph.initializers.push(
+            tensorProto(t.q, DT.UINT8, [N, blocks, blob], q),
+            tensorProto(t.scale, DT.FLOAT, [N * blocks], bytesOf(scale)),
+            tensorProto(t.zp, DT.UINT8, [zeroPoint.length], zeroPoint),
+          );
+          done.set(wName, t);
+        }
+        const base = node.name || node.output[0]!;
+        replaced.set(node, [
+          {
+            input: [x, t.q, t.scale, t.zp],
+            output: [node.output[0]!],
+            name: graph.uniqueName(NAMES.quantNode(base, 'MatMulNBits')),
+            op_type: 'MatMulNBits',
+            domain: 'com.microsoft',
+            attribute: [intAttr('K', K), intAttr('N', N), intAttr('bits', 4), intAttr('block_size', block)],
+          },
+        ]);
+      }
+      if (replaced.size) graph.requireOpset('com.microsoft', 1);
+      graph.nodes = graph.nodes.flatMap((n) => replaced.get(n) ?? [n]);
+      const removed = graph.removeUnused();
+      if (replaced.size) ctx.log(`q4-matmul: ${replaced.size} MatMul → MatMulNBits (4-bit, block ${block})`);
+      return { quantizedNodes: replaced.size, removedInitializers: removed, blockSize: block };
+    },
+  };
+}

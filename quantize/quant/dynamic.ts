@@ -1,0 +1,66 @@
+import { intAttr } from '../onnx/attrs.ts';
+import { DT, type NodeProto } from '../onnx/model.ts';
+import type { Graph } from '../graph/graph.ts';
+import { NAMES } from '../names.ts';
+
+/**
+ * One DynamicQuantizeLinear per float32 activation, shared by every quantized reader of it (Q, K
+ * and V projections read the same value): returns [quantized, scale, zeroPoint] value names and
+ * the node to insert (once) right after the activation is produced.
+ */
+export class DynamicQuantizer {
+  private readonly made = new Map<string, readonly [string, string, string]>();
+  /** Nodes to insert, keyed by the activation they quantize. */
+  readonly pending = new Map<string, NodeProto>();
+
+  constructor(private readonly graph: Graph) {}
+
+  of(value: string): readonly [string, string, string] {
+    let names = this.made.get(value);
+    if (!names) {
+      const [q, s, z] = NAMES.dqlOutputs(value);
+      names = [this.graph.uniqueName(q), this.graph.uniqueName(s), this.graph.uniqueName(z)] as const;
+      this.pending.set(value, {
+        input: [value],
+        output: [...names],
+        name: this.graph.uniqueName(NAMES.dqlNode(value)),
+        op_type: 'DynamicQuantizeLinear',
+        attribute: [],
+      });
+      this.made.set(value, names);
+    }
+    return names;
+  }
+}
+
+/**
+ * Rebuilds the node list with replacements: each replaced node gives way to its new nodes, and
+ * each pending DynamicQuantizeLinear goes right after its activation's producer (or first, for a
+ * graph input), which keeps the list in topological order.
+ */
+export function splice(graph: Graph, replaced: Map<NodeProto, NodeProto[]>, dq: DynamicQuantizer): void {
+  const out: NodeProto[] = [];
+  const producers = graph.producers();
+  for (const [value, n] of dq.pending) if (!producers.has(value)) out.push(n);
+  for (const node of graph.nodes) {
+    out.push(...(replaced.get(node) ?? [node]));
+    for (const o of node.output) {
+      const q = dq.pending.get(o);
+      if (q) out.push(q);
+    }
+  }
+  graph.nodes = out;
+}
+
+/** `Cast(int32 → float32)` then `Mul` by the activation scale times the weight scales: the pattern ORT fuses into MatMulIntegerToFloat. */
+export function rescale(graph: Graph, base: string, int32Value: string, activationScale: string, weightScale: string, output: string): NodeProto[] {
+  const v = (step: string) => graph.uniqueName(NAMES.quantValue(base, step));
+  const nm = (step: string) => graph.uniqueName(NAMES.quantNode(base, step));
+  const cast = v('Cast');
+  const scale = v('Scale');
+  return [
+    { input: [int32Value], output: [cast], name: nm('Cast'), op_type: 'Cast', attribute: [intAttr('to', DT.FLOAT)] },
+    { input: [activationScale, weightScale], output: [scale], name: nm('Scale'), op_type: 'Mul', attribute: [] },
+    { input: [cast, scale], output: [output], name: nm('Rescale'), op_type: 'Mul', attribute: [] },
+  ];
+}

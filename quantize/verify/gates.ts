@@ -1,0 +1,48 @@
+import { ClipEdgeError } from '../../src/core/errors.ts';
+import type { QuantVariant } from '../pipeline.ts';
+import type { CosineStats, Top1Stats } from './metrics.ts';
+
+/** Minimums a variant must reach against float32, on every tower it is written for. */
+export interface Gate {
+  cosineMean?: number;
+  cosineMin?: number;
+  top1Agreement?: number;
+}
+
+export const DEFAULT_GATES: Readonly<Record<QuantVariant, Readonly<Gate>>> = Object.freeze({
+  int8: Object.freeze({ cosineMean: 0.99, cosineMin: 0.97, top1Agreement: 0.97 }),
+  fp16: Object.freeze({ cosineMean: 0.9995 }),
+  q4: Object.freeze({ cosineMean: 0.98 }),
+});
+
+const GATE_KEYS = ['cosineMean', 'cosineMin', 'top1Agreement'] as const;
+
+/**
+ * Parses gate overrides, `int8.cosineMin=0.95,fp16.cosineMean=0.999` (0 switches a gate off),
+ * over the defaults.
+ */
+export function parseGates(spec: string | undefined): Record<QuantVariant, Gate> {
+  const gates = { int8: { ...DEFAULT_GATES.int8 }, fp16: { ...DEFAULT_GATES.fp16 }, q4: { ...DEFAULT_GATES.q4 } };
+  for (const part of (spec ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(int8|fp16|q4)\.(\w+)=([0-9.]+)$/.exec(part);
+    const key = m?.[2] as (typeof GATE_KEYS)[number] | undefined;
+    const value = Number(m?.[3]);
+    if (!m || !key || !GATE_KEYS.includes(key) || !(value >= 0 && value <= 1)) {
+      throw new ClipEdgeError('BAD_INPUT', `bad gate "${part}": expected <int8|fp16|q4>.<${GATE_KEYS.join('|')}>=<number in 0..1>`);
+    }
+    gates[m[1] as QuantVariant][key] = value;
+  }
+  return gates;
+}
+
+/** Failed gates, each naming the gate, the measured value and the minimum. */
+export function checkGate(label: string, gate: Gate, cos: CosineStats, top1: Top1Stats | undefined): string[] {
+  const fails: string[] = [];
+  const f = (x: number) => x.toFixed(4);
+  if (gate.cosineMean && !(cos.mean >= gate.cosineMean)) fails.push(`${label}: cosine mean ${f(cos.mean)} < ${gate.cosineMean} (gate cosineMean)`);
+  if (gate.cosineMin && !(cos.min >= gate.cosineMin)) fails.push(`${label}: cosine min ${f(cos.min)} < ${gate.cosineMin} (gate cosineMin)`);
+  if (gate.top1Agreement && top1 && top1.n > 0 && !(top1.agreement >= gate.top1Agreement)) {
+    fails.push(`${label}: top-1 agreement ${(top1.agreement * 100).toFixed(1)} % < ${(gate.top1Agreement * 100).toFixed(1)} % (gate top1Agreement)`);
+  }
+  return fails;
+}
