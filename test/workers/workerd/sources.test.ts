@@ -1,0 +1,67 @@
+import { env } from 'cloudflare:test';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createWorkersClipEdge, workersConfig } from '../../../src/runtime/workers/create.ts';
+import { assetsModelSource, r2ModelSource } from '../../../src/runtime/workers/model-source.ts';
+import type { FetcherLike } from '../../../src/runtime/workers/bindings.ts';
+import { MODEL_DIR } from '../fixtures.ts';
+import { envWith, populate, repoFile } from './helpers.ts';
+
+beforeAll(() => populate());
+
+/** Static assets that hold the model folder under /models/tiny-clip/ (served from the repository). */
+const assets: FetcherLike = {
+  fetch: async (input, init) => {
+    const url = new URL(typeof input === 'string' ? input : input.url);
+    const m = /^\/models\/tiny-clip\/(.+)$/.exec(url.pathname);
+    if (!m) return new Response('not found', { status: 404 });
+    const r = await env.FIXTURES.fetch(`http://fixtures/file/${MODEL_DIR}/${m[1]}`);
+    return init?.method === 'HEAD' ? new Response(null, { status: r.status }) : r;
+  },
+};
+
+describe('model sources', () => {
+  it('R2: reads files, undefined for missing ones, refuses paths that climb', async () => {
+    const src = r2ModelSource(env.MODELS, 'tiny-clip');
+    const manifest = JSON.parse(new TextDecoder().decode(await src.read('manifest.json'))) as { id: string };
+    expect(manifest.id).toBe('tiny-clip');
+    expect(await src.read('nope.json')).toBeUndefined();
+    expect(await src.exists('config.json')).toBe(true);
+    expect(await src.exists('nope.json')).toBe(false);
+    await expect(src.read('../other/manifest.json')).rejects.toMatchObject({ code: 'BAD_INPUT' });
+  });
+
+  it('static assets: a whole kit loads from /models/<id>/ (sha256 checked by the core)', async () => {
+    const clip = await createWorkersClipEdge(envWith({ CLIP_EDGE_MODEL_SOURCE: 'assets' }), { source: assetsModelSource(assets, 'models/tiny-clip') });
+    const jpeg = await repoFile('test/fixtures/tiny-clip-eval/images/red_circle_01.jpg');
+    const r = await clip.classify(jpeg, { labelSet: 'cifar10', topK: 1 });
+    expect(r.results).toHaveLength(1);
+  });
+
+  it('a corrupted ONNX file in R2 is refused by the manifest’s sha256', async () => {
+    const files = await env.MODELS.list({ prefix: 'tiny-clip/onnx/' });
+    const vision = files.objects.find((o) => o.key.includes('vision_model'))!;
+    const bytes = new Uint8Array(await (await env.MODELS.get(vision.key))!.arrayBuffer());
+    bytes[bytes.length >> 1]! ^= 0xff;
+    const copy = vision.key.replace(/^tiny-clip\//, 'corrupt-clip/');
+    for (const o of (await env.MODELS.list({ prefix: 'tiny-clip/' })).objects) {
+      if (!o.key.endsWith('.onnx')) await env.MODELS.put(o.key.replace(/^tiny-clip\//, 'corrupt-clip/'), await (await env.MODELS.get(o.key))!.arrayBuffer());
+    }
+    await env.MODELS.put(copy, bytes);
+    const clip = await createWorkersClipEdge(envWith({ CLIP_EDGE_MODEL: 'corrupt-clip' }));
+    await expect(clip.warmup()).rejects.toMatchObject({ code: 'INTEGRITY_MISMATCH' });
+  });
+});
+
+describe('configuration from vars', () => {
+  it('defaults: tiny-clip from R2, vision only, 4 MP images', () => {
+    const cfg = workersConfig(envWith({ CLIP_EDGE_TEXT: '', CLIP_EDGE_MAX_PIXELS: '' }));
+    expect(cfg).toMatchObject({ model: 'tiny-clip', modelSource: 'r2', text: false, limits: { maxPixels: 4_000_000 } });
+  });
+
+  it('invalid vars are errors naming the variable', () => {
+    expect(() => workersConfig(envWith({ CLIP_EDGE_TEXT: 'maybe' }))).toThrow(/CLIP_EDGE_TEXT/);
+    expect(() => workersConfig(envWith({ CLIP_EDGE_VARIANT: 'int3' }))).toThrow(/CLIP_EDGE_VARIANT/);
+    expect(() => workersConfig(envWith({ CLIP_EDGE_MODEL: '../x' }))).toThrow(/CLIP_EDGE_MODEL/);
+    expect(() => workersConfig(envWith({ CLIP_EDGE_MODEL_SOURCE: 'ftp' }))).toThrow(/CLIP_EDGE_MODEL_SOURCE/);
+  });
+});
