@@ -7,7 +7,6 @@ import { type Tower, TOWERS, onnxFileOf } from '../src/core/precision.ts';
 import { createClipTokenizer } from '../src/core/tokenizer.ts';
 import { fsModelSource } from '../src/runtime/node/fs-source.ts';
 import { commitStaged, discardStaged, readOnnx, sha256File, stageOnnx, writeAtomic, type Staged } from './onnx/io.ts';
-import { decodeModel } from './onnx/model.ts';
 import { checkClipSignature, passesFor, runPasses, type PassOptions, type QuantVariant } from './pipeline.ts';
 import { loadVerifyData, promptsOf, type VerifyData } from './verify/data.ts';
 import { checkGate, DEFAULT_GATES, type Gate } from './verify/gates.ts';
@@ -100,98 +99,113 @@ export async function quantizeModelFolder(dir: string, options: QuantizeFolderOp
     maxTemplates: options.budget?.maxTemplates ?? (big ? 1 : Infinity),
     latencyRuns: options.budget?.latencyRuns ?? (big ? 5 : 20),
   };
+  const sources: string[] = [];
 
-  log(`reading the verification set (${Number.isFinite(budget.maxImages) ? `≤ ${budget.maxImages} images` : 'all images'})`);
-  const data = await loadVerifyData(info.preprocess, {
-    ...(Number.isFinite(budget.maxImages) ? { maxImages: budget.maxImages } : {}),
-    ...(Number.isFinite(budget.maxTemplates) ? { maxTemplates: budget.maxTemplates } : {}),
-    ...(options.sharedDataDir !== undefined ? { sharedDataDir: options.sharedDataDir } : {}),
-  });
-  const { texts, groups } = promptsOf(data.classSets);
-  const inputs: Record<Tower, TowerInputs> = {
-    vision: { tower: 'vision', pixels: data.images.map((i) => i.pixels), height: info.preprocess.cropHeight, width: info.preprocess.cropWidth },
-    text: { tower: 'text', tokens: await tokenize(dir, info, texts) },
-  };
-  log(`verification set: ${data.images.length} images, ${texts.length} prompts (${data.sources.join('; ')})`);
-
-  // Float32 embeddings of both towers (each tower's variants are judged with the other tower in float32).
-  const fp32 = new Map<Tower, Fp32Run>();
-  for (const t of TOWERS) {
-    if (!info.variants.fp32?.[t]) continue;
-    const file = fp32File(t);
-    const { bytes } = await readOnnx(file);
-    checkClipSignature(decodeModel(bytes, file), t, file);
-    fp32.set(t, await embed({ bytes }, inputs[t], file, budget.latencyRuns, log));
-  }
-
+  // 1. Every variant is made and checked (and staged in a temporary file) before anything runs:
+  //    a source or a pass that fails does so in seconds, and nothing is written.
+  const fp32External = new Map<Tower, string[]>();
+  const made: { staged: Staged; variant: QuantVariant; tower: Tower; passes: TowerReport['passes'] }[] = [];
   const reports: TowerReport[] = [];
-  const staged: { staged: Staged; report: TowerReport }[] = [];
   const failures: string[] = [];
   try {
-    for (const tower of towers) {
+    for (const tower of TOWERS) {
+      if (!info.variants.fp32?.[tower]) continue;
       const file = fp32File(tower);
-      const { bytes } = await readOnnx(file);
+      const src = await readOnnx(file);
+      fp32External.set(tower, [...src.externalData.keys()]);
+      checkClipSignature(src.decode(), tower, file);
+      if (!towers.includes(tower)) continue;
       for (const variant of options.variants) {
         const out = path.join(dir, onnxFileOf(tower, variant));
         const label = `${variant} ${tower}`;
-        log(`${label}: quantizing ${path.basename(file)} → ${path.basename(out)}`);
-        const model = decodeModel(bytes, file);
-        const result = runPasses(model, passesFor(variant, options.passes), { where: out, tower, log: (m) => log(`${label}: ${m}`) });
-        const s = await stageOnnx(out, result.model);
-        staged.push({ staged: s, report: undefined as never });
-        const run = await embed(modelBytesOf(s), inputs[tower], out, budget.latencyRuns, log);
-        s.bytes = undefined;
-        const ref = fp32.get(tower)!;
-        const dim = info.embedDim;
-        const cos = rowCosines(ref.embeds, run.embeds, dim);
-        const stats = zeroShot(data, tower, fp32, run.embeds, groups, dim);
-        const thresholds = (options.gates ?? DEFAULT_GATES)[variant];
-        const fails = checkGate(label, thresholds, cos, stats);
-        const report: TowerReport = {
-          variant,
-          tower,
-          file: path.relative(dir, out).split(path.sep).join('/'),
-          bytes: s.result.bytes + (s.result.externalData?.bytes ?? 0),
-          sha256: s.result.sha256,
-          fp32Bytes: fp32Sizes.get(tower)!,
-          sizeRatio: (s.result.bytes + (s.result.externalData?.bytes ?? 0)) / fp32Sizes.get(tower)!,
-          cosine: cos,
-          ...(stats ? { top1: stats } : {}),
-          latency: { ms: run.latencyMs, fp32Ms: ref.latencyMs, ratio: run.latencyMs / ref.latencyMs, runs: budget.latencyRuns, batch: 1 },
-          passes: result.reports.map((r) => ({ pass: r.pass, ms: r.ms, report: r.report })),
-          gate: { passed: !fails.length, failures: fails, thresholds },
-          written: false,
-        };
-        staged[staged.length - 1]!.report = report;
-        reports.push(report);
-        failures.push(...fails);
-        log(`${label}: cosine mean ${cos.mean.toFixed(5)} min ${cos.min.toFixed(5)}${stats ? `, top-1 agreement ${(stats.agreement * 100).toFixed(1)} %` : ''}, ${(report.sizeRatio).toFixed(3)}× size, ${run.latencyMs.toFixed(1)} ms vs ${ref.latencyMs.toFixed(1)} ms — ${fails.length ? `FAILED: ${fails.join('; ')}` : 'passed'}`);
+        log(`${label}: ${path.basename(file)} → ${path.basename(out)}`);
+        const result = runPasses(src.decode(), passesFor(variant, options.passes), { where: out, tower, log: (m) => log(`${label}: ${m}`) });
+        const staged = await stageOnnx(out, result.model);
+        staged.bytes = undefined;
+        made.push({ staged, variant, tower, passes: result.reports.map((r) => ({ pass: r.pass, ms: r.ms, report: r.report })) });
       }
     }
-    for (const { staged: s, report } of staged) {
+
+    // 2. Verification: float32 embeddings of both towers (a tower's variants are judged with the
+    //    other tower in float32), then each variant's, loaded from its staged file.
+    log(`reading the verification set (${Number.isFinite(budget.maxImages) ? `≤ ${budget.maxImages} images` : 'all images'})`);
+    const data = await loadVerifyData(info.preprocess, {
+      ...(Number.isFinite(budget.maxImages) ? { maxImages: budget.maxImages } : {}),
+      ...(Number.isFinite(budget.maxTemplates) ? { maxTemplates: budget.maxTemplates } : {}),
+      ...(options.sharedDataDir !== undefined ? { sharedDataDir: options.sharedDataDir } : {}),
+    });
+    sources.push(...data.sources);
+    const { texts, groups } = promptsOf(data.classSets);
+    const inputs: Record<Tower, TowerInputs> = {
+      vision: { tower: 'vision', pixels: data.images.map((i) => i.pixels), height: info.preprocess.cropHeight, width: info.preprocess.cropWidth },
+      text: { tower: 'text', tokens: await tokenize(dir, info, texts) },
+    };
+    log(`verification set: ${data.images.length} images, ${texts.length} prompts (${data.sources.join('; ')})`);
+    const fp32 = new Map<Tower, Fp32Run>();
+    for (const t of TOWERS) {
+      if (!info.variants.fp32?.[t]) continue;
+      const f = fp32File(t);
+      const externalData = await Promise.all((fp32External.get(t) ?? []).map(async (p) => ({ path: p, data: new Uint8Array(await readFile(path.join(path.dirname(f), p))) })));
+      fp32.set(t, await embed({ bytes: new Uint8Array(await readFile(f)), ...(externalData.length ? { externalData } : {}) }, inputs[t], f, budget.latencyRuns, log));
+    }
+    for (const m of made) {
+      const { staged: s, variant, tower } = m;
+      const label = `${variant} ${tower}`;
+      const run = await embed(await stagedBytes(s), inputs[tower], s.file, budget.latencyRuns, log);
+      const ref = fp32.get(tower)!;
+      const dim = info.embedDim;
+      const cos = rowCosines(ref.embeds, run.embeds, dim);
+      const stats = zeroShot(data, tower, fp32, run.embeds, groups, dim);
+      const thresholds = (options.gates ?? DEFAULT_GATES)[variant];
+      const fails = checkGate(label, thresholds, cos, stats);
+      const bytes = s.result.bytes + (s.result.externalData?.bytes ?? 0);
+      const report: TowerReport = {
+        variant,
+        tower,
+        file: path.relative(dir, s.file).split(path.sep).join('/'),
+        bytes,
+        sha256: s.result.sha256,
+        fp32Bytes: fp32Sizes.get(tower)!,
+        sizeRatio: bytes / fp32Sizes.get(tower)!,
+        cosine: cos,
+        ...(stats ? { top1: stats } : {}),
+        latency: { ms: run.latencyMs, fp32Ms: ref.latencyMs, ratio: run.latencyMs / ref.latencyMs, runs: budget.latencyRuns, batch: 1 },
+        passes: m.passes,
+        gate: { passed: !fails.length, failures: fails, thresholds },
+        written: false,
+      };
+      reports.push(report);
+      failures.push(...fails);
+      log(`${label}: cosine mean ${cos.mean.toFixed(5)} min ${cos.min.toFixed(5)}${stats ? `, top-1 agreement ${(stats.agreement * 100).toFixed(1)} %` : ''}, ${report.sizeRatio.toFixed(3)}× size, ${run.latencyMs.toFixed(1)} ms vs ${ref.latencyMs.toFixed(1)} ms — ${fails.length ? `FAILED: ${fails.join('; ')}` : 'passed'}`);
+    }
+
+    // 3. Variants that passed (or all, forced) are renamed into place; the others are removed.
+    for (const [i, m] of made.entries()) {
+      const report = reports[i]!;
       if (report.gate.passed || options.force) {
-        await commitStaged(s);
+        await commitStaged(m.staged);
         report.written = true;
-      } else await discardStaged(s);
+      } else await discardStaged(m.staged);
     }
   } catch (e) {
-    await Promise.all(staged.map(({ staged: s }) => discardStaged(s)));
+    await Promise.all(made.map((m) => discardStaged(m.staged)));
     throw e;
   }
   const manifestFile = path.join(dir, 'manifest.json');
-  if (reports.some((r) => r.written)) await updateManifest(dir, info, reports.filter((r) => r.written), data.sources);
-  return { reports, manifestFile, verifySources: data.sources, failures };
+  if (reports.some((r) => r.written)) await updateManifest(dir, info, reports.filter((r) => r.written), sources);
+  return { reports, manifestFile, verifySources: sources, failures };
 }
 
-const modelBytesOf = (s: Staged): ModelBytes => ({
-  bytes: s.bytes!,
-  ...(s.result.externalData ? { externalData: { path: path.basename(s.result.externalData.file), data: new Uint8Array(0) } } : {}),
-});
+/** A staged variant's bytes (and external data), read back from its temporary files. */
+async function stagedBytes(s: Staged): Promise<ModelBytes> {
+  const [model, data] = s.temp.length === 2 ? [s.temp[1]!, s.temp[0]!] : [s.temp[0]!, undefined];
+  return {
+    bytes: new Uint8Array(await readFile(model[0])),
+    ...(data ? { externalData: [{ path: path.basename(data[1]), data: new Uint8Array(await readFile(data[0])) }] } : {}),
+  };
+}
 
 async function embed(model: ModelBytes, inputs: TowerInputs, where: string, runs: number, log: (l: string) => void): Promise<Fp32Run> {
-  if (model.externalData && !model.externalData.data.byteLength) {
-    model = { ...model, externalData: { path: model.externalData.path, data: new Uint8Array(await readFile(path.join(path.dirname(where), model.externalData.path))) } };
-  }
   const t0 = performance.now();
   const session = await openTower(model, inputs, where);
   try {
@@ -240,7 +254,15 @@ async function updateManifest(dir: string, info: ModelInfo, written: TowerReport
       passes: r.passes.map((p) => ({ pass: p.pass, ...p.report })),
       sizeRatio: round(r.sizeRatio),
       cosine: { mean: round(r.cosine.mean, 6), min: round(r.cosine.min, 6), n: r.cosine.n },
-      ...(r.top1 ? { top1: { agreement: round(r.top1.agreement), accuracy: round(r.top1.accuracy), fp32Accuracy: round(r.top1.fp32Accuracy), n: r.top1.n } } : {}),
+      ...(r.top1
+        ? {
+            top1: {
+              agreement: round(r.top1.agreement),
+              n: r.top1.n,
+              accuracy: Object.fromEntries(Object.entries(r.top1.accuracy).map(([k, a]) => [k, { fp32: round(a.fp32), variant: round(a.variant), n: a.n }])),
+            },
+          }
+        : {}),
       latencyMs: { variant: round(r.latency.ms, 2), fp32: round(r.latency.fp32Ms, 2), ratio: round(r.latency.ratio), runs: r.latency.runs },
       gate: { ...r.gate.thresholds, passed: r.gate.passed },
     };

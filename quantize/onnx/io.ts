@@ -9,43 +9,64 @@ export const PROTOBUF_LIMIT = 2 ** 31 - 1;
 
 const entry = (t: TensorProto, key: string) => t.external_data.find((e) => e.key === key)?.value;
 
-/**
- * Reads an ONNX file. Tensors stored in external data files (models over 2 GB) are read into
- * memory one by one, each straight into its own buffer; the model then looks like a single-file
- * one to the passes.
- */
-export async function readOnnx(file: string): Promise<{ model: ModelProto; bytes: Uint8Array }> {
+export interface OnnxSource {
+  /** The .onnx file's bytes. */
+  bytes: Uint8Array;
+  /** External data files the model refers to (relative names), read once. */
+  externalData: Map<string, Uint8Array>;
+  /**
+   * A fresh decoded copy (passes edit models in place); tensors in external data point into the
+   * buffers above (views, not copies), so every copy looks like a single-file model.
+   */
+  decode(): ModelProto;
+}
+
+/** Reads an ONNX file and the external data files it refers to (models over 2 GB keep their tensors there). */
+export async function readOnnx(file: string): Promise<OnnxSource> {
   const bytes = new Uint8Array(await readFile(file));
-  const model = decodeModel(bytes, file);
-  const external = [...allTensors(model)].filter((t) => t.data_location === 1);
-  const handles = new Map<string, Awaited<ReturnType<typeof open>>>();
-  try {
-    for (const t of external) {
-      const location = entry(t, 'location');
-      if (!location || path.isAbsolute(location) || location.split(/[\\/]/).includes('..')) {
-        throw new ClipEdgeError('MODEL_INVALID', `${file}: tensor ${t.name} has an invalid external data location "${location ?? ''}"`);
-      }
-      const where = path.join(path.dirname(file), location);
-      let h = handles.get(where);
-      if (!h) {
-        h = await open(where, 'r').catch((cause: unknown) => {
-          throw new ClipEdgeError('MODEL_NOT_FOUND', `${file}: external data file ${location} cannot be read`, { cause });
-        });
-        handles.set(where, h);
-      }
+  const externalData = new Map<string, Uint8Array>();
+  const first = decodeModel(bytes, file);
+  for (const t of allTensors(first)) {
+    if (t.data_location !== 1) continue;
+    const location = entry(t, 'location');
+    if (!location || path.isAbsolute(location) || location.split(/[\\/]/).includes('..')) {
+      throw new ClipEdgeError('MODEL_INVALID', `${file}: tensor ${t.name} has an invalid external data location "${location ?? ''}"`);
+    }
+    if (!externalData.has(location)) {
+      const data = await readFile(path.join(path.dirname(file), location)).catch((cause: unknown) => {
+        throw new ClipEdgeError('MODEL_NOT_FOUND', `${file}: external data file ${location} cannot be read`, { cause });
+      });
+      externalData.set(location, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    }
+  }
+  const attach = (model: ModelProto): ModelProto => {
+    for (const t of allTensors(model)) {
+      if (t.data_location !== 1) continue;
+      const data = externalData.get(entry(t, 'location')!)!;
       const offset = Number(entry(t, 'offset') ?? 0);
-      const length = Number(entry(t, 'length') ?? (await h.stat()).size - offset);
-      const buf = new Uint8Array(length);
-      const { bytesRead } = await h.read(buf, 0, length, offset);
-      if (bytesRead !== length) throw new ClipEdgeError('MODEL_INVALID', `${file}: external data of ${t.name} is truncated (${bytesRead} of ${length} bytes)`);
-      t.raw_data = buf;
+      const length = Number(entry(t, 'length') ?? data.byteLength - offset);
+      if (!(offset >= 0 && length >= 0 && offset + length <= data.byteLength)) {
+        throw new ClipEdgeError('MODEL_INVALID', `${file}: external data of ${t.name} lies outside ${entry(t, 'location')} (offset ${offset}, length ${length}, file ${data.byteLength} bytes)`);
+      }
+      t.raw_data = data.subarray(offset, offset + length);
       t.data_location = 0;
       t.external_data = [];
     }
-  } finally {
-    await Promise.all([...handles.values()].map((h) => h.close()));
-  }
-  return { model, bytes };
+    return model;
+  };
+  attach(first);
+  let firstUsed = false;
+  return {
+    bytes,
+    externalData,
+    decode: () => {
+      if (!firstUsed) {
+        firstUsed = true;
+        return first;
+      }
+      return attach(decodeModel(bytes, file));
+    },
+  };
 }
 
 /** Every TensorProto of the main graph that carries data (initializers and Constant values). */

@@ -39,22 +39,27 @@ export function predictions(images: readonly VerifyImage[], imageEmbeds: Float32
 export interface Top1Stats {
   /** Share of labelled images whose top-1 class is the same as float32's. */
   agreement: number;
-  /** Top-1 accuracy against the labels, float32 and variant. */
-  fp32Accuracy: number;
-  accuracy: number;
   n: number;
+  /** Top-1 accuracy against the labels, per class set: float32 and variant. */
+  accuracy: Record<string, { fp32: number; variant: number; n: number }>;
 }
 
 export function top1(images: readonly VerifyImage[], fp32: Map<number, number>, variant: Map<number, number>): Top1Stats {
   let same = 0;
-  let right32 = 0;
-  let right = 0;
+  const acc: Record<string, { fp32: number; variant: number; n: number }> = {};
   for (const [i, p] of fp32) {
+    const img = images[i]!;
     const q = variant.get(i);
     if (q === p) same++;
-    if (p === images[i]!.label) right32++;
-    if (q === images[i]!.label) right++;
+    const a = (acc[img.classSet!] ??= { fp32: 0, variant: 0, n: 0 });
+    a.n++;
+    if (p === img.label) a.fp32++;
+    if (q === img.label) a.variant++;
+  }
+  for (const a of Object.values(acc)) {
+    a.fp32 /= a.n;
+    a.variant /= a.n;
   }
   const n = fp32.size;
-  return { agreement: n ? same / n : NaN, fp32Accuracy: n ? right32 / n : NaN, accuracy: n ? right / n : NaN, n };
+  return { agreement: n ? same / n : NaN, n, accuracy: acc };
 }

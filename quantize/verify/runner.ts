@@ -19,8 +19,8 @@ export const loadOrt = (): Promise<typeof Ort> =>
 
 export interface ModelBytes {
   bytes: Uint8Array;
-  /** The external data file, when the model has one: its name as the model refers to it, and its bytes. */
-  externalData?: { path: string; data: Uint8Array };
+  /** External data files, when the model has them: names as the model refers to them, and their bytes. */
+  externalData?: { path: string; data: Uint8Array }[];
 }
 
 export interface TowerSession {
@@ -41,7 +41,7 @@ export async function openTower(model: ModelBytes, inputs: TowerInputs, where: s
   const ort = await loadOrt();
   let session: Ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(model.bytes, model.externalData ? { externalData: [model.externalData] } : {});
+    session = await ort.InferenceSession.create(model.bytes, model.externalData?.length ? { externalData: model.externalData } : {});
   } catch (cause) {
     const why = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
     throw new ClipEdgeError('MODEL_INVALID', `${where} does not load in onnxruntime-web (WASM): ${why}`, { cause });
