@@ -3,7 +3,7 @@ import { AT, getAttr, intAttr } from '../onnx/attrs.ts';
 import { DT, tensorProto, type NodeProto, type TensorProto } from '../onnx/model.ts';
 import { bytesOf, floatValues, toFloat16 } from '../onnx/tensor.ts';
 import { inferTypes, nodeLabel, ruleOf } from '../graph/dtypes.ts';
-import { type Graph, declaredType, setDeclaredType } from '../graph/graph.ts';
+import { declaredType, setDeclaredType } from '../graph/graph.ts';
 import { findFp32Patterns, type Fp32Pattern } from '../graph/patterns.ts';
 import { NAMES } from '../names.ts';
 import type { Pass, PassReport } from './pass.ts';
@@ -21,7 +21,7 @@ export const FP16_KEEP_OPS = Object.freeze([
 ]);
 
 export interface Fp16Options {
-  /** Operator types kept in float32. @defaultValue FP16_KEEP_OPS */
+  /** Operator types kept in float32 (`Op` for ai.onnx, `domain.Op` for others). @defaultValue FP16_KEEP_OPS */
   keepOps?: readonly string[];
   /** Node names kept in float32 (besides keepOps). @defaultValue [] */
   keepNodes?: readonly string[];
@@ -48,7 +48,8 @@ export function fp16Pass(options: Fp16Options = {}): Pass {
       const oldTypes = inferTypes(graph, ctx.where);
       const isF32 = (v: string) => !!v && oldTypes.get(v) === DT.FLOAT;
       const patterned = findFp32Patterns(graph, keepPatterns);
-      const listed = (n: NodeProto) => (!n.domain && keepOps.has(n.op_type ?? '')) || keepNodes.has(n.name ?? '') || patterned.has(n);
+      const listed = (n: NodeProto) =>
+        keepOps.has(n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.op_type}` : n.op_type ?? '') || keepNodes.has(n.name ?? '') || patterned.has(n);
       // A constant read only by float32 nodes stays float32 too (a layer norm's epsilon, say).
       const consumers = graph.consumers();
       const keptConstant = (n: NodeProto) =>

@@ -1,7 +1,6 @@
 import { attrInt, getAttr } from '../onnx/attrs.ts';
 import { DT, tensorProto, type NodeProto } from '../onnx/model.ts';
 import { bytesOf, floatValues } from '../onnx/tensor.ts';
-import type { Graph } from '../graph/graph.ts';
 import { inferTypes } from '../graph/dtypes.ts';
 import { NAMES } from '../names.ts';
 import { DynamicQuantizer, rescale, splice } from '../quant/dynamic.ts';

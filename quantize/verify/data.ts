@@ -111,8 +111,20 @@ export async function loadVerifyData(preprocess: PreprocessConfig, options: Veri
   for (const r of refs) bySource.set(r.source, [...(bySource.get(r.source) ?? []), r]);
   let chosen = refs;
   if (options.maxImages !== undefined && refs.length > options.maxImages) {
-    const per = Math.max(1, Math.floor(options.maxImages / bySource.size));
-    chosen = [...bySource.values()].flatMap((list) => spread(list, per)).slice(0, options.maxImages);
+    // Round-robin quotas: every source gets a share, a small source's leftover goes to the others.
+    const lists = [...bySource.values()];
+    const quota = lists.map(() => 0);
+    for (let left = options.maxImages, gave = true; left > 0 && gave; ) {
+      gave = false;
+      lists.forEach((list, i) => {
+        if (left > 0 && quota[i]! < list.length) {
+          quota[i]!++;
+          left--;
+          gave = true;
+        }
+      });
+    }
+    chosen = lists.flatMap((list, i) => spread(list, quota[i]));
   }
   const decoder = createImageDecoder({ wasm: nodeImageCodecs() });
   const images: VerifyImage[] = [];
