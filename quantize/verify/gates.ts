@@ -38,7 +38,7 @@ export function parseGates(spec: string | undefined): Record<QuantVariant, Gate>
 /** Failed gates, each naming the gate, the measured value and the minimum. */
 export function checkGate(label: string, gate: Gate, cos: CosineStats, top1: Top1Stats | undefined): string[] {
   const fails: string[] = [];
-  const f = (x: number) => x.toFixed(4);
+  const f = (x: number) => x.toFixed(6);
   if (gate.cosineMean && !(cos.mean >= gate.cosineMean)) fails.push(`${label}: cosine mean ${f(cos.mean)} < ${gate.cosineMean} (gate cosineMean)`);
   if (gate.cosineMin && !(cos.min >= gate.cosineMin)) fails.push(`${label}: cosine min ${f(cos.min)} < ${gate.cosineMin} (gate cosineMin)`);
   if (gate.top1Agreement && top1 && top1.n > 0 && !(top1.agreement >= gate.top1Agreement)) {
