@@ -19,6 +19,10 @@ COLOURS = {
     "purple": (140, 50, 180),
 }
 SHAPES = ["circle", "square", "triangle", "star", "cross", "heart"]
+# Colours that are never named in a caption. Objects drawn in them (and greyscale images) are
+# captioned by shape alone, so the image tower must recognise shapes whatever their colour instead
+# of learning "a blue object is never a cross" from the held-out design.
+UNNAMED_COLOURS = [(245, 245, 245), (18, 18, 18), (240, 140, 200), (40, 210, 220), (125, 80, 45)]
 # One held-out shape per colour and one held-out colour per shape (a Latin-square diagonal).
 HELD_OUT = {(c, SHAPES[(i * 5 + 2) % len(SHAPES)]) for i, c in enumerate(COLOURS)}
 SIZES = ["small", "big"]
@@ -110,8 +114,8 @@ def _background(w, h, rng):
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
 
 
-def render(colour, shape, rng, size=None, position=None, wh=None):
-    """Render one image. Returns (PIL.Image RGB, attributes dict)."""
+def render(colour, shape, rng, size=None, position=None, wh=None, rgb=None):
+    """Render one image (in `rgb` instead of the named colour's when given). Returns (PIL.Image RGB, attributes)."""
     if wh is None:
         side = rng.randint(96, 360)
         aspect = rng.choice([1.0, 1.0, 4 / 3, 3 / 4, 16 / 9, 9 / 16, 1.5, 2 / 3, rng.uniform(0.6, 1.7)])
@@ -141,7 +145,7 @@ def render(colour, shape, rng, size=None, position=None, wh=None):
     cx = ox + s / 2 + (dx * rng.uniform(0.6, 1.0) + rng.uniform(-jit, jit) * (dy != 0 or position == "center")) * span
     cy = oy + s / 2 + (dy * rng.uniform(0.6, 1.0) + rng.uniform(-jit, jit) * (dx != 0 or position == "center")) * span
     rot = rng.uniform(-0.3, 0.3)
-    _draw_shape(draw, shape, cx, cy, r, rot, _jitter(COLOURS[colour], rng, 22))
+    _draw_shape(draw, shape, cx, cy, r, rot, _jitter(rgb or COLOURS[colour], rng, 22))
     if rng.random() < 0.25:
         img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.5)))
     if rng.random() < 0.6:
@@ -174,11 +178,16 @@ SHAPE_ONLY_TEMPLATES = ["a {shape}.", "a photo of a {shape}.", "a {size} {shape}
 EVAL_TEMPLATES = ["a photo of a {}.", "a {}.", "a drawing of a {}.", "there is a {} in the image."]
 
 
+GREYSCALE_TEMPLATES = ["a black and white photo of a {shape}.", "a black and white {shape}.", "a grey {shape}."]
+
+
 def caption(attrs, rng, partial=0.12, shape_only=0.0):
     """A caption for an image: full (colour + shape + extras) or, with the given odds, partial."""
     bg = rng.choice(["grey", "plain", "dark", "light", "noisy", "striped"])
     u = rng.random()
-    if u < shape_only:
+    if attrs.get("greyscale"):
+        t = rng.choice(GREYSCALE_TEMPLATES + SHAPE_ONLY_TEMPLATES)
+    elif attrs.get("unnamed_colour") or u < shape_only:
         t = rng.choice(SHAPE_ONLY_TEMPLATES)
     elif u < shape_only + partial:
         t = rng.choice(PARTIAL_TEMPLATES)

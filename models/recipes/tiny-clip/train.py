@@ -1,6 +1,6 @@
 """Train the tiny CLIP contrastively (symmetric InfoNCE) on procedural images. CPU, seeded.
 
-Usage: /usr/bin/python3 train.py --out work/ [--minutes 50] [--seed 0] [--partial 0.15] [--shape-only 0.25]
+Usage: /usr/bin/python3 train.py --out work/ [--minutes 46] [--seed 0] [--partial 0.1] [--shape-only 0.15] [--unnamed-colour 0.2] [--greyscale 0.15]
 Writes work/checkpoint.pt and work/train_log.json.
 """
 import argparse
@@ -32,20 +32,29 @@ TRAIN_CONTEXT = 24  # exact for captions shorter than this: causal mask + EOT po
 
 
 def _render_chunk(args):
-    seed, pairs, n = args
+    seed, pairs, n, unnamed, greyscale = args
     rng = random.Random(seed)
     imgs = np.empty((n, 224, 224, 3), dtype=np.uint8)
     attrs = []
     for i in range(n):
         c, s = rng.choice(pairs)
-        img, a = data.render(c, s, rng)
-        imgs[i] = np.asarray(data.clip_resize_crop(img))
+        if rng.random() < unnamed:  # any shape in a colour no caption names
+            s = rng.choice(data.SHAPES)
+            img, a = data.render(c, s, rng, rgb=rng.choice(data.UNNAMED_COLOURS))
+            a["unnamed_colour"] = True
+        else:
+            img, a = data.render(c, s, rng)
+        img = data.clip_resize_crop(img)
+        if rng.random() < greyscale:
+            img = img.convert("L").convert("RGB")
+            a["greyscale"] = True
+        imgs[i] = np.asarray(img)
         attrs.append(a)
     return imgs, attrs
 
 
-def render_pool(seed, pairs, n, procs=2, chunk=500):
-    jobs = [(seed * 100003 + k, pairs, min(chunk, n - k * chunk)) for k in range(math.ceil(n / chunk))]
+def render_pool(seed, pairs, n, procs=2, chunk=500, unnamed=0.0, greyscale=0.0):
+    jobs = [(seed * 100003 + k, pairs, min(chunk, n - k * chunk), unnamed, greyscale) for k in range(math.ceil(n / chunk))]
     with mp.Pool(procs) as pool:
         parts = pool.map(_render_chunk, jobs)
     return np.concatenate([p[0] for p in parts]), [a for p in parts for a in p[1]]
@@ -80,14 +89,16 @@ def zero_shot_eval(model, bpe, imgs, attrs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(HERE, "work"))
-    ap.add_argument("--minutes", type=float, default=50)
+    ap.add_argument("--minutes", type=float, default=46)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pool", type=int, default=30000)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--max-steps", type=int, default=6000)
-    ap.add_argument("--partial", type=float, default=0.15, help="share of colour-or-shape-only captions")
-    ap.add_argument("--shape-only", type=float, default=0.25, help="extra share of shape-only captions")
+    ap.add_argument("--partial", type=float, default=0.1, help="share of colour-or-shape-only captions")
+    ap.add_argument("--shape-only", type=float, default=0.15, help="extra share of shape-only captions")
+    ap.add_argument("--unnamed-colour", type=float, default=0.2, help="share of images with an unnamed-colour object (shape-only caption)")
+    ap.add_argument("--greyscale", type=float, default=0.15, help="share of greyscale images (shape-only caption)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(args.seed)
@@ -95,7 +106,7 @@ def main():
     torch.set_num_threads(2)
     bpe = ClipBPE(BPE_GZ)
     t0 = time.time()
-    imgs, attrs = render_pool(args.seed + 1, data.seen_pairs(), args.pool)
+    imgs, attrs = render_pool(args.seed + 1, data.seen_pairs(), args.pool, unnamed=args.unnamed_colour, greyscale=args.greyscale)
     val_imgs, val_attrs = render_pool(args.seed + 7777, data.all_pairs(), 720)
     print(f"rendered {len(imgs)} train + {len(val_imgs)} val images in {time.time() - t0:.0f}s", flush=True)
 
