@@ -261,6 +261,7 @@ async function updateManifest(dir: string, info: ModelInfo, written: TowerReport
             top1: {
               agreement: round(r.top1.agreement),
               n: r.top1.n,
+              fp32MarginMedian: round(r.top1.fp32MarginMedian, 6),
               accuracy: Object.fromEntries(Object.entries(r.top1.accuracy).map(([k, a]) => [k, { fp32: round(a.fp32), variant: round(a.variant), n: a.n }])),
             },
           }

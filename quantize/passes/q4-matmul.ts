@@ -1,3 +1,4 @@
+import { ClipEdgeError } from '../../src/core/errors.ts';
 import { intAttr } from '../onnx/attrs.ts';
 import { DT, tensorProto, type NodeProto } from '../onnx/model.ts';
 import { bytesOf, floatValues } from '../onnx/tensor.ts';
@@ -20,6 +21,7 @@ export interface Q4Options extends WeightSelection {
  */
 export function q4MatMulPass(options: Q4Options = {}): Pass {
   const block = options.blockSize ?? 32;
+  if (!(block >= 16 && (block & (block - 1)) === 0)) throw new ClipEdgeError('BAD_INPUT', `q4 block size must be a power of two ≥ 16, got ${block}`);
   return {
     name: 'q4-matmul',
     run(graph, ctx) {

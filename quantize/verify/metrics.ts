@@ -25,13 +25,24 @@ export function classMatrices(promptEmbeds: Float32Array, dim: number, groups: M
   return new Map([...groups].map(([name, g]) => [name, ensemble(promptEmbeds.slice(), dim, g)]));
 }
 
-/** Top-1 class of every labelled image (index into `images`) under the given class matrices. */
-export function predictions(images: readonly VerifyImage[], imageEmbeds: Float32Array, classes: Map<string, Float32Array>, dim: number): Map<number, number> {
-  const out = new Map<number, number>();
+/**
+ * Top-1 class of every labelled image (index into `images`) under the given class matrices, with
+ * the cosine margin between the best and the second-best class (how near a tie the decision is).
+ */
+export function predictions(
+  images: readonly VerifyImage[],
+  imageEmbeds: Float32Array,
+  classes: Map<string, Float32Array>,
+  dim: number,
+): Map<number, number> & { margins: number[] } {
+  const out = Object.assign(new Map<number, number>(), { margins: [] as number[] });
   images.forEach((img, i) => {
     const m = img.classSet ? classes.get(img.classSet) : undefined;
     if (!m) return;
-    out.set(i, topK(logits(imageEmbeds.subarray(i * dim, (i + 1) * dim), m, dim, 1), 1)[0]!);
+    const l = logits(imageEmbeds.subarray(i * dim, (i + 1) * dim), m, dim, 1);
+    const [a, b] = topK(l, 2);
+    out.set(i, a!);
+    out.margins.push(b === undefined ? Infinity : l[a!]! - l[b]!);
   });
   return out;
 }
@@ -40,11 +51,13 @@ export interface Top1Stats {
   /** Share of labelled images whose top-1 class is the same as float32's. */
   agreement: number;
   n: number;
+  /** Median cosine gap between float32's first and second class: near 0, top-1 flips on noise. */
+  fp32MarginMedian: number;
   /** Top-1 accuracy against the labels, per class set: float32 and variant. */
   accuracy: Record<string, { fp32: number; variant: number; n: number }>;
 }
 
-export function top1(images: readonly VerifyImage[], fp32: Map<number, number>, variant: Map<number, number>): Top1Stats {
+export function top1(images: readonly VerifyImage[], fp32: Map<number, number> & { margins: number[] }, variant: Map<number, number>): Top1Stats {
   let same = 0;
   const acc: Record<string, { fp32: number; variant: number; n: number }> = {};
   for (const [i, p] of fp32) {
@@ -61,5 +74,6 @@ export function top1(images: readonly VerifyImage[], fp32: Map<number, number>, 
     a.variant /= a.n;
   }
   const n = fp32.size;
-  return { agreement: n ? same / n : NaN, n, accuracy: acc };
+  const m = [...fp32.margins].sort((x, y) => x - y);
+  return { agreement: n ? same / n : NaN, n, fp32MarginMedian: m.length ? m[m.length >> 1]! : NaN, accuracy: acc };
 }
