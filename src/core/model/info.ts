@@ -1,15 +1,10 @@
 import { ClipEdgeError } from '../errors.ts';
 import { type Precision, type Tower, PRECISIONS, TOWERS, isPrecision, onnxFileOf } from '../precision.ts';
+import type { ClipPreprocessConfig } from '../image/preprocess.ts';
 import type { ModelSource } from './source.ts';
 
-export interface PreprocessConfig {
-  /** The shortest side is resized to this. */
-  readonly shortestEdge: number;
-  readonly cropHeight: number;
-  readonly cropWidth: number;
-  readonly mean: readonly [number, number, number];
-  readonly std: readonly [number, number, number];
-}
+/** The image preprocessing a model folder asks for (one type with the image pipeline's). */
+export type PreprocessConfig = ClipPreprocessConfig;
 
 export interface TowerFile {
   readonly file: string;

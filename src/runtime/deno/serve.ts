@@ -1,6 +1,5 @@
-import { createClipApp } from '../../core/app.ts';
 import { configFromEnv, type ServiceConfig } from '../../core/config.ts';
-import { createNodeClipEdge } from '../node/create.ts';
+import { createServiceApp } from '../node/service.ts';
 
 declare const Deno: {
   serve(
@@ -12,17 +11,8 @@ declare const Deno: {
 
 /** Starts the HTTP API with `Deno.serve` (the model folder is read through Deno's node:fs). */
 export async function serveDeno(config: ServiceConfig = configFromEnv(Deno.env.toObject())) {
-  const clip = await createNodeClipEdge({
-    model: config.model,
-    backend: config.backend ?? 'wasm',
-    visionVariant: config.visionVariant,
-    textVariant: config.textVariant,
-    text: config.text,
-    threads: config.threads,
-    limits: config.limits,
-  });
-  await clip.warmup();
-  const app = createClipApp({ clip, apiKey: config.apiKey, corsOrigins: config.corsOrigins, maxBodyBytes: config.maxBodyBytes });
+  // WASM by default: onnxruntime-node is a Node add-on.
+  const app = await createServiceApp(config, { backend: 'wasm' });
   return new Promise<{ url: string; close(): Promise<void> }>((resolve) => {
     const server = Deno.serve(
       {

@@ -1,7 +1,6 @@
 import { serve as honoServe, type ServerType } from '@hono/node-server';
-import { createClipApp } from '../../core/app.ts';
 import type { ServiceConfig } from '../../core/config.ts';
-import { createNodeClipEdge } from './create.ts';
+import { createServiceApp } from './service.ts';
 
 export interface RunningServer {
   url: string;
@@ -11,17 +10,7 @@ export interface RunningServer {
 
 /** Starts the HTTP API on Node (Deno and Bun have their own `serve`). Loads the model before listening. */
 export async function serveNode(config: ServiceConfig = {}): Promise<RunningServer> {
-  const clip = await createNodeClipEdge({
-    model: config.model,
-    backend: config.backend,
-    visionVariant: config.visionVariant,
-    textVariant: config.textVariant,
-    text: config.text,
-    threads: config.threads,
-    limits: config.limits,
-  });
-  await clip.warmup();
-  const app = createClipApp({ clip, apiKey: config.apiKey, corsOrigins: config.corsOrigins, maxBodyBytes: config.maxBodyBytes });
+  const app = await createServiceApp(config);
   const hostname = config.host ?? '127.0.0.1';
   return new Promise((resolve) => {
     const server = honoServe({ fetch: app.fetch, hostname, port: config.port ?? 8787 }, (info) => {
