@@ -72,7 +72,7 @@ const patchConv = (): ModelProto =>
     nodes: [node({ op: 'Conv', inputs: ['x', 'w'], outputs: ['y'], attrs: [intsAttr('kernel_shape', [32, 32]), intsAttr('strides', [32, 32])] })],
   });
 
-const withPasses = (m: ModelProto, passes: Pass[]) => runPasses(m, passes, { where: 'bench', log: () => {} }).model;
+const withPasses = async (m: ModelProto, passes: Pass[]) => (await runPasses(m, passes, { where: 'bench', log: () => {} })).model;
 
 async function time(model: ModelProto, feeds: Record<string, ort.Tensor>[]): Promise<{ ms: number[]; out: Float32Array[] }> {
   const session = await ort.InferenceSession.create(encodeModel(model));
@@ -109,13 +109,13 @@ const mlpFeeds = [50, 800].map((m) => ({ x: new ort.Tensor('float32', rand(m * D
 const convFeeds = [1, 8].map((b) => ({ x: new ort.Tensor('float32', rand(b * 3 * 224 * 224, 2, 8), [b, 3, 224, 224]) }));
 
 const rows: string[] = ['| layers | form | batch A | ms | × fp32 | batch B | ms | × fp32 | cosine vs fp32 |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
-const mlpForms: [string, () => ModelProto][] = [
+const mlpForms: [string, () => ModelProto | Promise<ModelProto>][] = [
   ['float32 MatMul', () => mlpStack()],
   ['int8: DynamicQuantizeLinear + MatMulInteger (int8-matmul pass)', () => withPasses(mlpStack(), [int8MatMulPass()])],
   ['int8 weight-only: DequantizeLinear → MatMul', () => mlpStack(true)],
   ['4-bit: MatMulNBits block 32 (q4-matmul pass)', () => withPasses(mlpStack(), [q4MatMulPass()])],
 ];
-const convForms: [string, () => ModelProto][] = [
+const convForms: [string, () => ModelProto | Promise<ModelProto>][] = [
   ['float32 Conv', patchConv],
   ['int8: DynamicQuantizeLinear + ConvInteger, uint8 weights (int8-conv pass)', () => withPasses(patchConv(), [int8ConvPass()])],
 ];
@@ -125,7 +125,7 @@ for (const [what, forms, feeds, labels] of [
 ] as const) {
   let ref: { ms: number[]; out: Float32Array[] } | undefined;
   for (const [name, make] of forms) {
-    const r = await time(make(), feeds as Record<string, ort.Tensor>[]);
+    const r = await time(await make(), feeds as Record<string, ort.Tensor>[]);
     ref ??= r;
     rows.push(
       `| ${what} | ${name} | ${labels[0]} | ${r.ms[0]!.toFixed(1)} | ${(r.ms[0]! / ref.ms[0]!).toFixed(2)} | ${labels[1]} | ${r.ms[1]!.toFixed(1)} | ${(r.ms[1]! / ref.ms[1]!).toFixed(2)} | ${cos(ref.out[0]!, r.out[0]!).toFixed(5)} |`,

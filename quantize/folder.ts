@@ -11,7 +11,8 @@ import { checkClipSignature, passesFor, runPasses, type PassOptions, type QuantV
 import { loadVerifyData, promptsOf, type VerifyData } from './verify/data.ts';
 import { checkGate, DEFAULT_GATES, type Gate } from './verify/gates.ts';
 import { classMatrices, predictions, rowCosines, top1, type CosineStats, type Top1Stats } from './verify/metrics.ts';
-import { openTower, type ModelBytes, type TowerInputs } from './verify/runner.ts';
+import { checkLoads, openTower, type ModelBytes, type TowerInputs } from './verify/runner.ts';
+import { encodeModel, type ModelProto } from './onnx/model.ts';
 
 export interface VerifyBudget {
   /** Images checked (spread over the sources). @defaultValue all; 32 for towers over 50 MB */
@@ -70,6 +71,7 @@ interface Fp32Run {
 }
 
 const BIG = 50 * 2 ** 20;
+const LOAD_CHECK_BYTES = 64 * 2 ** 20;
 
 /**
  * Quantizes a model folder's float32 towers into the requested variants, runs every variant
@@ -119,7 +121,9 @@ export async function quantizeModelFolder(dir: string, options: QuantizeFolderOp
         const out = path.join(dir, onnxFileOf(tower, variant));
         const label = `${variant} ${tower}`;
         log(`${label}: ${path.basename(file)} → ${path.basename(out)}`);
-        const result = runPasses(src.decode(), passesFor(variant, options.passes), { where: out, tower, log: (m) => log(`${label}: ${m}`) });
+        // Small models are also loaded in onnxruntime-web after every pass (big ones once, in verification).
+        const loadCheck = src.bytes.byteLength <= LOAD_CHECK_BYTES ? (m: ModelProto, where: string) => checkLoads(encodeModel(m), where) : undefined;
+        const result = await runPasses(src.decode(), passesFor(variant, options.passes), { where: out, tower, log: (m) => log(`${label}: ${m}`) }, loadCheck);
         const staged = await stageOnnx(out, result.model);
         staged.bytes = undefined;
         made.push({ staged, variant, tower, passes: result.reports.map((r) => ({ pass: r.pass, ms: r.ms, report: r.report })) });

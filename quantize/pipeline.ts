@@ -77,10 +77,16 @@ export interface PipelineResult {
 }
 
 /**
- * Runs passes over a model (in place), checking the graph before the first and after each.
+ * Runs passes over a model (in place), checking the graph before the first and after each
+ * (`afterPass` adds a check of its own, e.g. loading the model in onnxruntime-web).
  * The float32 source is checked too, so a broken input is reported as such, not blamed on a pass.
  */
-export function runPasses(model: ModelProto, passes: readonly Pass[], ctx: PassContext): PipelineResult {
+export async function runPasses(
+  model: ModelProto,
+  passes: readonly Pass[],
+  ctx: PassContext,
+  afterPass?: (model: ModelProto, where: string) => Promise<void>,
+): Promise<PipelineResult> {
   const graph = new Graph(model);
   checkGraph(graph, `${ctx.where} (float32 source)`);
   const reports: PipelineResult['reports'] = [];
@@ -88,6 +94,7 @@ export function runPasses(model: ModelProto, passes: readonly Pass[], ctx: PassC
     const t0 = performance.now();
     const report = pass.run(graph, ctx);
     checkGraph(graph, `${ctx.where} after pass ${pass.name}`);
+    await afterPass?.(model, `${ctx.where} after pass ${pass.name}`);
     reports.push({ pass: pass.name, report, ms: Math.round(performance.now() - t0) });
   }
   const tag = { key: 'clip-edge.quantize', value: passes.map((p) => p.name).join(',') };

@@ -99,6 +99,17 @@ export async function openTower(model: ModelBytes, inputs: TowerInputs, where: s
   };
 }
 
+/** Creates (and releases) a session: the model loads in onnxruntime-web, or MODEL_INVALID says why not. */
+export async function checkLoads(bytes: Uint8Array, where: string): Promise<void> {
+  const ort = await loadOrt();
+  try {
+    await (await ort.InferenceSession.create(bytes)).release();
+  } catch (cause) {
+    const why = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    throw new ClipEdgeError('MODEL_INVALID', `${where} does not load in onnxruntime-web (WASM): ${why}`, { cause });
+  }
+}
+
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

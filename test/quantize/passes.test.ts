@@ -218,7 +218,7 @@ describe('quantize passes on hand-built graphs', () => {
     const before = c.build();
     const fp32 = await runOrt(before, c.feeds());
     const after = c.build();
-    runPasses(after, c.passes, { where: c.name, log: () => {} }); // checks the graph before and after each pass
+    await runPasses(after, c.passes, { where: c.name, log: () => {} }); // checks the graph before and after each pass
     const bytes = encodeModel(after);
     const got = await runOrt(bytes, c.feeds()); // loads and runs in onnxruntime-web (WASM)
     for (const [name, ref] of Object.entries(fp32)) {
@@ -230,12 +230,12 @@ describe('quantize passes on hand-built graphs', () => {
     c.check?.(before, after);
   });
 
-  it('the same graph quantizes to the same bytes every time', () => {
+  it('the same graph quantizes to the same bytes every time', async () => {
     for (const c of CASES) {
       const a = c.build();
       const b = c.build();
-      runPasses(a, c.passes, { where: c.name, log: () => {} });
-      runPasses(b, c.passes, { where: c.name, log: () => {} });
+      await runPasses(a, c.passes, { where: c.name, log: () => {} });
+      await runPasses(b, c.passes, { where: c.name, log: () => {} });
       expect(Buffer.from(encodeModel(a)).equals(Buffer.from(encodeModel(b))), c.name).toBe(true);
     }
   });

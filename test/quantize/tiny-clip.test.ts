@@ -24,7 +24,7 @@ describe('the bundled model’s variants (models/tiny-clip)', () => {
     const fp32 = new Map(await Promise.all(TOWERS.map(async (t) => [t, await readOnnx(path.join(dir, manifest!.variants.fp32![t]!.file))] as const)));
     for (const { variant, tower, entry } of made) {
       const model = fp32.get(tower)!.decode();
-      runPasses(model, passesFor(variant, manifest!.quantization?.passOptions), { where: entry.file, tower, log: () => {} });
+      await runPasses(model, passesFor(variant, manifest!.quantization?.passOptions), { where: entry.file, tower, log: () => {} });
       const sha = createHash('sha256').update(encodeModel(model)).digest('hex');
       expect(sha, `${variant} ${tower}`).toBe(entry.sha256);
       expect(createHash('sha256').update(readFileSync(path.join(dir, entry.file))).digest('hex'), entry.file).toBe(entry.sha256);
