@@ -89,18 +89,8 @@ export async function quantizeModelFolder(dir: string, options: QuantizeFolderOp
   }
   const fp32File = (t: Tower) => path.join(dir, info.variants.fp32![t]!.file);
 
-  // Every tower's float32 source must be a CLIP tower before anything is done.
+  /** float32 bytes per tower, external data included. */
   const fp32Sizes = new Map<Tower, number>();
-  for (const t of TOWERS) {
-    if (!info.variants.fp32?.[t]) continue;
-    fp32Sizes.set(t, (await stat(fp32File(t))).size);
-  }
-  const big = Math.max(...fp32Sizes.values()) > BIG;
-  const budget: Required<VerifyBudget> = {
-    maxImages: options.budget?.maxImages ?? (big ? 32 : Infinity),
-    maxTemplates: options.budget?.maxTemplates ?? (big ? 1 : Infinity),
-    latencyRuns: options.budget?.latencyRuns ?? (big ? 5 : 20),
-  };
   const sources: string[] = [];
 
   // 1. Every variant is made and checked (and staged in a temporary file) before anything runs:
@@ -115,6 +105,7 @@ export async function quantizeModelFolder(dir: string, options: QuantizeFolderOp
       const file = fp32File(tower);
       const src = await readOnnx(file);
       fp32External.set(tower, [...src.externalData.keys()]);
+      fp32Sizes.set(tower, [...src.externalData.values()].reduce((a, d) => a + d.byteLength, src.bytes.byteLength));
       checkClipSignature(src.decode(), tower, file);
       if (!towers.includes(tower)) continue;
       for (const variant of options.variants) {
@@ -122,13 +113,20 @@ export async function quantizeModelFolder(dir: string, options: QuantizeFolderOp
         const label = `${variant} ${tower}`;
         log(`${label}: ${path.basename(file)} → ${path.basename(out)}`);
         // Small models are also loaded in onnxruntime-web after every pass (big ones once, in verification).
-        const loadCheck = src.bytes.byteLength <= LOAD_CHECK_BYTES ? (m: ModelProto, where: string) => checkLoads(encodeModel(m), where) : undefined;
+        const loadCheck = fp32Sizes.get(tower)! <= LOAD_CHECK_BYTES ? (m: ModelProto, where: string) => checkLoads(encodeModel(m), where) : undefined;
         const result = await runPasses(src.decode(), passesFor(variant, options.passes), { where: out, tower, log: (m) => log(`${label}: ${m}`) }, loadCheck);
         const staged = await stageOnnx(out, result.model);
         staged.bytes = undefined;
         made.push({ staged, variant, tower, passes: result.reports.map((r) => ({ pass: r.pass, ms: r.ms, report: r.report })) });
       }
     }
+
+    const big = Math.max(...fp32Sizes.values()) > BIG;
+    const budget: Required<VerifyBudget> = {
+      maxImages: options.budget?.maxImages ?? (big ? 32 : Infinity),
+      maxTemplates: options.budget?.maxTemplates ?? (big ? 1 : Infinity),
+      latencyRuns: options.budget?.latencyRuns ?? (big ? 5 : 20),
+    };
 
     // 2. Verification: float32 embeddings of both towers (a tower's variants are judged with the
     //    other tower in float32), then each variant's, loaded from its staged file.

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { readModelInfo } from '../../src/core/model/info.ts';
 import { fsModelSource } from '../../src/runtime/node/fs-source.ts';
 import { node } from '../../quantize/onnx/build.ts';
+import { commitStaged, stageOnnx } from '../../quantize/onnx/io.ts';
 import { DT, encodeModel } from '../../quantize/onnx/model.ts';
 import { quantizeModelFolder, type QuantizeFolderOptions } from '../../quantize/folder.ts';
 import { DEFAULT_GATES, parseGates } from '../../quantize/verify/gates.ts';
@@ -59,6 +60,16 @@ describe('quantizeModelFolder on a toy CLIP folder', () => {
     const forced = await quantizeModelFolder(dir, { variants: ['int8'], towers: ['vision'], gates, force: true, ...FAST });
     expect(forced.reports[0]!.written).toBe(true);
     expect(listing(dir)).toContain('onnx/vision_model_int8.onnx');
+  });
+
+  it('a float32 source in external data (as models over 2 GB are) is read, verified and quantized', async () => {
+    const dir = toyFolder();
+    await commitStaged(await stageOnnx(path.join(dir, 'onnx/vision_model.onnx'), toyVision(), { externalData: true }));
+    const r = await quantizeModelFolder(dir, { variants: ['int8'], towers: ['vision'], gates: parseGates('int8.top1Agreement=0'), ...FAST });
+    expect(r.failures).toEqual([]);
+    expect(r.reports[0]!.cosine.mean).toBeGreaterThan(0.99);
+    expect(r.reports[0]!.sizeRatio).toBeLessThan(0.3); // against the .onnx and its data file
+    expect(listing(dir)).toEqual(expect.arrayContaining(['onnx/vision_model.onnx_data', 'onnx/vision_model_int8.onnx']));
   });
 
   it('gate overrides are parsed, and bad ones refused', () => {
