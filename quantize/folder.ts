@@ -89,6 +89,7 @@ export async function quantizeModelFolder(dir: string, options: QuantizeFolderOp
   }
   const fp32File = (t: Tower) => path.join(dir, info.variants.fp32![t]!.file);
 
+  const t0 = performance.now();
   /** float32 bytes per tower, external data included. */
   const fp32Sizes = new Map<Tower, number>();
   const sources: string[] = [];
@@ -121,6 +122,7 @@ export async function quantizeModelFolder(dir: string, options: QuantizeFolderOp
       }
     }
 
+    log(`made and checked ${made.length} variant files in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const big = Math.max(...fp32Sizes.values()) > BIG;
     const budget: Required<VerifyBudget> = {
       maxImages: options.budget?.maxImages ?? (big ? 32 : Infinity),
