@@ -1,0 +1,191 @@
+// npm run workers:memory — measures, inside workerd (`wrangler dev --local`), the memory of each
+// configuration the bundled model allows (vision variant × text tower) after loading and at the
+// peak of a request with a 1, 4 and 12 MP photo, and writes bench/results/workers-memory.{md,json}.
+// The upload step (scripts/workers-upload.ts) refuses configurations whose peak exceeds 128 MB.
+//
+// How memory is read: ORT's wasm memory from the adapter's instantiate shim (ortWasmMemoryBytes);
+// the JPEG decoder's wasm memory by decoding the same photo in a fresh mozjpeg instance; the V8 heap
+// (JS objects, and array buffers outside the heap, which do not include wasm memories) through the
+// inspector protocol's Runtime.getHeapUsage, after a full GC (forced by a heap snapshot), and again
+// right after a request without GC (temporaries of the request still alive: a lower bound of its peak). Local workerd does not enforce 128 MB.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readModelInfo } from '../src/core/model/info.ts';
+import { fsModelSource } from '../src/runtime/node/fs-source.ts';
+import { type MemoryRow, type MemoryTable, WORKERS_MEMORY_LIMIT, estimatePeak, memoryMarkdown } from './workers-budget.ts';
+import { resolveTextVariant, uploadPlan } from './workers-plan.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const MODEL = process.env.CLIP_EDGE_MODEL_DIR ?? path.join(ROOT, 'models/tiny-clip');
+const MODEL_ID = path.basename(MODEL);
+const CACHE = path.join(ROOT, '.cache/workers-memory');
+const PORT = 8799;
+const INSPECTOR = 9239;
+const MB = 1024 * 1024;
+const LABEL_SET = process.env.CLIP_EDGE_LABEL_SET ?? 'cifar10';
+
+/** A synthetic photo-like JPEG (smooth gradients, shapes, sensor-like noise) so that its file size is realistic. */
+async function photo(width: number, height: number): Promise<Uint8Array> {
+  const file = path.join(CACHE, `photo-${width}x${height}.jpg`);
+  if (existsSync(file)) return new Uint8Array(readFileSync(file));
+  const require = createRequire(import.meta.url);
+  const { init, default: encode } = await import('@jsquash/jpeg/encode.js');
+  await init(await WebAssembly.compile(readFileSync(require.resolve('@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm'))));
+  const data = new Uint8ClampedArray(width * height * 4);
+  let seed = 12345;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 4;
+      const u = x / width, v = y / height;
+      const disc = (u - 0.5) ** 2 + (v - 0.55) ** 2 < 0.04;
+      const n = (rnd() - 0.5) * 24;
+      data[i] = (disc ? 200 : 90 + 120 * u) + n;
+      data[i + 1] = (disc ? 60 : 140 - 60 * v) + n;
+      data[i + 2] = (disc ? 40 : 160 + 60 * Math.sin(u * 9 + v * 5)) + n;
+      data[i + 3] = 255;
+    }
+  }
+  const jpeg = new Uint8Array(await encode({ data, width, height, colorSpace: 'srgb' } as ImageData, { quality: 85 }));
+  writeFileSync(file, jpeg);
+  return jpeg;
+}
+
+/** `wrangler dev --local` on the measuring Worker; resolves when it is ready. */
+async function startDev(): Promise<{ proc: ChildProcess; stop: () => Promise<void> }> {
+  const proc = spawn(
+    process.execPath,
+    [path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev', 'scripts/workers-memory-worker.ts', '--local', '--port', String(PORT),
+      '--inspector-port', String(INSPECTOR), '--persist-to', path.join(CACHE, 'state'), '--log-level', 'warn'],
+    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let log = '';
+  proc.stdout!.on('data', (d) => (log += d));
+  proc.stderr!.on('data', (d) => (log += d));
+  const stop = () => new Promise<void>((r) => {
+    if (proc.exitCode !== null) return r();
+    proc.once('exit', () => r());
+    proc.kill('SIGTERM');
+  });
+  for (let i = 0; i < 240; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    if (proc.exitCode !== null) throw new Error(`wrangler dev exited:\n${log}`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${PORT}/ping`)).status === 404) return { proc, stop };
+    } catch {
+      /* not up yet */
+    }
+  }
+  await stop();
+  throw new Error(`wrangler dev did not start:\n${log}`);
+}
+
+/** A minimal Chrome DevTools Protocol client over the inspector port (Node ≥ 20.10 with --experimental-websocket, or Node 22). */
+async function inspector(): Promise<{ send: (method: string, params?: object) => Promise<Record<string, number>>; close: () => void }> {
+  const targets = (await (await fetch(`http://127.0.0.1:${INSPECTOR}/json`)).json()) as { webSocketDebuggerUrl: string; title?: string }[];
+  const target = targets.find((t) => !/miniflare|proxy/i.test(t.title ?? '')) ?? targets[0];
+  if (!target) throw new Error('no inspector target');
+  // wrangler's inspector proxy wants an Origin on localhost (Node's WebSocket takes headers as an extension).
+  const ws = new (WebSocket as unknown as new (url: string, init: object) => WebSocket)(target.webSocketDebuggerUrl, { headers: { Origin: 'http://localhost' } });
+  await new Promise((res, rej) => {
+    ws.onopen = res;
+    ws.onerror = rej;
+  });
+  let id = 0;
+  const pending = new Map<number, (v: Record<string, number>) => void>();
+  ws.onmessage = (e) => {
+    const m = JSON.parse(String(e.data)) as { id?: number; result?: Record<string, number> };
+    if (m.id !== undefined) pending.get(m.id)?.(m.result ?? {});
+  };
+  return {
+    send: (method, params = {}) => new Promise((res, rej) => {
+      const my = ++id;
+      const timer = setTimeout(() => rej(new Error(`inspector: no answer to ${method}`)), 30_000);
+      pending.set(my, (v) => {
+        clearTimeout(timer);
+        res(v);
+      });
+      ws.send(JSON.stringify({ id: my, method, params }));
+    }),
+    close: () => ws.close(),
+  };
+}
+
+const call = async (route: string, body?: Uint8Array): Promise<Record<string, unknown>> => {
+  console.error(`  ${route.split('?')[0]} ${body ? `(${(body.byteLength / MB).toFixed(1)} MB)` : ''}`);
+  const r = await fetch(`http://127.0.0.1:${PORT}${route}`, { method: body ? 'POST' : 'GET', ...(body ? { body: body as Uint8Array<ArrayBuffer> } : {}), signal: AbortSignal.timeout(120_000) });
+  const j = (await r.json()) as Record<string, unknown>;
+  if (!r.ok) throw new Error(`${route}: ${String(j.error)}`);
+  return j;
+};
+
+async function main(): Promise<void> {
+  if (typeof WebSocket === 'undefined') throw new Error('run with node --experimental-websocket (npm run workers:memory does)');
+  mkdirSync(CACHE, { recursive: true });
+  const info = await readModelInfo(fsModelSource(MODEL));
+  const sizes: [number, number][] = [[1224, 816], [2448, 1632], [4000, 3000]];
+  const photos = await Promise.all(sizes.map(([w, h]) => photo(w, h)));
+  const visions = Object.keys(info.variants).filter((p) => info.variants[p as keyof typeof info.variants]?.vision);
+  const configs = visions.flatMap((v) => [{ variant: v, text: false }, ...(resolveTextVariant(info.variants) ? [{ variant: v, text: true }] : [])]);
+  const rows: MemoryRow[] = [];
+  const codecWasm: Record<string, number> = {};
+  let dev = await startDev();
+  try {
+    // Upload every file once (R2 state persists across restarts of wrangler dev).
+    const { readdir } = await import('node:fs/promises');
+    const files = (await readdir(MODEL, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.relative(MODEL, path.join(e.parentPath, e.name)).split(path.sep).join('/'));
+    const plan = new Map<string, string>();
+    for (const c of configs) for (const o of uploadPlan(files, info.variants, { model: MODEL_ID, ...c }).r2) plan.set(o.key, o.path);
+    for (const [key, p] of plan) await call(`/put?key=${encodeURIComponent(key)}`, new Uint8Array(readFileSync(path.join(MODEL, p))));
+    for (const [i, c] of configs.entries()) {
+      if (i > 0) {
+        await dev.stop();
+        dev = await startDev(); // a fresh isolate per configuration
+      }
+      console.error(`${c.variant}${c.text ? ' + text' : ''}: inspector`);
+      const cdp = await inspector();
+      const heap = async (gc: boolean) => {
+        // workerd leaves HeapProfiler.collectGarbage unanswered; a heap snapshot runs a full GC first.
+        if (gc) await cdp.send('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+        const u = await cdp.send('Runtime.getHeapUsage');
+        return { used: u.usedSize ?? 0, total: u.totalSize ?? 0, backing: u.backingStorageSize ?? 0 };
+      };
+      const idle = await heap(true);
+      const loaded = (await call(`/load?variant=${c.variant}&text=${c.text}`)) as { ortWasm: number };
+      const afterLoad = await heap(true);
+      const requests: MemoryRow['requests'] = [];
+      for (const [k, bytes] of photos.entries()) {
+        const [w, h] = sizes[k]!;
+        await heap(true);
+        const r = (await call(`/classify?labelSet=${LABEL_SET}`, bytes)) as { ortWasm: number };
+        const noGc = await heap(false);
+        codecWasm[`${w}x${h}`] ??= ((await call('/codec', bytes)) as { codecWasm: number }).codecWasm;
+        await heap(true);
+        const measured = { jsHeapUsed: noGc.used, backing: noGc.backing, ortWasm: r.ortWasm };
+        requests.push({
+          pixels: w * h,
+          size: `${w}x${h}`,
+          fileBytes: bytes.byteLength,
+          afterRequestNoGc: measured,
+          codecWasm: codecWasm[`${w}x${h}`]!,
+          peakEstimate: estimatePeak({ jsHeapUsed: afterLoad.used + afterLoad.backing, ortWasm: r.ortWasm, codecWasm: codecWasm[`${w}x${h}`]!, pixels: w * h, fileBytes: bytes.byteLength }),
+        });
+      }
+      cdp.close();
+      rows.push({ model: MODEL_ID, variant: c.variant, text: c.text, idle: { jsHeapUsed: idle.used, backing: idle.backing }, loaded: { jsHeapUsed: afterLoad.used, backing: afterLoad.backing, ortWasm: loaded.ortWasm }, requests });
+      console.log(JSON.stringify(rows.at(-1)));
+    }
+  } finally {
+    await dev.stop();
+  }
+  const table: MemoryTable = { measuredAt: new Date().toISOString(), runtime: 'workerd (wrangler dev --local)', limitBytes: WORKERS_MEMORY_LIMIT, rows };
+  mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(path.join(ROOT, 'bench/results/workers-memory.json'), `${JSON.stringify(table, null, 1)}\n`);
+  writeFileSync(path.join(ROOT, 'bench/results/workers-memory.md'), memoryMarkdown(table));
+  console.log(`wrote bench/results/workers-memory.json (${rows.length} configurations); ${(WORKERS_MEMORY_LIMIT / MB).toFixed(0)} MB limit`);
+}
+
+await main();
