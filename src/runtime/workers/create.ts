@@ -5,23 +5,18 @@ import { type ServiceConfig, configFromEnv } from '../../core/config.ts';
 import { ClipEdgeError } from '../../core/errors.ts';
 import { chainLabelSets, type LabelSetProvider } from '../../core/label-sets.ts';
 import type { ModelSource } from '../../core/model/source.ts';
-import { type PromptCacheStore, tieredPromptCacheStore } from '../../core/prompt-cache/store.ts';
+import type { PromptCacheStore } from '../../core/prompt-cache/store.ts';
 import type { WorkersEnv } from './bindings.ts';
 import { workersImageCodecs } from './codecs.ts';
 import { builtinLabelSets, sourceLabelSets } from './label-sets.ts';
+import { WORKERS_DEFAULT_MAX_PIXELS } from './limits.ts';
 import { assetsModelSource, r2ModelSource } from './model-source.ts';
 import { workersWasmBackend } from './ort.ts';
-import { kvPromptCacheStore, r2PromptCacheStore } from './prompt-cache.ts';
+import { fallthroughPromptCacheStore, kvPromptCacheStore, r2PromptCacheStore } from './prompt-cache.ts';
 
 /** The model served when `CLIP_EDGE_MODEL` is unset: the bundled demonstration model, uploaded with `npm run workers:upload`. */
 export const DEFAULT_WORKERS_MODEL = 'tiny-clip';
 
-/**
- * Largest image (width × height) a Worker decodes. Decoding holds the RGBA pixels in the codec's
- * wasm memory, a JS copy and an RGB copy (~11 bytes per pixel at the peak) beside the model, all
- * inside the 128 MB isolate: see bench/results/workers-memory.md for what fits.
- */
-export const WORKERS_DEFAULT_MAX_PIXELS = 4_000_000;
 
 /** Settings of a Worker, read from its vars and secrets once per isolate. */
 export interface WorkersConfig extends ServiceConfig {
@@ -72,7 +67,7 @@ function promptCacheOf(env: WorkersEnv, cfg: WorkersConfig): PromptCacheStore | 
   if (env.PROMPTS) stores.push(kvPromptCacheStore(env.PROMPTS, cfg.model));
   if (env.MODELS && cfg.modelSource === 'r2') stores.push(r2PromptCacheStore(env.MODELS, `${cfg.model}/prompts`));
   const [first, ...rest] = stores;
-  return first && tieredPromptCacheStore(first, ...rest);
+  return first && fallthroughPromptCacheStore(first, ...rest);
 }
 
 function labelSetsOf(env: WorkersEnv, cfg: WorkersConfig, source: ModelSource): LabelSetProvider {

@@ -1,8 +1,10 @@
-export { createWorkersClipEdge, createWorkersApp, workersConfig, DEFAULT_WORKERS_MODEL, WORKERS_DEFAULT_MAX_PIXELS, type WorkersConfig, type WorkersClipEdgeOptions } from './create.ts';
+export { createWorkersClipEdge, createWorkersApp, workersConfig, DEFAULT_WORKERS_MODEL, type WorkersConfig, type WorkersClipEdgeOptions } from './create.ts';
+export { WORKERS_DEFAULT_MAX_PIXELS } from './limits.ts';
+export { WORKERS_VARIANT_ORDER } from './variants.ts';
 export { workersWasmBackend, ortWasmMemoryBytes, type WorkersWasmBackendOptions } from './ort.ts';
 export { workersImageCodecs } from './codecs.ts';
 export { r2ModelSource, assetsModelSource, type CachedSourceOptions } from './model-source.ts';
-export { kvPromptCacheStore, r2PromptCacheStore } from './prompt-cache.ts';
+export { kvPromptCacheStore, r2PromptCacheStore, fallthroughPromptCacheStore } from './prompt-cache.ts';
 export { builtinLabelSets, sourceLabelSets } from './label-sets.ts';
 export type { WorkersEnv, R2BucketLike, KVNamespaceLike, FetcherLike } from './bindings.ts';
 export * from '../../index.ts';

@@ -93,3 +93,33 @@ export function r2PromptCacheStore(bucket: R2BucketLike, prefix = ''): PromptCac
     },
   };
 }
+
+/**
+ * Reads from each store in turn and writes to the first, like the core's tiered store, but an
+ * unreadable entry in one store (e.g. a corrupt KV value) falls through to the next instead of
+ * hiding a good copy there; when no store has a usable entry, the first error is reported.
+ */
+export function fallthroughPromptCacheStore(primary: PromptCacheStore, ...fallbacks: PromptCacheStore[]): PromptCacheStore {
+  const all = [primary, ...fallbacks];
+  return {
+    name: all.map((s) => s.name).join(' → '),
+    async get(key) {
+      let firstError: unknown;
+      for (const s of all) {
+        try {
+          const e = await s.get(key);
+          if (e) return e;
+        } catch (err) {
+          firstError ??= err;
+        }
+      }
+      if (firstError !== undefined) throw firstError;
+      return undefined;
+    },
+    put: (key, entry) => primary.put(key, entry),
+    delete: (key) => primary.delete(key),
+    async keys() {
+      return [...new Set((await Promise.all(all.map((s) => s.keys()))).flat())].sort();
+    },
+  };
+}

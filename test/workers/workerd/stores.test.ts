@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { unpackPromptCache } from '../../../src/core/prompt-cache/format.ts';
-import { kvPromptCacheStore, r2PromptCacheStore } from '../../../src/runtime/workers/prompt-cache.ts';
+import { fallthroughPromptCacheStore, kvPromptCacheStore, r2PromptCacheStore } from '../../../src/runtime/workers/prompt-cache.ts';
 import { sampleEntry, testPromptCacheStore } from '../../prompt-cache/contract.ts';
 
 let n = 0;
@@ -9,6 +9,10 @@ const fresh = () => `contract-${++n}`;
 
 testPromptCacheStore('Workers KV (packed blobs)', () => kvPromptCacheStore(env.PROMPTS, fresh()));
 testPromptCacheStore('R2 (model-folder layout)', () => r2PromptCacheStore(env.MODELS, `${fresh()}/prompts`));
+testPromptCacheStore('KV in front of R2 (the Worker\'s store)', () => {
+  const p = fresh();
+  return fallthroughPromptCacheStore(kvPromptCacheStore(env.PROMPTS, p), r2PromptCacheStore(env.MODELS, `${p}/prompts`));
+});
 
 describe('KV and R2 store specifics', () => {
   it('KV keeps one value per key: the packed header + matrix', async () => {
@@ -39,6 +43,16 @@ describe('KV and R2 store specifics', () => {
     const store = kvPromptCacheStore(env.PROMPTS, 'p');
     await expect(store.get('../x')).rejects.toMatchObject({ code: 'BAD_INPUT' });
     await expect(r2PromptCacheStore(env.MODELS, 'p').put('a/b', await sampleEntry())).rejects.toMatchObject({ code: 'BAD_INPUT' });
+  });
+
+  it('a corrupt KV value falls through to the good copy in R2; with none, the KV error is reported', async () => {
+    const entry = await sampleEntry();
+    await env.PROMPTS.put('ft/animals', 'garbage');
+    await r2PromptCacheStore(env.MODELS, 'ft/prompts').put('animals', entry);
+    const store = fallthroughPromptCacheStore(kvPromptCacheStore(env.PROMPTS, 'ft'), r2PromptCacheStore(env.MODELS, 'ft/prompts'));
+    expect((await store.get('animals'))?.header).toEqual(entry.header);
+    await env.PROMPTS.put('ft/other', 'garbage');
+    await expect(store.get('other')).rejects.toThrow(/packed prompt cache/);
   });
 
   it('a value that is not a packed cache is reported stale, not used', async () => {

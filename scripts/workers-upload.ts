@@ -1,0 +1,160 @@
+// npm run workers:upload -- [--model models/tiny-clip] [--variant auto] [--text] [--max-pixels N]
+//                            [--local [--persist-to DIR] | --remote] [--dry-run] [--force]
+//
+// Uploads a model folder to the MODELS R2 bucket (<model id>/…) and its prompt caches to the PROMPTS
+// KV namespace (<model id>/<label set>, packed), after checking that the configuration fits the
+// 128 MB isolate (bench/results/workers-memory.json, measured by `npm run workers:memory`).
+// Defaults come from wrangler.toml's [vars]; flags override them. Nothing is uploaded when the
+// check fails, unless --force.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { readModelInfo, type ModelInfo } from '../src/core/model/info.ts';
+import { packPromptCache, type PromptCacheHeader } from '../src/core/prompt-cache/format.ts';
+import { fsModelSource } from '../src/runtime/node/fs-source.ts';
+import { WORKERS_DEFAULT_MAX_PIXELS } from '../src/runtime/workers/limits.ts';
+import { type BudgetInput, type MemoryTable, checkBudget } from './workers-budget.ts';
+import { type DeployConfig, resolveTextVariant, resolveVisionVariant, uploadPlan } from './workers-plan.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+/** `[vars]`, the MODELS bucket name and the PROMPTS binding from wrangler.toml (the few lines this script needs). */
+export function readWranglerToml(text: string): { vars: Record<string, string>; bucket?: string } {
+  const vars: Record<string, string> = {};
+  let section = '';
+  let bucket: string | undefined;
+  let binding: string | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/#.*$/, '').trim();
+    const header = /^\[\[?([^\]]+)\]\]?$/.exec(line);
+    if (header) {
+      section = header[1]!.trim();
+      binding = undefined;
+      continue;
+    }
+    const kv = /^([A-Za-z0-9_]+)\s*=\s*"([^"]*)"$/.exec(line);
+    if (!kv) continue;
+    if (section === 'vars') vars[kv[1]!] = kv[2]!;
+    if (section === 'r2_buckets' && kv[1] === 'binding') binding = kv[2];
+    if (section === 'r2_buckets' && kv[1] === 'bucket_name' && (binding === undefined || binding === 'MODELS')) bucket = kv[2];
+  }
+  return { vars, bucket };
+}
+
+export interface UploadOptions extends DeployConfig {
+  dir: string;
+  maxPixels: number;
+}
+
+/** The budget check for a configuration, with every other configuration of the model as alternatives. */
+export function budgetFor(info: ModelInfo, table: MemoryTable | undefined, o: UploadOptions): ReturnType<typeof checkBudget> {
+  const bytesOf = (vision: string, text: boolean) => {
+    const v = info.variants[vision as keyof ModelInfo['variants']]?.vision?.bytes ?? 0;
+    const tv = text ? resolveTextVariant(info.variants) : undefined;
+    return v + (tv ? (info.variants[tv]?.text?.bytes ?? 0) : 0);
+  };
+  const vision = resolveVisionVariant(info.variants, o.variant);
+  const cfg: BudgetInput = { model: o.model, variant: vision, text: o.text, maxPixels: o.maxPixels, onnxBytes: bytesOf(vision, o.text) };
+  const visions = Object.keys(info.variants).filter((p) => info.variants[p as keyof ModelInfo['variants']]?.vision);
+  const others = visions
+    .flatMap((v) => [false, true].map((t) => ({ v, t })))
+    .filter(({ v, t }) => !(v === vision && t === o.text) && (!t || resolveTextVariant(info.variants)))
+    .map(({ v, t }) => ({ model: o.model, variant: v, text: t, maxPixels: o.maxPixels, onnxBytes: bytesOf(v, t), label: `CLIP_EDGE_VARIANT=${v} CLIP_EDGE_TEXT=${t}` }));
+  return checkBudget(table, cfg, others);
+}
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join('/'))
+    .sort();
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string' },
+      variant: { type: 'string' },
+      text: { type: 'boolean' },
+      'no-text': { type: 'boolean' },
+      'max-pixels': { type: 'string' },
+      local: { type: 'boolean' },
+      remote: { type: 'boolean' },
+      'persist-to': { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      force: { type: 'boolean' },
+      config: { type: 'string', default: path.join(ROOT, 'wrangler.toml') },
+    },
+  });
+  const toml = readWranglerToml(readFileSync(values.config!, 'utf8'));
+  const dir = path.resolve(values.model ?? path.join(ROOT, 'models', toml.vars.CLIP_EDGE_MODEL ?? 'tiny-clip'));
+  const opts: UploadOptions = {
+    dir,
+    model: path.basename(dir),
+    variant: values.variant ?? toml.vars.CLIP_EDGE_VARIANT ?? 'auto',
+    text: values['no-text'] ? false : (values.text ?? /^(1|true|yes|on)$/i.test(toml.vars.CLIP_EDGE_TEXT ?? 'false')),
+    maxPixels: Number(values['max-pixels'] ?? toml.vars.CLIP_EDGE_MAX_PIXELS ?? WORKERS_DEFAULT_MAX_PIXELS),
+  };
+  if (!Number.isSafeInteger(opts.maxPixels) || opts.maxPixels < 1) throw new Error(`--max-pixels must be a positive integer`);
+  if (!existsSync(dir)) throw new Error(`model folder ${dir} does not exist`);
+  const info = await readModelInfo(fsModelSource(dir));
+  const files = listFiles(dir);
+  const plan = uploadPlan(files, info.variants, opts);
+
+  const tablePath = path.join(ROOT, 'bench/results/workers-memory.json');
+  const table = existsSync(tablePath) ? (JSON.parse(readFileSync(tablePath, 'utf8')) as MemoryTable) : undefined;
+  const budget = budgetFor(info, table, opts);
+  console.log(`${budget.ok ? 'fits' : 'DOES NOT FIT'}: ${budget.message}`);
+  if (!budget.ok && !values.force) {
+    console.error('refusing to upload (measure with `npm run workers:memory`, or pass --force)');
+    return 1;
+  }
+
+  const work = path.join(ROOT, '.cache/workers-upload');
+  mkdirSync(work, { recursive: true });
+  const r2File = path.join(work, 'r2.json');
+  const kvFile = path.join(work, 'kv.json');
+  writeFileSync(r2File, JSON.stringify(plan.r2.map((o) => ({ key: o.key, file: path.join(dir, o.path) }))));
+  const kvEntries = plan.kv.map((o) => {
+    const header = JSON.parse(readFileSync(path.join(dir, o.json), 'utf8')) as PromptCacheHeader;
+    const file = path.join(work, 'kv', `${o.key.replace(/\//g, '__')}.cepc`);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, packPromptCache({ header, data: new Uint8Array(readFileSync(path.join(dir, o.bin))) }));
+    return { key: o.key, file };
+  });
+  writeFileSync(kvFile, JSON.stringify(kvEntries.map((e) => ({ key: e.key, value: readFileSync(e.file).toString('base64'), base64: true }))));
+  const bytes = plan.r2.reduce((s, o) => s + readFileSync(path.join(dir, o.path)).byteLength, 0);
+  console.log(`plan: vision ${plan.vision}${plan.text ? `, text ${plan.text}` : ''}; R2 ${plan.r2.length} objects (${(bytes / 1048576).toFixed(1)} MiB) under ${opts.model}/; KV ${plan.kv.length} prompt caches`);
+  // Local state where `npm run dev:workers` reads it.
+  const where = values.remote ? ['--remote'] : ['--local', '--persist-to', values['persist-to'] ?? path.join(ROOT, '.cache/wrangler-state')];
+  const bucket = toml.bucket ?? 'clip-edge-models';
+  const commands = [
+    ['r2', 'bulk', 'put', bucket, '--filename', r2File, ...where],
+    // wrangler 4.86's *local* `kv bulk put` turns base64 values into strings (binary is mangled): one `kv key put --path` per cache there.
+    ...(values.remote
+      ? [['kv', 'bulk', 'put', kvFile, '--binding', 'PROMPTS', ...where]]
+      : kvEntries.map((e) => ['kv', 'key', 'put', e.key, '--path', e.file, '--binding', 'PROMPTS', ...where])),
+  ];
+  for (const args of commands) {
+    console.log(`wrangler ${args.join(' ')}`);
+    if (values['dry-run']) continue;
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), ...args, '-c', values.config!], {
+      stdio: 'inherit',
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+    });
+    if (r.status !== 0) return r.status ?? 1;
+  }
+  return 0;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  main().then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      console.error(e instanceof Error ? e.message : e);
+      process.exit(2);
+    },
+  );
+}
