@@ -82,7 +82,7 @@ describe('answers equal Node’s (same model folder, same images)', () => {
   const app = visionOnly();
   it.each(answers.images.map((i) => [i.file.split('/').pop()!, i] as const))('%s', async (_, ref) => {
     const bytes = await repoFile(ref.file);
-    const type = ref.file.endsWith('.png') ? 'image/png' : 'image/jpeg';
+    const type = `image/${ref.file.split('.').pop()!.replace('jpg', 'jpeg')}`;
     const r = (await (await post(app, `/v1/classify?labelSet=${answers.labelSet}&topK=3`, bytes, type)).json()) as { results: { label: string; score: number }[]; variant: { vision: string } };
     expect(r.variant.vision).toBe(answers.variant);
     expect(r.results[0]!.label).toBe(ref.results[0]!.label);
