@@ -154,6 +154,7 @@ def main():
     ap.add_argument("--model-dir", default=os.path.join(REPO, "models/tiny-clip"))
     ap.add_argument("--eval-dir", default=os.path.join(REPO, "test/fixtures/tiny-clip-eval"))
     ap.add_argument("--random", choices=["vit-b-32"], help="export randomly initialised weights at these dimensions")
+    ap.add_argument("--train-log", help="train_log.json of the run (default: beside the checkpoint)")
     args = ap.parse_args()
     if args.random:
         return export_random(args)
@@ -208,7 +209,7 @@ def main():
     for p in (vision_path, text_path):
         rel = os.path.relpath(p, args.model_dir)
         files[rel] = {"bytes": os.path.getsize(p), "sha256": sha256(p)}
-    log_path = os.path.join(os.path.dirname(args.checkpoint), "train_log.json")
+    log_path = args.train_log or os.path.join(os.path.dirname(args.checkpoint), "train_log.json")
     train_log = json.load(open(log_path)) if os.path.exists(log_path) else {}
     manifest = {
         "id": "tiny-clip",

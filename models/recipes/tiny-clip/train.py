@@ -1,6 +1,7 @@
 """Train the tiny CLIP contrastively (symmetric InfoNCE) on procedural images. CPU, seeded.
 
-Usage: /usr/bin/python3 train.py --out work/ [--minutes 46] [--seed 0] [--partial 0.1] [--shape-only 0.15] [--unnamed-colour 0.2] [--greyscale 0.15]
+Usage: /usr/bin/python3 train.py --out work/ [--minutes 52 | --schedule-steps N] [--stop-at S] [--seed 0]
+       The bundled model: train.py --out work --schedule-steps 1894 --stop-at 1000
 Writes work/checkpoint.pt and work/train_log.json.
 """
 import argparse
@@ -38,14 +39,14 @@ def _render_chunk(args):
     attrs = []
     for i in range(n):
         c, s = rng.choice(pairs)
-        if rng.random() < unnamed:  # any shape in a colour no caption names
+        if unnamed and rng.random() < unnamed:  # any shape in a colour no caption names
             s = rng.choice(data.SHAPES)
             img, a = data.render(c, s, rng, rgb=rng.choice(data.UNNAMED_COLOURS))
             a["unnamed_colour"] = True
         else:
             img, a = data.render(c, s, rng)
         img = data.clip_resize_crop(img)
-        if rng.random() < greyscale:
+        if greyscale and rng.random() < greyscale:
             img = img.convert("L").convert("RGB")
             a["greyscale"] = True
         imgs[i] = np.asarray(img)
@@ -89,16 +90,18 @@ def zero_shot_eval(model, bpe, imgs, attrs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(HERE, "work"))
-    ap.add_argument("--minutes", type=float, default=46)
+    ap.add_argument("--minutes", type=float, default=52)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pool", type=int, default=30000)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--max-steps", type=int, default=6000)
-    ap.add_argument("--partial", type=float, default=0.1, help="share of colour-or-shape-only captions")
-    ap.add_argument("--shape-only", type=float, default=0.15, help="extra share of shape-only captions")
-    ap.add_argument("--unnamed-colour", type=float, default=0.2, help="share of images with an unnamed-colour object (shape-only caption)")
-    ap.add_argument("--greyscale", type=float, default=0.15, help="share of greyscale images (shape-only caption)")
+    ap.add_argument("--partial", type=float, default=0.12, help="share of colour-or-shape-only captions")
+    ap.add_argument("--shape-only", type=float, default=0.0, help="extra share of shape-only captions (experiment, see README)")
+    ap.add_argument("--unnamed-colour", type=float, default=0.0, help="share of images with an unnamed-colour object, shape-only caption (experiment)")
+    ap.add_argument("--greyscale", type=float, default=0.0, help="share of greyscale images, shape-only caption (experiment)")
+    ap.add_argument("--schedule-steps", type=int, default=0, help="fixed cosine schedule length (0: fit it to --minutes)")
+    ap.add_argument("--stop-at", type=int, default=0, help="stop after this many steps (0: at the end of the schedule)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(args.seed)
@@ -120,7 +123,9 @@ def main():
     start = time.time()
     total_steps, warmup, step, log = args.max_steps, 150, 0, []
     while step < total_steps:
-        if step == 30 or (step > 30 and step % 100 == 0):
+        if args.schedule_steps:
+            total_steps = args.schedule_steps
+        elif step == 30 or (step > 30 and step % 100 == 0):
             # Fit the cosine schedule to the time budget, measured on this machine (and re-fitted as the
             # machine's load changes, so the run ends on time with the schedule completed).
             per_step = (time.time() - start) / step
@@ -149,6 +154,8 @@ def main():
         loss.backward()
         opt.step()
         step += 1
+        if args.stop_at and step >= args.stop_at:
+            total_steps = step  # end here: the log entry, validation and checkpoint below still run
         if step % 50 == 0 or step == total_steps:
             entry = {"step": step, "loss": round(loss.item(), 4), "lr": lr, "scale": round(model.logit_scale.exp().item(), 2),
                      "elapsed_s": round(time.time() - start)}
