@@ -5,7 +5,6 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { makeLabelSet } from '../src/core/label-sets.ts';
 import { decodePromptCache } from '../src/core/prompt-cache/format.ts';
 import { memoryPromptCacheStore } from '../src/core/prompt-cache/store.ts';
 import { logits, softmax, topK } from '../src/core/zeroshot.ts';
