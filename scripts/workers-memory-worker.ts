@@ -5,7 +5,7 @@ import jpegWasm from '@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm';
 import type { ClipEdge } from '../src/core/clip.ts';
 import type { WorkersEnv } from '../src/runtime/workers/bindings.ts';
 import { createWorkersClipEdge } from '../src/runtime/workers/create.ts';
-import { ortWasmMemoryBytes } from '../src/runtime/workers/ort.ts';
+import { ortWasmMemoryBytes, workersWasmBackend } from '../src/runtime/workers/ort.ts';
 
 interface MozJpeg {
   decode(data: Uint8Array, preserveOrientation: boolean): { width: number; height: number } | null;
@@ -39,7 +39,11 @@ export default {
         return Response.json({ ok: true });
       }
       if (url.pathname === '/load') {
-        clip = await createWorkersClipEdge({ ...env, CLIP_EDGE_VARIANT: q('variant'), CLIP_EDGE_TEXT: q('text'), CLIP_EDGE_MAX_PIXELS: '100000000' });
+        // prepacking=true measures ORT's default (weights pre-packed: more memory); the Worker turns it off.
+        clip = await createWorkersClipEdge(
+          { ...env, CLIP_EDGE_VARIANT: q('variant'), CLIP_EDGE_TEXT: q('text'), CLIP_EDGE_MAX_PIXELS: '100000000' },
+          q('prepacking') === 'true' ? { backends: [workersWasmBackend({ prepacking: true })] } : {},
+        );
         await clip.warmup();
         return Response.json({ ortWasm: ortWasmMemoryBytes(), variant: clip.status().active });
       }
