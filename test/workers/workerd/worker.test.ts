@@ -1,6 +1,7 @@
 import { SELF } from 'cloudflare:test';
+import worker from '../../../src/runtime/workers/worker.ts';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { populate, repoFile } from './helpers.ts';
+import { envWith, populate, repoFile } from './helpers.ts';
 
 // The deployed entry (wrangler.toml `main`) with wrangler.toml's bindings and vars, called as a service.
 const answers = inject('nodeAnswers');
@@ -18,5 +19,13 @@ describe('the Worker entry (src/runtime/workers/worker.ts)', () => {
     expect(r.status).toBe(200);
     const body = (await r.json()) as { results: { label: string }[]; classes: { source: string } };
     expect(body.results[0]!.label).toBe(ref.results[0]!.label);
+  });
+
+  it('a misconfigured var is a 500 naming the variable (the client did nothing wrong)', async () => {
+    const r = await worker.fetch(new Request('https://clip.example/v1/models'), envWith({ CLIP_EDGE_TEXT: 'maybe' }), {});
+    expect(r.status).toBe(500);
+    const body = (await r.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('CONFIG_INVALID');
+    expect(body.error.message).toMatch(/CLIP_EDGE_TEXT/);
   });
 });
