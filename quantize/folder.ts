@@ -6,6 +6,7 @@ import { readModelInfo, type ModelInfo } from '../src/core/model/info.ts';
 import { type Tower, TOWERS, onnxFileOf } from '../src/core/precision.ts';
 import { createClipTokenizer } from '../src/core/tokenizer.ts';
 import { fsModelSource } from '../src/runtime/node/fs-source.ts';
+import { setTopLevelKeys } from './json-text.ts';
 import { commitStaged, discardStaged, readOnnx, sha256File, stageOnnx, writeAtomic, type Staged } from './onnx/io.ts';
 import { checkClipSignature, passesFor, runPasses, type PassOptions, type QuantVariant } from './pipeline.ts';
 import { loadVerifyData, promptsOf, type VerifyData } from './verify/data.ts';
@@ -274,7 +275,11 @@ async function updateManifest(dir: string, info: ModelInfo, written: TowerReport
       gate: { ...r.gate.thresholds, passed: r.gate.passed },
     };
   }
-  await writeAtomic(file, `${JSON.stringify(manifest, null, 2)}\n`);
+  // An existing manifest keeps its text (formatting, `0.0`s) outside the two keys written here.
+  const text = info.manifest ? await readFile(file, 'utf8') : `${JSON.stringify(manifest, null, 2)}\n`;
+  const merged = setTopLevelKeys(text, { variants: manifest.variants, quantization: manifest.quantization });
+  if (JSON.stringify(JSON.parse(merged)) !== JSON.stringify(manifest)) throw new ClipEdgeError('INTERNAL', `${file}: merging the manifest text went wrong`);
+  await writeAtomic(file, merged);
 }
 
 const round = (x: number, digits = 4) => Number(x.toFixed(digits));
