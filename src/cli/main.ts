@@ -59,7 +59,14 @@ const serve = defineCommand({
         ...(args['no-text'] ? { text: false } : {}),
       });
       process.stderr.write(`clip-edge listening on ${running.url} (docs: ${running.url}/docs)\n`);
-      const stop = () => void running.close().then(() => process.exit(0));
+      const stop = () =>
+        void running.close().then(
+          () => process.exit(0),
+          (e: unknown) => {
+            process.stderr.write(`clip-edge: shutdown failed: ${String(e)}\n`);
+            process.exit(1);
+          },
+        );
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     }),
@@ -88,7 +95,6 @@ const classify = defineCommand({
       let setTemplates = templates;
       if (labelSet && /\.json$/i.test(labelSet)) {
         const set = await readLabelSetFile(labelSet);
-        labels = undefined;
         labelSet = undefined;
         // A file's classes go inline (first synonym); its templates apply unless --templates overrides them.
         labels = set.labels.slice();

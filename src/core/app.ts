@@ -58,7 +58,7 @@ function readClassifyParams(get: (k: string) => string[]): ClassifyRequest {
 }
 
 /** The image bytes and parameters of a classify/embed request: raw `image/*` body + query, or multipart. */
-async function readImageRequest(c: Context): Promise<{ image: Uint8Array; params: ClassifyRequest }> {
+async function readImageRequest(c: Context, withParams = true): Promise<{ image: Uint8Array; params: ClassifyRequest }> {
   const type = mediaType(c);
   if (type === 'multipart/form-data') {
     let form: FormData;
@@ -78,7 +78,7 @@ async function readImageRequest(c: Context): Promise<{ image: Uint8Array; params
       ...url.searchParams.getAll(k),
       ...form.getAll(k).filter((v): v is string => typeof v === 'string'),
     ];
-    return { image, params: readClassifyParams(get) };
+    return { image, params: withParams ? readClassifyParams(get) : {} };
   }
   if (!IMAGE_TYPES.test(type)) {
     throw new ClipEdgeError(
@@ -89,7 +89,7 @@ async function readImageRequest(c: Context): Promise<{ image: Uint8Array; params
   const image = new Uint8Array(await c.req.arrayBuffer());
   if (image.byteLength === 0) throw new ClipEdgeError('BAD_INPUT', 'the request body is empty: send the image bytes');
   const url = new URL(c.req.url);
-  return { image, params: readClassifyParams((k) => url.searchParams.getAll(k)) };
+  return { image, params: withParams ? readClassifyParams((k) => url.searchParams.getAll(k)) : {} };
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
@@ -181,7 +181,7 @@ export function createClipApp(options: ClipAppOptions): Hono {
   });
 
   app.post('/v1/embed/image', limit, async (c) => {
-    const { image } = await readImageRequest(c);
+    const { image } = await readImageRequest(c, false);
     const clip = await getClip();
     const r = await clip.embedImage(image);
     return c.json({ ...r, embedding: Array.from(r.embedding), dim: r.embedding.length, timings: roundTimings(r.timings) });

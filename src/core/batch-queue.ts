@@ -55,7 +55,8 @@ export function createBatchQueue<I, O>(
 
   return {
     push(items) {
-      if (pending.length + items.length > maxQueue) {
+      // A push larger than the whole queue is still taken when nothing waits (it is split into runs).
+      if (pending.length > 0 && pending.length + items.length > maxQueue) {
         return Promise.reject(
           new ClipEdgeError('OVERLOADED', `inference queue is full (${pending.length} waiting, limit ${maxQueue}); retry shortly`),
         );

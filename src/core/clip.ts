@@ -30,6 +30,8 @@ export interface ClipLimits {
   maxTextLength: number;
   /** Classes of a stored label set. @defaultValue 1000 */
   maxLabelSetClasses: number;
+  /** Prompts (classes × synonyms × templates) a request may have embedded when its set is not cached. @defaultValue 2048 */
+  maxPrompts: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ClipLimits> = Object.freeze({
@@ -40,6 +42,7 @@ export const DEFAULT_LIMITS: Readonly<ClipLimits> = Object.freeze({
   maxTexts: 64,
   maxTextLength: 2000,
   maxLabelSetClasses: 1000,
+  maxPrompts: 2048,
 });
 
 export interface ClipEdgeOptions {
@@ -267,7 +270,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     return { out, truncated: batch.truncated, tokenizeMs, inferenceMs: since(t1) };
   };
 
-  const embedPrompts = async (set: LabelSet, batch = 256, onProgress?: (done: number, total: number) => void) => {
+  const embedPrompts = async (set: LabelSet, batch = runnerOpts.maxBatch * 4, onProgress?: (done: number, total: number) => void) => {
     const { texts, groups } = expandPrompts(set);
     const flat = new Float32Array(texts.length * dim);
     for (let i = 0; i < texts.length; i += batch) {
@@ -301,11 +304,12 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
       let staleReason = '';
       const store = options.promptCache;
       if (store) {
-        const entry = await store.get(storeKey).catch((e: unknown) => {
-          staleReason = e instanceof Error ? e.message : String(e);
-          return undefined;
+        // Every tier's entry, first valid wins: a stale per-user copy must not hide a valid shipped one.
+        const entries = await (store.getAll ? store.getAll(storeKey) : store.get(storeKey).then((e) => (e ? [e] : []))).catch(() => {
+          staleReason = 'the cached entry could not be read'; // the store's own error may name server paths
+          return [];
         });
-        if (entry) {
+        for (const entry of entries) {
           try {
             const matrix = await decodePromptCache(entry, { labelSet: set, dim, textEncoderSha256: await knownTextShas() });
             source = 'prompt-cache';
@@ -321,6 +325,14 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
           'TEXT_ENCODER_UNAVAILABLE',
           `${what} no valid precomputed prompt cache${staleReason ? ` (${staleReason})` : ''} and this deployment has no text encoder; ` +
             `build it with: clip-edge prompts build --model <model-dir> --labels ${set.name === 'inline' ? '<labels.json>' : set.name}`,
+        );
+      }
+      const prompts = set.synonyms.reduce((n, names) => n + names.length, 0) * set.templates.length;
+      if (prompts > limits.maxPrompts) {
+        throw new ClipEdgeError(
+          'TOO_MANY_LABELS',
+          `${set.name === 'inline' ? 'these labels and templates need' : `label set "${set.name}" needs`} ${prompts} prompts embedded; ` +
+            `the limit per request is ${limits.maxPrompts} (precompute it with: clip-edge prompts build)`,
         );
       }
       const matrix = await embedPrompts(set);
@@ -368,7 +380,9 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
 
   const getLabelSet = async (name: string): Promise<LabelSet> => {
     if (!LABEL_SET_NAME.test(name) || name === 'inline') throw new ClipEdgeError('BAD_INPUT', 'labelSet must be a name of letters, digits, ".", "_" or "-"');
-    const set = await options.labelSets?.get(name);
+    const set = await options.labelSets?.get(name).catch((cause: unknown) => {
+      throw new ClipEdgeError('MODEL_INVALID', `label set "${name}" is invalid on the server`, { cause });
+    });
     if (!set) {
       const known = (await options.labelSets?.list()) ?? [];
       throw new ClipEdgeError('UNKNOWN_LABEL_SET', `unknown label set "${name}"; known: ${known.join(', ') || 'none'}`);

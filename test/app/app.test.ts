@@ -94,8 +94,9 @@ describe('routes', () => {
     expect(body.results.reduce((s, x) => s + x.score, 0)).toBeCloseTo(1, 5);
   });
 
-  it('POST /v1/embed/image returns a unit-length embedding of the model dimension', async () => {
-    const r = await post('/v1/embed/image', JPEG, 'image/jpeg');
+  it('POST /v1/embed/image returns a unit-length embedding of the model dimension (classify parameters are ignored)', async () => {
+    const r = await post('/v1/embed/image?labels=&topK=x', JPEG, 'image/jpeg');
+    expect(r.status).toBe(200);
     const body = (await r.json()) as { embedding: number[]; dim: number };
     expect(body.dim).toBe(clip.info.embedDim);
     expect(Math.hypot(...body.embedding)).toBeCloseTo(1, 5);
@@ -148,6 +149,7 @@ const badInputs: [string, () => Promise<Response> | Response, number, string][] 
   ['neither labels nor labelSet', () => post('/v1/classify', JPEG, 'image/jpeg'), 400, 'BAD_INPUT'],
   ['topK=0', () => post('/v1/classify?labels=a,b&topK=0', JPEG, 'image/jpeg'), 400, 'BAD_INPUT'],
   ['topK not a number', () => post('/v1/classify?labels=a,b&topK=ten', JPEG, 'image/jpeg'), 400, 'BAD_INPUT'],
+  ['a label set re-read through too many templates (prompt limit)', () => post('/v1/classify?labelSet=imagenet&templates=a%20{}&templates=the%20{}&templates=one%20{}', JPEG, 'image/jpeg'), 400, 'TOO_MANY_LABELS'],
   ['template without {}', () => post('/v1/classify?labels=a,b&templates=a%20photo', JPEG, 'image/jpeg'), 400, 'BAD_INPUT'],
   ['multipart without image field', () => post('/v1/classify', formWith({ labels: 'a,b' })), 400, 'BAD_INPUT'],
   ['multipart image field as text', () => post('/v1/classify', formWith({ image: 'not a file', labels: 'a,b' })), 400, 'BAD_INPUT'],

@@ -107,6 +107,18 @@ describe('prompt cache on the request path', () => {
   });
 });
 
+describe('tiered stores', () => {
+  it('a stale entry in the first tier does not hide a valid one behind it', async () => {
+    const { tieredPromptCacheStore } = await import('../../src/core/prompt-cache/store.ts');
+    const user = memoryPromptCacheStore();
+    const shipped = memoryPromptCacheStore();
+    await user.put('cifar10', await withText.buildPromptCache(makeLabelSet('cifar10', ['x', 'y'], ['{}'])));
+    await shipped.put('cifar10', await withText.buildPromptCache(await withText.labelSet('cifar10')));
+    const visionOnly = await createNodeClipEdge({ backend: 'wasm', text: false, promptCache: tieredPromptCacheStore(user, shipped) });
+    expect((await visionOnly.classify(jpeg, { labelSet: 'cifar10' })).classes.source).toBe('prompt-cache');
+  });
+});
+
 describe('the prompt caches shipped with the bundled model', () => {
   const dir = path.join(MODEL_DIR, 'prompts');
   const names = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));

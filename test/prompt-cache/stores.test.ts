@@ -46,3 +46,16 @@ describe('store specifics', () => {
     expect(await shipped.keys()).toEqual(['cifar10']);
   });
 });
+
+describe('filesystem store bounds request-time entries', () => {
+  it('keeps at most maxInlineEntries inline-* entries, dropping the oldest', async () => {
+    const dir = tmp();
+    const store = fsPromptCacheStore(dir, { maxInlineEntries: 2 });
+    await store.put('cifar10', await sampleEntry());
+    for (const k of ['inline-a', 'inline-b', 'inline-c']) {
+      await store.put(k, await sampleEntry());
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    expect((await store.keys()).sort()).toEqual(['cifar10', 'inline-b', 'inline-c']);
+  });
+});

@@ -57,6 +57,11 @@ describe('batch queue (serialised runs + micro-batching)', () => {
     expect(await q.push([2])).toEqual([2]);
   });
 
+  it('takes a push larger than maxQueue when nothing waits (split into runs)', async () => {
+    const q = createBatchQueue<number, number>(async (items) => items, { maxBatch: 4, maxQueue: 5 });
+    expect(await q.push(Array.from({ length: 12 }, (_, i) => i))).toHaveLength(12);
+  });
+
   it('refuses work beyond maxQueue with OVERLOADED', async () => {
     const gate = deferred();
     const q = createBatchQueue<number, number>(async (items) => (await gate.promise, items), { maxBatch: 1, maxQueue: 2 });

@@ -11,6 +11,8 @@ export interface PromptCacheStore {
   put(key: string, entry: PromptCacheEntry): Promise<void>;
   delete(key: string): Promise<void>;
   keys(): Promise<string[]>;
+  /** Every tier's entry for a key (tiered stores); the caller uses the first that validates. */
+  getAll?(key: string): Promise<PromptCacheEntry[]>;
 }
 
 /** Store keys are file- and URL-safe. */
@@ -74,6 +76,10 @@ export function tieredPromptCacheStore(primary: PromptCacheStore, ...fallbacks: 
         if (e) return e;
       }
       return undefined;
+    },
+    async getAll(key) {
+      const found = await Promise.all(all.map((s) => s.get(key).catch(() => undefined)));
+      return found.filter((e): e is PromptCacheEntry => e !== undefined);
     },
     put: (key, entry) => primary.put(key, entry),
     delete: (key) => primary.delete(key),

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Backend } from '../../core/backend.ts';
@@ -32,8 +33,8 @@ export interface NodeClipEdgeOptions
   labelSets?: LabelSetProvider;
   /**
    * The shared prompt cache. @defaultValue the caches shipped in `<model>/prompts/` (read-only),
-   * behind a writable per-user folder for inline labels: `$CLIP_EDGE_PROMPT_CACHE/<model folder name>`,
-   * default `~/.cache/clip-edge/prompts/<model folder name>`.
+   * behind a writable per-user folder for inline labels: `$CLIP_EDGE_PROMPT_CACHE/<model folder name>-<hash of its path>`,
+   * default `~/.cache/clip-edge/prompts/…`.
    */
   promptCache?: PromptCacheStore;
 }
@@ -45,10 +46,11 @@ export interface NodeClipEdgeOptions
 export async function createNodeClipEdge(options: NodeClipEdgeOptions = {}): Promise<ClipEdge> {
   const { model, threads, backends, labelSets, promptCache, ...rest } = options;
   const dir = path.resolve(model ?? DEFAULT_MODEL_DIR);
+  const maxLabels = rest.limits?.maxLabelSetClasses;
   const providers = [
     ...(labelSets ? [labelSets] : []),
-    dirLabelSets(path.join(dir, 'label-sets')),
-    dirLabelSets(BUILTIN_LABEL_SETS_DIR, { allowDuplicates: true }),
+    dirLabelSets(path.join(dir, 'label-sets'), { maxLabels }),
+    dirLabelSets(BUILTIN_LABEL_SETS_DIR, { allowDuplicates: true, maxLabels }),
   ];
   return createClipEdge({
     ...rest,
@@ -59,7 +61,13 @@ export async function createNodeClipEdge(options: NodeClipEdgeOptions = {}): Pro
     promptCache:
       promptCache ??
       tieredPromptCacheStore(
-        fsPromptCacheStore(path.join(process.env.CLIP_EDGE_PROMPT_CACHE ?? path.join(homedir(), '.cache', 'clip-edge', 'prompts'), path.basename(dir))),
+        fsPromptCacheStore(
+          path.join(
+            process.env.CLIP_EDGE_PROMPT_CACHE ?? path.join(homedir(), '.cache', 'clip-edge', 'prompts'),
+            // Two model folders with the same name must not share (and overwrite) caches.
+            `${path.basename(dir)}-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`,
+          ),
+        ),
         fsPromptCacheStore(path.join(dir, 'prompts')),
       ),
   });
