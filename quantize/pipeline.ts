@@ -24,8 +24,8 @@ export interface PassOptions {
     matmul?: WeightSelection;
     /**
      * The patch-embedding Conv: `'int8'` → ConvInteger (uint8 weights), `'fp32'` → left as is.
-     * @defaultValue 'int8' — it keeps the ViT-B/32 vision file at 0.25× float32 (0.27× with a
-     * float32 Conv) for ≈ 1 ms more at batch 1 and less from batch 8 (bench/results).
+     * @defaultValue 'int8' — at ViT-B/32's size it ran at 0.34× of the float32 Conv (batch 1) and
+     * keeps the vision file at 0.25× of float32 (0.27× with a float32 Conv); bench/results.
      */
     conv?: 'int8' | 'fp32';
     convSelection?: WeightSelection;

@@ -16,8 +16,8 @@ export interface Q4Options extends WeightSelection {
 /**
  * MatMul by a constant float32 weight [K, N] → com.microsoft MatMulNBits (4-bit, block-wise,
  * asymmetric, weight-only). ORT-web 1.30's WASM build runs it, but dequantizes to float32 GEMM:
- * the gain is size (≈ 1/7 of float32), not speed — it ran 1.7× slower than float32 MatMul on
- * ViT-B/32-sized layers (bench/results/quantize-vit-b-32-random.md).
+ * the gain is size (≈ 1/7 of float32 per weight), not speed — it ran 1.9× slower than float32
+ * MatMul on ViT-B/32-sized layers at batch 1 (bench/results/quantize-vit-b-32-random.md).
  */
 export function q4MatMulPass(options: Q4Options = {}): Pass {
   const block = options.blockSize ?? 32;

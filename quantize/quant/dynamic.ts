@@ -52,7 +52,7 @@ export function splice(graph: Graph, replaced: Map<NodeProto, NodeProto[]>, dq: 
   graph.nodes = out;
 }
 
-/** `Cast(int32 → float32)` then `Mul` by the activation scale times the weight scales: the pattern ORT fuses into MatMulIntegerToFloat. */
+/** `Cast(int32 → float32)` then `Mul` by the activation scale times the weight scales: as onnxruntime's dynamic quantizer writes it. */
 export function rescale(graph: Graph, base: string, int32Value: string, activationScale: string, weightScale: string, output: string): NodeProto[] {
   const v = (step: string) => graph.uniqueName(NAMES.quantValue(base, step));
   const nm = (step: string) => graph.uniqueName(NAMES.quantNode(base, step));
