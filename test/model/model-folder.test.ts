@@ -37,7 +37,7 @@ const withManifest = (edit: (m: Json) => void) => (f: Record<string, Uint8Array 
   f['manifest.json'] = JSON.stringify(m);
 };
 const load = (source: ReturnType<typeof memorySource>) =>
-  createClipEdge({ source, backends: [backend], imageCodecs: nodeImageCodecs() }).then(async (c) => (await c.warmup(), c));
+  createClipEdge({ source, backends: [backend], imageCodecs: nodeImageCodecs(), visionVariant: 'fp32' }).then(async (c) => (await c.warmup(), c));
 
 describe('model folder layout (Hugging Face / Optimum)', () => {
   beforeAll(() => backend.init());
@@ -104,7 +104,7 @@ describe('backends', () => {
     const available = await native.init().then(() => true, () => false);
     if (!available) return void console.warn('onnxruntime-node is not installed: native/WASM comparison skipped');
     const source = fsModelSource(MODEL_DIR);
-    const [a, b] = await Promise.all([native, backend].map((be) => createClipEdge({ source, backends: [be], imageCodecs: nodeImageCodecs() })));
+    const [a, b] = await Promise.all([native, backend].map((be) => createClipEdge({ source, backends: [be], imageCodecs: nodeImageCodecs(), visionVariant: 'fp32' })));
     const [ea, eb] = await Promise.all([a!.embedImage(jpeg), b!.embedImage(jpeg)]);
     expect(a!.backend.name).toBe('node');
     for (let i = 0; i < ea.embedding.length; i++) expect(Math.abs(ea.embedding[i]! - eb.embedding[i]!)).toBeLessThan(1e-4);

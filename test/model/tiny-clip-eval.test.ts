@@ -3,7 +3,8 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createClipApp } from '../../src/core/app.ts';
 import { createClipTokenizer } from '../../src/core/tokenizer.ts';
-import { EVAL_DIR, MODEL_DIR, sharedClip, type EvalSet } from '../helpers/clip.ts';
+import { EVAL_DIR, MODEL_DIR, type EvalSet } from '../helpers/clip.ts';
+import { createNodeClipEdge } from '../../src/runtime/node/create.ts';
 import { wasmBackend } from '../../src/runtime/node/backends.ts';
 
 interface TorchReference {
@@ -59,7 +60,8 @@ describe('bundled tiny-clip: ONNX (onnxruntime-web) equals PyTorch', () => {
 describe('bundled tiny-clip: zero-shot accuracy on the committed eval set, through the HTTP API', () => {
   const predictions = new Map<string, string>();
   beforeAll(async () => {
-    const app = createClipApp({ clip: await sharedClip() });
+    // fp32, as the recipe's PyTorch reference (the quantized variants are gated against fp32 by quantize/).
+    const app = createClipApp({ clip: await createNodeClipEdge({ backend: 'wasm', visionVariant: 'fp32', textVariant: 'fp32' }) });
     const query = new URLSearchParams([...evalSet.labels.map((l) => ['labels', l]), ...evalSet.templates.map((t) => ['templates', t]), ['topK', '1']]);
     for (const item of evalSet.images) {
       const type = item.file.endsWith('.png') ? 'image/png' : 'image/jpeg';

@@ -46,7 +46,7 @@ describe('upload plan', () => {
     expect(plan.kv.map((o) => o.key)).toEqual(expect.arrayContaining(['tiny-clip/cifar10', 'tiny-clip/tiny-clip-shapes']));
     const withText = uploadPlan(files, info.variants, { model: 'tiny-clip', variant: 'auto', text: true });
     expect(withText.r2.some((o) => o.key.includes('text_model'))).toBe(true);
-    expect(() => uploadPlan(files, info.variants, { model: 'tiny-clip', variant: 'q4', text: false })).toThrow(/no q4 vision encoder/);
+    expect(() => uploadPlan(files, info.variants, { model: 'tiny-clip', variant: 'uint8', text: false })).toThrow(/no uint8 vision encoder/);
   });
 });
 
