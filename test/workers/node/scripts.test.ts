@@ -66,10 +66,10 @@ describe('memory budget (128 MB per isolate)', () => {
   });
 
   it('estimates an unmeasured variant from its file size', () => {
-    const r = checkBudget(table, { model: 'tiny-clip', variant: 'int8', text: false, maxPixels: 1_000_000, onnxBytes: 2.2e6 });
+    const r = checkBudget(table, { model: 'tiny-clip', variant: 'uint8', text: false, maxPixels: 1_000_000, onnxBytes: 2.2e6 });
     expect(r.basis).toBe('estimated');
     expect(r.ok).toBe(true);
-    const huge = checkBudget(table, { model: 'tiny-clip', variant: 'int8', text: false, maxPixels: 1_000_000, onnxBytes: 89e6 });
+    const huge = checkBudget(table, { model: 'tiny-clip', variant: 'uint8', text: false, maxPixels: 1_000_000, onnxBytes: 89e6 });
     expect(huge.ok).toBe(false);
   });
 
