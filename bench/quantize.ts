@@ -16,6 +16,7 @@ import { q4MatMulPass } from '../quantize/passes/q4-matmul.ts';
 import { runPasses } from '../quantize/pipeline.ts';
 import { int8PerColumn } from '../quantize/quant/math.ts';
 import { median } from '../quantize/verify/runner.ts';
+import { cosine } from '../src/core/zeroshot.ts';
 
 const runsArg = process.argv.indexOf('--runs');
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 15;
@@ -93,17 +94,6 @@ async function time(model: ModelProto, feeds: Record<string, ort.Tensor>[]): Pro
   return { ms, out };
 }
 
-const cos = (a: Float32Array, b: Float32Array) => {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i]! * b[i]!;
-    aa += a[i]! ** 2;
-    bb += b[i]! ** 2;
-  }
-  return ab / Math.sqrt(aa * bb);
-};
 
 const mlpFeeds = [50, 800].map((m) => ({ x: new ort.Tensor('float32', rand(m * D, 1, 7), [1, m, D]) }));
 const convFeeds = [1, 8].map((b) => ({ x: new ort.Tensor('float32', rand(b * 3 * 224 * 224, 2, 8), [b, 3, 224, 224]) }));
@@ -128,7 +118,7 @@ for (const [what, forms, feeds, labels] of [
     const r = await time(await make(), feeds as Record<string, ort.Tensor>[]);
     ref ??= r;
     rows.push(
-      `| ${what} | ${name} | ${labels[0]} | ${r.ms[0]!.toFixed(1)} | ${(r.ms[0]! / ref.ms[0]!).toFixed(2)} | ${labels[1]} | ${r.ms[1]!.toFixed(1)} | ${(r.ms[1]! / ref.ms[1]!).toFixed(2)} | ${cos(ref.out[0]!, r.out[0]!).toFixed(5)} |`,
+      `| ${what} | ${name} | ${labels[0]} | ${r.ms[0]!.toFixed(1)} | ${(r.ms[0]! / ref.ms[0]!).toFixed(2)} | ${labels[1]} | ${r.ms[1]!.toFixed(1)} | ${(r.ms[1]! / ref.ms[1]!).toFixed(2)} | ${cosine(ref.out[0]!, r.out[0]!).toFixed(5)} |`,
     );
     process.stderr.write(`${rows.at(-1)}\n`);
   }

@@ -104,16 +104,6 @@ export async function runOrt(model: ModelProto | Uint8Array, feeds: Record<strin
 
 export { ort };
 
-export function cosineOf(a: Float32Array, b: Float32Array): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i]! * b[i]!;
-    aa += a[i]! ** 2;
-    bb += b[i]! ** 2;
-  }
-  return ab / Math.sqrt(aa * bb);
-}
+export { cosine as cosineOf } from '../../src/core/zeroshot.ts';
 
 export const maxAbsDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
