@@ -216,7 +216,7 @@ def main():
         "name": "clip-edge tiny CLIP (demonstration model)",
         "description": "A small CLIP-architecture model (ViT image tower, causal text transformer, real CLIP BPE vocabulary) "
                        "trained by clip-edge on procedurally rendered coloured shapes. A demonstration and test model: it "
-                       "knows 6 colours x 6 shapes and nothing about real photos.",
+                       f"knows {len(data.COLOURS)} colours x {len(data.SHAPES)} shapes and nothing about real photos.",
         "source": "models/recipes/tiny-clip (trained from scratch, seed 0)",
         "license": "MIT",
         "architecture": {k: cfg[k] for k in cfg},
@@ -244,7 +244,7 @@ def main():
     # The model's own label set (served as labelSet=tiny-clip-shapes), in openai/CLIP's prompt form.
     os.makedirs(os.path.join(args.model_dir, "label-sets"), exist_ok=True)
     with open(os.path.join(args.model_dir, "label-sets", "tiny-clip-shapes.json"), "w") as f:
-        json.dump({"dataset": "tiny-clip shapes (6 colours x 6 shapes)", "source": "models/recipes/tiny-clip/data.py",
+        json.dump({"dataset": f"tiny-clip shapes ({len(data.COLOURS)} colours x {len(data.SHAPES)} shapes)", "source": "models/recipes/tiny-clip/data.py",
                    "classes": meta["labels"], "templates": meta["templates"]}, f, indent=1)
     print(json.dumps({"accuracy": accs, "files": files}, indent=1))
 

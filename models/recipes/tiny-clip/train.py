@@ -163,7 +163,9 @@ def main():
                 model.eval()
                 entry["val"] = zero_shot_eval(model, bpe, val_imgs, val_attrs)
                 model.train()
-                torch.save({"config": CONFIG, "state_dict": model.state_dict(), "step": step}, os.path.join(args.out, "checkpoint.pt"))
+                ckpt = {"config": CONFIG, "state_dict": model.state_dict(), "step": step}
+                torch.save(ckpt, os.path.join(args.out, "checkpoint.pt"))
+                torch.save(ckpt, os.path.join(args.out, f"checkpoint-{step:05d}.pt"))  # to pick a step by validation
             log.append(entry)
             print(json.dumps(entry), flush=True)
     torch.save({"config": CONFIG, "state_dict": model.state_dict(), "step": step}, os.path.join(args.out, "checkpoint.pt"))
