@@ -58,6 +58,8 @@ export interface ClipCrop {
   readonly width: number;
   readonly height: number;
   readonly decode: DecodePath;
+  /** Milliseconds spent decoding, and resizing + cropping. */
+  readonly ms: { readonly decode: number; readonly resize: number };
 }
 
 export interface ImageDecoder {
@@ -218,15 +220,30 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
       if (header.format === 'jpeg' && turbo) {
         const denom = jpegScale(header, bytes.length, config);
         const discard = jpegTurboDecodeBytes(header, bytes.length, denom) > DISCARD_AFTER_BYTES;
+        const t0 = performance.now();
+        let t1 = t0;
         const crop = await guard(header, () =>
-          turbo.decode(bytes, header, denom, (view) => resizeAndCenterCropOriented(view, header.orientation, config), discard),
+          turbo.decode(
+            bytes,
+            header,
+            denom,
+            (view) => {
+              t1 = performance.now();
+              return resizeAndCenterCropOriented(view, header.orientation, config);
+            },
+            discard,
+          ),
         );
-        return { crop, ...upright, decode: denom === 1 ? 'exact' : `dct-1/${denom}` };
+        const ms = { decode: t1 - t0, resize: performance.now() - t1 };
+        return { crop, ...upright, decode: denom === 1 ? 'exact' : `dct-1/${denom}`, ms };
       }
       const need = estimateDecodeBytes(header, bytes.length, { jpegTurbo: false, full: true });
       if (need > decodeBudgetBytes) throw overBudget(header, need, bytes.length, false);
+      const t0 = performance.now();
       const img = await decode(bytes);
-      return { crop: resizeAndCenterCrop(img, config), ...upright, decode: 'exact' };
+      const t1 = performance.now();
+      const crop = resizeAndCenterCrop(img, config);
+      return { crop, ...upright, decode: 'exact', ms: { decode: t1 - t0, resize: performance.now() - t1 } };
     },
 
     decode,
