@@ -1,7 +1,7 @@
 // npm run workers:memory [-- --model models/vit-b-32-random --variants int8,q4 --text no] —
 // measures, inside workerd (`wrangler dev --local`), the memory of each configuration of a model
-// (vision variant × text tower) after loading and at the peak of a request with 1 and 4 MP photos
-// and 12 MP ones (baseline and progressive JPEG), and merges the rows into
+// (vision variant × text tower) after loading and at the peak of a request with 1 and 4 MP photos,
+// 12 MP ones (baseline and progressive JPEG) and a 24 MP baseline one (DCT-scaled under the budget), and merges the rows into
 // bench/results/workers-memory.{md,json} (rows of other models/configurations are kept).
 // The upload step (scripts/workers-upload.ts) refuses configurations whose peak exceeds 128 MB.
 // A large model travels to workerd's local R2 once (persisted in .cache/workers-memory/state;
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
   if (typeof WebSocket === 'undefined') throw new Error('run with node --experimental-websocket (npm run workers:memory does)');
   mkdirSync(CACHE, { recursive: true });
   const info = await readModelInfo(fsModelSource(MODEL));
-  const sizes: [number, number, boolean][] = [[1224, 816, false], [2448, 1632, false], [4000, 3000, false], [4000, 3000, true]];
+  const sizes: [number, number, boolean][] = [[1224, 816, false], [2448, 1632, false], [4000, 3000, false], [4000, 3000, true], [6000, 4000, false]];
   const photos: Uint8Array[] = [];
   for (const [w, h, p] of sizes) photos.push(await photo(w, h, p));
   const wanted = args.variants?.split(',');
@@ -178,9 +178,13 @@ async function main(): Promise<void> {
         const [w, h, progressive] = sizes[k]!;
         const name = `${w}x${h}${progressive ? ' progressive' : ''}`;
         await heap(true);
-        const r = (await call(route, bytes)) as { ortWasm: number; image: { decode: string } };
+        const r = (await call(route, bytes).catch((e: Error) => {
+          // Over the decode budget (e.g. a progressive JPEG's coefficients): a 413 is a result too.
+          if (!/IMAGE_TOO_LARGE|decode budget/.test(e.message)) throw e;
+          return { ortWasm: loaded.ortWasm, image: { decode: 'refused (413)' } };
+        })) as { ortWasm: number; image: { decode: string } };
         const noGc = await heap(false);
-        codecWasm[name] ??= ((await call('/codec', bytes)) as { codecWasm: number }).codecWasm;
+        codecWasm[name] ??= r.image.decode.startsWith('refused') ? 0 : ((await call('/codec', bytes)) as { codecWasm: number }).codecWasm;
         await heap(true);
         const measured = { jsHeapUsed: noGc.used, backing: noGc.backing, ortWasm: r.ortWasm };
         const denom = Number(/dct-1\/(\d)/.exec(r.image.decode)?.[1] ?? 1);
