@@ -112,9 +112,9 @@ export class JpegTurboCodec {
       throw new ClipEdgeError('INTERNAL', `Could not load the libjpeg-turbo wasm: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     });
     const module = await this.compiled;
-    let memory: WebAssembly.Memory | undefined;
+    const bound: { memory?: WebAssembly.Memory } = {};
     const zero = (...ptrs: number[]): number => {
-      const v = new DataView(memory!.buffer);
+      const v = new DataView(bound.memory!.buffer);
       for (const p of ptrs) v.setUint32(p, 0, true);
       return 0;
     };
@@ -138,7 +138,7 @@ export class JpegTurboCodec {
       },
     });
     const exports = instance.exports as unknown as TurboExports;
-    memory = exports.memory;
+    bound.memory = exports.memory;
     this.instance = exports;
     return exports;
   }
