@@ -12,9 +12,11 @@ export interface RequestMemory {
   pixels: number;
   size: string;
   fileBytes: number;
+  /** How the Worker decoded it: `exact`, or `dct-1/2` … (DCT-scaled because the exact decode exceeded the budget). */
+  decode?: string;
   /** Right after the request, before any forced GC: V8 heap used, array-buffer backing stores, ORT's wasm memory. */
   afterRequestNoGc: { jsHeapUsed: number; backing: number; ortWasm: number };
-  /** mozjpeg's wasm memory after decoding this photo. */
+  /** The JPEG codec's (libjpeg-turbo's) wasm memory after decoding this photo as the Worker does. */
   codecWasm: number;
   /** See {@link estimatePeak}. */
   peakEstimate: number;
@@ -39,39 +41,34 @@ export interface MemoryTable {
 }
 
 /**
- * Bytes per decoded pixel held by JS at a request's peak: the RGBA copy out of the codec (4), the
- * RGB image (3), the upright copy of a rotated photo (3) and the resize's uint8 intermediates (≤ 1).
+ * A request's peak: JS heap after load + ORT's wasm + the codec's wasm + the resize's 8-bit
+ * intermediate (crop width × the long side × 3 bytes: rows are resized straight from the codec's
+ * memory, no full-size copy) + 2× the file (request body and its copy into the codec).
  */
-export const JS_BYTES_PER_PIXEL = 11;
-
-/** A request's peak: everything the isolate holds while the codec's memory and the decoded copies are alive together. */
-export function estimatePeak(m: { jsHeapUsed: number; ortWasm: number; codecWasm: number; pixels: number; fileBytes: number }): number {
-  return m.jsHeapUsed + m.ortWasm + m.codecWasm + JS_BYTES_PER_PIXEL * m.pixels + 2 * m.fileBytes;
+export function estimatePeak(m: { jsHeapUsed: number; ortWasm: number; codecWasm: number; longSide: number; fileBytes: number }): number {
+  return m.jsHeapUsed + m.ortWasm + m.codecWasm + 3 * 224 * m.longSide + 2 * m.fileBytes;
 }
 
-/** Peak at `pixels`, from the measured requests of a row (linear in pixels between/beyond the two nearest sizes). */
-export function peakAt(row: MemoryRow, pixels: number): number {
-  const rs = [...row.requests].sort((a, b) => a.pixels - b.pixels);
-  if (rs.length === 0) return row.loaded.jsHeapUsed + row.loaded.ortWasm + (JS_BYTES_PER_PIXEL + 4.2) * pixels;
-  if (rs.length === 1) return rs[0]!.peakEstimate + (JS_BYTES_PER_PIXEL + 4.2) * (pixels - rs[0]!.pixels);
-  const i = Math.max(1, rs.findIndex((r) => r.pixels >= pixels));
-  const [a, b] = pixels > rs.at(-1)!.pixels ? [rs.at(-2)!, rs.at(-1)!] : [rs[i - 1]!, rs[i]!];
-  const slope = (b.peakEstimate - a.peakEstimate) / (b.pixels - a.pixels);
-  return a.peakEstimate + slope * (pixels - a.pixels);
+/**
+ * What a request adds on top of the model, the decode budget aside: request body and its copy, the
+ * resize's intermediate, response; the largest measured (heap right after a request, before GC,
+ * minus the heap after load), at least 8 MiB.
+ */
+export function requestOverhead(row: MemoryRow | undefined): number {
+  const measured = row?.requests.map((q) => q.afterRequestNoGc.jsHeapUsed + q.afterRequestNoGc.backing - row.loaded.jsHeapUsed - row.loaded.backing) ?? [];
+  return Math.max(8 * MB, ...measured);
 }
 
-/** Largest image (pixels) whose request peak stays within the limit for a row, rounded down to 0.5 MP. */
-export function maxPixelsWithin(row: MemoryRow, limit = WORKERS_MEMORY_LIMIT): number {
-  const rs = [...row.requests].sort((a, b) => a.pixels - b.pixels);
-  let lo = 0;
-  let hi = 100_000_000;
-  if (peakAt(row, 1) > limit || rs.length === 0) return 0;
-  while (hi - lo > 1000) {
-    const mid = Math.floor((lo + hi) / 2);
-    if (peakAt(row, mid) <= limit) lo = mid;
-    else hi = mid;
-  }
-  return Math.floor(lo / 500_000) * 500_000;
+/** ORT's wasm memory once a request has run (it grows on the first inference and never shrinks). */
+const ortAfterRequests = (row: MemoryRow): number => Math.max(row.loaded.ortWasm, ...row.requests.map((q) => q.afterRequestNoGc.ortWasm));
+
+/**
+ * The configuration's worst case: the model loaded (JS heap + ORT's wasm after requests), the
+ * whole decode budget in use, and a request's own overhead. Images are what the decode budget lets
+ * through (decoder refusals keep every image within it), so the pixel limit plays no part.
+ */
+export function peakOf(row: MemoryRow, decodeBudgetBytes: number): number {
+  return row.loaded.jsHeapUsed + row.loaded.backing + ortAfterRequests(row) + decodeBudgetBytes + requestOverhead(row);
 }
 
 export interface BudgetInput {
@@ -79,7 +76,8 @@ export interface BudgetInput {
   /** The resolved vision variant (not `auto`). */
   variant: string;
   text: boolean;
-  maxPixels: number;
+  /** CLIP_EDGE_DECODE_BUDGET_MB in bytes. */
+  decodeBudgetBytes: number;
   /** ONNX bytes of the configuration (vision + text when enabled): used to estimate an unmeasured variant. */
   onnxBytes: number;
 }
@@ -98,25 +96,29 @@ export interface BudgetResult {
  */
 export function checkBudget(table: MemoryTable | undefined, cfg: BudgetInput, otherConfigs: (BudgetInput & { label: string })[] = []): BudgetResult {
   const limit = table?.limitBytes ?? WORKERS_MEMORY_LIMIT;
-  const peakOf = (c: BudgetInput): { peak: number; basis: 'measured' | 'estimated' } => {
+  /** The model's share (everything but the decode budget). */
+  const modelOf = (c: BudgetInput): { bytes: number; basis: 'measured' | 'estimated' } => {
     const rows = table?.rows.filter((r) => r.model === c.model) ?? [];
     const exact = rows.find((r) => r.variant === c.variant && r.text === c.text);
-    if (exact) return { peak: peakAt(exact, c.maxPixels), basis: 'measured' };
+    if (exact) return { bytes: peakOf(exact, 0), basis: 'measured' };
     const ref = rows.find((r) => r.text === c.text) ?? rows[0];
     // ORT's wasm memory grew ~2.5× the ONNX bytes in the measurements (see PLATFORM-NOTES); fp16 weights are cast to fp32.
     const perByte = /fp16/.test(c.variant) ? 5 : 3;
     const ortWasm = 16 * MB + perByte * c.onnxBytes;
-    const js = ref?.loaded.jsHeapUsed ?? 8 * MB;
-    const image = ref ? peakAt(ref, c.maxPixels) - ref.loaded.jsHeapUsed - ref.loaded.ortWasm : (JS_BYTES_PER_PIXEL + 4.2) * c.maxPixels;
-    return { peak: js + ortWasm + image, basis: 'estimated' };
+    const js = ref ? ref.loaded.jsHeapUsed + ref.loaded.backing : 8 * MB;
+    return { bytes: js + ortWasm + requestOverhead(ref), basis: 'estimated' };
   };
-  const { peak, basis } = peakOf(cfg);
+  const { bytes: model, basis } = modelOf(cfg);
+  const peak = model + cfg.decodeBudgetBytes;
   const mb = (b: number) => `${(b / MB).toFixed(1)} MB`;
-  const what = `${cfg.model} ${cfg.variant} vision${cfg.text ? ' + text' : ''}, images up to ${(cfg.maxPixels / 1e6).toFixed(1)} MP`;
+  const what = `${cfg.model} ${cfg.variant} vision${cfg.text ? ' + text' : ''} with a ${mb(cfg.decodeBudgetBytes)} decode budget`;
   if (peak <= limit) return { ok: true, peakBytes: peak, basis, message: `${what}: peak ${mb(peak)} (${basis}) ≤ ${mb(limit)}` };
-  const fitting = otherConfigs.filter((o) => peakOf(o).peak <= limit).map((o) => `${o.label} (${mb(peakOf(o).peak)})`);
-  const exact = table?.rows.find((r) => r.model === cfg.model && r.variant === cfg.variant && r.text === cfg.text);
-  const px = exact ? maxPixelsWithin(exact, limit) : 0;
+  const fitting = otherConfigs
+    .map((o) => ({ o, p: modelOf(o).bytes + o.decodeBudgetBytes }))
+    .filter(({ p }) => p <= limit)
+    .map(({ o, p }) => `${o.label} (${mb(p)})`);
+  // The budget that would fit beside this model, if it leaves room for a 12 MP baseline JPEG (~37 MB) or at least 8 MB.
+  const room = Math.floor((limit - model) / MB);
   return {
     ok: false,
     peakBytes: peak,
@@ -124,7 +126,7 @@ export function checkBudget(table: MemoryTable | undefined, cfg: BudgetInput, ot
     message:
       `${what}: peak ${mb(peak)} (${basis}) exceeds the Workers limit of ${mb(limit)}.` +
       (fitting.length ? ` Would fit: ${fitting.join('; ')}.` : ' No other variant of this model fits either: use a smaller model.') +
-      (px > 0 ? ` This variant fits with CLIP_EDGE_MAX_PIXELS=${px}.` : ''),
+      (room >= 8 ? ` This variant fits with CLIP_EDGE_DECODE_BUDGET_MB=${room} (${room >= 38 ? '12 MP baseline JPEGs still decode exactly' : 'large JPEGs are then DCT-scaled, PNG/WebP limited to ~' + (Math.floor((room / 11) * 10) / 10).toFixed(1) + ' MP'}).` : ''),
   };
 }
 
@@ -140,8 +142,10 @@ export function memoryMarkdown(t: MemoryTable): string {
     '- **ORT wasm**: `memory.buffer.byteLength` of onnxruntime-web\'s instance, read through the adapter\'s instantiate shim',
     '  (`ortWasmMemoryBytes()`); it never shrinks.',
     '- **JS heap**: V8 `usedSize` from the inspector protocol (`Runtime.getHeapUsage`) after a forced GC.',
-    '- **codec wasm**: mozjpeg\'s wasm memory after decoding the photo (freed with its instance after images over 4 MP).',
-    `- **peak (est.)**: JS heap after load + ORT wasm + codec wasm + ${JS_BYTES_PER_PIXEL} B/pixel of decoded copies + 2× the file`,
+    '- **decode**: how the Worker decoded the photo with its default 48 MB decode budget: `exact` (libjpeg-turbo, PIL\'s pixels,',
+    '  resized straight from the codec\'s wasm memory) or `dct-1/2`… (DCT-scaled: the exact decode would exceed the budget).',
+    '- **codec wasm**: libjpeg-turbo\'s wasm memory after that decode (the instance is dropped after decodes over 16 MB).',
+    '- **peak (est.)**: JS heap after load + ORT wasm + codec wasm + the resize\'s intermediate (224 × long side × 3 B) + 2× the file',
     '  (scripts/workers-budget.ts `estimatePeak`); **heap right after (no GC)** is what V8 reported right after the',
     '  request, temporaries not yet collected (`usedSize` + `backingStorageSize`): a lower bound of the real peak.',
     '',
@@ -153,20 +157,28 @@ export function memoryMarkdown(t: MemoryTable): string {
     '',
     '## At the peak of one classify request (labelSet from the prompt cache)',
     '',
-    '| model | vision | text | photo | file | ORT wasm after | codec wasm | heap right after (no GC) | peak (est.) | fits 128 MB |',
-    '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| model | vision | text | photo (JPEG) | file | decode | ORT wasm after | codec wasm | heap right after (no GC) | peak (est.) | fits 128 MB |',
+    '| --- | --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | --- |',
     ...t.rows.flatMap((r) =>
       r.requests.map(
         (q) =>
-          `| ${r.model} | ${r.variant} | ${r.text ? 'yes' : 'no'} | ${q.size} (${(q.pixels / 1e6).toFixed(1)} MP) | ${mb(q.fileBytes)} | ${mb(q.afterRequestNoGc.ortWasm)} | ${mb(q.codecWasm)} | ${mb(q.afterRequestNoGc.jsHeapUsed + q.afterRequestNoGc.backing)} | ${mb(q.peakEstimate)} | ${q.peakEstimate <= t.limitBytes ? 'yes' : '**no**'} |`,
+          `| ${r.model} | ${r.variant} | ${r.text ? 'yes' : 'no'} | ${q.size} (${(q.pixels / 1e6).toFixed(1)} MP) | ${mb(q.fileBytes)} | ${q.decode ?? '?'} | ${mb(q.afterRequestNoGc.ortWasm)} | ${mb(q.codecWasm)} | ${mb(q.afterRequestNoGc.jsHeapUsed + q.afterRequestNoGc.backing)} | ${mb(q.peakEstimate)} | ${q.peakEstimate <= t.limitBytes ? 'yes' : '**no**'} |`,
       ),
     ),
     '',
-    '## Largest image that fits, per configuration',
+    '## Worst case per configuration (what `npm run workers:upload` checks)',
     '',
-    '| model | vision | text | max pixels (CLIP_EDGE_MAX_PIXELS) |',
-    '| --- | --- | --- | ---: |',
-    ...t.rows.map((r) => `| ${r.model} | ${r.variant} | ${r.text ? 'yes' : 'no'} | ${maxPixelsWithin(r, t.limitBytes).toLocaleString('en-US')} |`),
+    'Model loaded + ORT after requests + a request\'s overhead (largest measured) + the whole decode budget',
+    '(`CLIP_EDGE_DECODE_BUDGET_MB`, default 48): every image the decoder accepts stays within that budget.',
+    '',
+    '| model | vision | text | model + request | with 48 MB decode budget | fits 128 MB | largest budget that fits |',
+    '| --- | --- | --- | ---: | ---: | --- | ---: |',
+    ...t.rows.map((r) => {
+      const base = peakOf(r, 0);
+      const with48 = base + 48 * MB;
+      const room = Math.floor((t.limitBytes - base) / MB);
+      return `| ${r.model} | ${r.variant} | ${r.text ? 'yes' : 'no'} | ${mb(base)} | ${mb(with48)} | ${with48 <= t.limitBytes ? 'yes' : '**no**'} | ${room > 0 ? `${room} MB` : 'none: the model alone exceeds 128 MB'} |`;
+    }),
     '',
   ];
   return lines.join('\n');

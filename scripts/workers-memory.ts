@@ -1,15 +1,21 @@
-// npm run workers:memory — measures, inside workerd (`wrangler dev --local`), the memory of each
-// configuration the bundled model allows (vision variant × text tower) after loading and at the
-// peak of a request with a 1, 4 and 12 MP photo, and writes bench/results/workers-memory.{md,json}.
+// npm run workers:memory [-- --model models/vit-b-32-random --variants int8,q4 --text no] —
+// measures, inside workerd (`wrangler dev --local`), the memory of each configuration of a model
+// (vision variant × text tower) after loading and at the peak of a request with 1 and 4 MP photos,
+// 12 MP ones (baseline and progressive JPEG) and a 24 MP baseline one (DCT-scaled under the budget), and merges the rows into
+// bench/results/workers-memory.{md,json} (rows of other models/configurations are kept).
 // The upload step (scripts/workers-upload.ts) refuses configurations whose peak exceeds 128 MB.
+// A large model travels to workerd's local R2 once (persisted in .cache/workers-memory/state;
+// re-runs skip objects already there): the ViT-B/32 int8 vision file (89 MB) takes ~1 min.
 //
 // How memory is read: ORT's wasm memory from the adapter's instantiate shim (ortWasmMemoryBytes);
-// the JPEG decoder's wasm memory by decoding the same photo in a fresh mozjpeg instance; the V8 heap
+// the JPEG decoder's wasm memory by decoding the same photo in a fresh decoder with the Worker's
+// settings (libjpeg-turbo, decode budget, DCT scaling); the V8 heap
 // (JS objects, and array buffers outside the heap, which do not include wasm memories) through the
 // inspector protocol's Runtime.getHeapUsage, after a full GC (forced by a heap snapshot), and again
 // right after a request without GC (temporaries of the request still alive: a lower bound of its peak). Local workerd does not enforce 128 MB.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +25,10 @@ import { type MemoryRow, type MemoryTable, WORKERS_MEMORY_LIMIT, estimatePeak, m
 import { resolveTextVariant, uploadPlan } from './workers-plan.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const MODEL = process.env.CLIP_EDGE_MODEL_DIR ?? path.join(ROOT, 'models/tiny-clip');
+const { values: args } = parseArgs({
+  options: { model: { type: 'string' }, variants: { type: 'string' }, text: { type: 'string' } },
+});
+const MODEL = path.resolve(ROOT, args.model ?? process.env.CLIP_EDGE_MODEL_DIR ?? 'models/tiny-clip');
 const MODEL_ID = path.basename(MODEL);
 const CACHE = path.join(ROOT, '.cache/workers-memory');
 const PORT = 8799;
@@ -27,9 +36,9 @@ const INSPECTOR = 9239;
 const MB = 1024 * 1024;
 const LABEL_SET = process.env.CLIP_EDGE_LABEL_SET ?? 'cifar10';
 
-/** A synthetic photo-like JPEG (smooth gradients, shapes, sensor-like noise) so that its file size is realistic. */
-async function photo(width: number, height: number): Promise<Uint8Array> {
-  const file = path.join(CACHE, `photo-${width}x${height}.jpg`);
+/** A synthetic photo-like JPEG (smooth gradients, shapes, sensor-like noise) so that its file size is realistic; phones write baseline JPEG. */
+async function photo(width: number, height: number, progressive: boolean): Promise<Uint8Array> {
+  const file = path.join(CACHE, `photo-${width}x${height}-${progressive ? 'progressive' : 'baseline'}.jpg`);
   if (existsSync(file)) return new Uint8Array(readFileSync(file));
   const require = createRequire(import.meta.url);
   const { init, default: encode } = await import('@jsquash/jpeg/encode.js');
@@ -49,7 +58,7 @@ async function photo(width: number, height: number): Promise<Uint8Array> {
       data[i + 3] = 255;
     }
   }
-  const jpeg = new Uint8Array(await encode({ data, width, height, colorSpace: 'srgb' } as ImageData, { quality: 85 }));
+  const jpeg = new Uint8Array(await encode({ data, width, height, colorSpace: 'srgb' } as ImageData, { quality: 85, progressive, baseline: !progressive }));
   writeFileSync(file, jpeg);
   return jpeg;
 }
@@ -126,10 +135,15 @@ async function main(): Promise<void> {
   if (typeof WebSocket === 'undefined') throw new Error('run with node --experimental-websocket (npm run workers:memory does)');
   mkdirSync(CACHE, { recursive: true });
   const info = await readModelInfo(fsModelSource(MODEL));
-  const sizes: [number, number][] = [[1224, 816], [2448, 1632], [4000, 3000]];
-  const photos = await Promise.all(sizes.map(([w, h]) => photo(w, h)));
-  const visions = Object.keys(info.variants).filter((p) => info.variants[p as keyof typeof info.variants]?.vision);
-  const configs = visions.flatMap((v) => [{ variant: v, text: false }, ...(resolveTextVariant(info.variants) ? [{ variant: v, text: true }] : [])]);
+  const sizes: [number, number, boolean][] = [[1224, 816, false], [2448, 1632, false], [4000, 3000, false], [4000, 3000, true], [6000, 4000, false]];
+  const photos: Uint8Array[] = [];
+  for (const [w, h, p] of sizes) photos.push(await photo(w, h, p));
+  const wanted = args.variants?.split(',');
+  const visions = Object.keys(info.variants).filter((p) => info.variants[p as keyof typeof info.variants]?.vision && (!wanted || wanted.includes(p)));
+  const textChoices = args.text === 'no' ? [false] : args.text === 'yes' ? [true] : [false, true];
+  const configs = visions.flatMap((v) => textChoices.filter((t) => !t || resolveTextVariant(info.variants)).map((t) => ({ variant: v, text: t })));
+  // Classify through the prompt cache when the model has one, else embed (same decode + vision path).
+  const route = existsSync(path.join(MODEL, 'prompts', `${LABEL_SET}.bin`)) ? `/classify?labelSet=${LABEL_SET}` : '/embed';
   const rows: MemoryRow[] = [];
   const codecWasm: Record<string, number> = {};
   let dev = await startDev();
@@ -139,7 +153,10 @@ async function main(): Promise<void> {
     const files = (await readdir(MODEL, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.relative(MODEL, path.join(e.parentPath, e.name)).split(path.sep).join('/'));
     const plan = new Map<string, string>();
     for (const c of configs) for (const o of uploadPlan(files, info.variants, { model: MODEL_ID, ...c }).r2) plan.set(o.key, o.path);
-    for (const [key, p] of plan) await call(`/put?key=${encodeURIComponent(key)}`, new Uint8Array(readFileSync(path.join(MODEL, p))));
+    for (const [key, p] of plan) {
+      const file = path.join(MODEL, p);
+      await call(`/put?key=${encodeURIComponent(key)}&size=${statSync(file).size}`, new Uint8Array(readFileSync(file)));
+    }
     for (const [i, c] of configs.entries()) {
       if (i > 0) {
         await dev.stop();
@@ -154,24 +171,37 @@ async function main(): Promise<void> {
         return { used: u.usedSize ?? 0, total: u.totalSize ?? 0, backing: u.backingStorageSize ?? 0 };
       };
       const idle = await heap(true);
-      const loaded = (await call(`/load?variant=${c.variant}&text=${c.text}`)) as { ortWasm: number };
+      const loaded = (await call(`/load?model=${MODEL_ID}&variant=${c.variant}&text=${c.text}`)) as { ortWasm: number };
       const afterLoad = await heap(true);
       const requests: MemoryRow['requests'] = [];
       for (const [k, bytes] of photos.entries()) {
-        const [w, h] = sizes[k]!;
+        const [w, h, progressive] = sizes[k]!;
+        const name = `${w}x${h}${progressive ? ' progressive' : ''}`;
         await heap(true);
-        const r = (await call(`/classify?labelSet=${LABEL_SET}`, bytes)) as { ortWasm: number };
+        const r = (await call(route, bytes).catch((e: Error) => {
+          // Over the decode budget (e.g. a progressive JPEG's coefficients): a 413 is a result too.
+          if (!/IMAGE_TOO_LARGE|decode budget/.test(e.message)) throw e;
+          return { ortWasm: loaded.ortWasm, image: { decode: 'refused (413)' } };
+        })) as { ortWasm: number; image: { decode: string } };
         const noGc = await heap(false);
-        codecWasm[`${w}x${h}`] ??= ((await call('/codec', bytes)) as { codecWasm: number }).codecWasm;
+        codecWasm[name] ??= r.image.decode.startsWith('refused') ? 0 : ((await call('/codec', bytes)) as { codecWasm: number }).codecWasm;
         await heap(true);
         const measured = { jsHeapUsed: noGc.used, backing: noGc.backing, ortWasm: r.ortWasm };
+        const denom = Number(/dct-1\/(\d)/.exec(r.image.decode)?.[1] ?? 1);
         requests.push({
           pixels: w * h,
-          size: `${w}x${h}`,
+          size: name,
           fileBytes: bytes.byteLength,
+          decode: r.image.decode,
           afterRequestNoGc: measured,
-          codecWasm: codecWasm[`${w}x${h}`]!,
-          peakEstimate: estimatePeak({ jsHeapUsed: afterLoad.used + afterLoad.backing, ortWasm: r.ortWasm, codecWasm: codecWasm[`${w}x${h}`]!, pixels: w * h, fileBytes: bytes.byteLength }),
+          codecWasm: codecWasm[name]!,
+          peakEstimate: estimatePeak({
+            jsHeapUsed: afterLoad.used + afterLoad.backing,
+            ortWasm: r.ortWasm,
+            codecWasm: codecWasm[name]!,
+            longSide: Math.ceil(Math.max(w, h) / denom),
+            fileBytes: bytes.byteLength,
+          }),
         });
       }
       cdp.close();
@@ -181,11 +211,17 @@ async function main(): Promise<void> {
   } finally {
     await dev.stop();
   }
-  const table: MemoryTable = { measuredAt: new Date().toISOString(), runtime: 'workerd (wrangler dev --local)', limitBytes: WORKERS_MEMORY_LIMIT, rows };
+  // Merge: this run's rows replace the same configurations; other models' rows are kept.
+  const jsonPath = path.join(ROOT, 'bench/results/workers-memory.json');
+  const old = existsSync(jsonPath) ? (JSON.parse(readFileSync(jsonPath, 'utf8')) as MemoryTable).rows : [];
+  const same = (a: MemoryRow, b: MemoryRow) => a.model === b.model && a.variant === b.variant && a.text === b.text;
+  const kept = old.filter((o) => !rows.some((r) => same(o, r)) && o.requests.every((q) => q.decode !== undefined));
+  const merged = [...kept, ...rows].sort((a, b) => a.model.localeCompare(b.model) || 0);
+  const table: MemoryTable = { measuredAt: new Date().toISOString(), runtime: 'workerd (wrangler dev --local)', limitBytes: WORKERS_MEMORY_LIMIT, rows: merged };
   mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(path.join(ROOT, 'bench/results/workers-memory.json'), `${JSON.stringify(table, null, 1)}\n`);
   writeFileSync(path.join(ROOT, 'bench/results/workers-memory.md'), memoryMarkdown(table));
-  console.log(`wrote bench/results/workers-memory.json (${rows.length} configurations); ${(WORKERS_MEMORY_LIMIT / MB).toFixed(0)} MB limit`);
+  console.log(`wrote bench/results/workers-memory.json (${rows.length} configurations measured, ${merged.length} in the table); ${(WORKERS_MEMORY_LIMIT / MB).toFixed(0)} MB limit`);
 }
 
 await main();

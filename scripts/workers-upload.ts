@@ -1,4 +1,4 @@
-// npm run workers:upload -- [--model models/tiny-clip] [--variant auto] [--text] [--max-pixels N]
+// npm run workers:upload -- [--model models/tiny-clip] [--variant auto] [--text] [--decode-budget-mb 48]
 //                            [--local [--persist-to DIR] | --remote] [--dry-run] [--force]
 //
 // Uploads a model folder to the MODELS R2 bucket (<model id>/…) and its prompt caches to the PROMPTS
@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { readModelInfo, type ModelInfo } from '../src/core/model/info.ts';
 import { packPromptCache, type PromptCacheHeader } from '../src/core/prompt-cache/format.ts';
 import { fsModelSource } from '../src/runtime/node/fs-source.ts';
-import { WORKERS_DEFAULT_MAX_PIXELS } from '../src/runtime/workers/limits.ts';
+import { WORKERS_DEFAULT_DECODE_BUDGET_MB } from '../src/runtime/workers/limits.ts';
 import { type BudgetInput, type MemoryTable, checkBudget } from './workers-budget.ts';
 import { type DeployConfig, resolveTextVariant, resolveVisionVariant, uploadPlan } from './workers-plan.ts';
 
@@ -45,7 +45,8 @@ export function readWranglerToml(text: string): { vars: Record<string, string>; 
 
 export interface UploadOptions extends DeployConfig {
   dir: string;
-  maxPixels: number;
+  /** CLIP_EDGE_DECODE_BUDGET_MB in bytes. */
+  decodeBudgetBytes: number;
 }
 
 /** The budget check for a configuration, with every other configuration of the model as alternatives. */
@@ -56,12 +57,12 @@ export function budgetFor(info: ModelInfo, table: MemoryTable | undefined, o: Up
     return v + (tv ? (info.variants[tv]?.text?.bytes ?? 0) : 0);
   };
   const vision = resolveVisionVariant(info.variants, o.variant);
-  const cfg: BudgetInput = { model: o.model, variant: vision, text: o.text, maxPixels: o.maxPixels, onnxBytes: bytesOf(vision, o.text) };
+  const cfg: BudgetInput = { model: o.model, variant: vision, text: o.text, decodeBudgetBytes: o.decodeBudgetBytes, onnxBytes: bytesOf(vision, o.text) };
   const visions = Object.keys(info.variants).filter((p) => info.variants[p as keyof ModelInfo['variants']]?.vision);
   const others = visions
     .flatMap((v) => [false, true].map((t) => ({ v, t })))
     .filter(({ v, t }) => !(v === vision && t === o.text) && (!t || resolveTextVariant(info.variants)))
-    .map(({ v, t }) => ({ model: o.model, variant: v, text: t, maxPixels: o.maxPixels, onnxBytes: bytesOf(v, t), label: `CLIP_EDGE_VARIANT=${v} CLIP_EDGE_TEXT=${t}` }));
+    .map(({ v, t }) => ({ model: o.model, variant: v, text: t, decodeBudgetBytes: o.decodeBudgetBytes, onnxBytes: bytesOf(v, t), label: `CLIP_EDGE_VARIANT=${v} CLIP_EDGE_TEXT=${t}` }));
   return checkBudget(table, cfg, others);
 }
 
@@ -79,7 +80,7 @@ async function main(): Promise<number> {
       variant: { type: 'string' },
       text: { type: 'boolean' },
       'no-text': { type: 'boolean' },
-      'max-pixels': { type: 'string' },
+      'decode-budget-mb': { type: 'string' },
       local: { type: 'boolean' },
       remote: { type: 'boolean' },
       'persist-to': { type: 'string' },
@@ -95,9 +96,9 @@ async function main(): Promise<number> {
     model: path.basename(dir),
     variant: values.variant ?? toml.vars.CLIP_EDGE_VARIANT ?? 'auto',
     text: values['no-text'] ? false : (values.text ?? /^(1|true|yes|on)$/i.test(toml.vars.CLIP_EDGE_TEXT ?? 'false')),
-    maxPixels: Number(values['max-pixels'] ?? toml.vars.CLIP_EDGE_MAX_PIXELS ?? WORKERS_DEFAULT_MAX_PIXELS),
+    decodeBudgetBytes: Number(values['decode-budget-mb'] ?? toml.vars.CLIP_EDGE_DECODE_BUDGET_MB ?? WORKERS_DEFAULT_DECODE_BUDGET_MB) * 1024 * 1024,
   };
-  if (!Number.isSafeInteger(opts.maxPixels) || opts.maxPixels < 1) throw new Error(`--max-pixels must be a positive integer`);
+  if (!(opts.decodeBudgetBytes > 0)) throw new Error(`--decode-budget-mb must be a positive number of MB`);
   if (!existsSync(dir)) throw new Error(`model folder ${dir} does not exist`);
   const info = await readModelInfo(fsModelSource(dir));
   const files = listFiles(dir);

@@ -1,8 +1,8 @@
 import { type Backend, resolveBackend } from './backend.ts';
 import { ClipEdgeError } from './errors.ts';
-import { createImageDecoder } from './image/decoder.ts';
+import { type DecodePath, createImageDecoder } from './image/decoder.ts';
 import type { ImageCodecWasm } from './image/wasm-codec.ts';
-import { clipPreprocess } from './image/preprocess.ts';
+import { clipNormalize } from './image/preprocess.ts';
 import { type LabelSet, type LabelSetProvider, LABEL_SET_NAME, expandPrompts, makeLabelSet } from './label-sets.ts';
 import { type ModelInfo, availablePrecisions, readModelInfo } from './model/info.ts';
 import { sha256Hex } from './model/integrity.ts';
@@ -60,6 +60,12 @@ export interface ClipEdgeOptions {
   text?: boolean;
   /** How the runtime provides the image codecs' WebAssembly. */
   imageCodecs?: ImageCodecWasm;
+  /**
+   * Memory-capped runtimes (Workers): bytes one image decode may hold, and whether a JPEG too
+   * large for it may be decoded DCT-scaled (needs `imageCodecs.jpegTurbo`; the result's
+   * `image.decode` says so). See ImageDecoderOptions. @defaultValue no budget, exact only
+   */
+  imageDecode?: { budgetBytes?: number; jpegScaling?: boolean };
   /** Named label sets (`labelSet=` requests). */
   labelSets?: LabelSetProvider;
   limits?: Partial<ClipLimits>;
@@ -102,6 +108,13 @@ export interface Timings {
   totalMs: number;
 }
 
+/** The image as sent (upright size) and how it was decoded: `exact` (PIL's pixels) or DCT-scaled (`dct-1/8`, ...). */
+export interface ImageInfo {
+  width: number;
+  height: number;
+  decode: DecodePath;
+}
+
 export interface ClassifyResult {
   model: string;
   variant: { vision: Precision; text?: Precision };
@@ -110,7 +123,7 @@ export interface ClassifyResult {
   /** Best first; `score` is the softmax probability over all classes. */
   results: { label: string; score: number; logit: number }[];
   classes: { count: number; source: ClassSource };
-  image: { width: number; height: number };
+  image: ImageInfo;
   timings: Timings;
 }
 
@@ -120,7 +133,7 @@ export interface ImageEmbedding {
   backend: string;
   /** L2-normalised. */
   embedding: Float32Array;
-  image: { width: number; height: number };
+  image: ImageInfo;
   timings: Timings;
 }
 
@@ -231,7 +244,12 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
   } else if (wantText && options.text === true) {
     throw new ClipEdgeError('MODEL_NOT_FOUND', `${info.id} has no text encoder (text tower requested)`);
   }
-  const decoder = createImageDecoder({ wasm: options.imageCodecs, maxPixels: limits.maxPixels });
+  const decoder = createImageDecoder({
+    wasm: options.imageCodecs,
+    maxPixels: limits.maxPixels,
+    ...(options.imageDecode?.budgetBytes !== undefined ? { decodeBudgetBytes: options.imageDecode.budgetBytes } : {}),
+    jpegScaling: options.imageDecode?.jpegScaling ?? false,
+  });
   // Per-isolate LRU of class matrices, bounded in bytes (ImageNet at D=512 is 2 MB).
   const classCache = new Map<string, { matrix: Promise<Float32Array>; bytes: number }>();
   const classCacheBytes = options.classCacheBytes ?? 32 * 1024 * 1024;
@@ -360,18 +378,17 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
   };
 
   const imageToEmbedding = async (bytes: Uint8Array) => {
-    const t0 = performance.now();
-    const img = await decoder.decode(bytes);
-    const decodeMs = since(t0);
+    const img = await decoder.decodeForClip(bytes, info.preprocess);
+    const decodeMs = img.ms.decode;
     const t1 = performance.now();
-    const pixels = clipPreprocess(img, info.preprocess);
-    const preprocessMs = since(t1);
+    const pixels = clipNormalize(img.crop, info.preprocess);
+    const preprocessMs = img.ms.resize + since(t1);
     const t2 = performance.now();
     const [emb] = await vision.run([pixels]);
     const inferenceMs = since(t2);
     return {
       embedding: normalizeRows(emb!, dim),
-      image: { width: img.width, height: img.height },
+      image: { width: img.width, height: img.height, decode: img.decode },
       decodeMs,
       preprocessMs,
       inferenceMs,

@@ -78,7 +78,14 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
               type: 'array',
               items: { type: 'object', properties: { label: { type: 'string' }, score: { type: 'number', description: 'softmax probability' }, logit: { type: 'number' } } },
             },
-            image: { type: 'object', properties: { width: { type: 'integer' }, height: { type: 'integer' } } },
+            image: {
+              type: 'object',
+              properties: {
+                width: { type: 'integer' },
+                height: { type: 'integer' },
+                decode: { type: 'string', enum: ['exact', 'dct-1/2', 'dct-1/4', 'dct-1/8'], description: 'exact (PIL\'s pixels) or DCT-scaled JPEG decoding (memory-capped runtimes)' },
+              },
+            },
             timings: { $ref: '#/components/schemas/Timings' },
           },
         },

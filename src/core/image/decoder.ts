@@ -1,9 +1,13 @@
 import { ClipEdgeError, isClipEdgeError } from '../errors.ts';
 import { corrupt } from './errors.ts';
-import { readFormatHeader } from './header.ts';
+import { type FormatHeader, readFormatHeader } from './header.ts';
+import type { JpegHeader } from './jpeg-header.ts';
 import { createJpegCodec, decodeJpeg } from './jpeg.ts';
+import { JpegTurboCodec, type JpegScale, jpegTurboDecodeBytes, scaledJpegSize } from './jpeg-turbo.ts';
 import { applyOrientation } from './orient.ts';
+import type { PngHeader } from './png-header.ts';
 import { decodePng } from './png.ts';
+import { type ClipPreprocessConfig, resizeAndCenterCrop, resizeAndCenterCropOriented } from './preprocess.ts';
 import type { ImageHeader, RgbImage } from './types.ts';
 import type { ImageCodecWasm } from './wasm-codec.ts';
 import { createWebpCodec, decodeWebp } from './webp.ts';
@@ -25,6 +29,37 @@ export interface ImageDecoderOptions {
    * @defaultValue 40_000_000
    */
   readonly maxPixels?: number;
+  /**
+   * Bytes one decode may hold at its peak (codec wasm memory + pixel copies), estimated from the
+   * header before decoding; an image over it gets IMAGE_TOO_LARGE naming what would fit. For
+   * memory-capped runtimes (a Workers isolate has 128 MB in all).
+   * @defaultValue Infinity
+   */
+  readonly decodeBudgetBytes?: number;
+  /**
+   * Let {@link ImageDecoder.decodeForClip} decode a JPEG at 1/2, 1/4 or 1/8 scale in the DCT domain
+   * (libjpeg's reduced IDCT; needs `wasm.jpegTurbo`) when the exact decode would exceed
+   * `decodeBudgetBytes` and the scaled image still has a shortest side ≥ the model's input size.
+   * Not PIL's pixels (bench/results/jpeg-scaled-decode.md measures how far); the result says which
+   * path was taken. Off by default; on by default on Workers.
+   * @defaultValue false
+   */
+  readonly jpegScaling?: boolean;
+}
+
+/** How an image was decoded: `exact` (PIL's pixels) or DCT-scaled at 1/2, 1/4 or 1/8 before the resize. */
+export type DecodePath = 'exact' | 'dct-1/2' | 'dct-1/4' | 'dct-1/8';
+
+/** An image made ready for CLIP: resized and center-cropped, and what it was. */
+export interface ClipCrop {
+  /** `cropWidth` × `cropHeight` RGB. */
+  readonly crop: RgbImage;
+  /** Upright size of the image as sent. */
+  readonly width: number;
+  readonly height: number;
+  readonly decode: DecodePath;
+  /** Milliseconds spent decoding, and resizing + cropping. */
+  readonly ms: { readonly decode: number; readonly resize: number };
 }
 
 export interface ImageDecoder {
@@ -36,19 +71,60 @@ export interface ImageDecoder {
    * ClipEdgeError: BAD_INPUT (empty), UNSUPPORTED_IMAGE, IMAGE_TOO_LARGE or CORRUPT_IMAGE.
    */
   decode(bytes: Uint8Array | ArrayBuffer): Promise<RgbImage>;
+  /**
+   * Decode, then CLIP's resize + center crop: `resizeAndCenterCrop(await decode(bytes), config)`,
+   * pixel for pixel, when `decode` is `exact`. With `wasm.jpegTurbo` a JPEG is resized straight
+   * from the codec's memory (no full-size copy), and with `jpegScaling` it may be DCT-scaled.
+   */
+  decodeForClip(bytes: Uint8Array | ArrayBuffer, config: ClipPreprocessConfig): Promise<ClipCrop>;
+  /** Wasm memory (bytes) of the JPEG codec instance after its last decode (0 before any). */
+  jpegCodecMemoryBytes(): number;
 }
 
 interface ResolvedOptions {
   readonly wasm: ImageCodecWasm;
   readonly maxPixels: number;
+  readonly decodeBudgetBytes: number;
+  readonly jpegScaling: boolean;
 }
+
+const MiB = 1024 * 1024;
+
+/**
+ * Estimated peak bytes of decoding an image exactly (no scaling): the codec's wasm memory and the
+ * JS copies alive at once. `full` adds the upright full-size RGB that `decode()` returns; without
+ * it only the 224-px crop is kept (decodeForClip).
+ */
+export function estimateDecodeBytes(header: FormatHeader, fileBytes: number, o: { jpegTurbo: boolean; full: boolean }): number {
+  const px = header.width * header.height;
+  const rotated = header.orientation !== 1 ? 3 * px : 0;
+  const fullCopies = o.full ? 3 * px + rotated : 0;
+  switch (header.format) {
+    case 'jpeg':
+      if (o.jpegTurbo) return jpegTurboDecodeBytes(header, fileBytes, 1) + fullCopies;
+      // mozjpeg: RGBA in wasm, its JS copy, the RGB image, the upright copy.
+      return fileBytes + header.coefficientBytes + MiB + 4 * px + 4 * px + 3 * px + rotated;
+    case 'webp':
+      return fileBytes + MiB + 4 * px + 4 * px + 3 * px + rotated;
+    case 'png':
+      return fileBytes + 2 * pngRawBytes(header) + 3 * px + rotated;
+  }
+}
+
+const PNG_CHANNELS = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 } as const;
+/** Inflated scanlines (filter byte per row): held once inflated and once decoded. */
+const pngRawBytes = (h: PngHeader): number => (Math.ceil((h.width * PNG_CHANNELS[h.colorType] * h.depth) / 8) + 1) * h.height;
 
 export function resolveImageDecoderOptions(o: ImageDecoderOptions = {}): ResolvedOptions {
   const maxPixels = o.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (!Number.isSafeInteger(maxPixels) || maxPixels < 1) {
     throw new ClipEdgeError('BAD_INPUT', `maxPixels must be a positive integer, got ${String(o.maxPixels)}`);
   }
-  return { wasm: o.wasm ?? {}, maxPixels };
+  const decodeBudgetBytes = o.decodeBudgetBytes ?? Infinity;
+  if (!(decodeBudgetBytes > 0)) {
+    throw new ClipEdgeError('BAD_INPUT', `decodeBudgetBytes must be a positive number, got ${String(o.decodeBudgetBytes)}`);
+  }
+  return { wasm: o.wasm ?? {}, maxPixels, decodeBudgetBytes, jpegScaling: o.jpegScaling ?? false };
 }
 
 /**
@@ -56,9 +132,44 @@ export function resolveImageDecoderOptions(o: ImageDecoderOptions = {}): Resolve
  * so creating a decoder costs nothing and a PNG-only workload never loads mozjpeg.
  */
 export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder {
-  const { wasm, maxPixels } = resolveImageDecoderOptions(options);
+  const { wasm, maxPixels, decodeBudgetBytes, jpegScaling } = resolveImageDecoderOptions(options);
   const jpeg = createJpegCodec(wasm);
+  const turbo = wasm.jpegTurbo ? new JpegTurboCodec(wasm.jpegTurbo) : null;
   const webp = createWebpCodec(wasm);
+  const mb = (b: number) => `${(b / MiB).toFixed(1)} MB`;
+
+  /** IMAGE_TOO_LARGE for an image whose decode would not fit the budget, with the size that would. */
+  const overBudget = (header: FormatHeader, need: number, fileBytes: number, full: boolean, why = ''): ClipEdgeError => {
+    const px = header.width * header.height;
+    // Bytes grow linearly in pixels: scale down to what fits (rounded down to 0.1 MP).
+    const fits = Math.floor(((px * decodeBudgetBytes) / need) / 100_000) * 100_000;
+    return new ClipEdgeError(
+      'IMAGE_TOO_LARGE',
+      `Decoding this ${header.width}×${header.height} ${describe(header)} needs ~${mb(need)}${why}, over this server's decode budget of ${mb(decodeBudgetBytes)}; ` +
+        `send a smaller image (a ${header.format.toUpperCase()} of ~${(fits / 1e6).toFixed(1)} MP fits; CLIP sees ${full ? 'it' : '224 px'} anyway)`,
+      { details: { width: header.width, height: header.height, estimatedBytes: Math.round(need), decodeBudgetBytes, fileBytes } },
+    );
+  };
+
+  /** Exact, or the least DCT scaling that fits the budget and keeps the shortest side ≥ the model's input. */
+  const jpegScale = (header: JpegHeader, fileBytes: number, config: ClipPreprocessConfig): JpegScale => {
+    const exact = jpegTurboDecodeBytes(header, fileBytes, 1);
+    if (exact <= decodeBudgetBytes) return 1;
+    if (!jpegScaling) throw overBudget(header, exact, fileBytes, false);
+    for (const denom of [2, 4, 8] as const) {
+      const s = scaledJpegSize(header.width, header.height, denom);
+      if (Math.min(s.width, s.height) < config.shortestEdge) break;
+      if (jpegTurboDecodeBytes(header, fileBytes, denom) <= decodeBudgetBytes) return denom;
+    }
+    const least = jpegTurboDecodeBytes(header, fileBytes, 8);
+    throw overBudget(
+      header,
+      Math.max(least, Math.min(exact, decodeBudgetBytes + 1)),
+      fileBytes,
+      false,
+      header.coefficientBytes ? ` even scaled (a ${header.progressive ? 'progressive' : 'multi-scan'} JPEG keeps all its DCT coefficients: ${mb(header.coefficientBytes)})` : '',
+    );
+  };
 
   const checkedHeader = (bytes: Uint8Array) => {
     const header = readFormatHeader(bytes);
@@ -73,36 +184,86 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
     return header;
   };
 
+  const decode = async (input: Uint8Array | ArrayBuffer): Promise<RgbImage> => {
+    const bytes = asBytes(input);
+    const header = checkedHeader(bytes);
+    const need = estimateDecodeBytes(header, bytes.length, { jpegTurbo: turbo !== null, full: true });
+    if (need > decodeBudgetBytes) throw overBudget(header, need, bytes.length, true);
+    const img = await guard(header, (): Promise<RgbImage> => {
+      switch (header.format) {
+        case 'jpeg':
+          return turbo
+            ? turbo.decode(bytes, header, 1, (v) => ({ ...v, data: v.data.slice() }), need > DISCARD_AFTER_BYTES)
+            : decodeJpeg(jpeg, bytes, header);
+        case 'png':
+          return decodePng(bytes, header);
+        case 'webp':
+          return decodeWebp(webp, bytes, header);
+      }
+    });
+    return applyOrientation(img, header.orientation);
+  };
+
   return {
     readHeader(input) {
       const h = checkedHeader(asBytes(input));
       return { format: h.format, width: h.width, height: h.height, orientation: h.orientation };
     },
 
-    async decode(input) {
+    jpegCodecMemoryBytes: () => turbo?.lastMemoryBytes ?? jpeg.lastMemoryBytes,
+
+    async decodeForClip(input, config) {
       const bytes = asBytes(input);
       const header = checkedHeader(bytes);
-      let img: RgbImage;
-      try {
-        switch (header.format) {
-          case 'jpeg':
-            img = await decodeJpeg(jpeg, bytes, header);
-            break;
-          case 'png':
-            img = await decodePng(bytes, header);
-            break;
-          case 'webp':
-            img = await decodeWebp(webp, bytes, header);
-            break;
-        }
-      } catch (e) {
-        if (isClipEdgeError(e)) throw e;
-        // Whatever a codec throws on bad data (RangeError, TypeError, ...) is still bad data.
-        throw corrupt(header.format.toUpperCase(), e instanceof Error ? e.message : String(e), e);
+      const swap = header.orientation >= 5;
+      const upright = { width: swap ? header.height : header.width, height: swap ? header.width : header.height };
+      if (header.format === 'jpeg' && turbo) {
+        const denom = jpegScale(header, bytes.length, config);
+        const discard = jpegTurboDecodeBytes(header, bytes.length, denom) > DISCARD_AFTER_BYTES;
+        const t0 = performance.now();
+        let t1 = t0;
+        const crop = await guard(header, () =>
+          turbo.decode(
+            bytes,
+            header,
+            denom,
+            (view) => {
+              t1 = performance.now();
+              return resizeAndCenterCropOriented(view, header.orientation, config);
+            },
+            discard,
+          ),
+        );
+        const ms = { decode: t1 - t0, resize: performance.now() - t1 };
+        return { crop, ...upright, decode: denom === 1 ? 'exact' : `dct-1/${denom}`, ms };
       }
-      return applyOrientation(img, header.orientation);
+      const need = estimateDecodeBytes(header, bytes.length, { jpegTurbo: false, full: true });
+      if (need > decodeBudgetBytes) throw overBudget(header, need, bytes.length, false);
+      const t0 = performance.now();
+      const img = await decode(bytes);
+      const t1 = performance.now();
+      const crop = resizeAndCenterCrop(img, config);
+      return { crop, ...upright, decode: 'exact', ms: { decode: t1 - t0, resize: performance.now() - t1 } };
     },
+
+    decode,
   };
+}
+
+/** A codec instance whose wasm memory grew past this is dropped after the decode (memory never shrinks). */
+const DISCARD_AFTER_BYTES = 16 * MiB;
+
+const describe = (h: FormatHeader): string =>
+  h.format === 'jpeg' ? `${h.progressive ? 'progressive ' : ''}JPEG` : h.format === 'png' ? `${h.depth}-bit PNG` : 'WebP';
+
+/** Whatever a codec throws on bad data (RangeError, TypeError, ...) is still bad data. */
+async function guard<T>(header: FormatHeader, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (isClipEdgeError(e)) throw e;
+    throw corrupt(header.format.toUpperCase(), e instanceof Error ? e.message : String(e), e);
+  }
 }
 
 function asBytes(input: Uint8Array | ArrayBuffer): Uint8Array {

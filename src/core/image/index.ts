@@ -1,7 +1,15 @@
 export type { ExifOrientation, ImageFormat, ImageHeader, RgbImage } from './types.ts';
 export { SUPPORTED_IMAGE_FORMATS, orientedSize } from './types.ts';
 export type { ImageCodecWasm } from './wasm-codec.ts';
-export { createImageDecoder, DEFAULT_MAX_PIXELS, type ImageDecoder, type ImageDecoderOptions } from './decoder.ts';
+export {
+  createImageDecoder,
+  DEFAULT_MAX_PIXELS,
+  estimateDecodeBytes,
+  type ClipCrop,
+  type DecodePath,
+  type ImageDecoder,
+  type ImageDecoderOptions,
+} from './decoder.ts';
 export { sniffImageFormat } from './sniff.ts';
 export { applyOrientation } from './orient.ts';
 export {
@@ -9,6 +17,8 @@ export {
   centerCropOrigin,
   clipPreprocess,
   clipPreprocessBatch,
+  clipNormalize,
+  resizeAndCenterCropOriented,
   resizeAndCenterCrop,
   resizedSize,
   type ClipPreprocessConfig,

@@ -8,6 +8,12 @@ export interface JpegHeader extends ImageHeader {
   /** Colour components in the frame: 1 grey, 3 YCbCr/RGB (4, CMYK, is refused). */
   readonly components: number;
   readonly progressive: boolean;
+  /**
+   * Bytes of DCT coefficients libjpeg keeps for the whole image when the file has several scans
+   * (progressive, or sequential with one scan per component), 0 otherwise: 2 bytes per
+   * coefficient, whole blocks, per component at its own sampling. Scaled decoding needs them too.
+   */
+  readonly coefficientBytes: number;
   /** Offset of the first SOS marker: the entropy-coded data starts after its segment. */
   readonly scanOffset: number;
 }
@@ -32,7 +38,7 @@ export function readJpegHeader(bytes: Uint8Array): JpegHeader {
   let o = 2;
   let orientation: ExifOrientation = 1;
   let exifSeen = false;
-  let frame: { width: number; height: number; components: number; precision: number; sof: number } | null = null;
+  let frame: Frame | null = null;
 
   for (;;) {
     while (o < bytes.length && bytes[o] !== 0xff) o++;
@@ -50,7 +56,8 @@ export function readJpegHeader(bytes: Uint8Array): JpegHeader {
 
     if (marker === SOS) {
       if (!frame) throw corrupt('JPEG', 'image data starts before the frame header (no SOF marker)');
-      return checkFrame(frame, orientation, at);
+      // Fewer components in the first scan than in the frame: a multi-scan sequential file.
+      return checkFrame(frame, orientation, at, seg.length > 0 && seg[0]! < frame.components);
     }
     if (isSof(marker) && !frame) {
       if (seg.length < 6) throw corrupt('JPEG', 'frame header is too short');
@@ -60,6 +67,10 @@ export function readJpegHeader(bytes: Uint8Array): JpegHeader {
         width: (seg[3]! << 8) | seg[4]!,
         components: seg[5]!,
         sof: marker,
+        sampling: Array.from({ length: Math.min(seg[5]!, Math.floor((seg.length - 6) / 3)) }, (_, i) => ({
+          h: seg[7 + i * 3]! >> 4,
+          v: seg[7 + i * 3]! & 15,
+        })),
       };
     } else if (marker === APP1 && !exifSeen && isExif(seg)) {
       exifSeen = true;
@@ -71,11 +82,31 @@ export function readJpegHeader(bytes: Uint8Array): JpegHeader {
 
 const isExif = (s: Uint8Array): boolean => s.length >= 5 && s[0] === 0x45 && s[1] === 0x78 && s[2] === 0x69 && s[3] === 0x66 && s[4] === 0;
 
-function checkFrame(
-  f: { width: number; height: number; components: number; precision: number; sof: number },
-  orientation: ExifOrientation,
-  scanOffset: number,
-): JpegHeader {
+interface Frame {
+  width: number;
+  height: number;
+  components: number;
+  precision: number;
+  sof: number;
+  sampling: { h: number; v: number }[];
+}
+
+/** libjpeg's whole-image coefficient arrays: per component, blocks padded to its sampling factors. */
+function coefficientBytesOf(f: Frame): number {
+  const hmax = Math.max(1, ...f.sampling.map((s) => s.h));
+  const vmax = Math.max(1, ...f.sampling.map((s) => s.v));
+  let blocks = 0;
+  for (const s of f.sampling) {
+    const h = Math.max(1, s.h);
+    const v = Math.max(1, s.v);
+    const bw = Math.ceil(Math.ceil((f.width * h) / hmax) / 8);
+    const bh = Math.ceil(Math.ceil((f.height * v) / vmax) / 8);
+    blocks += Math.ceil(bw / h) * h * Math.ceil(bh / v) * v;
+  }
+  return blocks * 64 * 2;
+}
+
+function checkFrame(f: Frame, orientation: ExifOrientation, scanOffset: number, multiScan: boolean): JpegHeader {
   if (LOSSLESS_SOF.has(f.sof)) throw unsupported('Lossless JPEG (SOF3) is not supported; supported: baseline and progressive JPEG, PNG, WebP');
   if (f.precision !== 8) throw unsupported(`${f.precision}-bit JPEG is not supported; only 8-bit samples are`);
   if (f.components === 4) throw unsupported('CMYK/YCCK JPEG is not supported; convert the image to RGB');
@@ -89,6 +120,7 @@ function checkFrame(
     orientation,
     components: f.components,
     progressive: PROGRESSIVE_SOF.has(f.sof),
+    coefficientBytes: PROGRESSIVE_SOF.has(f.sof) || multiScan ? coefficientBytesOf(f) : 0,
     scanOffset,
   };
 }

@@ -1,5 +1,5 @@
 import { ClipEdgeError } from '../errors.ts';
-import { resizeBicubic } from './resample.ts';
+import { type PixelLayout, orientedLayout, resizeBicubicFrom } from './resample.ts';
 import type { RgbImage } from './types.ts';
 
 /** CLIP's image preprocessing parameters (Hugging Face preprocessor_config.json names in brackets). */
@@ -78,16 +78,33 @@ function checkConfig(c: ClipPreprocessConfig): void {
  * Only the cropped window of the resized image is computed.
  */
 export function resizeAndCenterCrop(img: RgbImage, config: ClipPreprocessConfig): RgbImage {
-  checkConfig(config);
   if (img.width < 1 || img.height < 1 || img.data.length !== img.width * img.height * 3) {
     throw new ClipEdgeError('BAD_INPUT', `RgbImage must hold width × height × 3 bytes (${img.width}×${img.height}, ${img.data.length} bytes)`);
   }
+  return cropFrom(img.data, img.width, img.height, { base: 0, dx: 1, dy: img.width }, config);
+}
+
+/**
+ * {@link resizeAndCenterCrop} of a stored image seen through an EXIF orientation, without the
+ * rotated copy: equal, pixel for pixel, to `resizeAndCenterCrop(applyOrientation(img, orientation))`.
+ * `img.data` is only read (it may be a view of a codec's wasm memory).
+ */
+export function resizeAndCenterCropOriented(img: RgbImage, orientation: number, config: ClipPreprocessConfig): RgbImage {
+  if (img.width < 1 || img.height < 1 || img.data.length < img.width * img.height * 3) {
+    throw new ClipEdgeError('BAD_INPUT', `RgbImage must hold width × height × 3 bytes (${img.width}×${img.height}, ${img.data.length} bytes)`);
+  }
+  const swap = orientation >= 5 && orientation <= 8;
+  return cropFrom(img.data, swap ? img.height : img.width, swap ? img.width : img.height, orientedLayout(img.width, img.height, orientation), config);
+}
+
+function cropFrom(src: Uint8Array, width: number, height: number, layout: PixelLayout, config: ClipPreprocessConfig): RgbImage {
+  checkConfig(config);
   const { cropWidth: cw, cropHeight: ch } = config;
-  const size = resizedSize(img.width, img.height, config.shortestEdge);
+  const size = resizedSize(width, height, config.shortestEdge);
   if (size.width > MAX_RESIZED_SIDE || size.height > MAX_RESIZED_SIDE) {
     throw new ClipEdgeError(
       'IMAGE_TOO_LARGE',
-      `Image is ${img.width}×${img.height}: its aspect ratio is too extreme (resizing gives ${size.width}×${size.height}, over ${MAX_RESIZED_SIDE} pixels a side)`,
+      `Image is ${width}×${height}: its aspect ratio is too extreme (resizing gives ${size.width}×${size.height}, over ${MAX_RESIZED_SIDE} pixels a side)`,
     );
   }
   const { left, top } = centerCropOrigin(size.width, size.height, cw, ch);
@@ -96,7 +113,7 @@ export function resizeAndCenterCrop(img: RgbImage, config: ClipPreprocessConfig)
   const y0 = Math.max(0, top);
   const x1 = Math.min(size.width, left + cw);
   const y1 = Math.min(size.height, top + ch);
-  const inner = resizeBicubic(img, size.width, size.height, { left: x0, top: y0, width: x1 - x0, height: y1 - y0 });
+  const inner = resizeBicubicFrom(src, width, height, layout, size.width, size.height, { left: x0, top: y0, width: x1 - x0, height: y1 - y0 });
   if (inner.width === cw && inner.height === ch) return inner;
   const out = new Uint8Array(cw * ch * 3);
   const rowBytes = inner.width * 3;
@@ -142,6 +159,20 @@ function writeChw(img: RgbImage, tables: Float32Array[], out: Float32Array, offs
  */
 export function clipPreprocess(img: RgbImage, config: ClipPreprocessConfig = CLIP_PREPROCESS): Float32Array {
   const crop = resizeAndCenterCrop(img, config);
+  const out = new Float32Array(3 * crop.width * crop.height);
+  writeChw(crop, normalizationTables(config.mean, config.std), out, 0);
+  return out;
+}
+
+/**
+ * An already resized and cropped image (`cropWidth` × `cropHeight`, e.g. from
+ * `ImageDecoder.decodeForClip`) as CLIP's normalised float32 [3, H, W] tensor.
+ */
+export function clipNormalize(crop: RgbImage, config: ClipPreprocessConfig = CLIP_PREPROCESS): Float32Array {
+  checkConfig(config);
+  if (crop.width !== config.cropWidth || crop.height !== config.cropHeight || crop.data.length !== crop.width * crop.height * 3) {
+    throw new ClipEdgeError('BAD_INPUT', `clipNormalize needs a ${config.cropWidth}×${config.cropHeight} RGB crop, got ${crop.width}×${crop.height}`);
+  }
   const out = new Float32Array(3 * crop.width * crop.height);
   writeChw(crop, normalizationTables(config.mean, config.std), out, 0);
   return out;

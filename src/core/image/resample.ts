@@ -91,6 +91,36 @@ export interface Window {
 }
 
 /**
+ * How an upright image is read from stored pixels: upright (x, y) is stored pixel
+ * `base + x * dx + y * dy` (in pixels). {@link orientedLayout} gives it for an EXIF orientation.
+ */
+export interface PixelLayout {
+  readonly base: number;
+  readonly dx: number;
+  readonly dy: number;
+}
+
+/**
+ * The layout of PIL's `ImageOps.exif_transpose` for a stored `width` × `height` image:
+ * 2 FLIP_LEFT_RIGHT, 3 ROTATE_180, 4 FLIP_TOP_BOTTOM, 5 TRANSPOSE, 6 ROTATE_270 (90° clockwise),
+ * 7 TRANSVERSE, 8 ROTATE_90. Pure pixel moves, so resizing through it is exact.
+ */
+export function orientedLayout(width: number, height: number, orientation: number): PixelLayout {
+  const w = width;
+  const h = height;
+  switch (orientation) {
+    case 2: return { base: w - 1, dx: -1, dy: w };
+    case 3: return { base: w * h - 1, dx: -1, dy: -w };
+    case 4: return { base: (h - 1) * w, dx: 1, dy: -w };
+    case 5: return { base: 0, dx: w, dy: 1 }; // out(x, y) = in(y, x)
+    case 6: return { base: (h - 1) * w, dx: -w, dy: 1 }; // out(x, y) = in(y, h-1-x)
+    case 7: return { base: w * h - 1, dx: -w, dy: -1 }; // out(x, y) = in(w-1-y, h-1-x)
+    case 8: return { base: w - 1, dx: w, dy: -1 }; // out(x, y) = in(w-1-y, x)
+    default: return { base: 0, dx: 1, dy: w };
+  }
+}
+
+/**
  * PIL's `img.resize((outWidth, outHeight), Image.BICUBIC)` for an RGB image, or only `window`
  * of it (which must lie inside the output).
  */
@@ -100,7 +130,23 @@ export function resizeBicubic(
   outHeight: number,
   window: Window = { left: 0, top: 0, width: outWidth, height: outHeight },
 ): RgbImage {
-  const { width: inW, height: inH, data: src } = img;
+  return resizeBicubicFrom(img.data, img.width, img.height, { base: 0, dx: 1, dy: img.width }, outWidth, outHeight, window);
+}
+
+/**
+ * {@link resizeBicubic} of the upright `inW` × `inH` image read from `src` through `layout`
+ * (e.g. a decoder's buffer in its stored orientation): the same pixels as rotating first, without
+ * the rotated copy. `src` is only read, so it may be a view of a codec's wasm memory.
+ */
+export function resizeBicubicFrom(
+  src: Uint8Array,
+  inW: number,
+  inH: number,
+  layout: PixelLayout,
+  outWidth: number,
+  outHeight: number,
+  window: Window = { left: 0, top: 0, width: outWidth, height: outHeight },
+): RgbImage {
   const needH = outWidth !== inW;
   const needV = outHeight !== inH;
   const vert = needV ? precomputeCoefficients(inH, outHeight, window.top, window.height) : null;
@@ -108,14 +154,16 @@ export function resizeBicubic(
   const rowFirst = vert ? vert.bounds[0]! : window.top;
   const rowEnd = vert ? vert.bounds[(window.height - 1) * 2]! + vert.bounds[(window.height - 1) * 2 + 1]! : window.top + window.height;
 
-  // Horizontal pass into a temp image of window.width columns × the rows needed.
+  // Horizontal pass (or a plain copy of the window's columns) into a temp image of window.width
+  // columns × the rows needed; upright images without a horizontal pass are read in place.
   let tmp: Uint8Array;
   let tmpStride: number; // bytes per row
   let tmpCol: number; // byte offset of the window's first column in a tmp row
   let tmpRow0: number; // input row held in tmp's row 0
-  if (needH) {
-    const hc = precomputeCoefficients(inW, outWidth, window.left, window.width);
-    tmp = horizontalPass(src, inW, rowFirst, rowEnd - rowFirst, hc, window.width);
+  const upright = layout.base === 0 && layout.dx === 1 && layout.dy === inW;
+  if (needH || !upright) {
+    const hc = needH ? precomputeCoefficients(inW, outWidth, window.left, window.width) : identityCoefficients(window.left, window.width);
+    tmp = horizontalPass(src, layout, rowFirst, rowEnd - rowFirst, hc, window.width);
     tmpStride = window.width * 3;
     tmpCol = 0;
     tmpRow0 = rowFirst;
@@ -139,12 +187,24 @@ export function resizeBicubic(
   return { width: window.width, height: window.height, data: out };
 }
 
-function horizontalPass(src: Uint8Array, inW: number, row0: number, rows: number, c: Coefficients, outW: number): Uint8Array {
+/** Weight 1.0 on one input each: a horizontal "pass" that only gathers columns `first..first+count-1`. */
+function identityCoefficients(first: number, count: number): Coefficients {
+  const bounds = new Int32Array(count * 2);
+  for (let i = 0; i < count; i++) {
+    bounds[i * 2] = first + i;
+    bounds[i * 2 + 1] = 1;
+  }
+  return { ksize: 1, bounds, weights: new Int32Array(count).fill(ONE) };
+}
+
+function horizontalPass(src: Uint8Array, layout: PixelLayout, row0: number, rows: number, c: Coefficients, outW: number): Uint8Array {
   const { ksize, bounds, weights } = c;
+  const { base, dx, dy } = layout;
+  const step = dx * 3;
   const out = new Uint8Array(outW * rows * 3);
   let o = 0;
   for (let y = 0; y < rows; y++) {
-    const rowBase = (row0 + y) * inW * 3;
+    const rowBase = base + (row0 + y) * dy;
     for (let xx = 0; xx < outW; xx++) {
       const xmin = bounds[xx * 2]!;
       const n = bounds[xx * 2 + 1]!;
@@ -152,8 +212,8 @@ function horizontalPass(src: Uint8Array, inW: number, row0: number, rows: number
       let s0 = HALF;
       let s1 = HALF;
       let s2 = HALF;
-      let p = rowBase + xmin * 3;
-      for (let x = 0; x < n; x++, p += 3) {
+      let p = (rowBase + xmin * dx) * 3;
+      for (let x = 0; x < n; x++, p += step) {
         const w = weights[kb + x]!;
         s0 += src[p]! * w;
         s1 += src[p + 1]! * w;

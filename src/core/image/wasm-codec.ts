@@ -9,6 +9,12 @@ import { ClipEdgeError } from '../errors.ts';
 export interface ImageCodecWasm {
   /** mozjpeg's decoder: `@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm`. */
   readonly jpeg?: () => Promise<WebAssembly.Module>;
+  /**
+   * libjpeg-turbo (`@cwasm/jpeg-turbo/jpeg-turbo.wasm`): when given, JPEG is decoded with it
+   * instead of mozjpeg: resized straight from its wasm memory, with DCT-scaled decoding available
+   * (see ImageDecoderOptions.jpegScaling). Same pixels as mozjpeg and PIL when not scaled.
+   */
+  readonly jpegTurbo?: () => Promise<WebAssembly.Module>;
   /** libwebp's decoder: `@jsquash/webp/codec/dec/webp_dec.wasm`. */
   readonly webp?: () => Promise<WebAssembly.Module>;
 }
@@ -42,6 +48,8 @@ export class WasmCodec<M> {
   private instance: Promise<M> | null = null;
   /** Messages the codec printed during the current call (libjpeg warnings and errors). */
   private log: string[] = [];
+  /** Wasm memory of the instance after the last call (bytes; 0 when unknown). */
+  lastMemoryBytes = 0;
 
   constructor(
     private readonly name: string,
@@ -58,7 +66,9 @@ export class WasmCodec<M> {
     const log: string[] = [];
     this.log = log;
     try {
-      return fn(module, log);
+      const out = fn(module, log);
+      this.lastMemoryBytes = (module as { HEAPU8?: Uint8Array }).HEAPU8?.byteLength ?? 0;
+      return out;
     } catch (e) {
       this.instance = null;
       throw new CodecFailure(log.at(-1) ?? (e instanceof Error ? e.message : String(e)), e);

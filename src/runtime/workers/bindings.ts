@@ -63,6 +63,10 @@ export interface WorkersEnv {
   CLIP_EDGE_CORS_ORIGINS?: string;
   CLIP_EDGE_MAX_BODY_BYTES?: string;
   CLIP_EDGE_MAX_PIXELS?: string;
+  /** MB one image decode may hold (codec memory + copies). @defaultValue 48 */
+  CLIP_EDGE_DECODE_BUDGET_MB?: string;
+  /** `false` refuses JPEGs over the decode budget instead of decoding them DCT-scaled. @defaultValue true */
+  CLIP_EDGE_JPEG_SCALING?: string;
   CLIP_EDGE_MAX_LABELS?: string;
   CLIP_EDGE_MAX_TEXTS?: string;
   CLIP_EDGE_MAX_TEXT_LENGTH?: string;

@@ -9,7 +9,7 @@ import type { PromptCacheStore } from '../../core/prompt-cache/store.ts';
 import type { WorkersEnv } from './bindings.ts';
 import { workersImageCodecs } from './codecs.ts';
 import { builtinLabelSets, sourceLabelSets } from './label-sets.ts';
-import { WORKERS_DEFAULT_MAX_PIXELS } from './limits.ts';
+import { WORKERS_DEFAULT_DECODE_BUDGET_MB, WORKERS_DEFAULT_MAX_PIXELS } from './limits.ts';
 import { assetsModelSource, r2ModelSource } from './model-source.ts';
 import { workersWasmBackend } from './ort.ts';
 import { fallthroughPromptCacheStore, kvPromptCacheStore, r2PromptCacheStore } from './prompt-cache.ts';
@@ -23,6 +23,10 @@ export interface WorkersConfig extends ServiceConfig {
   model: string;
   modelSource: 'r2' | 'assets';
   text: boolean;
+  /** Bytes one image decode may hold (CLIP_EDGE_DECODE_BUDGET_MB). */
+  decodeBudgetBytes: number;
+  /** DCT-scaled JPEG decoding for images over the budget (CLIP_EDGE_JPEG_SCALING). */
+  jpegScaling: boolean;
 }
 
 /** Reads the Worker's vars (invalid values throw a ClipEdgeError naming the variable). */
@@ -37,9 +41,19 @@ export function workersConfig(env: WorkersEnv): WorkersConfig {
   }
   const where = env.CLIP_EDGE_MODEL_SOURCE || (env.MODELS ? 'r2' : 'assets');
   if (where !== 'r2' && where !== 'assets') throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_MODEL_SOURCE must be r2 or assets, got "${where}"`);
+  const budgetMb = env.CLIP_EDGE_DECODE_BUDGET_MB ? Number(env.CLIP_EDGE_DECODE_BUDGET_MB) : WORKERS_DEFAULT_DECODE_BUDGET_MB;
+  if (!(budgetMb > 0 && budgetMb <= 128)) {
+    throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_DECODE_BUDGET_MB must be a number of MB in (0, 128], got "${String(env.CLIP_EDGE_DECODE_BUDGET_MB).slice(0, 40)}"`);
+  }
+  const scaling = env.CLIP_EDGE_JPEG_SCALING?.trim().toLowerCase() || 'true';
+  if (!['true', 'false', '1', '0'].includes(scaling)) {
+    throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_JPEG_SCALING must be true or false, got "${scaling.slice(0, 40)}"`);
+  }
   return {
     ...base,
     model,
+    decodeBudgetBytes: Math.floor(budgetMb * 1024 * 1024),
+    jpegScaling: scaling === 'true' || scaling === '1',
     modelSource: where,
     // Vision-only by default: label sets come from the prompt cache; the text tower is opt-in.
     text: base.text ?? false,
@@ -97,6 +111,7 @@ export async function createWorkersClipEdge(env: WorkersEnv, options: WorkersCli
     textVariant: cfg.textVariant,
     text: cfg.text,
     limits: cfg.limits,
+    imageDecode: { budgetBytes: cfg.decodeBudgetBytes, jpegScaling: cfg.jpegScaling },
     ...(promptCache ? { promptCache } : {}),
     ...options,
     source,

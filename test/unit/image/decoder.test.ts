@@ -55,7 +55,10 @@ describe('codec wasm', () => {
     expect(CODEC_WASM_PATHS).toEqual({
       jpeg: '@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm',
       webp: '@jsquash/webp/codec/dec/webp_dec.wasm',
+      jpegTurbo: '@cwasm/jpeg-turbo/jpeg-turbo.wasm',
     });
+    expect(nodeImageCodecs().jpegTurbo).toBeUndefined(); // mozjpeg unless asked
+    expect(WebAssembly.Module.exports(await nodeImageCodecs({ jpegTurbo: true }).jpegTurbo!()).map((e) => e.name)).toContain('tjDecompress2');
     const codecs = nodeImageCodecs();
     const jpeg = await codecs.jpeg!();
     expect(jpeg).toBeInstanceOf(WebAssembly.Module);

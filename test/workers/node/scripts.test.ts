@@ -50,6 +50,8 @@ describe('upload plan', () => {
   });
 });
 
+const MiB = 1024 * 1024;
+
 describe('memory budget (128 MB per isolate)', () => {
   it('the measured table covers the bundled model and renders', () => {
     expect(table.limitBytes).toBe(WORKERS_MEMORY_LIMIT);
@@ -58,27 +60,27 @@ describe('memory budget (128 MB per isolate)', () => {
   });
 
   it('refuses a configuration over the limit and says what would fit', () => {
-    const base = { model: 'tiny-clip', variant: 'fp32', onnxBytes: 8e6 };
-    expect(checkBudget(table, { ...base, text: false, maxPixels: 4_000_000 }).ok).toBe(true);
-    const big = checkBudget(table, { ...base, text: false, maxPixels: 12_000_000 }, [{ ...base, text: false, maxPixels: 1_000_000, label: 'at 1 MP' }]);
+    const base = { model: 'tiny-clip', variant: 'int8', onnxBytes: 8e6 };
+    expect(checkBudget(table, { ...base, text: false, decodeBudgetBytes: 48 * MiB }).ok).toBe(true);
+    const big = checkBudget(table, { ...base, text: false, decodeBudgetBytes: 120 * MiB }, [{ ...base, text: false, decodeBudgetBytes: 24 * MiB, label: 'with 24 MB' }]);
     expect(big.ok).toBe(false);
-    expect(big.message).toMatch(/exceeds the Workers limit of 128\.0 MB.*Would fit: at 1 MP.*CLIP_EDGE_MAX_PIXELS=\d+/);
+    expect(big.message).toMatch(/exceeds the Workers limit of 128\.0 MB.*Would fit: with 24 MB.*CLIP_EDGE_DECODE_BUDGET_MB=\d+/);
   });
 
   it('estimates an unmeasured variant from its file size', () => {
-    const r = checkBudget(table, { model: 'tiny-clip', variant: 'uint8', text: false, maxPixels: 1_000_000, onnxBytes: 2.2e6 });
+    const r = checkBudget(table, { model: 'tiny-clip', variant: 'uint8', text: false, decodeBudgetBytes: 16 * MiB, onnxBytes: 2.2e6 });
     expect(r.basis).toBe('estimated');
     expect(r.ok).toBe(true);
-    const huge = checkBudget(table, { model: 'tiny-clip', variant: 'uint8', text: false, maxPixels: 1_000_000, onnxBytes: 89e6 });
+    const huge = checkBudget(table, { model: 'tiny-clip', variant: 'uint8', text: false, decodeBudgetBytes: 16 * MiB, onnxBytes: 89e6 });
     expect(huge.ok).toBe(false);
   });
 
-  it('the upload step checks before uploading: default config passes, vision + text with 12 MP images is refused', () => {
+  it('the upload step checks before uploading: default config passes, a decode budget that leaves no room for the model is refused', () => {
     const ok = upload();
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/^fits: tiny-clip \w+ vision/m);
     expect(ok.stdout).toMatch(/wrangler r2 bulk put clip-edge-models/);
-    const refused = upload('--text', '--max-pixels', '12000000');
+    const refused = upload('--text', '--decode-budget-mb', '100');
     expect(refused.status).toBe(1);
     expect(refused.stdout).toMatch(/DOES NOT FIT/);
     expect(refused.stderr).toMatch(/refusing to upload/);

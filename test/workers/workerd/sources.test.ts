@@ -53,9 +53,12 @@ describe('model sources', () => {
 });
 
 describe('configuration from vars', () => {
-  it('defaults: tiny-clip from R2, vision only, 4 MP images', () => {
-    const cfg = workersConfig(envWith({ CLIP_EDGE_TEXT: '', CLIP_EDGE_MAX_PIXELS: '' }));
-    expect(cfg).toMatchObject({ model: 'tiny-clip', modelSource: 'r2', text: false, limits: { maxPixels: 4_000_000 } });
+  it('defaults: tiny-clip from R2, vision only, 40 MP images, 48 MB decode budget with DCT-scaled JPEG', () => {
+    const cfg = workersConfig(envWith({ CLIP_EDGE_TEXT: '', CLIP_EDGE_MAX_PIXELS: '', CLIP_EDGE_DECODE_BUDGET_MB: '', CLIP_EDGE_JPEG_SCALING: '' }));
+    expect(cfg).toMatchObject({ model: 'tiny-clip', modelSource: 'r2', text: false, limits: { maxPixels: 40_000_000 }, decodeBudgetBytes: 48 * 1024 * 1024, jpegScaling: true });
+    expect(workersConfig(envWith({ CLIP_EDGE_DECODE_BUDGET_MB: '20', CLIP_EDGE_JPEG_SCALING: 'false' }))).toMatchObject({ decodeBudgetBytes: 20 * 1024 * 1024, jpegScaling: false });
+    expect(() => workersConfig(envWith({ CLIP_EDGE_DECODE_BUDGET_MB: '500' }))).toThrow(/CLIP_EDGE_DECODE_BUDGET_MB/);
+    expect(() => workersConfig(envWith({ CLIP_EDGE_JPEG_SCALING: 'sometimes' }))).toThrow(/CLIP_EDGE_JPEG_SCALING/);
   });
 
   it('invalid vars are errors naming the variable', () => {
