@@ -201,8 +201,15 @@ function render(r: ClassifyResult, ms: number, where: string) {
 }
 
 let busy = Promise.resolve();
+/** Classifications queued or running (exposed as `data-busy` for tests and assistive tooling). */
+let inflight = 0;
+const track = (delta: number) => {
+  inflight += delta;
+  document.body.dataset.busy = String(inflight);
+};
 function classify(image: Uint8Array): Promise<void> {
   lastImage = image;
+  track(+1);
   busy = busy.then(async () => {
     showError('');
     if (!ui.server.checked && !ready) {
@@ -218,13 +225,14 @@ function classify(image: Uint8Array): Promise<void> {
       ui.meta.textContent = '';
       showError(e instanceof CodedError ? explain(e.code, e.message) : String(e));
     }
-  });
+  }).finally(() => track(-1));
   return busy;
 }
 
 async function useFile(file: File | undefined) {
   if (!file) return;
-  const bytes = new Uint8Array(await file.arrayBuffer());
+  track(+1); // busy from the moment a file is picked
+  const bytes = await file.arrayBuffer().then((b) => new Uint8Array(b)).finally(() => track(-1));
   ui.video.hidden = true;
   ui.preview.hidden = false;
   ui.dropText.hidden = true;
