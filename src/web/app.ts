@@ -86,6 +86,7 @@ function onWorkerMessage(ev: MessageEvent<FromWorker>) {
       ui.download.hidden = true;
       ui.runtime.textContent = `${m.info.model} · ${m.info.backend} · ${m.info.vision}${m.info.backend === 'wasm' ? ` · ${m.info.threads} thread${m.info.threads > 1 ? 's' : ''}` : ''}`;
       document.body.dataset.ready = m.info.backend;
+      document.body.dataset.readyMs = String(Math.round(performance.now())); // since navigation: bench/browser.ts reads it
       fillLabelSets(m.info.labelSets);
       if (lastImage) void classify(lastImage);
       return;
@@ -197,6 +198,7 @@ function render(r: ClassifyResult, ms: number, where: string) {
   });
   ui.results.replaceChildren(...items);
   ui.results.dataset.where = where;
+  ui.results.dataset.atMs = String(Math.round(performance.now()));
   ui.meta.textContent = `${where} · ${r.backend} · ${r.variant.vision} · ${Math.round(ms)} ms (inference ${r.timings.inferenceMs.toFixed(1)} ms) · ${r.classes.count} classes from ${r.classes.source}`;
 }
 

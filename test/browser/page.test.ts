@@ -1,6 +1,10 @@
 // The mobile-web classifier in real headless Chromium (Debian's), against the real Node server:
 // the page's answers (WASM and WebGPU) equal the server's /v1/classify for the same image.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Hono } from 'hono';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -8,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWeb, type WebBuild } from '../../src/runtime/node/page/build.ts';
 import { serveNode, type RunningServer } from '../../src/runtime/node/serve.ts';
 import { createServiceApp } from '../../src/runtime/node/service.ts';
+import { writeStaticPage } from '../../scripts/build-web.ts';
 import { chromiumAvailable, launchChromium, phoneContext } from '../helpers/chromium.ts';
 import { EVAL_DIR, REPO_ROOT } from '../helpers/clip.ts';
 
@@ -202,6 +207,42 @@ describe.skipIf(!chromium.ok)('mobile-web classifier in Chromium', () => {
       expectSameAnswer(rows, server.results, 1e-4);
       expect(await page.textContent('#meta')).toMatch(/this device · webgpu · fp32/);
       await page.screenshot({ path: path.join(SHOTS, 'webgpu-390x844.png'), fullPage: true });
+    });
+  });
+
+  describe('static build (Workers static assets)', () => {
+    it('runs from plain static files; without ORT\'s WebGPU wasm (over the 25 MiB asset limit) it falls back to WASM', async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'clip-edge-static-'));
+      const { skipped } = await writeStaticPage({ out: dir });
+      expect(skipped).toEqual([expect.stringMatching(/^ort\/ort-wasm-simd-threaded\.asyncify\.wasm/)]);
+      const headers = Object.fromEntries(
+        readFileSync(path.join(dir, '_headers'), 'utf8').split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim().split(': ') as [string, string]),
+      );
+      // A static file server that applies _headers, as Workers static assets do.
+      const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
+      const server = createServer(async (req, res) => {
+        let rel = decodeURIComponent(new URL(req.url!, 'http://x').pathname);
+        if (rel.endsWith('/')) rel += 'index.html';
+        const file = path.join(dir, path.normalize(rel));
+        if (!file.startsWith(dir)) return void res.writeHead(404).end();
+        try {
+          const body = await readFile(file);
+          res.writeHead(200, { ...headers, 'content-type': types[path.extname(file)] ?? 'application/octet-stream' }).end(body);
+        } catch {
+          res.writeHead(404).end();
+        }
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const browser = await launchChromium({ webgpu: true });
+      try {
+        const page = await openPage(await phoneContext(browser), `http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+        expect(await page.getAttribute('body', 'data-ready')).toBe('wasm');
+        expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+        expectSameAnswer(await pick(page, JPEG), (await classifyOn(hostFetch, JPEG, { labelSet: 'tiny-clip-shapes', topK: '5' })).results, 1e-5);
+      } finally {
+        await browser.close();
+        server.close();
+      }
     });
   });
 });

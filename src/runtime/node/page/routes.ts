@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Hono, type Context } from 'hono';
 import type { ClipEdge } from '../../../core/clip.ts';
+import { PAGE_HEADERS } from '../../../web/headers.ts';
 import { buildWeb, type WebBuild, typeOf } from './build.ts';
 import { MODEL_WEB_INDEX, serveModelFolder } from './model-index.ts';
 
@@ -12,17 +13,6 @@ export interface PageRoutesOptions {
   /** A build made beforehand (tests, the static build); @defaultValue built now with esbuild */
   build?: WebBuild;
 }
-
-/**
- * Headers for the page and everything it loads: cross-origin isolation (COOP + COEP) so that
- * ORT's WASM threads get SharedArrayBuffer; same-origin resources only.
- */
-export const PAGE_HEADERS = Object.freeze({
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-  'X-Content-Type-Options': 'nosniff',
-});
 
 function send(c: Context, bytes: Uint8Array, type: string, etag: string, cacheControl: string): Response {
   const headers: Record<string, string> = { ...PAGE_HEADERS, 'Content-Type': type, ETag: `"${etag}"`, 'Cache-Control': cacheControl };
@@ -38,6 +28,8 @@ const notFound = (c: Context, what: string) => c.json({ error: { code: 'NOT_FOUN
  * served model folder under `/models/<id>/` (only the files of its index: no other path can be
  * read). Model files carry their sha256 as ETag, and are immutable when asked for by hash.
  */
+export { PAGE_HEADERS };
+
 export async function createPageRoutes(options: PageRoutesOptions): Promise<Hono> {
   const [build, served] = await Promise.all([options.build ?? buildWeb(), serveModelFolder(options.modelDir, options.clip)]);
   const modelBase = `models/${encodeURIComponent(served.index.id)}/`;
