@@ -154,6 +154,24 @@ describe.skipIf(!chromium.ok)('mobile-web classifier in Chromium', () => {
       await page.screenshot({ path: path.join(SHOTS, 'bad-file-390x844.png'), fullPage: true });
     });
 
+    it('fits phone widths from 360 to 430 px, and every control has an accessible name', async () => {
+      for (const width of [360, 390, 430]) {
+        await page.setViewportSize({ width, height: 800 });
+        expect(await page.evaluate(() => document.documentElement.scrollWidth), `${width} px`).toBeLessThanOrEqual(width);
+      }
+      await page.setViewportSize({ width: 390, height: 844 });
+      const unnamed = await page.$$eval('button, select, textarea, input', (els) =>
+        els
+          .filter((el) => !(el.getAttribute('aria-label') || (el as HTMLInputElement).labels?.length || (el.tagName === 'BUTTON' && el.textContent!.trim())))
+          .map((el) => el.id),
+      );
+      expect(unnamed).toEqual([]);
+      // Keyboard: the camera and file buttons are reachable with Tab.
+      await page.focus('#camera');
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('choose');
+    });
+
     it('the server toggle classifies on the server', async () => {
       await page.selectOption('#labelset', 'tiny-clip-shapes');
       await page.check('#server');
