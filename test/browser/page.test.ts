@@ -146,6 +146,36 @@ describe.skipIf(!chromium.ok)('mobile-web classifier in Chromium', () => {
       await page.screenshot({ path: path.join(SHOTS, 'custom-labels-390x844.png'), fullPage: true });
     });
 
+    it('takes a photo with the camera (Chromium\'s fake camera) and classifies it on the device', async () => {
+      await page.selectOption('#labelset', 'tiny-clip-shapes');
+      await idle(page);
+      await page.evaluate(() => document.getElementById('results')!.replaceChildren());
+      await page.click('#camera');
+      await page.waitForSelector('#capture:not([hidden])');
+      expect(await page.evaluate(() => (document.getElementById('video') as HTMLVideoElement).srcObject !== null)).toBe(true);
+      await page.click('#capture');
+      await page.waitForSelector('#results li', { timeout: 90_000 });
+      await idle(page);
+      expect(await rowsOf(page)).toHaveLength(5);
+      expect(await page.getAttribute('#results', 'data-where')).toBe('this device');
+      await page.click('#camera'); // stop it
+      expect(await page.isHidden('#video')).toBe(true);
+    });
+
+    it('classifies a dropped file like a picked one', async () => {
+      await idle(page);
+      await page.evaluate(() => document.getElementById('results')!.replaceChildren());
+      const dt = await page.evaluateHandle((b64) => {
+        const t = new DataTransfer();
+        t.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], 'dropped.png', { type: 'image/png' }));
+        return t;
+      }, readFileSync(PNG).toString('base64'));
+      await page.dispatchEvent('#drop', 'drop', { dataTransfer: dt });
+      await page.waitForSelector('#results li', { timeout: 90_000 });
+      await idle(page);
+      expectSameAnswer(await rowsOf(page), (await classifyOn(hostFetch, PNG, { labelSet: 'tiny-clip-shapes', topK: '5' })).results, 1e-5);
+    });
+
     it('says clearly when a file is not an image it can read', async () => {
       expect(await pick(page, path.join(REPO_ROOT, 'test/fixtures/pil/bad/still.gif'))).toEqual([]);
       expect(await page.textContent('#error')).toMatch(/not an image the classifier can read — use a JPEG, PNG or WebP photo/);

@@ -13,7 +13,17 @@ export function chromiumAvailable(): { ok: boolean; reason: string } {
 }
 
 /** Flags that keep headless Chromium offline and quiet (see PLATFORM-NOTES). */
-const FLAGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  // A fake camera (a moving test pattern) and no permission prompt, for getUserMedia.
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+];
 
 /**
  * Launches headless Chromium. `webgpu: true` adds `--enable-unsafe-webgpu`, which gives a WebGPU
