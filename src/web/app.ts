@@ -241,6 +241,10 @@ async function useFile(file: File | undefined) {
   URL.revokeObjectURL(ui.preview.src);
   ui.preview.src = URL.createObjectURL(file);
   ui.preview.alt = `Your image: ${file.name}`;
+  ui.preview.onerror = () => {
+    ui.preview.hidden = true; // not an image the browser can show either: the error message says why
+    ui.dropText.hidden = false;
+  };
   await classify(bytes);
 }
 
