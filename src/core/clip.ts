@@ -176,8 +176,8 @@ export interface ClipEdge {
   labelSet(name: string): Promise<LabelSet>;
   labelSetNames(): Promise<string[]>;
   status(): ClipEdgeStatus;
-  /** Creates the sessions now instead of on the first request. */
-  warmup(): Promise<void>;
+  /** Creates the sessions now instead of on the first request (`{ text: false }`: the vision tower only). */
+  warmup(options?: { text?: boolean }): Promise<void>;
 }
 
 function pickVariant(info: ModelInfo, tower: Tower, wanted: Precision | 'auto' | undefined, order: readonly Precision[]): Precision {
@@ -539,8 +539,8 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
       };
     },
 
-    async warmup() {
-      await Promise.all([vision.load(), text?.load()]);
+    async warmup(o = {}) {
+      await Promise.all([vision.load(), o.text === false ? undefined : text?.load()]);
     },
   };
 }

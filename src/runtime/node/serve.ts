@@ -1,6 +1,6 @@
 import { serve as honoServe, type ServerType } from '@hono/node-server';
 import type { ServiceConfig } from '../../core/config.ts';
-import { createServiceApp } from './service.ts';
+import { createServiceApp, type ServiceAppOptions } from './service.ts';
 
 export interface RunningServer {
   url: string;
@@ -8,9 +8,12 @@ export interface RunningServer {
   server: ServerType;
 }
 
-/** Starts the HTTP API on Node (Deno and Bun have their own `serve`). Loads the model before listening. */
-export async function serveNode(config: ServiceConfig = {}): Promise<RunningServer> {
-  const app = await createServiceApp(config);
+/**
+ * Starts the HTTP API on Node (Deno and Bun have their own `serve`), with the browser page at `/`
+ * unless `page: false` or an API key is set. Loads the model before listening.
+ */
+export async function serveNode(config: ServiceConfig = {}, options: ServiceAppOptions = {}): Promise<RunningServer> {
+  const app = await createServiceApp(config, { page: true, ...options });
   const hostname = config.host ?? '127.0.0.1';
   return new Promise((resolve) => {
     const server = honoServe({ fetch: app.fetch, hostname, port: config.port ?? 8787 }, (info) => {

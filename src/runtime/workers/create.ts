@@ -7,6 +7,7 @@ import { chainLabelSets, type LabelSetProvider } from '../../core/label-sets.ts'
 import type { ModelSource } from '../../core/model/source.ts';
 import type { PromptCacheStore } from '../../core/prompt-cache/store.ts';
 import type { WorkersEnv } from './bindings.ts';
+import { PAGE_HEADERS } from '../../web/headers.ts';
 import { workersImageCodecs } from './codecs.ts';
 import { builtinLabelSets, sourceLabelSets } from './label-sets.ts';
 import { WORKERS_DEFAULT_DECODE_BUDGET_MB, WORKERS_DEFAULT_MAX_PIXELS } from './limits.ts';
@@ -124,10 +125,24 @@ export async function createWorkersClipEdge(env: WorkersEnv, options: WorkersCli
  */
 export function createWorkersApp(env: WorkersEnv, options: WorkersClipEdgeOptions = {}): Hono {
   const cfg = workersConfig(env);
-  return createClipApp({
+  const app = createClipApp({
     clip: () => createWorkersClipEdge(env, options),
     ...(cfg.apiKey ? { apiKey: cfg.apiKey } : {}),
     ...(cfg.corsOrigins ? { corsOrigins: cfg.corsOrigins } : {}),
     ...(cfg.maxBodyBytes ? { maxBodyBytes: cfg.maxBodyBytes } : {}),
   });
+  // The browser page (`npm run build:web -- --out src/runtime/workers/public`): any other GET is a
+  // static asset, sent cross-origin isolated; what the assets lack stays the API's JSON 404.
+  const assets = env.ASSETS;
+  if (assets) {
+    app.get('*', async (c) => {
+      if (c.req.path.startsWith('/v1/')) return c.notFound();
+      const res = await assets.fetch(c.req.raw);
+      if (res.status === 404) return c.notFound();
+      const out = new Response(res.body, res);
+      for (const [k, v] of Object.entries(PAGE_HEADERS)) out.headers.set(k, v);
+      return out;
+    });
+  }
+  return app;
 }

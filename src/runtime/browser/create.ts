@@ -1,0 +1,56 @@
+import type { Backend } from '../../core/backend.ts';
+import { type ClipEdge, type ClipEdgeOptions, createClipEdge } from '../../core/clip.ts';
+import { chainLabelSets, type LabelSetProvider } from '../../core/label-sets.ts';
+import { type PromptCacheStore, tieredPromptCacheStore } from '../../core/prompt-cache/store.ts';
+import { type BrowserBackendOptions, defaultBrowserBackends } from './backends.ts';
+import { browserImageCodecs } from './codecs.ts';
+import { sourceLabelSets } from './label-sets.ts';
+import { type DownloadProgress, fetchModelSource } from './model-source.ts';
+import { cacheStoragePromptCacheStore, sourcePromptCacheStore } from './prompt-cache.ts';
+
+export interface BrowserClipEdgeOptions
+  extends Omit<ClipEdgeOptions, 'source' | 'backends' | 'imageCodecs' | 'labelSets' | 'promptCache'>,
+    Omit<BrowserBackendOptions, 'ortBaseUrl'> {
+  /** URL of the model folder (serving `files.json` and the files it lists), e.g. `/models/tiny-clip/`. */
+  modelUrl: string | URL;
+  /** The model folder's source, when the caller made it (e.g. to fetch files ahead); `modelUrl` is then not used. */
+  source?: ReturnType<typeof fetchModelSource>;
+  /** Folder URL of onnxruntime-web's `dist/` files. */
+  ortBaseUrl: string | URL;
+  /** Folder URL of the JPEG/WebP decoders' wasm (`mozjpeg_dec.wasm`, `webp_dec.wasm`). */
+  codecBaseUrl: string | URL;
+  /** Replace the default backends (WebGPU when an adapter exists, then WASM). */
+  backends?: readonly Backend[];
+  /** More label sets, looked up before the model's. */
+  labelSets?: LabelSetProvider;
+  /**
+   * Where inline labels' class embeddings are written back. @defaultValue Cache Storage
+   * (`clip-edge-prompts`), in front of the model folder's shipped `prompts/`
+   */
+  promptCache?: PromptCacheStore;
+  /** Download progress of model files and prompt caches. */
+  onProgress?: (p: DownloadProgress) => void;
+  /** Cache Storage cache of the model files. @defaultValue 'clip-edge-models' */
+  cacheName?: string;
+}
+
+/**
+ * clip-edge in a browser (best in a Web Worker): the model folder over fetch, cached in Cache
+ * Storage; ORT-web on WebGPU or WASM; label sets and prompt caches served beside the model.
+ * The same core as every server runtime: decoding, preprocessing, tokenizer, prompt cache.
+ */
+export async function createBrowserClipEdge(options: BrowserClipEdgeOptions): Promise<ClipEdge> {
+  const { modelUrl, source: given, ortBaseUrl, codecBaseUrl, backends, labelSets, promptCache, onProgress, cacheName, load, wasmBinary, threads, ...rest } =
+    options;
+  const source = given ?? fetchModelSource(modelUrl, { ...(onProgress ? { onProgress } : {}), ...(cacheName ? { cacheName } : {}) });
+  const index = await source.index();
+  const providers = [...(labelSets ? [labelSets] : []), sourceLabelSets(source, async () => index.labelSets)];
+  return createClipEdge({
+    ...rest,
+    source,
+    backends: backends ?? defaultBrowserBackends({ ortBaseUrl, ...(load ? { load } : {}), ...(wasmBinary ? { wasmBinary } : {}), ...(threads ? { threads } : {}) }),
+    imageCodecs: browserImageCodecs(codecBaseUrl),
+    labelSets: chainLabelSets(...providers),
+    promptCache: promptCache ?? tieredPromptCacheStore(cacheStoragePromptCacheStore({ prefix: index.id }), sourcePromptCacheStore(source)),
+  });
+}

@@ -1,0 +1,16 @@
+export { createBrowserClipEdge, type BrowserClipEdgeOptions } from './create.ts';
+export {
+  browserWasmBackend,
+  browserWebGpuBackend,
+  defaultBrowserBackends,
+  defaultThreads,
+  ORT_BUILDS,
+  type BrowserBackendOptions,
+  type OrtBuild,
+} from './backends.ts';
+export { fetchModelSource, readWithProgress, type DownloadProgress, type FetchModelSourceOptions } from './model-source.ts';
+export { cacheStoragePromptCacheStore, sourcePromptCacheStore, type CacheStoragePromptCacheOptions } from './prompt-cache.ts';
+export { browserImageCodecs, CODEC_WASM_FILES } from './codecs.ts';
+export { sourceLabelSets } from './label-sets.ts';
+export type { ModelWebIndex } from '../../core/model/web-index.ts';
+export * from '../../index.ts';
