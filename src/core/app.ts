@@ -8,6 +8,7 @@ import { docsPage } from './docs-page.ts';
 import { ClipEdgeError, isClipEdgeError } from './errors.ts';
 import { STATUS_OF } from './http-errors.ts';
 import { openApiDocument } from './openapi.ts';
+import { type OverloadOptions, overloadGuard, requestSignal } from './overload.ts';
 
 export interface ClipAppOptions {
   /** The loaded kit, or a function that loads it on first use (e.g. once per Workers isolate). */
@@ -20,6 +21,8 @@ export interface ClipAppOptions {
   maxBodyBytes?: number;
   /** Extra response headers on every response (e.g. COOP/COEP for the browser page). */
   headers?: Record<string, string>;
+  /** Load shedding: work in flight, request timeout, rate limiting (see overload.ts). @defaultValue 64 in flight, 30 s, no rate limit */
+  overload?: OverloadOptions;
   /** Called with unexpected errors (never sent to clients). @defaultValue console.error */
   onInternalError?: (err: unknown) => void;
 }
@@ -30,6 +33,9 @@ const IMAGE_TYPES = /^(image\/[a-z0-9.+-]+|application\/octet-stream)$/i;
 
 const topKSchema = z.coerce.number().int().min(1).max(1000);
 const embedTextSchema = z.object({ texts: z.array(z.string()).min(1) }).strict();
+
+/** Errors that shed load: their message is for the client, they carry Retry-After, and they are not server faults to log. */
+const SHED = new Set(['OVERLOADED', 'TIMEOUT', 'RATE_LIMITED', 'CANCELLED']);
 
 const mediaType = (c: Context) => (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
 
@@ -111,13 +117,17 @@ export function createClipApp(options: ClipAppOptions): Hono {
   };
   const onInternal = options.onInternalError ?? ((e: unknown) => console.error('[clip-edge] internal error:', e));
 
-  app.onError((err, c) => {
+  app.onError((thrown, c) => {
+    // Whatever a request that timed out or lost its client still throws is that, not a fault.
+    const signal = requestSignal(c);
+    const err = signal?.aborted ? (isClipEdgeError(signal.reason) ? signal.reason : new ClipEdgeError('CANCELLED', 'the request was cancelled')) : thrown;
     if (isClipEdgeError(err)) {
       const status = STATUS_OF[err.code] ?? 500;
-      if (status >= 500 && err.code !== 'OVERLOADED' && err.code !== 'BACKEND_UNAVAILABLE') onInternal(err);
-      if (err.code === 'OVERLOADED') c.header('Retry-After', '1');
+      const shed = SHED.has(err.code);
+      if (status >= 500 && !shed && err.code !== 'BACKEND_UNAVAILABLE') onInternal(err);
+      if (shed) c.header('Retry-After', String(Number(err.details?.retryAfterSeconds) || 1));
       // Server-side model problems say what is wrong with the model, but never where it lives on disk.
-      const message = status >= 500 && err.code !== 'OVERLOADED' ? `the model could not be used (${err.code})` : err.message;
+      const message = status >= 500 && !shed ? `the model could not be used (${err.code})` : err.message;
       return c.json({ error: { code: err.code, message } }, status as 500);
     }
     onInternal(err);
@@ -153,6 +163,8 @@ export function createClipApp(options: ClipAppOptions): Hono {
     });
   }
 
+  app.use('/v1/*', overloadGuard({ ...options.overload, keyed: !!options.apiKey }));
+
   const limit = bodyLimit({
     maxSize: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     onError: () => {
@@ -176,14 +188,14 @@ export function createClipApp(options: ClipAppOptions): Hono {
   app.post('/v1/classify', limit, async (c) => {
     const { image, params } = await readImageRequest(c);
     const clip = await getClip();
-    const r = await clip.classify(image, params);
+    const r = await clip.classify(image, params, { signal: requestSignal(c) });
     return c.json({ ...r, timings: roundTimings(r.timings) });
   });
 
   app.post('/v1/embed/image', limit, async (c) => {
     const { image } = await readImageRequest(c, false);
     const clip = await getClip();
-    const r = await clip.embedImage(image);
+    const r = await clip.embedImage(image, { signal: requestSignal(c) });
     return c.json({ ...r, embedding: Array.from(r.embedding), dim: r.embedding.length, timings: roundTimings(r.timings) });
   });
 
@@ -203,7 +215,7 @@ export function createClipApp(options: ClipAppOptions): Hono {
       throw new ClipEdgeError('BAD_INPUT', `expected {"texts": [string, …]} with at least one text: ${parsed.error.issues[0]?.message ?? ''}`);
     }
     const clip = await getClip();
-    const r = await clip.embedText(parsed.data.texts);
+    const r = await clip.embedText(parsed.data.texts, { signal: requestSignal(c) });
     return c.json({
       ...r,
       embeddings: r.embeddings.map((e) => Array.from(e)),

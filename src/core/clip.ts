@@ -147,14 +147,30 @@ export interface ClipEdgeStatus {
   description?: string;
 }
 
+/** Per-call options of the request methods. */
+export interface CallOptions {
+  /**
+   * Aborts the call: work still waiting in an inference queue is dropped (it never runs), and the
+   * call rejects with the signal's reason (a ClipEdgeError such as TIMEOUT) or CANCELLED.
+   */
+  signal?: AbortSignal;
+}
+
+/** Throws when the signal has aborted: a ClipEdgeError reason as is, anything else as CANCELLED. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (!signal?.aborted) return;
+  if (signal.reason instanceof ClipEdgeError) throw signal.reason;
+  throw new ClipEdgeError('CANCELLED', 'the request was cancelled');
+}
+
 export interface ClipEdge {
   readonly info: ModelInfo;
   readonly backend: Backend;
   readonly limits: Readonly<ClipLimits>;
   readonly hasText: boolean;
-  classify(image: Uint8Array, request: ClassifyRequest): Promise<ClassifyResult>;
-  embedImage(image: Uint8Array): Promise<ImageEmbedding>;
-  embedText(texts: readonly string[]): Promise<TextEmbeddings>;
+  classify(image: Uint8Array, request: ClassifyRequest, options?: CallOptions): Promise<ClassifyResult>;
+  embedImage(image: Uint8Array, options?: CallOptions): Promise<ImageEmbedding>;
+  embedText(texts: readonly string[], options?: CallOptions): Promise<TextEmbeddings>;
   /** The [K, D] normalised class matrix of a label set: from memory, the prompt cache, or the text encoder. */
   classEmbeddings(set: LabelSet): Promise<{ matrix: Float32Array; source: ClassSource }>;
   /** Embeds a label set with the loaded text tower and returns a prompt-cache entry (the builder's core). */
@@ -255,7 +271,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     return { text, tokenizer };
   };
 
-  const encodeTexts = async (texts: readonly string[]) => {
+  const encodeTexts = async (texts: readonly string[], signal?: AbortSignal) => {
     const { text: t, tokenizer: tok } = requireText('encoding text');
     const t0 = performance.now();
     const batch = tok.encodeBatch(texts);
@@ -266,7 +282,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     }));
     const tokenizeMs = since(t0);
     const t1 = performance.now();
-    const out = await t.run(items);
+    const out = await t.run(items, signal);
     return { out, truncated: batch.truncated, tokenizeMs, inferenceMs: since(t1) };
   };
 
@@ -359,15 +375,17 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     return p.then((matrix) => ({ matrix, source }));
   };
 
-  const imageToEmbedding = async (bytes: Uint8Array) => {
+  const imageToEmbedding = async (bytes: Uint8Array, signal?: AbortSignal) => {
+    throwIfAborted(signal);
     const t0 = performance.now();
     const img = await decoder.decode(bytes);
+    throwIfAborted(signal);
     const decodeMs = since(t0);
     const t1 = performance.now();
     const pixels = clipPreprocess(img, info.preprocess);
     const preprocessMs = since(t1);
     const t2 = performance.now();
-    const [emb] = await vision.run([pixels]);
+    const [emb] = await vision.run([pixels], signal);
     const inferenceMs = since(t2);
     return {
       embedding: normalizeRows(emb!, dim),
@@ -427,8 +445,9 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     },
     labelSetNames: async () => (await options.labelSets?.list()) ?? [],
 
-    async classify(image, req) {
+    async classify(image, req, { signal } = {}) {
       const t0 = performance.now();
+      throwIfAborted(signal);
       const set = await resolveLabels(req);
       const k = req.topK ?? 5;
       if (!Number.isInteger(k) || k < 1) throw new ClipEdgeError('BAD_INPUT', `topK must be a positive integer, got ${String(req.topK)}`);
@@ -440,7 +459,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
         return c;
       });
       classesP.catch(() => {}); // handled below; avoid an unhandled rejection if the image fails first
-      const img = await imageToEmbedding(image);
+      const img = await imageToEmbedding(image, signal);
       const classes = await classesP;
       const lg = logits(img.embedding, classes.matrix, dim, info.logitScale);
       const probs = softmax(lg);
@@ -463,9 +482,9 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
       };
     },
 
-    async embedImage(image) {
+    async embedImage(image, { signal } = {}) {
       const t0 = performance.now();
-      const r = await imageToEmbedding(image);
+      const r = await imageToEmbedding(image, signal);
       return {
         model: info.id,
         variant: vision.precision,
@@ -476,8 +495,9 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
       };
     },
 
-    async embedText(texts) {
+    async embedText(texts, { signal } = {}) {
       const t0 = performance.now();
+      throwIfAborted(signal);
       const { text: t } = requireText('embedding text');
       if (!Array.isArray(texts) || texts.length === 0) throw new ClipEdgeError('BAD_INPUT', 'texts must be a non-empty array of strings');
       if (texts.length > limits.maxTexts) throw new ClipEdgeError('BAD_INPUT', `${texts.length} texts given; the limit is ${limits.maxTexts}`);
@@ -487,7 +507,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
           throw new ClipEdgeError('BAD_INPUT', `texts[${i}] has ${s.length} characters; the limit is ${limits.maxTextLength}`);
         }
       });
-      const r = await encodeTexts(texts);
+      const r = await encodeTexts(texts, signal);
       return {
         model: info.id,
         variant: t.precision,

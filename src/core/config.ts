@@ -22,6 +22,12 @@ export interface ServiceConfig {
   corsOrigins?: string | string[];
   /** `CLIP_EDGE_MAX_BODY_BYTES` */
   maxBodyBytes?: number;
+  /** `CLIP_EDGE_MAX_IN_FLIGHT`: POST requests at work at once before 503 OVERLOADED. */
+  maxInFlight?: number;
+  /** `CLIP_EDGE_REQUEST_TIMEOUT_MS`: deadline per request (0: none) before 503 TIMEOUT. */
+  requestTimeoutMs?: number;
+  /** `CLIP_EDGE_RATE_LIMIT`: requests per minute per API key (or per client without keys) before 429. */
+  rateLimitPerMinute?: number;
   /** `PORT` (default 8787) and `HOST` (default 127.0.0.1) */
   port?: number;
   host?: string;
@@ -71,6 +77,9 @@ export function configFromEnv(env: Record<string, string | undefined>): ServiceC
     apiKey: env.CLIP_EDGE_API_KEY || undefined,
     corsOrigins: cors ? (cors.trim() === '*' ? '*' : cors.split(',').map((s) => s.trim()).filter(Boolean)) : undefined,
     maxBodyBytes: int('CLIP_EDGE_MAX_BODY_BYTES', env.CLIP_EDGE_MAX_BODY_BYTES, 1),
+    maxInFlight: int('CLIP_EDGE_MAX_IN_FLIGHT', env.CLIP_EDGE_MAX_IN_FLIGHT, 1),
+    requestTimeoutMs: int('CLIP_EDGE_REQUEST_TIMEOUT_MS', env.CLIP_EDGE_REQUEST_TIMEOUT_MS, 0),
+    rateLimitPerMinute: int('CLIP_EDGE_RATE_LIMIT', env.CLIP_EDGE_RATE_LIMIT, 1),
     port: int('PORT', env.PORT, 0),
     host: env.HOST || undefined,
     limits: Object.keys(limits).length ? limits : undefined,

@@ -79,8 +79,9 @@ export class TowerRunner<I extends VisionItem | TextItem> {
     return this.fileSha!;
   }
 
-  run(items: readonly I[]): Promise<Float32Array[]> {
-    return this.queue.push(items);
+  /** Queues items for the next run; an aborted `signal` takes them out of the queue before they run. */
+  run(items: readonly I[], signal?: AbortSignal): Promise<Float32Array[]> {
+    return this.queue.push(items, signal);
   }
 
   get queueDepth(): number {

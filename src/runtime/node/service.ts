@@ -1,7 +1,14 @@
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { createClipApp } from '../../core/app.ts';
 import type { ServiceConfig } from '../../core/config.ts';
+import { overloadOptionsOf } from '../../core/overload.ts';
 import { createNodeClipEdge } from './create.ts';
+
+/** The peer address as each server exposes it: @hono/node-server `env.incoming`, Deno.serve's `info.remoteAddr`. */
+const peerAddress = (c: Context): string | undefined => {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } }; remoteAddr?: { hostname?: string } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? env?.remoteAddr?.hostname;
+};
 
 /**
  * The HTTP app for a service config, with the model loaded and its sessions created before the
@@ -18,5 +25,11 @@ export async function createServiceApp(config: ServiceConfig, defaults: { backen
     limits: config.limits,
   });
   await clip.warmup();
-  return createClipApp({ clip, apiKey: config.apiKey, corsOrigins: config.corsOrigins, maxBodyBytes: config.maxBodyBytes });
+  return createClipApp({
+    clip,
+    apiKey: config.apiKey,
+    corsOrigins: config.corsOrigins,
+    maxBodyBytes: config.maxBodyBytes,
+    overload: overloadOptionsOf(config, { clientKey: peerAddress }),
+  });
 }

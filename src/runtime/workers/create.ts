@@ -10,6 +10,8 @@ import type { WorkersEnv } from './bindings.ts';
 import { workersImageCodecs } from './codecs.ts';
 import { builtinLabelSets, sourceLabelSets } from './label-sets.ts';
 import { WORKERS_DEFAULT_MAX_PIXELS } from './limits.ts';
+import { overloadOptionsOf } from '../../core/overload.ts';
+import { cloudflareRateLimiter } from './rate-limit.ts';
 import { assetsModelSource, r2ModelSource } from './model-source.ts';
 import { workersWasmBackend } from './ort.ts';
 import { fallthroughPromptCacheStore, kvPromptCacheStore, r2PromptCacheStore } from './prompt-cache.ts';
@@ -103,6 +105,14 @@ export async function createWorkersClipEdge(env: WorkersEnv, options: WorkersCli
   });
 }
 
+function ratePeriod(env: WorkersEnv): number {
+  const v = env.CLIP_EDGE_RATE_LIMIT_PERIOD;
+  if (v === undefined || v === '') return 60;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_RATE_LIMIT_PERIOD must be an integer ≥ 1 (seconds), got "${v}"`);
+  return n;
+}
+
 /**
  * The same Hono app as on every runtime. The kit is created on the first request that needs it
  * and kept for the isolate's life (a failed load is retried by the next request).
@@ -114,5 +124,10 @@ export function createWorkersApp(env: WorkersEnv, options: WorkersClipEdgeOption
     ...(cfg.apiKey ? { apiKey: cfg.apiKey } : {}),
     ...(cfg.corsOrigins ? { corsOrigins: cfg.corsOrigins } : {}),
     ...(cfg.maxBodyBytes ? { maxBodyBytes: cfg.maxBodyBytes } : {}),
+    // Limits here are per isolate; the Rate Limiting binding, when bound, counts network-wide.
+    overload: overloadOptionsOf(cfg, {
+      clientKey: (c) => c.req.header('cf-connecting-ip'),
+      ...(env.RATE_LIMITER ? { rateLimiter: cloudflareRateLimiter(env.RATE_LIMITER, ratePeriod(env)) } : {}),
+    }),
   });
 }
