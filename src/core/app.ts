@@ -1,8 +1,8 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import { timingSafeEqual } from 'hono/utils/buffer';
 import { z } from 'zod';
+import { bearerAuth } from './auth.ts';
 import type { ClipEdge, ClassifyRequest } from './clip.ts';
 import { docsPage } from './docs-page.ts';
 import { ClipEdgeError, isClipEdgeError } from './errors.ts';
@@ -13,8 +13,8 @@ import { type OverloadOptions, overloadGuard, requestSignal } from './overload.t
 export interface ClipAppOptions {
   /** The loaded kit, or a function that loads it on first use (e.g. once per Workers isolate). */
   clip: ClipEdge | (() => Promise<ClipEdge>);
-  /** When set, every route but /healthz needs `Authorization: Bearer <apiKey>`. */
-  apiKey?: string;
+  /** When set, every route but /healthz needs `Authorization: Bearer <apiKey>` (one of the keys, when several). */
+  apiKey?: string | readonly string[];
   /** Allowed CORS origins (`'*'` for any). @defaultValue none: no CORS headers */
   corsOrigins?: string | readonly string[];
   /** Request body limit in bytes, enforced while streaming. @defaultValue 10 MiB */
@@ -149,21 +149,9 @@ export function createClipApp(options: ClipAppOptions): Hono {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
-  if (options.apiKey) {
-    const key = options.apiKey;
-    app.use('*', async (c, next) => {
-      if (c.req.method === 'OPTIONS') return next();
-      const header = c.req.header('authorization') ?? '';
-      const m = /^Bearer\s+(.+)$/i.exec(header);
-      if (!m || !(await timingSafeEqual(m[1]!.trim(), key))) {
-        c.header('WWW-Authenticate', 'Bearer realm="clip-edge"');
-        throw new ClipEdgeError('UNAUTHORIZED', m ? 'invalid API key' : 'missing bearer token: send Authorization: Bearer <key>');
-      }
-      return next();
-    });
-  }
-
-  app.use('/v1/*', overloadGuard({ ...options.overload, keyed: !!options.apiKey }));
+  const keyed = typeof options.apiKey === 'string' ? options.apiKey.length > 0 : (options.apiKey?.length ?? 0) > 0;
+  if (keyed) app.use('*', bearerAuth(options.apiKey!));
+  app.use('/v1/*', overloadGuard({ ...options.overload, keyed }));
 
   const limit = bodyLimit({
     maxSize: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,

@@ -65,6 +65,11 @@ export interface ClipEdgeOptions {
   limits?: Partial<ClipLimits>;
   /** Check ONNX files against the manifest's size and sha256 before loading. @defaultValue true */
   verify?: boolean;
+  /**
+   * Refuse ONNX files without a sha256 in the manifest (a folder without manifest.json has none).
+   * @defaultValue false; true on Workers, where models come from a bucket the upload script fills
+   */
+  requireIntegrity?: boolean;
   /** Most images (or prompts) per inference run when requests are micro-batched. @defaultValue 16 */
   maxBatch?: number;
   /** Items allowed to wait per tower before OVERLOADED. @defaultValue 256 */
@@ -222,6 +227,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     source: options.source,
     info,
     verify: options.verify,
+    requireIntegrity: options.requireIntegrity,
     maxBatch: options.maxBatch ?? 16,
     maxQueue: options.maxQueue ?? 256,
   };

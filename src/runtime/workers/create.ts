@@ -99,6 +99,8 @@ export async function createWorkersClipEdge(env: WorkersEnv, options: WorkersCli
     textVariant: cfg.textVariant,
     text: cfg.text,
     limits: cfg.limits,
+    // Models come from a bucket: every ONNX file must match the manifest's sha256.
+    requireIntegrity: true,
     ...(promptCache ? { promptCache } : {}),
     ...options,
     source,
