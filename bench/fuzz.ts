@@ -192,7 +192,7 @@ function markdown(r: {
     `\`${r.command}\` — ${r.date.slice(0, 10)}, ${r.machine}, ${r.seconds} s.`,
     '',
     `Limits: ${r.limits.perInputTimeoutMs} ms per input (watchdog terminates the worker), worker heap ${r.limits.workerHeapMb} MB, ` +
-      `process RSS budget +${r.limits.rssBudgetMb} MiB, images capped at ${r.limits.maxPixels.toLocaleString('en-US')} pixels (checked from the header before decoding).`,
+      `process RSS budget +${r.limits.rssBudgetMb} MiB, images capped at ${r.limits.maxPixels!.toLocaleString('en-US')} pixels (checked from the header before decoding).`,
     '',
     '| target | inputs | outcomes | ms per input p50 / p99 / max | mean input bytes |',
     '| --- | ---: | --- | ---: | ---: |',

@@ -65,7 +65,15 @@ function rawRequest(o: { headers: string[]; chunk?: Buffer; chunks?: number; chu
         const frame = o.chunked ? Buffer.concat([Buffer.from(`${c.length.toString(16)}\r\n`), c, Buffer.from('\r\n')]) : c;
         const more = s.write(frame);
         sent += c.length;
-        if (!more) await new Promise((r) => { s.once('drain', r); s.once('close', r); });
+        if (!more) await new Promise<void>((r) => {
+          const go = () => {
+            s.off('drain', go);
+            s.off('close', go);
+            r();
+          };
+          s.on('drain', go);
+          s.on('close', go);
+        });
       }
       if (o.chunked && !answered && !s.destroyed) s.write('0\r\n\r\n');
       s.end();

@@ -121,6 +121,7 @@ function ratePeriod(env: WorkersEnv): number {
  */
 export function createWorkersApp(env: WorkersEnv, options: WorkersClipEdgeOptions = {}): Hono {
   const cfg = workersConfig(env);
+  const period = ratePeriod(env);
   return createClipApp({
     clip: () => createWorkersClipEdge(env, options),
     ...(cfg.apiKey ? { apiKey: cfg.apiKey } : {}),
@@ -129,7 +130,7 @@ export function createWorkersApp(env: WorkersEnv, options: WorkersClipEdgeOption
     // Limits here are per isolate; the Rate Limiting binding, when bound, counts network-wide.
     overload: overloadOptionsOf(cfg, {
       clientKey: (c) => c.req.header('cf-connecting-ip'),
-      ...(env.RATE_LIMITER ? { rateLimiter: cloudflareRateLimiter(env.RATE_LIMITER, ratePeriod(env)) } : {}),
+      ...(env.RATE_LIMITER ? { rateLimiter: cloudflareRateLimiter(env.RATE_LIMITER, period) } : {}),
     }),
   });
 }
