@@ -6,7 +6,8 @@ import type { Tower } from '../src/core/precision.ts';
 
 export interface FuzzJob {
   id: number;
-  kind: 'image' | 'model';
+  /** `spin`: a job that never ends (a busy loop), for `--self-test` of the watchdog. */
+  kind: 'image' | 'model' | 'spin';
   bytes: Uint8Array;
   tower?: Tower;
 }
@@ -15,6 +16,7 @@ export type FuzzReply = { id: number; outcome: string; ms: number } | { id: numb
 const decoder = fuzzDecoder();
 parentPort!.on('message', async (job: FuzzJob) => {
   const t0 = performance.now();
+  if (job.kind === 'spin') for (;;);
   try {
     const o = job.kind === 'image' ? await checkImage(decoder, job.bytes) : await checkModel(job.bytes, job.tower!);
     parentPort!.postMessage({ id: job.id, outcome: o.ok ? 'ok' : o.code, ms: performance.now() - t0 } satisfies FuzzReply);

@@ -1,4 +1,4 @@
-// npm run fuzz [-- --images 12000 --models 3000 --seed 1 --workers 2 --timeout-ms 10000]
+// npm run fuzz [-- --images 12000 --models 3000 --seed 1 --workers 2 --timeout-ms 10000] [--self-test]
 //
 // The long fuzz run: mutated JPEG/PNG/WebP files through decode + CLIP preprocessing, and mutated
 // ONNX towers through the quantizer's reader and passes (the same targets and mutators as the short
@@ -7,7 +7,9 @@
 // wasm loop, and replaced); a worker that dies (e.g. over its heap limit) is a crash; process RSS
 // above the baseline by more than --rss-budget-mb is an unbounded allocation. Findings are written
 // to .cache/fuzz/findings/ (bytes + the case that made them); fixed ones belong in test/fixtures/fuzz.
-// Writes bench/results/reliability-fuzz.{json,md}; exits 1 when anything was found.
+// Writes bench/results/reliability-fuzz.{json,md}; exits 1 when anything was found. `--self-test` first
+// sends a job that spins forever and fails unless the watchdog reports it as a hang (then the
+// report goes to .cache/fuzz/ instead).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,6 +36,7 @@ const TIMEOUT_MS = arg('timeout-ms', 10_000);
 const HEAP_MB = arg('heap-mb', 1024);
 const RSS_BUDGET_MB = arg('rss-budget-mb', 1024);
 const FINDINGS = path.join(ROOT, '.cache/fuzz/findings');
+const SELF_TEST = process.argv.includes('--self-test');
 
 interface Case {
   job: FuzzJob;
@@ -42,6 +45,11 @@ interface Case {
 
 function* cases(): Generator<Case> {
   const seeds = imageSeeds();
+  if (SELF_TEST) {
+    // The watchdog's own check: a job that spins forever must be reported as a hang, and the
+    // inputs after it must still run (in a fresh worker).
+    yield { job: { id: -1, kind: 'spin', bytes: new Uint8Array(0) }, describe: () => 'self-test: a busy loop' };
+  }
   const imageCases = fc.sample(imageCaseArb(seeds.length), { numRuns: IMAGES, seed: SEED });
   for (const [i, c] of imageCases.entries()) {
     yield { job: { id: i, kind: 'image', bytes: applyMutations(seeds[c.seed]!.bytes, c.mutations) }, describe: () => ({ seed: seeds[c.seed]!.name, mutations: c.mutations }) };
@@ -63,6 +71,7 @@ const stats: Record<'image' | 'model', KindStats> = {
   model: { inputs: 0, outcomes: {}, ms: [], bytes: 0 },
 };
 const findings: { id: number; kind: string; what: string; file: string }[] = [];
+let selfTestPassed = false;
 const rssBase = process.memoryUsage().rss;
 let rssPeak = rssBase;
 const rssCurve: { done: number; rssMb: number }[] = [];
@@ -116,6 +125,14 @@ async function run(): Promise<void> {
         w.on('exit', onExit);
         w.postMessage(c.job);
       });
+      if (c.job.kind === 'spin') {
+        if (!('dead' in reply) || !reply.dead.startsWith('hang')) throw new Error(`self-test: the spinning job was not caught as a hang (${JSON.stringify(reply)})`);
+        await w.terminate();
+        worker = undefined;
+        console.error(`  self-test: the watchdog caught a busy loop (${reply.dead}); continuing in a fresh worker`);
+        selfTestPassed = true;
+        continue;
+      }
       const s = stats[c.job.kind];
       s.inputs++;
       s.bytes += c.job.bytes.byteLength;
@@ -157,15 +174,18 @@ async function run(): Promise<void> {
     machine: `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, Node ${process.version}`,
     seconds: +seconds.toFixed(1),
     limits: { perInputTimeoutMs: TIMEOUT_MS, workerHeapMb: HEAP_MB, rssBudgetMb: RSS_BUDGET_MB, maxPixels: FUZZ_MAX_PIXELS },
+    ...(SELF_TEST ? { watchdogSelfTest: selfTestPassed ? 'passed' : 'not run' } : {}),
     seeds: { images: imageSeeds().map((s) => s.name), models: MODEL_SEEDS.map((m) => m.tower) },
     kinds,
     rss: { baselineMb: Math.round(rssBase / 2 ** 20), peakMb: Math.round(rssPeak / 2 ** 20), curve: rssCurve },
     findings,
   };
-  mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
-  writeFileSync(path.join(ROOT, 'bench/results/reliability-fuzz.json'), `${JSON.stringify(result, null, 1)}\n`);
-  writeFileSync(path.join(ROOT, 'bench/results/reliability-fuzz.md'), markdown(result));
-  console.error(`wrote bench/results/reliability-fuzz.{json,md}: ${total} inputs in ${seconds.toFixed(0)} s, ${findings.length} findings`);
+  // A self-test run checks the harness; it does not replace the report.
+  const outDir = SELF_TEST ? path.join(ROOT, '.cache/fuzz') : path.join(ROOT, 'bench/results');
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(path.join(outDir, 'reliability-fuzz.json'), `${JSON.stringify(result, null, 1)}\n`);
+  writeFileSync(path.join(outDir, 'reliability-fuzz.md'), markdown(result));
+  console.error(`wrote ${path.relative(ROOT, outDir)}/reliability-fuzz.{json,md}: ${total} inputs in ${seconds.toFixed(0)} s, ${findings.length} findings`);
   process.exitCode = findings.length ? 1 : 0;
 }
 
