@@ -4,10 +4,12 @@ import type { ServiceConfig } from '../../core/config.ts';
 import { overloadOptionsOf } from '../../core/overload.ts';
 import { createNodeClipEdge } from './create.ts';
 
-/** The peer address as each server exposes it: @hono/node-server `env.incoming`, Deno.serve's `info.remoteAddr`. */
+/** The peer address as each server exposes it: @hono/node-server `env.incoming`, Deno.serve's `info.remoteAddr`, Bun's `server.requestIP`. */
 const peerAddress = (c: Context): string | undefined => {
-  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } }; remoteAddr?: { hostname?: string } } | undefined;
-  return env?.incoming?.socket?.remoteAddress ?? env?.remoteAddr?.hostname;
+  const env = c.env as
+    | { incoming?: { socket?: { remoteAddress?: string } }; remoteAddr?: { hostname?: string }; requestIP?: (r: Request) => { address?: string } | null }
+    | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? env?.remoteAddr?.hostname ?? env?.requestIP?.(c.req.raw)?.address;
 };
 
 /**
