@@ -34,11 +34,21 @@ export default tseslint.config(
         { name: 'Buffer', message: 'Use Uint8Array.' },
         { name: 'require', message: 'ESM only.' },
         { name: '__dirname', message: 'Node-only.' },
+        { name: 'fetch', message: 'The service never fetches URLs (SSRF): model bytes come through a runtime ModelSource.' },
       ],
       'no-restricted-properties': [
         'error',
         { object: 'navigator', property: 'gpu', message: 'WebGPU detection belongs in src/runtime/browser/.' },
       ],
+    },
+  },
+  {
+    // Server adapters take bytes from ModelSources and bindings, never from a URL a client could
+    // choose; `clip-edge pull` (operator-given hub URL) and the browser page are the exceptions.
+    files: ['src/runtime/node/**/*.ts', 'src/runtime/deno/**/*.ts', 'src/runtime/bun/**/*.ts', 'src/runtime/workers/**/*.ts'],
+    ignores: ['src/runtime/node/pull.ts'],
+    rules: {
+      'no-restricted-globals': ['error', { name: 'fetch', message: 'No outbound fetch in the server adapters (SSRF): read through a ModelSource or a binding.' }],
     },
   },
 );

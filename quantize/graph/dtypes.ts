@@ -1,6 +1,6 @@
 import { ClipEdgeError } from '../../src/core/errors.ts';
 import { attrInt, getAttr } from '../onnx/attrs.ts';
-import { DT, dtName, type NodeProto } from '../onnx/model.ts';
+import { DT, DT_NAME, dtName, type NodeProto } from '../onnx/model.ts';
 import { declaredType, type Graph } from './graph.ts';
 
 /**
@@ -175,7 +175,13 @@ export const nodeLabel = (n: NodeProto): string => `${n.name || n.output[0] || '
  */
 export function inferTypes(graph: Graph, where: string): Map<string, number> {
   const types = new Map<string, number>();
-  for (const t of graph.initializers) if (t.data_type) types.set(t.name ?? '', t.data_type);
+  for (const t of graph.initializers) {
+    // An initializer's element type is its data: 0 (UNDEFINED) or an unknown code is a broken file.
+    if (!t.data_type || !(t.data_type in DT_NAME)) {
+      throw new ClipEdgeError('MODEL_INVALID', `${where}: initializer ${t.name} has no valid element type (data_type ${t.data_type ?? 0})`);
+    }
+    types.set(t.name ?? '', t.data_type);
+  }
   for (const i of graph.inputs) {
     const d = declaredType(i);
     if (d !== undefined && !types.has(i.name ?? '')) types.set(i.name ?? '', d);

@@ -2,7 +2,7 @@ import { ClipEdgeError } from '../../src/core/errors.ts';
 import { AT, getAttr, intAttr } from '../onnx/attrs.ts';
 import { DT, tensorProto, type NodeProto, type TensorProto } from '../onnx/model.ts';
 import { bytesOf, floatValues, toFloat16 } from '../onnx/tensor.ts';
-import { inferTypes, nodeLabel, ruleOf } from '../graph/dtypes.ts';
+import { inferTypes, nodeLabel, ruleOf, TypeMismatch } from '../graph/dtypes.ts';
 import { declaredType, setDeclaredType } from '../graph/graph.ts';
 import { findFp32Patterns, type Fp32Pattern } from '../graph/patterns.ts';
 import { NAMES } from '../names.ts';
@@ -127,7 +127,13 @@ export function fp16Pass(options: Fp16Options = {}): Pass {
         }
         out.push(n);
         const rule = ruleOf(n);
-        const types = rule ? rule(n.input.map((i) => newTypes.get(i)), n) : n.output.map((o) => oldTypes.get(o));
+        let types: (number | undefined)[];
+        try {
+          types = rule ? rule(n.input.map((i) => newTypes.get(i)), n) : n.output.map((o) => oldTypes.get(o));
+        } catch (e) {
+          if (!(e instanceof TypeMismatch)) throw e;
+          throw new ClipEdgeError('MODEL_INVALID', `${ctx.where}: node ${nodeLabel(n)}: ${e.message}`);
+        }
         n.output.forEach((o, k) => {
           const t = types[k];
           if (o && t !== undefined) newTypes.set(o, t);

@@ -1,25 +1,28 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import { timingSafeEqual } from 'hono/utils/buffer';
 import { z } from 'zod';
+import { bearerAuth } from './auth.ts';
 import type { ClipEdge, ClassifyRequest } from './clip.ts';
 import { docsPage } from './docs-page.ts';
 import { ClipEdgeError, isClipEdgeError } from './errors.ts';
 import { STATUS_OF } from './http-errors.ts';
 import { openApiDocument } from './openapi.ts';
+import { type OverloadOptions, overloadGuard, requestSignal } from './overload.ts';
 
 export interface ClipAppOptions {
   /** The loaded kit, or a function that loads it on first use (e.g. once per Workers isolate). */
   clip: ClipEdge | (() => Promise<ClipEdge>);
-  /** When set, every route but /healthz needs `Authorization: Bearer <apiKey>`. */
-  apiKey?: string;
+  /** When set, every route but /healthz needs `Authorization: Bearer <apiKey>` (one of the keys, when several). */
+  apiKey?: string | readonly string[];
   /** Allowed CORS origins (`'*'` for any). @defaultValue none: no CORS headers */
   corsOrigins?: string | readonly string[];
   /** Request body limit in bytes, enforced while streaming. @defaultValue 10 MiB */
   maxBodyBytes?: number;
   /** Extra response headers on every response (e.g. COOP/COEP for the browser page). */
   headers?: Record<string, string>;
+  /** Load shedding: work in flight, request timeout, rate limiting (see overload.ts). @defaultValue 64 in flight, 30 s, no rate limit */
+  overload?: OverloadOptions;
   /** Called with unexpected errors (never sent to clients). @defaultValue console.error */
   onInternalError?: (err: unknown) => void;
 }
@@ -30,6 +33,9 @@ const IMAGE_TYPES = /^(image\/[a-z0-9.+-]+|application\/octet-stream)$/i;
 
 const topKSchema = z.coerce.number().int().min(1).max(1000);
 const embedTextSchema = z.object({ texts: z.array(z.string()).min(1) }).strict();
+
+/** Errors that shed load: their message is for the client, they carry Retry-After, and they are not server faults to log. */
+const SHED = new Set(['OVERLOADED', 'TIMEOUT', 'RATE_LIMITED', 'CANCELLED']);
 
 const mediaType = (c: Context) => (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
 
@@ -111,13 +117,17 @@ export function createClipApp(options: ClipAppOptions): Hono {
   };
   const onInternal = options.onInternalError ?? ((e: unknown) => console.error('[clip-edge] internal error:', e));
 
-  app.onError((err, c) => {
+  app.onError((thrown, c) => {
+    // Whatever a request that timed out or lost its client still throws is that, not a fault.
+    const signal = requestSignal(c);
+    const err = signal?.aborted ? (isClipEdgeError(signal.reason) ? signal.reason : new ClipEdgeError('CANCELLED', 'the request was cancelled')) : thrown;
     if (isClipEdgeError(err)) {
       const status = STATUS_OF[err.code] ?? 500;
-      if (status >= 500 && err.code !== 'OVERLOADED' && err.code !== 'BACKEND_UNAVAILABLE') onInternal(err);
-      if (err.code === 'OVERLOADED') c.header('Retry-After', '1');
+      const shed = SHED.has(err.code);
+      if (status >= 500 && !shed && err.code !== 'BACKEND_UNAVAILABLE') onInternal(err);
+      if (shed) c.header('Retry-After', String(Number(err.details?.retryAfterSeconds) || 1));
       // Server-side model problems say what is wrong with the model, but never where it lives on disk.
-      const message = status >= 500 && err.code !== 'OVERLOADED' ? `the model could not be used (${err.code})` : err.message;
+      const message = status >= 500 && !shed ? `the model could not be used (${err.code})` : err.message;
       return c.json({ error: { code: err.code, message } }, status as 500);
     }
     onInternal(err);
@@ -139,19 +149,9 @@ export function createClipApp(options: ClipAppOptions): Hono {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
-  if (options.apiKey) {
-    const key = options.apiKey;
-    app.use('*', async (c, next) => {
-      if (c.req.method === 'OPTIONS') return next();
-      const header = c.req.header('authorization') ?? '';
-      const m = /^Bearer\s+(.+)$/i.exec(header);
-      if (!m || !(await timingSafeEqual(m[1]!.trim(), key))) {
-        c.header('WWW-Authenticate', 'Bearer realm="clip-edge"');
-        throw new ClipEdgeError('UNAUTHORIZED', m ? 'invalid API key' : 'missing bearer token: send Authorization: Bearer <key>');
-      }
-      return next();
-    });
-  }
+  const keyed = typeof options.apiKey === 'string' ? options.apiKey.length > 0 : (options.apiKey?.length ?? 0) > 0;
+  if (keyed) app.use('*', bearerAuth(options.apiKey!));
+  app.use('/v1/*', overloadGuard({ ...options.overload, keyed }));
 
   const limit = bodyLimit({
     maxSize: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
@@ -176,14 +176,14 @@ export function createClipApp(options: ClipAppOptions): Hono {
   app.post('/v1/classify', limit, async (c) => {
     const { image, params } = await readImageRequest(c);
     const clip = await getClip();
-    const r = await clip.classify(image, params);
+    const r = await clip.classify(image, params, { signal: requestSignal(c) });
     return c.json({ ...r, timings: roundTimings(r.timings) });
   });
 
   app.post('/v1/embed/image', limit, async (c) => {
     const { image } = await readImageRequest(c, false);
     const clip = await getClip();
-    const r = await clip.embedImage(image);
+    const r = await clip.embedImage(image, { signal: requestSignal(c) });
     return c.json({ ...r, embedding: Array.from(r.embedding), dim: r.embedding.length, timings: roundTimings(r.timings) });
   });
 
@@ -203,7 +203,7 @@ export function createClipApp(options: ClipAppOptions): Hono {
       throw new ClipEdgeError('BAD_INPUT', `expected {"texts": [string, …]} with at least one text: ${parsed.error.issues[0]?.message ?? ''}`);
     }
     const clip = await getClip();
-    const r = await clip.embedText(parsed.data.texts);
+    const r = await clip.embedText(parsed.data.texts, { signal: requestSignal(c) });
     return c.json({
       ...r,
       embeddings: r.embeddings.map((e) => Array.from(e)),

@@ -8,8 +8,12 @@ export interface BatchQueueOptions {
 }
 
 export interface BatchQueue<I, O> {
-  /** Queues items; resolves with their outputs in order. */
-  push(items: readonly I[]): Promise<O[]>;
+  /**
+   * Queues items; resolves with their outputs in order. When `signal` aborts while the items still
+   * wait, they are taken out of the queue (they never run) and the promise rejects with the
+   * signal's reason; a run already in progress cannot be stopped, its result is dropped.
+   */
+  push(items: readonly I[], signal?: AbortSignal): Promise<O[]>;
   /** Items waiting (not counting the run in progress). */
   readonly depth: number;
 }
@@ -53,15 +57,36 @@ export function createBatchQueue<I, O>(
     }
   };
 
+  const abortError = (signal: AbortSignal): unknown =>
+    signal.reason instanceof ClipEdgeError ? signal.reason : new ClipEdgeError('CANCELLED', 'the request was cancelled before its inference ran');
+
   return {
-    push(items) {
+    push(items, signal) {
+      if (signal?.aborted) return Promise.reject(abortError(signal));
       // A push larger than the whole queue is still taken when nothing waits (it is split into runs).
       if (pending.length > 0 && pending.length + items.length > maxQueue) {
         return Promise.reject(
           new ClipEdgeError('OVERLOADED', `inference queue is full (${pending.length} waiting, limit ${maxQueue}); retry shortly`),
         );
       }
-      const outs = items.map((item) => new Promise<O>((resolve, reject) => pending.push({ item, resolve, reject })));
+      const mine: Pending<I, O>[] = [];
+      const outs = items.map((item) => new Promise<O>((resolve, reject) => mine.push({ item, resolve, reject })));
+      pending.push(...mine);
+      if (signal) {
+        const onAbort = () => {
+          // Only items still waiting are dropped; taken ones are in a run and settle with it.
+          const err = abortError(signal);
+          for (const p of mine) {
+            const at = pending.indexOf(p);
+            if (at >= 0) {
+              pending.splice(at, 1);
+              p.reject(err);
+            }
+          }
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        void Promise.allSettled(outs).then(() => signal.removeEventListener('abort', onAbort));
+      }
       void pump();
       return Promise.all(outs);
     },

@@ -71,6 +71,11 @@ export interface ClipEdgeOptions {
   limits?: Partial<ClipLimits>;
   /** Check ONNX files against the manifest's size and sha256 before loading. @defaultValue true */
   verify?: boolean;
+  /**
+   * Refuse ONNX files without a sha256 in the manifest (a folder without manifest.json has none).
+   * @defaultValue false; true on Workers, where models come from a bucket the upload script fills
+   */
+  requireIntegrity?: boolean;
   /** Most images (or prompts) per inference run when requests are micro-batched. @defaultValue 16 */
   maxBatch?: number;
   /** Items allowed to wait per tower before OVERLOADED. @defaultValue 256 */
@@ -160,14 +165,30 @@ export interface ClipEdgeStatus {
   description?: string;
 }
 
+/** Per-call options of the request methods. */
+export interface CallOptions {
+  /**
+   * Aborts the call: work still waiting in an inference queue is dropped (it never runs), and the
+   * call rejects with the signal's reason (a ClipEdgeError such as TIMEOUT) or CANCELLED.
+   */
+  signal?: AbortSignal;
+}
+
+/** Throws when the signal has aborted: a ClipEdgeError reason as is, anything else as CANCELLED. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (!signal?.aborted) return;
+  if (signal.reason instanceof ClipEdgeError) throw signal.reason;
+  throw new ClipEdgeError('CANCELLED', 'the request was cancelled');
+}
+
 export interface ClipEdge {
   readonly info: ModelInfo;
   readonly backend: Backend;
   readonly limits: Readonly<ClipLimits>;
   readonly hasText: boolean;
-  classify(image: Uint8Array, request: ClassifyRequest): Promise<ClassifyResult>;
-  embedImage(image: Uint8Array): Promise<ImageEmbedding>;
-  embedText(texts: readonly string[]): Promise<TextEmbeddings>;
+  classify(image: Uint8Array, request: ClassifyRequest, options?: CallOptions): Promise<ClassifyResult>;
+  embedImage(image: Uint8Array, options?: CallOptions): Promise<ImageEmbedding>;
+  embedText(texts: readonly string[], options?: CallOptions): Promise<TextEmbeddings>;
   /** The [K, D] normalised class matrix of a label set: from memory, the prompt cache, or the text encoder. */
   classEmbeddings(set: LabelSet): Promise<{ matrix: Float32Array; source: ClassSource }>;
   /** Embeds a label set with the loaded text tower and returns a prompt-cache entry (the builder's core). */
@@ -219,6 +240,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     source: options.source,
     info,
     verify: options.verify,
+    requireIntegrity: options.requireIntegrity,
     maxBatch: options.maxBatch ?? 16,
     maxQueue: options.maxQueue ?? 256,
   };
@@ -273,7 +295,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     return { text, tokenizer };
   };
 
-  const encodeTexts = async (texts: readonly string[]) => {
+  const encodeTexts = async (texts: readonly string[], signal?: AbortSignal) => {
     const { text: t, tokenizer: tok } = requireText('encoding text');
     const t0 = performance.now();
     const batch = tok.encodeBatch(texts);
@@ -284,7 +306,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     }));
     const tokenizeMs = since(t0);
     const t1 = performance.now();
-    const out = await t.run(items);
+    const out = await t.run(items, signal);
     return { out, truncated: batch.truncated, tokenizeMs, inferenceMs: since(t1) };
   };
 
@@ -377,14 +399,16 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     return p.then((matrix) => ({ matrix, source }));
   };
 
-  const imageToEmbedding = async (bytes: Uint8Array) => {
+  const imageToEmbedding = async (bytes: Uint8Array, signal?: AbortSignal) => {
+    throwIfAborted(signal);
     const img = await decoder.decodeForClip(bytes, info.preprocess);
+    throwIfAborted(signal);
     const decodeMs = img.ms.decode;
     const t1 = performance.now();
     const pixels = clipNormalize(img.crop, info.preprocess);
     const preprocessMs = img.ms.resize + since(t1);
     const t2 = performance.now();
-    const [emb] = await vision.run([pixels]);
+    const [emb] = await vision.run([pixels], signal);
     const inferenceMs = since(t2);
     return {
       embedding: normalizeRows(emb!, dim),
@@ -444,8 +468,9 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     },
     labelSetNames: async () => (await options.labelSets?.list()) ?? [],
 
-    async classify(image, req) {
+    async classify(image, req, { signal } = {}) {
       const t0 = performance.now();
+      throwIfAborted(signal);
       const set = await resolveLabels(req);
       const k = req.topK ?? 5;
       if (!Number.isInteger(k) || k < 1) throw new ClipEdgeError('BAD_INPUT', `topK must be a positive integer, got ${String(req.topK)}`);
@@ -457,7 +482,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
         return c;
       });
       classesP.catch(() => {}); // handled below; avoid an unhandled rejection if the image fails first
-      const img = await imageToEmbedding(image);
+      const img = await imageToEmbedding(image, signal);
       const classes = await classesP;
       const lg = logits(img.embedding, classes.matrix, dim, info.logitScale);
       const probs = softmax(lg);
@@ -480,9 +505,9 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
       };
     },
 
-    async embedImage(image) {
+    async embedImage(image, { signal } = {}) {
       const t0 = performance.now();
-      const r = await imageToEmbedding(image);
+      const r = await imageToEmbedding(image, signal);
       return {
         model: info.id,
         variant: vision.precision,
@@ -493,8 +518,9 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
       };
     },
 
-    async embedText(texts) {
+    async embedText(texts, { signal } = {}) {
       const t0 = performance.now();
+      throwIfAborted(signal);
       const { text: t } = requireText('embedding text');
       if (!Array.isArray(texts) || texts.length === 0) throw new ClipEdgeError('BAD_INPUT', 'texts must be a non-empty array of strings');
       if (texts.length > limits.maxTexts) throw new ClipEdgeError('BAD_INPUT', `${texts.length} texts given; the limit is ${limits.maxTexts}`);
@@ -504,7 +530,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
           throw new ClipEdgeError('BAD_INPUT', `texts[${i}] has ${s.length} characters; the limit is ${limits.maxTextLength}`);
         }
       });
-      const r = await encodeTexts(texts);
+      const r = await encodeTexts(texts, signal);
       return {
         model: info.id,
         variant: t.precision,

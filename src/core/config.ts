@@ -1,4 +1,5 @@
 import type { ClipLimits } from './clip.ts';
+import { parseApiKeys } from './auth.ts';
 import { ClipEdgeError } from './errors.ts';
 import { type Precision, isPrecision } from './precision.ts';
 
@@ -16,12 +17,18 @@ export interface ServiceConfig {
   text?: boolean;
   /** `CLIP_EDGE_THREADS` */
   threads?: number;
-  /** `CLIP_EDGE_API_KEY`: bearer key required on every route but /healthz. */
-  apiKey?: string;
+  /** `CLIP_EDGE_API_KEY`: bearer key(s) required on every route but /healthz; several separated by commas. */
+  apiKey?: string | string[];
   /** `CLIP_EDGE_CORS_ORIGINS`: `*` or a comma-separated list. */
   corsOrigins?: string | string[];
   /** `CLIP_EDGE_MAX_BODY_BYTES` */
   maxBodyBytes?: number;
+  /** `CLIP_EDGE_MAX_IN_FLIGHT`: POST requests at work at once before 503 OVERLOADED. */
+  maxInFlight?: number;
+  /** `CLIP_EDGE_REQUEST_TIMEOUT_MS`: deadline per request (0: none) before 503 TIMEOUT. */
+  requestTimeoutMs?: number;
+  /** `CLIP_EDGE_RATE_LIMIT`: requests per minute per API key (or per client without keys) before 429. */
+  rateLimitPerMinute?: number;
   /** `PORT` (default 8787) and `HOST` (default 127.0.0.1) */
   port?: number;
   host?: string;
@@ -49,6 +56,11 @@ const bool = (name: string, v: string | undefined): boolean | undefined => {
   throw new ClipEdgeError('BAD_INPUT', `${name} must be true or false, got "${v}"`);
 };
 
+const apiKeys = (v: string | undefined): string | string[] | undefined => {
+  const keys = parseApiKeys(v ?? '');
+  return keys.length === 0 ? undefined : keys.length === 1 ? keys[0] : keys;
+};
+
 /** Reads settings from an environment record; invalid values are errors, never silently ignored. */
 export function configFromEnv(env: Record<string, string | undefined>): ServiceConfig {
   const cors = env.CLIP_EDGE_CORS_ORIGINS;
@@ -68,9 +80,12 @@ export function configFromEnv(env: Record<string, string | undefined>): ServiceC
     textVariant: variant('CLIP_EDGE_TEXT_VARIANT', env.CLIP_EDGE_TEXT_VARIANT),
     text: bool('CLIP_EDGE_TEXT', env.CLIP_EDGE_TEXT),
     threads: int('CLIP_EDGE_THREADS', env.CLIP_EDGE_THREADS, 1),
-    apiKey: env.CLIP_EDGE_API_KEY || undefined,
+    apiKey: apiKeys(env.CLIP_EDGE_API_KEY),
     corsOrigins: cors ? (cors.trim() === '*' ? '*' : cors.split(',').map((s) => s.trim()).filter(Boolean)) : undefined,
     maxBodyBytes: int('CLIP_EDGE_MAX_BODY_BYTES', env.CLIP_EDGE_MAX_BODY_BYTES, 1),
+    maxInFlight: int('CLIP_EDGE_MAX_IN_FLIGHT', env.CLIP_EDGE_MAX_IN_FLIGHT, 1),
+    requestTimeoutMs: int('CLIP_EDGE_REQUEST_TIMEOUT_MS', env.CLIP_EDGE_REQUEST_TIMEOUT_MS, 0),
+    rateLimitPerMinute: int('CLIP_EDGE_RATE_LIMIT', env.CLIP_EDGE_RATE_LIMIT, 1),
     port: int('PORT', env.PORT, 0),
     host: env.HOST || undefined,
     limits: Object.keys(limits).length ? limits : undefined,

@@ -19,6 +19,9 @@ export type ClipEdgeErrorCode =
   | 'BACKEND_UNAVAILABLE'
   | 'TEXT_ENCODER_UNAVAILABLE'
   | 'OVERLOADED'
+  | 'TIMEOUT'
+  | 'CANCELLED'
+  | 'RATE_LIMITED'
   | 'NETWORK'
   | 'INTERNAL';
 

@@ -14,6 +14,10 @@ export const STATUS_OF: Readonly<Record<ClipEdgeErrorCode, number>> = Object.fre
   UNSUPPORTED_IMAGE: 415,
   TEXT_ENCODER_UNAVAILABLE: 422,
   OVERLOADED: 503,
+  TIMEOUT: 503,
+  RATE_LIMITED: 429,
+  // nginx's "client closed request": nobody reads it, but logs and tests can tell it apart.
+  CANCELLED: 499,
   INTERNAL: 500,
   MODEL_NOT_FOUND: 500,
   MODEL_INVALID: 500,

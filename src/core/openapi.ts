@@ -41,7 +41,10 @@ const imageBody = (withFields: boolean) => ({
   },
 });
 
-const errors = { 400: error, 401: error, 413: error, 415: error, 500: error, 503: error };
+/** Load shedding (429 RATE_LIMITED; 503 OVERLOADED, TIMEOUT) says when to come back. */
+const retryable = { ...error, headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } } } };
+
+const errors = { 400: error, 401: error, 413: error, 415: error, 429: retryable, 500: error, 503: retryable };
 
 export function openApiDocument(serverUrl?: string): Record<string, unknown> {
   return {

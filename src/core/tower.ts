@@ -20,6 +20,8 @@ export interface TowerRunnerOptions {
   precision: Precision;
   /** Check size and sha256 against the manifest before loading. @defaultValue true */
   verify?: boolean;
+  /** Refuse a file the manifest lists without a sha256 (nothing to verify it against). @defaultValue false */
+  requireIntegrity?: boolean;
   maxBatch?: number;
   maxQueue?: number;
 }
@@ -79,8 +81,9 @@ export class TowerRunner<I extends VisionItem | TextItem> {
     return this.fileSha!;
   }
 
-  run(items: readonly I[]): Promise<Float32Array[]> {
-    return this.queue.push(items);
+  /** Queues items for the next run; an aborted `signal` takes them out of the queue before they run. */
+  run(items: readonly I[], signal?: AbortSignal): Promise<Float32Array[]> {
+    return this.queue.push(items, signal);
   }
 
   get queueDepth(): number {
@@ -94,7 +97,10 @@ export class TowerRunner<I extends VisionItem | TextItem> {
     const where = `${source.name}/${entry.file}`;
     const bytes = await source.read(entry.file);
     if (!bytes) throw new ClipEdgeError('MODEL_NOT_FOUND', `${where} is missing`);
-    if (this.opts.verify !== false) await verifyBytes(bytes, { ...entry, file: where });
+    if (this.opts.requireIntegrity && !entry.sha256) {
+      throw new ClipEdgeError('INTEGRITY_MISMATCH', `${where} has no sha256 in the manifest, and this deployment loads only verified files`);
+    }
+    if (this.opts.verify !== false || this.opts.requireIntegrity) await verifyBytes(bytes, { ...entry, file: where });
     if (!entry.sha256) this.fileSha = await sha256Hex(bytes);
     let session: SessionLike;
     try {

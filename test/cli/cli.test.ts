@@ -5,8 +5,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EVAL_DIR, REPO_ROOT, type EvalSet } from '../helpers/clip.ts';
 
-const cli = (...args: string[]) => {
-  const r = spawnSync(process.execPath, ['bin/clip-edge.js', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1' } });
+const cli = (...args: string[]) => cliEnv({}, ...args);
+const cliEnv = (env: Record<string, string>, ...args: string[]) => {
+  const r = spawnSync(process.execPath, ['bin/clip-edge.js', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1', ...env } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 const evalSet = JSON.parse(readFileSync(path.join(EVAL_DIR, 'labels.json'), 'utf8')) as EvalSet;
@@ -75,5 +76,16 @@ describe('clip-edge CLI', () => {
     expect(r.code).toBe(code);
     expect(r.err).toMatch(message);
     expect(r.err).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it.each([
+    ['CLIP_EDGE_MAX_IN_FLIGHT', '0', /CLIP_EDGE_MAX_IN_FLIGHT must be an integer ≥ 1, got "0"/],
+    ['CLIP_EDGE_REQUEST_TIMEOUT_MS', 'soon', /CLIP_EDGE_REQUEST_TIMEOUT_MS must be an integer ≥ 0, got "soon"/],
+    ['CLIP_EDGE_RATE_LIMIT', '-5', /CLIP_EDGE_RATE_LIMIT must be an integer ≥ 1, got "-5"/],
+  ])('serve refuses %s=%s before loading anything (exit 2, one line)', (k, v, message) => {
+    const r = cliEnv({ [k]: v }, 'serve', '--port', '0');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(message);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
   });
 });

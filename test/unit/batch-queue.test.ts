@@ -73,4 +73,33 @@ describe('batch queue (serialised runs + micro-batching)', () => {
     gate.resolve();
     await Promise.all([a, b]);
   });
+
+  it('a waiting push whose signal aborts is taken out of the queue and never runs', async () => {
+    const gate = deferred();
+    const ran: number[][] = [];
+    const q = createBatchQueue<number, number>(async (items) => (ran.push(items), await gate.promise, items), { maxBatch: 8 });
+    const a = q.push([1]);
+    await Promise.resolve();
+    await Promise.resolve();
+    const ctl = new AbortController();
+    const b = q.push([2, 3], ctl.signal);
+    const c = q.push([4]);
+    expect(q.depth).toBe(3);
+    ctl.abort(new Error('client gone'));
+    await expect(b).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(q.depth).toBe(1);
+    gate.resolve();
+    expect(await a).toEqual([1]);
+    expect(await c).toEqual([4]);
+    expect(ran).toEqual([[1], [4]]);
+  });
+
+  it('an abort reason that is a ClipEdgeError (a timeout) is what the push rejects with; an aborted signal never queues', async () => {
+    const { ClipEdgeError } = await import('../../src/core/errors.ts');
+    const ran: number[][] = [];
+    const q = createBatchQueue<number, number>(async (items) => (ran.push(items), items));
+    await expect(q.push([1], AbortSignal.abort(new ClipEdgeError('TIMEOUT', 'late')))).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(ran).toEqual([]);
+    expect(q.depth).toBe(0);
+  });
 });

@@ -16,6 +16,15 @@ describe('configFromEnv', () => {
     });
   });
 
+  it('reads the overload settings and several API keys', () => {
+    expect(configFromEnv({ CLIP_EDGE_MAX_IN_FLIGHT: '8', CLIP_EDGE_REQUEST_TIMEOUT_MS: '0', CLIP_EDGE_RATE_LIMIT: '120', CLIP_EDGE_API_KEY: 'a,b' })).toEqual({
+      maxInFlight: 8,
+      requestTimeoutMs: 0,
+      rateLimitPerMinute: 120,
+      apiKey: ['a', 'b'],
+    });
+  });
+
   it('is empty for an empty environment', () => {
     expect(configFromEnv({})).toEqual({});
   });
@@ -26,6 +35,9 @@ describe('configFromEnv', () => {
     ['CLIP_EDGE_TEXT', 'maybe'],
     ['PORT', '-1'],
     ['CLIP_EDGE_MAX_BODY_BYTES', '1.5'],
+    ['CLIP_EDGE_MAX_IN_FLIGHT', '0'],
+    ['CLIP_EDGE_REQUEST_TIMEOUT_MS', '-1'],
+    ['CLIP_EDGE_RATE_LIMIT', '0'],
   ])('rejects %s=%s with a message naming it', (k, v) => {
     expect(() => configFromEnv({ [k]: v })).toThrow(k);
   });

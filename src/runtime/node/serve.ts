@@ -1,5 +1,6 @@
 import { serve as honoServe, type ServerType } from '@hono/node-server';
 import type { ServiceConfig } from '../../core/config.ts';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../core/overload.ts';
 import { createServiceApp, type ServiceAppOptions } from './service.ts';
 
 export interface RunningServer {
@@ -17,6 +18,12 @@ export async function serveNode(config: ServiceConfig = {}, options: ServiceAppO
   const hostname = config.host ?? '127.0.0.1';
   return new Promise((resolve) => {
     const server = honoServe({ fetch: app.fetch, hostname, port: config.port ?? 8787 }, (info) => {
+      // Backstops behind the app's own deadline (which answers with JSON first): slow headers and
+      // bodies cannot hold a socket for Node's default 5 minutes.
+      const http = server as unknown as { headersTimeout: number; requestTimeout: number };
+      http.headersTimeout = 15_000;
+      const deadline = config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+      if (deadline > 0) http.requestTimeout = deadline + 5_000;
       const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
       resolve({
         url: `http://${host}:${info.port}`,

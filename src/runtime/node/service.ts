@@ -1,6 +1,7 @@
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { createClipApp } from '../../core/app.ts';
 import type { ServiceConfig } from '../../core/config.ts';
+import { overloadOptionsOf } from '../../core/overload.ts';
 import { createNodeClipEdge, DEFAULT_MODEL_DIR } from './create.ts';
 import type { WebBuild } from './page/build.ts';
 
@@ -15,6 +16,14 @@ export interface ServiceAppOptions {
   /** A page build made beforehand (tests). */
   pageBuild?: WebBuild;
 }
+
+/** The peer address as each server exposes it: @hono/node-server `env.incoming`, Deno.serve's `info.remoteAddr`, Bun's `server.requestIP`. */
+const peerAddress = (c: Context): string | undefined => {
+  const env = c.env as
+    | { incoming?: { socket?: { remoteAddress?: string } }; remoteAddr?: { hostname?: string }; requestIP?: (r: Request) => { address?: string } | null }
+    | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? env?.remoteAddr?.hostname ?? env?.requestIP?.(c.req.raw)?.address;
+};
 
 /**
  * The HTTP app for a service config, with the model loaded and its sessions created before the
@@ -31,7 +40,13 @@ export async function createServiceApp(config: ServiceConfig, defaults: ServiceA
     limits: config.limits,
   });
   await clip.warmup();
-  const app = createClipApp({ clip, apiKey: config.apiKey, corsOrigins: config.corsOrigins, maxBodyBytes: config.maxBodyBytes });
+  const app = createClipApp({
+    clip,
+    apiKey: config.apiKey,
+    corsOrigins: config.corsOrigins,
+    maxBodyBytes: config.maxBodyBytes,
+    overload: overloadOptionsOf(config, { clientKey: peerAddress }),
+  });
   if (defaults.page && !config.apiKey) {
     // Imported here so that API-only servers (Deno, Bun, tests) never load esbuild.
     const { createPageRoutes } = await import('./page/routes.ts');

@@ -41,6 +41,11 @@ export interface FetcherLike {
   fetch(input: Request | string, init?: RequestInit): Promise<Response>;
 }
 
+/** Cloudflare's Rate Limiting binding (`[[ratelimits]]`, `simple = { limit, period }`). */
+export interface RateLimitBindingLike {
+  limit(options: { key: string }): Promise<{ success: boolean }>;
+}
+
 /** Bindings and vars of the Worker (wrangler.toml). Every field is optional so that a missing one gets a clear error. */
 export interface WorkersEnv {
   /** R2 bucket holding model folders under `<model id>/…`. */
@@ -70,4 +75,14 @@ export interface WorkersEnv {
   CLIP_EDGE_MAX_LABELS?: string;
   CLIP_EDGE_MAX_TEXTS?: string;
   CLIP_EDGE_MAX_TEXT_LENGTH?: string;
+  /** Optional Rate Limiting binding: network-wide per-key limits (429). Without it, `CLIP_EDGE_RATE_LIMIT` counts per isolate. */
+  RATE_LIMITER?: RateLimitBindingLike;
+  /** The binding's period in seconds (10 or 60), sent as `Retry-After`. @defaultValue 60 */
+  CLIP_EDGE_RATE_LIMIT_PERIOD?: string;
+  /** Requests per minute per API key (or per client address without keys), counted per isolate. */
+  CLIP_EDGE_RATE_LIMIT?: string;
+  /** POST requests at work at once per isolate before 503 OVERLOADED. @defaultValue 64 */
+  CLIP_EDGE_MAX_IN_FLIGHT?: string;
+  /** Deadline per request in ms (0: none) before 503 TIMEOUT. @defaultValue 30000 */
+  CLIP_EDGE_REQUEST_TIMEOUT_MS?: string;
 }

@@ -11,6 +11,8 @@ import { PAGE_HEADERS } from '../../web/headers.ts';
 import { workersImageCodecs } from './codecs.ts';
 import { builtinLabelSets, sourceLabelSets } from './label-sets.ts';
 import { WORKERS_DEFAULT_DECODE_BUDGET_MB, WORKERS_DEFAULT_MAX_PIXELS } from './limits.ts';
+import { overloadOptionsOf } from '../../core/overload.ts';
+import { cloudflareRateLimiter } from './rate-limit.ts';
 import { assetsModelSource, r2ModelSource } from './model-source.ts';
 import { workersWasmBackend } from './ort.ts';
 import { fallthroughPromptCacheStore, kvPromptCacheStore, r2PromptCacheStore } from './prompt-cache.ts';
@@ -113,10 +115,20 @@ export async function createWorkersClipEdge(env: WorkersEnv, options: WorkersCli
     text: cfg.text,
     limits: cfg.limits,
     imageDecode: { budgetBytes: cfg.decodeBudgetBytes, jpegScaling: cfg.jpegScaling },
+    // Models come from a bucket: every ONNX file must match the manifest's sha256.
+    requireIntegrity: true,
     ...(promptCache ? { promptCache } : {}),
     ...options,
     source,
   });
+}
+
+function ratePeriod(env: WorkersEnv): number {
+  const v = env.CLIP_EDGE_RATE_LIMIT_PERIOD;
+  if (v === undefined || v === '') return 60;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_RATE_LIMIT_PERIOD must be an integer ≥ 1 (seconds), got "${v}"`);
+  return n;
 }
 
 /**
@@ -125,11 +137,17 @@ export async function createWorkersClipEdge(env: WorkersEnv, options: WorkersCli
  */
 export function createWorkersApp(env: WorkersEnv, options: WorkersClipEdgeOptions = {}): Hono {
   const cfg = workersConfig(env);
+  const period = ratePeriod(env);
   const app = createClipApp({
     clip: () => createWorkersClipEdge(env, options),
     ...(cfg.apiKey ? { apiKey: cfg.apiKey } : {}),
     ...(cfg.corsOrigins ? { corsOrigins: cfg.corsOrigins } : {}),
     ...(cfg.maxBodyBytes ? { maxBodyBytes: cfg.maxBodyBytes } : {}),
+    // Limits here are per isolate; the Rate Limiting binding, when bound, counts network-wide.
+    overload: overloadOptionsOf(cfg, {
+      clientKey: (c) => c.req.header('cf-connecting-ip'),
+      ...(env.RATE_LIMITER ? { rateLimiter: cloudflareRateLimiter(env.RATE_LIMITER, period) } : {}),
+    }),
   });
   // The browser page (`npm run build:web -- --out src/runtime/workers/public`): any other GET is a
   // static asset, sent cross-origin isolated; what the assets lack stays the API's JSON 404.

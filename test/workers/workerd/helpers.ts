@@ -2,12 +2,14 @@ import { env } from 'cloudflare:test';
 import { readModelInfo } from '../../../src/core/model/info.ts';
 import { memorySource } from '../../../src/core/model/source.ts';
 import { packPromptCache } from '../../../src/core/prompt-cache/format.ts';
-import type { FetcherLike, KVNamespaceLike, R2BucketLike, WorkersEnv } from '../../../src/runtime/workers/bindings.ts';
+import type { FetcherLike, KVNamespaceLike, R2BucketLike, RateLimitBindingLike, WorkersEnv } from '../../../src/runtime/workers/bindings.ts';
 import { type DeployConfig, uploadPlan } from '../../../scripts/workers-plan.ts';
 import { MODEL_DIR, MODEL_ID } from '../fixtures.ts';
 
 /** Bindings of wrangler.toml plus the Node-side FIXTURES service (test/workers/vitest.config.ts). */
 export interface TestEnv extends WorkersEnv {
+  /** Miniflare's Rate Limiting binding: 2 requests per 60 s per key (test/workers/vitest.config.ts). */
+  TEST_RATE_LIMITER: RateLimitBindingLike;
   MODELS: R2BucketLike;
   PROMPTS: KVNamespaceLike;
   FIXTURES: FetcherLike;
