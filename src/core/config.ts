@@ -16,6 +16,8 @@ export interface ServiceConfig {
   text?: boolean;
   /** `CLIP_EDGE_THREADS` */
   threads?: number;
+  /** `CLIP_EDGE_MAX_BATCH`: most queued images (or prompts) run together; 1 turns micro-batching off. */
+  maxBatch?: number;
   /** `CLIP_EDGE_API_KEY`: bearer key required on every route but /healthz. */
   apiKey?: string;
   /** `CLIP_EDGE_CORS_ORIGINS`: `*` or a comma-separated list. */
@@ -68,6 +70,7 @@ export function configFromEnv(env: Record<string, string | undefined>): ServiceC
     textVariant: variant('CLIP_EDGE_TEXT_VARIANT', env.CLIP_EDGE_TEXT_VARIANT),
     text: bool('CLIP_EDGE_TEXT', env.CLIP_EDGE_TEXT),
     threads: int('CLIP_EDGE_THREADS', env.CLIP_EDGE_THREADS, 1),
+    maxBatch: int('CLIP_EDGE_MAX_BATCH', env.CLIP_EDGE_MAX_BATCH, 1),
     apiKey: env.CLIP_EDGE_API_KEY || undefined,
     corsOrigins: cors ? (cors.trim() === '*' ? '*' : cors.split(',').map((s) => s.trim()).filter(Boolean)) : undefined,
     maxBodyBytes: int('CLIP_EDGE_MAX_BODY_BYTES', env.CLIP_EDGE_MAX_BODY_BYTES, 1),

@@ -15,6 +15,7 @@ export async function createServiceApp(config: ServiceConfig, defaults: { backen
     textVariant: config.textVariant,
     text: config.text,
     threads: config.threads,
+    maxBatch: config.maxBatch,
     limits: config.limits,
   });
   await clip.warmup();
