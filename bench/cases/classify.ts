@@ -79,16 +79,20 @@ caseMain(async (a: ClassifyArgs): Promise<ClassifyResult> => {
   await runPeer(photos[1 % photos.length]!);
   const ce: number[] = [];
   const pr: number[] = [];
-  for (let i = 0; i < a.iterations; i++) {
-    const img = photos[i % photos.length]!;
-    ce.push((await timed(runCe, img)).ms);
-    pr.push((await timed(runPeer, img)).ms);
-  }
   const ceTop: string[] = [];
   const peerTop: string[] = [];
-  for (const img of photos) {
-    ceTop.push(await runCe(img));
-    peerTop.push(await runPeer(img));
+  for (let i = 0; i < Math.max(a.iterations, photos.length); i++) {
+    const img = photos[i % photos.length]!;
+    const x = await timed(runCe, img);
+    const y = await timed(runPeer, img);
+    if (i < a.iterations) {
+      ce.push(x.ms);
+      pr.push(y.ms);
+    }
+    if (i < photos.length) {
+      ceTop.push(x.label);
+      peerTop.push(y.label);
+    }
   }
   return {
     clipEdge: { loadMs: ceLoad, firstMs: ceFirst.ms, steady: summarise(ce), top1: ceTop },

@@ -18,6 +18,8 @@ export interface ThroughputArgs {
   /** Requests per concurrency level (at least 2 per client). */
   requests: number;
   photos: string[];
+  /** V8 flags of the server process. */
+  v8Flags: string[];
 }
 
 export interface ThroughputLevel {
@@ -37,7 +39,7 @@ caseMain(async (a: ThroughputArgs) => {
     CLIP_EDGE_THREADS: String(a.threads),
     CLIP_EDGE_MAX_BATCH: String(a.maxBatch),
     CLIP_EDGE_PROMPT_CACHE: mkdtempSync(path.join(os.tmpdir(), 'clip-edge-bench-prompts-')),
-  });
+  }, { v8Flags: a.v8Flags });
   try {
     const first = await classifyOver(server.url, photos[0]!, query); // labels embedded once, then kept
     await classifyOver(server.url, photos[1 % photos.length]!, query);
@@ -61,7 +63,7 @@ caseMain(async (a: ThroughputArgs) => {
       levels.push({ concurrency: c, requests: total, requestsPerSecond: (total * 1000) / wall, latency: summarise(lat) });
       process.stderr.write(`maxBatch ${a.maxBatch}, concurrency ${c}: ${levels.at(-1)!.requestsPerSecond.toFixed(1)} req/s\n`);
     }
-    return { backend: first.backend, variant: first.variant.vision, command: `${serverCommand('node')} (CLIP_EDGE_MAX_BATCH=${a.maxBatch})`, levels };
+    return { backend: first.backend, variant: first.variant.vision, command: `CLIP_EDGE_MAX_BATCH=${a.maxBatch} node ${a.v8Flags.map((f) => `${f} `).join('')}${serverCommand('node').slice('node '.length)}`, levels };
   } finally {
     await server.stop();
   }

@@ -27,13 +27,23 @@ export interface CaseOptions {
   /** Forwarded to the case's stderr (progress lines). @defaultValue process.stderr */
   log?: (line: string) => void;
   env?: Record<string, string>;
+  /** V8 flags of the case process. @defaultValue NODE_BENCH_FLAGS */
+  v8Flags?: string[];
 }
+
+/**
+ * V8 flags of every case process: compile WebAssembly with the optimising compiler up front. By
+ * default V8 starts wasm in its baseline compiler and tiers hot functions up in the background; on a
+ * busy machine that took over 80 forward passes of ORT-web (4–15× slower until then), which no
+ * fixed warm-up covers. Both peers of a row share the process, so both get the same code quality.
+ */
+export const NODE_BENCH_FLAGS = ['--no-liftoff'];
 
 /** Runs `bench/cases/<name>.ts` with `args` in a child Node process and resolves with its result. */
 export function runCase<R>(name: string, args: object, options: CaseOptions = {}): Promise<R> {
   const log = options.log ?? ((l: string) => process.stderr.write(`  [${name}] ${l}\n`));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'cases', `${name}.ts`), JSON.stringify(args)], {
+    const child = spawn(process.execPath, [...(options.v8Flags ?? NODE_BENCH_FLAGS), '--import', 'tsx', path.join(BENCH_DIR, 'cases', `${name}.ts`), JSON.stringify(args)], {
       cwd: ROOT,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

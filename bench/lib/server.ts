@@ -26,8 +26,11 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export function startServer(rt: ServerRuntime, env: Record<string, string>, timeoutMs = 300_000): Promise<RunningServer> {
-  const { bin, args } = COMMANDS[rt];
+export function startServer(rt: ServerRuntime, env: Record<string, string>, options: { v8Flags?: string[]; timeoutMs?: number } = {}): Promise<RunningServer> {
+  const { bin, args: baseArgs } = COMMANDS[rt];
+  const flags = options.v8Flags ?? [];
+  const args = !flags.length ? baseArgs : rt === 'node' ? [...flags, ...baseArgs] : rt === 'deno' ? [baseArgs[0]!, `--v8-flags=${flags.join(',')}`, ...baseArgs.slice(1)] : baseArgs;
+  const timeoutMs = options.timeoutMs ?? 300_000;
   const spawnedAt = performance.now();
   const child = spawn(bin, args, {
     cwd: ROOT,
