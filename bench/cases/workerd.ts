@@ -3,7 +3,7 @@
 // vision forward pass per variant as the Worker runs it (ORT-web WASM, one thread, precompiled wasm).
 // The model folder is put into the local R2 bucket first (persisted, skipped when already there).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { readModelInfo } from '../../src/core/model/info.ts';
@@ -78,15 +78,21 @@ caseMain(async (a: WorkerdArgs) => {
   const info = await readModelInfo(fsModelSource(a.model));
   const { query, what } = coldStartQuery(a.model);
   const text = !query.has('labelSet');
-  const vars = { CLIP_EDGE_MODEL: info.id, CLIP_EDGE_TEXT: String(text), CLIP_EDGE_MAX_PIXELS: '40000000' };
+  const vars: Record<string, string> = { CLIP_EDGE_MODEL: info.id, CLIP_EDGE_TEXT: String(text), CLIP_EDGE_MAX_PIXELS: '40000000' };
   const persist = path.join(a.cacheDir, 'wrangler-state');
   mkdirSync(persist, { recursive: true });
   const files = readdirSync(a.model, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())
     .map((e) => path.relative(a.model, path.join(e.parentPath, e.name)).split(path.sep).join('/'));
   const plan = uploadPlan(files, info.variants, { model: info.id, variant: 'auto', text });
+  if (text && info.variants.int8?.text && plan.text !== 'int8') {
+    // A Worker's memory calls for the int8 text tower (the upload plan's default is fp32, accuracy first).
+    const fp = info.variants[plan.text!]!.text!.file;
+    plan.r2 = plan.r2.filter((o) => o.path !== fp).concat({ key: `${info.id}/${info.variants.int8.text.file}`, path: info.variants.int8.text.file });
+    Object.assign(vars, { CLIP_EDGE_TEXT_VARIANT: 'int8' });
+  }
   const stamp = path.join(persist, `${info.id}.uploaded`);
-  const key = JSON.stringify(plan.r2.map((o) => [o.key, info.variants[plan.vision]?.vision?.sha256]));
+  const key = JSON.stringify(plan.r2.map((o) => [o.key, statSync(path.join(a.model, o.path)).size, statSync(path.join(a.model, o.path)).mtimeMs]));
   if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== key) {
     const w = await startWrangler(vars, persist);
     try {
