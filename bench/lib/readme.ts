@@ -42,6 +42,6 @@ export function updateReadme(readme: string, dir: string): void {
   const a = text.indexOf(README_START);
   const b = text.indexOf(README_END);
   if (a < 0 || b < a) throw new Error(`${readme} has no benchmark markers (${README_START} … ${README_END})`);
-  const next = `${text.slice(0, a + README_START.length)}\n\n${readmeSection(path.dirname(readme), dir)}${text.slice(b)}`;
+  const next = `${text.slice(0, a + README_START.length)}\n\n${readmeSection(path.dirname(readme), dir).trimEnd()}\n\n${text.slice(b)}`;
   if (next !== text) writeFileSync(readme, next);
 }

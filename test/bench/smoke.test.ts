@@ -94,7 +94,7 @@ describe('npm run bench -- --smoke', () => {
     updateReadme(readme, out);
     const text = readFileSync(readme, 'utf8');
     const block = text.slice(text.indexOf(README_START), text.indexOf(README_END));
-    expect(block).toBe(`${README_START}\n\n${readmeSection(out, out)}`);
+    expect(block).toBe(`${README_START}\n\n${readmeSection(out, out).trimEnd()}\n\n`);
     expect(block).toContain('| measure | clip-edge |');
     writeFileSync(readme, '# no markers\n');
     expect(() => updateReadme(readme, out)).toThrow(/no benchmark markers/);
