@@ -21,7 +21,7 @@ export interface VisionArgs {
 }
 
 caseMain(async (a: VisionArgs) => {
-  if (!process.env.NOTRACK) trackWasmMemory();
+  trackWasmMemory();
   const info = await readModelInfo(fsModelSource(a.model));
   const entry = info.variants[a.variant]?.vision;
   if (!entry) throw new Error(`${a.model} has no ${a.variant} vision encoder`);
