@@ -17,6 +17,8 @@ export interface ServiceConfig {
   text?: boolean;
   /** `CLIP_EDGE_THREADS` */
   threads?: number;
+  /** `CLIP_EDGE_MAX_BATCH`: most queued images (or prompts) run together; 1 turns micro-batching off. */
+  maxBatch?: number;
   /** `CLIP_EDGE_API_KEY`: bearer key(s) required on every route but /healthz; several separated by commas. */
   apiKey?: string | string[];
   /** `CLIP_EDGE_CORS_ORIGINS`: `*` or a comma-separated list. */
@@ -80,6 +82,7 @@ export function configFromEnv(env: Record<string, string | undefined>): ServiceC
     textVariant: variant('CLIP_EDGE_TEXT_VARIANT', env.CLIP_EDGE_TEXT_VARIANT),
     text: bool('CLIP_EDGE_TEXT', env.CLIP_EDGE_TEXT),
     threads: int('CLIP_EDGE_THREADS', env.CLIP_EDGE_THREADS, 1),
+    maxBatch: int('CLIP_EDGE_MAX_BATCH', env.CLIP_EDGE_MAX_BATCH, 1),
     apiKey: apiKeys(env.CLIP_EDGE_API_KEY),
     corsOrigins: cors ? (cors.trim() === '*' ? '*' : cors.split(',').map((s) => s.trim()).filter(Boolean)) : undefined,
     maxBodyBytes: int('CLIP_EDGE_MAX_BODY_BYTES', env.CLIP_EDGE_MAX_BODY_BYTES, 1),

@@ -6,11 +6,11 @@ describe('configFromEnv', () => {
     expect(
       configFromEnv({
         CLIP_EDGE_MODEL: '/m', CLIP_EDGE_BACKEND: 'wasm', CLIP_EDGE_VARIANT: 'int8', CLIP_EDGE_TEXT: '0',
-        CLIP_EDGE_THREADS: '2', CLIP_EDGE_API_KEY: 'k', CLIP_EDGE_CORS_ORIGINS: 'https://a.example, https://b.example',
+        CLIP_EDGE_THREADS: '2', CLIP_EDGE_MAX_BATCH: '1', CLIP_EDGE_API_KEY: 'k', CLIP_EDGE_CORS_ORIGINS: 'https://a.example, https://b.example',
         CLIP_EDGE_MAX_BODY_BYTES: '1000', PORT: '0', HOST: '::1', CLIP_EDGE_MAX_PIXELS: '100', CLIP_EDGE_MAX_LABELS: '5',
       }),
     ).toEqual({
-      model: '/m', backend: 'wasm', visionVariant: 'int8', text: false, threads: 2, apiKey: 'k',
+      model: '/m', backend: 'wasm', visionVariant: 'int8', text: false, threads: 2, maxBatch: 1, apiKey: 'k',
       corsOrigins: ['https://a.example', 'https://b.example'], maxBodyBytes: 1000, port: 0, host: '::1',
       limits: { maxPixels: 100, maxLabels: 5 },
     });
@@ -31,6 +31,7 @@ describe('configFromEnv', () => {
 
   it.each([
     ['CLIP_EDGE_THREADS', 'two'],
+    ['CLIP_EDGE_MAX_BATCH', '0'],
     ['CLIP_EDGE_VARIANT', 'int3'],
     ['CLIP_EDGE_TEXT', 'maybe'],
     ['PORT', '-1'],

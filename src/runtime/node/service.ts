@@ -37,6 +37,7 @@ export async function createServiceApp(config: ServiceConfig, defaults: ServiceA
     textVariant: config.textVariant,
     text: config.text,
     threads: config.threads,
+    maxBatch: config.maxBatch,
     limits: config.limits,
   });
   await clip.warmup();
