@@ -81,12 +81,11 @@ describe('bundled tiny-clip: zero-shot accuracy on the committed eval set, throu
     expect(same / evalSet.images.length).toBeGreaterThanOrEqual(0.99);
   });
 
-  // Measured: seen 217/240 = 90.4 %, held-out 24/120 = 20.0 % (chance 1/36 = 2.8 %). The held-out target
-  // of the model issue (≥ 50 %) is NOT met yet — see models/recipes/tiny-clip/README.md; this guards
-  // what the shipped model does.
-  it('reaches ≥ 90 % on seen pairs and ≥ 5× chance on held-out colour×shape pairs (chance 1/36)', () => {
+  // Measured: seen 311/336 = 92.6 %, held-out 69/128 = 53.9 % (chance 1/64 = 1.6 %): the model issue's targets.
+  it('reaches ≥ 90 % on seen pairs and ≥ 50 % on held-out colour×shape pairs (chance 1/64)', () => {
+    expect(evalSet.labels).toHaveLength(64);
     expect(accuracy('seen')).toBeGreaterThanOrEqual(0.9);
-    expect(accuracy('held_out')).toBeGreaterThanOrEqual(5 * evalSet.chance_top1);
+    expect(accuracy('held_out')).toBeGreaterThanOrEqual(0.5);
   });
 
   it('matches the accuracy recorded in manifest.json', () => {

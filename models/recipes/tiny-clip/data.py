@@ -17,14 +17,19 @@ COLOURS = {
     "green": (40, 170, 60),
     "blue": (35, 80, 215),
     "purple": (140, 50, 180),
+    "pink": (240, 110, 180),
+    "teal": (20, 150, 150),
 }
-SHAPES = ["circle", "square", "triangle", "star", "cross", "heart"]
+SHAPES = ["circle", "square", "triangle", "star", "cross", "heart", "diamond", "ring"]
 # Colours that are never named in a caption. Objects drawn in them (and greyscale images) are
 # captioned by shape alone, so the image tower must recognise shapes whatever their colour instead
 # of learning "a blue object is never a cross" from the held-out design.
-UNNAMED_COLOURS = [(245, 245, 245), (18, 18, 18), (240, 140, 200), (40, 210, 220), (125, 80, 45)]
-# One held-out shape per colour and one held-out colour per shape (a Latin-square diagonal).
-HELD_OUT = {(c, SHAPES[(i * 5 + 2) % len(SHAPES)]) for i, c in enumerate(COLOURS)}
+UNNAMED_COLOURS = [(245, 245, 245), (18, 18, 18), (125, 80, 45)]
+# One held-out shape per colour and one held-out colour per shape (a Latin-square diagonal): 8 of 64
+# pairs. Eight colours x eight shapes rather than six x six: with 56 seen pairs, memorising each pair
+# is harder than learning colour and shape separately, which is what held-out pairs need (six x six
+# learned colour-conditional shapes, see README).
+HELD_OUT = {(c, SHAPES[(i * 3 + 2) % len(SHAPES)]) for i, c in enumerate(COLOURS)}
 SIZES = ["small", "big"]
 POSITIONS = ["left", "right", "top", "bottom", "center"]
 BACKGROUNDS = ["plain", "gradient", "noisy", "striped"]
@@ -62,6 +67,8 @@ def _shape_points(shape, cx, cy, r, rot):
     if shape == "cross":
         a, b = r, r * 0.33
         return rotp([(-b, -a), (b, -a), (b, -b), (a, -b), (a, b), (b, b), (b, a), (-b, a), (-b, b), (-a, b), (-a, -b), (-b, -b)])
+    if shape == "diamond":
+        return rotp([(0, -r), (r * 0.62, 0), (0, r), (-r * 0.62, 0)])
     if shape == "heart":
         pts = []
         for k in range(48):
@@ -76,6 +83,8 @@ def _shape_points(shape, cx, cy, r, rot):
 def _draw_shape(draw, shape, cx, cy, r, rot, fill):
     if shape == "circle":
         draw.ellipse([cx - r * 0.9, cy - r * 0.9, cx + r * 0.9, cy + r * 0.9], fill=fill)
+    elif shape == "ring":
+        draw.ellipse([cx - r * 0.9, cy - r * 0.9, cx + r * 0.9, cy + r * 0.9], outline=fill, width=max(2, int(r * 0.3)))
     else:
         draw.polygon(_shape_points(shape, cx, cy, r, rot), fill=fill)
 

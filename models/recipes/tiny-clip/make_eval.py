@@ -1,6 +1,6 @@
 """Write the committed evaluation set: test/fixtures/tiny-clip-eval/ (images + labels.json).
 
-8 images per seen colour x shape pair and 20 per held-out pair, mixed sizes, aspect ratios and
+6 images per seen colour x shape pair and 16 per held-out pair, mixed sizes, aspect ratios and
 formats (JPEG q85 / small PNGs), rendered with a seed disjoint from training.
 Usage: /usr/bin/python3 make_eval.py [--out ../../../test/fixtures/tiny-clip-eval]
 """
@@ -27,7 +27,7 @@ def main():
     items = []
     for colour, shape in data.all_pairs():
         held = (colour, shape) in data.HELD_OUT
-        for k in range(20 if held else 8):
+        for k in range(16 if held else 6):
             ext = "png" if rng.random() < 0.12 else "jpg"
             # PNGs of noisy renders compress badly: keep them small (they also exercise upscaling).
             wh = (rng.randint(64, 150), rng.randint(64, 150)) if ext == "png" else None

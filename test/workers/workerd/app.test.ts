@@ -48,7 +48,7 @@ describe('the Worker app (vision only, as deployed by default)', () => {
     expect(r.status).toBe(200);
     const body = (await r.json()) as { results: { label: string }[]; classes: { source: string; count: number }; variant: { vision: string; text?: string } };
     expect(body.results).toHaveLength(3);
-    expect(body.classes).toEqual({ count: 36, source: expect.stringMatching(/prompt-cache|memory/) });
+    expect(body.classes).toEqual({ count: 64, source: expect.stringMatching(/prompt-cache|memory/) });
     expect(body.variant.text).toBeUndefined();
   });
 
