@@ -1,4 +1,5 @@
 import { ClipEdgeError } from './errors.ts';
+import type { ModelSource } from './model/source.ts';
 
 /** Zero-shot classes and the prompt templates they are read through (CLIP paper, §3.1.4). */
 export interface LabelSet {
@@ -125,3 +126,39 @@ export function chainLabelSets(...providers: LabelSetProvider[]): LabelSetProvid
 
 /** Label set names are file-name-like: letters, digits, `-`, `_`, `.`; no paths. */
 export const LABEL_SET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/**
+ * The model folder's own label sets (`label-sets/<name>.json`, openai/CLIP's form), read through its
+ * ModelSource and parsed once. `list` names them (R2 can list a prefix; static assets and the browser
+ * cannot, so they give a fixed list); `sort` orders that list by name.
+ */
+export function sourceLabelSets(
+  source: ModelSource,
+  list: () => Promise<string[]> = async () => [],
+  options: { limits?: LabelSetLimits; sort?: boolean } = {},
+): LabelSetProvider {
+  const parsed = new Map<string, LabelSet | undefined>();
+  return {
+    list: async () => {
+      const names = (await list()).filter((n) => LABEL_SET_NAME.test(n));
+      return options.sort ? names.sort() : names;
+    },
+    async get(name) {
+      if (!LABEL_SET_NAME.test(name)) return undefined;
+      if (parsed.has(name)) return parsed.get(name);
+      const bytes = await source.read(`label-sets/${name}.json`);
+      let set: LabelSet | undefined;
+      if (bytes) {
+        let json: unknown;
+        try {
+          json = JSON.parse(new TextDecoder().decode(bytes));
+        } catch (cause) {
+          throw new ClipEdgeError('BAD_INPUT', `label set file ${name}.json is not valid JSON`, { cause });
+        }
+        set = parseLabelSet(json, name, options.limits);
+      }
+      parsed.set(name, set);
+      return set;
+    },
+  };
+}

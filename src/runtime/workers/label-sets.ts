@@ -1,5 +1,4 @@
-import { ClipEdgeError } from '../../core/errors.ts';
-import { type LabelSet, type LabelSetProvider, LABEL_SET_NAME, parseLabelSet } from '../../core/label-sets.ts';
+import { type LabelSet, type LabelSetProvider, parseLabelSet, sourceLabelSets as coreSourceLabelSets } from '../../core/label-sets.ts';
 import type { ModelSource } from '../../core/model/source.ts';
 import birdsnap from '../../../third_party/zero-shot-prompts/birdsnap.json';
 import caltech101 from '../../../third_party/zero-shot-prompts/caltech101.json';
@@ -90,30 +89,7 @@ export function builtinLabelSets(): LabelSetProvider {
   };
 }
 
-/**
- * The model folder's own label sets (`label-sets/<name>.json`), read through its ModelSource.
- * `list` names them (R2 can list a prefix; static assets cannot, so they give a fixed list).
- */
-export function sourceLabelSets(source: ModelSource, list: () => Promise<string[]> = async () => []): LabelSetProvider {
-  const parsed = new Map<string, LabelSet | undefined>();
-  return {
-    list: async () => (await list()).filter((n) => LABEL_SET_NAME.test(n)).sort(),
-    async get(name) {
-      if (!LABEL_SET_NAME.test(name)) return undefined;
-      if (parsed.has(name)) return parsed.get(name);
-      const bytes = await source.read(`label-sets/${name}.json`);
-      let set: LabelSet | undefined;
-      if (bytes) {
-        let json: unknown;
-        try {
-          json = JSON.parse(new TextDecoder().decode(bytes));
-        } catch (cause) {
-          throw new ClipEdgeError('BAD_INPUT', `label set file ${name}.json is not valid JSON`, { cause });
-        }
-        set = parseLabelSet(json, name);
-      }
-      parsed.set(name, set);
-      return set;
-    },
-  };
+/** The model folder's own label sets, read through its ModelSource (R2 lists them; assets give a fixed list). */
+export function sourceLabelSets(source: ModelSource, list?: () => Promise<string[]>): LabelSetProvider {
+  return coreSourceLabelSets(source, list, { sort: true });
 }
