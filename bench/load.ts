@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import { readWranglerToml } from '../scripts/workers-upload.ts';
+import { chunkFrame, writeWithBackpressure } from './lib/socket.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const arg = (name: string, fallback: string): string => {
@@ -284,17 +285,8 @@ function raw(url: string, o: { chunked?: { chunk: Buffer; count: number }; stall
       }
       const { chunk, count } = o.chunked!;
       for (let i = 0; i < count && !response && !s.destroyed; i++) {
-        const ok = s.write(Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]));
         sent += chunk.length;
-        if (!ok) await new Promise<void>((r) => {
-          const go = () => {
-            s.off('drain', go);
-            s.off('close', go);
-            r();
-          };
-          s.on('drain', go);
-          s.on('close', go);
-        });
+        await writeWithBackpressure(s, chunkFrame(chunk));
       }
       if (!response && !s.destroyed) s.write('0\r\n\r\n');
     });

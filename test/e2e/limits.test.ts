@@ -3,6 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveNode, type RunningServer } from '../../src/runtime/node/serve.ts';
+import { chunkFrame, writeWithBackpressure } from '../../bench/lib/socket.ts';
 import { EVAL_DIR, type EvalSet } from '../helpers/clip.ts';
 
 // Limits under attack, over real sockets on 127.0.0.1 against the Node server: oversized bodies
@@ -62,18 +63,8 @@ function rawRequest(o: { headers: string[]; chunk?: Buffer; chunks?: number; chu
       }
       for (let i = 0; i < (o.chunks ?? 0) && !answered && !s.destroyed; i++) {
         const c = o.chunk!;
-        const frame = o.chunked ? Buffer.concat([Buffer.from(`${c.length.toString(16)}\r\n`), c, Buffer.from('\r\n')]) : c;
-        const more = s.write(frame);
         sent += c.length;
-        if (!more) await new Promise<void>((r) => {
-          const go = () => {
-            s.off('drain', go);
-            s.off('close', go);
-            r();
-          };
-          s.on('drain', go);
-          s.on('close', go);
-        });
+        await writeWithBackpressure(s, o.chunked ? chunkFrame(c) : c);
       }
       if (o.chunked && !answered && !s.destroyed) s.write('0\r\n\r\n');
       s.end();
