@@ -12,9 +12,17 @@ export default function setup(): void {
   const root = fileURLToPath(new URL('../', import.meta.url));
   const shared = path.resolve(root, '../shared/data/images');
   const refs = path.join(root, '.cache/pil-refs/index.json');
-  if (!existsSync(shared) || existsSync(refs)) return;
-  const hasPil = spawnSync('/usr/bin/python3', ['-c', 'import PIL'], { stdio: 'ignore' }).status === 0;
-  if (!hasPil) return;
+  if (!existsSync(shared)) {
+    // A user's clone has no ../shared; CI always has it, so there its absence is an error.
+    if (process.env.CI) throw new Error(`CI needs ../shared/data beside the repository (looked in ${shared})`);
+    return;
+  }
+  if (existsSync(refs)) return;
+  const hasPil = spawnSync('/usr/bin/python3', ['-c', 'import PIL, numpy'], { stdio: 'ignore' }).status === 0;
+  if (!hasPil) {
+    if (process.env.CI) throw new Error('CI needs Debian python3-pil and python3-numpy for the PIL parity refs (.ci/run installs them)');
+    return;
+  }
   const t0 = Date.now();
   const r = spawnSync('/usr/bin/python3', ['test/fixtures/pil/make_refs.py', '--shared'], { cwd: root, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`make_refs.py --shared failed:\n${r.stderr}`);
