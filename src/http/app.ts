@@ -3,10 +3,10 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { z } from 'zod';
 import { bearerAuth } from './auth.ts';
-import type { ClipEdge, ClassifyRequest } from './clip.ts';
+import type { ClipEdge, ClassifyRequest } from '../core/clip.ts';
 import { docsPage } from './docs-page.ts';
-import { ClipEdgeError, isClipEdgeError } from './errors.ts';
-import { STATUS_OF } from './http-errors.ts';
+import { ClipEdgeError, isClipEdgeError } from '../core/errors.ts';
+import { STATUS_OF } from './errors.ts';
 import { openApiDocument } from './openapi.ts';
 import { type OverloadOptions, overloadGuard, requestSignal } from './overload.ts';
 
