@@ -8,7 +8,7 @@ import { docsPage } from './docs-page.ts';
 import { ClipEdgeError, isClipEdgeError } from './errors.ts';
 import { STATUS_OF } from './http-errors.ts';
 import { openApiDocument } from './openapi.ts';
-import { type OverloadOptions, overloadGuard, requestSignal } from './overload.ts';
+import { createOverloadGuard, type OverloadOptions, requestBodyUnfinished, requestSignal } from './overload.ts';
 
 export interface ClipAppOptions {
   /** The loaded kit, or a function that loads it on first use (e.g. once per Workers isolate). */
@@ -126,6 +126,9 @@ export function createClipApp(options: ClipAppOptions): Hono {
       const shed = SHED.has(err.code);
       if (status >= 500 && !shed && err.code !== 'BACKEND_UNAVAILABLE') onInternal(err);
       if (shed) c.header('Retry-After', String(Number(err.details?.retryAfterSeconds) || 1));
+      // Answered before the body was read to its end: the runtime closes the socket rather than wait
+      // for the rest (Node after a short drain), so say so instead of promising keep-alive.
+      if (requestBodyUnfinished(c)) c.header('Connection', 'close');
       // Server-side model problems say what is wrong with the model, but never where it lives on disk.
       const message = status >= 500 && !shed ? `the model could not be used (${err.code})` : err.message;
       return c.json({ error: { code: err.code, message } }, status as 500);
@@ -151,7 +154,8 @@ export function createClipApp(options: ClipAppOptions): Hono {
 
   const keyed = typeof options.apiKey === 'string' ? options.apiKey.length > 0 : (options.apiKey?.length ?? 0) > 0;
   if (keyed) app.use('*', bearerAuth(options.apiKey!));
-  app.use('/v1/*', overloadGuard({ ...options.overload, keyed }));
+  const guard = createOverloadGuard({ onAbandoned: onInternal, ...options.overload, keyed });
+  app.use('/v1/*', guard.middleware);
 
   const limit = bodyLimit({
     maxSize: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
@@ -167,6 +171,8 @@ export function createClipApp(options: ClipAppOptions): Hono {
     const clip = await getClip();
     return c.json({ models: [clip.status()] });
   });
+
+  app.get('/v1/load', (c) => c.json(guard.gauge()));
 
   app.get('/v1/label-sets', async (c) => {
     const clip = await getClip();
