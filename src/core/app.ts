@@ -7,6 +7,7 @@ import type { ClipEdge, ClassifyRequest } from './clip.ts';
 import { docsPage } from './docs-page.ts';
 import { ClipEdgeError, isClipEdgeError } from './errors.ts';
 import { STATUS_OF } from './http-errors.ts';
+import { DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_MULTIPART_PARTS, type MultipartLimits, readImageForm } from './multipart.ts';
 import { openApiDocument } from './openapi.ts';
 import { createOverloadGuard, type OverloadOptions, requestBodyUnfinished, requestSignal } from './overload.ts';
 
@@ -19,6 +20,8 @@ export interface ClipAppOptions {
   corsOrigins?: string | readonly string[];
   /** Request body limit in bytes, enforced while streaming. @defaultValue 10 MiB */
   maxBodyBytes?: number;
+  /** Parts in one multipart body (image + form fields; repeated `labels` count one each). @defaultValue 512 */
+  maxMultipartParts?: number;
   /** Extra response headers on every response (e.g. COOP/COEP for the browser page). */
   headers?: Record<string, string>;
   /** Load shedding: work in flight, request timeout, rate limiting (see overload.ts). @defaultValue 64 in flight, 30 s, no rate limit */
@@ -64,26 +67,13 @@ function readClassifyParams(get: (k: string) => string[]): ClassifyRequest {
 }
 
 /** The image bytes and parameters of a classify/embed request: raw `image/*` body + query, or multipart. */
-async function readImageRequest(c: Context, withParams = true): Promise<{ image: Uint8Array; params: ClassifyRequest }> {
+async function readImageRequest(c: Context, limits: MultipartLimits, withParams = true): Promise<{ image: Uint8Array; params: ClassifyRequest }> {
   const type = mediaType(c);
   if (type === 'multipart/form-data') {
-    let form: FormData;
-    try {
-      form = await c.req.raw.formData();
-    } catch (cause) {
-      if (isClipEdgeError(cause)) throw cause;
-      throw new ClipEdgeError('BAD_INPUT', 'the multipart body could not be parsed', { cause });
-    }
-    const file = form.get('image');
-    if (file === null) throw new ClipEdgeError('BAD_INPUT', 'the multipart body has no "image" field');
-    if (typeof file === 'string') throw new ClipEdgeError('BAD_INPUT', 'the "image" field must be a file, not text');
-    const image = new Uint8Array(await file.arrayBuffer());
+    const { image, fields } = await readImageForm(c.req.raw, limits);
     if (image.byteLength === 0) throw new ClipEdgeError('BAD_INPUT', 'the image is empty (0 bytes)');
     const url = new URL(c.req.url);
-    const get = (k: string) => [
-      ...url.searchParams.getAll(k),
-      ...form.getAll(k).filter((v): v is string => typeof v === 'string'),
-    ];
+    const get = (k: string) => [...url.searchParams.getAll(k), ...(fields.get(k) ?? [])];
     return { image, params: withParams ? readClassifyParams(get) : {} };
   }
   if (!IMAGE_TYPES.test(type)) {
@@ -157,6 +147,11 @@ export function createClipApp(options: ClipAppOptions): Hono {
   const guard = createOverloadGuard({ onAbandoned: onInternal, ...options.overload, keyed });
   app.use('/v1/*', guard.middleware);
 
+  const multipartLimits: MultipartLimits = {
+    maxParts: options.maxMultipartParts ?? DEFAULT_MAX_MULTIPART_PARTS,
+    maxBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    maxFieldBytes: DEFAULT_MAX_FIELD_BYTES,
+  };
   const limit = bodyLimit({
     maxSize: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     onError: () => {
@@ -180,14 +175,14 @@ export function createClipApp(options: ClipAppOptions): Hono {
   });
 
   app.post('/v1/classify', limit, async (c) => {
-    const { image, params } = await readImageRequest(c);
+    const { image, params } = await readImageRequest(c, multipartLimits);
     const clip = await getClip();
     const r = await clip.classify(image, params, { signal: requestSignal(c) });
     return c.json({ ...r, timings: roundTimings(r.timings) });
   });
 
   app.post('/v1/embed/image', limit, async (c) => {
-    const { image } = await readImageRequest(c, false);
+    const { image } = await readImageRequest(c, multipartLimits, false);
     const clip = await getClip();
     const r = await clip.embedImage(image, { signal: requestSignal(c) });
     return c.json({ ...r, embedding: Array.from(r.embedding), dim: r.embedding.length, timings: roundTimings(r.timings) });
