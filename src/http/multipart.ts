@@ -6,7 +6,7 @@ import {
   MultipartParseError,
   parseMultipartRequest,
 } from '@remix-run/multipart-parser';
-import { ClipEdgeError, isClipEdgeError } from './errors.ts';
+import { ClipEdgeError, isClipEdgeError } from '../core/errors.ts';
 
 /** Limits on a multipart upload, all enforced while the body streams in. */
 export interface MultipartLimits {
