@@ -6,7 +6,7 @@ import { bearerAuth } from './auth.ts';
 import type { ClipEdge, ClassifyRequest } from '../core/clip.ts';
 import { docsPage } from './docs-page.ts';
 import { ClipEdgeError, isClipEdgeError } from '../core/errors.ts';
-import { STATUS_OF } from './errors.ts';
+import { quotedPath, STATUS_OF } from './errors.ts';
 import { DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_MULTIPART_PARTS, type MultipartLimits, readImageForm } from './multipart.ts';
 import { openApiDocument } from './openapi.ts';
 import { createOverloadGuard, type OverloadOptions, requestBodyUnfinished, requestSignal } from './overload.ts';
@@ -126,7 +126,7 @@ export function createClipApp(options: ClipAppOptions): Hono {
     onInternal(err);
     return c.json({ error: { code: 'INTERNAL', message: 'internal error' } }, 500);
   });
-  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${new URL(c.req.url).pathname}` } }, 404));
+  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method.slice(0, 16)} ${quotedPath(new URL(c.req.url).pathname)}` } }, 404));
 
   if (options.headers) {
     const extra = options.headers;
@@ -159,7 +159,10 @@ export function createClipApp(options: ClipAppOptions): Hono {
     },
   });
 
-  app.get('/openapi.json', (c) => c.json(openApiDocument(new URL(c.req.url).origin)));
+  // No `servers` entry: OpenAPI then means the origin the document was fetched from. Copying the
+  // request's Host header into it would echo whatever a client (or a poisoned cache key) sent.
+  const openApi = openApiDocument();
+  app.get('/openapi.json', (c) => c.json(openApi));
   app.get('/docs', (c) => c.html(docsPage()));
 
   app.get('/v1/models', async (c) => {
