@@ -15,7 +15,7 @@ const index = shared ? loadIndex(CACHED_REFS) : null;
 const HOW = 'run `/usr/bin/python3 test/fixtures/pil/make_refs.py --shared` (needs Debian python3-pil)';
 
 describe('PIL parity (shared ImageNet / CIFAR photos)', () => {
-  if (!prerequisite(!!shared, `../shared/data beside the repository`) || !prerequisite(!!index, `PIL refs in .cache/pil-refs (${HOW})`)) {
+  if (!prerequisite(!!shared, `../shared/data beside the repository`) || !prerequisite(!!index, `PIL refs in .cache/pil-refs (${HOW})`) || !index || !shared) {
     it.skip(shared ? `no refs in .cache/pil-refs: ${HOW}` : 'no ../shared/data beside the repository', () => {});
     return;
   }
