@@ -109,7 +109,9 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
 
     status: () => clipEdgeStatus(info, backend, vision, text?.runner),
     async warmup(o = {}) {
-      await Promise.all([vision.load(), o.text === false ? undefined : text?.runner.load()]);
+      // Both load at once; a failure is reported vision first, so the error does not depend on timing.
+      const loads = await Promise.allSettled([vision.load(), o.text === false ? undefined : text?.runner.load()]);
+      for (const r of loads) if (r.status === 'rejected') throw r.reason;
     },
   };
 }

@@ -63,6 +63,13 @@ export const modelsRoute = createRoute({
   responses: { 200: json(S.Models, 'Models'), ...errors(...V1_ERRORS) },
 });
 
+export const loadRoute = createRoute({
+  method: 'get',
+  path: '/v1/load',
+  summary: 'The in-flight limit of this process / isolate: slots held now, the limit, slots admitted and released since start',
+  responses: { 200: json(S.Load, 'The in-flight gauge'), ...errors(...V1_ERRORS) },
+});
+
 export const labelSetsRoute = createRoute({
   method: 'get',
   path: '/v1/label-sets',

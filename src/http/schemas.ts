@@ -101,3 +101,8 @@ export const ModelStatus = z
 export const Models = z.object({ models: z.array(ModelStatus) }).openapi('Models');
 export const LabelSets = z.object({ labelSets: z.array(z.string()) }).openapi('LabelSets');
 export const Health = z.object({ status: z.literal('ok') }).openapi('Health');
+
+const count = z.number().int().nonnegative();
+export const Load = z
+  .object({ inFlight: count, maxInFlight: count, requestTimeoutMs: count, admitted: count, released: count, abandoned: count })
+  .openapi('Load', { description: 'admitted − released = inFlight; abandoned: slots reclaimed from work that never ended.' });

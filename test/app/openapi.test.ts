@@ -90,6 +90,8 @@ const CASES: Case[] = [
   { name: 'models without the API key', route: 'GET /v1/models', send: get(() => keyed, '/v1/models'), status: 401 },
   { name: 'models, broken model folder', route: 'GET /v1/models', send: get(() => broken, '/v1/models'), status: 500 },
   { name: 'models, no backend starts', route: 'GET /v1/models', send: get(() => noBackend, '/v1/models'), status: 503 },
+  { name: 'load gauge', route: 'GET /v1/load', send: get(() => app, '/v1/load'), status: 200 },
+  { name: 'load gauge without the API key', route: 'GET /v1/load', send: get(() => keyed, '/v1/load'), status: 401 },
   { name: 'label sets', route: 'GET /v1/label-sets', send: get(() => app, '/v1/label-sets'), status: 200 },
   { name: 'label sets, wrong API key', route: 'GET /v1/label-sets', send: get(() => keyed, '/v1/label-sets', { authorization: 'Bearer nope' }), status: 401 },
   { name: 'classify, inline labels', route: 'POST /v1/classify', send: post(() => app, '/v1/classify?labels=red%20circle,blue%20star&topK=2', JPEG, 'image/jpeg'), status: 200 },

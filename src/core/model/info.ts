@@ -1,7 +1,7 @@
 import { ClipEdgeError } from '../errors.ts';
 import { type Precision, type Tower, PRECISIONS, TOWERS, isPrecision, onnxFileOf } from '../precision.ts';
 import type { ClipPreprocessConfig } from '../image/preprocess.ts';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { HfClipConfigSchema, HfPreprocessorSchema, type Manifest, manifestFiles, parseManifest } from './manifest.ts';
 import type { ModelSource } from './source.ts';
 
@@ -62,7 +62,7 @@ async function readJson<T>(source: ModelSource, path: string, check: (json: unkn
 
 /** A Hugging Face JSON file through its zod schema; the first problem names its field. */
 const hf =
-  <S extends z.ZodType>(schema: S) =>
+  <S extends z.ZodMiniType>(schema: S) =>
   (json: unknown, where: string): z.infer<S> => {
     const r = schema.safeParse(json);
     if (r.success) return r.data;

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+// zod/mini: the same validator as the HTTP schemas, tree-shakable, so the browser page stays small.
+import * as z from 'zod/mini';
 import { ClipEdgeError } from '../errors.ts';
 import { TOWERS, type Tower } from '../precision.ts';
 
@@ -11,37 +12,39 @@ import { TOWERS, type Tower } from '../precision.ts';
 /** A path inside a model folder: no `..`, no absolute path, no leading dot or dash in any segment. */
 export const SAFE_RELATIVE_PATH = /^(?:[A-Za-z0-9][\w.-]*\/)*[A-Za-z0-9][\w.-]*$/;
 
-const Sha256 = z
-  .string()
-  .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits')
-  .transform((s) => s.toLowerCase());
+const Sha256 = z.pipe(
+  z.string().check(z.regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits')),
+  z.transform((s: string) => s.toLowerCase()),
+);
+const Count = z.int().check(z.gte(0), z.lte(Number.MAX_SAFE_INTEGER));
+const Positive = z.int().check(z.gt(0));
 
 export const TowerFileSchema = z.looseObject({
-  file: z.string().regex(SAFE_RELATIVE_PATH, 'must be a safe relative path inside the folder'),
-  bytes: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
-  sha256: Sha256.optional(),
+  file: z.string().check(z.regex(SAFE_RELATIVE_PATH, 'must be a safe relative path inside the folder')),
+  bytes: z.optional(Count),
+  sha256: z.optional(Sha256),
 });
 
 const Triple = z.tuple([z.number(), z.number(), z.number()]);
-const Side = z.number().int().min(1).max(4096);
+const Side = z.int().check(z.gte(1), z.lte(4096));
 
 export const ManifestSchema = z.looseObject({
-  id: z.string().min(1).optional(),
-  source: z.string().optional(),
-  license: z.string().optional(),
-  description: z.string().optional(),
-  embedDim: z.number().int().positive().optional(),
-  contextLength: z.number().int().positive().optional(),
+  id: z.optional(z.string().check(z.minLength(1))),
+  source: z.optional(z.string()),
+  license: z.optional(z.string()),
+  description: z.optional(z.string()),
+  embedDim: z.optional(Positive),
+  contextLength: z.optional(Positive),
   /** Multiplies cosine similarities before the softmax (CLIP's trained value is 100). */
-  logitScale: z.number().positive().optional(),
-  preprocess: z
-    .looseObject({ shortestEdge: Side.optional(), cropHeight: Side.optional(), cropWidth: Side.optional(), mean: Triple.optional(), std: Triple.optional() })
-    .optional(),
-  defaultTemplates: z.array(z.string().includes('{}', { error: 'must contain {}' })).min(1).optional(),
+  logitScale: z.optional(z.number().check(z.gt(0))),
+  preprocess: z.optional(
+    z.looseObject({ shortestEdge: z.optional(Side), cropHeight: z.optional(Side), cropWidth: z.optional(Side), mean: z.optional(Triple), std: z.optional(Triple) }),
+  ),
+  defaultTemplates: z.optional(z.array(z.string().check(z.includes('{}', 'must contain {}'))).check(z.minLength(1))),
   /** `variants.<precision>.<tower>`: precisions outside the table are kept but not loaded. */
-  variants: z.record(z.string(), z.looseObject({ vision: TowerFileSchema.optional(), text: TowerFileSchema.optional() })).optional(),
+  variants: z.optional(z.record(z.string(), z.looseObject({ vision: z.optional(TowerFileSchema), text: z.optional(TowerFileSchema) }))),
   /** The quantizer's reports per variant and tower (quantize/folder.ts). */
-  quantization: z.record(z.string(), z.unknown()).optional(),
+  quantization: z.optional(z.record(z.string(), z.unknown())),
 });
 
 export type Manifest = z.infer<typeof ManifestSchema>;
@@ -64,18 +67,18 @@ export function manifestFiles(m: Manifest): { precision: string; tower: Tower; f
 
 /** The Hugging Face `config.json` fields a CLIP folder without a manifest is read from. */
 export const HfClipConfigSchema = z.looseObject({
-  model_type: z.string().optional(),
-  _name_or_path: z.string().optional(),
-  projection_dim: z.number().int().positive().optional(),
-  text_config: z.looseObject({ max_position_embeddings: z.number().int().positive().optional() }).optional(),
-  vision_config: z.looseObject({ image_size: z.number().int().positive().optional() }).optional(),
+  model_type: z.optional(z.string()),
+  _name_or_path: z.optional(z.string()),
+  projection_dim: z.optional(Positive),
+  text_config: z.optional(z.looseObject({ max_position_embeddings: z.optional(Positive) })),
+  vision_config: z.optional(z.looseObject({ image_size: z.optional(Positive) })),
 });
 
 /** `preprocessor_config.json` (CLIPImageProcessor): sizes as a number or an object. */
 export const HfPreprocessorSchema = z.looseObject({
-  size: z.union([z.number(), z.looseObject({ shortest_edge: z.number().optional() })]).optional(),
-  crop_size: z.union([z.number(), z.looseObject({ height: z.number().optional(), width: z.number().optional() })]).optional(),
-  image_mean: Triple.optional(),
-  image_std: Triple.optional(),
-  resample: z.number().optional(),
+  size: z.optional(z.union([z.number(), z.looseObject({ shortest_edge: z.optional(z.number()) })])),
+  crop_size: z.optional(z.union([z.number(), z.looseObject({ height: z.optional(z.number()), width: z.optional(z.number()) })])),
+  image_mean: z.optional(Triple),
+  image_std: z.optional(Triple),
+  resample: z.optional(z.number()),
 });
