@@ -13,8 +13,8 @@ import { createNodeClipEdge, DEFAULT_MODEL_DIR } from '../runtime/node/create.ts
 import { nodeImageCodecs } from '../runtime/node/codecs.ts';
 import { fsModelSource } from '../runtime/node/fs-source.ts';
 import { readLabelSetFile } from '../runtime/node/label-sets.ts';
-import { createPullProgress } from '../runtime/node/pull-progress.ts';
-import { pullModel } from '../runtime/node/pull.ts';
+import { createPullProgress } from '../hub/progress.ts';
+import { pullModel } from '../hub/pull.ts';
 import { serveNode } from '../runtime/node/serve.ts';
 import { fail, guard, modelArgs, parseIntArg, progress } from './common.ts';
 import { prompts } from './prompts.ts';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Hono } from 'hono';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildWeb, type WebBuild } from '../../src/runtime/node/page/build.ts';
+import { buildWeb, type WebBuild } from '../../src/page-server/build.ts';
 import { serveNode, type RunningServer } from '../../src/runtime/node/serve.ts';
 import { createServiceApp } from '../../src/runtime/node/service.ts';
 import { writeStaticPage } from '../../scripts/build-web.ts';

@@ -4,5 +4,5 @@ export { wasmBackend, nativeBackend, defaultNodeBackends, type NodeBackendOption
 export { fsModelSource } from './fs-source.ts';
 export { dirLabelSets, readLabelSetFile } from './label-sets.ts';
 export { nodeImageCodecs } from './codecs.ts';
-export { pullModel, type PullOptions, type PullResult } from './pull.ts';
+export { pullModel, type PullOptions, type PullResult } from '../../hub/pull.ts';
 export * from '../../index.ts';

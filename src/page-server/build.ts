@@ -3,10 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ORT_BUILDS } from '../../browser/backends.ts';
-import { CODEC_WASM_FILES } from '../../browser/codecs.ts';
+import { ORT_BUILDS } from '../runtime/browser/backends.ts';
+import { CODEC_WASM_FILES } from '../runtime/browser/codecs.ts';
 
-const WEB_DIR = fileURLToPath(new URL('../../../web/', import.meta.url));
+const WEB_DIR = fileURLToPath(new URL('../web/', import.meta.url));
 const require = createRequire(import.meta.url);
 
 /** One file of the built page, in memory. */
