@@ -54,7 +54,7 @@ export default tseslint.config(
   {
     // Server adapters take bytes from ModelSources and bindings, never from a URL a client could
     // choose; `clip-edge pull` (src/hub/, operator-given hub URL) and the browser page are the exceptions.
-    files: ['src/runtime/node/**/*.ts', 'src/runtime/deno/**/*.ts', 'src/runtime/bun/**/*.ts', 'src/runtime/workers/**/*.ts'],
+    files: ['src/runtime/fs/**/*.ts', 'src/runtime/node/**/*.ts', 'src/runtime/deno/**/*.ts', 'src/runtime/bun/**/*.ts', 'src/runtime/workers/**/*.ts'],
     rules: {
       'no-restricted-globals': ['error', { name: 'fetch', message: 'No outbound fetch in the server adapters (SSRF): read through a ModelSource or a binding.' }],
     },

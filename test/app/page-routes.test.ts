@@ -6,7 +6,7 @@ import type { Hono } from 'hono';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ModelWebIndex } from '../../src/core/model/web-index.ts';
 import { buildWeb, type WebBuild } from '../../src/page-server/build.ts';
-import { createServiceApp } from '../../src/runtime/node/service.ts';
+import { createServiceApp } from '../../src/runtime/fs/service.ts';
 import { MODEL_DIR } from '../helpers/clip.ts';
 
 let build: WebBuild;

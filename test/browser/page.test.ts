@@ -11,7 +11,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWeb, type WebBuild } from '../../src/page-server/build.ts';
 import { serveNode, type RunningServer } from '../../src/runtime/node/serve.ts';
-import { createServiceApp } from '../../src/runtime/node/service.ts';
+import { createServiceApp } from '../../src/runtime/fs/service.ts';
 import { writeStaticPage } from '../../scripts/build-web.ts';
 import { chromiumAvailable, launchChromium, phoneContext } from '../helpers/chromium.ts';
 import { EVAL_DIR, REPO_ROOT } from '../helpers/clip.ts';

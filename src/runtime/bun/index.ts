@@ -1,3 +1,3 @@
 export { serveBun } from './serve.ts';
-export { createNodeClipEdge as createBunClipEdge, DEFAULT_MODEL_DIR } from '../node/create.ts';
+export { createNodeClipEdge as createBunClipEdge, DEFAULT_MODEL_DIR } from '../fs/create.ts';
 export * from '../../index.ts';

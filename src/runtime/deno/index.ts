@@ -1,3 +1,3 @@
 export { serveDeno } from './serve.ts';
-export { createNodeClipEdge as createDenoClipEdge, DEFAULT_MODEL_DIR } from '../node/create.ts';
+export { createNodeClipEdge as createDenoClipEdge, DEFAULT_MODEL_DIR } from '../fs/create.ts';
 export * from '../../index.ts';
