@@ -12,16 +12,14 @@
 // 3. 32 clients that send 1 KiB of a 1 MiB body and stall, while 64 normal requests run: statuses,
 //    RSS. The servers run with CLIP_EDGE_REQUEST_TIMEOUT_MS=5000 so that this phase stays short.
 // Writes bench/results/reliability-load.{json,md}.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createRequire } from 'node:module';
-import { readWranglerToml } from '../scripts/workers-upload.ts';
+import { fileURLToPath } from 'node:url';
 import { chunkFrame, writeWithBackpressure } from './lib/socket.ts';
+import { rssOf, startNode, startWorkerd, type Target } from './lib/targets.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const arg = (name: string, fallback: string): string => {
@@ -33,135 +31,12 @@ const CONCURRENCY = Number(arg('concurrency', '32'));
 const TARGETS = arg('targets', 'node,workerd').split(',');
 const TIMEOUT_MS = 5000;
 const MiB = 2 ** 20;
-const STATE = path.join(ROOT, '.cache/bench-load/wrangler-state');
 
 const evalDir = path.join(ROOT, 'test/fixtures/tiny-clip-eval');
 const evalSet = JSON.parse(readFileSync(path.join(evalDir, 'labels.json'), 'utf8')) as { images: { file: string }[] };
 const images = evalSet.images.map((i) => ({ type: i.file.endsWith('.png') ? 'image/png' : 'image/jpeg', bytes: readFileSync(path.join(evalDir, i.file)) }));
 
-/** Resident set of a process, from /proc (Linux). */
-const rssOf = (pid: number): number => {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-};
-
-/** The first descendant of `pid` whose command name matches (wrangler → workerd). */
-function findDescendant(pid: number, name: RegExp): number | undefined {
-  const children = new Map<number, number[]>();
-  for (const d of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
-    } catch {
-      /* gone */
-    }
-  }
-  const queue = [...(children.get(pid) ?? [])];
-  while (queue.length) {
-    const p = queue.shift()!;
-    try {
-      if (name.test(readFileSync(`/proc/${p}/comm`, 'utf8').trim())) return p;
-    } catch {
-      continue;
-    }
-    queue.push(...(children.get(p) ?? []));
-  }
-  return undefined;
-}
-
-interface Server {
-  url: string;
-  pid: number;
-  stop: () => Promise<void>;
-  describe: string;
-}
-
-async function waitFor(url: string, proc: ChildProcess, log: () => string): Promise<void> {
-  for (let i = 0; i < 360; i++) {
-    if (proc.exitCode !== null) throw new Error(`server exited:\n${log()}`);
-    try {
-      if ((await fetch(url, { signal: AbortSignal.timeout(2000) })).ok) return;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`server did not start:\n${log()}`);
-}
-
-function started(cmd: string, args: string[], env: Record<string, string>): { proc: ChildProcess; log: () => string; stop: () => Promise<void> } {
-  const proc = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (d) => (out = (out + d).slice(-20_000)));
-  proc.stderr!.on('data', (d) => (out = (out + d).slice(-20_000)));
-  const stop = () =>
-    new Promise<void>((r) => {
-      if (proc.exitCode !== null) return r();
-      proc.once('exit', () => r());
-      proc.kill('SIGTERM');
-    });
-  return { proc, log: () => out, stop };
-}
-
-async function startNode(port: number): Promise<Server> {
-  const s = started(process.execPath, ['bin/clip-edge.js', 'serve', '--port', String(port), '--host', '127.0.0.1'], { CLIP_EDGE_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/healthz`, s.proc, s.log);
-  const models = (await (await fetch(`${url}/v1/models`)).json()) as { models: { backend: string; active: { vision: { variant: string } } }[] };
-  const m = models.models[0]!;
-  return { url, pid: s.proc.pid!, stop: s.stop, describe: `node bin/clip-edge.js serve (backend ${m.backend}, vision ${m.active.vision.variant}, text tower on)` };
-}
-
-/** The Miniflare that wrangler itself runs `wrangler dev` with (its own dependency, classic options API). */
-interface MiniflareLike {
-  ready: Promise<URL>;
-  dispose(): Promise<void>;
-}
-async function wranglersMiniflare(): Promise<new (options: Record<string, unknown>) => MiniflareLike> {
-  const fromWrangler = createRequire(createRequire(import.meta.url).resolve('wrangler/package.json'));
-  const m = (await import(pathToFileURL(fromWrangler.resolve('miniflare')).href)) as { Miniflare: new (o: Record<string, unknown>) => MiniflareLike };
-  return m.Miniflare;
-}
-
-async function startWorkerd(port: number): Promise<Server> {
-  if (!existsSync(STATE)) {
-    const up = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/workers-upload.ts', '--local', '--persist-to', STATE], { cwd: ROOT, encoding: 'utf8' });
-    if (up.status !== 0) throw new Error(`workers:upload failed:\n${up.stderr}`);
-  }
-  // The Worker as wrangler would upload it, run by Miniflare's workerd directly: `wrangler dev` puts a
-  // proxy worker (another workerd) in front and reloads on file changes, which would be measured too.
-  const build = path.join(ROOT, '.cache/bench-load/build');
-  const dry = spawnSync(process.execPath, ['node_modules/wrangler/bin/wrangler.js', 'deploy', '--dry-run', '--outdir', build], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-  });
-  if (dry.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${dry.stderr}`);
-  const toml = readWranglerToml(readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8'));
-  const mf = new (await wranglersMiniflare())({
-    // Miniflare cannot follow the bundle's dynamic imports: every module listed (PLATFORM-NOTES).
-    modulesRoot: build,
-    modules: [
-      { type: 'ESModule', path: path.join(build, 'worker.js') },
-      ...readdirSync(build).filter((f) => f.endsWith('.wasm')).map((f) => ({ type: 'CompiledWasm', path: path.join(build, f) })),
-    ],
-    compatibilityDate: /compatibility_date\s*=\s*"([^"]+)"/.exec(readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8'))![1]!,
-    bindings: { ...toml.vars, CLIP_EDGE_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) },
-    r2Buckets: { MODELS: toml.bucket ?? 'clip-edge-models' },
-    kvNamespaces: { PROMPTS: /\[\[kv_namespaces\]\][^[]*?id\s*=\s*"([^"]+)"/.exec(readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8'))?.[1] ?? 'PROMPTS' },
-    r2Persist: path.join(STATE, 'v3/r2'),
-    kvPersist: path.join(STATE, 'v3/kv'),
-    host: '127.0.0.1',
-    port,
-  });
-  const url = (await mf.ready).origin;
-  const models = (await (await fetch(`${url}/v1/models`)).json()) as { models: { backend: string; active: { vision: { variant: string } } }[] };
-  const m = models.models[0]!;
-  const pid = findDescendant(process.pid, /^workerd$/);
-  if (!pid) throw new Error('workerd process not found');
-  return { url, pid, stop: () => mf.dispose(), describe: `workerd via Miniflare, the Worker built by wrangler deploy --dry-run (backend ${m.backend}, vision ${m.active.vision.variant}, vision only)` };
-}
+type Server = Target;
 
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -345,9 +220,10 @@ async function abusePhases(s: Server) {
 
 async function main(): Promise<void> {
   const out: Record<string, unknown> = {};
-  for (const [k, target] of TARGETS.entries()) {
+  for (const target of TARGETS) {
     console.error(`== ${target}`);
-    const s = target === 'node' ? await startNode(18790 + k) : await startWorkerd(18790 + k);
+    const env = { CLIP_EDGE_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) };
+    const s = target === 'node' ? await startNode(env) : await startWorkerd(env);
     try {
       console.error(`  ${s.describe}; load: ${REQUESTS} requests at concurrency ${CONCURRENCY}`);
       const load = await loadPhase(s);
