@@ -1,4 +1,4 @@
-// npm run bench:load [-- --requests 1000 --concurrency 32 --targets node,workerd]
+// npm run bench:load [-- --requests 1000 --concurrency 32 --targets node,workerd --phases load,recovery --scale 4 --limit 16]
 //
 // Load on loopback (127.0.0.1 only, bounded counts): for each target —
 //   node:    `node bin/clip-edge.js serve` (the `npm start` path, default backend and variant),
@@ -12,12 +12,16 @@
 // 3. 32 clients that send 1 KiB of a 1 MiB body and stall, while 64 normal requests run: statuses,
 //    RSS. The servers run with CLIP_EDGE_REQUEST_TIMEOUT_MS=5000 so that this phase stays short.
 // Writes bench/results/reliability-load.{json,md}.
+// 4. (phase `recovery`, a fresh server per target with CLIP_EDGE_MAX_IN_FLIGHT=`--limit` and a 5 s
+//    deadline) every fault of bench/lib/faults.ts at `--scale`, each followed by the full-capacity
+//    check: writes bench/results/reliability-recovery.{json,md}.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FAULTS, type FaultResult, runFault } from './lib/faults.ts';
 import { chunkFrame, writeWithBackpressure } from './lib/socket.ts';
 import { rssOf, startNode, startWorkerd, type Target } from './lib/targets.ts';
 
@@ -29,6 +33,9 @@ const arg = (name: string, fallback: string): string => {
 const REQUESTS = Number(arg('requests', '1000'));
 const CONCURRENCY = Number(arg('concurrency', '32'));
 const TARGETS = arg('targets', 'node,workerd').split(',');
+const PHASES = arg('phases', 'load,recovery').split(',');
+const SCALE = Number(arg('scale', '4'));
+const LIMIT = Number(arg('limit', '16'));
 const TIMEOUT_MS = 5000;
 const MiB = 2 ** 20;
 
@@ -218,7 +225,9 @@ async function abusePhases(s: Server) {
   };
 }
 
-async function main(): Promise<void> {
+const machine = () => `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, Node ${process.version}`;
+
+async function loadRun(): Promise<void> {
   const out: Record<string, unknown> = {};
   for (const target of TARGETS) {
     console.error(`== ${target}`);
@@ -237,15 +246,80 @@ async function main(): Promise<void> {
     }
   }
   const result = {
-    command: `npm run bench:load -- --requests ${REQUESTS} --concurrency ${CONCURRENCY} --targets ${TARGETS.join(',')}`,
+    command: `npm run bench:load -- --requests ${REQUESTS} --concurrency ${CONCURRENCY} --targets ${TARGETS.join(',')} --phases load`,
     date: new Date().toISOString(),
-    machine: `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, Node ${process.version}`,
+    machine: machine(),
     targets: out,
   };
-  mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(path.join(ROOT, 'bench/results/reliability-load.json'), `${JSON.stringify(result, null, 1)}\n`);
   writeFileSync(path.join(ROOT, 'bench/results/reliability-load.md'), markdown(result));
   console.error('wrote bench/results/reliability-load.{json,md}');
+}
+
+async function recoveryRun(): Promise<void> {
+  const img = images.find((i) => i.type === 'image/jpeg')!;
+  const out: Record<string, { server: string; baselineRssMiB: number; faults: FaultResult[] }> = {};
+  for (const target of TARGETS) {
+    console.error(`== ${target}: faults and recovery (limit ${LIMIT}, deadline ${TIMEOUT_MS} ms, scale ${SCALE})`);
+    const env = { CLIP_EDGE_MAX_IN_FLIGHT: String(LIMIT), CLIP_EDGE_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) };
+    const s = target === 'node' ? await startNode(env) : await startWorkerd(env);
+    try {
+      for (let i = 0; i < 20; i++) await classify(s.url, i); // warm-up
+      const baselineRssMiB = +(rssOf(s.pid) / MiB).toFixed(1);
+      const faults: FaultResult[] = [];
+      for (const f of FAULTS) {
+        const r = await runFault(f, { target: s, limit: LIMIT, deadlineMs: TIMEOUT_MS, scale: SCALE, image: { type: img.type, bytes: img.bytes } });
+        faults.push(r);
+        const rc = r.recovery;
+        console.error(`  ${f.name}: ${JSON.stringify(r.outcomes)}${r.unexpected.length ? ` UNEXPECTED ${r.unexpected.join(', ')}` : ''}; settled ${rc.settleMs} ms, gauge ${rc.gauge.inFlight} (${rc.gauge.released}/${rc.gauge.admitted}, abandoned ${rc.gauge.abandoned}), ${rc.statuses.filter((x) => x === 200).length}/${LIMIT} × 200, healthz ${rc.healthzMs} ms (worst during ${r.healthzDuring.worstMs} ms of ${r.healthzDuring.polls}), RSS ${r.rssMiB.before} → peak ${r.rssMiB.peak} → ${rc.rssMiB} MiB`);
+      }
+      out[target] = { server: s.describe, baselineRssMiB, faults };
+    } finally {
+      await s.stop();
+    }
+  }
+  const result = {
+    command: `npm run bench:load -- --targets ${TARGETS.join(',')} --phases recovery --scale ${SCALE} --limit ${LIMIT}`,
+    date: new Date().toISOString(),
+    machine: machine(),
+    limit: LIMIT,
+    deadlineMs: TIMEOUT_MS,
+    scale: SCALE,
+    targets: out,
+  };
+  writeFileSync(path.join(ROOT, 'bench/results/reliability-recovery.json'), `${JSON.stringify(result, null, 1)}\n`);
+  writeFileSync(path.join(ROOT, 'bench/results/reliability-recovery.md'), recoveryMarkdown(result));
+  console.error('wrote bench/results/reliability-recovery.{json,md}');
+}
+
+function recoveryMarkdown(r: { command: string; date: string; machine: string; limit: number; deadlineMs: number; targets: Record<string, { server: string; baselineRssMiB: number; faults: FaultResult[] }> }): string {
+  const fmt = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k}: ${v}`).join(', ');
+  const lines = [
+    '# Faults and recovery (reliability report, part 3)',
+    '',
+    `\`${r.command}\` — ${r.date.slice(0, 10)}, ${r.machine}. Each fault is sent over raw sockets on 127.0.0.1; then the`,
+    `full-capacity check: the in-flight gauge (\`GET /v1/load\`) polled until 0 ("settled"), ${r.limit} concurrent normal`,
+    `classify requests (the limit, \`CLIP_EDGE_MAX_IN_FLIGHT=${r.limit}\`), the worst of 5 \`/healthz\` round trips, the server's RSS.`,
+    `Request deadline ${r.deadlineMs} ms. The same faults run small in \`npm test\` (\`test/e2e/recovery.test.ts\`, limit 4, deadline 1 s, scale 1).`,
+    '',
+  ];
+  for (const [t, x] of Object.entries(r.targets)) {
+    lines.push(`## ${t}`, '', `${x.server}; RSS after warm-up ${x.baselineRssMiB} MiB.`, '');
+    lines.push('| fault | what was sent | answers | unexpected | settled ms | gauge (released / admitted, abandoned) | limit × normal | /healthz ms after | /healthz during: worst ms (polls) | RSS before / peak / after (MiB) |');
+    lines.push('| --- | --- | --- | --- | ---: | --- | --- | ---: | --- | --- |');
+    for (const f of x.faults) {
+      const rc = f.recovery;
+      lines.push(`| ${f.fault} | ${f.what} | ${fmt(f.outcomes)} | ${f.unexpected.length ? f.unexpected.join(', ') : 'none'} | ${rc.settleMs} | ${rc.gauge.inFlight} (${rc.gauge.released} / ${rc.gauge.admitted}, ${rc.gauge.abandoned}) | ${rc.statuses.filter((s) => s === 200).length} / ${rc.statuses.length} × 200 | ${rc.healthzMs} | ${f.healthzDuring.worstMs} (${f.healthzDuring.polls}) | ${f.rssMiB.before} / ${f.rssMiB.peak} / ${rc.rssMiB} |`);
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
+  if (PHASES.includes('load')) await loadRun();
+  if (PHASES.includes('recovery')) await recoveryRun();
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -215,6 +215,27 @@ export interface FaultResult {
   recovery: Recovery;
   /** Server RSS: before the fault, the most seen during it, in MiB. */
   rssMiB: { before: number; peak: number };
+  /** /healthz polled every 25 ms while the fault ran: the worst round trip and how many were made. */
+  healthzDuring: { worstMs: number; polls: number };
+}
+
+/** Polls /healthz until `done` settles; the worst round trip is how long the server's event loop kept others waiting. */
+async function healthzWhile(url: string, done: Promise<unknown>): Promise<{ worstMs: number; polls: number }> {
+  let finished = false;
+  void done.then(
+    () => (finished = true),
+    () => (finished = true),
+  );
+  let worstMs = 0;
+  let polls = 0;
+  while (!finished) {
+    const t0 = performance.now();
+    await fetch(`${url}/healthz`);
+    worstMs = Math.max(worstMs, performance.now() - t0);
+    polls++;
+    await sleep(25);
+  }
+  return { worstMs: Math.round(worstMs), polls };
 }
 
 /** Runs one fault, sampling the server's RSS, then its recovery check. */
@@ -223,11 +244,13 @@ export async function runFault(f: Fault, c: FaultContext): Promise<FaultResult> 
   let peak = before;
   const sampler = setInterval(() => (peak = Math.max(peak, rssOf(c.target.pid))), 50);
   let outcomes: Outcomes;
+  let healthzDuring: FaultResult['healthzDuring'];
   try {
-    outcomes = await f.run(c);
+    const running = f.run(c);
+    [outcomes, healthzDuring] = await Promise.all([running, healthzWhile(c.target.url, running)]);
   } finally {
     clearInterval(sampler);
   }
   const mib = (x: number) => +(x / 2 ** 20).toFixed(1);
-  return { fault: f.name, what: f.what(c), outcomes, unexpected: unexpected(f, outcomes), recovery: await recovery(c), rssMiB: { before: mib(before), peak: mib(peak) } };
+  return { fault: f.name, what: f.what(c), outcomes, unexpected: unexpected(f, outcomes), recovery: await recovery(c), rssMiB: { before: mib(before), peak: mib(peak) }, healthzDuring };
 }
