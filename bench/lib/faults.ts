@@ -4,6 +4,7 @@
 // answering fast, and the server's memory within bounds. Shared by `test/e2e/recovery.test.ts`
 // (small, in `npm test`, Node and workerd) and `npm run bench:load` (larger, figures for
 // bench/results/reliability.md).
+import { Worker } from 'node:worker_threads';
 import { crc32, deflateSync, gzipSync } from 'node:zlib';
 import { chunkFrame, rawExchange, type RawExchangeResult, requestHead } from './socket.ts';
 import { rssOf, type Target } from './targets.ts';
@@ -29,6 +30,8 @@ export interface Fault {
   what: (c: FaultContext) => string;
   /** Answers that are right for this fault (by "<status> <code>" prefix); anything else is a failure. */
   allowed: string[];
+  /** Builds what the fault sends, before it starts (and before /healthz is polled). */
+  prepare?: () => void;
   run(c: FaultContext): Promise<Outcomes>;
 }
 
@@ -77,6 +80,18 @@ export function headerBombPng(): Buffer {
 
 const manyParts = (parts: number, boundary: string) =>
   Buffer.from(`${`--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="x"\r\n\r\n\r\n`.repeat(parts)}--${boundary}--\r\n`, 'latin1');
+
+/** Bodies that take a while to build, made once (before a fault's clock starts, see `prepare`). */
+const memo = <T>(make: () => T): (() => T) => {
+  let v: T | undefined;
+  return () => (v ??= make());
+};
+const floodBody = memo(() => manyParts(140_000, 'flood'));
+const bombBodies = memo((): [string, Buffer, string[]][] => [
+  ['image/png', headerBombPng(), []],
+  ['image/png', zlibBombPng(64 * 1024 * 1024), []],
+  ['image/png', gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 }), ['Content-Encoding: gzip']],
+]);
 
 export const FAULTS: Fault[] = [
   {
@@ -127,8 +142,9 @@ export const FAULTS: Fault[] = [
     name: 'many-part multipart',
     what: (c) => `${2 * c.scale} bodies of 140,000 empty file parts at once (9.5 MB each, under the 10 MiB limit)`,
     allowed: ['413 PAYLOAD_TOO_LARGE', '503 OVERLOADED'],
+    prepare: floodBody,
     run: async (c) => {
-      const body = manyParts(140_000, 'flood');
+      const body = floodBody();
       const head = requestHead('POST', CLASSIFY, ['Content-Type: multipart/form-data; boundary=flood', `Content-Length: ${body.length}`]);
       return tally(await times(2 * c.scale, () => rawExchange(c.target.url, { pieces: [head, body] })));
     },
@@ -137,12 +153,9 @@ export const FAULTS: Fault[] = [
     name: 'decompression bombs',
     what: (c) => `${c.scale} each: a PNG header claiming 100,000 × 100,000 pixels; a 64 × 64 PNG whose IDAT inflates to 64 MiB; a body of 64 MiB of zeros gzipped (Content-Encoding: gzip, 64 KiB on the wire)`,
     allowed: ['413 IMAGE_TOO_LARGE', '400 CORRUPT_IMAGE', '415', '503 OVERLOADED'],
+    prepare: bombBodies,
     run: async (c) => {
-      const bodies: [string, Buffer, string[]][] = [
-        ['image/png', headerBombPng(), []],
-        ['image/png', zlibBombPng(64 * 1024 * 1024), []],
-        ['image/png', gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 }), ['Content-Encoding: gzip']],
-      ];
+      const bodies = bombBodies();
       const rs = await times(c.scale, () =>
         Promise.all(bodies.map(([type, body, extra]) => rawExchange(c.target.url, { pieces: [requestHead('POST', CLASSIFY, [`Content-Type: ${type}`, `Content-Length: ${body.length}`, ...extra]), body] }))),
       );
@@ -183,7 +196,23 @@ export interface Recovery {
 }
 
 type Gauge = Recovery['gauge'];
-const gaugeOf = async (url: string): Promise<Gauge> => (await (await fetch(`${url}/v1/load`)).json()) as Gauge;
+
+/**
+ * A GET on its own connection (`Connection: close`): a kept-alive connection that workerd closes as
+ * the client reuses it would otherwise read as a server failure (see reliability.md).
+ */
+const get = (url: string, p: string) => rawExchange(url, { pieces: [requestHead('GET', p, ['Connection: close'])], timeoutMs: 60_000 });
+const gaugeOf = async (url: string): Promise<Gauge> => {
+  const r = await get(url, '/v1/load');
+  if (r.status !== 200) throw new Error(`GET /v1/load: ${r.status} ${r.body.slice(0, 200)}`);
+  return JSON.parse(r.body) as Gauge;
+};
+/** One /healthz round trip in ms (a failed one counts as the whole wait, and throws). */
+const healthzMs = async (url: string): Promise<number> => {
+  const r = await get(url, '/healthz');
+  if (r.status !== 200) throw new Error(`GET /healthz: ${r.status} ${r.body.slice(0, 200)}`);
+  return r.ms;
+};
 
 /** Waits (bounded) for every slot to come back, then checks full capacity. */
 export async function recovery(c: FaultContext): Promise<Recovery> {
@@ -195,13 +224,9 @@ export async function recovery(c: FaultContext): Promise<Recovery> {
   }
   const settleMs = performance.now() - t0;
   const statuses = (await times(c.limit, () => normalClassify(c))).map((r) => r.status);
-  let healthzMs = 0;
-  for (let i = 0; i < 5; i++) {
-    const h0 = performance.now();
-    await fetch(`${c.target.url}/healthz`);
-    healthzMs = Math.max(healthzMs, performance.now() - h0);
-  }
-  return { settleMs: Math.round(settleMs), gauge: await gaugeOf(c.target.url), statuses, healthzMs: Math.round(healthzMs), rssMiB: +(rssOf(c.target.pid) / 2 ** 20).toFixed(1) };
+  let worst = 0;
+  for (let i = 0; i < 5; i++) worst = Math.max(worst, await healthzMs(c.target.url));
+  return { settleMs: Math.round(settleMs), gauge: await gaugeOf(c.target.url), statuses, healthzMs: Math.round(worst), rssMiB: +(rssOf(c.target.pid) / 2 ** 20).toFixed(1) };
 }
 
 /** The answers a fault got that its `allowed` list does not cover. */
@@ -219,27 +244,46 @@ export interface FaultResult {
   healthzDuring: { worstMs: number; polls: number };
 }
 
-/** Polls /healthz until `done` settles; the worst round trip is how long the server's event loop kept others waiting. */
+// The /healthz poller runs in a worker thread of its own, so that what the attacking clients do in
+// this thread (building and writing megabytes) is not counted as the server's delay.
+const POLLER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const http = require('node:http');
+let stop = false;
+parentPort.on('message', () => (stop = true));
+const once = () => new Promise((resolve, reject) => {
+  const t0 = performance.now();
+  const req = http.get(workerData.url + '/healthz', { agent: false }, (r) => { r.resume(); r.on('end', () => resolve(performance.now() - t0)); });
+  req.on('error', reject);
+});
+(async () => {
+  let worstMs = 0, polls = 0;
+  while (!stop) { worstMs = Math.max(worstMs, await once()); polls++; await new Promise((r) => setTimeout(r, 25)); }
+  parentPort.postMessage({ worstMs: Math.round(worstMs), polls });
+})().catch((e) => parentPort.postMessage({ error: String(e) }));
+`;
+
+/** Polls /healthz (every 25 ms, from a worker thread) until `done` settles; the worst round trip is how long the server kept others waiting. */
 async function healthzWhile(url: string, done: Promise<unknown>): Promise<{ worstMs: number; polls: number }> {
-  let finished = false;
-  void done.then(
-    () => (finished = true),
-    () => (finished = true),
-  );
-  let worstMs = 0;
-  let polls = 0;
-  while (!finished) {
-    const t0 = performance.now();
-    await fetch(`${url}/healthz`);
-    worstMs = Math.max(worstMs, performance.now() - t0);
-    polls++;
-    await sleep(25);
+  const w = new Worker(POLLER, { eval: true, workerData: { url } });
+  try {
+    const result = new Promise<{ worstMs: number; polls: number; error?: string }>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    await done.catch(() => {});
+    w.postMessage('stop');
+    const r = await result;
+    if (r.error) throw new Error(`/healthz poller: ${r.error}`);
+    return { worstMs: r.worstMs, polls: r.polls };
+  } finally {
+    await w.terminate();
   }
-  return { worstMs: Math.round(worstMs), polls };
 }
 
 /** Runs one fault, sampling the server's RSS, then its recovery check. */
 export async function runFault(f: Fault, c: FaultContext): Promise<FaultResult> {
+  f.prepare?.();
   const before = rssOf(c.target.pid);
   let peak = before;
   const sampler = setInterval(() => (peak = Math.max(peak, rssOf(c.target.pid))), 50);
