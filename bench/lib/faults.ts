@@ -264,7 +264,7 @@ const once = () => new Promise((resolve, reject) => {
 `;
 
 /** Polls /healthz (every 25 ms, from a worker thread) until `done` settles; the worst round trip is how long the server kept others waiting. */
-async function healthzWhile(url: string, done: Promise<unknown>): Promise<{ worstMs: number; polls: number }> {
+export async function healthzWhile(url: string, done: Promise<unknown>): Promise<{ worstMs: number; polls: number }> {
   const w = new Worker(POLLER, { eval: true, workerData: { url } });
   try {
     const result = new Promise<{ worstMs: number; polls: number; error?: string }>((resolve, reject) => {

@@ -48,5 +48,7 @@ describe.each(Object.keys(TARGETS) as (keyof typeof TARGETS)[])('faults and reco
     expect(r.recovery.statuses).toEqual(Array(LIMIT).fill(200));
     expect(r.recovery.healthzMs).toBeLessThan(1000);
     expect(r.recovery.rssMiB).toBeLessThan(baselineMiB + RSS_SLACK_MIB);
+    // Parsing is bounded: the flood of parts never holds the server (the old parser held it ~6 s per body).
+    if (fault.name === 'many-part multipart') expect(r.healthzDuring.worstMs).toBeLessThan(1000);
   }, 120_000);
 });
