@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createClipApp } from '../../src/core/app.ts';
+import { createClipApp } from '../../src/http/app.ts';
 import type { ClipEdge } from '../../src/core/clip.ts';
 import { createNodeClipEdge } from '../../src/runtime/node/create.ts';
 import { EVAL_DIR, MODEL_DIR } from '../helpers/clip.ts';
