@@ -201,10 +201,12 @@ export interface ClipEdge {
   warmup(options?: { text?: boolean }): Promise<void>;
 }
 
-function pickVariant(info: ModelInfo, tower: Tower, wanted: Precision | 'auto' | undefined, order: readonly Precision[]): Precision {
+function pickVariant(source: ModelSource, info: ModelInfo, tower: Tower, wanted: Precision | 'auto' | undefined, order: readonly Precision[]): Precision {
   const have = availablePrecisions(info, tower);
   if (wanted && wanted !== 'auto') {
     if (!isPrecision(wanted)) throw new ClipEdgeError('BAD_INPUT', `unknown variant "${wanted}"`);
+    const absent = info.missing[wanted]?.[tower];
+    if (absent) throw new ClipEdgeError('MODEL_NOT_FOUND', `${source.name}/${absent.file} is missing (the manifest lists it; available: ${have.join(', ') || 'none'})`);
     if (!have.includes(wanted)) {
       throw new ClipEdgeError('MODEL_NOT_FOUND', `${info.id} has no ${wanted} ${tower} encoder (available: ${have.join(', ') || 'none'})`);
     }
@@ -247,7 +249,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
   const vision = new TowerRunner<VisionItem>({
     ...runnerOpts,
     tower: 'vision',
-    precision: pickVariant(info, 'vision', options.visionVariant, backend.preferred),
+    precision: pickVariant(options.source, info, 'vision', options.visionVariant, backend.preferred),
   });
   const wantText = options.text ?? true;
   let text: TowerRunner<TextItem> | undefined;
@@ -256,7 +258,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     text = new TowerRunner<TextItem>({
       ...runnerOpts,
       tower: 'text',
-      precision: pickVariant(info, 'text', options.textVariant, ['fp32', ...backend.preferred]),
+      precision: pickVariant(options.source, info, 'text', options.textVariant, ['fp32', ...backend.preferred]),
     });
     const [tokJson, tokCfg] = await Promise.all([
       readJsonFile(options.source, 'tokenizer.json', true),
@@ -323,7 +325,8 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
 
   /** sha256 of every text encoder of this model that may have built a cache. */
   const knownTextShas = async (): Promise<string[]> => {
-    const shas = Object.values(info.variants).map((t) => t?.text?.sha256).filter((x): x is string => !!x);
+    // A cache built by a variant this copy of the folder lacks (the fp32 text tower) is still this model's.
+    const shas = [...Object.values(info.variants), ...Object.values(info.missing)].map((t) => t?.text?.sha256).filter((x): x is string => !!x);
     if (text) shas.push(await text.sha256());
     return shas;
   };

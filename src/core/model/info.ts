@@ -23,6 +23,12 @@ export interface ModelInfo {
   /** Multiplies cosine similarities before the softmax (CLIP's trained value is 100). */
   readonly logitScale: number;
   readonly variants: Variants;
+  /**
+   * Variants the manifest lists whose files the folder does not hold: a partial copy, such as the
+   * npm package's bundled model (int8 only) or `clip-edge pull --variants`. Never picked by `auto`;
+   * asking for one by name says which file is missing. Their hashes still identify prompt caches.
+   */
+  readonly missing: Variants;
   /** Templates used for inline labels when a request gives none. */
   readonly defaultTemplates: readonly string[];
   readonly license?: string;
@@ -101,6 +107,21 @@ function variantsFromManifest(source: ModelSource, m: Json): Variants {
   return out;
 }
 
+/** Splits the manifest's variants into those whose file the folder holds and those it does not. */
+async function splitPresent(source: ModelSource, listed: Variants): Promise<{ present: Variants; missing: Variants }> {
+  const present: Variants = {};
+  const missing: Variants = {};
+  await Promise.all(
+    Object.entries(listed).flatMap(([precision, towers]) =>
+      Object.entries(towers).map(async ([tower, file]) => {
+        const into = (await source.exists(file.file)) ? present : missing;
+        (into[precision as Precision] ??= {})[tower as Tower] = file;
+      }),
+    ),
+  );
+  return { present, missing };
+}
+
 /** Variants found by looking for the standard file names (folders without a manifest). */
 async function probeVariants(source: ModelSource): Promise<Variants> {
   const out: Variants = {};
@@ -149,7 +170,8 @@ export async function readModelInfo(source: ModelSource): Promise<ModelInfo> {
   // config.json's logit_scale_init_value is the *initial* value; trained CLIP checkpoints sit at the clamp, 100.
   const logitScale = num(manifest?.logitScale) ?? CLIP_LOGIT_SCALE;
   const fromManifest = manifest ? variantsFromManifest(source, manifest) : {};
-  const variants = Object.keys(fromManifest).length ? fromManifest : await probeVariants(source);
+  const { present, missing } = await splitPresent(source, fromManifest);
+  const variants = Object.keys(fromManifest).length ? present : await probeVariants(source);
   if (!Object.keys(variants).length) {
     throw new ClipEdgeError('MODEL_NOT_FOUND', `${source.name} has no ONNX encoders (looked for ${onnxFileOf('vision', 'fp32')} and its variants)`);
   }
@@ -166,6 +188,7 @@ export async function readModelInfo(source: ModelSource): Promise<ModelInfo> {
     preprocess,
     logitScale,
     variants,
+    missing,
     defaultTemplates,
     license: typeof manifest?.license === 'string' ? manifest.license : undefined,
     description: typeof manifest?.description === 'string' ? manifest.description : undefined,
