@@ -1,7 +1,7 @@
 // One call from "which model" to a ready kit, as transformers.js' pipeline() is: nothing (the
 // bundled model), a folder, or a Hugging Face id pulled into the cache on first use.
 import { existsSync, statSync } from 'node:fs';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClipEdgeError } from '../../core/errors.ts';
@@ -31,17 +31,43 @@ const PULLED_MARKER = '.clip-edge-pulled.json';
 
 const looksLikePath = (s: string) => s.startsWith('.') || s.startsWith('/') || s.startsWith('~') || s.includes('\\') || /^[A-Za-z]:/.test(s);
 
-/** A file path or `file:` URL → bytes, size-checked before reading. */
+/**
+ * A file path or `file:` URL → bytes, refused as soon as it passes `maxBytes`. Read through an
+ * open handle rather than stat + readFile: Deno's node:fs stat asks for --allow-sys (uid).
+ */
 export async function readImagePath(p: string | URL, maxBytes: number): Promise<Uint8Array> {
   const file = p instanceof URL ? fileURLToPath(p) : p;
-  const info = await stat(file).catch((cause: NodeJS.ErrnoException) => {
-    throw new ClipEdgeError('BAD_INPUT', `cannot read ${file}: ${cause.code === 'ENOENT' ? 'no such file' : cause.code ?? 'error'}`, { cause });
+  const cannot = (cause: unknown) => {
+    const code = (cause as NodeJS.ErrnoException).code;
+    return new ClipEdgeError('BAD_INPUT', `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code ?? 'error'}`, { cause });
+  };
+  const handle = await open(file, 'r').catch((e: unknown) => {
+    throw cannot(e);
   });
-  if (!info.isFile()) throw new ClipEdgeError('BAD_INPUT', `${file} is not a file`);
-  if (info.size > maxBytes) {
-    throw new ClipEdgeError('PAYLOAD_TOO_LARGE', `${file} has ${info.size} bytes, more than the ${maxBytes} allowed (maxImageBytes)`);
+  try {
+    const chunks: Uint8Array[] = [];
+    let n = 0;
+    for (;;) {
+      const chunk = new Uint8Array(1 << 20);
+      const { bytesRead } = await handle.read(chunk, 0, chunk.byteLength, null).catch((e: unknown) => {
+        throw cannot(e);
+      });
+      if (bytesRead === 0) break;
+      n += bytesRead;
+      if (n > maxBytes) throw new ClipEdgeError('PAYLOAD_TOO_LARGE', `${file} has more than the ${maxBytes} bytes allowed (maxImageBytes)`);
+      chunks.push(chunk.subarray(0, bytesRead));
+    }
+    if (chunks.length === 1) return chunks[0]!;
+    const out = new Uint8Array(n);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.byteLength;
+    }
+    return out;
+  } finally {
+    await handle.close();
   }
-  return new Uint8Array(await readFile(file));
 }
 
 /** Where a model id lives in the cache, pulling it first when it is not complete there. */
