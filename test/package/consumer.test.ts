@@ -23,7 +23,7 @@ let packed: ReturnType<typeof pack>;
 beforeAll(() => {
   packed = pack(tmp);
   consumerProject(app, packed.tarball, [`@hono/node-server@${lockedVersion('@hono/node-server')}`, `typescript@${lockedVersion('typescript')}`, `@types/node@${lockedVersion('@types/node')}`]);
-  for (const f of ['node-classify.mjs', 'hono-app.mjs']) copy(path.join(REPO_ROOT, 'examples', f), path.join(app, f));
+  for (const f of ['quick-start.mjs', 'node-classify.mjs', 'hono-app.mjs']) copy(path.join(REPO_ROOT, 'examples', f), path.join(app, f));
   for (const f of ['check.ts', 'tsconfig.json', 'deno.ts', 'bun.ts']) copy(path.join(REPO_ROOT, 'test/package/consumer', f), path.join(app, f));
   copy(path.join(REPO_ROOT, 'test/fixtures/tiny-clip-eval/images/red_circle_01.jpg'), path.join(app, 'photo.jpg'));
 }, 600_000);
@@ -47,6 +47,12 @@ describe('a consumer project', () => {
     const r = run('node', ['-e', "import('clip-edge/node').then((m) => console.log(typeof m.loadClipEdge))"], app);
     expect(r.status, explain('node -e', r)).toBe(0);
     expect(r.stdout.trim()).toBe('function');
+  });
+
+  it("(a) runs the README's quick start (examples/quick-start.mjs) as written", () => {
+    const r = run('node', ['quick-start.mjs'], app, env);
+    expect(r.status, explain('quick-start.mjs', r)).toBe(0);
+    expect(r.stdout).toMatch(/label: 'red circle'/);
   });
 
   it('(a) classifies a photo from plain Node ESM: the bundled model, a local folder, a hub id', async () => {
