@@ -4,5 +4,7 @@ export { wasmBackend, nativeBackend, defaultNodeBackends, type NodeBackendOption
 export { fsModelSource } from '../fs/fs-source.ts';
 export { dirLabelSets, readLabelSetFile } from '../fs/label-sets.ts';
 export { nodeImageCodecs } from '../fs/codecs.ts';
-export { pullModel, type PullOptions, type PullResult } from '../../hub/pull.ts';
+export { pullModel, type PullOptions, type PullResult, type PullEvent } from '../../hub/pull.ts';
+export { createPullProgress, type PullProgress, type PullProgressOptions } from '../../hub/progress.ts';
+export { loadClipEdge, readImagePath, type LoadClipEdgeOptions } from '../fs/load.ts';
 export * from '../../index.ts';
