@@ -41,7 +41,7 @@ async function startWrangler(vars: Record<string, string>, persist: string): Pro
   const proc: ChildProcess = spawn(
     process.execPath,
     [path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev', 'bench/workers/bench-worker.ts', '--local', '--ip', '127.0.0.1', '--port', String(port),
-      '--inspector-port', String(inspector), '--persist-to', persist, '--log-level', 'warn', ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`])],
+      '--inspector-port', String(inspector), '--persist-to', persist, '--log-level', 'warn', ...Object.entries({ CLIP_EDGE_REQUEST_LOG: '0', ...vars }).flatMap(([k, v]) => ['--var', `${k}:${v}`])],
     { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';

@@ -34,7 +34,8 @@ export function startServer(rt: ServerRuntime, env: Record<string, string>, opti
   const spawnedAt = performance.now();
   const child = spawn(bin, args, {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1', ...env },
+    // No request log: the bench measures the service, not a line per request into a pipe.
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1', CLIP_EDGE_REQUEST_LOG: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stop = () =>

@@ -56,7 +56,7 @@ export function findDescendant(pid: number, name: RegExp): number | undefined {
 }
 
 function started(args: string[], env: Record<string, string>): { proc: ChildProcess; log: () => string; stop: () => Promise<void> } {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', CLIP_EDGE_REQUEST_LOG: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out = (out + d).slice(-20_000)));
   proc.stderr!.on('data', (d) => (out = (out + d).slice(-20_000)));
