@@ -73,6 +73,8 @@ export function rawExchange(url: string, o: RawExchangeOptions): Promise<RawExch
       const end = text.indexOf('\r\n\r\n');
       const head = end < 0 ? text : text.slice(0, end);
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0);
+      // Neither Content-Length nor chunked (Node's own 400 for a malformed request): the body ends when the server closes.
+      if (end >= 0 && closedByServer && !/\r\n(content-length|transfer-encoding):/i.test(head)) answeredAt ??= performance.now();
       resolve({ status, head, body: end < 0 ? '' : text.slice(end + 4), complete: answeredAt !== undefined, sent, closedByServer, ms: (answeredAt ?? performance.now()) - t0 });
       s.destroy();
     };
