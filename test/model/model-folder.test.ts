@@ -4,9 +4,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createClipEdge } from '../../src/core/clip.ts';
 import { readModelInfo } from '../../src/core/model/info.ts';
 import { memorySource } from '../../src/core/model/source.ts';
-import { wasmBackend } from '../../src/runtime/node/backends.ts';
-import { nodeImageCodecs } from '../../src/runtime/node/codecs.ts';
-import { fsModelSource } from '../../src/runtime/node/fs-source.ts';
+import { wasmBackend } from '../../src/runtime/fs/backends.ts';
+import { nodeImageCodecs } from '../../src/runtime/fs/codecs.ts';
+import { fsModelSource } from '../../src/runtime/fs/fs-source.ts';
 import { EVAL_DIR, MODEL_DIR } from '../helpers/clip.ts';
 import { prerequisite } from '../helpers/prerequisite.ts';
 
@@ -81,7 +81,7 @@ describe('model folder layout (Hugging Face / Optimum)', () => {
     ['config.json that is not JSON', (f: Record<string, Uint8Array | string>) => void (f['config.json'] = '{oops'), 'MODEL_INVALID', /tiny-clip\/config\.json is not valid JSON/],
     ['a non-CLIP config', (f: Record<string, Uint8Array | string>) => { delete f['manifest.json']; f['config.json'] = JSON.stringify({ model_type: 'bert' }); }, 'MODEL_INVALID', /model_type is "bert", expected "clip"/],
     ['a missing tokenizer.json', (f: Record<string, Uint8Array | string>) => void delete f['tokenizer.json'], 'MODEL_INVALID', /tiny-clip\/tokenizer\.json is missing/],
-    ['a bad sha256 format', withManifest((m) => (m.variants.fp32.text.sha256 = 'xyz')), 'MODEL_INVALID', /sha256 must be 64 lower-case hex/],
+    ['a bad sha256 format', withManifest((m) => (m.variants.fp32.text.sha256 = 'xyz')), 'MODEL_INVALID', /manifest\.json: variants\.fp32\.text\.sha256 must be 64 hex digits/],
     ['a non-bicubic preprocessor', (f: Record<string, Uint8Array | string>) => { delete f['manifest.json']; f['preprocessor_config.json'] = JSON.stringify({ resample: 2 }); }, 'MODEL_INVALID', /resample 2 is not supported/],
   ])('refuses %s with a clear error naming the file', async (_, edit, code, message) => {
     const err = await load(variant(edit)).then(
@@ -100,7 +100,7 @@ describe('model folder layout (Hugging Face / Optimum)', () => {
 
 describe('backends', () => {
   it('native onnxruntime-node (when installed) and WASM give the same answers', async () => {
-    const { nativeBackend } = await import('../../src/runtime/node/backends.ts');
+    const { nativeBackend } = await import('../../src/runtime/fs/backends.ts');
     const native = nativeBackend();
     const available = await native.init().then(() => true, () => false);
     if (!prerequisite(available, 'onnxruntime-node (a devDependency)')) return void console.warn('onnxruntime-node is not installed: native/WASM comparison skipped');

@@ -1,6 +1,6 @@
 import { ClipEdgeError } from '../../core/errors.ts';
 import { sha256Hex } from '../../core/model/integrity.ts';
-import type { ModelSource } from '../../core/model/source.ts';
+import { type ModelSource, checkModelPath } from '../../core/model/source.ts';
 import { MODEL_WEB_INDEX, type ModelWebIndex } from '../../core/model/web-index.ts';
 
 /** Bytes of one file arriving: for a download progress bar. */
@@ -22,11 +22,7 @@ export interface FetchModelSourceOptions {
   fetch?: typeof fetch;
 }
 
-const checkPath = (path: string) => {
-  if (path.startsWith('/') || path.split('/').some((s) => s === '..' || s === '.' || s === '')) {
-    throw new ClipEdgeError('BAD_INPUT', `invalid model file path "${path.slice(0, 80)}"`);
-  }
-};
+const checkPath = checkModelPath;
 
 /** Reads a response body, reporting the bytes received so far. */
 export async function readWithProgress(res: Response, report: (loaded: number) => void): Promise<Uint8Array> {
@@ -61,7 +57,8 @@ export function fetchModelSource(baseUrl: string | URL, options: FetchModelSourc
   /** The folder's file list (network first, cache when offline). */
   index(): Promise<ModelWebIndex>;
 } {
-  const base = new URL(baseUrl);
+  // Relative to the page (or the Worker's script), as fetch() would take it: '/models/tiny-clip/'.
+  const base = new URL(baseUrl, globalThis.location?.href);
   if (!base.pathname.endsWith('/')) base.pathname += '/';
   const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
   const cacheName = options.cacheName ?? 'clip-edge-models';

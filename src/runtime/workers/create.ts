@@ -7,7 +7,7 @@ import { chainLabelSets, type LabelSetProvider } from '../../core/label-sets.ts'
 import type { ModelSource } from '../../core/model/source.ts';
 import type { PromptCacheStore } from '../../core/prompt-cache/store.ts';
 import type { WorkersEnv } from './bindings.ts';
-import { PAGE_HEADERS } from '../../web/headers.ts';
+import { PAGE_HEADERS } from '../../http/page-headers.ts';
 import { workersImageCodecs } from './codecs.ts';
 import { builtinLabelSets, sourceLabelSets } from './label-sets.ts';
 import { WORKERS_DEFAULT_DECODE_BUDGET_MB, WORKERS_DEFAULT_MAX_PIXELS } from './limits.ts';
@@ -148,6 +148,7 @@ export function createWorkersApp(env: WorkersEnv, options: WorkersClipEdgeOption
       clientKey: (c) => c.req.header('cf-connecting-ip'),
       ...(env.RATE_LIMITER ? { rateLimiter: cloudflareRateLimiter(env.RATE_LIMITER, period) } : {}),
     }),
+    requestLog: cfg.requestLog ?? true, // one console.log line per request: Workers Logs / wrangler tail
   });
   // The browser page (`npm run build:web -- --out src/runtime/workers/public`): any other GET is a
   // static asset, sent cross-origin isolated; what the assets lack stays the API's JSON 404.
