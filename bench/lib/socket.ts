@@ -73,7 +73,11 @@ export function rawExchange(url: string, o: RawExchangeOptions): Promise<RawExch
       const end = text.indexOf('\r\n\r\n');
       const head = end < 0 ? text : text.slice(0, end);
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0);
-      resolve({ status, head, body: end < 0 ? '' : text.slice(end + 4), complete: answeredAt !== undefined, sent, closedByServer, ms: (answeredAt ?? performance.now()) - t0 });
+      // Neither Content-Length nor chunked (Node's own 400 for a malformed request): the body ends when the server closes.
+      if (end >= 0 && closedByServer && !/\r\n(content-length|transfer-encoding):/i.test(head)) answeredAt ??= performance.now();
+      const raw = end < 0 ? '' : text.slice(end + 4);
+      const body = /\r\ntransfer-encoding:\s*chunked/i.test(head) ? dechunk(raw) : raw;
+      resolve({ status, head, body, complete: answeredAt !== undefined, sent, closedByServer, ms: (answeredAt ?? performance.now()) - t0 });
       s.destroy();
     };
     const close = () => {
@@ -111,6 +115,20 @@ export function rawExchange(url: string, o: RawExchangeOptions): Promise<RawExch
       else if (typeof then === 'number') setTimeout(close, then);
     });
   });
+}
+
+/** A chunked body's content (as far as it arrived). */
+function dechunk(raw: string): string {
+  let out = '';
+  let i = 0;
+  for (;;) {
+    const eol = raw.indexOf('\r\n', i);
+    if (eol < 0) return out;
+    const size = parseInt(raw.slice(i, eol), 16);
+    if (!(size > 0)) return out;
+    out += raw.slice(eol + 2, eol + 2 + size);
+    i = eol + 2 + size + 2;
+  }
 }
 
 /** The request line and headers of a raw request, ready to be the first piece of {@link rawExchange}. */

@@ -168,7 +168,10 @@ export function createClipOpenApiApp(options: ClipAppOptions): OpenAPIHono<Blank
   const keyed = typeof options.apiKey === 'string' ? options.apiKey.length > 0 : (options.apiKey?.length ?? 0) > 0;
   app.openapi(healthRoute, (c) => c.json({ status: 'ok' as const }, 200));
   if (keyed) app.use('*', bearerAuth(options.apiKey!));
-  const guard = createOverloadGuard({ onAbandoned: onInternal, ...options.overload, keyed });
+  // A slot released by the backstop: work that outlived its abort by seconds (a wait that ignores the
+  // signal, or inference on a machine overloaded far beyond its limit). Worth a line in the log.
+  const onAbandoned = (e: Error) => console.warn(`[clip-edge] ${e.message}`);
+  const guard = createOverloadGuard({ onAbandoned, ...options.overload, keyed });
   app.use('/v1/*', guard.middleware);
   const multipartLimits: MultipartLimits = {
     maxParts: options.maxMultipartParts ?? DEFAULT_MAX_MULTIPART_PARTS,

@@ -85,7 +85,7 @@ export interface OverloadOptions {
    * client gone) is released anyway, and `onAbandoned` is told. @defaultValue max(10 s, requestTimeoutMs)
    */
   abandonAfterMs?: number;
-  /** Told when the backstop released a slot (a wait somewhere ignored the request's signal: a bug to log). */
+  /** Told when the backstop released a slot (a wait that ignored the request's signal, or inference on a machine loaded far past its limit). @defaultValue a warning in the log (createClipApp) */
   onAbandoned?: (err: ClipEdgeError) => void;
 }
 

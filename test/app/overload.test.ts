@@ -162,7 +162,7 @@ describe('overload: every admission released exactly once', () => {
 
   it('a run that outlives its deadline keeps its slot until the backstop, which releases it once and reports it; the run ending later releases nothing more', async () => {
     const reported: unknown[] = [];
-    const app = createClipApp({ clip, onInternalError: (e) => reported.push(e), overload: { maxInFlight: 1, requestTimeoutMs: 2000, abandonAfterMs: 1500 } });
+    const app = createClipApp({ clip, overload: { maxInFlight: 1, requestTimeoutMs: 2000, abandonAfterMs: 1500, onAbandoned: (e) => reported.push(e) } });
     gate.hold();
     const before = gate.runs.length;
     const a = classify(app);

@@ -8,7 +8,7 @@ import { type CliServer, startCliServer } from '../helpers/cli-server.ts';
 // Issue 18's reproduction, as reported, against `node bin/clip-edge.js serve` over raw sockets on
 // 127.0.0.1: with CLIP_EDGE_MAX_IN_FLIGHT=2, two uploads that stall get 503 TIMEOUT; before the fix
 // every later classify got 503 OVERLOADED ("2 requests in progress, limit 2") until a restart,
-// because a stalled body read never ended and so never gave its slot back. The deadline is 1 s here
+// because a stalled body read never ended and so never gave its slot back. The deadline is 2 s here
 // instead of the report's 3 s (the same code path, a shorter wait).
 
 const evalSet = JSON.parse(readFileSync(path.join(EVAL_DIR, 'labels.json'), 'utf8')) as EvalSet;
@@ -16,7 +16,7 @@ const JPEG = readFileSync(path.join(EVAL_DIR, evalSet.images.find((i) => i.file.
 
 let server: CliServer;
 beforeAll(async () => {
-  server = await startCliServer({ CLIP_EDGE_MAX_IN_FLIGHT: '2', CLIP_EDGE_REQUEST_TIMEOUT_MS: '1000' });
+  server = await startCliServer({ CLIP_EDGE_MAX_IN_FLIGHT: '2', CLIP_EDGE_REQUEST_TIMEOUT_MS: '2000' });
 }, 120_000);
 afterAll(() => server?.stop());
 

@@ -14,7 +14,7 @@ beforeAll(async () => {
   JPEG = await repoFile(answers.images.find((i) => i.file.endsWith('.jpg'))!.file);
 });
 
-const env = () => envWith({ CLIP_EDGE_MAX_IN_FLIGHT: '2', CLIP_EDGE_REQUEST_TIMEOUT_MS: '400' });
+const env = () => envWith({ CLIP_EDGE_MAX_IN_FLIGHT: '2', CLIP_EDGE_REQUEST_TIMEOUT_MS: '1500' });
 const ctx = { waitUntil: () => {}, passThroughOnException: () => {} };
 
 /** A body that sends `bytes` and then nothing, never closing (a stalled upload); or errors after them. */
