@@ -9,6 +9,8 @@ import { ClipEdgeError, isClipEdgeError } from './errors.ts';
 import { STATUS_OF } from './http-errors.ts';
 import { openApiDocument } from './openapi.ts';
 import { type OverloadOptions, overloadGuard, requestSignal } from './overload.ts';
+import { mountSearchRoutes } from '../search/http.ts';
+import type { VectorIndex } from '../search/types.ts';
 
 export interface ClipAppOptions {
   /** The loaded kit, or a function that loads it on first use (e.g. once per Workers isolate). */
@@ -23,6 +25,8 @@ export interface ClipAppOptions {
   headers?: Record<string, string>;
   /** Load shedding: work in flight, request timeout, rate limiting (see overload.ts). @defaultValue 64 in flight, 30 s, no rate limit */
   overload?: OverloadOptions;
+  /** The search index (POST /v1/index, DELETE /v1/index/{id}, POST /v1/search), or a function that opens it on first use. @defaultValue none: search answers 404 */
+  index?: VectorIndex | (() => Promise<VectorIndex>);
   /** Called with unexpected errors (never sent to clients). @defaultValue console.error */
   onInternalError?: (err: unknown) => void;
 }
@@ -127,7 +131,7 @@ export function createClipApp(options: ClipAppOptions): Hono {
       if (status >= 500 && !shed && err.code !== 'BACKEND_UNAVAILABLE') onInternal(err);
       if (shed) c.header('Retry-After', String(Number(err.details?.retryAfterSeconds) || 1));
       // Server-side model problems say what is wrong with the model, but never where it lives on disk.
-      const message = status >= 500 && !shed ? `the model could not be used (${err.code})` : err.message;
+      const message = status >= 500 && !shed ? (err.code === 'INDEX_UNAVAILABLE' ? 'the search index is unavailable' : `the model could not be used (${err.code})`) : err.message;
       return c.json({ error: { code: err.code, message } }, status as 500);
     }
     onInternal(err);
@@ -144,7 +148,7 @@ export function createClipApp(options: ClipAppOptions): Hono {
   }
   if (options.corsOrigins !== undefined) {
     const origin = typeof options.corsOrigins === 'string' ? options.corsOrigins : [...options.corsOrigins];
-    app.use('*', cors({ origin, allowHeaders: ['Authorization', 'Content-Type'], allowMethods: ['GET', 'POST', 'OPTIONS'], maxAge: 600 }));
+    app.use('*', cors({ origin, allowHeaders: ['Authorization', 'Content-Type'], allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'], maxAge: 600 }));
   }
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -211,6 +215,8 @@ export function createClipApp(options: ClipAppOptions): Hono {
       timings: roundTimings(r.timings),
     });
   });
+
+  mountSearchRoutes(app, { getClip, limit, ...(options.index ? { index: options.index } : {}) });
 
   return app;
 }

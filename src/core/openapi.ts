@@ -1,4 +1,5 @@
 /** The OpenAPI 3.1 description of the HTTP API (served at /openapi.json, rendered at /docs). */
+import { searchPaths, searchSchemas } from '../search/openapi.ts';
 
 const error = {
   description: 'Error',
@@ -92,6 +93,7 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
             timings: { $ref: '#/components/schemas/Timings' },
           },
         },
+        ...searchSchemas,
       },
     },
     security: [{ bearer: [] }, {}],
@@ -124,6 +126,7 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
           responses: { 200: { description: 'Embeddings' }, 422: error, ...errors },
         },
       },
+      ...searchPaths(errors),
     },
   };
 }
