@@ -3,12 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createClipApp } from '../../src/core/app.ts';
-import { parseApiKeys } from '../../src/core/auth.ts';
+import { createClipApp } from '../../src/http/app.ts';
+import { parseApiKeys } from '../../src/http/auth.ts';
 import type { ClipEdge } from '../../src/core/clip.ts';
-import { configFromEnv } from '../../src/core/config.ts';
+import { configFromEnv } from '../../src/http/config.ts';
 import { ClipEdgeError } from '../../src/core/errors.ts';
-import { tokenBucketRateLimiter } from '../../src/core/overload.ts';
+import { tokenBucketRateLimiter } from '../../src/http/overload.ts';
 import { EVAL_DIR, sharedClip } from '../helpers/clip.ts';
 import { formWith } from '../contract/bad-inputs.ts';
 

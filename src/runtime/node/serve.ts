@@ -1,6 +1,6 @@
 import { serve as honoServe, type ServerType } from '@hono/node-server';
-import type { ServiceConfig } from '../../core/config.ts';
-import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../core/overload.ts';
+import type { ServiceConfig } from '../../http/config.ts';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../http/overload.ts';
 import { createServiceApp, type ServiceAppOptions } from './service.ts';
 
 export interface RunningServer {

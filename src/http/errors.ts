@@ -1,4 +1,4 @@
-import type { ClipEdgeErrorCode } from './errors.ts';
+import type { ClipEdgeErrorCode } from '../core/errors.ts';
 
 /** The one place where error codes become HTTP statuses. */
 export const STATUS_OF: Readonly<Record<ClipEdgeErrorCode, number>> = Object.freeze({

@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import { ClipEdgeError } from './errors.ts';
-import { sha256Hex } from './model/integrity.ts';
+import { ClipEdgeError } from '../core/errors.ts';
+import { sha256Hex } from '../core/model/integrity.ts';
 
 /** What a rate limiter says about one request. */
 export interface RateLimitDecision {
