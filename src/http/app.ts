@@ -9,7 +9,7 @@ import { ClipEdgeError, isClipEdgeError } from '../core/errors.ts';
 import { STATUS_OF } from './errors.ts';
 import { openApiDocument } from './openapi.ts';
 import { type OverloadOptions, overloadGuard, requestSignal } from './overload.ts';
-import { mountSearchRoutes } from '../search/http.ts';
+import { mountSearchRoutes } from './search.ts';
 import type { VectorIndex } from '../search/types.ts';
 
 export interface ClipAppOptions {

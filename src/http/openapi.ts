@@ -1,5 +1,5 @@
 /** The OpenAPI 3.1 description of the HTTP API (served at /openapi.json, rendered at /docs). */
-import { searchPaths, searchSchemas } from '../search/openapi.ts';
+import { searchPaths, searchSchemas } from './search-openapi.ts';
 
 const error = {
   description: 'Error',

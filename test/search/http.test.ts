@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createClipApp } from '../../src/core/app.ts';
+import { createClipApp } from '../../src/http/app.ts';
 import type { ClipEdge } from '../../src/core/clip.ts';
 import { createMemoryIndex } from '../../src/search/drivers/memory.ts';
 import type { VectorIndex } from '../../src/search/types.ts';

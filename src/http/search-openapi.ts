@@ -1,4 +1,4 @@
-/** The search routes' part of the OpenAPI document (merged into /openapi.json by src/core/openapi.ts). */
+/** The search routes' part of the OpenAPI document (merged into /openapi.json by openapi.ts). */
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object) => ({ 'application/json': { schema } });
 const errorResponse = { description: 'Error', content: json(ref('Error')) };

@@ -4,9 +4,9 @@ import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import type { ClipEdge } from '../core/clip.ts';
 import { ClipEdgeError, isClipEdgeError } from '../core/errors.ts';
-import { requestSignal } from '../core/overload.ts';
-import { createSearchService, type IndexItem, type SearchRequest, type SearchService } from './service.ts';
-import type { VectorIndex } from './types.ts';
+import { requestSignal } from './overload.ts';
+import { createSearchService, type IndexItem, type SearchRequest, type SearchService } from '../search/service.ts';
+import type { VectorIndex } from '../search/types.ts';
 
 /** Most images in one POST /v1/index request (the body limit applies too). */
 export const MAX_INDEX_BATCH = 64;
