@@ -26,7 +26,7 @@ export interface ClipAppOptions {
   /** Load shedding: work in flight, request timeout, rate limiting (see overload.ts). @defaultValue 64 in flight, 30 s, no rate limit */
   overload?: OverloadOptions;
   /** The search index (POST /v1/index, DELETE /v1/index/{id}, POST /v1/search), or a function that opens it on first use. @defaultValue none: search answers 404 */
-  index?: VectorIndex | (() => Promise<VectorIndex>);
+  index?: VectorIndex | ((clip: ClipEdge) => Promise<VectorIndex>);
   /** Called with unexpected errors (never sent to clients). @defaultValue console.error */
   onInternalError?: (err: unknown) => void;
 }

@@ -108,8 +108,8 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
 
 export interface SearchRouteDeps {
   getClip: () => Promise<ClipEdge>;
-  /** The index, or a function that opens it on first use; absent: search is not enabled. */
-  index?: VectorIndex | (() => Promise<VectorIndex>);
+  /** The index, or a function that opens it for the loaded model on first use; absent: search is not enabled. */
+  index?: VectorIndex | ((clip: ClipEdge) => Promise<VectorIndex>);
   /** The app's body-limit middleware. */
   limit: MiddlewareHandler;
 }
@@ -121,7 +121,10 @@ export function mountSearchRoutes(app: Hono, deps: SearchRouteDeps): void {
     if (!source) {
       return Promise.reject(new ClipEdgeError('NOT_FOUND', 'search is not enabled on this server: start it with an index (clip-edge serve --db <dir>)'));
     }
-    serviceP ??= (async () => createSearchService(await deps.getClip(), typeof source === 'function' ? await source() : source))().catch((e) => {
+    serviceP ??= (async () => {
+      const clip = await deps.getClip();
+      return createSearchService(clip, typeof source === 'function' ? await source(clip) : source);
+    })().catch((e) => {
       serviceP = undefined; // retried by the next request
       throw e;
     });
