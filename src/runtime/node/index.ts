@@ -6,3 +6,5 @@ export { dirLabelSets, readLabelSetFile } from './label-sets.ts';
 export { nodeImageCodecs } from './codecs.ts';
 export { pullModel, type PullOptions, type PullResult } from './pull.ts';
 export * from '../../index.ts';
+export { createLanceDbIndex, type LanceDbIndexOptions } from '../../search/drivers/lancedb.ts';
+export { openNodeIndex, type NodeIndexOptions } from './search-index.ts';
