@@ -5,7 +5,7 @@
 //    upsert time, file reading overlapped), and wall time of the whole command.
 // 2. Query latency vs index size: synthetic unit vectors (dim 512, ViT-B/32's size), topK 10, for the
 //    memory (flat) and LanceDB (exact; and IVF-PQ at the largest size) drivers.
-// Writes bench/results/search-<host>.{md,json}.
+// Writes bench/results/search-<host>[-<tag>].{md,json}.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, tmpdir } from 'node:os';
@@ -23,6 +23,8 @@ const { values: args } = parseArgs({
     queries: { type: 'string', default: '50' },
     'skip-indexing': { type: 'boolean', default: false },
     'skip-ann': { type: 'boolean', default: false },
+    /** Suffix of the result files (several partial runs side by side). */
+    tag: { type: 'string', default: '' },
   },
 });
 const SIZES = args.sizes!.split(',').map(Number);
@@ -131,7 +133,7 @@ async function main(): Promise<void> {
   ].join('\n');
   const out = path.join(ROOT, 'bench/results');
   mkdirSync(out, { recursive: true });
-  const base = path.join(out, `search-${hostname().replace(/[^A-Za-z0-9-]/g, '') || 'host'}`);
+  const base = path.join(out, `search-${hostname().replace(/[^A-Za-z0-9-]/g, '') || 'host'}${args.tag ? `-${args.tag}` : ''}`);
   writeFileSync(`${base}.json`, `${JSON.stringify({ dim: DIM, queries: QUERIES, indexing, rows }, null, 1)}\n`);
   writeFileSync(`${base}.md`, md);
   process.stdout.write(md);
