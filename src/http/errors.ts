@@ -29,3 +29,10 @@ export const STATUS_OF: Readonly<Record<ClipEdgeErrorCode, number>> = Object.fre
   // No index configured, or its driver (e.g. @lancedb/lancedb) is not installed.
   INDEX_UNAVAILABLE: 503,
 });
+
+/**
+ * A request path as error messages quote it: at most `max` characters, so that a 13 KB path is not
+ * echoed back (or into logs) whole.
+ */
+export const quotedPath = (pathname: string, max = 120): string =>
+  pathname.length <= max ? pathname : `${pathname.slice(0, max)}… (${pathname.length} characters)`;

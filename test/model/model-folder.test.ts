@@ -8,6 +8,7 @@ import { wasmBackend } from '../../src/runtime/node/backends.ts';
 import { nodeImageCodecs } from '../../src/runtime/node/codecs.ts';
 import { fsModelSource } from '../../src/runtime/node/fs-source.ts';
 import { EVAL_DIR, MODEL_DIR } from '../helpers/clip.ts';
+import { prerequisite } from '../helpers/prerequisite.ts';
 
 /** The bundled model folder, read into memory once so each case can break a copy of it. */
 const files: Record<string, Uint8Array> = {};
@@ -80,7 +81,7 @@ describe('model folder layout (Hugging Face / Optimum)', () => {
     ['config.json that is not JSON', (f: Record<string, Uint8Array | string>) => void (f['config.json'] = '{oops'), 'MODEL_INVALID', /tiny-clip\/config\.json is not valid JSON/],
     ['a non-CLIP config', (f: Record<string, Uint8Array | string>) => { delete f['manifest.json']; f['config.json'] = JSON.stringify({ model_type: 'bert' }); }, 'MODEL_INVALID', /model_type is "bert", expected "clip"/],
     ['a missing tokenizer.json', (f: Record<string, Uint8Array | string>) => void delete f['tokenizer.json'], 'MODEL_INVALID', /tiny-clip\/tokenizer\.json is missing/],
-    ['a bad sha256 format', withManifest((m) => (m.variants.fp32.text.sha256 = 'xyz')), 'MODEL_INVALID', /sha256 must be 64 lower-case hex/],
+    ['a bad sha256 format', withManifest((m) => (m.variants.fp32.text.sha256 = 'xyz')), 'MODEL_INVALID', /manifest\.json: variants\.fp32\.text\.sha256 must be 64 hex digits/],
     ['a non-bicubic preprocessor', (f: Record<string, Uint8Array | string>) => { delete f['manifest.json']; f['preprocessor_config.json'] = JSON.stringify({ resample: 2 }); }, 'MODEL_INVALID', /resample 2 is not supported/],
   ])('refuses %s with a clear error naming the file', async (_, edit, code, message) => {
     const err = await load(variant(edit)).then(
@@ -102,7 +103,7 @@ describe('backends', () => {
     const { nativeBackend } = await import('../../src/runtime/node/backends.ts');
     const native = nativeBackend();
     const available = await native.init().then(() => true, () => false);
-    if (!available) return void console.warn('onnxruntime-node is not installed: native/WASM comparison skipped');
+    if (!prerequisite(available, 'onnxruntime-node (a devDependency)')) return void console.warn('onnxruntime-node is not installed: native/WASM comparison skipped');
     const source = fsModelSource(MODEL_DIR);
     const [a, b] = await Promise.all([native, backend].map((be) => createClipEdge({ source, backends: [be], imageCodecs: nodeImageCodecs(), visionVariant: 'fp32' })));
     const [ea, eb] = await Promise.all([a!.embedImage(jpeg), b!.embedImage(jpeg)]);

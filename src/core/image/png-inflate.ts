@@ -22,6 +22,8 @@ export function adam7Passes(width: number, height: number): Array<{ x0: number; 
   return passes;
 }
 
+const IDAT_SLICE = 4096;
+
 const rowBytes = (width: number, h: PngHeader): number => Math.ceil((width * pngChannels(h.colorType) * h.depth) / 8);
 
 /** Bytes of filtered scanlines the IDAT stream must inflate to. */
@@ -47,9 +49,15 @@ export async function inflateIdat(h: PngHeader, keep: boolean): Promise<Uint8Arr
   const ds = new DecompressionStream('deflate');
   const writer = ds.writable.getWriter();
   const reader = ds.readable.getReader();
+  let stop = false;
+  // Fed in small slices: some runtimes (workerd) inflate a whole written chunk at once, whatever the
+  // reader takes, so one 64 KB IDAT of a zlib bomb became 64 MiB in memory before the bound below
+  // could act. Deflate expands at most ~1032:1, so a 4 KiB slice yields at most ~4 MiB.
   const writing = (async () => {
-    for (const chunk of h.idat) await writer.write(chunk as Uint8Array<ArrayBuffer>);
-    await writer.close();
+    for (const chunk of h.idat) {
+      for (let o = 0; o < chunk.length && !stop; o += IDAT_SLICE) await writer.write(chunk.subarray(o, o + IDAT_SLICE) as Uint8Array<ArrayBuffer>);
+    }
+    if (!stop) await writer.close();
   })();
   writing.catch(() => {}); // a failure shows on the reading side
   let total = 0;
@@ -61,6 +69,7 @@ export async function inflateIdat(h: PngHeader, keep: boolean): Promise<Uint8Arr
       if (kept && total < expected) kept.set(value.subarray(0, expected - total), total);
       total += value.length;
       if (total > limit) {
+        stop = true;
         void reader.cancel().catch(() => {});
         throw corrupt('PNG', `image data inflates to more than ${limit} bytes where ${expected} are needed`);
       }

@@ -50,6 +50,7 @@ export async function createServiceApp(config: ServiceConfig, defaults: ServiceA
     corsOrigins: config.corsOrigins,
     maxBodyBytes: config.maxBodyBytes,
     overload: overloadOptionsOf(config, { clientKey: peerAddress }),
+    requestLog: config.requestLog ?? true,
     ...(defaults.search ? { index: await openNodeIndex(clip, defaults.search) } : {}),
   });
   if (defaults.page && !config.apiKey) {
