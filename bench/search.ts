@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   const md = [
     `# Search benchmarks (${hostname()}, ${cpus().length} CPUs, ${new Date().toISOString().slice(0, 10)})`,
     '',
-    `Command: \`npm run bench:search\`. Bundled model (tiny-clip), ${DIM}-dimensional synthetic vectors for the query table.`,
+    `Command: \`npm run bench:search${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`. Bundled model (tiny-clip), ${DIM}-dimensional synthetic vectors for the query table.`,
     '',
     '## Bulk indexing: `clip-edge index` over the eval set (464 images)',
     '',
