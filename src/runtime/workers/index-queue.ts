@@ -52,6 +52,20 @@ export interface IndexConsumerOptions {
   /** Metadata stored with each image. @defaultValue { key, bytes } */
   metadata?: (key: string, bytes: Uint8Array) => Metadata;
   log?: (line: string) => void;
+  /**
+   * Images decoded and embedded at once. Each holds its decoded pixels until embedded, so in a
+   * 128 MB isolate a batch of 100 must not be decoded all together. @defaultValue 4
+   */
+  concurrency?: number;
+}
+
+/** Runs `fn` over `items`, at most `n` at a time. */
+async function pool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
 }
 
 /** Errors about the image itself: the same bytes will fail the same way next time. */
@@ -92,27 +106,25 @@ export function createIndexConsumer(o: IndexConsumerOptions): (batch: MessageBat
     // A model that cannot load fails the whole batch: Queues retries it (and dead-letters it in the end).
     const { clip, index } = await ready;
     const done: { m: QueueMessageLike; record: VectorRecord }[] = [];
-    await Promise.all(
-      batch.messages.map(async (m) => {
-        const key = keyOf(m.body);
-        if (!key) return deadLetter(m, 'BAD_INPUT', 'the message has no R2 key ({"key": …} or an R2 event notification)');
-        let bytes: Uint8Array;
-        try {
-          const obj = await o.images.get(key);
-          if (!obj) return deadLetter(m, 'NOT_FOUND', `no object "${key}" in the bucket`);
-          bytes = new Uint8Array(await obj.arrayBuffer());
-        } catch (e) {
-          return retry(m, e);
-        }
-        try {
-          const [{ embedding }, id] = await Promise.all([clip.embedImage(bytes), sha256Hex(bytes)]);
-          done.push({ m, record: { id, vector: embedding, metadata: metadataOf(key, bytes) } });
-        } catch (e) {
-          if (isClipEdgeError(e) && PERMANENT.has(e.code)) return deadLetter(m, e.code, e.message);
-          return retry(m, e);
-        }
-      }),
-    );
+    await pool(batch.messages, o.concurrency ?? 4, async (m) => {
+      const key = keyOf(m.body);
+      if (!key) return deadLetter(m, 'BAD_INPUT', 'the message has no R2 key ({"key": …} or an R2 event notification)');
+      let bytes: Uint8Array;
+      try {
+        const obj = await o.images.get(key);
+        if (!obj) return deadLetter(m, 'NOT_FOUND', `no object "${key}" in the bucket`);
+        bytes = new Uint8Array(await obj.arrayBuffer());
+      } catch (e) {
+        return retry(m, e);
+      }
+      try {
+        const [{ embedding }, id] = await Promise.all([clip.embedImage(bytes), sha256Hex(bytes)]);
+        done.push({ m, record: { id, vector: embedding, metadata: metadataOf(key, bytes) } });
+      } catch (e) {
+        if (isClipEdgeError(e) && PERMANENT.has(e.code)) return deadLetter(m, e.code, e.message);
+        return retry(m, e);
+      }
+    });
     if (!done.length) return;
     // Two messages for the same bytes become one record.
     const unique = [...new Map(done.map((d) => [d.record.id, d.record])).values()];

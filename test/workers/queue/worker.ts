@@ -60,9 +60,12 @@ export default {
         await bucket.put(url.searchParams.get('key')!, await request.arrayBuffer());
         return Response.json({});
       }
-      case '/test/enqueue':
-        await env.INDEX_QUEUE.sendBatch(((await request.json()) as unknown[]).map((body) => ({ body })));
+      case '/test/enqueue': {
+        // sendBatch takes at most 100 messages (Queues' documented limit).
+        const bodies = (await request.json()) as unknown[];
+        for (let i = 0; i < bodies.length; i += 100) await env.INDEX_QUEUE.sendBatch(bodies.slice(i, i + 100).map((body) => ({ body })));
         return Response.json({});
+      }
       case '/test/crash': {
         crashAfterUpserts = Number(url.searchParams.get('times') ?? 1);
         return Response.json({});
