@@ -37,7 +37,8 @@ export interface Fault {
 
 const CLASSIFY = '/v1/classify?labelSet=tiny-clip-shapes&topK=1';
 const codeOf = (r: RawExchangeResult) => /"code":"([A-Z_]+)"/.exec(r.body)?.[1];
-const outcomeOf = (r: RawExchangeResult) => `${r.status}${codeOf(r) ? ` ${codeOf(r)}` : ''}`;
+/** "<status> <code>"; an answer the client cut off by leaving (its head came, not all its body) is "cut off <status>". */
+const outcomeOf = (r: RawExchangeResult) => (r.status && !r.complete && !codeOf(r) ? `cut off ${r.status}` : `${r.status}${codeOf(r) ? ` ${codeOf(r)}` : ''}`);
 const tally = (rs: RawExchangeResult[]): Outcomes => {
   const out: Outcomes = {};
   for (const r of rs) out[outcomeOf(r)] = (out[outcomeOf(r)] ?? 0) + 1;
@@ -117,14 +118,14 @@ export const FAULTS: Fault[] = [
   {
     name: 'client aborts mid-upload',
     what: (c) => `${c.limit + c.scale} clients claim 1 MiB, send 64 KiB and drop the connection 50 ms later`,
-    allowed: ['0', '503 OVERLOADED'],
+    allowed: ['0', '503 OVERLOADED', 'cut off'],
     run: async (c) =>
       tally(await times(c.limit + c.scale, () => rawExchange(c.target.url, { pieces: [requestHead('POST', CLASSIFY, ['Content-Type: image/jpeg', 'Content-Length: 1048576']), new Uint8Array(65_536).fill(0xff)], then: 50 }))),
   },
   {
     name: 'client aborts mid-inference',
     what: (c) => `${c.limit + c.scale} clients send a whole JPEG and drop the connection 5 ms later`,
-    allowed: ['0', '200', '503 OVERLOADED'],
+    allowed: ['0', '200', '503 OVERLOADED', 'cut off'],
     run: async (c) =>
       tally(await times(c.limit + c.scale, () => rawExchange(c.target.url, { pieces: [requestHead('POST', CLASSIFY, [`Content-Type: ${c.image.type}`, `Content-Length: ${c.image.bytes.length}`]), c.image.bytes], then: 5 }))),
   },

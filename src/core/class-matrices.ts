@@ -37,7 +37,8 @@ export function createClassMatrices(o: ClassMatricesOptions): ClassMatrices {
 
   /** sha256 of every text encoder of this model that may have built a cache. */
   const knownTextShas = async (): Promise<string[]> => {
-    const shas = Object.values(info.variants).map((t) => t?.text?.sha256).filter((x): x is string => !!x);
+    // A cache built by a variant this copy of the folder lacks (the fp32 text tower) is still this model's.
+    const shas = [...Object.values(info.variants), ...Object.values(info.missing)].map((t) => t?.text?.sha256).filter((x): x is string => !!x);
     if (text) shas.push(await text.runner.sha256());
     return shas;
   };

@@ -10,6 +10,8 @@ export function pickVariant(info: ModelInfo, tower: Tower, wanted: Precision | '
   const have = availablePrecisions(info, tower);
   if (wanted && wanted !== 'auto') {
     if (!isPrecision(wanted)) throw new ClipEdgeError('BAD_INPUT', `unknown variant "${wanted}"`);
+    const absent = info.missing[wanted]?.[tower];
+    if (absent) throw new ClipEdgeError('MODEL_NOT_FOUND', `${info.id}/${absent.file} is missing (the manifest lists it; available: ${have.join(', ') || 'none'})`);
     if (!have.includes(wanted)) {
       throw new ClipEdgeError('MODEL_NOT_FOUND', `${info.id} has no ${wanted} ${tower} encoder (available: ${have.join(', ') || 'none'})`);
     }

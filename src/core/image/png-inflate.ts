@@ -22,8 +22,6 @@ export function adam7Passes(width: number, height: number): Array<{ x0: number; 
   return passes;
 }
 
-const IDAT_SLICE = 4096;
-
 const rowBytes = (width: number, h: PngHeader): number => Math.ceil((width * pngChannels(h.colorType) * h.depth) / 8);
 
 /** Bytes of filtered scanlines the IDAT stream must inflate to. */
@@ -50,12 +48,14 @@ export async function inflateIdat(h: PngHeader, keep: boolean): Promise<Uint8Arr
   const writer = ds.writable.getWriter();
   const reader = ds.readable.getReader();
   let stop = false;
-  // Fed in small slices: some runtimes (workerd) inflate a whole written chunk at once, whatever the
-  // reader takes, so one 64 KB IDAT of a zlib bomb became 64 MiB in memory before the bound below
-  // could act. Deflate expands at most ~1032:1, so a 4 KiB slice yields at most ~4 MiB.
+  // Fed in slices: workerd inflates whatever is written ahead of the reader, so one 64 KB IDAT of a
+  // zlib bomb became 64 MiB in memory (RSS +60 MB per request) before the bound below could act.
+  // Deflate expands at most ~1032:1, so a slice of limit / 1032 bytes can never inflate to much more
+  // than the image's own bound (256 B at least, 64 KiB at most: large images keep large writes).
+  const slice = Math.max(256, Math.min(65_536, Math.floor(limit / 1032)));
   const writing = (async () => {
     for (const chunk of h.idat) {
-      for (let o = 0; o < chunk.length && !stop; o += IDAT_SLICE) await writer.write(chunk.subarray(o, o + IDAT_SLICE) as Uint8Array<ArrayBuffer>);
+      for (let o = 0; o < chunk.length && !stop; o += slice) await writer.write(chunk.subarray(o, o + slice) as Uint8Array<ArrayBuffer>);
     }
     if (!stop) await writer.close();
   })();

@@ -26,6 +26,12 @@ export interface ModelInfo {
   /** Multiplies cosine similarities before the softmax (CLIP's trained value is 100). */
   readonly logitScale: number;
   readonly variants: Variants;
+  /**
+   * Variants the manifest lists whose files the folder does not hold: a partial copy, such as the
+   * npm package's bundled model (int8 only) or `clip-edge pull --variants`. Never picked by `auto`;
+   * asking for one by name says which file is missing. Their hashes still identify prompt caches.
+   */
+  readonly missing: Variants;
   /** Templates used for inline labels when a request gives none. */
   readonly defaultTemplates: readonly string[];
   readonly license?: string;
@@ -97,6 +103,21 @@ function variantsFromManifest(m: Manifest): Variants {
   return out;
 }
 
+/** Splits the manifest's variants into those whose file the folder holds and those it does not. */
+async function splitPresent(source: ModelSource, listed: Variants): Promise<{ present: Variants; missing: Variants }> {
+  const present: Variants = {};
+  const missing: Variants = {};
+  await Promise.all(
+    Object.entries(listed).flatMap(([precision, towers]) =>
+      Object.entries(towers).map(async ([tower, file]) => {
+        const into = (await source.exists(file.file)) ? present : missing;
+        (into[precision as Precision] ??= {})[tower as Tower] = file;
+      }),
+    ),
+  );
+  return { present, missing };
+}
+
 /** Variants found by looking for the standard file names (folders without a manifest). */
 async function probeVariants(source: ModelSource): Promise<Variants> {
   const out: Variants = {};
@@ -135,7 +156,8 @@ export async function readModelInfo(source: ModelSource): Promise<ModelInfo> {
     ? preprocessFrom(source, { size: { shortest_edge: mPre.shortestEdge }, crop_size: { height: mPre.cropHeight, width: mPre.cropWidth }, image_mean: mPre.mean, image_std: mPre.std }, undefined)
     : preprocessFrom(source, pre, config?.vision_config?.image_size);
   const fromManifest = manifest ? variantsFromManifest(manifest) : {};
-  const variants = Object.keys(fromManifest).length ? fromManifest : await probeVariants(source);
+  const { present, missing } = await splitPresent(source, fromManifest);
+  const variants = Object.keys(fromManifest).length ? present : await probeVariants(source);
   if (!Object.keys(variants).length) {
     throw new ClipEdgeError('MODEL_NOT_FOUND', `${source.name} has no ONNX encoders (looked for ${onnxFileOf('vision', 'fp32')} and its variants)`);
   }
@@ -147,6 +169,7 @@ export async function readModelInfo(source: ModelSource): Promise<ModelInfo> {
     // config.json's logit_scale_init_value is the *initial* value; trained CLIP checkpoints sit at the clamp, 100.
     logitScale: manifest?.logitScale ?? CLIP_LOGIT_SCALE,
     variants,
+    missing,
     defaultTemplates: manifest?.defaultTemplates ?? CLIP_DEFAULT_TEMPLATES,
     license: manifest?.license,
     description: manifest?.description,

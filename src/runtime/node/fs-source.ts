@@ -1,4 +1,4 @@
-import { access, readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ClipEdgeError } from '../../core/errors.ts';
 import type { ModelSource } from '../../core/model/source.ts';
@@ -26,8 +26,9 @@ export function fsModelSource(dir: string): ModelSource {
     },
     async exists(rel) {
       const file = resolve(rel);
+      // open + close rather than access(): Deno's node:fs access() wants --allow-sys (uid).
       try {
-        await access(file);
+        await (await open(file, 'r')).close();
         return true;
       } catch {
         return false;
