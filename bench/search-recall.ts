@@ -13,8 +13,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeLabelSet } from '../src/core/label-sets.ts';
 import { memoryPromptCacheStore } from '../src/core/prompt-cache/store.ts';
-import { createNodeClipEdge } from '../src/runtime/node/create.ts';
-import { openNodeIndex } from '../src/runtime/node/search-index.ts';
+import { createNodeClipEdge } from '../src/runtime/fs/create.ts';
+import { openNodeIndex } from '../src/runtime/fs/search-index.ts';
 import { ROOT } from './lib/case.ts';
 
 const { values: args } = parseArgs({ options: { model: { type: 'string', default: 'models/tiny-clip' }, backend: { type: 'string', default: 'auto' }, 'top-k': { type: 'string', default: '10' } } });

@@ -17,7 +17,11 @@ interface Report {
 }
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const report = JSON.parse(readFileSync(path.join(ROOT, 'reports/mutation/mutation.json'), 'utf8')) as Report;
+// Stryker JSON reports, later ones replacing earlier ones file by file (a rerun of some modules
+// after new tests); default: the last full run.
+const inputs = process.argv.slice(2).length ? process.argv.slice(2) : ['reports/mutation/mutation.json'];
+const report: Report = { files: {} };
+for (const f of inputs) Object.assign(report.files, (JSON.parse(readFileSync(path.resolve(ROOT, f), 'utf8')) as Report).files);
 const explained = JSON.parse(readFileSync(path.join(ROOT, 'bench/mutation/explained.json'), 'utf8')) as Record<string, string>;
 
 const count = (ms: Mutant[], ...s: Status[]) => ms.filter((m) => s.includes(m.status)).length;

@@ -8,8 +8,8 @@ import type { ClipEdge } from '../core/clip.ts';
 import { indexAll, type BulkSource, type BulkSummary } from '../search/bulk.ts';
 import { createSearchService } from '../search/service.ts';
 import type { VectorIndex } from '../search/types.ts';
-import { createNodeClipEdge } from '../runtime/node/create.ts';
-import { openNodeIndex } from '../runtime/node/search-index.ts';
+import { createNodeClipEdge } from '../runtime/fs/create.ts';
+import { openNodeIndex } from '../runtime/fs/search-index.ts';
 import { fail, guard, modelArgs, parseIntArg } from './common.ts';
 
 const IMAGE_FILE = /\.(jpe?g|png|webp)$/i;

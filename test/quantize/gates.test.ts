@@ -37,6 +37,14 @@ describe('quantization gates', () => {
     expect(fails[0]).toContain(String(threshold === 0.97 && key === 'top1Agreement' ? '97.0 %' : threshold));
   });
 
+  it('each failure says the measured value, the minimum and the gate', () => {
+    expect(checkGate('int8 vision', DEFAULT_GATES.int8, cos(0.98, 0.96), top1(0.95))).toEqual([
+      'int8 vision: cosine mean 0.980000 < 0.99 (gate cosineMean)',
+      'int8 vision: cosine min 0.960000 < 0.97 (gate cosineMin)',
+      'int8 vision: top-1 agreement 95.0 % < 97.0 % (gate top1Agreement)',
+    ]);
+  });
+
   it('NaN never passes a gate (an empty or broken measurement fails)', () => {
     expect(checkGate('int8 vision', DEFAULT_GATES.int8, cos(NaN, NaN), top1(NaN))).toHaveLength(3);
   });
@@ -54,8 +62,12 @@ describe('quantization gates', () => {
       fp16: { ...DEFAULT_GATES.fp16, top1Agreement: 1 },
       q4: { ...DEFAULT_GATES.q4, cosineMin: 0.9 },
     });
-    for (const bad of ['int4.cosineMean=0.9', 'int8.cosine=0.9', 'int8.cosineMean=1.5', 'int8.cosineMean=-1', 'int8.cosineMean', 'int8.cosineMean=x']) {
-      expect(() => parseGates(bad), bad).toThrow(expect.objectContaining({ code: 'BAD_INPUT' }));
+    expect(parseGates(undefined)).toEqual(DEFAULT_GATES);
+    expect(parseGates(' , int8.cosineMin=0.5 ,, ').int8.cosineMin).toBe(0.5); // blanks and empty parts are ignored
+    for (const bad of ['int4.cosineMean=0.9', 'int8.cosine=0.9', 'int8.cosineMean=1.5', 'int8.cosineMean=-1', 'int8.cosineMean', 'int8.cosineMean=x', 'xint8.cosineMean=0.9', 'int8.cosineMean=0.9x']) {
+      expect(() => parseGates(bad), bad).toThrow(
+        expect.objectContaining({ code: 'BAD_INPUT', message: `bad gate "${bad}": expected <int8|fp16|q4>.<cosineMean|cosineMin|top1Agreement>=<number in 0..1>` }),
+      );
     }
   });
 });

@@ -141,6 +141,9 @@ describe('4-bit block-wise asymmetric (MatMulNBits layout)', () => {
     fc.assert(
       fc.property(matrix(70, 6), fc.constantFrom(16, 32), ({ w, rows: K, cols: N }, block) => {
         const r = q4Blockwise(w, K, N, block);
+        // MatMulNBits' layout: two 4-bit values a byte, [N, blocks, block/2]; zero points packed two a byte.
+        if (r.blocks !== Math.ceil(K / block) || r.blob !== block / 2 || r.q.length !== N * r.blocks * (block / 2)) return false;
+        if (r.scale.length !== N * r.blocks || r.zeroPoint.length !== N * Math.ceil(r.blocks / 2)) return false;
         const back = dequantQ4(r, K, N, block);
         for (let n = 0; n < N; n++) for (let b = 0; b < r.blocks; b++) {
           let lo = 0;
