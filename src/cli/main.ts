@@ -44,6 +44,7 @@ const serve = defineCommand({
     port: { type: 'string', description: 'Port (default 8787; 0 picks a free one)' },
     host: { type: 'string', description: 'Address to listen on (default 127.0.0.1)' },
     'no-text': { type: 'boolean', description: 'Load the vision tower only (label sets only, no inline labels)' },
+    db: { type: 'string', description: 'Enable search (/v1/index, /v1/search) over this index folder (see clip-edge index)', valueHint: 'dir' },
   },
   run: ({ args }) =>
     guard(async () => {
@@ -57,7 +58,7 @@ const serve = defineCommand({
         ...(args.port !== undefined ? { port: parseIntArg('port', args.port, 0) } : {}),
         ...(args.host ? { host: args.host } : {}),
         ...(args['no-text'] ? { text: false } : {}),
-      });
+      }, args.db ? { search: { db: args.db } } : {});
       process.stderr.write(`clip-edge listening on ${running.url} (docs: ${running.url}/docs)\n`);
       const stop = () =>
         void running.close().then(
@@ -236,7 +237,7 @@ const pull = defineCommand({
 
 const main = defineCommand({
   meta: { name: 'clip-edge', version: '0.1.0', description: 'CLIP at the edge: zero-shot classification and embeddings' },
-  subCommands: { serve, classify, embed, tokenize, preprocess, pull, prompts, quantize: () => import('./quantize.ts').then((m) => m.quantize) },
+  subCommands: { serve, classify, embed, tokenize, preprocess, pull, prompts, quantize: () => import('./quantize.ts').then((m) => m.quantize), index: () => import('./search.ts').then((m) => m.indexCommand), search: () => import('./search.ts').then((m) => m.searchCommand) },
 });
 
 void runMain(main);

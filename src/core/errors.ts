@@ -23,6 +23,8 @@ export type ClipEdgeErrorCode =
   | 'CANCELLED'
   | 'RATE_LIMITED'
   | 'NETWORK'
+  | 'INDEX_MISMATCH'
+  | 'INDEX_UNAVAILABLE'
   | 'INTERNAL';
 
 export class ClipEdgeError extends Error {

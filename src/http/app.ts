@@ -14,6 +14,8 @@ import { classifyRoute, embedImageRoute, embedTextRoute, healthRoute, labelSetsR
 import { openApiConfig } from './openapi.ts';
 import { ClassifyParams, EmbedTextBody } from './schemas.ts';
 import { createOverloadGuard, type OverloadOptions, requestBodyUnfinished, requestSignal } from './overload.ts';
+import { mountSearchRoutes } from './search.ts';
+import type { VectorIndex } from '../search/types.ts';
 
 export interface ClipAppOptions {
   /** The loaded kit, or a function that loads it on first use (e.g. once per Workers isolate). */
@@ -35,6 +37,8 @@ export interface ClipAppOptions {
    * a writer. The servers turn it on (`CLIP_EDGE_REQUEST_LOG=0` turns it off). @defaultValue false
    */
   requestLog?: boolean | ((line: string) => void);
+  /** The search index (POST /v1/index, DELETE /v1/index/{id}, POST /v1/search), or a function that opens it for the loaded model on first use. @defaultValue none: search answers 404 */
+  index?: VectorIndex | ((clip: ClipEdge) => Promise<VectorIndex>);
   /** Called with unexpected errors (never sent to clients). @defaultValue console.error */
   onInternalError?: (err: unknown) => void;
 }
@@ -118,7 +122,7 @@ function errorResponse(onInternal: (e: unknown) => void): ErrorHandler<BlankEnv>
       // for the rest (Node after a short drain), so say so instead of promising keep-alive.
       if (requestBodyUnfinished(c)) c.header('Connection', 'close');
       // Server-side model problems say what is wrong with the model, but never where it lives on disk.
-      const message = status >= 500 && !shed ? `the model could not be used (${err.code})` : err.message;
+      const message = status >= 500 && !shed ? (err.code === 'INDEX_UNAVAILABLE' ? 'the search index is unavailable' : `the model could not be used (${err.code})`) : err.message;
       return c.json({ error: { code: err.code, message } }, status as 500);
     }
     onInternal(err);
@@ -162,7 +166,7 @@ export function createClipOpenApiApp(options: ClipAppOptions): OpenAPIHono<Blank
   }
   if (options.corsOrigins !== undefined) {
     const origin = typeof options.corsOrigins === 'string' ? options.corsOrigins : [...options.corsOrigins];
-    app.use('*', cors({ origin, allowHeaders: ['Authorization', 'Content-Type'], allowMethods: ['GET', 'POST', 'OPTIONS'], maxAge: 600 }));
+    app.use('*', cors({ origin, allowHeaders: ['Authorization', 'Content-Type'], allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'], maxAge: 600 }));
   }
 
   const keyed = typeof options.apiKey === 'string' ? options.apiKey.length > 0 : (options.apiKey?.length ?? 0) > 0;
@@ -185,7 +189,7 @@ export function createClipOpenApiApp(options: ClipAppOptions): OpenAPIHono<Blank
       throw new ClipEdgeError('PAYLOAD_TOO_LARGE', `the request body is larger than ${options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES} bytes`);
     },
   });
-  app.on('POST', ['/v1/classify', '/v1/embed/image', '/v1/embed/text'], limit);
+  app.on('POST', ['/v1/classify', '/v1/embed/image', '/v1/embed/text', '/v1/index', '/v1/search'], limit);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'Needed when the server has an API key.' });
   // No `servers` entry: OpenAPI then means the origin the document was fetched from. Copying the
@@ -237,6 +241,8 @@ export function createClipOpenApiApp(options: ClipAppOptions): OpenAPIHono<Blank
     const embeddings = r.embeddings.map((e) => Array.from(e));
     return c.json({ ...r, embeddings, truncated: [...r.truncated], dim: embeddings[0]?.length ?? 0, timings: roundTimings(r.timings) }, 200);
   });
+
+  mountSearchRoutes(app, { getClip, multipartLimits, ...(options.index ? { index: options.index } : {}) });
 
   return app;
 }

@@ -24,6 +24,10 @@ export const STATUS_OF: Readonly<Record<ClipEdgeErrorCode, number>> = Object.fre
   INTEGRITY_MISMATCH: 500,
   BACKEND_UNAVAILABLE: 503,
   NETWORK: 502,
+  // The search index holds another model's vectors (or another size): the request conflicts with its state.
+  INDEX_MISMATCH: 409,
+  // No index configured, or its driver (e.g. @lancedb/lancedb) is not installed.
+  INDEX_UNAVAILABLE: 503,
 });
 
 /**

@@ -37,15 +37,23 @@ export interface ImageForm {
  * are bounded, and parsing stops at the first one past its bound.
  */
 export async function readImageForm(req: Request, limits: MultipartLimits): Promise<ImageForm> {
-  let image: Uint8Array | undefined;
+  const { images, fields } = await readImagesForm(req, limits, 1);
+  return { image: images[0]!, fields };
+}
+
+/** Like readImageForm, with up to `maxImages` repeated "image" files (batch indexing). */
+export async function readImagesForm(req: Request, limits: MultipartLimits, maxImages: number): Promise<{ images: Uint8Array[]; fields: Map<string, string[]> }> {
+  const images: Uint8Array[] = [];
   const fields = new Map<string, string[]>();
   try {
     for await (const part of parseMultipartRequest(req, { maxParts: limits.maxParts, maxFileSize: limits.maxBytes, maxTotalSize: limits.maxBytes })) {
       const name = part.name ?? '';
       if (name === 'image') {
         if (!part.isFile) throw new ClipEdgeError('BAD_INPUT', 'the "image" field must be a file, not text');
-        if (image) throw new ClipEdgeError('BAD_INPUT', 'the multipart body has more than one "image" file: send one');
-        image = part.bytes;
+        if (images.length >= maxImages) {
+          throw new ClipEdgeError('BAD_INPUT', maxImages === 1 ? 'the multipart body has more than one "image" file: send one' : `at most ${maxImages} "image" files per request`);
+        }
+        images.push(part.bytes);
       } else if (!part.isFile) {
         if (part.size > limits.maxFieldBytes) throw new ClipEdgeError('BAD_INPUT', `the form field "${name.slice(0, 40)}" is larger than ${limits.maxFieldBytes} bytes`);
         fields.set(name, [...(fields.get(name) ?? []), part.text]);
@@ -54,8 +62,8 @@ export async function readImageForm(req: Request, limits: MultipartLimits): Prom
   } catch (cause) {
     throw multipartError(cause, limits);
   }
-  if (!image) throw new ClipEdgeError('BAD_INPUT', 'the multipart body has no "image" field');
-  return { image, fields };
+  if (!images.length) throw new ClipEdgeError('BAD_INPUT', 'the multipart body has no "image" field');
+  return { images, fields };
 }
 
 function multipartError(cause: unknown, limits: MultipartLimits): unknown {

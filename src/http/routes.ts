@@ -8,13 +8,13 @@ import * as S from './schemas.ts';
  * and /openapi.json is generated from them. Add a route here first, then its handler.
  */
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 
 /** Load shedding (429 RATE_LIMITED; 503 OVERLOADED, TIMEOUT) says when to come back. */
 const RETRY_AFTER = z.object({ 'Retry-After': z.string().openapi({ description: 'Seconds to wait before retrying', example: '1' }) });
 
 /** The error responses of a route: each status with the codes that produce it (from STATUS_OF). */
-function errors(...codes: ClipEdgeErrorCode[]) {
+export function errors(...codes: ClipEdgeErrorCode[]) {
   const byStatus = new Map<number, ClipEdgeErrorCode[]>();
   for (const code of codes) byStatus.set(STATUS_OF[code], [...(byStatus.get(STATUS_OF[code]) ?? []), code]);
   return Object.fromEntries(
@@ -26,12 +26,12 @@ function errors(...codes: ClipEdgeErrorCode[]) {
 }
 
 /** Every /v1 route: auth, load shedding, a client that went away, model and backend faults. */
-const V1_ERRORS = ['UNAUTHORIZED', 'RATE_LIMITED', 'OVERLOADED', 'TIMEOUT', 'BACKEND_UNAVAILABLE', 'CANCELLED', 'INTERNAL', 'MODEL_NOT_FOUND', 'MODEL_INVALID', 'INTEGRITY_MISMATCH'] as const;
-const BODY_ERRORS = ['BAD_INPUT', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const;
-const IMAGE_ERRORS = [...BODY_ERRORS, 'CORRUPT_IMAGE', 'IMAGE_TOO_LARGE', 'UNSUPPORTED_IMAGE'] as const;
+export const V1_ERRORS = ['UNAUTHORIZED', 'RATE_LIMITED', 'OVERLOADED', 'TIMEOUT', 'BACKEND_UNAVAILABLE', 'CANCELLED', 'INTERNAL', 'MODEL_NOT_FOUND', 'MODEL_INVALID', 'INTEGRITY_MISMATCH'] as const;
+export const BODY_ERRORS = ['BAD_INPUT', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const;
+export const IMAGE_ERRORS = [...BODY_ERRORS, 'CORRUPT_IMAGE', 'IMAGE_TOO_LARGE', 'UNSUPPORTED_IMAGE'] as const;
 
 /** A zod schema as a plain JSON Schema for a body the handler parses itself (no validator is attached). */
-function documented(schema: z.ZodType): Record<string, unknown> {
+export function documented(schema: z.ZodType): Record<string, unknown> {
   const { $schema: _, ...json } = z.toJSONSchema(schema, { io: 'input' }) as Record<string, unknown> & { properties?: Record<string, unknown> };
   if (json.properties?.image) json.properties.image = { type: 'string', format: 'binary' };
   return json;

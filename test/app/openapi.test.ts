@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createClipApp } from '../../src/http/app.ts';
 import { tokenBucketRateLimiter } from '../../src/http/overload.ts';
 import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
+import { createMemoryIndex } from '../../src/search/drivers/memory.ts';
 import { formWith } from '../contract/bad-inputs.ts';
 import { EVAL_DIR, type EvalSet, sharedClip } from '../helpers/clip.ts';
 
@@ -21,7 +22,7 @@ type Doc = { paths: Record<string, Record<string, { responses: Record<string, { 
 type App = ReturnType<typeof createClipApp>;
 interface Case {
   name: string;
-  route: `${'GET' | 'POST'} ${string}`;
+  route: `${'GET' | 'POST' | 'DELETE'} ${string}`;
   send: () => Response | Promise<Response>;
   status: number;
 }
@@ -59,6 +60,8 @@ let limited: App;
 let visionOnly: App;
 let broken: App;
 let noBackend: App;
+let search: App;
+let otherIndex: App;
 beforeAll(async () => {
   const clip = await sharedClip();
   app = createClipApp({ clip, maxBodyBytes: 200_000 });
@@ -70,6 +73,8 @@ beforeAll(async () => {
   writeFileSync(path.join(dir, 'manifest.json'), '{ not json');
   broken = createClipApp({ clip: () => createNodeClipEdge({ model: dir, backend: 'wasm' }), onInternalError: () => {} });
   noBackend = createClipApp({ clip: () => createNodeClipEdge({ backend: 'webgpu' }), onInternalError: () => {} });
+  search = createClipApp({ clip, index: await createMemoryIndex({ model: clip.info.id, dim: clip.info.embedDim, fields: { label: 'string' } }) });
+  otherIndex = createClipApp({ clip, index: await createMemoryIndex({ model: 'another-model', dim: 512 }) });
   doc = (await (await app.request('/openapi.json')).json()) as Doc;
   ajv = new Ajv2020({ strict: false, allErrors: true });
   ajv.addSchema({ ...doc, $id: 'openapi' });
@@ -118,6 +123,17 @@ const CASES: Case[] = [
   { name: 'embed text, empty list', route: 'POST /v1/embed/text', send: post(() => app, '/v1/embed/text', JSON.stringify({ texts: [] }), 'application/json'), status: 400 },
   { name: 'embed text, form data', route: 'POST /v1/embed/text', send: post(() => app, '/v1/embed/text', 'texts=a', 'application/x-www-form-urlencoded'), status: 415 },
   { name: 'embed text, vision only', route: 'POST /v1/embed/text', send: post(() => visionOnly, '/v1/embed/text', JSON.stringify({ texts: ['a'] }), 'application/json'), status: 422 },
+  { name: 'index an image', route: 'POST /v1/index', send: post(() => search, '/v1/index?id=one&metadata=%7B%22label%22%3A%22x%22%7D', JPEG, 'image/jpeg'), status: 200 },
+  { name: 'index, corrupt image', route: 'POST /v1/index', send: post(() => search, '/v1/index', JPEG.slice(0, 300), 'image/jpeg'), status: 400 },
+  { name: 'index, no index configured', route: 'POST /v1/index', send: post(() => app, '/v1/index', JPEG, 'image/jpeg'), status: 404 },
+  { name: 'index, another model\'s index', route: 'POST /v1/index', send: post(() => otherIndex, '/v1/index', JPEG, 'image/jpeg'), status: 409 },
+  { name: 'search by text', route: 'POST /v1/search', send: post(() => search, '/v1/search', JSON.stringify({ text: 'a red circle', topK: 3 }), 'application/json'), status: 200 },
+  { name: 'search by image', route: 'POST /v1/search', send: post(() => search, '/v1/search?topK=1', JPEG, 'image/jpeg'), status: 200 },
+  { name: 'search, unknown filter field', route: 'POST /v1/search', send: post(() => search, '/v1/search', JSON.stringify({ text: 'a', filter: { colour: 'red' } }), 'application/json'), status: 400 },
+  { name: 'search, text/plain', route: 'POST /v1/search', send: post(() => search, '/v1/search', 'a red circle', 'text/plain'), status: 415 },
+  { name: 'search, vision only', route: 'POST /v1/search', send: post(() => visionOnly, '/v1/search', JSON.stringify({ text: 'a' }), 'application/json'), status: 404 },
+  { name: 'delete from the index', route: 'DELETE /v1/index/{id}', send: () => search.request('/v1/index/one', { method: 'DELETE' }), status: 200 },
+  { name: 'delete, not there', route: 'DELETE /v1/index/{id}', send: () => search.request('/v1/index/one', { method: 'DELETE' }), status: 404 },
 ];
 
 describe('OpenAPI document vs real responses', () => {

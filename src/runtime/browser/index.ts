@@ -14,3 +14,4 @@ export { browserImageCodecs, CODEC_WASM_FILES } from './codecs.ts';
 export { sourceLabelSets } from './label-sets.ts';
 export type { ModelWebIndex } from '../../core/model/web-index.ts';
 export * from '../../index.ts';
+export { createCacheStorageIndex, cacheStorageSnapshotStore, type CacheStorageIndexOptions } from '../../search/drivers/browser-cache-storage.ts';

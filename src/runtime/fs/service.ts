@@ -4,6 +4,7 @@ import type { ServiceConfig } from '../../http/config.ts';
 import { overloadOptionsOf } from '../../http/overload.ts';
 import { createNodeClipEdge, DEFAULT_MODEL_DIR } from './create.ts';
 import type { WebBuild } from '../../page-server/build.ts';
+import { openNodeIndex, type NodeIndexOptions } from './search-index.ts';
 
 export interface ServiceAppOptions {
   /** Backend when the config names none (Deno and Bun: `wasm`). */
@@ -15,6 +16,8 @@ export interface ServiceAppOptions {
   page?: boolean;
   /** A page build made beforehand (tests). */
   pageBuild?: WebBuild;
+  /** Enables search (POST /v1/index, /v1/search): a LanceDB folder, opened for the loaded model. @defaultValue none */
+  search?: NodeIndexOptions;
 }
 
 /** The peer address as each server exposes it: @hono/node-server `env.incoming`, Deno.serve's `info.remoteAddr`, Bun's `server.requestIP`. */
@@ -48,6 +51,7 @@ export async function createServiceApp(config: ServiceConfig, defaults: ServiceA
     maxBodyBytes: config.maxBodyBytes,
     overload: overloadOptionsOf(config, { clientKey: peerAddress }),
     requestLog: config.requestLog ?? true,
+    ...(defaults.search ? { index: await openNodeIndex(clip, defaults.search) } : {}),
   });
   if (defaults.page && !config.apiKey) {
     // Imported here so that API-only servers (Deno, Bun, tests) never load esbuild.

@@ -8,3 +8,5 @@ export { pullModel, type PullOptions, type PullResult, type PullEvent } from '..
 export { createPullProgress, type PullProgress, type PullProgressOptions } from '../../hub/progress.ts';
 export { loadClipEdge, readImagePath, type LoadClipEdgeOptions } from '../fs/load.ts';
 export * from '../../index.ts';
+export { createLanceDbIndex, type LanceDbIndexOptions } from '../../search/drivers/lancedb.ts';
+export { openNodeIndex, type NodeIndexOptions } from '../fs/search-index.ts';

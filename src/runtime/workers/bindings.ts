@@ -1,3 +1,6 @@
+import type { VectorizeBinding } from '../../search/drivers/cloudflare-vectorize-binding.ts';
+import type { DeadLetter, QueueProducerLike } from './index-queue.ts';
+
 /**
  * The slices of the Workers binding APIs this adapter uses, typed here so that the package does
  * not pull `@cloudflare/workers-types` into every runtime's type check. Real bindings (and
@@ -48,6 +51,12 @@ export interface RateLimitBindingLike {
 
 /** Bindings and vars of the Worker (wrangler.toml). Every field is optional so that a missing one gets a clear error. */
 export interface WorkersEnv {
+  /** Search: a Vectorize index (`[[vectorize]]`, dimensions = the model's, metric cosine). Enables /v1/index and /v1/search. */
+  VECTORIZE?: VectorizeBinding;
+  /** Bulk indexing: the R2 bucket whose keys the index queue carries. */
+  IMAGES?: R2BucketLike;
+  /** Bulk indexing: the dead-letter queue bound as a producer (permanent failures are sent there). */
+  INDEX_DLQ?: QueueProducerLike<DeadLetter>;
   /** R2 bucket holding model folders under `<model id>/…`. */
   MODELS?: R2BucketLike;
   /** KV namespace holding prompt caches under `<model id>/<label set>` (packed blobs). */

@@ -16,6 +16,12 @@ import { cloudflareRateLimiter } from './rate-limit.ts';
 import { assetsModelSource, r2ModelSource } from './model-source.ts';
 import { workersWasmBackend } from './ort.ts';
 import { fallthroughPromptCacheStore, kvPromptCacheStore, r2PromptCacheStore } from './prompt-cache.ts';
+import { createVectorizeIndex } from '../../search/drivers/cloudflare-vectorize-binding.ts';
+import type { VectorIndex } from '../../search/types.ts';
+
+/** The Vectorize index for the loaded model's embeddings (search and the index queue share it). */
+export const vectorizeIndexOf = (env: WorkersEnv) => (clip: ClipEdge): Promise<VectorIndex> =>
+  createVectorizeIndex({ binding: 'VECTORIZE', env: env as unknown as Record<string, unknown>, model: clip.info.id, dim: clip.info.embedDim });
 
 /** The model served when `CLIP_EDGE_MODEL` is unset: the bundled demonstration model, uploaded with `npm run workers:upload`. */
 export const DEFAULT_WORKERS_MODEL = 'tiny-clip';
@@ -140,6 +146,7 @@ export function createWorkersApp(env: WorkersEnv, options: WorkersClipEdgeOption
   const period = ratePeriod(env);
   const app = createClipApp({
     clip: () => createWorkersClipEdge(env, options),
+    ...(env.VECTORIZE ? { index: vectorizeIndexOf(env) } : {}),
     ...(cfg.apiKey ? { apiKey: cfg.apiKey } : {}),
     ...(cfg.corsOrigins ? { corsOrigins: cfg.corsOrigins } : {}),
     ...(cfg.maxBodyBytes ? { maxBodyBytes: cfg.maxBodyBytes } : {}),

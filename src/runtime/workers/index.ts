@@ -7,4 +7,6 @@ export { r2ModelSource, assetsModelSource, type CachedSourceOptions } from './mo
 export { kvPromptCacheStore, r2PromptCacheStore, fallthroughPromptCacheStore } from './prompt-cache.ts';
 export { builtinLabelSets, sourceLabelSets } from './label-sets.ts';
 export type { WorkersEnv, R2BucketLike, KVNamespaceLike, FetcherLike } from './bindings.ts';
+export { createVectorizeIndex, VECTORIZE_LIMITS, type VectorizeBinding, type VectorizeIndexOptions } from '../../search/drivers/cloudflare-vectorize-binding.ts';
+export { createIndexConsumer, type IndexConsumerOptions, type DeadLetter } from './index-queue.ts';
 export * from '../../index.ts';

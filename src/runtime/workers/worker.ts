@@ -2,9 +2,11 @@
 import type { Hono } from 'hono';
 import { isClipEdgeError } from '../../core/errors.ts';
 import type { WorkersEnv } from './bindings.ts';
-import { createWorkersApp } from './create.ts';
+import { createWorkersApp, createWorkersClipEdge, vectorizeIndexOf } from './create.ts';
+import { createIndexConsumer, type MessageBatchLike } from './index-queue.ts';
 
 let app: { env: WorkersEnv; app: Hono } | undefined;
+let consumer: { env: WorkersEnv; run: (batch: MessageBatchLike) => Promise<void> } | undefined;
 
 export default {
   fetch(request: Request, env: WorkersEnv, ctx: unknown): Response | Promise<Response> {
@@ -17,5 +19,22 @@ export default {
       return Response.json({ error: { code: 'CONFIG_INVALID', message } }, { status: 500 });
     }
     return app.app.fetch(request, env, ctx as never);
+  },
+
+  /** The index queue's consumer (wrangler.toml [[queues.consumers]]): R2 keys → embeddings → Vectorize. */
+  queue(batch: MessageBatchLike, env: WorkersEnv): Promise<void> {
+    if (consumer?.env !== env) {
+      if (!env.IMAGES || !env.VECTORIZE) throw new Error('[clip-edge] the index queue needs IMAGES (R2) and VECTORIZE bindings (wrangler.toml)');
+      consumer = {
+        env,
+        run: createIndexConsumer({
+          clip: () => createWorkersClipEdge(env, { text: false }),
+          index: vectorizeIndexOf(env),
+          images: env.IMAGES,
+          ...(env.INDEX_DLQ ? { deadLetter: env.INDEX_DLQ } : {}),
+        }),
+      };
+    }
+    return consumer.run(batch);
   },
 };

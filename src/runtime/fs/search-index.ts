@@ -1,0 +1,25 @@
+// The default search index on Node, Deno and Bun: LanceDB in a folder (`--db <dir>`).
+import type { ClipEdge } from '../../core/clip.ts';
+import { createLanceDbIndex } from '../../search/drivers/lancedb.ts';
+import type { FieldType, VectorIndex } from '../../search/types.ts';
+
+export interface NodeIndexOptions {
+  /** A folder, or `s3://bucket/prefix` with `storageOptions` (R2, S3). */
+  db: string;
+  storageOptions?: Record<string, string>;
+  /** @defaultValue 'images' */
+  table?: string;
+  fields?: Record<string, FieldType>;
+}
+
+/** Opens (or creates) the index for the loaded model's embeddings. */
+export function openNodeIndex(clip: Pick<ClipEdge, 'info'>, o: NodeIndexOptions): Promise<VectorIndex> {
+  return createLanceDbIndex({
+    uri: o.db,
+    model: clip.info.id,
+    dim: clip.info.embedDim,
+    ...(o.storageOptions ? { storageOptions: o.storageOptions } : {}),
+    ...(o.table ? { table: o.table } : {}),
+    ...(o.fields ? { fields: o.fields } : {}),
+  });
+}

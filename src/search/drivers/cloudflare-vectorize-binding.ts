@@ -1,0 +1,103 @@
+// Cloudflare Vectorize through a Worker binding (`[[vectorize]]` in wrangler.toml). Vectorize has no
+// local emulation, so tests run this driver against a stand-in that enforces the documented
+// interface and limits (test/workers/vectorize-stand-in.ts). Documented limits
+// (developers.cloudflare.com/vectorize/platform/limits/): upsert ≤ 1000 vectors per call from a
+// Worker, topK ≤ 100 without values/metadata and ≤ 20 with, ids ≤ 64 bytes, metadata ≤ 10 KiB,
+// ≤ 10 metadata indexes (create one per filterable field BEFORE inserting vectors). Mutations are
+// asynchronous: an upsert is visible to queries a few seconds later, and count() lags likewise.
+import { ClipEdgeError } from '../../core/errors.ts';
+import type { IndexLimits, IndexOptions, Match, Metadata, QueryOptions, VectorIndex, VectorRecord } from '../types.ts';
+import { checkIds, checkOptions, checkQuery, checkRecords } from '../validate.ts';
+import { mismatch } from './memory.ts';
+
+/** The part of Cloudflare's `Vectorize` binding type (@cloudflare/workers-types) this driver uses. */
+export interface VectorizeBinding {
+  upsert(vectors: { id: string; values: number[] | Float32Array; metadata?: Record<string, string | number | boolean> }[]): Promise<unknown>;
+  query(
+    vector: number[] | Float32Array,
+    options: { topK: number; returnValues: boolean; returnMetadata: 'none' | 'indexed' | 'all'; filter?: Record<string, unknown> },
+  ): Promise<{ matches: { id: string; score: number; metadata?: Record<string, string | number | boolean> }[]; count: number }>;
+  getByIds(ids: string[]): Promise<{ id: string; metadata?: Record<string, string | number | boolean> }[]>;
+  deleteByIds(ids: string[]): Promise<unknown>;
+  describe(): Promise<{ dimensions: number; vectorCount: number }>;
+}
+
+export interface VectorizeIndexOptions extends IndexOptions {
+  /** The binding, or its name in `env`. @defaultValue 'VECTORIZE' */
+  binding?: VectorizeBinding | string;
+  /** The Worker's env, when `binding` is a name. */
+  env?: Record<string, unknown>;
+}
+
+// Metadata: 10 KiB less room for the model key this driver adds.
+export const VECTORIZE_LIMITS: Readonly<IndexLimits> = Object.freeze({ maxBatch: 1000, maxTopK: 100, maxTopKWithMetadata: 20, maxMetadataBytes: 10 * 1024 - 128 });
+/** Metadata key holding the model of each vector: Vectorize keeps no index-level notes. */
+export const MODEL_KEY = 'clip_edge_model';
+const GET_CHUNK = 20;
+
+function lookup(options: VectorizeIndexOptions): VectorizeBinding {
+  const b = options.binding ?? 'VECTORIZE';
+  const found = typeof b === 'string' ? options.env?.[b] : b;
+  const ok = found && typeof found === 'object' && ['upsert', 'query', 'getByIds', 'deleteByIds', 'describe'].every((m) => typeof (found as Record<string, unknown>)[m] === 'function');
+  if (!ok) {
+    const name = typeof b === 'string' ? b : 'the given binding';
+    throw new ClipEdgeError('INDEX_UNAVAILABLE', `${name} is not a Vectorize index binding (add [[vectorize]] binding = "${typeof b === 'string' ? b : 'VECTORIZE'}" to wrangler.toml)`);
+  }
+  return found as VectorizeBinding;
+}
+
+const withoutModel = (m: Record<string, string | number | boolean> | undefined): Metadata => {
+  const { [MODEL_KEY]: _, ...rest } = m ?? {};
+  return rest;
+};
+
+export async function createVectorizeIndex(options: VectorizeIndexOptions): Promise<VectorIndex> {
+  checkOptions(options);
+  const vz = lookup(options);
+  const space = { model: options.model, dim: options.dim };
+  const info = await vz.describe();
+  if (info.dimensions !== space.dim) throw mismatch({ model: '?', dim: info.dimensions }, space, 'the Vectorize index');
+  if (info.vectorCount > 0) {
+    // Any one vector tells which model filled the index.
+    const [probe] = (await vz.query(new Array(space.dim).fill(1 / Math.sqrt(space.dim)), { topK: 1, returnValues: false, returnMetadata: 'all' })).matches;
+    const stored = probe?.metadata?.[MODEL_KEY];
+    if (typeof stored === 'string' && stored !== space.model) throw mismatch({ model: stored, dim: info.dimensions }, space, 'the Vectorize index');
+  }
+  const fields = { ...options.fields };
+  const existing = async (ids: string[]) => {
+    const found = new Set<string>();
+    for (let i = 0; i < ids.length; i += GET_CHUNK) for (const v of await vz.getByIds(ids.slice(i, i + GET_CHUNK))) found.add(v.id);
+    return found;
+  };
+  const index: VectorIndex = {
+    driver: 'cloudflare-vectorize-binding',
+    space,
+    fields,
+    limits: VECTORIZE_LIMITS,
+    async upsert(records: readonly VectorRecord[], { model }: { model: string }) {
+      const checked = checkRecords(records, model, index);
+      if (checked.length) await vz.upsert(checked.map((r) => ({ id: r.id, values: Array.from(r.vector), metadata: { ...r.metadata, [MODEL_KEY]: model } })));
+      return { upserted: checked.length };
+    },
+    async delete(list: readonly string[]) {
+      const found = [...(await existing(checkIds(list)))];
+      if (found.length) await vz.deleteByIds(found);
+      return { deleted: found.length };
+    },
+    has: (list: readonly string[]) => existing(checkIds(list)),
+    async query(vector: Float32Array | readonly number[], opts?: QueryOptions): Promise<Match[]> {
+      const q = checkQuery(vector, opts, index);
+      const r = await vz.query(Array.from(q.vector), {
+        topK: q.topK,
+        returnValues: false,
+        returnMetadata: q.includeMetadata ? 'all' : 'none',
+        ...(q.filter ? { filter: q.filter as Record<string, unknown> } : {}),
+      });
+      return r.matches.map((m) => ({ id: m.id, score: m.score, ...(q.includeMetadata ? { metadata: withoutModel(m.metadata) } : {}) }));
+    },
+    count: async () => (await vz.describe()).vectorCount,
+    async persist() {},
+    async close() {},
+  };
+  return index;
+}

@@ -1,0 +1,100 @@
+// `clip-edge index` and `clip-edge search` as a user runs them (real processes, LanceDB on disk).
+// Expected matches come from the eval set's labels.
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { EVAL_DIR, REPO_ROOT, type EvalSet } from '../helpers/clip.ts';
+
+const cli = (...args: string[]) => {
+  const r = spawnSync(process.execPath, ['bin/clip-edge.js', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 240_000, env: { ...process.env, NO_COLOR: '1' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+const evalSet = JSON.parse(readFileSync(path.join(EVAL_DIR, 'labels.json'), 'utf8')) as EvalSet;
+const CLASSES = ['red circle', 'blue square', 'green triangle', 'yellow star'];
+const tmp = mkdtempSync(path.join(tmpdir(), 'clip-edge-index-'));
+const photos = path.join(tmp, 'photos');
+const db = path.join(tmp, 'db');
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+// Three images of each class in nested folders, one copy under another name, and a corrupt file.
+const items = CLASSES.flatMap((label) => evalSet.images.filter((i) => i.label === label && i.split === 'seen').slice(0, 3));
+mkdirSync(path.join(photos, 'nested/deeper'), { recursive: true });
+items.forEach((it, i) => copyFileSync(path.join(EVAL_DIR, it.file), path.join(photos, i % 2 ? 'nested' : 'nested/deeper', path.basename(it.file))));
+copyFileSync(path.join(EVAL_DIR, items[0]!.file), path.join(photos, `copy-of-${path.basename(items[0]!.file)}`));
+writeFileSync(path.join(photos, 'broken.jpg'), new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16, 1, 2, 3, 4]));
+writeFileSync(path.join(photos, 'notes.txt'), 'not an image');
+const labelOf = (p: string) => items.find((i) => path.basename(i.file) === path.basename(p).replace(/^copy-of-/, ''))?.label;
+
+// Each case spawns the CLI (model load included): minutes on a loaded 2-core CI machine.
+describe('clip-edge index / search', { timeout: 600_000 }, () => {
+  it('indexes a folder recursively; a corrupt file is reported and skipped, a copy is indexed once', () => {
+    const r = cli('index', photos, '--db', db, '--backend', 'wasm', '--json');
+    expect(r.code, r.err).toBe(0);
+    const s = JSON.parse(r.out) as { total: number; indexed: number; skipped: number; duplicates: number; failed: number; failures: { key: string; code: string }[] };
+    expect(s).toMatchObject({ total: items.length + 2, indexed: items.length, skipped: 0, duplicates: 1, failed: 1 });
+    expect(s.failures).toEqual([expect.objectContaining({ key: 'broken.jpg', code: 'CORRUPT_IMAGE' })]);
+  });
+
+  it('a second run resumes: everything already indexed is skipped', () => {
+    const r = cli('index', photos, '--db', db, '--backend', 'wasm');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(new RegExp(`indexed 0, already indexed ${items.length}, duplicate files 1, failed 1 of ${items.length + 2}`));
+    expect(r.err).toMatch(/failed: broken\.jpg: CORRUPT_IMAGE/);
+  });
+
+  it('search prints scores and paths, the class asked for first', () => {
+    // Two of the four classes: each search is a process that loads both towers (slow on a loaded CI machine).
+    for (const label of [CLASSES[0]!, CLASSES[3]!]) {
+      const r = cli('search', `a photo of a ${label}.`, '--db', db, '--top-k', '3');
+      expect(r.code, r.err).toBe(0);
+      const lines = r.out.trim().split('\n');
+      expect(lines).toHaveLength(3);
+      const [score, file] = lines[0]!.split(/\s+/);
+      expect(Number(score)).toBeGreaterThan(0);
+      expect(file).toMatch(/^nested\//);
+      expect(labelOf(file!)).toBe(label);
+    }
+  });
+
+  it('--image finds images like one; --json gives path, id and score', () => {
+    const probe = path.join(EVAL_DIR, items[4]!.file);
+    const r = cli('search', '--image', probe, '--db', db, '--top-k', '1', '--json', '--backend', 'wasm');
+    expect(r.code, r.err).toBe(0);
+    const m = JSON.parse(r.out) as { path: string; id: string; score: number };
+    expect(path.basename(m.path)).toBe(path.basename(items[4]!.file));
+    expect(m.id).toMatch(/^[0-9a-f]{64}$/);
+    expect(m.score).toBeGreaterThan(0.99);
+  });
+
+  it('serve --db answers POST /v1/search over real HTTP with the indexed paths', async () => {
+    const proc = spawn(process.execPath, ['bin/clip-edge.js', 'serve', '--db', db, '--port', '0', '--backend', 'wasm'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      let log = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        proc.stderr!.on('data', (d) => {
+          log += d;
+          const m = /listening on (http:\/\/\S+)/.exec(log);
+          if (m) resolve(m[1]!);
+        });
+        proc.once('exit', () => reject(new Error(log)));
+      });
+      const r = await fetch(`${url}/v1/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'a photo of a blue square.', topK: 2 }) });
+      expect(r.status).toBe(200);
+      const { matches } = (await r.json()) as { matches: { metadata: { path: string } }[] };
+      expect(labelOf(matches[0]!.metadata.path)).toBe('blue square');
+    } finally {
+      proc.kill('SIGTERM');
+    }
+  });
+
+  it('usage errors exit 2 with one line', () => {
+    expect(cli('search', '--db', db).code).toBe(2);
+    const empty = path.join(tmp, 'empty');
+    mkdirSync(empty);
+    const e = cli('index', empty, '--db', db);
+    expect(e.code).toBe(2);
+    expect(e.err).toMatch(/no \.jpg/);
+  });
+});
