@@ -156,8 +156,12 @@ export async function readModelInfo(source: ModelSource): Promise<ModelInfo> {
     ? preprocessFrom(source, { size: { shortest_edge: mPre.shortestEdge }, crop_size: { height: mPre.cropHeight, width: mPre.cropWidth }, image_mean: mPre.mean, image_std: mPre.std }, undefined)
     : preprocessFrom(source, pre, config?.vision_config?.image_size);
   const fromManifest = manifest ? variantsFromManifest(manifest) : {};
-  const { present, missing } = await splitPresent(source, fromManifest);
-  const variants = Object.keys(fromManifest).length ? present : await probeVariants(source);
+  const split = await splitPresent(source, fromManifest);
+  // A source holding none of the listed files is read for its metadata only (upload planning, the
+  // Workers tests' fixtures): keep every listed variant; loading one then names the missing file.
+  const partial = Object.keys(split.present).length > 0;
+  const missing = partial ? split.missing : {};
+  const variants = Object.keys(fromManifest).length ? (partial ? split.present : fromManifest) : await probeVariants(source);
   if (!Object.keys(variants).length) {
     throw new ClipEdgeError('MODEL_NOT_FOUND', `${source.name} has no ONNX encoders (looked for ${onnxFileOf('vision', 'fp32')} and its variants)`);
   }
