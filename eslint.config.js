@@ -10,9 +10,69 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
+  // ---- Layer boundaries (docs/architecture.md): arrows point down only. ----------------------------
+  //   cli/, hub/, page-server/, runtime/<rt>/   adapters and Node tooling
+  //   http/                                     Hono routes, schemas, errors, auth, limits, logs
+  //   core/ (core/model/)                       CLIP logic, model folder schema, precision table
+  //   quantize/                                 ONNX passes; gets its file source and codecs handed in
+  // test/lint/boundaries.test.ts shows each rule failing on a forbidden import.
+  webStandard('src/core/**/*.ts', 'src/core is Web-standard and the bottom layer', [
+    { group: ['**/http/**', '**/http/*.ts'], message: 'core ↛ http: the core must not know about HTTP (src/http/ builds on the core).' },
+    ...above('The core'),
+  ]),
+  webStandard(['src/http/**/*.ts', 'src/index.ts'], 'src/http is Web-standard: the same app on every runtime', above('The HTTP layer')),
   {
-    // The core is Web-standard TypeScript: it must run unchanged in Workers, Node, Deno, Bun and browsers.
-    files: ['src/core/**/*.ts', 'src/http/**/*.ts', 'src/index.ts'],
+    files: ['src/runtime/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/web/**', '**/web/*.ts'], message: 'runtime ↛ web page code: the page (src/web/) builds on src/runtime/browser, not the other way.' },
+            { group: ['**/cli/**', '**/quantize/**'], message: 'runtime ↛ cli/quantize: adapters only adapt; tools sit above them.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['quantize/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/src/runtime/**', '**/src/cli/**', '**/src/http/**', '**/src/hub/**', '**/src/page-server/**', '**/src/web/**'],
+              message: 'quantize ↛ runtime: take the file source and the image codecs as options (QuantizeFolderOptions.io); import only src/core.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Server adapters take bytes from ModelSources and bindings, never from a URL a client could
+    // choose; `clip-edge pull` (src/hub/, operator-given hub URL) and the browser page are the exceptions.
+    files: ['src/runtime/fs/**/*.ts', 'src/runtime/node/**/*.ts', 'src/runtime/deno/**/*.ts', 'src/runtime/bun/**/*.ts', 'src/runtime/workers/**/*.ts'],
+    rules: {
+      'no-restricted-globals': ['error', { name: 'fetch', message: 'No outbound fetch in the server adapters (SSRF): read through a ModelSource or a binding.' }],
+    },
+  },
+);
+
+/** Imports a lower layer must not make: everything that sits above it. */
+function above(who) {
+  return [
+    { group: ['**/runtime/**'], message: `${who} must not depend on a runtime adapter (src/runtime/).` },
+    { group: ['**/cli/**', '**/hub/**', '**/page-server/**', '**/web/**', '**/quantize/**'], message: `${who} must not import tools or the page (cli, hub, page-server, web, quantize).` },
+  ];
+}
+
+/** Web-standard TypeScript: it must run unchanged in Workers, Node, Deno, Bun and browsers. */
+function webStandard(files, why, layerPatterns) {
+  return {
+    files: Array.isArray(files) ? files : [files],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -20,12 +80,12 @@ export default tseslint.config(
           // Exact names (not patterns): a pattern 'http' would also match the ./http/ folder.
           paths: ['fs', 'path', 'os', 'crypto', 'module', 'url', 'http', 'https', 'stream', 'child_process', 'worker_threads'].map((name) => ({
             name,
-            message: 'Node built-ins belong in src/runtime/.',
+            message: `Node built-ins belong in src/runtime/ (${why}).`,
           })),
           patterns: [
-            { group: ['node:*'], message: 'src/core is Web-standard only: runtime I/O belongs in src/runtime/<runtime>/.' },
-            { group: ['**/runtime/**'], message: 'The core must not depend on a runtime adapter.' },
+            { group: ['node:*'], message: `${why}: runtime I/O belongs in src/runtime/<runtime>/.` },
             { group: ['onnxruntime-web', 'onnxruntime-web/*', 'onnxruntime-node'], message: 'Runtimes hand onnxruntime in (ortBackend); the core never imports a build.' },
+            ...layerPatterns,
           ],
         },
       ],
@@ -45,14 +105,5 @@ export default tseslint.config(
         { object: 'navigator', property: 'gpu', message: 'WebGPU detection belongs in src/runtime/browser/.' },
       ],
     },
-  },
-  {
-    // Server adapters take bytes from ModelSources and bindings, never from a URL a client could
-    // choose; `clip-edge pull` (operator-given hub URL) and the browser page are the exceptions.
-    files: ['src/runtime/node/**/*.ts', 'src/runtime/deno/**/*.ts', 'src/runtime/bun/**/*.ts', 'src/runtime/workers/**/*.ts'],
-    ignores: ['src/runtime/node/pull.ts'],
-    rules: {
-      'no-restricted-globals': ['error', { name: 'fetch', message: 'No outbound fetch in the server adapters (SSRF): read through a ModelSource or a binding.' }],
-    },
-  },
-);
+  };
+}

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { BrowserContext } from 'playwright-core';
-import { buildWeb } from '../src/runtime/node/page/build.ts';
+import { buildWeb } from '../src/page-server/build.ts';
 import { serveNode } from '../src/runtime/node/serve.ts';
 import { chromiumAvailable, launchChromium } from '../test/helpers/chromium.ts';
 

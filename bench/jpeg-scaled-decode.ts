@@ -15,11 +15,11 @@ import { readJpegHeader } from '../src/core/image/jpeg-header.ts';
 import { type JpegScale, jpegTurboDecodeBytes } from '../src/core/image/jpeg-turbo.ts';
 import { CLIP_PREPROCESS } from '../src/core/image/preprocess.ts';
 import { cosine } from '../src/core/zeroshot.ts';
-import { wasmBackend } from '../src/runtime/node/backends.ts';
-import { nodeImageCodecs } from '../src/runtime/node/codecs.ts';
-import { fsModelSource } from '../src/runtime/node/fs-source.ts';
-import { fsPromptCacheStore } from '../src/runtime/node/prompt-cache-fs.ts';
-import { dirLabelSets } from '../src/runtime/node/label-sets.ts';
+import { wasmBackend } from '../src/runtime/fs/backends.ts';
+import { nodeImageCodecs } from '../src/runtime/fs/codecs.ts';
+import { fsModelSource } from '../src/runtime/fs/fs-source.ts';
+import { fsPromptCacheStore } from '../src/runtime/fs/prompt-cache-fs.ts';
+import { dirLabelSets } from '../src/runtime/fs/label-sets.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const MODEL = path.join(ROOT, 'models/tiny-clip');

@@ -6,7 +6,8 @@ import { readModelInfo, type ModelInfo } from '../src/core/model/info.ts';
 import { type Manifest, parseManifest } from '../src/core/model/manifest.ts';
 import { type Tower, TOWERS, onnxFileOf } from '../src/core/precision.ts';
 import { createClipTokenizer } from '../src/core/tokenizer.ts';
-import { fsModelSource } from '../src/runtime/node/fs-source.ts';
+import type { ImageCodecWasm } from '../src/core/image/wasm-codec.ts';
+import type { ModelSource } from '../src/core/model/source.ts';
 import { setTopLevelKeys } from './json-text.ts';
 import { commitStaged, discardStaged, readOnnx, sha256File, stageOnnx, writeAtomic, type Staged } from './onnx/io.ts';
 import { checkClipSignature, passesFor, runPasses, type PassOptions, type QuantVariant } from './pipeline.ts';
@@ -27,6 +28,11 @@ export interface VerifyBudget {
 
 export interface QuantizeFolderOptions {
   variants: readonly QuantVariant[];
+  /**
+   * How the folder's files are read and the verification images decoded: handed in by the caller
+   * (the CLI passes `fsModelSource(dir)` and `nodeImageCodecs()`), so quantize/ imports no runtime.
+   */
+  io: { source: ModelSource; imageCodecs: ImageCodecWasm };
   /** @defaultValue every tower the folder has in float32 */
   towers?: readonly Tower[];
   /** Write variants that miss their gate (with a warning) instead of failing. @defaultValue false */
@@ -82,7 +88,7 @@ const LOAD_CHECK_BYTES = 64 * 2 ** 20;
  */
 export async function quantizeModelFolder(dir: string, options: QuantizeFolderOptions): Promise<QuantizeFolderResult> {
   const log = options.log ?? (() => {});
-  const source = fsModelSource(dir);
+  const source = options.io.source;
   const info = await readModelInfo(source);
   const towers = options.towers ?? TOWERS.filter((t) => info.variants.fp32?.[t]);
   if (!options.variants.length) throw new ClipEdgeError('BAD_INPUT', 'no variants asked for');
@@ -139,6 +145,7 @@ export async function quantizeModelFolder(dir: string, options: QuantizeFolderOp
       ...(Number.isFinite(budget.maxImages) ? { maxImages: budget.maxImages } : {}),
       ...(Number.isFinite(budget.maxTemplates) ? { maxTemplates: budget.maxTemplates } : {}),
       ...(options.sharedDataDir !== undefined ? { sharedDataDir: options.sharedDataDir } : {}),
+      imageCodecs: options.io.imageCodecs,
     });
     sources.push(...data.sources);
     const { texts, groups } = promptsOf(data.classSets);

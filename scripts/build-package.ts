@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildWeb, writeWebBuild } from '../src/runtime/node/page/build.ts';
+import { buildWeb, writeWebBuild } from '../src/page-server/build.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DIST = path.join(ROOT, 'dist');
@@ -20,7 +20,7 @@ if (tsc.status !== 0) {
   process.exit(1);
 }
 // From src/ (no prebuilt page there) this builds with esbuild; dist/src/web-page/ is where
-// page/build.ts's PREBUILT_WEB_DIR points once emitted to dist/src/runtime/node/page/.
+// page-server/build.ts's PREBUILT_WEB_DIR points once emitted to dist/src/page-server/.
 const page = await buildWeb();
 await writeWebBuild(page, path.join(DIST, 'src', 'web-page'));
 console.error(`build: dist/ written (page JS ${(page.jsBytes.raw / 1024).toFixed(1)} KiB)`);

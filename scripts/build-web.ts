@@ -9,10 +9,10 @@ import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createNodeClipEdge, DEFAULT_MODEL_DIR, PACKAGE_ROOT } from '../src/runtime/node/create.ts';
-import { buildWeb } from '../src/runtime/node/page/build.ts';
-import { MODEL_WEB_INDEX, serveModelFolder } from '../src/runtime/node/page/model-index.ts';
-import { PAGE_HEADERS } from '../src/web/headers.ts';
+import { createNodeClipEdge, DEFAULT_MODEL_DIR, PACKAGE_ROOT } from '../src/runtime/fs/create.ts';
+import { buildWeb } from '../src/page-server/build.ts';
+import { MODEL_WEB_INDEX, serveModelFolder } from '../src/page-server/model-index.ts';
+import { PAGE_HEADERS } from '../src/http/page-headers.ts';
 
 export async function writeStaticPage(options: { out: string; model?: string; maxAssetBytes?: number }): Promise<{ files: number; skipped: string[] }> {
   const out = path.resolve(options.out);

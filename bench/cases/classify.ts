@@ -4,7 +4,7 @@
 // (ABAB…), so that a busy machine slows both alike and the ratio stays meaningful.
 import { memoryPromptCacheStore } from '../../src/core/prompt-cache/store.ts';
 import type { Precision } from '../../src/core/precision.ts';
-import { createNodeClipEdge } from '../../src/runtime/node/create.ts';
+import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
 import { caseMain } from '../lib/case.ts';
 import { peerModelFolder } from '../lib/combined-model.ts';
 import { loadPeer } from '../lib/peer.ts';

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { readModelInfo } from '../../src/core/model/info.ts';
 import type { Precision } from '../../src/core/precision.ts';
-import { fsModelSource } from '../../src/runtime/node/fs-source.ts';
+import { fsModelSource } from '../../src/runtime/fs/fs-source.ts';
 import { uploadPlan } from '../../scripts/workers-plan.ts';
 import { caseMain, ROOT } from '../lib/case.ts';
 import { readPhotos } from '../lib/photos.ts';

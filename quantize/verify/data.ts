@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { createImageDecoder } from '../../src/core/image/decoder.ts';
 import { clipPreprocess } from '../../src/core/image/preprocess.ts';
 import type { PreprocessConfig } from '../../src/core/model/info.ts';
-import { nodeImageCodecs } from '../../src/runtime/node/codecs.ts';
+import type { ImageCodecWasm } from '../../src/core/image/wasm-codec.ts';
 
 /** The repository root (this file is quantize/verify/data.ts). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -41,6 +41,8 @@ export interface VerifyDataOptions {
   maxTemplates?: number;
   /** `../shared/data` (third-party CLIP test images); null skips it. @defaultValue beside the repository, when present */
   sharedDataDir?: string | null;
+  /** The image codecs' WebAssembly, as the runtime provides it (Node: nodeImageCodecs()). */
+  imageCodecs: ImageCodecWasm;
 }
 
 interface ImageRef {
@@ -67,7 +69,7 @@ const readJson = async <T>(file: string): Promise<T> => JSON.parse(await readFil
  * prompts) and the ImageNet sample (for embedding cosine only: 1000 classes × 80 templates is
  * more text than a check should encode). Decoded and preprocessed with the kit's own pipeline.
  */
-export async function loadVerifyData(preprocess: PreprocessConfig, options: VerifyDataOptions = {}): Promise<VerifyData> {
+export async function loadVerifyData(preprocess: PreprocessConfig, options: VerifyDataOptions): Promise<VerifyData> {
   const refs: ImageRef[] = [];
   const classSets: ClassSet[] = [];
   const sources: string[] = [];
@@ -126,7 +128,7 @@ export async function loadVerifyData(preprocess: PreprocessConfig, options: Veri
     }
     chosen = lists.flatMap((list, i) => spread(list, quota[i]));
   }
-  const decoder = createImageDecoder({ wasm: nodeImageCodecs() });
+  const decoder = createImageDecoder({ wasm: options.imageCodecs });
   const images: VerifyImage[] = [];
   for (const r of chosen) {
     const img = await decoder.decode(new Uint8Array(await readFile(r.file)));

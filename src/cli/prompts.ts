@@ -2,9 +2,9 @@ import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { defineCommand } from 'citty';
 import { makeLabelSet } from '../core/label-sets.ts';
-import { createNodeClipEdge, DEFAULT_MODEL_DIR } from '../runtime/node/create.ts';
-import { readLabelSetFile } from '../runtime/node/label-sets.ts';
-import { fsPromptCacheStore } from '../runtime/node/prompt-cache-fs.ts';
+import { createNodeClipEdge, DEFAULT_MODEL_DIR } from '../runtime/fs/create.ts';
+import { readLabelSetFile } from '../runtime/fs/label-sets.ts';
+import { fsPromptCacheStore } from '../runtime/fs/prompt-cache-fs.ts';
 import { fail, guard, parseIntArg, progress } from './common.ts';
 
 const isFile = (s: string) => /\.json$/i.test(s) || s.includes('/');

@@ -3,6 +3,8 @@ import { defineCommand } from 'citty';
 import { ClipEdgeError } from '../core/errors.ts';
 import type { Tower } from '../core/precision.ts';
 import { removeInFlight } from '../../quantize/onnx/io.ts';
+import { nodeImageCodecs } from '../runtime/fs/codecs.ts';
+import { fsModelSource } from '../runtime/fs/fs-source.ts';
 import { quantizeModelFolder } from '../../quantize/folder.ts';
 import { isQuantVariant, QUANT_VARIANTS, type QuantVariant } from '../../quantize/pipeline.ts';
 import { verificationTable } from '../../quantize/report.ts';
@@ -44,6 +46,7 @@ export const quantize = defineCommand({
       const t0 = performance.now();
       try {
         const result = await quantizeModelFolder(args.dir, {
+          io: { source: fsModelSource(args.dir), imageCodecs: nodeImageCodecs() },
           variants: [...new Set(variants)] as QuantVariant[],
           ...(towers ? { towers: [...new Set(towers)] as Tower[] } : {}),
           force: !!args.force,

@@ -124,6 +124,28 @@ export function chainLabelSets(...providers: LabelSetProvider[]): LabelSetProvid
   };
 }
 
+/**
+ * openai/CLIP's ImageNet notebook also picks 7 of its 80 templates: a set whose JSON has
+ * `templates_selected_7` is offered as `<name>-7` too, with those templates. Every provider reads
+ * subsets through these two helpers.
+ */
+export const TEMPLATE_SUBSET = Object.freeze({ suffix: '-7', field: 'templates_selected_7' });
+
+/** The JSON of set `name`, or of the `-7` subset of its base set; `read` returns a set's JSON or undefined. */
+export async function readWithSubset(
+  read: (name: string) => Promise<Record<string, unknown> | undefined>,
+  name: string,
+): Promise<Record<string, unknown> | undefined> {
+  const json = await read(name);
+  if (json || !name.endsWith(TEMPLATE_SUBSET.suffix)) return json;
+  const base = await read(name.slice(0, -TEMPLATE_SUBSET.suffix.length));
+  return base && Array.isArray(base[TEMPLATE_SUBSET.field]) ? { ...base, templates: base[TEMPLATE_SUBSET.field] } : undefined;
+}
+
+/** `name` plus its `-7` subset when its JSON has one. */
+export const withSubsetName = (name: string, json: Record<string, unknown> | string): string[] =>
+  (typeof json === 'string' ? json.includes(`"${TEMPLATE_SUBSET.field}"`) : Array.isArray(json[TEMPLATE_SUBSET.field])) ? [name, name + TEMPLATE_SUBSET.suffix] : [name];
+
 /** Label set names are file-name-like: letters, digits, `-`, `_`, `.`; no paths. */
 export const LABEL_SET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 

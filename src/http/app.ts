@@ -1,6 +1,6 @@
 import { requestLog } from './request-log.ts';
 import { OpenAPIHono, type z } from '@hono/zod-openapi';
-import type { Context, Hono } from 'hono';
+import type { Context, ErrorHandler, Hono } from 'hono';
 import type { BlankEnv } from 'hono/types';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
@@ -100,6 +100,32 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
 const roundTimings = <T extends object>(t: T): T =>
   Object.fromEntries(Object.entries(t).map(([k, v]) => [k, typeof v === 'number' ? round(v) : v])) as T;
 
+/**
+ * app.onError: a ClipEdgeError becomes `{"error": {code, message}}` with its status (STATUS_OF),
+ * anything else a logged 500 INTERNAL.
+ */
+function errorResponse(onInternal: (e: unknown) => void): ErrorHandler<BlankEnv> {
+  return (thrown, c) => {
+    // Whatever a request that timed out or lost its client still throws is that, not a fault.
+    const signal = requestSignal(c);
+    const err = signal?.aborted ? (isClipEdgeError(signal.reason) ? signal.reason : new ClipEdgeError('CANCELLED', 'the request was cancelled')) : thrown;
+    if (isClipEdgeError(err)) {
+      const status = STATUS_OF[err.code] ?? 500;
+      const shed = SHED.has(err.code);
+      if (status >= 500 && !shed && err.code !== 'BACKEND_UNAVAILABLE') onInternal(err);
+      if (shed) c.header('Retry-After', String(Number(err.details?.retryAfterSeconds) || 1));
+      // Answered before the body was read to its end: the runtime closes the socket rather than wait
+      // for the rest (Node after a short drain), so say so instead of promising keep-alive.
+      if (requestBodyUnfinished(c)) c.header('Connection', 'close');
+      // Server-side model problems say what is wrong with the model, but never where it lives on disk.
+      const message = status >= 500 && !shed ? `the model could not be used (${err.code})` : err.message;
+      return c.json({ error: { code: err.code, message } }, status as 500);
+    }
+    onInternal(err);
+    return c.json({ error: { code: 'INTERNAL', message: 'internal error' } }, 500);
+  };
+}
+
 /** The HTTP API, identical on every runtime: Workers, Node, Deno, Bun. */
 export const createClipApp = (options: ClipAppOptions): Hono => createClipOpenApiApp(options);
 
@@ -123,25 +149,7 @@ export function createClipOpenApiApp(options: ClipAppOptions): OpenAPIHono<Blank
   };
   const onInternal = options.onInternalError ?? ((e: unknown) => console.error('[clip-edge] internal error:', e));
 
-  app.onError((thrown, c) => {
-    // Whatever a request that timed out or lost its client still throws is that, not a fault.
-    const signal = requestSignal(c);
-    const err = signal?.aborted ? (isClipEdgeError(signal.reason) ? signal.reason : new ClipEdgeError('CANCELLED', 'the request was cancelled')) : thrown;
-    if (isClipEdgeError(err)) {
-      const status = STATUS_OF[err.code] ?? 500;
-      const shed = SHED.has(err.code);
-      if (status >= 500 && !shed && err.code !== 'BACKEND_UNAVAILABLE') onInternal(err);
-      if (shed) c.header('Retry-After', String(Number(err.details?.retryAfterSeconds) || 1));
-      // Answered before the body was read to its end: the runtime closes the socket rather than wait
-      // for the rest (Node after a short drain), so say so instead of promising keep-alive.
-      if (requestBodyUnfinished(c)) c.header('Connection', 'close');
-      // Server-side model problems say what is wrong with the model, but never where it lives on disk.
-      const message = status >= 500 && !shed ? `the model could not be used (${err.code})` : err.message;
-      return c.json({ error: { code: err.code, message } }, status as 500);
-    }
-    onInternal(err);
-    return c.json({ error: { code: 'INTERNAL', message: 'internal error' } }, 500);
-  });
+  app.onError(errorResponse(onInternal));
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method.slice(0, 16)} ${quotedPath(new URL(c.req.url).pathname)}` } }, 404));
 
   if (options.requestLog) app.use('*', requestLog(typeof options.requestLog === 'function' ? options.requestLog : undefined));

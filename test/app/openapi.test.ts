@@ -5,7 +5,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createClipApp } from '../../src/http/app.ts';
 import { tokenBucketRateLimiter } from '../../src/http/overload.ts';
-import { createNodeClipEdge } from '../../src/runtime/node/create.ts';
+import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
 import { formWith } from '../contract/bad-inputs.ts';
 import { EVAL_DIR, type EvalSet, sharedClip } from '../helpers/clip.ts';
 

@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import type { Hono } from 'hono';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ModelWebIndex } from '../../src/core/model/web-index.ts';
-import { buildWeb, type WebBuild } from '../../src/runtime/node/page/build.ts';
-import { createServiceApp } from '../../src/runtime/node/service.ts';
+import { buildWeb, type WebBuild } from '../../src/page-server/build.ts';
+import { createServiceApp } from '../../src/runtime/fs/service.ts';
 import { MODEL_DIR } from '../helpers/clip.ts';
 
 let build: WebBuild;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as ortNode from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PEER_METADATA_FILES, peerModelFolder } from '../../bench/lib/combined-model.ts';
-import { createNodeClipEdge } from '../../src/runtime/node/create.ts';
+import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
 import { memoryPromptCacheStore } from '../../src/core/prompt-cache/store.ts';
 import { cosine } from '../../src/core/zeroshot.ts';
 import { EVAL_DIR, MODEL_DIR } from '../helpers/clip.ts';
@@ -35,7 +35,7 @@ describe('bench: combined CLIP graph for transformers.js', () => {
     const { embedding } = await clip.embedImage(image);
     const { clipPreprocess } = await import('../../src/core/image/preprocess.ts');
     const { createImageDecoder } = await import('../../src/core/image/decoder.ts');
-    const { nodeImageCodecs } = await import('../../src/runtime/node/codecs.ts');
+    const { nodeImageCodecs } = await import('../../src/runtime/fs/codecs.ts');
     const px = clipPreprocess(await createImageDecoder({ wasm: nodeImageCodecs() }).decode(image), clip.info.preprocess);
     const out = await session.run({
       input_ids: new ortNode.Tensor('int64', BigInt64Array.from(flat, BigInt), [2, len]),

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildWeb } from '../../src/runtime/node/page/build.ts';
+import { buildWeb } from '../../src/page-server/build.ts';
 import { serveNode, type RunningServer } from '../../src/runtime/node/serve.ts';
 import { chromiumAvailable, launchChromium } from '../helpers/chromium.ts';
 import { EVAL_DIR, REPO_ROOT } from '../helpers/clip.ts';

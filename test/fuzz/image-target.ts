@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { isClipEdgeError } from '../../src/core/errors.ts';
 import { createImageDecoder, type ImageDecoder } from '../../src/core/image/decoder.ts';
 import { clipPreprocess } from '../../src/core/image/preprocess.ts';
-import { nodeImageCodecs } from '../../src/runtime/node/codecs.ts';
+import { nodeImageCodecs } from '../../src/runtime/fs/codecs.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

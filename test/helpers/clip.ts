@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClipEdge } from '../../src/core/clip.ts';
-import { createNodeClipEdge, DEFAULT_MODEL_DIR } from '../../src/runtime/node/create.ts';
+import { createNodeClipEdge, DEFAULT_MODEL_DIR } from '../../src/runtime/fs/create.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const MODEL_DIR = DEFAULT_MODEL_DIR;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createClipTokenizer } from '../../src/core/tokenizer.ts';
 import { cosine } from '../../src/core/zeroshot.ts';
-import { createNodeClipEdge } from '../../src/runtime/node/create.ts';
+import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
 import { REPO_ROOT } from '../helpers/clip.ts';
 import { prerequisite } from '../helpers/prerequisite.ts';
 

@@ -4,8 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createClipApp } from '../../src/http/app.ts';
 import { createClipTokenizer } from '../../src/core/tokenizer.ts';
 import { EVAL_DIR, MODEL_DIR, type EvalSet } from '../helpers/clip.ts';
-import { createNodeClipEdge } from '../../src/runtime/node/create.ts';
-import { wasmBackend } from '../../src/runtime/node/backends.ts';
+import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
+import { wasmBackend } from '../../src/runtime/fs/backends.ts';
 
 interface TorchReference {
   synthetic_image_embeds: number[][];

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createClipApp } from '../../src/http/app.ts';
 import type { ClipEdge } from '../../src/core/clip.ts';
-import { createNodeClipEdge } from '../../src/runtime/node/create.ts';
+import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
 import { EVAL_DIR, MODEL_DIR } from '../helpers/clip.ts';
 import { PROB_TOLERANCE, caseQuery, caseRequest, probGap, type TorchProbs } from '../helpers/torch-probs.ts';
 

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { PullEvent } from '../../src/runtime/node/pull.ts';
-import { loadClipEdge } from '../../src/runtime/node/load.ts';
+import type { PullEvent } from '../../src/hub/pull.ts';
+import { loadClipEdge } from '../../src/runtime/fs/load.ts';
 import { EVAL_DIR, MODEL_DIR } from '../helpers/clip.ts';
 import { startHubServer } from '../helpers/hub-server.ts';
 

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ClipEdgeError, type ClipEdgeErrorCode } from '../../src/core/errors.ts';
-import { createPullProgress } from '../../src/runtime/node/pull-progress.ts';
-import { modelDirOf, pullModel, resolvePullOptions, type PullEvent, type PullOptions } from '../../src/runtime/node/pull.ts';
+import { createPullProgress } from '../../src/hub/progress.ts';
+import { modelDirOf, pullModel, resolvePullOptions, type PullEvent, type PullOptions } from '../../src/hub/pull.ts';
 import { addDecoys, listFolder, startHubServer, writeFakeClipFolder, type HubServer } from '../helpers/hub-server.ts';
 
 const REPO = 'org/tiny-clip';

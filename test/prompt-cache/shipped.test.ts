@@ -7,8 +7,8 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/core/backend.ts';
 import { createClipTokenizer } from '../../src/core/tokenizer.ts';
-import { nativeBackend, wasmBackend } from '../../src/runtime/node/backends.ts';
-import { createNodeClipEdge } from '../../src/runtime/node/create.ts';
+import { nativeBackend, wasmBackend } from '../../src/runtime/fs/backends.ts';
+import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
 import { EVAL_DIR, MODEL_DIR, type EvalSet } from '../helpers/clip.ts';
 import { prerequisite } from '../helpers/prerequisite.ts';
 

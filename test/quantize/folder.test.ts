@@ -3,7 +3,8 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readModelInfo } from '../../src/core/model/info.ts';
-import { fsModelSource } from '../../src/runtime/node/fs-source.ts';
+import { fsModelSource } from '../../src/runtime/fs/fs-source.ts';
+import { nodeImageCodecs } from '../../src/runtime/fs/codecs.ts';
 import { node } from '../../quantize/onnx/build.ts';
 import { commitStaged, stageOnnx } from '../../quantize/onnx/io.ts';
 import { DT, encodeModel } from '../../quantize/onnx/model.ts';
@@ -12,6 +13,8 @@ import { DEFAULT_GATES, parseGates } from '../../quantize/verify/gates.ts';
 import { toyFolder, toyVision } from './toy.ts';
 
 /** Small verification budget: 12 images of the bundled eval set, 1 template, 2 timed runs. */
+/** The Node I/O the CLI hands the quantizer. */
+const io = (dir: string): QuantizeFolderOptions['io'] => ({ source: fsModelSource(dir), imageCodecs: nodeImageCodecs() });
 const FAST: Partial<QuantizeFolderOptions> = { budget: { maxImages: 12, maxTemplates: 1, latencyRuns: 2 }, sharedDataDir: null };
 
 const hashes = (dir: string) =>
@@ -23,7 +26,7 @@ describe('quantizeModelFolder on a toy CLIP folder', () => {
     const dir = toyFolder();
     const before = hashes(dir);
     // Random weights: near-tied classes make top-1 agreement meaningless here (the tiny-clip test gates it).
-    const r = await quantizeModelFolder(dir, { variants: ['fp16', 'int8', 'q4'], gates: parseGates('int8.top1Agreement=0'), ...FAST });
+    const r = await quantizeModelFolder(dir, { io: io(dir), variants: ['fp16', 'int8', 'q4'], gates: parseGates('int8.top1Agreement=0'), ...FAST });
     expect(r.failures).toEqual([]);
     expect(r.reports.map((x) => `${x.variant} ${x.tower} ${x.written}`)).toEqual([
       'fp16 vision true', 'int8 vision true', 'q4 vision true', 'fp16 text true', 'int8 text true', 'q4 text true',
@@ -51,13 +54,13 @@ describe('quantizeModelFolder on a toy CLIP folder', () => {
     const dir = toyFolder();
     const files = listing(dir);
     const gates = { ...parseGates(undefined), int8: { cosineMean: 1.01 } };
-    const r = await quantizeModelFolder(dir, { variants: ['int8'], towers: ['vision'], gates, ...FAST });
+    const r = await quantizeModelFolder(dir, { io: io(dir), variants: ['int8'], towers: ['vision'], gates, ...FAST });
     expect(r.failures).toHaveLength(1);
     expect(r.failures[0]).toMatch(/^int8 vision: cosine mean 0\.99\d+ < 1\.01 \(gate cosineMean\)$/);
     expect(r.reports[0]!.written).toBe(false);
     expect(listing(dir)).toEqual(files); // no variant, no manifest, no temporary files
 
-    const forced = await quantizeModelFolder(dir, { variants: ['int8'], towers: ['vision'], gates, force: true, ...FAST });
+    const forced = await quantizeModelFolder(dir, { io: io(dir), variants: ['int8'], towers: ['vision'], gates, force: true, ...FAST });
     expect(forced.reports[0]!.written).toBe(true);
     expect(listing(dir)).toContain('onnx/vision_model_int8.onnx');
   });
@@ -65,7 +68,7 @@ describe('quantizeModelFolder on a toy CLIP folder', () => {
   it('a float32 source in external data (as models over 2 GB are) is read, verified and quantized', async () => {
     const dir = toyFolder();
     await commitStaged(await stageOnnx(path.join(dir, 'onnx/vision_model.onnx'), toyVision(), { externalData: true }));
-    const r = await quantizeModelFolder(dir, { variants: ['int8'], towers: ['vision'], gates: parseGates('int8.top1Agreement=0'), ...FAST });
+    const r = await quantizeModelFolder(dir, { io: io(dir), variants: ['int8'], towers: ['vision'], gates: parseGates('int8.top1Agreement=0'), ...FAST });
     expect(r.failures).toEqual([]);
     expect(r.reports[0]!.cosine.mean).toBeGreaterThan(0.99);
     expect(r.reports[0]!.sizeRatio).toBeLessThan(0.3); // against the .onnx and its data file
@@ -106,7 +109,7 @@ describe('bad inputs: a clear error, nothing written, the fp32 source unchanged'
     writeFileSync(path.join(dir, 'onnx/vision_model.onnx'), c.vision);
     const before = hashes(dir);
     const files = listing(dir);
-    const err = await quantizeModelFolder(dir, { variants: ['fp16', 'int8'], ...FAST, ...c.options }).catch((e: unknown) => e);
+    const err = await quantizeModelFolder(dir, { io: io(dir), variants: ['fp16', 'int8'], ...FAST, ...c.options }).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'ClipEdgeError', code: 'MODEL_INVALID' });
     expect((err as Error).message).toMatch(c.error);
     expect(listing(dir)).toEqual(files);

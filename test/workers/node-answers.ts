@@ -2,7 +2,7 @@
 // in a plain Node process: onnxruntime-web loads its wasm from node_modules there).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createNodeClipEdge } from '../../src/runtime/node/create.ts';
+import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
 import { EVAL_DIR } from '../helpers/clip.ts';
 import { COMPARE_LABEL_SET, type NodeAnswers } from './fixtures.ts';
 

@@ -3,7 +3,7 @@ import { ClipEdgeError } from '../errors.ts';
 /**
  * Compiled codec WebAssembly, supplied by the runtime adapter: Workers import the `.wasm` as a
  * `WebAssembly.Module` (they may not compile bytes), Node/Deno/Bun read and compile the file
- * from node_modules (src/runtime/node/codecs.ts), browsers fetch and compile it. Each function
+ * from node_modules (src/runtime/fs/codecs.ts), browsers fetch and compile it. Each function
  * is called at most once per decoder, on the first image of that format.
  */
 export interface ImageCodecWasm {

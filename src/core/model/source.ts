@@ -1,3 +1,5 @@
+import { ClipEdgeError } from '../errors.ts';
+
 /**
  * Where a model folder's bytes come from. Each runtime supplies one: files on Node/Deno/Bun,
  * R2 or static assets on Workers, fetch + Cache Storage in browsers. Paths are relative to the
@@ -24,4 +26,15 @@ export function memorySource(name: string, files: Record<string, Uint8Array | st
     read: async (p) => get(p),
     exists: async (p) => files[p] !== undefined,
   };
+}
+
+/**
+ * Refuses a model file path that could leave the folder or alias another file: absolute paths and
+ * empty, `.` or `..` segments (sources keyed by URL or object name cannot rely on a filesystem's
+ * own resolution). One rule for every such source: Workers (R2, assets) and browsers.
+ */
+export function checkModelPath(path: string): void {
+  if (path.startsWith('/') || path.includes('\\') || path.split('/').some((s) => s === '..' || s === '.' || s === '')) {
+    throw new ClipEdgeError('BAD_INPUT', `invalid model file path "${path.slice(0, 80)}"`);
+  }
 }

@@ -63,18 +63,26 @@ export function memoryPromptCacheStore(options: MemoryStoreOptions = {}): Prompt
 }
 
 /**
- * Reads from each store in turn and writes to the first: e.g. a writable per-user cache in front of
- * the read-only caches shipped in a model folder.
+ * Reads from each store in turn and writes to the first: e.g. a writable per-user cache (or KV) in
+ * front of the read-only caches shipped in a model folder (or R2). An unreadable entry in one tier
+ * (a corrupt value, a store that is down) falls through to the next instead of hiding a good copy
+ * there; when no tier has an entry, the first error is reported.
  */
 export function tieredPromptCacheStore(primary: PromptCacheStore, ...fallbacks: PromptCacheStore[]): PromptCacheStore {
   const all = [primary, ...fallbacks];
   return {
     name: all.map((s) => s.name).join(' → '),
     async get(key) {
+      let firstError: unknown;
       for (const s of all) {
-        const e = await s.get(key);
-        if (e) return e;
+        try {
+          const e = await s.get(key);
+          if (e) return e;
+        } catch (err) {
+          firstError ??= err;
+        }
       }
+      if (firstError !== undefined) throw firstError;
       return undefined;
     },
     async getAll(key) {

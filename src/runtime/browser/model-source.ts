@@ -1,6 +1,6 @@
 import { ClipEdgeError } from '../../core/errors.ts';
 import { sha256Hex } from '../../core/model/integrity.ts';
-import type { ModelSource } from '../../core/model/source.ts';
+import { type ModelSource, checkModelPath } from '../../core/model/source.ts';
 import { MODEL_WEB_INDEX, type ModelWebIndex } from '../../core/model/web-index.ts';
 
 /** Bytes of one file arriving: for a download progress bar. */
@@ -22,11 +22,7 @@ export interface FetchModelSourceOptions {
   fetch?: typeof fetch;
 }
 
-const checkPath = (path: string) => {
-  if (path.startsWith('/') || path.split('/').some((s) => s === '..' || s === '.' || s === '')) {
-    throw new ClipEdgeError('BAD_INPUT', `invalid model file path "${path.slice(0, 80)}"`);
-  }
-};
+const checkPath = checkModelPath;
 
 /** Reads a response body, reporting the bytes received so far. */
 export async function readWithProgress(res: Response, report: (loaded: number) => void): Promise<Uint8Array> {

@@ -1,5 +1,5 @@
 export { serveBun } from './serve.ts';
-export { createNodeClipEdge as createBunClipEdge, DEFAULT_MODEL_DIR } from '../node/create.ts';
-export { loadClipEdge, type LoadClipEdgeOptions } from '../node/load.ts';
-export { createPullProgress } from '../node/pull-progress.ts';
+export { createNodeClipEdge as createBunClipEdge, DEFAULT_MODEL_DIR } from '../fs/create.ts';
+export { loadClipEdge, type LoadClipEdgeOptions } from '../fs/load.ts';
+export { createPullProgress } from '../../hub/progress.ts';
 export * from '../../index.ts';

@@ -1,5 +1,5 @@
 import { configFromEnv, type ServiceConfig } from '../../http/config.ts';
-import { createServiceApp } from '../node/service.ts';
+import { createServiceApp } from '../fs/service.ts';
 
 declare const Bun: {
   serve(options: { port: number; hostname: string; fetch: (req: Request) => Response | Promise<Response>; maxRequestBodySize?: number }): {

@@ -1,5 +1,5 @@
 import { configFromEnv, type ServiceConfig } from '../../http/config.ts';
-import { createServiceApp } from '../node/service.ts';
+import { createServiceApp } from '../fs/service.ts';
 
 declare const Deno: {
   serve(

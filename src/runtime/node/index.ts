@@ -1,10 +1,10 @@
-export { createNodeClipEdge, DEFAULT_MODEL_DIR, BUILTIN_LABEL_SETS_DIR, PACKAGE_ROOT, type NodeClipEdgeOptions } from './create.ts';
+export { createNodeClipEdge, DEFAULT_MODEL_DIR, BUILTIN_LABEL_SETS_DIR, PACKAGE_ROOT, type NodeClipEdgeOptions } from '../fs/create.ts';
 export { serveNode, type RunningServer } from './serve.ts';
-export { wasmBackend, nativeBackend, defaultNodeBackends, type NodeBackendOptions } from './backends.ts';
-export { fsModelSource } from './fs-source.ts';
-export { dirLabelSets, readLabelSetFile } from './label-sets.ts';
-export { nodeImageCodecs } from './codecs.ts';
-export { pullModel, type PullOptions, type PullResult, type PullEvent } from './pull.ts';
-export { createPullProgress, type PullProgress, type PullProgressOptions } from './pull-progress.ts';
-export { loadClipEdge, readImagePath, type LoadClipEdgeOptions } from './load.ts';
+export { wasmBackend, nativeBackend, defaultNodeBackends, type NodeBackendOptions } from '../fs/backends.ts';
+export { fsModelSource } from '../fs/fs-source.ts';
+export { dirLabelSets, readLabelSetFile } from '../fs/label-sets.ts';
+export { nodeImageCodecs } from '../fs/codecs.ts';
+export { pullModel, type PullOptions, type PullResult, type PullEvent } from '../../hub/pull.ts';
+export { createPullProgress, type PullProgress, type PullProgressOptions } from '../../hub/progress.ts';
+export { loadClipEdge, readImagePath, type LoadClipEdgeOptions } from '../fs/load.ts';
 export * from '../../index.ts';

@@ -1,7 +1,7 @@
 import { serve as honoServe, type ServerType } from '@hono/node-server';
 import type { ServiceConfig } from '../../http/config.ts';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../http/overload.ts';
-import { createServiceApp, type ServiceAppOptions } from './service.ts';
+import { createServiceApp, type ServiceAppOptions } from '../fs/service.ts';
 
 /** Time a client has to send its request headers (less when the request deadline + 5 s is shorter). */
 export const HEADERS_TIMEOUT_MS = 15_000;

@@ -7,7 +7,7 @@ import { chainLabelSets, type LabelSetProvider } from '../../core/label-sets.ts'
 import type { ModelSource } from '../../core/model/source.ts';
 import type { PromptCacheStore } from '../../core/prompt-cache/store.ts';
 import type { WorkersEnv } from './bindings.ts';
-import { PAGE_HEADERS } from '../../web/headers.ts';
+import { PAGE_HEADERS } from '../../http/page-headers.ts';
 import { workersImageCodecs } from './codecs.ts';
 import { builtinLabelSets, sourceLabelSets } from './label-sets.ts';
 import { WORKERS_DEFAULT_DECODE_BUDGET_MB, WORKERS_DEFAULT_MAX_PIXELS } from './limits.ts';

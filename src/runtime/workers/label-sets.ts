@@ -1,4 +1,4 @@
-import { type LabelSet, type LabelSetProvider, parseLabelSet, sourceLabelSets as coreSourceLabelSets } from '../../core/label-sets.ts';
+import { type LabelSet, type LabelSetProvider, parseLabelSet, readWithSubset, sourceLabelSets as coreSourceLabelSets, withSubsetName } from '../../core/label-sets.ts';
 import type { ModelSource } from '../../core/model/source.ts';
 import birdsnap from '../../../third_party/zero-shot-prompts/birdsnap.json';
 import caltech101 from '../../../third_party/zero-shot-prompts/caltech101.json';
@@ -59,28 +59,16 @@ const BUILTIN: Readonly<Record<string, unknown>> = Object.freeze({
   ucf101,
 });
 
-/** openai/CLIP's ImageNet notebook picks 7 of the 80 templates: `imagenet` → `imagenet-7` too (as on Node). */
-const SUBSET_SUFFIX = '-7';
-const SUBSET_FIELD = 'templates_selected_7';
-
-/** The JSON of a record's set `name`, or of its `-7` subset. */
-function lookup(sets: Readonly<Record<string, unknown>>, name: string): unknown {
-  if (Object.hasOwn(sets, name)) return sets[name];
-  if (!name.endsWith(SUBSET_SUFFIX)) return undefined;
-  const base = sets[name.slice(0, -SUBSET_SUFFIX.length)] as Record<string, unknown> | undefined;
-  return base && Array.isArray(base[SUBSET_FIELD]) ? { ...base, templates: base[SUBSET_FIELD] } : undefined;
-}
-
 /** The built-in label sets (`cifar10`, `imagenet`, `imagenet-7`, `food101`, …), parsed on first use. */
 export function builtinLabelSets(): LabelSetProvider {
   const parsed = new Map<string, LabelSet>();
-  const names = Object.keys(BUILTIN).flatMap((n) => ((BUILTIN[n] as Record<string, unknown>)[SUBSET_FIELD] ? [n, n + SUBSET_SUFFIX] : [n]));
+  const names = Object.keys(BUILTIN).flatMap((n) => withSubsetName(n, BUILTIN[n] as Record<string, unknown>));
   return {
     list: async () => [...names].sort(),
     async get(name) {
       const hit = parsed.get(name);
       if (hit) return hit;
-      const json = lookup(BUILTIN, name);
+      const json = await readWithSubset(async (n) => (Object.hasOwn(BUILTIN, n) ? (BUILTIN[n] as Record<string, unknown>) : undefined), name);
       if (json === undefined) return undefined;
       const set = parseLabelSet(json, name, { allowDuplicates: true });
       parsed.set(name, set);

@@ -1,5 +1,5 @@
 import { ClipEdgeError } from '../../core/errors.ts';
-import type { ModelSource } from '../../core/model/source.ts';
+import { type ModelSource, checkModelPath } from '../../core/model/source.ts';
 import type { FetcherLike, R2BucketLike } from './bindings.ts';
 
 export interface CachedSourceOptions {
@@ -11,11 +11,7 @@ export interface CachedSourceOptions {
   keepBytes?: number;
 }
 
-const checkPath = (path: string) => {
-  if (path.startsWith('/') || path.split('/').some((s) => s === '..' || s === '')) {
-    throw new ClipEdgeError('BAD_INPUT', `invalid model file path "${path.slice(0, 80)}"`);
-  }
-};
+const checkPath = checkModelPath;
 
 /** Wraps a reader with an isolate-wide cache of small files and of in-flight reads. */
 function cached(name: string, read: (path: string) => Promise<Uint8Array | undefined>, exists: (path: string) => Promise<boolean>, o: CachedSourceOptions): ModelSource {

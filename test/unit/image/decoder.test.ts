@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { createImageDecoder } from '../../../src/core/image/decoder.ts';
 import { sniffImageFormat } from '../../../src/core/image/sniff.ts';
-import { CODEC_WASM_PATHS, nodeImageCodecs } from '../../../src/runtime/node/codecs.ts';
+import { CODEC_WASM_PATHS, nodeImageCodecs } from '../../../src/runtime/fs/codecs.ts';
 import { repoRoot } from '../../helpers/shared-data.ts';
 
 const input = (name: string) => new Uint8Array(readFileSync(path.join(repoRoot, 'test/fixtures/pil/inputs', name)));

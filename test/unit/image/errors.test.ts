@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ClipEdgeError, type ClipEdgeErrorCode } from '../../../src/core/errors.ts';
 import { createImageDecoder } from '../../../src/core/image/decoder.ts';
-import { nodeImageCodecs } from '../../../src/runtime/node/codecs.ts';
+import { nodeImageCodecs } from '../../../src/runtime/fs/codecs.ts';
 import { repoRoot } from '../../helpers/shared-data.ts';
 import { SIGNATURE, chunk, concat, ihdr, pngWithScanlines } from './png-builder.ts';
 

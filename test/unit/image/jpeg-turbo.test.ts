@@ -11,7 +11,7 @@ import { jpegTurboDecodeBytes } from '../../../src/core/image/jpeg-turbo.ts';
 import { applyOrientation } from '../../../src/core/image/orient.ts';
 import { CLIP_PREPROCESS, resizeAndCenterCrop, resizeAndCenterCropOriented } from '../../../src/core/image/preprocess.ts';
 import type { ExifOrientation } from '../../../src/core/image/types.ts';
-import { nodeImageCodecs } from '../../../src/runtime/node/codecs.ts';
+import { nodeImageCodecs } from '../../../src/runtime/fs/codecs.ts';
 import { repoRoot } from '../../helpers/shared-data.ts';
 import { COMMITTED_REFS, configOf, diff, loadIndex, readRefPng, sha256 } from './refs.ts';
 

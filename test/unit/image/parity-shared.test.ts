@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createImageDecoder } from '../../../src/core/image/decoder.ts';
 import { resizeAndCenterCrop } from '../../../src/core/image/preprocess.ts';
-import { nodeImageCodecs } from '../../../src/runtime/node/codecs.ts';
+import { nodeImageCodecs } from '../../../src/runtime/fs/codecs.ts';
 import { prerequisite } from '../../helpers/prerequisite.ts';
 import { sharedDataDir } from '../../helpers/shared-data.ts';
 import { CACHED_REFS, ParityReport, configOf, diff, loadIndex, readRefPng, sha256 } from './refs.ts';

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readModelInfo } from '../../../src/core/model/info.ts';
-import { fsModelSource } from '../../../src/runtime/node/fs-source.ts';
+import { fsModelSource } from '../../../src/runtime/fs/fs-source.ts';
 import { type MemoryTable, WORKERS_MEMORY_LIMIT, checkBudget, memoryMarkdown } from '../../../scripts/workers-budget.ts';
 import { uploadPlan } from '../../../scripts/workers-plan.ts';
 import { measureWorkerSize, sizeProblems, PAID_LIMIT } from '../../../scripts/workers-size.ts';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ClipEdge } from '../../../core/clip.ts';
-import { MODEL_WEB_INDEX, type ModelWebIndex } from '../../../core/model/web-index.ts';
+import type { ClipEdge } from '../core/clip.ts';
+import { MODEL_WEB_INDEX, type ModelWebIndex } from '../core/model/web-index.ts';
 
 /** What the page may fetch from a model folder: files on disk, plus label sets rendered from the server's provider. */
 export interface ServedModel {

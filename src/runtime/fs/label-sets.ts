@@ -1,11 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ClipEdgeError } from '../../core/errors.ts';
-import { type LabelSetLimits, type LabelSetProvider, LABEL_SET_NAME, parseLabelSet } from '../../core/label-sets.ts';
-
-/** openai/CLIP's ImageNet notebook also picks 7 of its 80 templates: `imagenet.json` → `imagenet-7` too. */
-const SUBSET_SUFFIX = '-7';
-const SUBSET_FIELD = 'templates_selected_7';
+import { type LabelSetLimits, type LabelSetProvider, LABEL_SET_NAME, parseLabelSet, readWithSubset, withSubsetName } from '../../core/label-sets.ts';
 
 /**
  * Label sets stored as `<name>.json` files in a folder, in openai/CLIP's prompt form
@@ -18,10 +14,8 @@ export function dirLabelSets(dir: string, limits?: LabelSetLimits): LabelSetProv
     try {
       const files = (await readdir(dir)).filter((f) => f.endsWith('.json') && f !== 'index.json');
       const names = files.map((f) => f.slice(0, -5)).filter((n) => LABEL_SET_NAME.test(n));
-      const subsets = await Promise.all(
-        names.map(async (n) => ((await readFile(path.join(dir, `${n}.json`), 'utf8')).includes(`"${SUBSET_FIELD}"`) ? [`${n}${SUBSET_SUFFIX}`] : [])),
-      );
-      return [...names, ...subsets.flat()].sort();
+      const withSubsets = await Promise.all(names.map(async (n) => withSubsetName(n, await readFile(path.join(dir, `${n}.json`), 'utf8'))));
+      return withSubsets.flat().sort();
     } catch {
       return [];
     }
@@ -45,11 +39,7 @@ export function dirLabelSets(dir: string, limits?: LabelSetLimits): LabelSetProv
           throw new ClipEdgeError('BAD_INPUT', `label set file ${file}.json is not valid JSON`, { cause });
         }
       };
-      let json = await read(name);
-      if (!json && name.endsWith(SUBSET_SUFFIX)) {
-        const base = await read(name.slice(0, -SUBSET_SUFFIX.length));
-        if (base && Array.isArray(base[SUBSET_FIELD])) json = { ...base, templates: base[SUBSET_FIELD] };
-      }
+      const json = await readWithSubset(read, name);
       if (!json) return undefined;
       const set = parseLabelSet(json, name, limits);
       cache.set(name, set);

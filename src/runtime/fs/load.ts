@@ -8,7 +8,7 @@ import { ClipEdgeError } from '../../core/errors.ts';
 import { type ClipEdgeKit, withImageInputs } from '../../core/kit.ts';
 import type { Precision } from '../../core/precision.ts';
 import { createNodeClipEdge, type NodeClipEdgeOptions } from './create.ts';
-import { modelDirOf, pullModel, type PullEvent, type PullOptions, resolvePullOptions } from './pull.ts';
+import { modelDirOf, pullModel, type PullEvent, type PullOptions, resolvePullOptions } from '../../hub/pull.ts';
 
 export interface LoadClipEdgeOptions extends Omit<NodeClipEdgeOptions, 'model'> {
   /** Progress of a hub download (plan, per-file progress, done); `createPullProgress().onProgress` draws bars. */

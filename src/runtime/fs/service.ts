@@ -3,7 +3,7 @@ import { createClipApp } from '../../http/app.ts';
 import type { ServiceConfig } from '../../http/config.ts';
 import { overloadOptionsOf } from '../../http/overload.ts';
 import { createNodeClipEdge, DEFAULT_MODEL_DIR } from './create.ts';
-import type { WebBuild } from './page/build.ts';
+import type { WebBuild } from '../../page-server/build.ts';
 
 export interface ServiceAppOptions {
   /** Backend when the config names none (Deno and Bun: `wasm`). */
@@ -51,7 +51,7 @@ export async function createServiceApp(config: ServiceConfig, defaults: ServiceA
   });
   if (defaults.page && !config.apiKey) {
     // Imported here so that API-only servers (Deno, Bun, tests) never load esbuild.
-    const { createPageRoutes } = await import('./page/routes.ts');
+    const { createPageRoutes } = await import('../../page-server/routes.ts');
     app.route('/', await createPageRoutes({ clip, modelDir: config.model ?? DEFAULT_MODEL_DIR, ...(defaults.pageBuild ? { build: defaults.pageBuild } : {}) }));
   }
   return app;

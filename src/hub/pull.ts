@@ -13,8 +13,8 @@ import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClipEdgeError } from '../../core/errors.ts';
-import { SAFE_RELATIVE_PATH, manifestFiles, parseManifest as parseManifestSchema } from '../../core/model/manifest.ts';
+import { ClipEdgeError } from '../core/errors.ts';
+import { SAFE_RELATIVE_PATH, manifestFiles, parseManifest as parseManifestSchema } from '../core/model/manifest.ts';
 import {
   PRECISION_SUFFIX,
   PRECISIONS,
@@ -23,7 +23,7 @@ import {
   onnxFileOf,
   type Precision,
   type Tower,
-} from '../../core/precision.ts';
+} from '../core/precision.ts';
 
 export interface PullOptions {
   /** Hub repo id, `org/name` (or a bare `name`). */

@@ -3,9 +3,9 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { Hono, type Context } from 'hono';
-import { quotedPath } from '../../../http/errors.ts';
-import type { ClipEdge } from '../../../core/clip.ts';
-import { PAGE_HEADERS } from '../../../web/headers.ts';
+import { quotedPath } from '../http/errors.ts';
+import type { ClipEdge } from '../core/clip.ts';
+import { PAGE_HEADERS } from '../http/page-headers.ts';
 import { buildWeb, type WebBuild, typeOf } from './build.ts';
 import { MODEL_WEB_INDEX, serveModelFolder } from './model-index.ts';
 
