@@ -57,6 +57,8 @@ numeric bug is most likely and runs the unit tests that cover each mutant
 Score = (killed + timed out) / (killed + timed out + survived + no coverage); compile and runtime
 errors of a mutant are not counted. HTML report: \`reports/mutation/mutation.html\` (not committed).
 
+Figures from: ${inputs.map((f) => `\`${f}\``).join(', ')}${inputs.length > 1 ? ' (a later file replaces an earlier one module by module: a rerun of some modules with \`npx stryker run bench/mutation/stryker.config.mjs --mutate <file>\` after tests were added)' : ''}.
+
 | module | score | killed | timed out | survived | no coverage | errors |
 | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}

@@ -34,7 +34,7 @@ describe('clip-edge CLI', () => {
     const row = JSON.parse(j.out) as { file: string; results: { label: string }[]; labelSet: string };
     expect(row.labelSet).toBe('cifar10');
     expect(row.results).toHaveLength(1);
-  });
+  }, 240_000); // each run starts cold: a user's fresh HOME has no prompt cache
 
   it('classify answers PyTorch\'s top-1 for an eval image', () => {
     const sure = evalSet.images.find((i) => i.file.endsWith('.jpg') && torchTop1[i.file] === i.label)!;

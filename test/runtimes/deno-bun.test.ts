@@ -60,11 +60,15 @@ describe.each(Object.keys(RUNTIMES) as (keyof typeof RUNTIMES)[])('%s runtime', 
   }, 120_000);
 
   it('the same in-flight guard: two stalled uploads get 503 TIMEOUT, then a classify gets 200 and the gauge is 0 (issue 18)', async () => {
-    const url = await start(name, { CLIP_EDGE_MAX_IN_FLIGHT: '2', CLIP_EDGE_REQUEST_TIMEOUT_MS: '3000' }); // the report's 3 s: the normal classify must fit in it too, on a loaded machine
+    const url = await start(name, { CLIP_EDGE_MAX_IN_FLIGHT: '2', CLIP_EDGE_REQUEST_TIMEOUT_MS: '3000' }); // the report's 3 s
+    const item = evalSet.images.find((i) => i.file.endsWith('.jpg'))!;
+    const classify = () => fetch(`${url}/v1/classify?labels=a,b`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: readFileSync(path.join(EVAL_DIR, item.file)) });
+    // A user's fresh HOME has no prompt cache: warm the sessions and these labels' class matrix first,
+    // so that the 3-second deadline measures the guard, not a cold start (bounded retries).
+    for (let i = 0; i < 30 && (await classify().then(async (r) => (await r.arrayBuffer(), r.status))) !== 200; i++);
     const stalled = await Promise.all([0, 1].map(() => rawExchange(url, { pieces: [requestHead('POST', '/v1/classify?labels=a,b', ['Content-Type: image/jpeg', 'Content-Length: 100']), 'abcde'], timeoutMs: 20_000 })));
     expect(stalled.map((r) => [r.status, JSON.parse(r.body).error.code])).toEqual([[503, 'TIMEOUT'], [503, 'TIMEOUT']]);
-    const item = evalSet.images.find((i) => i.file.endsWith('.jpg'))!;
-    const ok = await fetch(`${url}/v1/classify?labels=a,b`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: readFileSync(path.join(EVAL_DIR, item.file)) });
+    const ok = await classify();
     expect(ok.status, await ok.clone().text()).toBe(200);
     const gauge = (await (await fetch(`${url}/v1/load`)).json()) as { inFlight: number; admitted: number; released: number };
     expect(gauge.inFlight).toBe(0);

@@ -22,6 +22,7 @@ describe('tokenizer options', () => {
     expect(row(createClipTokenizer(TOK, { pad_token: { content: '!' } }), ['a dog'], 0).ids.slice(n)).toEqual(Array(77 - n).fill(BANG));
     expect(row(createClipTokenizer(TOK, { pad_token: '!' }, { padId: 5 }), ['a dog'], 0).ids.slice(n)).toEqual(Array(77 - n).fill(5));
     expect(row(createClipTokenizer(TOK, { pad_token: 'not-a-token' }), ['a dog'], 0).ids.slice(n)).toEqual(Array(77 - n).fill(EOT));
+    expect(row(createClipTokenizer(TOK, { pad_token: 5 }), ['a dog'], 0).ids.slice(n)).toEqual(Array(77 - n).fill(EOT)); // not a token name: ignored
   });
 
   it('ends truncated text with the eos_token of tokenizer_config.json (a string or an AddedToken object)', () => {

@@ -39,7 +39,9 @@ export function populate(cfg: Partial<DeployConfig> = {}): Promise<void> {
     const files = await repoList(MODEL_DIR);
     const small: Record<string, Uint8Array> = {};
     for (const f of files.filter((f) => !f.endsWith('.onnx'))) small[f] = await repoFile(`${MODEL_DIR}/${f}`);
-    const info = await readModelInfo(memorySource(MODEL_ID, small));
+    // The ONNX files are listed but not read here: the source says they exist (readModelInfo checks that).
+    const listed = new Set(files);
+    const info = await readModelInfo({ ...memorySource(MODEL_ID, small), exists: async (p: string) => listed.has(p) });
     const plan = uploadPlan(files, info.variants, { model: MODEL_ID, variant: 'auto', text: true, ...cfg });
     for (const { key, path } of plan.r2) await env.MODELS.put(key, small[path] ?? (await repoFile(`${MODEL_DIR}/${path}`)));
     for (const { key, json, bin } of plan.kv) {
