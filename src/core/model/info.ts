@@ -10,6 +10,11 @@ export interface TowerFile {
   readonly file: string;
   readonly bytes?: number;
   readonly sha256?: string;
+  /**
+   * The same variant in ORT format (`clip-edge quantize --ort`), whose weights onnxruntime-web can
+   * use in place from the streamed bytes: what the Workers backend loads when it is there.
+   */
+  readonly ort?: Omit<TowerFile, 'ort'>;
 }
 
 export type Variants = Partial<Record<Precision, Partial<Record<Tower, TowerFile>>>>;
@@ -94,11 +99,20 @@ function variantsFromManifest(source: ModelSource, m: Json): Variants {
       if (t.sha256 !== undefined && !(typeof t.sha256 === 'string' && /^[0-9a-f]{64}$/.test(t.sha256))) {
         throw invalid(source, 'manifest.json', `variants.${precision}.${tower}.sha256 must be 64 lower-case hex digits`);
       }
-      entry[tower] = { file: t.file, bytes: num(t.bytes), sha256: t.sha256 as string | undefined };
+      entry[tower] = { file: t.file, bytes: num(t.bytes), sha256: t.sha256 as string | undefined, ...ortEntry(source, t.ort, `variants.${precision}.${tower}.ort`) };
     }
     out[precision] = entry;
   }
   return out;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+function ortEntry(source: ModelSource, o: unknown, where: string): { ort?: Omit<TowerFile, 'ort'> } {
+  if (o === undefined) return {};
+  if (!isObj(o) || typeof o.file !== 'string' || !o.file.endsWith('.ort')) throw invalid(source, 'manifest.json', `${where}.file must name an .ort file`);
+  if (o.sha256 !== undefined && !(typeof o.sha256 === 'string' && SHA256.test(o.sha256))) throw invalid(source, 'manifest.json', `${where}.sha256 must be 64 lower-case hex digits`);
+  return { ort: { file: o.file, bytes: num(o.bytes), sha256: o.sha256 as string | undefined } };
 }
 
 /** Variants found by looking for the standard file names (folders without a manifest). */
