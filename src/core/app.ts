@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { bearerAuth } from './auth.ts';
 import type { ClipEdge, ClassifyRequest } from './clip.ts';
 import { docsPage } from './docs-page.ts';
+import { createBytePool } from './byte-pool.ts';
 import { ClipEdgeError, isClipEdgeError } from './errors.ts';
 import { STATUS_OF } from './http-errors.ts';
 import { openApiDocument } from './openapi.ts';
@@ -19,6 +20,12 @@ export interface ClipAppOptions {
   corsOrigins?: string | readonly string[];
   /** Request body limit in bytes, enforced while streaming. @defaultValue 10 MiB */
   maxBodyBytes?: number;
+  /**
+   * Bytes of image request bodies held at once (memory-capped isolates): a request waits, first
+   * come first served, for room before its body is read, so N simultaneous large uploads cannot
+   * add up past it; a body larger than the pool alone is 413. @defaultValue no limit
+   */
+  bodyMemoryBytes?: number;
   /** Extra response headers on every response (e.g. COOP/COEP for the browser page). */
   headers?: Record<string, string>;
   /** Load shedding: work in flight, request timeout, rate limiting (see overload.ts). @defaultValue 64 in flight, 30 s, no rate limit */
@@ -173,14 +180,33 @@ export function createClipApp(options: ClipAppOptions): Hono {
     return c.json({ labelSets: await clip.labelSetNames() });
   });
 
-  app.post('/v1/classify', limit, async (c) => {
+  // The bytes a request will hold: its declared length (multipart is parsed into a second copy), or the body limit.
+  const pool = options.bodyMemoryBytes ? createBytePool(options.bodyMemoryBytes) : undefined;
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const bodyMemory: typeof limit = async (c, next) => {
+    if (!pool) return next();
+    const declared = Number(c.req.header('content-length'));
+    const copies = mediaType(c) === 'multipart/form-data' ? 2 : 1;
+    const bytes = Math.min(Number.isSafeInteger(declared) && declared >= 0 ? declared : maxBody, maxBody) * copies;
+    if (bytes > pool.total) {
+      throw new ClipEdgeError('PAYLOAD_TOO_LARGE', `this server holds at most ${(pool.total / 2 ** 20).toFixed(1)} MB of request bodies at once; the request needs ${(bytes / 2 ** 20).toFixed(1)} MB: send a smaller image`);
+    }
+    const release = await pool.acquire(bytes, requestSignal(c));
+    try {
+      await next();
+    } finally {
+      release();
+    }
+  };
+
+  app.post('/v1/classify', limit, bodyMemory, async (c) => {
     const { image, params } = await readImageRequest(c);
     const clip = await getClip();
     const r = await clip.classify(image, params, { signal: requestSignal(c) });
     return c.json({ ...r, timings: roundTimings(r.timings) });
   });
 
-  app.post('/v1/embed/image', limit, async (c) => {
+  app.post('/v1/embed/image', limit, bodyMemory, async (c) => {
     const { image } = await readImageRequest(c, false);
     const clip = await getClip();
     const r = await clip.embedImage(image, { signal: requestSignal(c) });

@@ -70,6 +70,12 @@ export interface OrtBackendOptions {
    * WASM build only). `precompiled` answers ORT's instantiate with a compiled module (Workers).
    */
   inPlace?: {
+    /**
+     * Offer `createSessionInPlace`. When false, ORT is still started through the shim, so that
+     * another backend over the same ORT module (one wasm instance per realm) can load in place.
+     * @defaultValue true
+     */
+    enabled?: boolean;
     precompiled?: { module: WebAssembly.Module; isMarker: (source: unknown) => boolean };
     /** Session options for in-place sessions. @defaultValue `sessionOptions` */
     sessionOptions?: object;
@@ -102,7 +108,7 @@ export function ortBackend(options: OrtBackendOptions): Backend {
       await options.configure?.(m);
       if (options.inPlace) {
         await withWrappedOrtInstance(() => startOrtWasm(m, () => wrappedInstances().length > 0), options.inPlace.precompiled);
-        loader = await createInPlaceLoader(m);
+        if (options.inPlace.enabled !== false) loader = await createInPlaceLoader(m);
       }
       ort = m;
       return m;
@@ -121,7 +127,7 @@ export function ortBackend(options: OrtBackendOptions): Backend {
       const m = await init();
       return m.InferenceSession.create(model, options.sessionOptions);
     },
-    ...(options.inPlace
+    ...(options.inPlace && options.inPlace.enabled !== false
       ? {
           async createSessionInPlace(model: ModelStream, o: Pick<InPlaceOptions, 'where' | 'expected'>) {
             await init();

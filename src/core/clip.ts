@@ -65,7 +65,14 @@ export interface ClipEdgeOptions {
    * large for it may be decoded DCT-scaled (needs `imageCodecs.jpegTurbo`; the result's
    * `image.decode` says so). See ImageDecoderOptions. @defaultValue no budget, exact only
    */
-  imageDecode?: { budgetBytes?: number; jpegScaling?: boolean };
+  imageDecode?: {
+    /**
+     * A number, or a function asked before each decode (e.g. what a Workers isolate has left once
+     * the model is loaded: the vision session is then created before the first decode).
+     */
+    budgetBytes?: number | (() => number);
+    jpegScaling?: boolean;
+  };
   /** Named label sets (`labelSet=` requests). */
   labelSets?: LabelSetProvider;
   limits?: Partial<ClipLimits>;
@@ -204,6 +211,8 @@ export interface ClipEdge {
   labelSet(name: string): Promise<LabelSet>;
   labelSetNames(): Promise<string[]>;
   status(): ClipEdgeStatus;
+  /** Wasm memory of the image decoder's JPEG codec (bytes; under a decode budget its high-water mark, the instance being kept). */
+  codecMemoryBytes(): number;
   /** Creates the sessions now instead of on the first request (`{ text: false }`: the vision tower only). */
   warmup(options?: { text?: boolean }): Promise<void>;
 }
@@ -407,8 +416,21 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     return p.then((matrix) => ({ matrix, source }));
   };
 
+  const budgetFollowsModel = typeof options.imageDecode?.budgetBytes === 'function';
+  let modelSettled: Promise<unknown> | undefined;
+  const settleModel = async () => {
+    await vision.load();
+    await vision.run([new Float32Array(3 * info.preprocess.cropHeight * info.preprocess.cropWidth)]);
+  };
   const imageToEmbedding = async (bytes: Uint8Array, signal?: AbortSignal) => {
     throwIfAborted(signal);
+    // The budget is what the model leaves: measure it with the model loaded and run once (its heap may grow on the first run).
+    if (budgetFollowsModel) {
+      await (modelSettled ??= settleModel().catch((e) => {
+        modelSettled = undefined;
+        throw e;
+      }));
+    }
     const img = await decoder.decodeForClip(bytes, info.preprocess);
     throwIfAborted(signal);
     const decodeMs = img.ms.decode;
@@ -548,6 +570,8 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
         timings: { tokenizeMs: r.tokenizeMs, inferenceMs: r.inferenceMs, totalMs: since(t0) },
       };
     },
+
+    codecMemoryBytes: () => decoder.jpegCodecMemoryBytes(),
 
     status() {
       const variants: ClipEdgeStatus['variants'] = {};

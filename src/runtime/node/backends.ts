@@ -28,9 +28,11 @@ export function wasmBackend(options: NodeBackendOptions = {}): Backend {
       env.wasm.numThreads = Math.max(1, Math.min(options.threads ?? 1, availableParallelism()));
       env.logLevel = 'error';
     },
-    ...(options.inPlace
-      ? { inPlace: { sessionOptions: { executionProviders: ['wasm'], graphOptimizationLevel: 'all', enableCpuMemArena: false, enableMemPattern: false } } }
-      : {}),
+    // ORT always starts through the instantiate shim (transparent), so that any backend of this process can load in place.
+    inPlace: {
+      enabled: !!options.inPlace,
+      sessionOptions: { executionProviders: ['wasm'], graphOptimizationLevel: 'all', enableCpuMemArena: false, enableMemPattern: false },
+    },
   });
 }
 

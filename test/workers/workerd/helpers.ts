@@ -38,7 +38,7 @@ export function populate(cfg: Partial<DeployConfig> = {}): Promise<void> {
   return (populated ??= (async () => {
     const files = await repoList(MODEL_DIR);
     const small: Record<string, Uint8Array> = {};
-    for (const f of files.filter((f) => !f.endsWith('.onnx'))) small[f] = await repoFile(`${MODEL_DIR}/${f}`);
+    for (const f of files.filter((f) => !/\.(onnx|ort)$/.test(f))) small[f] = await repoFile(`${MODEL_DIR}/${f}`);
     const info = await readModelInfo(memorySource(MODEL_ID, small));
     const plan = uploadPlan(files, info.variants, { model: MODEL_ID, variant: 'auto', text: true, ...cfg });
     for (const { key, path } of plan.r2) await env.MODELS.put(key, small[path] ?? (await repoFile(`${MODEL_DIR}/${path}`)));

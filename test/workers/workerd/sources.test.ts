@@ -51,13 +51,16 @@ describe('model sources', () => {
     await expect(clip.warmup()).rejects.toMatchObject({ code: 'INTEGRITY_MISMATCH' });
   });
 
-  it('an ONNX file that the manifest lists without a sha256 is refused on Workers (nothing to verify it against)', async () => {
+  it('an ONNX (or ORT-format) file that the manifest lists without a sha256 is refused on Workers (nothing to verify it against)', async () => {
     for (const o of (await env.MODELS.list({ prefix: 'tiny-clip/' })).objects) {
       const bytes = await (await env.MODELS.get(o.key))!.arrayBuffer();
       let body: ArrayBuffer | string = bytes;
       if (o.key === 'tiny-clip/manifest.json') {
-        const m = JSON.parse(new TextDecoder().decode(bytes)) as { variants: Record<string, { vision?: { sha256?: string } }> };
-        for (const v of Object.values(m.variants)) delete v.vision?.sha256;
+        const m = JSON.parse(new TextDecoder().decode(bytes)) as { variants: Record<string, { vision?: { sha256?: string; ort?: { sha256?: string } } }> };
+        for (const v of Object.values(m.variants)) {
+          delete v.vision?.sha256;
+          delete v.vision?.ort?.sha256;
+        }
         body = JSON.stringify(m);
       }
       await env.MODELS.put(o.key.replace(/^tiny-clip\//, 'unhashed-clip/'), body);
