@@ -12,14 +12,18 @@ export default tseslint.config(
   },
   {
     // The core is Web-standard TypeScript: it must run unchanged in Workers, Node, Deno, Bun and browsers.
-    files: ['src/core/**/*.ts', 'src/index.ts'],
+    files: ['src/core/**/*.ts', 'src/http/**/*.ts', 'src/index.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
+          // Exact names (not patterns): a pattern 'http' would also match the ./http/ folder.
+          paths: ['fs', 'path', 'os', 'crypto', 'module', 'url', 'http', 'https', 'stream', 'child_process', 'worker_threads'].map((name) => ({
+            name,
+            message: 'Node built-ins belong in src/runtime/.',
+          })),
           patterns: [
             { group: ['node:*'], message: 'src/core is Web-standard only: runtime I/O belongs in src/runtime/<runtime>/.' },
-            { group: ['fs', 'path', 'os', 'crypto', 'module', 'url', 'http', 'https', 'stream', 'child_process', 'worker_threads'], message: 'Node built-ins belong in src/runtime/.' },
             { group: ['**/runtime/**'], message: 'The core must not depend on a runtime adapter.' },
             { group: ['onnxruntime-web', 'onnxruntime-web/*', 'onnxruntime-node'], message: 'Runtimes hand onnxruntime in (ortBackend); the core never imports a build.' },
           ],

@@ -5,7 +5,7 @@
 // classify, vision forward per variant × backend (ORT-web WASM 1 and 2 threads, onnxruntime-node,
 // workerd), preprocessing, the embedding cross-check, loopback HTTP throughput with and without
 // micro-batching, cold start on Node/Deno/Bun/workerd, memory. Writes
-// bench/results/<date>-<host>-bench-<model>.{json,md} and SVG charts, and regenerates README.md's
+// bench/results/<date>-<host>-bench-<model>.{json,md} and SVG charts, and regenerates docs/benchmarks.md's
 // benchmark section from the latest result per model.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,6 +21,9 @@ import { type BenchResult, chartSvgs, reportMarkdown, type VisionEntry } from '.
 import { updateReadme } from './lib/readme.ts';
 import { MiB } from './lib/stats.ts';
 import { machine, versions } from './lib/system.ts';
+
+/** The page whose benchmark section (between the markers of lib/readme.ts) each run regenerates. */
+const BENCH_DOC = path.join(ROOT, 'docs/benchmarks.md');
 
 const CASES = ['classify', 'vision', 'preprocess', 'crosscheck', 'throughput', 'cold-start', 'workerd'] as const;
 type CaseName = (typeof CASES)[number];
@@ -111,7 +114,7 @@ async function main(): Promise<void> {
   });
   const resultsDir = path.resolve(values.out ?? path.join(ROOT, 'bench/results'));
   if (values['readme-only']) {
-    updateReadme(path.join(ROOT, 'README.md'), resultsDir);
+    updateReadme(BENCH_DOC, resultsDir);
     return;
   }
   const modelDir = path.resolve(values.model ?? DEFAULT_MODEL_DIR);
@@ -238,7 +241,7 @@ async function main(): Promise<void> {
   writeFileSync(path.join(resultsDir, `${base}.md`), md);
   console.log(md);
   console.error(`wrote ${path.relative(ROOT, path.join(resultsDir, base))}.{json,md} and ${Object.keys(svgs).length} charts in ${result.wallSeconds.toFixed(0)} s`);
-  if (!values['no-readme']) updateReadme(path.join(ROOT, 'README.md'), resultsDir);
+  if (!values['no-readme']) updateReadme(BENCH_DOC, resultsDir);
   if (result.errors.length) {
     console.error(`${result.errors.length} case(s) failed:\n${result.errors.join('\n')}`);
     process.exitCode = 1;

@@ -1,4 +1,4 @@
-// Regenerates the README's benchmark section (between two marker comments) from the latest bench
+// Regenerates the benchmark section of docs/benchmarks.md (between two marker comments) from the latest bench
 // result of each model in the results folder, so a rerun after a model change needs one command.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

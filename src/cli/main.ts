@@ -2,7 +2,7 @@
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { defineCommand, runMain } from 'citty';
-import { configFromEnv } from '../core/config.ts';
+import { configFromEnv } from '../http/config.ts';
 import { toNpy } from '../core/image/npy.ts';
 import { createImageDecoder } from '../core/image/decoder.ts';
 import { clipPreprocess } from '../core/image/preprocess.ts';

@@ -11,7 +11,7 @@ import { fail, guard, parseIntArg } from './common.ts';
 
 const list = (s: string | undefined) => s?.split(',').map((x) => x.trim()).filter(Boolean);
 
-/** `clip-edge quantize <model-dir> --variants fp16,int8[,q4]`: see quantize/ and the README's Quantization section. */
+/** `clip-edge quantize <model-dir> --variants fp16,int8[,q4]`: see quantize/ and docs/quantization.md. */
 export const quantize = defineCommand({
   meta: { name: 'quantize', description: 'Write fp16/int8/q4 variants of a model folder, each verified against fp32' },
   args: {

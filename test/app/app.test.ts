@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createClipApp } from '../../src/core/app.ts';
+import { createClipApp } from '../../src/http/app.ts';
 import type { ClipEdge } from '../../src/core/clip.ts';
 import { EVAL_DIR, sharedClip } from '../helpers/clip.ts';
 import { formWith, testBadInputs } from '../contract/bad-inputs.ts';

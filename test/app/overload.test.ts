@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createClipApp } from '../../src/core/app.ts';
+import { createClipApp } from '../../src/http/app.ts';
 import type { Backend, SessionLike } from '../../src/core/backend.ts';
 import type { ClipEdge } from '../../src/core/clip.ts';
-import { tokenBucketRateLimiter } from '../../src/core/overload.ts';
+import { tokenBucketRateLimiter } from '../../src/http/overload.ts';
 import { createNodeClipEdge } from '../../src/runtime/node/create.ts';
 import { wasmBackend } from '../../src/runtime/node/backends.ts';
 import { EVAL_DIR, type EvalSet } from '../helpers/clip.ts';

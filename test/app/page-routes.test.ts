@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Hono } from 'hono';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ModelWebIndex } from '../../src/core/model/web-index.ts';
 import { buildWeb, type WebBuild } from '../../src/runtime/node/page/build.ts';
 import { createServiceApp } from '../../src/runtime/node/service.ts';
@@ -19,6 +19,22 @@ beforeAll(async () => {
 });
 
 describe('page routes', () => {
+  it('malformed percent-encoding under /models/<id>/ is a 404 with no stack logged; long paths are not echoed whole', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      for (const p of ['/models/tiny-clip/%ff', '/models/tiny-clip/onnx/%E0%A4%A', '/models/tiny-clip/%', `/models/tiny-clip/${'a'.repeat(13_500)}`, `/v1/${'b'.repeat(13_500)}`]) {
+        const res = await app.request(p);
+        expect(res.status, p.slice(0, 40)).toBe(404);
+        const text = await res.text();
+        expect(JSON.parse(text).error.code).toBe('NOT_FOUND');
+        expect(text.length, p.slice(0, 40)).toBeLessThan(400);
+      }
+      expect(logged).not.toHaveBeenCalled();
+    } finally {
+      logged.mockRestore();
+    }
+  });
+
   it('serves the page at / with cross-origin isolation headers and the model folder in a meta tag', async () => {
     const res = await app.request('/');
     expect(res.status).toBe(200);

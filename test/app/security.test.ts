@@ -3,12 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createClipApp } from '../../src/core/app.ts';
-import { parseApiKeys } from '../../src/core/auth.ts';
+import { createClipApp } from '../../src/http/app.ts';
+import { parseApiKeys } from '../../src/http/auth.ts';
 import type { ClipEdge } from '../../src/core/clip.ts';
-import { configFromEnv } from '../../src/core/config.ts';
+import { configFromEnv } from '../../src/http/config.ts';
 import { ClipEdgeError } from '../../src/core/errors.ts';
-import { tokenBucketRateLimiter } from '../../src/core/overload.ts';
+import { tokenBucketRateLimiter } from '../../src/http/overload.ts';
 import { EVAL_DIR, sharedClip } from '../helpers/clip.ts';
 import { formWith } from '../contract/bad-inputs.ts';
 
@@ -144,6 +144,15 @@ describe('no outbound fetch of anything a client sends', () => {
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/image.jpg`;
   });
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('/openapi.json does not echo the Host header (no servers entry: the document\'s own origin)', async () => {
+    const app = createClipApp({ clip });
+    const res = await app.request('http://evil.example/openapi.json', { headers: { host: 'evil.example' } });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).not.toContain('evil.example');
+    expect(JSON.parse(text).servers).toBeUndefined();
+  });
 
   it('URLs in every parameter and field are treated as text, never fetched', async () => {
     const app = createClipApp({ clip });

@@ -88,9 +88,9 @@ describe('npm run bench -- --smoke', () => {
     expect(classifySvg.match(/class="bar"/g)).toHaveLength(result.classify.length * 2);
   });
 
-  it('regenerates the README section between its markers, and refuses a README without them', () => {
-    const readme = path.join(out, 'README.md');
-    copyFileSync(path.join(REPO_ROOT, 'README.md'), readme);
+  it('regenerates the docs/benchmarks.md section between its markers, and refuses a page without them', () => {
+    const readme = path.join(out, 'benchmarks.md');
+    copyFileSync(path.join(REPO_ROOT, 'docs/benchmarks.md'), readme);
     updateReadme(readme, out);
     const text = readFileSync(readme, 'utf8');
     const block = text.slice(text.indexOf(README_START), text.indexOf(README_END));

@@ -32,7 +32,7 @@ export function bombPng(): Uint8Array {
   return new Uint8Array([...sig, ...ihdr, c >>> 24, (c >>> 16) & 255, (c >>> 8) & 255, c & 255, 0, 0, 0, 0, 73, 68, 65, 84]);
 }
 
-export const formWith = (fields: Record<string, string | Blob | string[]>) => {
+export const formWith = (fields: Record<string, string | Blob | (string | Blob)[]>) => {
   const f = new FormData();
   for (const [k, v] of Object.entries(fields)) for (const x of Array.isArray(v) ? v : [v]) f.append(k, x);
   return f;
@@ -74,6 +74,9 @@ export function badInputCases(t: BadInputTarget): BadInputCase[] {
     ['multipart without image field', () => post('/v1/classify', formWith({ labels: 'a,b' })), 400, 'BAD_INPUT'],
     ['multipart image field as text', () => post('/v1/classify', formWith({ image: 'not a file', labels: 'a,b' })), 400, 'BAD_INPUT'],
     ['multipart with an empty file', () => post('/v1/classify', formWith({ image: new Blob([]), labels: 'a,b' })), 400, 'BAD_INPUT'],
+    ['multipart with 600 parts (cap 512)', () => post('/v1/classify', formWith({ image: blob(t.jpeg()), labelSet: 'tiny-clip-shapes', x: Array.from({ length: 598 }, () => '') })), 413, 'PAYLOAD_TOO_LARGE'],
+    ['multipart with two image files', () => post('/v1/classify', formWith({ image: [blob(t.jpeg()), blob(t.jpeg())], labelSet: 'tiny-clip-shapes' })), 400, 'BAD_INPUT'],
+    ['multipart text field over 256 KiB', () => post('/v1/classify', formWith({ image: blob(t.jpeg()), labels: 'a,'.repeat(140_000) })), 400, 'BAD_INPUT'],
     ['broken multipart body', () => post('/v1/classify', '--x\r\nContent-Disposition: form-data; name="image"\r\n\r\nabc', 'multipart/form-data; boundary=y'), 400, 'BAD_INPUT'],
     ['body over the 10 MB limit', () => post('/v1/classify?labels=a,b', new Uint8Array(10 * 1024 * 1024 + 1), 'image/jpeg'), 413, 'PAYLOAD_TOO_LARGE'],
     ['unknown route', () => t.request('/v1/nope'), 404, 'NOT_FOUND'],

@@ -8,6 +8,7 @@ import { wasmBackend } from '../../src/runtime/node/backends.ts';
 import { nodeImageCodecs } from '../../src/runtime/node/codecs.ts';
 import { fsModelSource } from '../../src/runtime/node/fs-source.ts';
 import { EVAL_DIR, MODEL_DIR } from '../helpers/clip.ts';
+import { prerequisite } from '../helpers/prerequisite.ts';
 
 /** The bundled model folder, read into memory once so each case can break a copy of it. */
 const files: Record<string, Uint8Array> = {};
@@ -102,7 +103,7 @@ describe('backends', () => {
     const { nativeBackend } = await import('../../src/runtime/node/backends.ts');
     const native = nativeBackend();
     const available = await native.init().then(() => true, () => false);
-    if (!available) return void console.warn('onnxruntime-node is not installed: native/WASM comparison skipped');
+    if (!prerequisite(available, 'onnxruntime-node (a devDependency)')) return void console.warn('onnxruntime-node is not installed: native/WASM comparison skipped');
     const source = fsModelSource(MODEL_DIR);
     const [a, b] = await Promise.all([native, backend].map((be) => createClipEdge({ source, backends: [be], imageCodecs: nodeImageCodecs(), visionVariant: 'fp32' })));
     const [ea, eb] = await Promise.all([a!.embedImage(jpeg), b!.embedImage(jpeg)]);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createClipApp } from '../../src/core/app.ts';
+import { createClipApp } from '../../src/http/app.ts';
 import { createClipTokenizer } from '../../src/core/tokenizer.ts';
 import { EVAL_DIR, MODEL_DIR, type EvalSet } from '../helpers/clip.ts';
 import { createNodeClipEdge } from '../../src/runtime/node/create.ts';

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createClipApp } from '../../src/core/app.ts';
+import { createClipApp } from '../../src/http/app.ts';
 import type { ClipEdge } from '../../src/core/clip.ts';
 import { makeLabelSet } from '../../src/core/label-sets.ts';
 import { decodePromptCache } from '../../src/core/prompt-cache/format.ts';

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +20,25 @@ describe('store specifics', () => {
     await store.get('k1'); // k1 is now the most recent
     await store.put('k4', one);
     expect((await store.keys()).sort()).toEqual(['k1', 'k3', 'k4']);
+  });
+
+  it('the filesystem store bounds request-time (inline-*) entries by bytes as well as by count, oldest first', async () => {
+    const dir = tmp();
+    const one = await sampleEntry(['a', 'b'], 256);
+    const probe = fsPromptCacheStore(dir);
+    await probe.put('inline-a', one);
+    const entryBytes = statSync(path.join(dir, 'inline-a.json')).size + statSync(path.join(dir, 'inline-a.bin')).size;
+    const store = fsPromptCacheStore(dir, { maxInlineBytes: 3 * entryBytes + entryBytes / 2, maxInlineEntries: 100 });
+    await store.put('inline-b', one);
+    await store.put('inline-c', one);
+    await store.put('shipped-set', one); // not request-time: never pruned
+    // Ages made explicit (file times written in one millisecond would tie).
+    for (const [k, t] of [['inline-a', 1000], ['inline-b', 2000], ['inline-c', 3000]] as const) utimesSync(path.join(dir, `${k}.json`), t, t);
+    await store.put('inline-d', one); // 4 entries > 3.5 entries' bytes: the oldest goes
+    expect(await store.keys()).toEqual(['inline-b', 'inline-c', 'inline-d', 'shipped-set']);
+    const byCount = fsPromptCacheStore(dir, { maxInlineEntries: 1 });
+    await byCount.put('inline-e', one);
+    expect(await byCount.keys()).toEqual(['inline-e', 'shipped-set']);
   });
 
   it('the filesystem store refuses keys that are paths', async () => {

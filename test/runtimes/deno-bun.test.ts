@@ -1,17 +1,21 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EVAL_DIR, REPO_ROOT, type EvalSet } from '../helpers/clip.ts';
+import { userEnv } from '../helpers/user-env.ts';
 
-// The real runtimes, from the npm packages `deno` and `bun` (devDependencies).
+// The real runtimes, from the npm packages `deno` and `bun` (devDependencies), run with the
+// README's commands and permissions in a user's environment (no test-only variables).
 const RUNTIMES = {
   deno: { bin: path.join(REPO_ROOT, 'node_modules/.bin/deno'), serve: ['run', '--allow-read', '--allow-env', '--allow-net', 'src/runtime/deno/main.ts'] },
   bun: { bin: path.join(REPO_ROOT, 'node_modules/.bin/bun'), serve: ['run', 'src/runtime/bun/main.ts'] },
 } as const;
 
 const evalSet = JSON.parse(readFileSync(path.join(EVAL_DIR, 'labels.json'), 'utf8')) as EvalSet;
+/** PyTorch's top-1 per eval image (the recipe's fp32 checkpoint, PIL preprocessing, the eval templates). */
+const torchTop1 = (JSON.parse(readFileSync(path.join(EVAL_DIR, 'torch-reference.json'), 'utf8')) as { torch_top1: Record<string, string> }).torch_top1;
 const children: ChildProcess[] = [];
 afterAll(() => children.forEach((c) => c.kill('SIGKILL')));
 
@@ -20,7 +24,7 @@ function start(name: keyof typeof RUNTIMES): Promise<string> {
   const rt = RUNTIMES[name];
   const child = spawn(rt.bin, [...rt.serve], {
     cwd: REPO_ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' },
+    env: userEnv({ PORT: '0', HOST: '127.0.0.1', DENO_NO_UPDATE_CHECK: '1' }).env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -40,7 +44,7 @@ function start(name: keyof typeof RUNTIMES): Promise<string> {
 describe.each(Object.keys(RUNTIMES) as (keyof typeof RUNTIMES)[])('%s runtime', (name) => {
   it(`serves the API on 127.0.0.1 and classifies a fixture image`, async () => {
     const url = await start(name);
-    const item = evalSet.images.find((i) => i.split === 'seen' && i.file.endsWith('.jpg'))!;
+    const item = evalSet.images.find((i) => i.split === 'seen' && i.file.endsWith('.jpg') && torchTop1[i.file] === i.label)!;
     const r = await fetch(`${url}/v1/classify?${new URLSearchParams({ labels: evalSet.labels.join(','), topK: '1' })}`, {
       method: 'POST',
       headers: { 'content-type': 'image/jpeg' },
@@ -49,7 +53,7 @@ describe.each(Object.keys(RUNTIMES) as (keyof typeof RUNTIMES)[])('%s runtime', 
     expect(r.status).toBe(200);
     const body = (await r.json()) as { results: { label: string }[]; model: string };
     expect(body.model).toBe('tiny-clip');
-    expect(evalSet.labels).toContain(body.results[0]!.label);
+    expect(body.results[0]!.label).toBe(torchTop1[item.file]);
     const bad = await fetch(`${url}/v1/classify?labels=a,b`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(10) });
     expect(bad.status).toBe(415);
   }, 120_000);
@@ -61,19 +65,35 @@ describe('examples', () => {
   for (const p of picks) cpSync(path.join(EVAL_DIR, p.file), path.join(folder, path.basename(p.file)));
   afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
-  it('examples/deno-classify-folder.ts prints one JSON line per image', () => {
+  it('examples/deno-classify-folder.ts prints one JSON line per image, each PyTorch\'s top-1 (README command and permissions)', () => {
+    const { env, home } = userEnv();
     const r = spawnSync(RUNTIMES.deno.bin, ['run', '--allow-read', '--allow-env', 'examples/deno-classify-folder.ts', folder, evalSet.labels.join(',')], {
-      cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1' },
+      cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000, env,
     });
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; label: string });
     expect(lines.map((l) => l.file).sort()).toEqual(picks.map((p) => path.basename(p.file)).sort());
-    for (const l of lines) expect(evalSet.labels).toContain(l.label);
+    const expected = Object.fromEntries(picks.map((p) => [path.basename(p.file), torchTop1[p.file]]));
+    expect(Object.fromEntries(lines.map((l) => [l.file, l.label]))).toEqual(expected);
+    // Without --allow-write the per-user cache is not written (a warning says so) and nothing else breaks.
+    expect(existsSync(path.join(home, '.cache', 'clip-edge'))).toBe(false);
+  }, 150_000);
+
+  it('the Deno example with --allow-write keeps inline labels in ~/.cache/clip-edge/prompts', () => {
+    const { env, home } = userEnv();
+    const r = spawnSync(RUNTIMES.deno.bin, ['run', '--allow-read', '--allow-env', '--allow-write', 'examples/deno-classify-folder.ts', folder, 'red circle,blue star'], {
+      cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000, env,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).not.toContain('prompt cache write failed');
+    const dirs = readdirSync(path.join(home, '.cache', 'clip-edge', 'prompts'));
+    expect(dirs).toEqual([expect.stringMatching(/^tiny-clip-[0-9a-f]{12}$/)]);
+    expect(readdirSync(path.join(home, '.cache', 'clip-edge', 'prompts', dirs[0]!)).filter((f) => f.startsWith('inline-'))).toHaveLength(2);
   }, 150_000);
 
   it('examples/bun-search-folder.ts ranks the folder for a text query', () => {
     const r = spawnSync(RUNTIMES.bun.bin, ['run', 'examples/bun-search-folder.ts', folder, 'a photo of a red circle'], {
-      cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000,
+      cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000, env: userEnv().env,
     });
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; similarity: number });

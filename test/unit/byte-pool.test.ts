@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createBytePool } from '../../src/core/byte-pool.ts';
+import { createBytePool } from '../../src/http/byte-pool.ts';
 
 describe('byte pool (request bodies held at once)', () => {
   it('grants while there is room, then first come first served as bytes come back', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { configFromEnv } from '../../src/core/config.ts';
+import { configFromEnv } from '../../src/http/config.ts';
 
 describe('configFromEnv', () => {
   it('reads every documented variable', () => {

@@ -46,6 +46,19 @@ describe('CLIP BPE tokenizer (tokenizer.json generated from OpenAI vocabulary)',
     expect(tokenizer.encodeBatch([long]).truncated).toEqual([true]);
   });
 
+  // openai/CLIP's own tokenizer and clip.tokenize(truncate=True) on texts of distinct words (make_truncation_golden.py).
+  const truncation = json('test/fixtures/golden/truncation_golden.json') as {
+    context_length: number;
+    cases: { name: string; text: string; ids: number[]; truncated: boolean }[];
+  };
+  it.each(truncation.cases.map((c) => [c.name, c] as const))('truncates as openai/CLIP: %s', (_, c) => {
+    expect(tokenizer.encode(c.text)).toEqual(c.ids);
+    const b = tokenizer.encodeBatch([c.text]);
+    expect(b.truncated).toEqual([c.truncated]);
+    expect(Array.from(b.inputIds.subarray(0, c.ids.length), Number)).toEqual(c.ids);
+    expect(Array.from(b.attentionMask, Number)).toEqual([...Array(c.ids.length).fill(1), ...Array(truncation.context_length - c.ids.length).fill(0)]);
+  });
+
   it('handles empty text, unicode and odd whitespace without throwing', () => {
     expect(tokenizer.encode('')).toEqual([49406, 49407]);
     expect(tokenizer.encode('  Hello\n\tWORLD  ')).toEqual(tokenizer.encode('hello world'));

@@ -1,4 +1,4 @@
-import { configFromEnv, type ServiceConfig } from '../../core/config.ts';
+import { configFromEnv, type ServiceConfig } from '../../http/config.ts';
 import { createServiceApp } from '../node/service.ts';
 
 declare const Deno: {

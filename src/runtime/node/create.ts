@@ -1,6 +1,5 @@
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Backend } from '../../core/backend.ts';
 import { type ClipEdge, type ClipEdgeOptions, createClipEdge } from '../../core/clip.ts';
@@ -10,6 +9,7 @@ import { nodeImageCodecs } from './codecs.ts';
 import { fsModelSource } from './fs-source.ts';
 import { dirLabelSets } from './label-sets.ts';
 import { fsPromptCacheStore } from './prompt-cache-fs.ts';
+import { userPromptCacheDir } from './user-cache.ts';
 import { type PromptCacheStore, tieredPromptCacheStore } from '../../core/prompt-cache/store.ts';
 
 /** The package's root folder (where models/ and third_party/ live). */
@@ -34,7 +34,7 @@ export interface NodeClipEdgeOptions
   /**
    * The shared prompt cache. @defaultValue the caches shipped in `<model>/prompts/` (read-only),
    * behind a writable per-user folder for inline labels: `$CLIP_EDGE_PROMPT_CACHE/<model folder name>-<hash of its path>`,
-   * default `~/.cache/clip-edge/prompts/…`.
+   * default `~/.cache/clip-edge/prompts/…` (`$HOME`; with no home folder, the shipped caches alone).
    */
   promptCache?: PromptCacheStore;
 }
@@ -58,17 +58,19 @@ export async function createNodeClipEdge(options: NodeClipEdgeOptions = {}): Pro
     backends: backends ?? defaultNodeBackends({ threads }),
     imageCodecs: nodeImageCodecs(),
     labelSets: chainLabelSets(...providers),
-    promptCache:
-      promptCache ??
-      tieredPromptCacheStore(
-        fsPromptCacheStore(
-          path.join(
-            process.env.CLIP_EDGE_PROMPT_CACHE ?? path.join(homedir(), '.cache', 'clip-edge', 'prompts'),
-            // Two model folders with the same name must not share (and overwrite) caches.
-            `${path.basename(dir)}-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`,
-          ),
-        ),
-        fsPromptCacheStore(path.join(dir, 'prompts')),
-      ),
+    promptCache: promptCache ?? defaultPromptCache(dir),
   });
+}
+
+/**
+ * The caches shipped in `<model>/prompts/` (read-only) behind the per-user folder, or the shipped
+ * ones alone when there is no home folder to write to (inline labels are then kept in memory only).
+ */
+function defaultPromptCache(dir: string): PromptCacheStore {
+  const shipped = fsPromptCacheStore(path.join(dir, 'prompts'));
+  const userDir = userPromptCacheDir();
+  if (!userDir) return { ...shipped, name: `${shipped.name} (read-only)`, put: async () => {}, delete: async () => {} };
+  // Two model folders with the same name must not share (and overwrite) caches.
+  const perModel = `${path.basename(dir)}-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`;
+  return tieredPromptCacheStore(fsPromptCacheStore(path.join(userDir, perModel)), shipped);
 }

@@ -15,18 +15,39 @@ export interface FsPromptCacheOptions {
    * requests with ever-new labels cannot fill the disk. @defaultValue 2000
    */
   maxInlineEntries?: number;
+  /**
+   * Most bytes of `inline-*` entries kept (header + matrix; a 256-class set with 80 templates is
+   * ~0.25 MB), pruned the same way: the entry count alone let 2000 entries reach ~0.47 GB.
+   * @defaultValue 128 MiB
+   */
+  maxInlineBytes?: number;
 }
+
+export const DEFAULT_MAX_INLINE_ENTRIES = 2000;
+export const DEFAULT_MAX_INLINE_BYTES = 128 * 1024 * 1024;
 
 /** Prompt caches as `<dir>/<key>.json` (header) + `<dir>/<key>.bin` (matrix), written atomically. */
 export function fsPromptCacheStore(dir: string, options: FsPromptCacheOptions = {}): PromptCacheStore {
-  const maxInline = options.maxInlineEntries ?? 2000;
+  const maxInline = options.maxInlineEntries ?? DEFAULT_MAX_INLINE_ENTRIES;
+  const maxBytes = options.maxInlineBytes ?? DEFAULT_MAX_INLINE_BYTES;
+  const sizeOf = async (f: string) => (await stat(path.join(dir, f)).catch(() => undefined)) ?? { mtimeMs: 0, size: 0 };
+  /** Drops the oldest request-time entries until both bounds hold. */
   const pruneInline = async () => {
-    const names = (await readdir(dir)).filter((f) => f.startsWith('inline-') && f.endsWith('.json'));
-    if (names.length <= maxInline) return;
-    const aged = await Promise.all(names.map(async (f) => ({ key: f.slice(0, -5), t: (await stat(path.join(dir, f)).catch(() => undefined))?.mtimeMs ?? 0 })));
+    const keys = (await readdir(dir)).filter((f) => f.startsWith('inline-') && f.endsWith('.json')).map((f) => f.slice(0, -5));
+    const aged = await Promise.all(
+      keys.map(async (key) => {
+        const [json, bin] = await Promise.all([sizeOf(`${key}.json`), sizeOf(`${key}.bin`)]);
+        return { key, t: json.mtimeMs, bytes: json.size + bin.size };
+      }),
+    );
     aged.sort((a, b) => a.t - b.t);
-    for (const { key } of aged.slice(0, names.length - maxInline)) {
+    let bytes = aged.reduce((n, e) => n + e.bytes, 0);
+    let count = aged.length;
+    for (const { key, bytes: b } of aged) {
+      if (count <= maxInline && bytes <= maxBytes) break;
       await Promise.all(['json', 'bin'].map((ext) => rm(path.join(dir, `${key}.${ext}`), { force: true })));
+      count--;
+      bytes -= b;
     }
   };
   const file = (key: string, ext: string) => path.join(dir, `${key}.${ext}`);

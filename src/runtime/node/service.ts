@@ -1,7 +1,7 @@
 import type { Context, Hono } from 'hono';
-import { createClipApp } from '../../core/app.ts';
-import type { ServiceConfig } from '../../core/config.ts';
-import { overloadOptionsOf } from '../../core/overload.ts';
+import { createClipApp } from '../../http/app.ts';
+import type { ServiceConfig } from '../../http/config.ts';
+import { overloadOptionsOf } from '../../http/overload.ts';
 import { createNodeClipEdge, DEFAULT_MODEL_DIR } from './create.ts';
 import type { WebBuild } from './page/build.ts';
 

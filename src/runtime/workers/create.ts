@@ -1,7 +1,7 @@
 import type { Hono } from 'hono';
-import { createClipApp } from '../../core/app.ts';
+import { createClipApp } from '../../http/app.ts';
 import { type ClipEdge, type ClipEdgeOptions, createClipEdge } from '../../core/clip.ts';
-import { type ServiceConfig, configFromEnv } from '../../core/config.ts';
+import { type ServiceConfig, configFromEnv } from '../../http/config.ts';
 import { ClipEdgeError } from '../../core/errors.ts';
 import { chainLabelSets, type LabelSetProvider } from '../../core/label-sets.ts';
 import type { ModelSource } from '../../core/model/source.ts';
@@ -11,7 +11,7 @@ import { PAGE_HEADERS } from '../../web/headers.ts';
 import { workersImageCodecs } from './codecs.ts';
 import { builtinLabelSets, sourceLabelSets } from './label-sets.ts';
 import { WORKERS_DEFAULT_BODY_MEMORY_MB, WORKERS_DEFAULT_MAX_PIXELS, decodeBudgetFromModel } from './limits.ts';
-import { overloadOptionsOf } from '../../core/overload.ts';
+import { overloadOptionsOf } from '../../http/overload.ts';
 import { cloudflareRateLimiter } from './rate-limit.ts';
 import { assetsModelSource, r2ModelSource } from './model-source.ts';
 import { ortWasmMemoryBytes, workersWasmBackend } from './ort.ts';

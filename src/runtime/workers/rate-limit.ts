@@ -1,4 +1,4 @@
-import type { RateLimiter } from '../../core/overload.ts';
+import type { RateLimiter } from '../../http/overload.ts';
 import type { RateLimitBindingLike } from './bindings.ts';
 
 /**

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { toNpy } from '../../../src/core/image/npy.ts';
+import { prerequisite } from '../../helpers/prerequisite.ts';
 
 const PYTHON = '/usr/bin/python3';
 const hasNumpy = (() => {
@@ -34,7 +35,7 @@ describe('toNpy', () => {
     expect(() => toNpy(new Float32Array(5), [2, 3])).toThrow(/holds 6 values, the data has 5/);
   });
 
-  it.skipIf(!hasNumpy)('numpy reads it back (skipped without /usr/bin/python3 + numpy)', () => {
+  it.skipIf(!prerequisite(hasNumpy, 'Debian python3-numpy'))('numpy reads it back (skipped without /usr/bin/python3 + numpy)', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'npy-'));
     try {
       const file = path.join(dir, 'x.npy');

@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createImageDecoder } from '../../../src/core/image/decoder.ts';
 import { resizeAndCenterCrop } from '../../../src/core/image/preprocess.ts';
 import { nodeImageCodecs } from '../../../src/runtime/node/codecs.ts';
+import { prerequisite } from '../../helpers/prerequisite.ts';
 import { sharedDataDir } from '../../helpers/shared-data.ts';
 import { CACHED_REFS, ParityReport, configOf, diff, loadIndex, readRefPng, sha256 } from './refs.ts';
 
@@ -14,7 +15,7 @@ const index = shared ? loadIndex(CACHED_REFS) : null;
 const HOW = 'run `/usr/bin/python3 test/fixtures/pil/make_refs.py --shared` (needs Debian python3-pil)';
 
 describe('PIL parity (shared ImageNet / CIFAR photos)', () => {
-  if (!index || !shared) {
+  if (!prerequisite(!!shared, `../shared/data beside the repository`) || !prerequisite(!!index, `PIL refs in .cache/pil-refs (${HOW})`) || !index || !shared) {
     it.skip(shared ? `no refs in .cache/pil-refs: ${HOW}` : 'no ../shared/data beside the repository', () => {});
     return;
   }
@@ -23,7 +24,7 @@ describe('PIL parity (shared ImageNet / CIFAR photos)', () => {
 
   for (const entry of index.entries) {
     const file = path.join(shared, 'images', entry.source!);
-    it.skipIf(!existsSync(file))(entry.name, async () => {
+    it.skipIf(!prerequisite(existsSync(file), `../shared/data/images/${entry.source}`))(entry.name, async () => {
       const bytes = new Uint8Array(readFileSync(file));
       expect(sha256(bytes), 'the shared image changed: regenerate the refs').toBe(entry.sha256);
       const img = await decoder.decode(bytes);

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { Hono, type Context } from 'hono';
+import { quotedPath } from '../../../http/errors.ts';
 import type { ClipEdge } from '../../../core/clip.ts';
 import { PAGE_HEADERS } from '../../../web/headers.ts';
 import { buildWeb, type WebBuild, typeOf } from './build.ts';
@@ -30,7 +31,16 @@ const bytesOf = (b: Uint8Array) => () => Promise.resolve(b);
 /** Model files can be hundreds of MB: streamed from disk, never read whole. */
 const streamOf = (file: string) => async () => Readable.toWeb(createReadStream(file)) as unknown as ReadableStream;
 
-const notFound = (c: Context, what: string) => c.json({ error: { code: 'NOT_FOUND', message: `no ${what} ${new URL(c.req.url).pathname}` } }, 404, PAGE_HEADERS);
+const notFound = (c: Context, what: string) => c.json({ error: { code: 'NOT_FOUND', message: `no ${what} ${quotedPath(new URL(c.req.url).pathname)}` } }, 404, PAGE_HEADERS);
+
+/** A path segment's decoded form, or undefined when its percent-encoding is malformed (`%ff`, `%E0%A4%A`). */
+const decodedPath = (s: string): string | undefined => {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
+};
 
 /**
  * The mobile-web classifier: the page at `/`, its bundle, ORT's and the decoders' files, and the
@@ -66,7 +76,8 @@ export async function createPageRoutes(options: PageRoutesOptions): Promise<Hono
   }
   app.get(`/models/:id/*`, async (c) => {
     if (c.req.param('id') !== served.index.id) return notFound(c, 'model');
-    const rel = decodeURIComponent(new URL(c.req.url).pathname.slice(`/${modelBase}`.length));
+    const rel = decodedPath(new URL(c.req.url).pathname.slice(`/${modelBase}`.length));
+    if (rel === undefined) return notFound(c, 'model file');
     if (rel === MODEL_WEB_INDEX) return send(c, bytesOf(indexJson), indexJson.byteLength, 'application/json', tagOf(rel, indexJson), 'no-cache');
     const entry = Object.hasOwn(served.index.files, rel) ? served.index.files[rel]! : undefined;
     const where = served.files.get(rel);

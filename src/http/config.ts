@@ -1,7 +1,7 @@
-import type { ClipLimits } from './clip.ts';
+import type { ClipLimits } from '../core/clip.ts';
 import { parseApiKeys } from './auth.ts';
-import { ClipEdgeError } from './errors.ts';
-import { type Precision, isPrecision } from './precision.ts';
+import { ClipEdgeError } from '../core/errors.ts';
+import { type Precision, isPrecision } from '../core/precision.ts';
 
 /** Service settings that every runtime reads from its environment (process.env, Deno.env, Workers vars). */
 export interface ServiceConfig {

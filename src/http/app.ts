@@ -3,13 +3,14 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { z } from 'zod';
 import { bearerAuth } from './auth.ts';
-import type { ClipEdge, ClassifyRequest } from './clip.ts';
+import type { ClipEdge, ClassifyRequest } from '../core/clip.ts';
 import { docsPage } from './docs-page.ts';
 import { createBytePool } from './byte-pool.ts';
-import { ClipEdgeError, isClipEdgeError } from './errors.ts';
-import { STATUS_OF } from './http-errors.ts';
+import { ClipEdgeError, isClipEdgeError } from '../core/errors.ts';
+import { quotedPath, STATUS_OF } from './errors.ts';
+import { DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_MULTIPART_PARTS, type MultipartLimits, readImageForm } from './multipart.ts';
 import { openApiDocument } from './openapi.ts';
-import { type OverloadOptions, overloadGuard, requestSignal } from './overload.ts';
+import { createOverloadGuard, type OverloadOptions, requestBodyUnfinished, requestSignal } from './overload.ts';
 
 export interface ClipAppOptions {
   /** The loaded kit, or a function that loads it on first use (e.g. once per Workers isolate). */
@@ -26,6 +27,8 @@ export interface ClipAppOptions {
    * add up past it; a body larger than the pool alone is 413. @defaultValue no limit
    */
   bodyMemoryBytes?: number;
+  /** Parts in one multipart body (image + form fields; repeated `labels` count one each). @defaultValue 512 */
+  maxMultipartParts?: number;
   /** Extra response headers on every response (e.g. COOP/COEP for the browser page). */
   headers?: Record<string, string>;
   /** Load shedding: work in flight, request timeout, rate limiting (see overload.ts). @defaultValue 64 in flight, 30 s, no rate limit */
@@ -71,26 +74,13 @@ function readClassifyParams(get: (k: string) => string[]): ClassifyRequest {
 }
 
 /** The image bytes and parameters of a classify/embed request: raw `image/*` body + query, or multipart. */
-async function readImageRequest(c: Context, withParams = true): Promise<{ image: Uint8Array; params: ClassifyRequest }> {
+async function readImageRequest(c: Context, limits: MultipartLimits, withParams = true): Promise<{ image: Uint8Array; params: ClassifyRequest }> {
   const type = mediaType(c);
   if (type === 'multipart/form-data') {
-    let form: FormData;
-    try {
-      form = await c.req.raw.formData();
-    } catch (cause) {
-      if (isClipEdgeError(cause)) throw cause;
-      throw new ClipEdgeError('BAD_INPUT', 'the multipart body could not be parsed', { cause });
-    }
-    const file = form.get('image');
-    if (file === null) throw new ClipEdgeError('BAD_INPUT', 'the multipart body has no "image" field');
-    if (typeof file === 'string') throw new ClipEdgeError('BAD_INPUT', 'the "image" field must be a file, not text');
-    const image = new Uint8Array(await file.arrayBuffer());
+    const { image, fields } = await readImageForm(c.req.raw, limits);
     if (image.byteLength === 0) throw new ClipEdgeError('BAD_INPUT', 'the image is empty (0 bytes)');
     const url = new URL(c.req.url);
-    const get = (k: string) => [
-      ...url.searchParams.getAll(k),
-      ...form.getAll(k).filter((v): v is string => typeof v === 'string'),
-    ];
+    const get = (k: string) => [...url.searchParams.getAll(k), ...(fields.get(k) ?? [])];
     return { image, params: withParams ? readClassifyParams(get) : {} };
   }
   if (!IMAGE_TYPES.test(type)) {
@@ -133,6 +123,9 @@ export function createClipApp(options: ClipAppOptions): Hono {
       const shed = SHED.has(err.code);
       if (status >= 500 && !shed && err.code !== 'BACKEND_UNAVAILABLE') onInternal(err);
       if (shed) c.header('Retry-After', String(Number(err.details?.retryAfterSeconds) || 1));
+      // Answered before the body was read to its end: the runtime closes the socket rather than wait
+      // for the rest (Node after a short drain), so say so instead of promising keep-alive.
+      if (requestBodyUnfinished(c)) c.header('Connection', 'close');
       // Server-side model problems say what is wrong with the model, but never where it lives on disk.
       const message = status >= 500 && !shed ? `the model could not be used (${err.code})` : err.message;
       return c.json({ error: { code: err.code, message } }, status as 500);
@@ -140,7 +133,7 @@ export function createClipApp(options: ClipAppOptions): Hono {
     onInternal(err);
     return c.json({ error: { code: 'INTERNAL', message: 'internal error' } }, 500);
   });
-  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${new URL(c.req.url).pathname}` } }, 404));
+  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method.slice(0, 16)} ${quotedPath(new URL(c.req.url).pathname)}` } }, 404));
 
   if (options.headers) {
     const extra = options.headers;
@@ -158,8 +151,14 @@ export function createClipApp(options: ClipAppOptions): Hono {
 
   const keyed = typeof options.apiKey === 'string' ? options.apiKey.length > 0 : (options.apiKey?.length ?? 0) > 0;
   if (keyed) app.use('*', bearerAuth(options.apiKey!));
-  app.use('/v1/*', overloadGuard({ ...options.overload, keyed }));
+  const guard = createOverloadGuard({ onAbandoned: onInternal, ...options.overload, keyed });
+  app.use('/v1/*', guard.middleware);
 
+  const multipartLimits: MultipartLimits = {
+    maxParts: options.maxMultipartParts ?? DEFAULT_MAX_MULTIPART_PARTS,
+    maxBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    maxFieldBytes: DEFAULT_MAX_FIELD_BYTES,
+  };
   const limit = bodyLimit({
     maxSize: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     onError: () => {
@@ -167,13 +166,18 @@ export function createClipApp(options: ClipAppOptions): Hono {
     },
   });
 
-  app.get('/openapi.json', (c) => c.json(openApiDocument(new URL(c.req.url).origin)));
+  // No `servers` entry: OpenAPI then means the origin the document was fetched from. Copying the
+  // request's Host header into it would echo whatever a client (or a poisoned cache key) sent.
+  const openApi = openApiDocument();
+  app.get('/openapi.json', (c) => c.json(openApi));
   app.get('/docs', (c) => c.html(docsPage()));
 
   app.get('/v1/models', async (c) => {
     const clip = await getClip();
     return c.json({ models: [clip.status()] });
   });
+
+  app.get('/v1/load', (c) => c.json(guard.gauge()));
 
   app.get('/v1/label-sets', async (c) => {
     const clip = await getClip();
@@ -200,14 +204,14 @@ export function createClipApp(options: ClipAppOptions): Hono {
   };
 
   app.post('/v1/classify', limit, bodyMemory, async (c) => {
-    const { image, params } = await readImageRequest(c);
+    const { image, params } = await readImageRequest(c, multipartLimits);
     const clip = await getClip();
     const r = await clip.classify(image, params, { signal: requestSignal(c) });
     return c.json({ ...r, timings: roundTimings(r.timings) });
   });
 
   app.post('/v1/embed/image', limit, bodyMemory, async (c) => {
-    const { image } = await readImageRequest(c, false);
+    const { image } = await readImageRequest(c, multipartLimits, false);
     const clip = await getClip();
     const r = await clip.embedImage(image, { signal: requestSignal(c) });
     return c.json({ ...r, embedding: Array.from(r.embedding), dim: r.embedding.length, timings: roundTimings(r.timings) });

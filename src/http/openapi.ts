@@ -98,6 +98,12 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
     paths: {
       '/healthz': { get: { summary: 'Liveness', security: [], responses: { 200: { description: 'OK' } } } },
       '/v1/models': { get: { summary: 'The loaded model: variants, sizes, backend in use', responses: { 200: { description: 'Models' }, ...errors } } },
+      '/v1/load': {
+        get: {
+          summary: 'The in-flight limit of this process / isolate: slots held now, the limit, slots admitted and released since start',
+          responses: { 200: { description: 'inFlight, maxInFlight, requestTimeoutMs, admitted, released, abandoned' }, ...errors },
+        },
+      },
       '/v1/label-sets': { get: { summary: 'Names of stored label sets', responses: { 200: { description: 'Label set names' }, ...errors } } },
       '/v1/classify': {
         post: {

@@ -1,4 +1,4 @@
-import type { ClipEdgeErrorCode } from './errors.ts';
+import type { ClipEdgeErrorCode } from '../core/errors.ts';
 
 /** The one place where error codes become HTTP statuses. */
 export const STATUS_OF: Readonly<Record<ClipEdgeErrorCode, number>> = Object.freeze({
@@ -25,3 +25,10 @@ export const STATUS_OF: Readonly<Record<ClipEdgeErrorCode, number>> = Object.fre
   BACKEND_UNAVAILABLE: 503,
   NETWORK: 502,
 });
+
+/**
+ * A request path as error messages quote it: at most `max` characters, so that a 13 KB path is not
+ * echoed back (or into logs) whole.
+ */
+export const quotedPath = (pathname: string, max = 120): string =>
+  pathname.length <= max ? pathname : `${pathname.slice(0, max)}… (${pathname.length} characters)`;

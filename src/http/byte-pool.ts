@@ -1,4 +1,4 @@
-import { ClipEdgeError } from './errors.ts';
+import { ClipEdgeError } from '../core/errors.ts';
 
 /**
  * A pool of bytes shared by concurrent requests (request bodies held at once in a memory-capped

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { timingSafeEqual } from 'hono/utils/buffer';
-import { ClipEdgeError } from './errors.ts';
+import { ClipEdgeError } from '../core/errors.ts';
 
 /**
  * Bearer authentication for every route it is mounted on. Each presented token is compared with

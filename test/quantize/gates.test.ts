@@ -1,0 +1,61 @@
+// Every gate key of every variant, just above and just below its threshold (quantize/verify/gates.ts).
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_GATES, checkGate, parseGates, type Gate } from '../../quantize/verify/gates.ts';
+import type { CosineStats, Top1Stats } from '../../quantize/verify/metrics.ts';
+
+const EPS = 1e-6;
+const cos = (mean: number, min: number): CosineStats => ({ mean, min, n: 10 });
+const top1 = (agreement: number, n = 100): Top1Stats => ({ agreement, n, fp32MarginMedian: 0.1, accuracy: {} });
+/** Measurements that pass every gate, with one key set to a given value. */
+const measured = (key: keyof Gate, value: number) => ({
+  cos: cos(key === 'cosineMean' ? value : 1, key === 'cosineMin' ? value : key === 'cosineMean' ? Math.min(value, 1) : 1),
+  top1: top1(key === 'top1Agreement' ? value : 1),
+});
+
+const ROWS = Object.entries(DEFAULT_GATES).flatMap(([variant, gate]) =>
+  (Object.entries(gate) as [keyof Gate, number][]).map(([key, threshold]) => ({ variant, key, threshold, gate: gate as Gate })),
+);
+
+describe('quantization gates', () => {
+  it('the defaults are the documented ones (int8: mean 0.99, min 0.97, top-1 97 %; fp16: mean 0.9995; q4: mean 0.98)', () => {
+    expect(DEFAULT_GATES).toEqual({
+      int8: { cosineMean: 0.99, cosineMin: 0.97, top1Agreement: 0.97 },
+      fp16: { cosineMean: 0.9995 },
+      q4: { cosineMean: 0.98 },
+    });
+  });
+
+  it.each(ROWS)('$variant.$key = $threshold: at and just above passes, just below fails naming the gate', ({ variant, key, threshold, gate }) => {
+    for (const v of [threshold, threshold + EPS]) {
+      const m = measured(key, v);
+      expect(checkGate(`${variant} vision`, gate, m.cos, m.top1), `${key} = ${v}`).toEqual([]);
+    }
+    const m = measured(key, threshold - EPS);
+    const fails = checkGate(`${variant} vision`, gate, m.cos, m.top1);
+    expect(fails).toHaveLength(1);
+    expect(fails[0]).toMatch(new RegExp(`^${variant} vision: .* \\(gate ${key}\\)$`));
+    expect(fails[0]).toContain(String(threshold === 0.97 && key === 'top1Agreement' ? '97.0 %' : threshold));
+  });
+
+  it('NaN never passes a gate (an empty or broken measurement fails)', () => {
+    expect(checkGate('int8 vision', DEFAULT_GATES.int8, cos(NaN, NaN), top1(NaN))).toHaveLength(3);
+  });
+
+  it('top-1 agreement is judged only when there were labelled images; 0 switches a gate off', () => {
+    expect(checkGate('int8 text', DEFAULT_GATES.int8, cos(1, 1), undefined)).toEqual([]);
+    expect(checkGate('int8 vision', DEFAULT_GATES.int8, cos(1, 1), top1(0, 0))).toEqual([]);
+    const off = parseGates('int8.cosineMean=0,int8.cosineMin=0,int8.top1Agreement=0').int8;
+    expect(checkGate('int8 vision', off, cos(0.1, 0.1), top1(0.1))).toEqual([]);
+  });
+
+  it('parses overrides per variant and key over the defaults, and refuses anything else', () => {
+    expect(parseGates('q4.cosineMin=0.9, fp16.top1Agreement=1')).toEqual({
+      int8: DEFAULT_GATES.int8,
+      fp16: { ...DEFAULT_GATES.fp16, top1Agreement: 1 },
+      q4: { ...DEFAULT_GATES.q4, cosineMin: 0.9 },
+    });
+    for (const bad of ['int4.cosineMean=0.9', 'int8.cosine=0.9', 'int8.cosineMean=1.5', 'int8.cosineMean=-1', 'int8.cosineMean', 'int8.cosineMean=x']) {
+      expect(() => parseGates(bad), bad).toThrow(expect.objectContaining({ code: 'BAD_INPUT' }));
+    }
+  });
+});
