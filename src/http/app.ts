@@ -184,14 +184,16 @@ export function createClipApp(options: ClipAppOptions): Hono {
     return c.json({ labelSets: await clip.labelSetNames() });
   });
 
-  // The bytes a request will hold: its declared length (multipart is parsed into a second copy), or the body limit.
+  // The bytes a request will hold: its declared length (multipart is parsed into a second copy).
   const pool = options.bodyMemoryBytes ? createBytePool(options.bodyMemoryBytes) : undefined;
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const bodyMemory: typeof limit = async (c, next) => {
     if (!pool) return next();
-    const declared = Number(c.req.header('content-length'));
+    const header = c.req.header('content-length');
+    const declared = header === undefined ? NaN : Number(header);
     const copies = mediaType(c) === 'multipart/form-data' ? 2 : 1;
-    const bytes = Math.min(Number.isSafeInteger(declared) && declared >= 0 ? declared : maxBody, maxBody) * copies;
+    // A body of unknown length (chunked) holds the whole pool: it runs alone, capped by the body limit.
+    const bytes = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, maxBody) * copies : pool.total;
     if (bytes > pool.total) {
       throw new ClipEdgeError('PAYLOAD_TOO_LARGE', `this server holds at most ${(pool.total / 2 ** 20).toFixed(1)} MB of request bodies at once; the request needs ${(bytes / 2 ** 20).toFixed(1)} MB: send a smaller image`);
     }

@@ -51,6 +51,22 @@ describe('the Worker loads the int8 vision tower in place from R2', () => {
     expect(cosine(a, b)).toBeGreaterThanOrEqual(0.99999);
   });
 
+  it('request bodies share the isolate\'s body pool: concurrent requests wait their turn, a body over the pool alone is 413', async () => {
+    const small = createWorkersApp(envWith({ CLIP_EDGE_BODY_MEMORY_MB: '0.05' })); // ~52 KB: one fixture photo at a time
+    const file = answers.images[0]!.file;
+    const bytes = await repoFile(file);
+    expect(bytes.byteLength).toBeLessThan(52_000);
+    const all = await Promise.all([0, 1, 2, 3].map(() => small.request('/v1/embed/image', { method: 'POST', body: bytes as BodyInit, headers: { 'content-type': typeOf(file) } })));
+    expect(all.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    const embeddings = await Promise.all(all.map(async (r) => ((await r.json()) as { embedding: number[] }).embedding));
+    for (const e of embeddings) expect(cosine(e, embeddings[0]!)).toBeGreaterThan(1 - 1e-6);
+    const big = new Uint8Array(60_000);
+    big.set(bytes);
+    const r = await small.request('/v1/embed/image', { method: 'POST', body: big as BodyInit, headers: { 'content-type': 'image/jpeg' } });
+    expect(r.status).toBe(413);
+    expect(await r.json()).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE', message: expect.stringMatching(/holds at most 0\.0 MB of request bodies at once/) } });
+  });
+
   it('a bad CLIP_EDGE_IN_PLACE is a configuration error naming it', () => {
     expect(() => createWorkersApp(envWith({ CLIP_EDGE_IN_PLACE: 'maybe' }))).toThrow(/CLIP_EDGE_IN_PLACE must be true or false/);
   });
