@@ -31,7 +31,7 @@ export function wasmBackend(options: NodeBackendOptions = {}): Backend {
     // ORT always starts through the instantiate shim (transparent), so that any backend of this process can load in place.
     inPlace: {
       enabled: !!options.inPlace,
-      sessionOptions: { executionProviders: ['wasm'], graphOptimizationLevel: 'all', enableCpuMemArena: false, enableMemPattern: false },
+      sessionOptions: { executionProviders: ['wasm'], graphOptimizationLevel: 'all' },
     },
   });
 }
