@@ -98,6 +98,10 @@ describe('in-place sessions on onnxruntime-web (Node WASM)', () => {
     expect(err).toMatchObject({ code: 'INTEGRITY_MISMATCH', message: expect.stringMatching(/x\.ort has sha256 [0-9a-f]{64}, the manifest says /) });
     await expect(loader.createSession({ size: bytes.length, body: chunks(bytes.subarray(0, 1000)) }, { where: 'x.ort' })).rejects.toMatchObject({ code: 'INTEGRITY_MISMATCH', message: expect.stringMatching(/the stream had 1000 bytes, expected/) });
     await expect(loader.createSession({ size: 5, body: chunks(bytes) }, { where: 'x.ort', expected: entry })).rejects.toMatchObject({ code: 'INTEGRITY_MISMATCH' });
+    // A stream longer than announced (exactly full, then more) is refused too, not cut silently.
+    const longer = new Uint8Array(bytes.length + 10);
+    longer.set(bytes);
+    await expect(loader.createSession({ size: bytes.length, body: chunks(longer, bytes.length) }, { where: 'x.ort' })).rejects.toMatchObject({ code: 'INTEGRITY_MISMATCH', message: expect.stringMatching(/more than \d+ bytes/) });
     const ok = await loader.createSession({ size: bytes.length, body: chunks(bytes) }, { where: 'x.ort', expected: entry, sessionOptions: OPTIONS });
     expect(ok.sha256).toBe(entry.sha256);
     await ok.release();

@@ -168,15 +168,19 @@ async function* chunksOf(body: ModelStream['body']): AsyncGenerator<Uint8Array> 
 async function fill(cal: Calibration, block: Block, model: ModelStream, o: InPlaceOptions): Promise<string> {
   const hash = (o.sha256 ?? defaultSha256Stream)();
   let off = 0;
+  let more = false;
   for await (const chunk of chunksOf(model.body)) {
-    if (off + chunk.byteLength > block.size) break;
+    if (off + chunk.byteLength > block.size) {
+      more = true;
+      break;
+    }
     // ORT's memory may have grown since the last chunk: take a fresh view each time.
     new Uint8Array(cal.instance.memory.buffer, block.ptr + off, chunk.byteLength).set(chunk);
     await hash.update(chunk);
     off += chunk.byteLength;
   }
-  if (off !== block.size) {
-    throw new ClipEdgeError('INTEGRITY_MISMATCH', `${o.where}: the stream had ${off === block.size ? 'more' : off} bytes, expected ${block.size}: truncated or not the file the manifest describes`);
+  if (more || off !== block.size) {
+    throw new ClipEdgeError('INTEGRITY_MISMATCH', `${o.where}: the stream had ${more ? `more than ${block.size}` : off} bytes, expected ${block.size}: truncated or not the file the manifest describes`);
   }
   return hash.digest();
 }
