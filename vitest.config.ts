@@ -6,7 +6,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
-    exclude: ['test/workers/**', 'node_modules/**'],
+    exclude: ['test/workers/**', 'test/package/**', 'node_modules/**'],
     testTimeout: 60_000,
     // Inline-label write-backs go to a throwaway folder, not the user's ~/.cache.
     env: { CLIP_EDGE_PROMPT_CACHE: path.join(os.tmpdir(), `clip-edge-test-prompts-${process.pid}`) },

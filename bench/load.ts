@@ -1,4 +1,4 @@
-// npm run bench:load [-- --requests 1000 --concurrency 32 --targets node,workerd]
+// npm run bench:load [-- --requests 1000 --concurrency 32 --targets node,workerd --phases load,recovery --scale 4 --limit 16]
 //
 // Load on loopback (127.0.0.1 only, bounded counts): for each target —
 //   node:    `node bin/clip-edge.js serve` (the `npm start` path, default backend and variant),
@@ -12,16 +12,18 @@
 // 3. 32 clients that send 1 KiB of a 1 MiB body and stall, while 64 normal requests run: statuses,
 //    RSS. The servers run with CLIP_EDGE_REQUEST_TIMEOUT_MS=5000 so that this phase stays short.
 // Writes bench/results/reliability-load.{json,md}.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+// 4. (phase `recovery`, a fresh server per target with CLIP_EDGE_MAX_IN_FLIGHT=`--limit` and a 5 s
+//    deadline) every fault of bench/lib/faults.ts at `--scale`, each followed by the full-capacity
+//    check: writes bench/results/reliability-recovery.{json,md}.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createRequire } from 'node:module';
-import { readWranglerToml } from '../scripts/workers-upload.ts';
+import { fileURLToPath } from 'node:url';
+import { FAULTS, type FaultResult, runFault } from './lib/faults.ts';
 import { chunkFrame, writeWithBackpressure } from './lib/socket.ts';
+import { rssOf, startNode, startWorkerd, type Target } from './lib/targets.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const arg = (name: string, fallback: string): string => {
@@ -31,137 +33,17 @@ const arg = (name: string, fallback: string): string => {
 const REQUESTS = Number(arg('requests', '1000'));
 const CONCURRENCY = Number(arg('concurrency', '32'));
 const TARGETS = arg('targets', 'node,workerd').split(',');
+const PHASES = arg('phases', 'load,recovery').split(',');
+const SCALE = Number(arg('scale', '4'));
+const LIMIT = Number(arg('limit', '16'));
 const TIMEOUT_MS = 5000;
 const MiB = 2 ** 20;
-const STATE = path.join(ROOT, '.cache/bench-load/wrangler-state');
 
 const evalDir = path.join(ROOT, 'test/fixtures/tiny-clip-eval');
 const evalSet = JSON.parse(readFileSync(path.join(evalDir, 'labels.json'), 'utf8')) as { images: { file: string }[] };
 const images = evalSet.images.map((i) => ({ type: i.file.endsWith('.png') ? 'image/png' : 'image/jpeg', bytes: readFileSync(path.join(evalDir, i.file)) }));
 
-/** Resident set of a process, from /proc (Linux). */
-const rssOf = (pid: number): number => {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-};
-
-/** The first descendant of `pid` whose command name matches (wrangler → workerd). */
-function findDescendant(pid: number, name: RegExp): number | undefined {
-  const children = new Map<number, number[]>();
-  for (const d of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
-    } catch {
-      /* gone */
-    }
-  }
-  const queue = [...(children.get(pid) ?? [])];
-  while (queue.length) {
-    const p = queue.shift()!;
-    try {
-      if (name.test(readFileSync(`/proc/${p}/comm`, 'utf8').trim())) return p;
-    } catch {
-      continue;
-    }
-    queue.push(...(children.get(p) ?? []));
-  }
-  return undefined;
-}
-
-interface Server {
-  url: string;
-  pid: number;
-  stop: () => Promise<void>;
-  describe: string;
-}
-
-async function waitFor(url: string, proc: ChildProcess, log: () => string): Promise<void> {
-  for (let i = 0; i < 360; i++) {
-    if (proc.exitCode !== null) throw new Error(`server exited:\n${log()}`);
-    try {
-      if ((await fetch(url, { signal: AbortSignal.timeout(2000) })).ok) return;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`server did not start:\n${log()}`);
-}
-
-function started(cmd: string, args: string[], env: Record<string, string>): { proc: ChildProcess; log: () => string; stop: () => Promise<void> } {
-  const proc = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (d) => (out = (out + d).slice(-20_000)));
-  proc.stderr!.on('data', (d) => (out = (out + d).slice(-20_000)));
-  const stop = () =>
-    new Promise<void>((r) => {
-      if (proc.exitCode !== null) return r();
-      proc.once('exit', () => r());
-      proc.kill('SIGTERM');
-    });
-  return { proc, log: () => out, stop };
-}
-
-async function startNode(port: number): Promise<Server> {
-  const s = started(process.execPath, ['bin/clip-edge.js', 'serve', '--port', String(port), '--host', '127.0.0.1'], { CLIP_EDGE_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/healthz`, s.proc, s.log);
-  const models = (await (await fetch(`${url}/v1/models`)).json()) as { models: { backend: string; active: { vision: { variant: string } } }[] };
-  const m = models.models[0]!;
-  return { url, pid: s.proc.pid!, stop: s.stop, describe: `node bin/clip-edge.js serve (backend ${m.backend}, vision ${m.active.vision.variant}, text tower on)` };
-}
-
-/** The Miniflare that wrangler itself runs `wrangler dev` with (its own dependency, classic options API). */
-interface MiniflareLike {
-  ready: Promise<URL>;
-  dispose(): Promise<void>;
-}
-async function wranglersMiniflare(): Promise<new (options: Record<string, unknown>) => MiniflareLike> {
-  const fromWrangler = createRequire(createRequire(import.meta.url).resolve('wrangler/package.json'));
-  const m = (await import(pathToFileURL(fromWrangler.resolve('miniflare')).href)) as { Miniflare: new (o: Record<string, unknown>) => MiniflareLike };
-  return m.Miniflare;
-}
-
-async function startWorkerd(port: number): Promise<Server> {
-  if (!existsSync(STATE)) {
-    const up = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/workers-upload.ts', '--local', '--persist-to', STATE], { cwd: ROOT, encoding: 'utf8' });
-    if (up.status !== 0) throw new Error(`workers:upload failed:\n${up.stderr}`);
-  }
-  // The Worker as wrangler would upload it, run by Miniflare's workerd directly: `wrangler dev` puts a
-  // proxy worker (another workerd) in front and reloads on file changes, which would be measured too.
-  const build = path.join(ROOT, '.cache/bench-load/build');
-  const dry = spawnSync(process.execPath, ['node_modules/wrangler/bin/wrangler.js', 'deploy', '--dry-run', '--outdir', build], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-  });
-  if (dry.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${dry.stderr}`);
-  const toml = readWranglerToml(readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8'));
-  const mf = new (await wranglersMiniflare())({
-    // Miniflare cannot follow the bundle's dynamic imports: every module listed (PLATFORM-NOTES).
-    modulesRoot: build,
-    modules: [
-      { type: 'ESModule', path: path.join(build, 'worker.js') },
-      ...readdirSync(build).filter((f) => f.endsWith('.wasm')).map((f) => ({ type: 'CompiledWasm', path: path.join(build, f) })),
-    ],
-    compatibilityDate: /compatibility_date\s*=\s*"([^"]+)"/.exec(readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8'))![1]!,
-    bindings: { ...toml.vars, CLIP_EDGE_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) },
-    r2Buckets: { MODELS: toml.bucket ?? 'clip-edge-models' },
-    kvNamespaces: { PROMPTS: /\[\[kv_namespaces\]\][^[]*?id\s*=\s*"([^"]+)"/.exec(readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8'))?.[1] ?? 'PROMPTS' },
-    r2Persist: path.join(STATE, 'v3/r2'),
-    kvPersist: path.join(STATE, 'v3/kv'),
-    host: '127.0.0.1',
-    port,
-  });
-  const url = (await mf.ready).origin;
-  const models = (await (await fetch(`${url}/v1/models`)).json()) as { models: { backend: string; active: { vision: { variant: string } } }[] };
-  const m = models.models[0]!;
-  const pid = findDescendant(process.pid, /^workerd$/);
-  if (!pid) throw new Error('workerd process not found');
-  return { url, pid, stop: () => mf.dispose(), describe: `workerd via Miniflare, the Worker built by wrangler deploy --dry-run (backend ${m.backend}, vision ${m.active.vision.variant}, vision only)` };
-}
+type Server = Target;
 
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -343,11 +225,14 @@ async function abusePhases(s: Server) {
   };
 }
 
-async function main(): Promise<void> {
+const machine = () => `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, Node ${process.version}`;
+
+async function loadRun(): Promise<void> {
   const out: Record<string, unknown> = {};
-  for (const [k, target] of TARGETS.entries()) {
+  for (const target of TARGETS) {
     console.error(`== ${target}`);
-    const s = target === 'node' ? await startNode(18790 + k) : await startWorkerd(18790 + k);
+    const env = { CLIP_EDGE_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) };
+    const s = target === 'node' ? await startNode(env) : await startWorkerd(env);
     try {
       console.error(`  ${s.describe}; load: ${REQUESTS} requests at concurrency ${CONCURRENCY}`);
       const load = await loadPhase(s);
@@ -361,15 +246,80 @@ async function main(): Promise<void> {
     }
   }
   const result = {
-    command: `npm run bench:load -- --requests ${REQUESTS} --concurrency ${CONCURRENCY} --targets ${TARGETS.join(',')}`,
+    command: `npm run bench:load -- --requests ${REQUESTS} --concurrency ${CONCURRENCY} --targets ${TARGETS.join(',')} --phases load`,
     date: new Date().toISOString(),
-    machine: `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, Node ${process.version}`,
+    machine: machine(),
     targets: out,
   };
-  mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(path.join(ROOT, 'bench/results/reliability-load.json'), `${JSON.stringify(result, null, 1)}\n`);
   writeFileSync(path.join(ROOT, 'bench/results/reliability-load.md'), markdown(result));
   console.error('wrote bench/results/reliability-load.{json,md}');
+}
+
+async function recoveryRun(): Promise<void> {
+  const img = images.find((i) => i.type === 'image/jpeg')!;
+  const out: Record<string, { server: string; baselineRssMiB: number; faults: FaultResult[] }> = {};
+  for (const target of TARGETS) {
+    console.error(`== ${target}: faults and recovery (limit ${LIMIT}, deadline ${TIMEOUT_MS} ms, scale ${SCALE})`);
+    const env = { CLIP_EDGE_MAX_IN_FLIGHT: String(LIMIT), CLIP_EDGE_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) };
+    const s = target === 'node' ? await startNode(env) : await startWorkerd(env);
+    try {
+      for (let i = 0; i < 20; i++) await classify(s.url, i); // warm-up
+      const baselineRssMiB = +(rssOf(s.pid) / MiB).toFixed(1);
+      const faults: FaultResult[] = [];
+      for (const f of FAULTS) {
+        const r = await runFault(f, { target: s, limit: LIMIT, deadlineMs: TIMEOUT_MS, scale: SCALE, image: { type: img.type, bytes: img.bytes } });
+        faults.push(r);
+        const rc = r.recovery;
+        console.error(`  ${f.name}: ${JSON.stringify(r.outcomes)}${r.unexpected.length ? ` UNEXPECTED ${r.unexpected.join(', ')}` : ''}; settled ${rc.settleMs} ms, gauge ${rc.gauge.inFlight} (${rc.gauge.released}/${rc.gauge.admitted}, abandoned ${rc.gauge.abandoned}), ${rc.statuses.filter((x) => x === 200).length}/${LIMIT} × 200, healthz ${rc.healthzMs} ms (worst during ${r.healthzDuring.worstMs} ms of ${r.healthzDuring.polls}), RSS ${r.rssMiB.before} → peak ${r.rssMiB.peak} → ${rc.rssMiB} MiB`);
+      }
+      out[target] = { server: s.describe, baselineRssMiB, faults };
+    } finally {
+      await s.stop();
+    }
+  }
+  const result = {
+    command: `npm run bench:load -- --targets ${TARGETS.join(',')} --phases recovery --scale ${SCALE} --limit ${LIMIT}`,
+    date: new Date().toISOString(),
+    machine: machine(),
+    limit: LIMIT,
+    deadlineMs: TIMEOUT_MS,
+    scale: SCALE,
+    targets: out,
+  };
+  writeFileSync(path.join(ROOT, 'bench/results/reliability-recovery.json'), `${JSON.stringify(result, null, 1)}\n`);
+  writeFileSync(path.join(ROOT, 'bench/results/reliability-recovery.md'), recoveryMarkdown(result));
+  console.error('wrote bench/results/reliability-recovery.{json,md}');
+}
+
+function recoveryMarkdown(r: { command: string; date: string; machine: string; limit: number; deadlineMs: number; targets: Record<string, { server: string; baselineRssMiB: number; faults: FaultResult[] }> }): string {
+  const fmt = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k}: ${v}`).join(', ');
+  const lines = [
+    '# Faults and recovery (reliability report, part 3)',
+    '',
+    `\`${r.command}\` — ${r.date.slice(0, 10)}, ${r.machine}. Each fault is sent over raw sockets on 127.0.0.1; then the`,
+    `full-capacity check: the in-flight gauge (\`GET /v1/load\`) polled until 0 ("settled"), ${r.limit} concurrent normal`,
+    `classify requests (the limit, \`CLIP_EDGE_MAX_IN_FLIGHT=${r.limit}\`), the worst of 5 \`/healthz\` round trips, the server's RSS.`,
+    `Request deadline ${r.deadlineMs} ms. The same faults run small in \`npm test\` (\`test/e2e/recovery.test.ts\`, limit 4, deadline 1 s, scale 1).`,
+    '',
+  ];
+  for (const [t, x] of Object.entries(r.targets)) {
+    lines.push(`## ${t}`, '', `${x.server}; RSS after warm-up ${x.baselineRssMiB} MiB.`, '');
+    lines.push('| fault | what was sent | answers | unexpected | settled ms | gauge (released / admitted, abandoned) | limit × normal | /healthz ms after | /healthz during: worst ms (polls) | RSS before / peak / after (MiB) |');
+    lines.push('| --- | --- | --- | --- | ---: | --- | --- | ---: | --- | --- |');
+    for (const f of x.faults) {
+      const rc = f.recovery;
+      lines.push(`| ${f.fault} | ${f.what} | ${fmt(f.outcomes)} | ${f.unexpected.length ? f.unexpected.join(', ') : 'none'} | ${rc.settleMs} | ${rc.gauge.inFlight} (${rc.gauge.released} / ${rc.gauge.admitted}, ${rc.gauge.abandoned}) | ${rc.statuses.filter((s) => s === 200).length} / ${rc.statuses.length} × 200 | ${rc.healthzMs} | ${f.healthzDuring.worstMs} (${f.healthzDuring.polls}) | ${f.rssMiB.before} / ${f.rssMiB.peak} / ${rc.rssMiB} |`);
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
+  if (PHASES.includes('load')) await loadRun();
+  if (PHASES.includes('recovery')) await recoveryRun();
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -1,6 +1,13 @@
 #!/usr/bin/env node
-// The package ships TypeScript sources; tsx runs them on Node 20 (Deno and Bun run them natively).
-import { register } from 'tsx/esm/api';
+// The clip-edge command. The installed package runs its built JavaScript (dist/); a clone, which
+// has the TypeScript sources and no build, runs them through tsx (a dev dependency there).
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/cli/main.ts');
+const source = new URL('../src/cli/main.ts', import.meta.url);
+if (existsSync(source)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(source.href);
+} else {
+  await import('../dist/src/cli/main.js');
+}

@@ -3,6 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ClipEdgeError } from '../src/core/errors.ts';
 import { readModelInfo, type ModelInfo } from '../src/core/model/info.ts';
+import { type Manifest, parseManifest } from '../src/core/model/manifest.ts';
 import { type Precision, type Tower, TOWERS, onnxFileOf, ortFileOf } from '../src/core/precision.ts';
 import { createClipTokenizer } from '../src/core/tokenizer.ts';
 import { fsModelSource } from '../src/runtime/node/fs-source.ts';
@@ -329,9 +330,9 @@ async function tokenize(dir: string, info: ModelInfo, texts: string[]) {
  */
 async function updateManifest(dir: string, info: ModelInfo, written: TowerReport[], sources: string[], options: PassOptions | undefined, ort: OrtReport[]): Promise<void> {
   const file = path.join(dir, 'manifest.json');
-  const manifest: Record<string, unknown> = info.manifest ? structuredClone(info.manifest) : await manifestFrom(dir, info);
-  const variants = (manifest.variants ??= {}) as Record<string, Record<string, unknown>>;
-  const quantization = (manifest.quantization ??= {}) as Record<string, unknown>;
+  const manifest: Manifest = info.manifest ? (structuredClone(info.manifest) as Manifest) : await manifestFrom(dir, info);
+  const variants = (manifest.variants ??= {});
+  const quantization = (manifest.quantization ??= {});
   quantization.tool = 'clip-edge quantize (quantize/)';
   quantization.verifiedOn = sources;
   quantization.latency = 'onnxruntime-web WASM, 1 thread, batch 1, median';
@@ -370,6 +371,7 @@ async function updateManifest(dir: string, info: ModelInfo, written: TowerReport
       gate: { ...r.gate.thresholds, passed: r.gate.passed },
     };
   }
+  parseManifest(manifest, file); // what the loader and `pull` will read back must pass the same schema
   // An existing manifest keeps its text (formatting, `0.0`s) outside the two keys written here.
   const text = info.manifest ? await readFile(file, 'utf8') : `${JSON.stringify(manifest, null, 2)}\n`;
   const merged = setTopLevelKeys(text, { variants: manifest.variants, quantization: manifest.quantization });
@@ -379,23 +381,23 @@ async function updateManifest(dir: string, info: ModelInfo, written: TowerReport
 
 const round = (x: number, digits = 4) => Number(x.toFixed(digits));
 
-async function manifestFrom(dir: string, info: ModelInfo): Promise<Record<string, unknown>> {
-  const fp32: Record<string, unknown> = {};
+async function manifestFrom(dir: string, info: ModelInfo): Promise<Manifest> {
+  const fp32: NonNullable<Manifest['variants']>[string] = {};
   for (const t of TOWERS) {
     const entry = info.variants.fp32?.[t];
     if (!entry) continue;
     const f = path.join(dir, entry.file);
     fp32[t] = { file: entry.file, bytes: (await stat(f)).size, sha256: await sha256File(f) };
   }
-  const variants: Record<string, unknown> = { fp32 };
-  for (const [p, towers] of Object.entries(info.variants)) if (p !== 'fp32') variants[p] = towers;
+  const variants: NonNullable<Manifest['variants']> = { fp32 };
+  for (const [p, towers] of Object.entries(info.variants)) if (p !== 'fp32') variants[p] = { ...towers };
   return {
     id: info.id,
     embedDim: info.embedDim,
     contextLength: info.contextLength,
-    preprocess: info.preprocess,
+    preprocess: { ...info.preprocess, mean: [...info.preprocess.mean], std: [...info.preprocess.std] } as Manifest['preprocess'],
     logitScale: info.logitScale,
-    defaultTemplates: info.defaultTemplates,
+    defaultTemplates: [...info.defaultTemplates],
     ...(info.license ? { license: info.license } : {}),
     variants,
   };

@@ -40,6 +40,8 @@ export interface RawExchangeResult {
   /** The response head (status line and headers) as sent. */
   head: string;
   body: string;
+  /** The whole response arrived (per its Content-Length or chunked end), not just a part of it. */
+  complete: boolean;
   /** Bytes the client got out before the answer (or the end). */
   sent: number;
   /** The server closed the connection (rather than the client after the answer, on a drop or a timeout). */
@@ -70,7 +72,8 @@ export function rawExchange(url: string, o: RawExchangeOptions): Promise<RawExch
       const text = response.toString('latin1');
       const end = text.indexOf('\r\n\r\n');
       const head = end < 0 ? text : text.slice(0, end);
-      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0), head, body: end < 0 ? '' : text.slice(end + 4), sent, closedByServer, ms: (answeredAt ?? performance.now()) - t0 });
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0);
+      resolve({ status, head, body: end < 0 ? '' : text.slice(end + 4), complete: answeredAt !== undefined, sent, closedByServer, ms: (answeredAt ?? performance.now()) - t0 });
       s.destroy();
     };
     const close = () => {

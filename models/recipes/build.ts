@@ -46,6 +46,8 @@ switch (name) {
     run(['train.py', '--out', 'work']);
     run(['export.py', '--checkpoint', path.join('work', 'checkpoint.pt')]);
     if (!existsSync(path.join(here, '..', 'tiny-clip', 'manifest.json'))) process.exit(1);
+    // PyTorch's probabilities for the cross-runtime tests, from the files just exported.
+    run(['reference.py']);
     console.error('now rebuild its prompt caches: npm run models:build -- prompts');
     break;
   default:

@@ -65,3 +65,15 @@ export function cosine(a: Float32Array, b: Float32Array): number {
   }
   return ab / Math.sqrt(aa * bb || 1);
 }
+
+/** CLIP's zero-shot scoring: softmax over `scale · cosine` of one image against K classes, best k first. */
+export function rankLabels(
+  image: Float32Array,
+  classes: Float32Array,
+  labels: readonly string[],
+  o: { dim: number; scale: number; k: number },
+): { label: string; score: number; logit: number }[] {
+  const lg = logits(image, classes, o.dim, o.scale);
+  const probs = softmax(lg);
+  return topK(probs, o.k).map((i) => ({ label: labels[i]!, score: probs[i]!, logit: lg[i]! }));
+}

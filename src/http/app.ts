@@ -1,7 +1,9 @@
-import { Hono, type Context } from 'hono';
+import { requestLog } from './request-log.ts';
+import { OpenAPIHono, type z } from '@hono/zod-openapi';
+import type { Context, Hono, MiddlewareHandler } from 'hono';
+import type { BlankEnv } from 'hono/types';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import { z } from 'zod';
 import { bearerAuth } from './auth.ts';
 import type { ClipEdge, ClassifyRequest } from '../core/clip.ts';
 import { docsPage } from './docs-page.ts';
@@ -9,7 +11,9 @@ import { createBytePool } from './byte-pool.ts';
 import { ClipEdgeError, isClipEdgeError } from '../core/errors.ts';
 import { quotedPath, STATUS_OF } from './errors.ts';
 import { DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_MULTIPART_PARTS, type MultipartLimits, readImageForm } from './multipart.ts';
-import { openApiDocument } from './openapi.ts';
+import { classifyRoute, embedImageRoute, embedTextRoute, healthRoute, labelSetsRoute, loadRoute, modelsRoute } from './routes.ts';
+import { openApiConfig } from './openapi.ts';
+import { ClassifyParams, EmbedTextBody } from './schemas.ts';
 import { createOverloadGuard, type OverloadOptions, requestBodyUnfinished, requestSignal } from './overload.ts';
 
 export interface ClipAppOptions {
@@ -33,6 +37,11 @@ export interface ClipAppOptions {
   headers?: Record<string, string>;
   /** Load shedding: work in flight, request timeout, rate limiting (see overload.ts). @defaultValue 64 in flight, 30 s, no rate limit */
   overload?: OverloadOptions;
+  /**
+   * One log line per request (method, path, status, ms, bytes): `true` writes to console.log, or give
+   * a writer. The servers turn it on (`CLIP_EDGE_REQUEST_LOG=0` turns it off). @defaultValue false
+   */
+  requestLog?: boolean | ((line: string) => void);
   /** Called with unexpected errors (never sent to clients). @defaultValue console.error */
   onInternalError?: (err: unknown) => void;
 }
@@ -41,34 +50,33 @@ export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 const IMAGE_TYPES = /^(image\/[a-z0-9.+-]+|application\/octet-stream)$/i;
 
-const topKSchema = z.coerce.number().int().min(1).max(1000);
-const embedTextSchema = z.object({ texts: z.array(z.string()).min(1) }).strict();
-
 /** Errors that shed load: their message is for the client, they carry Retry-After, and they are not server faults to log. */
 const SHED = new Set(['OVERLOADED', 'TIMEOUT', 'RATE_LIMITED', 'CANCELLED']);
 
 const mediaType = (c: Context) => (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
 
+/** A zod failure as the one BAD_INPUT error (its first issue; messages that name their field are kept whole). */
+export function badInput(error: z.ZodError, prefix = ''): ClipEdgeError {
+  const issue = error.issues[0];
+  const field = issue?.path.map(String).join('.') ?? '';
+  const message = issue?.message ?? 'invalid input';
+  return new ClipEdgeError('BAD_INPUT', `${prefix}${field && !message.startsWith(field) ? `${field}: ` : ''}${message}`, { cause: error });
+}
+
 /** Query or form values: repeated fields are taken verbatim; a single `labels` value is split on commas. */
 function readClassifyParams(get: (k: string) => string[]): ClassifyRequest {
-  const labelsRaw = get('labels');
-  const labels =
-    labelsRaw.length === 0 ? undefined : labelsRaw.length === 1 ? labelsRaw[0]!.split(',').map((s) => s.trim()).filter(Boolean) : labelsRaw;
-  if (labelsRaw.length && !labels?.length) throw new ClipEdgeError('BAD_INPUT', 'labels is empty');
-  const [labelSet, ...extraSets] = get('labelSet');
-  if (extraSets.length) throw new ClipEdgeError('BAD_INPUT', 'give labelSet once');
-  const templates = get('templates');
-  const [topKRaw] = get('topK');
-  let topK: number | undefined;
-  if (topKRaw !== undefined) {
-    const parsed = topKSchema.safeParse(topKRaw);
-    if (!parsed.success) throw new ClipEdgeError('BAD_INPUT', `topK must be an integer from 1 to 1000, got "${topKRaw.slice(0, 20)}"`);
-    topK = parsed.data;
-  }
+  const fields = Object.fromEntries(
+    Object.keys(ClassifyParams.shape).map((k) => [k, get(k)] as const).filter(([, v]) => v.length).map(([k, v]) => [k, v.length === 1 ? v[0] : v]),
+  );
+  const parsed = ClassifyParams.safeParse(fields);
+  if (!parsed.success) throw badInput(parsed.error);
+  const { labels: labelsRaw, labelSet, templates, topK } = parsed.data;
+  const labels = typeof labelsRaw === 'string' ? labelsRaw.split(',').map((s) => s.trim()).filter(Boolean) : labelsRaw;
+  if (labelsRaw !== undefined && !labels?.length) throw new ClipEdgeError('BAD_INPUT', 'labels is empty');
   return {
     ...(labels ? { labels } : {}),
     ...(labelSet !== undefined ? { labelSet } : {}),
-    ...(templates.length ? { templates } : {}),
+    ...(templates !== undefined ? { templates: typeof templates === 'string' ? [templates] : templates } : {}),
     ...(topK !== undefined ? { topK } : {}),
   };
 }
@@ -100,8 +108,16 @@ const roundTimings = <T extends object>(t: T): T =>
   Object.fromEntries(Object.entries(t).map(([k, v]) => [k, typeof v === 'number' ? round(v) : v])) as T;
 
 /** The HTTP API, identical on every runtime: Workers, Node, Deno, Bun. */
-export function createClipApp(options: ClipAppOptions): Hono {
-  const app = new Hono();
+export const createClipApp = (options: ClipAppOptions): Hono => createClipOpenApiApp(options);
+
+/** createClipApp with its OpenAPI type: `getOpenAPI31Document` gives the document that /openapi.json serves. */
+export function createClipOpenApiApp(options: ClipAppOptions): OpenAPIHono<BlankEnv> {
+  const app = new OpenAPIHono<BlankEnv>({
+    // Query validation failures are BAD_INPUT like every other bad request (app.onError maps them).
+    defaultHook: (result) => {
+      if (!result.success) throw badInput(result.error);
+    },
+  });
   let clipP: Promise<ClipEdge> | undefined;
   const getClip = (): Promise<ClipEdge> => {
     if (typeof options.clip !== 'function') return Promise.resolve(options.clip);
@@ -135,6 +151,7 @@ export function createClipApp(options: ClipAppOptions): Hono {
   });
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method.slice(0, 16)} ${quotedPath(new URL(c.req.url).pathname)}` } }, 404));
 
+  if (options.requestLog) app.use('*', requestLog(typeof options.requestLog === 'function' ? options.requestLog : undefined));
   if (options.headers) {
     const extra = options.headers;
     app.use('*', async (c, next) => {
@@ -147,47 +164,47 @@ export function createClipApp(options: ClipAppOptions): Hono {
     app.use('*', cors({ origin, allowHeaders: ['Authorization', 'Content-Type'], allowMethods: ['GET', 'POST', 'OPTIONS'], maxAge: 600 }));
   }
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
-
   const keyed = typeof options.apiKey === 'string' ? options.apiKey.length > 0 : (options.apiKey?.length ?? 0) > 0;
+  app.openapi(healthRoute, (c) => c.json({ status: 'ok' as const }, 200));
   if (keyed) app.use('*', bearerAuth(options.apiKey!));
   const guard = createOverloadGuard({ onAbandoned: onInternal, ...options.overload, keyed });
   app.use('/v1/*', guard.middleware);
-
   const multipartLimits: MultipartLimits = {
     maxParts: options.maxMultipartParts ?? DEFAULT_MAX_MULTIPART_PARTS,
     maxBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     maxFieldBytes: DEFAULT_MAX_FIELD_BYTES,
   };
+
   const limit = bodyLimit({
     maxSize: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     onError: () => {
       throw new ClipEdgeError('PAYLOAD_TOO_LARGE', `the request body is larger than ${options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES} bytes`);
     },
   });
+  app.on('POST', ['/v1/classify', '/v1/embed/image', '/v1/embed/text'], limit);
 
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'Needed when the server has an API key.' });
   // No `servers` entry: OpenAPI then means the origin the document was fetched from. Copying the
   // request's Host header into it would echo whatever a client (or a poisoned cache key) sent.
-  const openApi = openApiDocument();
-  app.get('/openapi.json', (c) => c.json(openApi));
+  app.doc31('/openapi.json', openApiConfig());
   app.get('/docs', (c) => c.html(docsPage()));
 
-  app.get('/v1/models', async (c) => {
+  app.openapi(modelsRoute, async (c) => {
     const clip = await getClip();
-    return c.json({ models: [clip.status()] });
+    return c.json({ models: [clip.status()] }, 200);
   });
 
-  app.get('/v1/load', (c) => c.json(guard.gauge()));
+  app.openapi(loadRoute, (c) => c.json(guard.gauge(), 200));
 
-  app.get('/v1/label-sets', async (c) => {
+  app.openapi(labelSetsRoute, async (c) => {
     const clip = await getClip();
-    return c.json({ labelSets: await clip.labelSetNames() });
+    return c.json({ labelSets: await clip.labelSetNames() }, 200);
   });
 
   // The bytes a request will hold: its declared length (multipart is parsed into a second copy).
   const pool = options.bodyMemoryBytes ? createBytePool(options.bodyMemoryBytes) : undefined;
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const bodyMemory: typeof limit = async (c, next) => {
+  const bodyMemory: MiddlewareHandler = async (c, next) => {
     if (!pool) return next();
     const header = c.req.header('content-length');
     const declared = header === undefined ? NaN : Number(header);
@@ -204,22 +221,23 @@ export function createClipApp(options: ClipAppOptions): Hono {
       release();
     }
   };
+  app.on('POST', ['/v1/classify', '/v1/embed/image'], bodyMemory);
 
-  app.post('/v1/classify', limit, bodyMemory, async (c) => {
+  app.openapi(classifyRoute, async (c) => {
     const { image, params } = await readImageRequest(c, multipartLimits);
     const clip = await getClip();
     const r = await clip.classify(image, params, { signal: requestSignal(c) });
-    return c.json({ ...r, timings: roundTimings(r.timings) });
+    return c.json({ ...r, timings: roundTimings(r.timings) }, 200);
   });
 
-  app.post('/v1/embed/image', limit, bodyMemory, async (c) => {
+  app.openapi(embedImageRoute, async (c) => {
     const { image } = await readImageRequest(c, multipartLimits, false);
     const clip = await getClip();
     const r = await clip.embedImage(image, { signal: requestSignal(c) });
-    return c.json({ ...r, embedding: Array.from(r.embedding), dim: r.embedding.length, timings: roundTimings(r.timings) });
+    return c.json({ ...r, embedding: Array.from(r.embedding), dim: r.embedding.length, timings: roundTimings(r.timings) }, 200);
   });
 
-  app.post('/v1/embed/text', limit, async (c) => {
+  app.openapi(embedTextRoute, async (c) => {
     if (mediaType(c) !== 'application/json') {
       throw new ClipEdgeError('UNSUPPORTED_MEDIA_TYPE', `send {"texts": [...]} as application/json (got "${mediaType(c) || 'none'}")`);
     }
@@ -230,18 +248,12 @@ export function createClipApp(options: ClipAppOptions): Hono {
       if (isClipEdgeError(cause)) throw cause;
       throw new ClipEdgeError('BAD_INPUT', 'the body is not valid JSON', { cause });
     }
-    const parsed = embedTextSchema.safeParse(body);
-    if (!parsed.success) {
-      throw new ClipEdgeError('BAD_INPUT', `expected {"texts": [string, …]} with at least one text: ${parsed.error.issues[0]?.message ?? ''}`);
-    }
+    const parsed = EmbedTextBody.safeParse(body);
+    if (!parsed.success) throw badInput(parsed.error, 'expected {"texts": [string, …]} with at least one text: ');
     const clip = await getClip();
     const r = await clip.embedText(parsed.data.texts, { signal: requestSignal(c) });
-    return c.json({
-      ...r,
-      embeddings: r.embeddings.map((e) => Array.from(e)),
-      dim: r.embeddings[0]?.length ?? 0,
-      timings: roundTimings(r.timings),
-    });
+    const embeddings = r.embeddings.map((e) => Array.from(e));
+    return c.json({ ...r, embeddings, truncated: [...r.truncated], dim: embeddings[0]?.length ?? 0, timings: roundTimings(r.timings) }, 200);
   });
 
   return app;

@@ -31,6 +31,8 @@ export interface ServiceConfig {
   requestTimeoutMs?: number;
   /** `CLIP_EDGE_RATE_LIMIT`: requests per minute per API key (or per client without keys) before 429. */
   rateLimitPerMinute?: number;
+  /** `CLIP_EDGE_REQUEST_LOG=0` turns off the one-line-per-request log (method, path, status, ms, bytes). @defaultValue true */
+  requestLog?: boolean;
   /** `PORT` (default 8787) and `HOST` (default 127.0.0.1) */
   port?: number;
   host?: string;
@@ -89,6 +91,7 @@ export function configFromEnv(env: Record<string, string | undefined>): ServiceC
     maxInFlight: int('CLIP_EDGE_MAX_IN_FLIGHT', env.CLIP_EDGE_MAX_IN_FLIGHT, 1),
     requestTimeoutMs: int('CLIP_EDGE_REQUEST_TIMEOUT_MS', env.CLIP_EDGE_REQUEST_TIMEOUT_MS, 0),
     rateLimitPerMinute: int('CLIP_EDGE_RATE_LIMIT', env.CLIP_EDGE_RATE_LIMIT, 1),
+    requestLog: bool('CLIP_EDGE_REQUEST_LOG', env.CLIP_EDGE_REQUEST_LOG),
     port: int('PORT', env.PORT, 0),
     host: env.HOST || undefined,
     limits: Object.keys(limits).length ? limits : undefined,

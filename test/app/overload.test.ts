@@ -156,6 +156,35 @@ describe('overload: request deadline and cancelled clients', () => {
   });
 });
 
+describe('overload: every admission released exactly once', () => {
+  const gauge = async (app: ReturnType<typeof createClipApp>) =>
+    (await (await app.request('/v1/load')).json()) as { inFlight: number; admitted: number; released: number; abandoned: number };
+
+  it('a run that outlives its deadline keeps its slot until the backstop, which releases it once and reports it; the run ending later releases nothing more', async () => {
+    const reported: unknown[] = [];
+    const app = createClipApp({ clip, onInternalError: (e) => reported.push(e), overload: { maxInFlight: 1, requestTimeoutMs: 2000, abandonAfterMs: 1500 } });
+    gate.hold();
+    const before = gate.runs.length;
+    const a = classify(app);
+    await gate.started(before + 1); // a's run is held: it cannot be interrupted and ignores the signal
+    expect((await a).status).toBe(503); // TIMEOUT answered at 2 s (time enough for the run to start on a loaded machine)
+    expect(await gauge(app)).toMatchObject({ inFlight: 1, abandoned: 0 }); // still at work: the slot stays taken
+    expect((await errorOf(await classify(app))).code).toBe('OVERLOADED');
+    const t0 = Date.now();
+    while ((await gauge(app)).abandoned === 0 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+    expect(await gauge(app)).toMatchObject({ inFlight: 0, abandoned: 1 });
+    expect(reported).toHaveLength(1);
+    expect(String((reported[0] as Error).message)).toMatch(/had not ended 1500 ms after it was aborted/);
+    gate.release();
+    await gate.started(before + 1);
+    await new Promise((r) => setTimeout(r, 200)); // a's held run ends now
+    const g = await gauge(app);
+    expect(g.released).toBe(g.admitted); // the late end of a's work did not release a second time
+    expect(g.inFlight).toBe(0);
+    expect((await classify(app)).status).toBe(200);
+  });
+});
+
 describe('overload: rate limiting', () => {
   it('per API key: 401 comes first, then 429 RATE_LIMITED with Retry-After once the key is spent', async () => {
     const app = createClipApp({ clip, apiKey: 'k-1', overload: { rateLimiter: tokenBucketRateLimiter({ requests: 2, perSeconds: 60 }) } });

@@ -4,14 +4,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EVAL_DIR, REPO_ROOT, type EvalSet } from '../helpers/clip.ts';
+import { userEnv } from '../helpers/user-env.ts';
 
 const cli = (...args: string[]) => cliEnv({}, ...args);
 const cliEnv = (env: Record<string, string>, ...args: string[]) => {
-  const r = spawnSync(process.execPath, ['bin/clip-edge.js', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1', ...env } });
+  const r = spawnSync(process.execPath, ['bin/clip-edge.js', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000, env: userEnv(env).env });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 const evalSet = JSON.parse(readFileSync(path.join(EVAL_DIR, 'labels.json'), 'utf8')) as EvalSet;
 const jpgs = evalSet.images.filter((i) => i.file.endsWith('.jpg')).slice(0, 3).map((i) => path.join(EVAL_DIR, i.file));
+/** PyTorch's top-1 per eval image (the recipe's fp32 checkpoint, PIL preprocessing, the eval templates). */
+const torchTop1 = (JSON.parse(readFileSync(path.join(EVAL_DIR, 'torch-reference.json'), 'utf8')) as { torch_top1: Record<string, string> }).torch_top1;
 const tmp = mkdtempSync(path.join(tmpdir(), 'clip-edge-cli-'));
 
 describe('clip-edge CLI', () => {
@@ -31,6 +34,13 @@ describe('clip-edge CLI', () => {
     const row = JSON.parse(j.out) as { file: string; results: { label: string }[]; labelSet: string };
     expect(row.labelSet).toBe('cifar10');
     expect(row.results).toHaveLength(1);
+  });
+
+  it('classify answers PyTorch\'s top-1 for an eval image', () => {
+    const sure = evalSet.images.find((i) => i.file.endsWith('.jpg') && torchTop1[i.file] === i.label)!;
+    const r = cli('classify', path.join(EVAL_DIR, sure.file), '--labels', evalSet.labels.join(','), '--json', '--top-k', '1', '--backend', 'wasm');
+    expect(r.code, r.err).toBe(0);
+    expect((JSON.parse(r.out) as { results: { label: string }[] }).results[0]!.label).toBe(torchTop1[sure.file]);
   });
 
   it('classify takes a label set file in openai/CLIP prompt form', () => {

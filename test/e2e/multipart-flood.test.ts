@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { healthzWhile } from '../../bench/lib/faults.ts';
 import { rawExchange, requestHead } from '../../bench/lib/socket.ts';
 import { EVAL_DIR, type EvalSet } from '../helpers/clip.ts';
 import { type CliServer, startCliServer } from '../helpers/cli-server.ts';
@@ -8,7 +9,7 @@ import { type CliServer, startCliServer } from '../helpers/cli-server.ts';
 // Issue 18, item 2: a 9.5 MB body of 140,000 empty file parts (under the 10 MiB limit) used to be
 // parsed in one go by Request.formData(), holding the event loop ~6 s per request (four at once froze
 // the server for 29 s). Now parts are counted while the body streams in and the body is refused at
-// the cap. /healthz is polled every 25 ms meanwhile, from this process, against
+// the cap. /healthz is polled every 25 ms meanwhile (from a worker thread), against
 // `node bin/clip-edge.js serve` in its own; the bound on its worst wait is deliberately generous
 // (1 s, on a shared 2-core machine; the issue's target is 100 ms, whose measured figure is in
 // bench/results/reliability.md), and far below the seconds the old parser took.
@@ -28,19 +29,6 @@ function manyParts(parts: number, boundary: string): Buffer {
   return Buffer.from(`${one.repeat(parts)}--${boundary}--\r\n`, 'latin1');
 }
 
-async function pollHealthz(url: string, until: Promise<unknown>): Promise<number[]> {
-  const waits: number[] = [];
-  let done = false;
-  void until.finally(() => (done = true));
-  while (!done) {
-    const t0 = performance.now();
-    await fetch(`${url}/healthz`);
-    waits.push(performance.now() - t0);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return waits;
-}
-
 describe('multipart with a flood of parts', () => {
   it('four 140,000-part bodies at once are refused with 413 while /healthz stays responsive; full capacity after', async () => {
     const body = manyParts(140_000, 'flood');
@@ -48,7 +36,7 @@ describe('multipart with a flood of parts', () => {
     expect(body.length).toBeLessThan(10 * 1024 * 1024);
     const head = requestHead('POST', '/v1/classify?labelSet=tiny-clip-shapes', ['Content-Type: multipart/form-data; boundary=flood', `Content-Length: ${body.length}`]);
     const attack = Promise.all(Array.from({ length: 4 }, () => rawExchange(server.url, { pieces: [head, body], timeoutMs: 60_000 })));
-    const waits = await pollHealthz(server.url, attack);
+    const during = await healthzWhile(server.url, attack);
     const rs = await attack;
     for (const r of rs) {
       expect(r.status).toBe(413);
@@ -56,8 +44,8 @@ describe('multipart with a flood of parts', () => {
       expect(err.code).toBe('PAYLOAD_TOO_LARGE');
       expect(err.message).toMatch(/more than 512 parts/);
     }
-    expect(waits.length).toBeGreaterThan(0);
-    expect(Math.max(...waits)).toBeLessThan(1000);
+    expect(during.polls).toBeGreaterThan(0);
+    expect(during.worstMs).toBeLessThan(1000);
     // Back to normal: a multipart classify with fields, and the gauge at 0.
     const form = new FormData();
     form.append('image', new Blob([JPEG], { type: 'image/jpeg' }), 'a.jpg');

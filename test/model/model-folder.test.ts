@@ -81,7 +81,7 @@ describe('model folder layout (Hugging Face / Optimum)', () => {
     ['config.json that is not JSON', (f: Record<string, Uint8Array | string>) => void (f['config.json'] = '{oops'), 'MODEL_INVALID', /tiny-clip\/config\.json is not valid JSON/],
     ['a non-CLIP config', (f: Record<string, Uint8Array | string>) => { delete f['manifest.json']; f['config.json'] = JSON.stringify({ model_type: 'bert' }); }, 'MODEL_INVALID', /model_type is "bert", expected "clip"/],
     ['a missing tokenizer.json', (f: Record<string, Uint8Array | string>) => void delete f['tokenizer.json'], 'MODEL_INVALID', /tiny-clip\/tokenizer\.json is missing/],
-    ['a bad sha256 format', withManifest((m) => (m.variants.fp32.text.sha256 = 'xyz')), 'MODEL_INVALID', /sha256 must be 64 lower-case hex/],
+    ['a bad sha256 format', withManifest((m) => (m.variants.fp32.text.sha256 = 'xyz')), 'MODEL_INVALID', /manifest\.json: variants\.fp32\.text\.sha256 must be 64 hex digits/],
     ['a non-bicubic preprocessor', (f: Record<string, Uint8Array | string>) => { delete f['manifest.json']; f['preprocessor_config.json'] = JSON.stringify({ resample: 2 }); }, 'MODEL_INVALID', /resample 2 is not supported/],
   ])('refuses %s with a clear error naming the file', async (_, edit, code, message) => {
     const err = await load(variant(edit)).then(

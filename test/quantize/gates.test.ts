@@ -25,7 +25,7 @@ describe('quantization gates', () => {
     });
   });
 
-  it.each(ROWS)('$variant.$key = $threshold: at and just above passes, just below fails naming the gate', ({ variant, key, threshold, gate }) => {
+  it.each(ROWS)('$variant gate $key at $threshold: at and just above passes, just below fails naming the gate', ({ variant, key, threshold, gate }) => {
     for (const v of [threshold, threshold + EPS]) {
       const m = measured(key, v);
       expect(checkGate(`${variant} vision`, gate, m.cos, m.top1), `${key} = ${v}`).toEqual([]);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EVAL_DIR, REPO_ROOT, type EvalSet } from '../helpers/clip.ts';
 import { userEnv } from '../helpers/user-env.ts';
+import { rawExchange, requestHead } from '../../bench/lib/socket.ts';
 
 // The real runtimes, from the npm packages `deno` and `bun` (devDependencies), run with the
 // README's commands and permissions in a user's environment (no test-only variables).
@@ -20,11 +21,11 @@ const children: ChildProcess[] = [];
 afterAll(() => children.forEach((c) => c.kill('SIGKILL')));
 
 /** Starts a server on an ephemeral loopback port and resolves with its URL (read from its log line). */
-function start(name: keyof typeof RUNTIMES): Promise<string> {
+function start(name: keyof typeof RUNTIMES, extraEnv: Record<string, string> = {}): Promise<string> {
   const rt = RUNTIMES[name];
   const child = spawn(rt.bin, [...rt.serve], {
     cwd: REPO_ROOT,
-    env: userEnv({ PORT: '0', HOST: '127.0.0.1', DENO_NO_UPDATE_CHECK: '1' }).env,
+    env: userEnv({ PORT: '0', HOST: '127.0.0.1', DENO_NO_UPDATE_CHECK: '1', ...extraEnv }).env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -56,6 +57,18 @@ describe.each(Object.keys(RUNTIMES) as (keyof typeof RUNTIMES)[])('%s runtime', 
     expect(body.results[0]!.label).toBe(torchTop1[item.file]);
     const bad = await fetch(`${url}/v1/classify?labels=a,b`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(10) });
     expect(bad.status).toBe(415);
+  }, 120_000);
+
+  it('the same in-flight guard: two stalled uploads get 503 TIMEOUT, then a classify gets 200 and the gauge is 0 (issue 18)', async () => {
+    const url = await start(name, { CLIP_EDGE_MAX_IN_FLIGHT: '2', CLIP_EDGE_REQUEST_TIMEOUT_MS: '1000' });
+    const stalled = await Promise.all([0, 1].map(() => rawExchange(url, { pieces: [requestHead('POST', '/v1/classify?labels=a,b', ['Content-Type: image/jpeg', 'Content-Length: 100']), 'abcde'], timeoutMs: 20_000 })));
+    expect(stalled.map((r) => [r.status, JSON.parse(r.body).error.code])).toEqual([[503, 'TIMEOUT'], [503, 'TIMEOUT']]);
+    const item = evalSet.images.find((i) => i.file.endsWith('.jpg'))!;
+    const ok = await fetch(`${url}/v1/classify?labels=a,b`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: readFileSync(path.join(EVAL_DIR, item.file)) });
+    expect(ok.status, await ok.clone().text()).toBe(200);
+    const gauge = (await (await fetch(`${url}/v1/load`)).json()) as { inFlight: number; admitted: number; released: number };
+    expect(gauge.inFlight).toBe(0);
+    expect(gauge.released).toBe(gauge.admitted);
   }, 120_000);
 });
 

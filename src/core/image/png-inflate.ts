@@ -47,9 +47,17 @@ export async function inflateIdat(h: PngHeader, keep: boolean): Promise<Uint8Arr
   const ds = new DecompressionStream('deflate');
   const writer = ds.writable.getWriter();
   const reader = ds.readable.getReader();
+  let stop = false;
+  // Fed in slices: workerd inflates whatever is written ahead of the reader, so one 64 KB IDAT of a
+  // zlib bomb became 64 MiB in memory (RSS +60 MB per request) before the bound below could act.
+  // Deflate expands at most ~1032:1, so a slice of limit / 1032 bytes can never inflate to much more
+  // than the image's own bound (256 B at least, 64 KiB at most: large images keep large writes).
+  const slice = Math.max(256, Math.min(65_536, Math.floor(limit / 1032)));
   const writing = (async () => {
-    for (const chunk of h.idat) await writer.write(chunk as Uint8Array<ArrayBuffer>);
-    await writer.close();
+    for (const chunk of h.idat) {
+      for (let o = 0; o < chunk.length && !stop; o += slice) await writer.write(chunk.subarray(o, o + slice) as Uint8Array<ArrayBuffer>);
+    }
+    if (!stop) await writer.close();
   })();
   writing.catch(() => {}); // a failure shows on the reading side
   let total = 0;
@@ -61,6 +69,7 @@ export async function inflateIdat(h: PngHeader, keep: boolean): Promise<Uint8Arr
       if (kept && total < expected) kept.set(value.subarray(0, expected - total), total);
       total += value.length;
       if (total > limit) {
+        stop = true;
         void reader.cancel().catch(() => {});
         throw corrupt('PNG', `image data inflates to more than ${limit} bytes where ${expected} are needed`);
       }

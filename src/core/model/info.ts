@@ -1,12 +1,15 @@
 import { ClipEdgeError } from '../errors.ts';
 import { type Precision, type Tower, PRECISIONS, TOWERS, isPrecision, onnxFileOf } from '../precision.ts';
 import type { ClipPreprocessConfig } from '../image/preprocess.ts';
+import type * as z from 'zod/mini';
+import { HfClipConfigSchema, HfPreprocessorSchema, type Manifest, manifestFiles, parseManifest } from './manifest.ts';
 import type { ModelSource } from './source.ts';
 
 /** The image preprocessing a model folder asks for (one type with the image pipeline's). */
 export type PreprocessConfig = ClipPreprocessConfig;
 
-export interface TowerFile {
+/** One ONNX file of a variant (a type, not an interface, so it fits the manifest schema's open objects). */
+export type TowerFile = {
   readonly file: string;
   readonly bytes?: number;
   readonly sha256?: string;
@@ -14,8 +17,8 @@ export interface TowerFile {
    * The same variant in ORT format (`clip-edge quantize --ort`), whose weights onnxruntime-web can
    * use in place from the streamed bytes: what the Workers backend loads when it is there.
    */
-  readonly ort?: Omit<TowerFile, 'ort'>;
-}
+  readonly ort?: { readonly file: string; readonly bytes?: number; readonly sha256?: string };
+};
 
 export type Variants = Partial<Record<Precision, Partial<Record<Tower, TowerFile>>>>;
 
@@ -28,11 +31,17 @@ export interface ModelInfo {
   /** Multiplies cosine similarities before the softmax (CLIP's trained value is 100). */
   readonly logitScale: number;
   readonly variants: Variants;
+  /**
+   * Variants the manifest lists whose files the folder does not hold: a partial copy, such as the
+   * npm package's bundled model (int8 only) or `clip-edge pull --variants`. Never picked by `auto`;
+   * asking for one by name says which file is missing. Their hashes still identify prompt caches.
+   */
+  readonly missing: Variants;
   /** Templates used for inline labels when a request gives none. */
   readonly defaultTemplates: readonly string[];
   readonly license?: string;
   readonly description?: string;
-  /** The raw manifest, when the folder has one. */
+  /** The manifest (checked by ManifestSchema; unknown fields kept), when the folder has one. */
   readonly manifest?: Record<string, unknown>;
 }
 
@@ -43,12 +52,13 @@ export const CLIP_LOGIT_SCALE = 100;
 export const CLIP_DEFAULT_TEMPLATES = Object.freeze(['a photo of a {}.']);
 
 type Json = Record<string, unknown>;
-const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-const triple = (v: unknown): [number, number, number] | undefined =>
-  Array.isArray(v) && v.length === 3 && v.every((x) => num(x) !== undefined) ? (v as [number, number, number]) : undefined;
+type HfPreprocessor = z.infer<typeof HfPreprocessorSchema>;
 
-async function readJson(source: ModelSource, path: string): Promise<Json | undefined> {
+const invalid = (source: ModelSource, file: string, what: string) =>
+  new ClipEdgeError('MODEL_INVALID', `${source.name}/${file}: ${what}`);
+
+/** A JSON file of the folder checked against its schema; `undefined` when the folder has none. */
+async function readJson<T>(source: ModelSource, path: string, check: (json: unknown, where: string) => T): Promise<T | undefined> {
   const bytes = await source.read(path);
   if (bytes === undefined) return undefined;
   let parsed: unknown;
@@ -57,23 +67,27 @@ async function readJson(source: ModelSource, path: string): Promise<Json | undef
   } catch (cause) {
     throw new ClipEdgeError('MODEL_INVALID', `${source.name}/${path} is not valid JSON`, { cause });
   }
-  if (!isObj(parsed)) throw new ClipEdgeError('MODEL_INVALID', `${source.name}/${path} must hold a JSON object`);
-  return parsed;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid(source, path, 'must hold a JSON object');
+  return check(parsed, `${source.name}/${path}`);
 }
 
-const invalid = (source: ModelSource, file: string, what: string) =>
-  new ClipEdgeError('MODEL_INVALID', `${source.name}/${file}: ${what}`);
+/** A Hugging Face JSON file through its zod schema; the first problem names its field. */
+const hf =
+  <S extends z.ZodMiniType>(schema: S) =>
+  (json: unknown, where: string): z.infer<S> => {
+    const r = schema.safeParse(json);
+    if (r.success) return r.data;
+    const issue = r.error.issues[0]!;
+    throw new ClipEdgeError('MODEL_INVALID', `${where}: ${issue.path.map(String).join('.')} ${issue.message}`, { cause: r.error });
+  };
 
-function preprocessFrom(source: ModelSource, pre: Json | undefined, imageSize: number | undefined): PreprocessConfig {
-  const size = pre?.size;
-  const crop = pre?.crop_size;
-  const shortestEdge =
-    (isObj(size) ? num(size.shortest_edge) : num(size)) ?? imageSize ?? 224;
-  const cropHeight = (isObj(crop) ? num(crop.height) : num(crop)) ?? imageSize ?? shortestEdge;
-  const cropWidth = (isObj(crop) ? num(crop.width) : num(crop)) ?? cropHeight;
-  const mean = pre?.image_mean === undefined ? CLIP_MEAN : triple(pre.image_mean);
-  const std = pre?.image_std === undefined ? CLIP_STD : triple(pre.image_std);
-  if (!mean || !std) throw invalid(source, 'preprocessor_config.json', 'image_mean and image_std must be 3 numbers');
+function preprocessFrom(source: ModelSource, pre: HfPreprocessor | undefined, imageSize: number | undefined): PreprocessConfig {
+  const { size, crop_size: crop } = pre ?? {};
+  const shortestEdge = (typeof size === 'object' ? size.shortest_edge : size) ?? imageSize ?? 224;
+  const cropHeight = (typeof crop === 'object' ? crop.height : crop) ?? imageSize ?? shortestEdge;
+  const cropWidth = (typeof crop === 'object' ? crop.width : crop) ?? cropHeight;
+  const mean = pre?.image_mean ?? CLIP_MEAN;
+  const std = pre?.image_std ?? CLIP_STD;
   if (std.some((s) => s <= 0)) throw invalid(source, 'preprocessor_config.json', 'image_std must be positive');
   if (pre?.resample !== undefined && pre.resample !== 3) {
     throw invalid(source, 'preprocessor_config.json', `resample ${String(pre.resample)} is not supported (CLIP uses 3 = bicubic)`);
@@ -84,35 +98,32 @@ function preprocessFrom(source: ModelSource, pre: Json | undefined, imageSize: n
   return { shortestEdge, cropHeight, cropWidth, mean, std };
 }
 
-function variantsFromManifest(source: ModelSource, m: Json): Variants {
+/** The manifest's variants of known precisions (others are kept in the manifest, not loaded). */
+function variantsFromManifest(m: Manifest): Variants {
   const out: Variants = {};
-  if (m.variants === undefined) return out;
-  if (!isObj(m.variants)) throw invalid(source, 'manifest.json', '"variants" must be an object');
-  for (const [precision, towers] of Object.entries(m.variants)) {
-    if (!isPrecision(precision)) continue; // unknown precisions are ignored, not fatal: newer manifests may add some
-    if (!isObj(towers)) throw invalid(source, 'manifest.json', `variants.${precision} must be an object`);
-    const entry: Partial<Record<Tower, TowerFile>> = {};
-    for (const tower of TOWERS) {
-      const t = towers[tower];
-      if (t === undefined) continue;
-      if (!isObj(t) || typeof t.file !== 'string') throw invalid(source, 'manifest.json', `variants.${precision}.${tower}.file must be a string`);
-      if (t.sha256 !== undefined && !(typeof t.sha256 === 'string' && /^[0-9a-f]{64}$/.test(t.sha256))) {
-        throw invalid(source, 'manifest.json', `variants.${precision}.${tower}.sha256 must be 64 lower-case hex digits`);
-      }
-      entry[tower] = { file: t.file, bytes: num(t.bytes), sha256: t.sha256 as string | undefined, ...ortEntry(source, t.ort, `variants.${precision}.${tower}.ort`) };
-    }
-    out[precision] = entry;
+  for (const { precision, tower, file } of manifestFiles(m)) {
+    if (!isPrecision(precision)) continue;
+    const ort = file.ort ? { ort: { file: file.ort.file, bytes: file.ort.bytes, sha256: file.ort.sha256 } } : {};
+    (out[precision] ??= {})[tower] = { file: file.file, bytes: file.bytes, sha256: file.sha256, ...ort };
   }
   return out;
 }
 
-const SHA256 = /^[0-9a-f]{64}$/;
-
-function ortEntry(source: ModelSource, o: unknown, where: string): { ort?: Omit<TowerFile, 'ort'> } {
-  if (o === undefined) return {};
-  if (!isObj(o) || typeof o.file !== 'string' || !o.file.endsWith('.ort')) throw invalid(source, 'manifest.json', `${where}.file must name an .ort file`);
-  if (o.sha256 !== undefined && !(typeof o.sha256 === 'string' && SHA256.test(o.sha256))) throw invalid(source, 'manifest.json', `${where}.sha256 must be 64 lower-case hex digits`);
-  return { ort: { file: o.file, bytes: num(o.bytes), sha256: o.sha256 as string | undefined } };
+/** Splits the manifest's variants into those whose file the folder holds and those it does not. */
+async function splitPresent(source: ModelSource, listed: Variants): Promise<{ present: Variants; missing: Variants }> {
+  const present: Variants = {};
+  const missing: Variants = {};
+  await Promise.all(
+    Object.entries(listed).flatMap(([precision, towers]) =>
+      Object.entries(towers).map(async ([tower, file]) => {
+        // A folder uploaded for in-place loading holds the variant's .ort and not its .onnx.
+        const here = (await source.exists(file.file)) || (file.ort !== undefined && (await source.exists(file.ort.file)));
+        const into = here ? present : missing;
+        (into[precision as Precision] ??= {})[tower as Tower] = file;
+      }),
+    ),
+  );
+  return { present, missing };
 }
 
 /** Variants found by looking for the standard file names (folders without a manifest). */
@@ -135,55 +146,42 @@ async function probeVariants(source: ModelSource): Promise<Variants> {
  * export of openai/clip-vit-* has them.
  */
 export async function readModelInfo(source: ModelSource): Promise<ModelInfo> {
-  const [manifest, config, pre] = await Promise.all([
-    readJson(source, 'manifest.json'),
-    readJson(source, 'config.json'),
-    readJson(source, 'preprocessor_config.json'),
+  const [rawManifest, config, pre] = await Promise.all([
+    readJson(source, 'manifest.json', (json) => json as Json),
+    readJson(source, 'config.json', hf(HfClipConfigSchema)),
+    readJson(source, 'preprocessor_config.json', hf(HfPreprocessorSchema)),
   ]);
+  // Checked by the schema; ModelInfo keeps the raw object (its key order) for the quantizer's rewrite.
+  const manifest = rawManifest && parseManifest(rawManifest, `${source.name}/manifest.json`);
   if (!manifest && !config) {
     throw new ClipEdgeError('MODEL_NOT_FOUND', `${source.name} is not a CLIP model folder: it has neither manifest.json nor config.json`);
   }
   if (config && config.model_type !== undefined && config.model_type !== 'clip') {
     throw invalid(source, 'config.json', `model_type is "${String(config.model_type)}", expected "clip"`);
   }
-  const textCfg = isObj(config?.text_config) ? config.text_config : {};
-  const visionCfg = isObj(config?.vision_config) ? config.vision_config : {};
-  const mPre = isObj(manifest?.preprocess) ? manifest.preprocess : undefined;
+  const mPre = manifest?.preprocess;
   const preprocess = mPre
-    ? preprocessFrom(source, {
-        size: { shortest_edge: mPre.shortestEdge },
-        crop_size: { height: mPre.cropHeight, width: mPre.cropWidth },
-        image_mean: mPre.mean,
-        image_std: mPre.std,
-      }, undefined)
-    : preprocessFrom(source, pre, num(visionCfg.image_size));
-
-  const embedDim = num(manifest?.embedDim) ?? num(config?.projection_dim) ?? 512;
-  const contextLength = num(manifest?.contextLength) ?? num(textCfg.max_position_embeddings) ?? 77;
-  // config.json's logit_scale_init_value is the *initial* value; trained CLIP checkpoints sit at the clamp, 100.
-  const logitScale = num(manifest?.logitScale) ?? CLIP_LOGIT_SCALE;
-  const fromManifest = manifest ? variantsFromManifest(source, manifest) : {};
-  const variants = Object.keys(fromManifest).length ? fromManifest : await probeVariants(source);
+    ? preprocessFrom(source, { size: { shortest_edge: mPre.shortestEdge }, crop_size: { height: mPre.cropHeight, width: mPre.cropWidth }, image_mean: mPre.mean, image_std: mPre.std }, undefined)
+    : preprocessFrom(source, pre, config?.vision_config?.image_size);
+  const fromManifest = manifest ? variantsFromManifest(manifest) : {};
+  const { present, missing } = await splitPresent(source, fromManifest);
+  const variants = Object.keys(fromManifest).length ? present : await probeVariants(source);
   if (!Object.keys(variants).length) {
     throw new ClipEdgeError('MODEL_NOT_FOUND', `${source.name} has no ONNX encoders (looked for ${onnxFileOf('vision', 'fp32')} and its variants)`);
   }
-  const templates = manifest?.defaultTemplates;
-  const defaultTemplates =
-    Array.isArray(templates) && templates.length && templates.every((t) => typeof t === 'string' && t.includes('{}'))
-      ? (templates as string[])
-      : CLIP_DEFAULT_TEMPLATES;
-  const id = typeof manifest?.id === 'string' ? manifest.id : typeof config?._name_or_path === 'string' && config._name_or_path ? config._name_or_path : source.name.split(/[\\/]/).filter(Boolean).pop() ?? source.name;
   return {
-    id,
-    embedDim,
-    contextLength,
+    id: manifest?.id ?? (config?._name_or_path || source.name.split(/[\\/]/).filter(Boolean).pop() || source.name),
+    embedDim: manifest?.embedDim ?? config?.projection_dim ?? 512,
+    contextLength: manifest?.contextLength ?? config?.text_config?.max_position_embeddings ?? 77,
     preprocess,
-    logitScale,
+    // config.json's logit_scale_init_value is the *initial* value; trained CLIP checkpoints sit at the clamp, 100.
+    logitScale: manifest?.logitScale ?? CLIP_LOGIT_SCALE,
     variants,
-    defaultTemplates,
-    license: typeof manifest?.license === 'string' ? manifest.license : undefined,
-    description: typeof manifest?.description === 'string' ? manifest.description : undefined,
-    manifest,
+    missing,
+    defaultTemplates: manifest?.defaultTemplates ?? CLIP_DEFAULT_TEMPLATES,
+    license: manifest?.license,
+    description: manifest?.description,
+    manifest: rawManifest,
   };
 }
 

@@ -1,5 +1,6 @@
 import type { Backend } from '../../core/backend.ts';
-import { type ClipEdge, type ClipEdgeOptions, createClipEdge } from '../../core/clip.ts';
+import { type ClipEdgeOptions, createClipEdge } from '../../core/clip.ts';
+import { type ClipEdgeKit, withImageInputs } from '../../core/kit.ts';
 import { chainLabelSets, type LabelSetProvider } from '../../core/label-sets.ts';
 import { type PromptCacheStore, tieredPromptCacheStore } from '../../core/prompt-cache/store.ts';
 import { type BrowserBackendOptions, defaultBrowserBackends } from './backends.ts';
@@ -39,13 +40,13 @@ export interface BrowserClipEdgeOptions
  * Storage; ORT-web on WebGPU or WASM; label sets and prompt caches served beside the model.
  * The same core as every server runtime: decoding, preprocessing, tokenizer, prompt cache.
  */
-export async function createBrowserClipEdge(options: BrowserClipEdgeOptions): Promise<ClipEdge> {
+export async function createBrowserClipEdge(options: BrowserClipEdgeOptions): Promise<ClipEdgeKit> {
   const { modelUrl, source: given, ortBaseUrl, codecBaseUrl, backends, labelSets, promptCache, onProgress, cacheName, load, wasmBinary, threads, ...rest } =
     options;
   const source = given ?? fetchModelSource(modelUrl, { ...(onProgress ? { onProgress } : {}), ...(cacheName ? { cacheName } : {}) });
   const index = await source.index();
   const providers = [...(labelSets ? [labelSets] : []), sourceLabelSets(source, async () => index.labelSets)];
-  return createClipEdge({
+  const clip = await createClipEdge({
     ...rest,
     source,
     backends: backends ?? defaultBrowserBackends({ ortBaseUrl, ...(load ? { load } : {}), ...(wasmBinary ? { wasmBinary } : {}), ...(threads ? { threads } : {}) }),
@@ -53,4 +54,6 @@ export async function createBrowserClipEdge(options: BrowserClipEdgeOptions): Pr
     labelSets: chainLabelSets(...providers),
     promptCache: promptCache ?? tieredPromptCacheStore(cacheStoragePromptCacheStore({ prefix: index.id }), sourcePromptCacheStore(source)),
   });
+  // classify/embedImage also take a Blob/File (an <input type=file>), a ReadableStream or a Response.
+  return withImageInputs(clip);
 }

@@ -61,7 +61,8 @@ export function fetchModelSource(baseUrl: string | URL, options: FetchModelSourc
   /** The folder's file list (network first, cache when offline). */
   index(): Promise<ModelWebIndex>;
 } {
-  const base = new URL(baseUrl);
+  // Relative to the page (or the Worker's script), as fetch() would take it: '/models/tiny-clip/'.
+  const base = new URL(baseUrl, globalThis.location?.href);
   if (!base.pathname.endsWith('/')) base.pathname += '/';
   const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
   const cacheName = options.cacheName ?? 'clip-edge-models';

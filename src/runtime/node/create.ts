@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -12,8 +13,18 @@ import { fsPromptCacheStore } from './prompt-cache-fs.ts';
 import { userPromptCacheDir } from './user-cache.ts';
 import { type PromptCacheStore, tieredPromptCacheStore } from '../../core/prompt-cache/store.ts';
 
-/** The package's root folder (where models/ and third_party/ live). */
-export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/**
+ * The package's root folder (where models/ and third_party/ live): the nearest folder above this
+ * file with a package.json — the clone's root for src/, the installed package's for dist/src/.
+ */
+export const PACKAGE_ROOT = packageRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`clip-edge: no package.json above ${from}`);
+  }
+}
 
 /** The bundled default model: models/tiny-clip. */
 export const DEFAULT_MODEL_DIR = path.join(PACKAGE_ROOT, 'models', 'tiny-clip');

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ClipEdgeError } from '../../core/errors.ts';
 import type { ModelSource } from '../../core/model/source.ts';
@@ -33,8 +33,9 @@ export function fsModelSource(dir: string): ModelSource {
     },
     async exists(rel) {
       const file = resolve(rel);
+      // open + close rather than access(): Deno's node:fs access() wants --allow-sys (uid).
       try {
-        await access(file);
+        await (await open(file, 'r')).close();
         return true;
       } catch {
         return false;

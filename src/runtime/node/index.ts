@@ -4,5 +4,7 @@ export { wasmBackend, nativeBackend, defaultNodeBackends, type NodeBackendOption
 export { fsModelSource } from './fs-source.ts';
 export { dirLabelSets, readLabelSetFile } from './label-sets.ts';
 export { nodeImageCodecs } from './codecs.ts';
-export { pullModel, type PullOptions, type PullResult } from './pull.ts';
+export { pullModel, type PullOptions, type PullResult, type PullEvent } from './pull.ts';
+export { createPullProgress, type PullProgress, type PullProgressOptions } from './pull-progress.ts';
+export { loadClipEdge, readImagePath, type LoadClipEdgeOptions } from './load.ts';
 export * from '../../index.ts';

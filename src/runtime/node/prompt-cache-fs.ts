@@ -16,8 +16,8 @@ export interface FsPromptCacheOptions {
    */
   maxInlineEntries?: number;
   /**
-   * Most bytes of `inline-*` entries kept (header + matrix; a 256-class set with 80 templates is
-   * ~0.25 MB), pruned the same way: the entry count alone let 2000 entries reach ~0.47 GB.
+   * Most bytes of `inline-*` entries kept (header + matrix: 256 labels are 141 KB with tiny-clip,
+   * ~0.5 MB with ViT-B/32), pruned the same way: the entry count alone allowed ~1 GB.
    * @defaultValue 128 MiB
    */
   maxInlineBytes?: number;

@@ -14,6 +14,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClipEdgeError } from '../../core/errors.ts';
+import { SAFE_RELATIVE_PATH, manifestFiles, parseManifest as parseManifestSchema } from '../../core/model/manifest.ts';
 import {
   PRECISION_SUFFIX,
   PRECISIONS,
@@ -108,7 +109,7 @@ export type PullEvent =
 const DEFAULT_BASE_URL = 'https://huggingface.co';
 const REPO_SEGMENT = /^[A-Za-z0-9][\w.-]{0,95}$/;
 const REVISION = /^[A-Za-z0-9][\w.\-/]{0,254}$/;
-const SAFE_PATH = /^(?:[A-Za-z0-9][\w.-]*\/)*[A-Za-z0-9][\w.-]*$/;
+const SAFE_PATH = SAFE_RELATIVE_PATH;
 const SHA256 = /^[0-9a-f]{64}$/;
 
 // What a CLIP model folder needs, and nothing else (no pytorch/flax/safetensors weights).
@@ -337,10 +338,9 @@ function checkSelection(o: ResolvedPullOptions, present: readonly Entry[], warn:
 
 /**
  * The files our manifest.json lists; `undefined` when it is not ours (not JSON, no `variants`).
- * A manifest of ours with a broken entry is MODEL_INVALID: its hashes cannot be trusted.
+ * A manifest of ours that fails ManifestSchema is MODEL_INVALID: its hashes cannot be trusted.
  */
 function parseManifest(o: ResolvedPullOptions, text: string): ManifestFiles | undefined {
-  const bad = (why: string) => new ClipEdgeError('MODEL_INVALID', `manifest.json of ${o.repo}@${o.revision}: ${why}`);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -349,21 +349,13 @@ function parseManifest(o: ResolvedPullOptions, text: string): ManifestFiles | un
   }
   const variants = (json as { variants?: unknown })?.variants;
   if (typeof variants !== 'object' || variants === null || Array.isArray(variants)) return undefined;
-  const out: ManifestFiles = [];
-  for (const [precision, towers] of Object.entries(variants)) {
-    for (const tower of TOWERS) {
-      const f = (towers as Record<string, { file?: unknown; bytes?: unknown; sha256?: unknown } | undefined>)?.[tower];
-      if (f === undefined) continue;
-      if (typeof f.file !== 'string' || !SAFE_PATH.test(f.file)) throw bad(`variants.${precision}.${tower}.file is not a safe relative path`);
-      if (f.bytes !== undefined && asSize(f.bytes) === undefined) throw bad(`variants.${precision}.${tower}.bytes is not a size`);
-      if (f.sha256 !== undefined && (typeof f.sha256 !== 'string' || !SHA256.test(f.sha256.toLowerCase()))) {
-        throw bad(`variants.${precision}.${tower}.sha256 is not a sha256`);
-      }
-      out.push({ precision, tower, file: f.file, ...(asSize(f.bytes) !== undefined && { bytes: f.bytes as number }),
-        ...(typeof f.sha256 === 'string' && { sha256: f.sha256.toLowerCase() }) });
-    }
-  }
-  return out;
+  return manifestFiles(parseManifestSchema(json, `manifest.json of ${o.repo}@${o.revision}`)).map(({ precision, tower, file }) => ({
+    precision,
+    tower,
+    file: file.file,
+    ...(file.bytes !== undefined && { bytes: file.bytes }),
+    ...(file.sha256 !== undefined && { sha256: file.sha256 }),
+  }));
 }
 
 function applyManifest(entries: readonly Entry[], manifest: ManifestFiles): void {

@@ -47,6 +47,7 @@ export async function createServiceApp(config: ServiceConfig, defaults: ServiceA
     corsOrigins: config.corsOrigins,
     maxBodyBytes: config.maxBodyBytes,
     overload: overloadOptionsOf(config, { clientKey: peerAddress }),
+    requestLog: config.requestLog ?? true,
   });
   if (defaults.page && !config.apiKey) {
     // Imported here so that API-only servers (Deno, Bun, tests) never load esbuild.

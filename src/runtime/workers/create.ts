@@ -170,6 +170,7 @@ export function createWorkersApp(env: WorkersEnv, options: WorkersClipEdgeOption
       clientKey: (c) => c.req.header('cf-connecting-ip'),
       ...(env.RATE_LIMITER ? { rateLimiter: cloudflareRateLimiter(env.RATE_LIMITER, period) } : {}),
     }),
+    requestLog: cfg.requestLog ?? true, // one console.log line per request: Workers Logs / wrangler tail
   });
   // The browser page (`npm run build:web -- --out src/runtime/workers/public`): any other GET is a
   // static asset, sent cross-origin isolated; what the assets lack stays the API's JSON 404.

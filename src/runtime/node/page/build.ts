@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +8,12 @@ import { ORT_BUILDS } from '../../browser/backends.ts';
 import { CODEC_WASM_FILES } from '../../browser/codecs.ts';
 
 const WEB_DIR = fileURLToPath(new URL('../../../web/', import.meta.url));
+/**
+ * The page as the published package ships it (`npm run build` writes it to dist/src/web-page/),
+ * so an installed package serves it without esbuild; a clone has none there and builds in memory.
+ */
+export const PREBUILT_WEB_DIR = fileURLToPath(new URL('../../../web-page/', import.meta.url));
+const PREBUILT_INDEX = 'web-build.json';
 const require = createRequire(import.meta.url);
 
 /** One file of the built page, in memory. */
@@ -74,6 +81,8 @@ function externalFiles(): Map<string, ExternalFile> {
  * (inference: the same core as the server) with shared chunks, and `sw.js`.
  */
 export async function buildWeb(options: BuildWebOptions = {}): Promise<WebBuild> {
+  if (options.minify !== false && existsSync(path.join(PREBUILT_WEB_DIR, PREBUILT_INDEX))) return readWebBuild(PREBUILT_WEB_DIR);
+  // esbuild is a build tool (a dev dependency): only a clone, which has no prebuilt page, gets here.
   const esbuild = await import('esbuild');
   const { gzipSync } = await import('node:zlib');
   const minify = options.minify ?? true;
@@ -115,4 +124,30 @@ export async function buildWeb(options: BuildWebOptions = {}): Promise<WebBuild>
     hash,
     jsBytes: { raw: js.reduce((n, b) => n + b.byteLength, 0), gzip: js.reduce((n, b) => n + gzipSync(b, { level: 9 }).byteLength, 0) },
   };
+}
+
+interface PrebuiltIndex {
+  ortVersion: string;
+  hash: string;
+  jsBytes: WebBuild['jsBytes'];
+  files: string[];
+}
+
+/** Writes a build's own files (not ORT's or the decoders', which stay in node_modules) to `dir`. */
+export async function writeWebBuild(build: WebBuild, dir: string): Promise<void> {
+  for (const [rel, f] of build.files) {
+    const to = path.join(dir, ...rel.split('/'));
+    await mkdir(path.dirname(to), { recursive: true });
+    await writeFile(to, f.bytes);
+  }
+  const index: PrebuiltIndex = { ortVersion: build.ortVersion, hash: build.hash, jsBytes: build.jsBytes, files: [...build.files.keys()] };
+  await writeFile(path.join(dir, PREBUILT_INDEX), `${JSON.stringify(index, null, 1)}\n`);
+}
+
+/** The build `writeWebBuild` wrote; ORT's and the decoders' files are looked up in node_modules as usual. */
+export async function readWebBuild(dir: string): Promise<WebBuild> {
+  const index = JSON.parse(await readFile(path.join(dir, PREBUILT_INDEX), 'utf8')) as PrebuiltIndex;
+  const files = new Map<string, WebFile>();
+  for (const rel of index.files) files.set(rel, { bytes: new Uint8Array(await readFile(path.join(dir, ...rel.split('/')))), type: typeOf(rel) });
+  return { files, external: externalFiles(), ortVersion: index.ortVersion, hash: index.hash, jsBytes: index.jsBytes };
 }

@@ -1,0 +1,24 @@
+import { defineConfig } from 'vitest/config';
+
+// The fast unit tests of the mutated modules (bench/mutation/stryker.config.mjs): Stryker runs the
+// ones covering a mutant once per mutant, so nothing slow belongs here. The model-level references
+// (torch-probs, error-bounds, PIL parity, shipped caches) also guard these modules in `npm test`,
+// but cost seconds each: a mutant they would kill and these tests miss is reported as a survivor.
+export default defineConfig({
+  test: {
+    root: new URL('../../', import.meta.url).pathname,
+    include: [
+      'test/unit/zeroshot.test.ts',
+      'test/quantize/math.test.ts',
+      'test/quantize/gates.test.ts',
+      'test/prompt-cache/format.test.ts',
+      'test/unit/tokenizer.test.ts',
+      'test/unit/image/preprocess.test.ts',
+    ],
+    env: { CLIP_EDGE_PROMPT_CACHE: '/tmp/clip-edge-stryker-prompts' },
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    maxWorkers: 1,
+  },
+});

@@ -1,0 +1,26 @@
+// npm run build (and `npm pack`, through prepack): the published package's dist/.
+//   dist/src/**, dist/quantize/** — JavaScript and .d.ts emitted file by file by tsc
+//     (tsconfig.build.json), .ts imports rewritten to .js, so every path relative to
+//     import.meta.url (model folder, wasm files, label sets) stays valid;
+//   dist/src/web-page/ — the mobile-web page, built once here with esbuild, so an installed
+//     package serves it without esbuild (a build tool, kept in devDependencies).
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildWeb, writeWebBuild } from '../src/runtime/node/page/build.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DIST = path.join(ROOT, 'dist');
+
+rmSync(DIST, { recursive: true, force: true });
+const tsc = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+if (tsc.status !== 0) {
+  console.error('build: tsc failed');
+  process.exit(1);
+}
+// From src/ (no prebuilt page there) this builds with esbuild; dist/src/web-page/ is where
+// page/build.ts's PREBUILT_WEB_DIR points once emitted to dist/src/runtime/node/page/.
+const page = await buildWeb();
+await writeWebBuild(page, path.join(DIST, 'src', 'web-page'));
+console.error(`build: dist/ written (page JS ${(page.jsBytes.raw / 1024).toFixed(1)} KiB)`);

@@ -1,0 +1,29 @@
+import type { Backend } from './backend.ts';
+import type { ModelInfo } from './model/info.ts';
+import type { TextItem, TowerRunner, VisionItem } from './tower.ts';
+import type { ClipEdgeStatus } from './types.ts';
+
+/** What `/v1/models` reports: the folder's variants and which ones this instance runs. */
+export function clipEdgeStatus(info: ModelInfo, backend: Backend, vision: TowerRunner<VisionItem>, text?: TowerRunner<TextItem>): ClipEdgeStatus {
+  const variants: ClipEdgeStatus['variants'] = {};
+  for (const [p, towers] of Object.entries(info.variants)) {
+    variants[p] = Object.fromEntries(
+      Object.entries(towers ?? {}).map(([tw, f]) => [tw, { file: f.file, ...(f.bytes !== undefined ? { bytes: f.bytes } : {}) }]),
+    );
+  }
+  return {
+    id: info.id,
+    backend: backend.name,
+    embedDim: info.embedDim,
+    contextLength: info.contextLength,
+    imageSize: { height: info.preprocess.cropHeight, width: info.preprocess.cropWidth },
+    logitScale: info.logitScale,
+    variants,
+    active: {
+      vision: { variant: vision.precision, loaded: vision.loaded, ...(vision.inPlace ? { inPlace: true as const } : {}) },
+      ...(text ? { text: { variant: text.precision, loaded: text.loaded, ...(text.inPlace ? { inPlace: true as const } : {}) } } : {}),
+    },
+    ...(info.license ? { license: info.license } : {}),
+    ...(info.description ? { description: info.description } : {}),
+  };
+}
