@@ -71,7 +71,8 @@ describe('memory budget (128 MB per isolate)', () => {
   it('the measured table covers the bundled model and renders', () => {
     expect(table.limitBytes).toBe(WORKERS_MEMORY_LIMIT);
     expect(table.rows.some((r) => r.model === 'tiny-clip' && !r.text)).toBe(true);
-    expect(memoryMarkdown(table)).toMatch(/\| tiny-clip \| fp32 \| no \|/);
+    expect(memoryMarkdown(table)).toMatch(/\| tiny-clip \| fp32 \| copy \(\.onnx\) \| no \|/);
+    expect(table.rows.some((r) => r.model === 'tiny-clip' && r.inPlace)).toBe(true);
   });
 
   it('refuses a configuration over the limit and says what would fit', () => {
@@ -93,7 +94,7 @@ describe('memory budget (128 MB per isolate)', () => {
   it('the upload step checks before uploading: default config passes, a decode budget that leaves no room for the model is refused', () => {
     const ok = upload();
     expect(ok.status, ok.stderr).toBe(0);
-    expect(ok.stdout).toMatch(/^fits: tiny-clip \w+ vision/m);
+    expect(ok.stdout).toMatch(/^fits: tiny-clip \w+ \(in place\) vision/m);
     expect(ok.stdout).toMatch(/wrangler r2 bulk put clip-edge-models/);
     const refused = upload('--text', '--decode-budget-mb', '100');
     expect(refused.status).toBe(1);

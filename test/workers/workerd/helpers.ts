@@ -39,7 +39,8 @@ export function populate(cfg: Partial<DeployConfig> = {}): Promise<void> {
     const files = await repoList(MODEL_DIR);
     const small: Record<string, Uint8Array> = {};
     for (const f of files.filter((f) => !/\.(onnx|ort)$/.test(f))) small[f] = await repoFile(`${MODEL_DIR}/${f}`);
-    const info = await readModelInfo(memorySource(MODEL_ID, small));
+    // Model files are only checked for existence here (not read): empty stand-ins keep the listing whole.
+    const info = await readModelInfo(memorySource(MODEL_ID, { ...Object.fromEntries(files.map((f) => [f, new Uint8Array(0)])), ...small }));
     const plan = uploadPlan(files, info.variants, { model: MODEL_ID, variant: 'auto', text: true, ...cfg });
     for (const { key, path } of plan.r2) await env.MODELS.put(key, small[path] ?? (await repoFile(`${MODEL_DIR}/${path}`)));
     for (const { key, json, bin } of plan.kv) {

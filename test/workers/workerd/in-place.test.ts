@@ -56,13 +56,13 @@ describe('the Worker loads the int8 vision tower in place from R2', () => {
     const file = answers.images[0]!.file;
     const bytes = await repoFile(file);
     expect(bytes.byteLength).toBeLessThan(52_000);
-    const all = await Promise.all([0, 1, 2, 3].map(() => small.request('/v1/embed/image', { method: 'POST', body: bytes as BodyInit, headers: { 'content-type': typeOf(file) } })));
+    const all = await Promise.all([0, 1, 2, 3].map(() => small.request('/v1/embed/image', { method: 'POST', body: bytes as BodyInit, headers: { 'content-type': typeOf(file), 'content-length': String(bytes.byteLength) } })));
     expect(all.map((r) => r.status)).toEqual([200, 200, 200, 200]);
     const embeddings = await Promise.all(all.map(async (r) => ((await r.json()) as { embedding: number[] }).embedding));
     for (const e of embeddings) expect(cosine(e, embeddings[0]!)).toBeGreaterThan(1 - 1e-6);
     const big = new Uint8Array(60_000);
     big.set(bytes);
-    const r = await small.request('/v1/embed/image', { method: 'POST', body: big as BodyInit, headers: { 'content-type': 'image/jpeg' } });
+    const r = await small.request('/v1/embed/image', { method: 'POST', body: big as BodyInit, headers: { 'content-type': 'image/jpeg', 'content-length': String(big.byteLength) } });
     expect(r.status).toBe(413);
     expect(await r.json()).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE', message: expect.stringMatching(/holds at most 0\.0 MB of request bodies at once/) } });
   });
