@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ClipEdgeError } from '../src/core/errors.ts';
 import { readModelInfo, type ModelInfo } from '../src/core/model/info.ts';
 import { type Manifest, parseManifest } from '../src/core/model/manifest.ts';
-import { type Tower, TOWERS, onnxFileOf } from '../src/core/precision.ts';
+import { type Precision, type Tower, TOWERS, onnxFileOf, ortFileOf } from '../src/core/precision.ts';
 import { createClipTokenizer } from '../src/core/tokenizer.ts';
 import type { ImageCodecWasm } from '../src/core/image/wasm-codec.ts';
 import type { ModelSource } from '../src/core/model/source.ts';
@@ -16,6 +16,7 @@ import { checkGate, DEFAULT_GATES, type Gate } from './verify/gates.ts';
 import { classMatrices, predictions, rowCosines, top1, type CosineStats, type Top1Stats } from './verify/metrics.ts';
 import { checkLoads, openTower, type ModelBytes, type TowerInputs } from './verify/runner.ts';
 import { encodeModel, type ModelProto } from './onnx/model.ts';
+import { stageOrtFormat } from './ort-format.ts';
 
 export interface VerifyBudget {
   /** Images checked (spread over the sources). @defaultValue all; 32 for towers over 50 MB */
@@ -35,6 +36,13 @@ export interface QuantizeFolderOptions {
   io: { source: ModelSource; imageCodecs: ImageCodecWasm };
   /** @defaultValue every tower the folder has in float32 */
   towers?: readonly Tower[];
+  /**
+   * Variants also written in ORT format (`onnx/<tower>_model_<p>.ort`), the form whose weights
+   * onnxruntime-web uses in place (the Workers backend loads it when present); each is verified in
+   * place against float32 with its variant's gate. A variant made in this run or already in the folder.
+   * @defaultValue none
+   */
+  ort?: readonly Precision[];
   /** Write variants that miss their gate (with a warning) instead of failing. @defaultValue false */
   force?: boolean;
   passes?: PassOptions;
@@ -64,8 +72,24 @@ export interface TowerReport {
   written: boolean;
 }
 
+/** An ORT-format (in-place) form of a variant, verified in place against float32. */
+export interface OrtReport {
+  variant: Precision;
+  tower: Tower;
+  file: string;
+  /** The .onnx variant it was converted from. */
+  from: string;
+  bytes: number;
+  sha256: string;
+  cosine: CosineStats;
+  latency: { ms: number; fp32Ms: number; ratio: number; runs: number; batch: 1 };
+  gate: { passed: boolean; failures: string[]; thresholds: Gate };
+  written: boolean;
+}
+
 export interface QuantizeFolderResult {
   reports: TowerReport[];
+  ortReports: OrtReport[];
   manifestFile: string;
   verifySources: string[];
   failures: string[];
@@ -91,7 +115,14 @@ export async function quantizeModelFolder(dir: string, options: QuantizeFolderOp
   const source = options.io.source;
   const info = await readModelInfo(source);
   const towers = options.towers ?? TOWERS.filter((t) => info.variants.fp32?.[t]);
-  if (!options.variants.length) throw new ClipEdgeError('BAD_INPUT', 'no variants asked for');
+  if (!options.variants.length && !options.ort?.length) throw new ClipEdgeError('BAD_INPUT', 'no variants asked for');
+  for (const v of options.ort ?? []) {
+    for (const t of options.towers ?? TOWERS.filter((x) => info.variants.fp32?.[x])) {
+      if (!(options.variants as readonly string[]).includes(v) && !info.variants[v]?.[t]) {
+        throw new ClipEdgeError('MODEL_NOT_FOUND', `--ort ${v}: ${dir} has no ${v} ${t} variant and this run does not make one (add it to --variants)`);
+      }
+    }
+  }
   for (const t of towers) {
     if (!info.variants.fp32?.[t]) throw new ClipEdgeError('MODEL_NOT_FOUND', `${dir} has no float32 ${t} encoder (${onnxFileOf(t, 'fp32')})`);
   }
@@ -107,6 +138,7 @@ export async function quantizeModelFolder(dir: string, options: QuantizeFolderOp
   const fp32External = new Map<Tower, string[]>();
   const made: { staged: Staged; variant: QuantVariant; tower: Tower; passes: TowerReport['passes'] }[] = [];
   const reports: TowerReport[] = [];
+  const ortReports: OrtReport[] = [];
   const failures: string[] = [];
   try {
     for (const tower of TOWERS) {
@@ -200,13 +232,63 @@ export async function quantizeModelFolder(dir: string, options: QuantizeFolderOp
         report.written = true;
       } else await discardStaged(m.staged);
     }
+
+    // 4. ORT-format forms, converted from the variants now in place, each loaded in place and gated.
+    for (const variant of options.ort ?? []) {
+      for (const tower of towers) {
+        const made = reports.find((r) => r.variant === variant && r.tower === tower);
+        if (made && !made.written) continue;
+        const from = made?.file ?? info.variants[variant]![tower]!.file;
+        const r = await ortVariant(dir, variant, tower, from, inputs[tower], fp32.get(tower)!, info.embedDim, options, budget.latencyRuns, log);
+        ortReports.push(r);
+        failures.push(...r.gate.failures);
+      }
+    }
   } catch (e) {
     await Promise.all(made.map((m) => discardStaged(m.staged)));
     throw e;
   }
   const manifestFile = path.join(dir, 'manifest.json');
-  if (reports.some((r) => r.written)) await updateManifest(dir, info, reports.filter((r) => r.written), sources, options.passes);
-  return { reports, manifestFile, verifySources: sources, failures };
+  if (reports.some((r) => r.written) || ortReports.some((r) => r.written)) {
+    await updateManifest(dir, info, reports.filter((r) => r.written), sources, options.passes, ortReports.filter((r) => r.written));
+  }
+  return { reports, ortReports, manifestFile, verifySources: sources, failures };
+}
+
+/** Converts one variant to ORT format, checks it loaded in place against float32, and writes it when it passes. */
+async function ortVariant(
+  dir: string, variant: Precision, tower: Tower, from: string, inputs: TowerInputs, ref: Fp32Run, dim: number,
+  options: QuantizeFolderOptions, runs: number, log: (l: string) => void,
+): Promise<OrtReport> {
+  const out = path.join(dir, ortFileOf(tower, variant));
+  const label = `${variant} ${tower} (ORT format, in place)`;
+  log(`${label}: ${from} → ${path.relative(dir, out)}`);
+  const staged = await stageOrtFormat(path.join(dir, from), out);
+  try {
+    const run = await embed({ bytes: staged.bytes, inPlace: true }, inputs, out, runs, log);
+    const cos = rowCosines(ref.embeds, run.embeds, dim);
+    const gates = options.gates ?? DEFAULT_GATES;
+    // Variants this toolchain does not make (e.g. transformers.js' q8) are held to int8's gate.
+    const thresholds = (gates as Record<string, Gate>)[variant] ?? gates.int8;
+    const fails = checkGate(label, thresholds, cos, undefined);
+    const written = !fails.length || !!options.force;
+    if (written) await commitStaged(staged);
+    else await discardStaged(staged);
+    log(`${label}: cosine mean ${cos.mean.toFixed(5)} min ${cos.min.toFixed(5)}, ${run.latencyMs.toFixed(1)} ms vs ${ref.latencyMs.toFixed(1)} ms — ${fails.length ? `FAILED: ${fails.join('; ')}` : 'passed'}`);
+    return {
+      variant, tower, from,
+      file: path.relative(dir, out).split(path.sep).join('/'),
+      bytes: staged.result.bytes,
+      sha256: staged.result.sha256,
+      cosine: cos,
+      latency: { ms: run.latencyMs, fp32Ms: ref.latencyMs, ratio: run.latencyMs / ref.latencyMs, runs, batch: 1 },
+      gate: { passed: !fails.length, failures: fails, thresholds },
+      written,
+    };
+  } catch (e) {
+    await discardStaged(staged);
+    throw e;
+  }
 }
 
 /** A staged variant's bytes (and external data), read back from its temporary files. */
@@ -253,7 +335,7 @@ async function tokenize(dir: string, info: ModelInfo, texts: string[]) {
  * Adds the written variants to manifest.json (`variants.<p>.<tower>` and `quantization.<p>.<tower>`),
  * keeping every other field; a folder without one gets a manifest made from what readModelInfo found.
  */
-async function updateManifest(dir: string, info: ModelInfo, written: TowerReport[], sources: string[], options: PassOptions | undefined): Promise<void> {
+async function updateManifest(dir: string, info: ModelInfo, written: TowerReport[], sources: string[], options: PassOptions | undefined, ort: OrtReport[]): Promise<void> {
   const file = path.join(dir, 'manifest.json');
   const manifest: Manifest = info.manifest ? (structuredClone(info.manifest) as Manifest) : await manifestFrom(dir, info);
   const variants = (manifest.variants ??= {});
@@ -280,6 +362,19 @@ async function updateManifest(dir: string, info: ModelInfo, written: TowerReport
           }
         : {}),
       latencyMs: { variant: round(r.latency.ms, 2), fp32: round(r.latency.fp32Ms, 2), ratio: round(r.latency.ratio), runs: r.latency.runs },
+      gate: { ...r.gate.thresholds, passed: r.gate.passed },
+    };
+  }
+  for (const r of ort) {
+    const entry = variants[r.variant]?.[r.tower] as Record<string, unknown> | undefined;
+    if (!entry) throw new ClipEdgeError('INTERNAL', `${r.file}: no ${r.variant} ${r.tower} entry to attach it to`);
+    entry.ort = { file: r.file, bytes: r.bytes, sha256: r.sha256 };
+    const q = ((quantization[r.variant] ??= {}) as Record<string, Record<string, unknown>>);
+    (q[r.tower] ??= {}).ort = {
+      from: r.from,
+      loadedInPlace: true,
+      cosine: { mean: round(r.cosine.mean, 6), min: round(r.cosine.min, 6), n: r.cosine.n },
+      latencyMs: { ort: round(r.latency.ms, 2), fp32: round(r.latency.fp32Ms, 2), ratio: round(r.latency.ratio), runs: r.latency.runs },
       gate: { ...r.gate.thresholds, passed: r.gate.passed },
     };
   }

@@ -4,9 +4,12 @@
  * that `npm run workers:upload` runs before uploading anything. Pure functions, no I/O.
  */
 
-/** Cloudflare's memory limit per isolate (local workerd does not enforce it). */
-export const WORKERS_MEMORY_LIMIT = 128 * 1024 * 1024;
+import { WORKERS_JS_HEAP_ALLOWANCE, WORKERS_MEMORY_LIMIT, decodeBudgetFromModel } from '../src/runtime/workers/limits.ts';
+
+export { WORKERS_MEMORY_LIMIT };
 const MB = 1024 * 1024;
+/** Below this, an `auto` decode budget is useless: a 12 MP baseline JPEG needs ~4.6 MB even at 1/4 scale. */
+export const MIN_AUTO_DECODE_BUDGET = 5 * MB;
 
 export interface RequestMemory {
   pixels: number;
@@ -20,12 +23,30 @@ export interface RequestMemory {
   codecWasm: number;
   /** See {@link estimatePeak}. */
   peakEstimate: number;
+  /** Requests sent at once (4: the row is one of them; the figures are those of the whole burst). @defaultValue 1 */
+  concurrent?: number;
+  /**
+   * Measured peak: ORT's and the codec's wasm high-water marks (exact: wasm memory never shrinks)
+   * plus the largest JS heap (used + backing stores) sampled through the inspector while the
+   * request(s) ran.
+   */
+  peakMeasured?: number;
+  /** The decode budget the Worker used for this request (`auto`: what the loaded model left). */
+  decodeBudget?: number;
+  /** Latency of the request as the client saw it (ms). */
+  ms?: number;
 }
 
 export interface MemoryRow {
   model: string;
   variant: string;
   text: boolean;
+  /** The vision tower was loaded in place from its ORT-format file. */
+  inPlace?: boolean;
+  /** First request after a fresh isolate (model streamed from local R2, session created, one run), ms. */
+  coldStartMs?: number;
+  /** Warm requests, batch 1: median round trip of the 1 MP photo as the client saw it (ms). */
+  latency?: { requestMsMedian: number; runs: number; batch: 1; photo: string };
   /** Before the kit is created (module loaded), after a GC. */
   idle: { jsHeapUsed: number; backing: number };
   /** After the sessions are created, after a GC. */
@@ -76,8 +97,12 @@ export interface BudgetInput {
   /** The resolved vision variant (not `auto`). */
   variant: string;
   text: boolean;
-  /** CLIP_EDGE_DECODE_BUDGET_MB in bytes. */
-  decodeBudgetBytes: number;
+  /** Loaded in place (ORT-format file). @defaultValue false */
+  inPlace?: boolean;
+  /** CLIP_EDGE_DECODE_BUDGET_MB in bytes, or `auto` (what the model leaves). */
+  decodeBudgetBytes: number | 'auto';
+  /** CLIP_EDGE_BODY_MEMORY_MB in bytes. @defaultValue 8 MiB */
+  bodyMemoryBytes?: number;
   /** ONNX bytes of the configuration (vision + text when enabled): used to estimate an unmeasured variant. */
   onnxBytes: number;
 }
@@ -99,22 +124,23 @@ export function checkBudget(table: MemoryTable | undefined, cfg: BudgetInput, ot
   /** The model's share (everything but the decode budget). */
   const modelOf = (c: BudgetInput): { bytes: number; basis: 'measured' | 'estimated' } => {
     const rows = table?.rows.filter((r) => r.model === c.model) ?? [];
-    const exact = rows.find((r) => r.variant === c.variant && r.text === c.text);
+    const exact = rows.find((r) => r.variant === c.variant && r.text === c.text && !!r.inPlace === !!c.inPlace);
     if (exact) return { bytes: peakOf(exact, 0), basis: 'measured' };
-    const ref = rows.find((r) => r.text === c.text) ?? rows[0];
+    const ref = rows.find((r) => r.text === c.text && !r.inPlace) ?? rows[0];
     // ORT's wasm memory grew ~2.5× the ONNX bytes in the measurements (see PLATFORM-NOTES); fp16 weights are cast to fp32.
-    const perByte = /fp16/.test(c.variant) ? 5 : 3;
+    const perByte = c.inPlace ? 1.15 : /fp16/.test(c.variant) ? 5 : 3;
     const ortWasm = 16 * MB + perByte * c.onnxBytes;
     const js = ref ? ref.loaded.jsHeapUsed + ref.loaded.backing : 8 * MB;
     return { bytes: js + ortWasm + requestOverhead(ref), basis: 'estimated' };
   };
+  const mb = (b: number) => `${(b / MB).toFixed(1)} MB`;
+  if (cfg.decodeBudgetBytes === 'auto') return checkAuto(table, cfg, limit, mb);
   const { bytes: model, basis } = modelOf(cfg);
   const peak = model + cfg.decodeBudgetBytes;
-  const mb = (b: number) => `${(b / MB).toFixed(1)} MB`;
-  const what = `${cfg.model} ${cfg.variant} vision${cfg.text ? ' + text' : ''} with a ${mb(cfg.decodeBudgetBytes)} decode budget`;
+  const what = `${cfg.model} ${cfg.variant}${cfg.inPlace ? ' (in place)' : ''} vision${cfg.text ? ' + text' : ''} with a ${mb(cfg.decodeBudgetBytes)} decode budget`;
   if (peak <= limit) return { ok: true, peakBytes: peak, basis, message: `${what}: peak ${mb(peak)} (${basis}) ≤ ${mb(limit)}` };
   const fitting = otherConfigs
-    .map((o) => ({ o, p: modelOf(o).bytes + o.decodeBudgetBytes }))
+    .map((o) => ({ o, p: modelOf(o).bytes + (o.decodeBudgetBytes === 'auto' ? MIN_AUTO_DECODE_BUDGET : o.decodeBudgetBytes) }))
     .filter(({ p }) => p <= limit)
     .map(({ o, p }) => `${o.label} (${mb(p)})`);
   // The budget that would fit beside this model, if it leaves room for a 12 MP baseline JPEG (~37 MB) or at least 8 MB.
@@ -130,54 +156,89 @@ export function checkBudget(table: MemoryTable | undefined, cfg: BudgetInput, ot
   };
 }
 
+/**
+ * `auto` (the Worker's default): the decode budget is what the loaded model leaves
+ * (src/runtime/workers/limits.ts decodeBudgetFromModel), so the isolate's total is 128 MB by
+ * construction; what can fail is the room left for images (≥ MIN_AUTO_DECODE_BUDGET) and, where
+ * measured, a request's measured peak.
+ */
+function checkAuto(table: MemoryTable | undefined, cfg: BudgetInput, limit: number, mb: (b: number) => string): BudgetResult {
+  const what = `${cfg.model} ${cfg.variant}${cfg.inPlace ? ' (in place)' : ''} vision${cfg.text ? ' + text' : ''} with the decode budget following the model`;
+  const row = table?.rows.find((r) => r.model === cfg.model && r.variant === cfg.variant && r.text === cfg.text && !!r.inPlace === !!cfg.inPlace);
+  const bodyMemoryBytes = cfg.bodyMemoryBytes ?? 8 * MB;
+  const ort = row ? ortAfterRequests(row) : 16 * MB + (cfg.inPlace ? 1.15 : 3) * (cfg as { onnxBytes: number }).onnxBytes;
+  const decode = decodeBudgetFromModel({ ortWasmBytes: ort, bodyMemoryBytes, limitBytes: limit });
+  const measured = row ? Math.max(0, ...row.requests.map((q) => q.peakMeasured ?? 0)) : 0;
+  const basis = row ? 'measured' : 'estimated';
+  const peak = Math.max(measured, ort + WORKERS_JS_HEAP_ALLOWANCE + bodyMemoryBytes + decode);
+  if (decode >= MIN_AUTO_DECODE_BUDGET && measured <= limit) {
+    return { ok: true, peakBytes: peak, basis, message: `${what}: ORT ${mb(ort)} (${basis}), decode budget ${mb(decode)}${measured ? `, largest measured request peak ${mb(measured)}` : ''} ≤ ${mb(limit)}` };
+  }
+  return {
+    ok: false,
+    peakBytes: Math.max(peak, ort + WORKERS_JS_HEAP_ALLOWANCE + bodyMemoryBytes + MIN_AUTO_DECODE_BUDGET),
+    basis,
+    message:
+      `${what}: ORT ${mb(ort)} (${basis}) leaves a decode budget of ${mb(decode)}${measured > limit ? ` and a request peaked at ${mb(measured)}` : ''}, ` +
+      `under the ${mb(MIN_AUTO_DECODE_BUDGET)} a 12 MP photo needs even DCT-scaled, within the Workers limit of ${mb(limit)}. Use a smaller variant, its ORT-format form (clip-edge quantize --ort), or a smaller CLIP_EDGE_BODY_MEMORY_MB.`,
+  };
+}
+
 /** The Markdown table of bench/results/workers-memory.md. */
 export function memoryMarkdown(t: MemoryTable): string {
   const mb = (b: number) => (b / MB).toFixed(1);
+  const load = (r: MemoryRow) => (r.inPlace ? 'in place (.ort)' : 'copy (.onnx)');
+  const fits = (b: number) => (b <= t.limitBytes ? 'yes' : '**no**');
   const lines = [
     '# clip-edge on Cloudflare Workers: memory',
     '',
     `Measured ${t.measuredAt.slice(0, 16).replace('T', ' ')} UTC in ${t.runtime} by \`npm run workers:memory\` (scripts/workers-memory.ts).`,
     `Limit: ${mb(t.limitBytes)} MB per isolate (not enforced by local workerd, hence this table). MB = MiB.`,
     '',
-    '- **ORT wasm**: `memory.buffer.byteLength` of onnxruntime-web\'s instance, read through the adapter\'s instantiate shim',
-    '  (`ortWasmMemoryBytes()`); it never shrinks.',
+    '- **load**: `in place (.ort)`: the variant\'s ORT-format file streamed from R2 into ORT\'s heap and used there',
+    '  (src/core/ort-wasm/in-place.ts); `copy (.onnx)`: the .onnx file handed to ORT, which copies every initializer.',
+    '- **ORT wasm**: `memory.buffer.byteLength` of onnxruntime-web\'s instance (it never shrinks: a high-water mark).',
     '- **JS heap**: V8 `usedSize` from the inspector protocol (`Runtime.getHeapUsage`) after a forced GC.',
-    '- **decode**: how the Worker decoded the photo with its default 48 MB decode budget: `exact` (libjpeg-turbo, PIL\'s pixels,',
-    '  resized straight from the codec\'s wasm memory) or `dct-1/2`… (DCT-scaled: the exact decode would exceed the budget).',
-    '- **codec wasm**: libjpeg-turbo\'s wasm memory after that decode (the instance is dropped after decodes over 16 MB).',
-    '- **peak (est.)**: JS heap after load + ORT wasm + codec wasm + the resize\'s intermediate (224 × long side × 3 B) + 2× the file',
-    '  (scripts/workers-budget.ts `estimatePeak`); **heap right after (no GC)** is what V8 reported right after the',
-    '  request, temporaries not yet collected (`usedSize` + `backingStorageSize`): a lower bound of the real peak.',
+    '- **decode**: how the Worker decoded the photo: `exact` (libjpeg-turbo, PIL\'s pixels) or `dct-1/2`… (DCT-scaled to fit',
+    '  the decode budget); **budget** is what `CLIP_EDGE_DECODE_BUDGET_MB=auto` (the default) gave it: 128 MB − ORT wasm',
+    '  − 8 MB JS heap − the 8 MB request-body pool, at most 48 MB.',
+    '- **codec wasm**: libjpeg-turbo\'s wasm memory after the request (kept between decodes: its high-water mark).',
+    '- **peak (measured)**: ORT wasm + codec wasm (exact high-water marks) + the largest JS heap (used + backing stores) sampled',
+    '  every few ms through the inspector while the request ran. **peak (est.)**: JS heap after load + ORT + codec + the',
+    '  resize\'s intermediate + 2× the file(s) (`estimatePeak`). **4×**: four requests sent at once; their figures are the burst\'s.',
     '',
     '## After loading (fresh isolate, after GC)',
     '',
-    '| model | vision | text tower | ORT wasm | JS heap | JS heap before loading |',
-    '| --- | --- | --- | ---: | ---: | ---: |',
-    ...t.rows.map((r) => `| ${r.model} | ${r.variant} | ${r.text ? 'yes' : 'no'} | ${mb(r.loaded.ortWasm)} | ${mb(r.loaded.jsHeapUsed)} | ${mb(r.idle.jsHeapUsed)} |`),
-    '',
-    '## At the peak of one classify request (labelSet from the prompt cache)',
-    '',
-    '| model | vision | text | photo (JPEG) | file | decode | ORT wasm after | codec wasm | heap right after (no GC) | peak (est.) | fits 128 MB |',
-    '| --- | --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | --- |',
-    ...t.rows.flatMap((r) =>
-      r.requests.map(
-        (q) =>
-          `| ${r.model} | ${r.variant} | ${r.text ? 'yes' : 'no'} | ${q.size} (${(q.pixels / 1e6).toFixed(1)} MP) | ${mb(q.fileBytes)} | ${q.decode ?? '?'} | ${mb(q.afterRequestNoGc.ortWasm)} | ${mb(q.codecWasm)} | ${mb(q.afterRequestNoGc.jsHeapUsed + q.afterRequestNoGc.backing)} | ${mb(q.peakEstimate)} | ${q.peakEstimate <= t.limitBytes ? 'yes' : '**no**'} |`,
-      ),
+    '| model | vision | load | text tower | ORT wasm | JS heap | JS heap before loading | cold start (ms) | warm request, 1 MP, batch 1 (ms) |',
+    '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    ...t.rows.map(
+      (r) =>
+        `| ${r.model} | ${r.variant} | ${load(r)} | ${r.text ? 'yes' : 'no'} | ${mb(r.loaded.ortWasm)} | ${mb(r.loaded.jsHeapUsed)} | ${mb(r.idle.jsHeapUsed)} | ${r.coldStartMs ?? '–'} | ${r.latency?.requestMsMedian ?? '–'} |`,
     ),
     '',
-    '## Worst case per configuration (what `npm run workers:upload` checks)',
+    '## At the peak of a request',
     '',
-    'Model loaded + ORT after requests + a request\'s overhead (largest measured) + the whole decode budget',
-    '(`CLIP_EDGE_DECODE_BUDGET_MB`, default 48): every image the decoder accepts stays within that budget.',
+    '| model | vision | load | text | photo (JPEG) | file | budget | decode | ORT wasm after | codec wasm | peak (measured) | peak (est.) | fits 128 MB |',
+    '| --- | --- | --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |',
+    ...t.rows.flatMap((r) =>
+      r.requests.map((q) => {
+        const peak = q.peakMeasured ?? q.peakEstimate;
+        return `| ${r.model} | ${r.variant} | ${load(r)} | ${r.text ? 'yes' : 'no'} | ${q.concurrent ? `${q.concurrent}× ` : ''}${q.size} (${(q.pixels / 1e6).toFixed(1)} MP) | ${mb(q.fileBytes)} | ${q.decodeBudget !== undefined ? mb(q.decodeBudget) : '–'} | ${q.decode ?? '?'} | ${mb(q.afterRequestNoGc.ortWasm)} | ${mb(q.codecWasm)} | ${q.peakMeasured !== undefined ? mb(q.peakMeasured) : '–'} | ${mb(q.peakEstimate)} | ${fits(peak)} |`;
+      }),
+    ),
     '',
-    '| model | vision | text | model + request | with 48 MB decode budget | fits 128 MB | largest budget that fits |',
-    '| --- | --- | --- | ---: | ---: | --- | ---: |',
+    '## Worst case per configuration with a fixed 48 MB decode budget (`CLIP_EDGE_DECODE_BUDGET_MB=48`)',
+    '',
+    'Model loaded + ORT after requests + a request\'s overhead (largest measured) + the whole decode budget.',
+    'With `auto` (the default) the budget is what is left instead, so the total is 128 MB by construction.',
+    '',
+    '| model | vision | load | text | model + request | with 48 MB decode budget | fits 128 MB | largest budget that fits |',
+    '| --- | --- | --- | --- | ---: | ---: | --- | ---: |',
     ...t.rows.map((r) => {
       const base = peakOf(r, 0);
       const with48 = base + 48 * MB;
       const room = Math.floor((t.limitBytes - base) / MB);
-      return `| ${r.model} | ${r.variant} | ${r.text ? 'yes' : 'no'} | ${mb(base)} | ${mb(with48)} | ${with48 <= t.limitBytes ? 'yes' : '**no**'} | ${room > 0 ? `${room} MB` : 'none: the model alone exceeds 128 MB'} |`;
+      return `| ${r.model} | ${r.variant} | ${load(r)} | ${r.text ? 'yes' : 'no'} | ${mb(base)} | ${mb(with48)} | ${fits(with48)} | ${room > 0 ? `${room} MB` : 'none: the model alone exceeds 128 MB'} |`;
     }),
     '',
   ];

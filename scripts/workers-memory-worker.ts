@@ -1,25 +1,23 @@
 // A measuring Worker for scripts/workers-memory.ts (never deployed): the production kit
-// (createWorkersClipEdge over R2/KV) plus routes that load a configuration, classify an
-// image and report ORT's wasm memory and the image codec's wasm memory.
+// (createWorkersClipEdge over R2/KV, the Worker's own defaults) plus routes that load a
+// configuration, classify or embed an image and report ORT's and the JPEG codec's wasm memory
+// (high-water marks: wasm memory never shrinks, and under a decode budget the codec instance is kept).
 import type { ClipEdge } from '../src/core/clip.ts';
-import { createImageDecoder } from '../src/core/image/decoder.ts';
 import type { WorkersEnv } from '../src/runtime/workers/bindings.ts';
-import { workersImageCodecs } from '../src/runtime/workers/codecs.ts';
-import { createWorkersClipEdge, workersConfig } from '../src/runtime/workers/create.ts';
+import { createWorkersClipEdge } from '../src/runtime/workers/create.ts';
+import { WORKERS_DEFAULT_BODY_MEMORY_MB, decodeBudgetFromModel } from '../src/runtime/workers/limits.ts';
 import { ortWasmMemoryBytes, workersWasmBackend } from '../src/runtime/workers/ort.ts';
 
 let clip: ClipEdge | undefined;
-
-/**
- * The JPEG codec's wasm memory after `decodeForClip` of `bytes` in a fresh decoder with the
- * Worker's settings (what the kit's decoder holds at its peak), and the path it took.
- */
-async function codecMemory(env: WorkersEnv, bytes: Uint8Array): Promise<{ codecWasm: number; decode: string }> {
-  const cfg = workersConfig(env);
-  const decoder = createImageDecoder({ wasm: workersImageCodecs(), maxPixels: cfg.limits.maxPixels ?? 40_000_000, decodeBudgetBytes: cfg.decodeBudgetBytes, jpegScaling: cfg.jpegScaling });
-  const r = await decoder.decodeForClip(bytes, { shortestEdge: 224, cropWidth: 224, cropHeight: 224, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] });
-  return { codecWasm: decoder.jpegCodecMemoryBytes(), decode: r.decode };
-}
+let fixedBudgetMb = 0;
+const memory = () => ({
+  ortWasm: ortWasmMemoryBytes() ?? 0,
+  codecWasm: clip?.codecMemoryBytes() ?? 0,
+  // What CLIP_EDGE_DECODE_BUDGET_MB gave this request: auto (the default) follows the model.
+  decodeBudget: fixedBudgetMb
+    ? fixedBudgetMb * 2 ** 20
+    : decodeBudgetFromModel({ ortWasmBytes: ortWasmMemoryBytes() ?? 0, bodyMemoryBytes: WORKERS_DEFAULT_BODY_MEMORY_MB * 2 ** 20 }),
+});
 
 export default {
   async fetch(request: Request, env: WorkersEnv & { MODELS: NonNullable<WorkersEnv['MODELS']> }): Promise<Response> {
@@ -33,25 +31,31 @@ export default {
       }
       if (url.pathname === '/load') {
         // prepacking=true measures ORT's default (weights pre-packed: more memory); the Worker turns it off.
+        const t0 = performance.now();
+        fixedBudgetMb = Number(q('budget')) || 0;
         clip = await createWorkersClipEdge(
-          { ...env, CLIP_EDGE_MODEL: q('model') || env.CLIP_EDGE_MODEL, CLIP_EDGE_VARIANT: q('variant'), CLIP_EDGE_TEXT: q('text') },
+          {
+            ...env,
+            CLIP_EDGE_MODEL: q('model') || env.CLIP_EDGE_MODEL,
+            CLIP_EDGE_VARIANT: q('variant'),
+            CLIP_EDGE_TEXT: q('text'),
+            CLIP_EDGE_IN_PLACE: q('inPlace') || 'true',
+            CLIP_EDGE_DECODE_BUDGET_MB: q('budget') || 'auto',
+          },
           q('prepacking') === 'true' ? { backends: [workersWasmBackend({ prepacking: true })] } : {},
         );
         await clip.warmup();
-        return Response.json({ ortWasm: ortWasmMemoryBytes(), variant: clip.status().active });
+        const status = clip.status().active.vision;
+        return Response.json({ ...memory(), variant: status.variant, inPlace: status.inPlace === true, loadMs: performance.now() - t0 });
       }
       if (url.pathname === '/classify') {
-        const bytes = new Uint8Array(await request.arrayBuffer());
-        const r = await clip!.classify(bytes, { labelSet: q('labelSet'), topK: 1 });
-        return Response.json({ ortWasm: ortWasmMemoryBytes(), image: r.image, top: r.results[0] });
+        const r = await clip!.classify(new Uint8Array(await request.arrayBuffer()), { labelSet: q('labelSet'), topK: 1 });
+        return Response.json({ ...memory(), image: r.image, timings: r.timings, top: r.results[0] });
       }
       if (url.pathname === '/embed') {
         // For a model without a prompt cache (the ViT-B/32 stand-in): the same decode + vision path.
         const r = await clip!.embedImage(new Uint8Array(await request.arrayBuffer()));
-        return Response.json({ ortWasm: ortWasmMemoryBytes(), image: r.image });
-      }
-      if (url.pathname === '/codec') {
-        return Response.json(await codecMemory(env, new Uint8Array(await request.arrayBuffer())));
+        return Response.json({ ...memory(), image: r.image, timings: r.timings });
       }
       return new Response('not found', { status: 404 });
     } catch (e) {

@@ -16,10 +16,14 @@ export interface DeployConfig {
   variant: string;
   /** CLIP_EDGE_TEXT */
   text: boolean;
+  /** CLIP_EDGE_IN_PLACE: upload (and load) a variant's ORT-format form instead of its .onnx when the manifest lists one. @defaultValue true */
+  inPlace?: boolean;
 }
 
 export interface UploadPlan {
   vision: Precision;
+  /** The vision (or text) tower is loaded in place from its ORT-format file. */
+  inPlace: boolean;
   text?: Precision;
   /** R2 objects: key → file path relative to the model folder. */
   r2: { key: string; path: string }[];
@@ -51,13 +55,17 @@ export function uploadPlan(files: readonly string[], variants: ModelInfo['varian
   const vision = resolveVisionVariant(variants, cfg.variant);
   const text = cfg.text ? resolveTextVariant(variants) : undefined;
   if (cfg.text && !text) throw new Error('CLIP_EDGE_TEXT=true but the model has no text encoder');
-  const onnx = new Set([variants[vision]!.vision!.file, ...(text ? [variants[text]!.text!.file] : [])]);
+  const fileOf = (t: 'vision' | 'text', p: Precision) => {
+    const e = variants[p]![t]!;
+    return cfg.inPlace !== false && e.ort ? e.ort.file : e.file;
+  };
+  const onnx = new Set([fileOf('vision', vision), ...(text ? [fileOf('text', text)] : [])]);
   const r2 = files
-    .filter((f) => (f.endsWith('.onnx') || f.endsWith('.onnx_data') ? onnx.has(f) : !f.startsWith('.') && !f.includes('/.')))
+    .filter((f) => (/\.(onnx|onnx_data|ort)$/.test(f) ? onnx.has(f) : !f.startsWith('.') && !f.includes('/.')))
     .map((path) => ({ key: `${cfg.model}/${path}`, path }));
   for (const f of onnx) if (!files.includes(f)) throw new Error(`${f} is listed by the manifest but missing from the folder`);
   const kv = files
     .filter((f) => /^prompts\/[^/]+\.json$/.test(f) && files.includes(f.replace(/\.json$/, '.bin')))
     .map((json) => ({ key: `${cfg.model}/${json.slice('prompts/'.length, -'.json'.length)}`, json, bin: json.replace(/\.json$/, '.bin') }));
-  return { vision, ...(text ? { text } : {}), r2, kv };
+  return { vision, ...(text ? { text } : {}), inPlace: [...onnx].some((f) => f.endsWith('.ort')), r2, kv };
 }

@@ -1,4 +1,4 @@
-// npm run workers:upload -- [--model models/tiny-clip] [--variant auto] [--text] [--decode-budget-mb 48]
+// npm run workers:upload -- [--model models/tiny-clip] [--variant auto] [--text] [--decode-budget-mb auto|48] [--in-place false]
 //                            [--local [--persist-to DIR] | --remote] [--dry-run] [--force]
 //
 // Uploads a model folder to the MODELS R2 bucket (<model id>/…) and its prompt caches to the PROMPTS
@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { readModelInfo, type ModelInfo } from '../src/core/model/info.ts';
 import { packPromptCache, type PromptCacheHeader } from '../src/core/prompt-cache/format.ts';
 import { fsModelSource } from '../src/runtime/fs/fs-source.ts';
-import { WORKERS_DEFAULT_DECODE_BUDGET_MB } from '../src/runtime/workers/limits.ts';
+import { WORKERS_DEFAULT_BODY_MEMORY_MB } from '../src/runtime/workers/limits.ts';
 import { type BudgetInput, type MemoryTable, checkBudget } from './workers-budget.ts';
 import { type DeployConfig, resolveTextVariant, resolveVisionVariant, uploadPlan } from './workers-plan.ts';
 
@@ -45,8 +45,10 @@ export function readWranglerToml(text: string): { vars: Record<string, string>; 
 
 export interface UploadOptions extends DeployConfig {
   dir: string;
-  /** CLIP_EDGE_DECODE_BUDGET_MB in bytes. */
-  decodeBudgetBytes: number;
+  /** CLIP_EDGE_DECODE_BUDGET_MB in bytes, or `auto` (the default: what the loaded model leaves). */
+  decodeBudgetBytes: number | 'auto';
+  /** CLIP_EDGE_BODY_MEMORY_MB in bytes. */
+  bodyMemoryBytes?: number;
 }
 
 /** The budget check for a configuration, with every other configuration of the model as alternatives. */
@@ -57,12 +59,14 @@ export function budgetFor(info: ModelInfo, table: MemoryTable | undefined, o: Up
     return v + (tv ? (info.variants[tv]?.text?.bytes ?? 0) : 0);
   };
   const vision = resolveVisionVariant(info.variants, o.variant);
-  const cfg: BudgetInput = { model: o.model, variant: vision, text: o.text, decodeBudgetBytes: o.decodeBudgetBytes, onnxBytes: bytesOf(vision, o.text) };
+  const inPlace = (v: string) => o.inPlace !== false && info.variants[v as keyof ModelInfo['variants']]?.vision?.ort !== undefined;
+  const common = { model: o.model, decodeBudgetBytes: o.decodeBudgetBytes, ...(o.bodyMemoryBytes ? { bodyMemoryBytes: o.bodyMemoryBytes } : {}) };
+  const cfg: BudgetInput = { ...common, variant: vision, text: o.text, inPlace: inPlace(vision), onnxBytes: bytesOf(vision, o.text) };
   const visions = Object.keys(info.variants).filter((p) => info.variants[p as keyof ModelInfo['variants']]?.vision);
   const others = visions
     .flatMap((v) => [false, true].map((t) => ({ v, t })))
     .filter(({ v, t }) => !(v === vision && t === o.text) && (!t || resolveTextVariant(info.variants)))
-    .map(({ v, t }) => ({ model: o.model, variant: v, text: t, decodeBudgetBytes: o.decodeBudgetBytes, onnxBytes: bytesOf(v, t), label: `CLIP_EDGE_VARIANT=${v} CLIP_EDGE_TEXT=${t}` }));
+    .map(({ v, t }) => ({ ...common, variant: v, text: t, inPlace: inPlace(v), onnxBytes: bytesOf(v, t), label: `CLIP_EDGE_VARIANT=${v} CLIP_EDGE_TEXT=${t}` }));
   return checkBudget(table, cfg, others);
 }
 
@@ -81,6 +85,7 @@ async function main(): Promise<number> {
       text: { type: 'boolean' },
       'no-text': { type: 'boolean' },
       'decode-budget-mb': { type: 'string' },
+      'in-place': { type: 'string' },
       local: { type: 'boolean' },
       remote: { type: 'boolean' },
       'persist-to': { type: 'string' },
@@ -91,14 +96,17 @@ async function main(): Promise<number> {
   });
   const toml = readWranglerToml(readFileSync(values.config!, 'utf8'));
   const dir = path.resolve(values.model ?? path.join(ROOT, 'models', toml.vars.CLIP_EDGE_MODEL ?? 'tiny-clip'));
+  const budgetArg = (values['decode-budget-mb'] ?? toml.vars.CLIP_EDGE_DECODE_BUDGET_MB) || 'auto';
   const opts: UploadOptions = {
     dir,
     model: path.basename(dir),
     variant: values.variant ?? toml.vars.CLIP_EDGE_VARIANT ?? 'auto',
     text: values['no-text'] ? false : (values.text ?? /^(1|true|yes|on)$/i.test(toml.vars.CLIP_EDGE_TEXT ?? 'false')),
-    decodeBudgetBytes: Number(values['decode-budget-mb'] ?? toml.vars.CLIP_EDGE_DECODE_BUDGET_MB ?? WORKERS_DEFAULT_DECODE_BUDGET_MB) * 1024 * 1024,
+    decodeBudgetBytes: budgetArg === 'auto' ? 'auto' : Number(budgetArg) * 1024 * 1024,
+    bodyMemoryBytes: Number(toml.vars.CLIP_EDGE_BODY_MEMORY_MB || WORKERS_DEFAULT_BODY_MEMORY_MB) * 1024 * 1024,
+    inPlace: !/^(0|false)$/i.test(values['in-place'] ?? toml.vars.CLIP_EDGE_IN_PLACE ?? 'true'),
   };
-  if (!(opts.decodeBudgetBytes > 0)) throw new Error(`--decode-budget-mb must be a positive number of MB`);
+  if (opts.decodeBudgetBytes !== 'auto' && !(opts.decodeBudgetBytes > 0)) throw new Error(`--decode-budget-mb must be auto or a positive number of MB`);
   if (!existsSync(dir)) throw new Error(`model folder ${dir} does not exist`);
   const info = await readModelInfo(fsModelSource(dir));
   const files = listFiles(dir);
@@ -127,7 +135,7 @@ async function main(): Promise<number> {
   });
   writeFileSync(kvFile, JSON.stringify(kvEntries.map((e) => ({ key: e.key, value: readFileSync(e.file).toString('base64'), base64: true }))));
   const bytes = plan.r2.reduce((s, o) => s + readFileSync(path.join(dir, o.path)).byteLength, 0);
-  console.log(`plan: vision ${plan.vision}${plan.text ? `, text ${plan.text}` : ''}; R2 ${plan.r2.length} objects (${(bytes / 1048576).toFixed(1)} MiB) under ${opts.model}/; KV ${plan.kv.length} prompt caches`);
+  console.log(`plan: vision ${plan.vision}${plan.inPlace ? ' (ORT format, in place)' : ''}${plan.text ? `, text ${plan.text}` : ''}; R2 ${plan.r2.length} objects (${(bytes / 1048576).toFixed(1)} MiB) under ${opts.model}/; KV ${plan.kv.length} prompt caches`);
   // Local state where `npm run dev:workers` reads it.
   const where = values.remote ? ['--remote'] : ['--local', '--persist-to', values['persist-to'] ?? path.join(ROOT, '.cache/wrangler-state')];
   const bucket = toml.bucket ?? 'clip-edge-models';

@@ -90,6 +90,9 @@ const inFlight = new Set<string>();
 
 export const tempPathOf = (file: string): string => `${file}.${process.pid}.tmp`;
 
+/** Marks a temporary file written by someone else (onnxruntime-node's ORT-format writer) for removal on SIGINT. */
+export const trackInFlight = (tmp: string): void => void inFlight.add(tmp);
+
 /**
  * Encodes a model into temporary files beside `file` and returns what `commit` will rename into
  * place. Initializers move to `<name>.onnx_data` when the message would pass protobuf's 2 GiB

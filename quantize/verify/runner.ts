@@ -3,6 +3,9 @@ import { ClipEdgeError } from '../../src/core/errors.ts';
 import type { Tower } from '../../src/core/precision.ts';
 import type { TokenizedBatch } from '../../src/core/tokenizer.ts';
 import { normalizeRows } from '../../src/core/zeroshot.ts';
+import type { OrtModule } from '../../src/core/backend.ts';
+import { createInPlaceLoader, type InPlaceLoader } from '../../src/core/ort-wasm/in-place.ts';
+import { withWrappedOrtInstance } from '../../src/core/ort-wasm/instance.ts';
 
 /**
  * Runs a tower with onnxruntime-web's WASM build on one thread, as the kit's WASM backend does —
@@ -14,11 +17,19 @@ export const loadOrt = (): Promise<typeof Ort> =>
     const ort = await import('onnxruntime-web');
     ort.env.wasm.numThreads = 1;
     ort.env.logLevel = 'error';
+    // Started through the instantiate shim so that ORT-format variants can be checked in place, as Workers load them.
+    await withWrappedOrtInstance(() => ort.InferenceSession.create(new Uint8Array(0)).then((s) => s.release(), () => undefined));
     return ort;
   })());
 
+let inPlace: Promise<InPlaceLoader> | undefined;
+/** The in-place loader (src/core/ort-wasm) over the same onnxruntime-web. */
+export const inPlaceLoader = (): Promise<InPlaceLoader> => (inPlace ??= loadOrt().then((ort) => createInPlaceLoader(ort as unknown as OrtModule)));
+
 export interface ModelBytes {
   bytes: Uint8Array;
+  /** An ORT-format model to load in place (weights used from the streamed bytes), as the Workers backend does. */
+  inPlace?: boolean;
   /** External data files, when the model has them: names as the model refers to them, and their bytes. */
   externalData?: { path: string; data: Uint8Array }[];
 }
@@ -41,7 +52,9 @@ export async function openTower(model: ModelBytes, inputs: TowerInputs, where: s
   const ort = await loadOrt();
   let session: Ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(model.bytes, model.externalData?.length ? { externalData: model.externalData } : {});
+    session = model.inPlace
+      ? ((await (await inPlaceLoader()).createSession({ size: model.bytes.byteLength, body: [model.bytes] }, { where })) as unknown as Ort.InferenceSession)
+      : await ort.InferenceSession.create(model.bytes, model.externalData?.length ? { externalData: model.externalData } : {});
   } catch (cause) {
     const why = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
     throw new ClipEdgeError('MODEL_INVALID', `${where} does not load in onnxruntime-web (WASM): ${why}`, { cause });

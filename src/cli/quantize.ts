@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { defineCommand } from 'citty';
 import { ClipEdgeError } from '../core/errors.ts';
-import type { Tower } from '../core/precision.ts';
+import { isPrecision, type Precision, type Tower } from '../core/precision.ts';
 import { removeInFlight } from '../../quantize/onnx/io.ts';
 import { nodeImageCodecs } from '../runtime/fs/codecs.ts';
 import { fsModelSource } from '../runtime/fs/fs-source.ts';
@@ -20,6 +20,7 @@ export const quantize = defineCommand({
     dir: { type: 'positional', description: 'Model folder (with onnx/vision_model.onnx, onnx/text_model.onnx)', required: true },
     variants: { type: 'string', description: `Comma-separated: ${QUANT_VARIANTS.join(', ')}`, default: 'fp16,int8' },
     towers: { type: 'string', description: 'vision,text (default: both)' },
+    ort: { type: 'string', description: 'Variants also written in ORT format (…_int8.ort), weights used in place on Workers, e.g. int8 (needs onnxruntime-node)' },
     force: { type: 'boolean', description: 'Write variants that miss their gate (with a warning)' },
     verify: { type: 'boolean', description: 'Print the verification table (verification always runs)' },
     gates: { type: 'string', description: 'Gate overrides, e.g. int8.cosineMin=0.95,fp16.cosineMean=0.999 (0 turns one off)' },
@@ -33,8 +34,11 @@ export const quantize = defineCommand({
   },
   run: ({ args }) =>
     guard(async () => {
+      const ort = list(args.ort) ?? [];
+      if (ort.some((v) => !isPrecision(v))) fail('--ort takes variant names such as int8, q8, q4');
+      // With --ort alone (existing variants converted), --variants '' makes nothing new.
       const variants = list(args.variants) ?? [];
-      if (!variants.length || variants.some((v) => !isQuantVariant(v))) fail(`--variants takes ${QUANT_VARIANTS.join(', ')}`);
+      if ((!variants.length && !ort.length) || variants.some((v) => !isQuantVariant(v))) fail(`--variants takes ${QUANT_VARIANTS.join(', ')}`);
       const towers = list(args.towers);
       if (towers?.some((t) => t !== 'vision' && t !== 'text')) fail('--towers takes vision and/or text');
       if (args.conv !== 'int8' && args.conv !== 'fp32') fail('--conv takes int8 or fp32');
@@ -48,6 +52,7 @@ export const quantize = defineCommand({
         const result = await quantizeModelFolder(args.dir, {
           io: { source: fsModelSource(args.dir), imageCodecs: nodeImageCodecs() },
           variants: [...new Set(variants)] as QuantVariant[],
+          ...(ort.length ? { ort: [...new Set(ort)] as Precision[] } : {}),
           ...(towers ? { towers: [...new Set(towers)] as Tower[] } : {}),
           force: !!args.force,
           gates: parseGates(args.gates),
@@ -65,7 +70,7 @@ export const quantize = defineCommand({
           log: (line) => process.stderr.write(`${line}\n`),
         });
         if (args.verify) process.stdout.write(`${verificationTable(result.reports)}\n`);
-        for (const r of result.reports) if (r.written) process.stderr.write(`wrote ${path.join(args.dir, r.file)} (${r.bytes} bytes)\n`);
+        for (const r of [...result.reports, ...result.ortReports]) if (r.written) process.stderr.write(`wrote ${path.join(args.dir, r.file)} (${r.bytes} bytes)\n`);
         process.stderr.write(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
         if (result.failures.length) {
           if (args.force) process.stderr.write(`warning: written despite failed gates (--force):\n  ${result.failures.join('\n  ')}\n`);

@@ -30,7 +30,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
   const info = await readModelInfo(options.source);
   const backend = await resolveBackend(options.backends, options.backend);
   const maxBatch = options.maxBatch ?? 16;
-  const runnerOpts = { backend, source: options.source, info, verify: options.verify, requireIntegrity: options.requireIntegrity, maxBatch, maxQueue: options.maxQueue ?? 256 };
+  const runnerOpts = { backend, source: options.source, info, verify: options.verify, requireIntegrity: options.requireIntegrity, inPlace: options.inPlace, maxBatch, maxQueue: options.maxQueue ?? 256 };
   const vision = new TowerRunner<VisionItem>({ ...runnerOpts, tower: 'vision', precision: pickVariant(info, 'vision', options.visionVariant, backend.preferred) });
   const wantText = options.text ?? true;
   let text: TextEmbedder | undefined;
@@ -108,6 +108,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     },
 
     status: () => clipEdgeStatus(info, backend, vision, text?.runner),
+    codecMemoryBytes: () => embedImage.codecMemoryBytes(),
     async warmup(o = {}) {
       // Both load at once; a failure is reported vision first, so the error does not depend on timing.
       const loads = await Promise.allSettled([vision.load(), o.text === false ? undefined : text?.runner.load()]);

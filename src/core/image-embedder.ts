@@ -4,7 +4,7 @@ import { clipNormalize } from './image/preprocess.ts';
 import type { ImageCodecWasm } from './image/wasm-codec.ts';
 import type { ModelInfo } from './model/info.ts';
 import type { TowerRunner, VisionItem } from './tower.ts';
-import type { ImageInfo } from './types.ts';
+import type { ImageDecodeOptions, ImageInfo } from './types.ts';
 import { normalizeRows } from './zeroshot.ts';
 
 export interface ImageEmbedderOptions {
@@ -12,7 +12,13 @@ export interface ImageEmbedderOptions {
   vision: TowerRunner<VisionItem>;
   maxPixels: number;
   imageCodecs?: ImageCodecWasm;
-  imageDecode?: { budgetBytes?: number; jpegScaling?: boolean };
+  imageDecode?: ImageDecodeOptions;
+}
+
+export interface ImageEmbedder {
+  (bytes: Uint8Array, signal?: AbortSignal): Promise<EmbeddedImage>;
+  /** Wasm memory of the JPEG codec (bytes). */
+  codecMemoryBytes(): number;
 }
 
 export interface EmbeddedImage {
@@ -25,7 +31,7 @@ export interface EmbeddedImage {
 }
 
 /** Image bytes → decode → CLIP preprocess → vision tower → normalised embedding, with timings. */
-export function createImageEmbedder(o: ImageEmbedderOptions): (bytes: Uint8Array, signal?: AbortSignal) => Promise<EmbeddedImage> {
+export function createImageEmbedder(o: ImageEmbedderOptions): ImageEmbedder {
   const decoder = createImageDecoder({
     wasm: o.imageCodecs,
     maxPixels: o.maxPixels,
@@ -33,8 +39,21 @@ export function createImageEmbedder(o: ImageEmbedderOptions): (bytes: Uint8Array
     jpegScaling: o.imageDecode?.jpegScaling ?? false,
   });
   const { preprocess, embedDim } = o.info;
-  return async (bytes, signal) => {
+  // A budget that follows the model is measured with the model loaded and run once (its heap may grow on the first run).
+  const budgetFollowsModel = typeof o.imageDecode?.budgetBytes === 'function';
+  let settled: Promise<unknown> | undefined;
+  const settle = async () => {
+    await o.vision.load();
+    await o.vision.run([new Float32Array(3 * preprocess.cropHeight * preprocess.cropWidth)]);
+  };
+  const embed = async (bytes: Uint8Array, signal?: AbortSignal): Promise<EmbeddedImage> => {
     throwIfAborted(signal);
+    if (budgetFollowsModel) {
+      await (settled ??= settle().catch((e) => {
+        settled = undefined;
+        throw e;
+      }));
+    }
     const img = await decoder.decodeForClip(bytes, preprocess);
     throwIfAborted(signal);
     const t1 = performance.now();
@@ -50,4 +69,5 @@ export function createImageEmbedder(o: ImageEmbedderOptions): (bytes: Uint8Array
       inferenceMs: performance.now() - t2,
     };
   };
+  return Object.assign(embed, { codecMemoryBytes: () => decoder.jpegCodecMemoryBytes() });
 }

@@ -25,3 +25,7 @@ export const isPrecision = (s: string): s is Precision => Object.hasOwn(PRECISIO
 /** Path of a tower's ONNX file inside a model folder, e.g. `onnx/vision_model_int8.onnx`. */
 export const onnxFileOf = (tower: Tower, precision: Precision): string =>
   `onnx/${tower}_model${PRECISION_SUFFIX[precision]}.onnx`;
+
+/** Path of a variant's ORT-format form (weights used in place), e.g. `onnx/vision_model_int8.ort`. */
+export const ortFileOf = (tower: Tower, precision: Precision): string =>
+  `onnx/${tower}_model${PRECISION_SUFFIX[precision]}.ort`;

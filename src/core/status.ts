@@ -20,8 +20,8 @@ export function clipEdgeStatus(info: ModelInfo, backend: Backend, vision: TowerR
     logitScale: info.logitScale,
     variants,
     active: {
-      vision: { variant: vision.precision, loaded: vision.loaded },
-      ...(text ? { text: { variant: text.precision, loaded: text.loaded } } : {}),
+      vision: { variant: vision.precision, loaded: vision.loaded, ...(vision.inPlace ? { inPlace: true as const } : {}) },
+      ...(text ? { text: { variant: text.precision, loaded: text.loaded, ...(text.inPlace ? { inPlace: true as const } : {}) } } : {}),
     },
     ...(info.license ? { license: info.license } : {}),
     ...(info.description ? { description: info.description } : {}),

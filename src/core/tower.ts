@@ -22,6 +22,11 @@ export interface TowerRunnerOptions {
   verify?: boolean;
   /** Refuse a file the manifest lists without a sha256 (nothing to verify it against). @defaultValue false */
   requireIntegrity?: boolean;
+  /**
+   * Load the variant's ORT-format form in place (streamed into the backend's heap) when the manifest
+   * lists one and the backend can. @defaultValue true
+   */
+  inPlace?: boolean;
   maxBatch?: number;
   maxQueue?: number;
 }
@@ -90,10 +95,42 @@ export class TowerRunner<I extends VisionItem | TextItem> {
     return this.queue.depth;
   }
 
+  /** Whether the session uses the ORT-format file in place (decided when the runner is made). */
+  get inPlace(): boolean {
+    const entry = this.opts.info.variants[this.precision]![this.tower]!;
+    return this.opts.inPlace !== false && entry.ort !== undefined && this.opts.backend.createSessionInPlace !== undefined;
+  }
+
+  private async createSessionInPlace(): Promise<SessionLike> {
+    const { source, info, tower, precision, backend } = this.opts;
+    const entry = info.variants[precision]![tower]!.ort!;
+    const where = `${source.name}/${entry.file}`;
+    if (this.opts.requireIntegrity && !entry.sha256) {
+      throw new ClipEdgeError('INTEGRITY_MISMATCH', `${where} has no sha256 in the manifest, and this deployment loads only verified files`);
+    }
+    let stream = await source.stream?.(entry.file);
+    if (!stream) {
+      const bytes = await source.read(entry.file);
+      if (bytes) stream = { size: bytes.byteLength, body: [bytes] };
+    }
+    if (!stream) throw new ClipEdgeError('MODEL_NOT_FOUND', `${where} is missing`);
+    const check = this.opts.verify !== false || this.opts.requireIntegrity;
+    await backend.init();
+    const session = await backend.createSessionInPlace!(stream, { where, ...(check ? { expected: { bytes: entry.bytes, sha256: entry.sha256 } } : {}) });
+    this.fileSha = (session as { sha256?: string }).sha256;
+    return session;
+  }
+
   private async createSession(): Promise<SessionLike> {
     const { source, info, tower, precision, backend } = this.opts;
     const t0 = performance.now();
     const entry = info.variants[precision]![tower]!;
+    if (this.inPlace) {
+      const session = await this.createSessionInPlace();
+      this.checkSignature(session, `${source.name}/${entry.ort!.file}`);
+      this.loadMs = performance.now() - t0;
+      return session;
+    }
     const where = `${source.name}/${entry.file}`;
     const bytes = await source.read(entry.file);
     if (!bytes) throw new ClipEdgeError('MODEL_NOT_FOUND', `${where} is missing`);

@@ -11,6 +11,18 @@ import type { PromptCacheStore } from './prompt-cache/store.ts';
 
 /** The public shapes of a ClipEdge: its options, requests, results and methods. */
 
+/** How images are decoded on memory-capped runtimes (Workers). */
+export interface ImageDecodeOptions {
+  /**
+   * Bytes one decode may hold: a number, or a function asked before each decode (e.g. what a
+   * Workers isolate has left once the model is loaded: the vision session is then created and run
+   * once before the first decode). @defaultValue no budget
+   */
+  budgetBytes?: number | (() => number);
+  /** A JPEG over the budget may be decoded DCT-scaled. @defaultValue false */
+  jpegScaling?: boolean;
+}
+
 export interface ClipEdgeOptions {
   /** The model folder (Hugging Face / Optimum layout). */
   source: ModelSource;
@@ -31,7 +43,7 @@ export interface ClipEdgeOptions {
    * large for it may be decoded DCT-scaled (needs `imageCodecs.jpegTurbo`; the result's
    * `image.decode` says so). See ImageDecoderOptions. @defaultValue no budget, exact only
    */
-  imageDecode?: { budgetBytes?: number; jpegScaling?: boolean };
+  imageDecode?: ImageDecodeOptions;
   /** Named label sets (`labelSet=` requests). */
   labelSets?: LabelSetProvider;
   limits?: Partial<ClipLimits>;
@@ -42,6 +54,12 @@ export interface ClipEdgeOptions {
    * @defaultValue false; true on Workers, where models come from a bucket the upload script fills
    */
   requireIntegrity?: boolean;
+  /**
+   * Load a variant's ORT-format form (`variants.<p>.<tower>.ort` in the manifest) in place when the
+   * backend can (onnxruntime-web backends built with `inPlace`): the weights stay in the streamed
+   * bytes, ~1.0× the file in memory instead of ~2.2×. @defaultValue true
+   */
+  inPlace?: boolean;
   /** Most images (or prompts) per inference run when requests are micro-batched. @defaultValue 16 */
   maxBatch?: number;
   /** Items allowed to wait per tower before OVERLOADED. @defaultValue 256 */
@@ -126,7 +144,8 @@ export interface ClipEdgeStatus {
   imageSize: { height: number; width: number };
   logitScale: number;
   variants: Record<string, { vision?: { file: string; bytes?: number }; text?: { file: string; bytes?: number } }>;
-  active: { vision: { variant: Precision; loaded: boolean }; text?: { variant: Precision; loaded: boolean } };
+  /** `inPlace`: the tower's ORT-format form is (to be) loaded in place (weights used from the streamed bytes). */
+  active: { vision: { variant: Precision; loaded: boolean; inPlace?: true }; text?: { variant: Precision; loaded: boolean; inPlace?: true } };
   license?: string;
   description?: string;
 }
@@ -156,6 +175,8 @@ export interface ClipEdge {
   labelSet(name: string): Promise<LabelSet>;
   labelSetNames(): Promise<string[]>;
   status(): ClipEdgeStatus;
+  /** Wasm memory of the image decoder's JPEG codec (bytes; under a decode budget its high-water mark, the instance being kept). */
+  codecMemoryBytes(): number;
   /** Creates the sessions now instead of on the first request (`{ text: false }`: the vision tower only). */
   warmup(options?: { text?: boolean }): Promise<void>;
 }

@@ -1,12 +1,13 @@
 import { requestLog } from './request-log.ts';
 import { OpenAPIHono, type z } from '@hono/zod-openapi';
-import type { Context, ErrorHandler, Hono } from 'hono';
+import type { Context, ErrorHandler, Hono, MiddlewareHandler } from 'hono';
 import type { BlankEnv } from 'hono/types';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { bearerAuth } from './auth.ts';
 import type { ClipEdge, ClassifyRequest } from '../core/clip.ts';
 import { docsPage } from './docs-page.ts';
+import { createBytePool } from './byte-pool.ts';
 import { ClipEdgeError, isClipEdgeError } from '../core/errors.ts';
 import { quotedPath, STATUS_OF } from './errors.ts';
 import { DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_MULTIPART_PARTS, type MultipartLimits, readImageForm } from './multipart.ts';
@@ -26,6 +27,12 @@ export interface ClipAppOptions {
   corsOrigins?: string | readonly string[];
   /** Request body limit in bytes, enforced while streaming. @defaultValue 10 MiB */
   maxBodyBytes?: number;
+  /**
+   * Bytes of image request bodies held at once (memory-capped isolates): a request waits, first
+   * come first served, for room before its body is read, so N simultaneous large uploads cannot
+   * add up past it; a body larger than the pool alone is 413. @defaultValue no limit
+   */
+  bodyMemoryBytes?: number;
   /** Parts in one multipart body (image + form fields; repeated `labels` count one each). @defaultValue 512 */
   maxMultipartParts?: number;
   /** Extra response headers on every response (e.g. COOP/COEP for the browser page). */
@@ -208,6 +215,28 @@ export function createClipOpenApiApp(options: ClipAppOptions): OpenAPIHono<Blank
     const clip = await getClip();
     return c.json({ labelSets: await clip.labelSetNames() }, 200);
   });
+
+  // The bytes a request will hold: its declared length (multipart is parsed into a second copy).
+  const pool = options.bodyMemoryBytes ? createBytePool(options.bodyMemoryBytes) : undefined;
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const bodyMemory: MiddlewareHandler = async (c, next) => {
+    if (!pool) return next();
+    const header = c.req.header('content-length');
+    const declared = header === undefined ? NaN : Number(header);
+    const copies = mediaType(c) === 'multipart/form-data' ? 2 : 1;
+    // A body of unknown length (chunked) holds the whole pool: it runs alone, capped by the body limit.
+    const bytes = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, maxBody) * copies : pool.total;
+    if (bytes > pool.total) {
+      throw new ClipEdgeError('PAYLOAD_TOO_LARGE', `this server holds at most ${(pool.total / 2 ** 20).toFixed(1)} MB of request bodies at once; the request needs ${(bytes / 2 ** 20).toFixed(1)} MB: send a smaller image`);
+    }
+    const release = await pool.acquire(bytes, requestSignal(c));
+    try {
+      await next();
+    } finally {
+      release();
+    }
+  };
+  app.on('POST', ['/v1/classify', '/v1/embed/image'], bodyMemory);
 
   app.openapi(classifyRoute, async (c) => {
     const { image, params } = await readImageRequest(c, multipartLimits);

@@ -82,7 +82,11 @@ export const TextEmbeddings = z
   .openapi('TextEmbeddings', { description: 'L2-normalised, one per text.' });
 
 const TowerFile = z.object({ file: z.string(), bytes: z.number().int().nonnegative().optional() });
-const Active = z.object({ variant: Precision, loaded: z.boolean() });
+const Active = z.object({
+  variant: Precision,
+  loaded: z.boolean(),
+  inPlace: z.literal(true).optional().openapi({ description: "The variant's ORT-format file is loaded in place (weights used from the streamed bytes)." }),
+});
 export const ModelStatus = z
   .object({
     id: z.string(),

@@ -75,6 +75,27 @@ describe('quantizeModelFolder on a toy CLIP folder', () => {
     expect(listing(dir)).toEqual(expect.arrayContaining(['onnx/vision_model.onnx_data', 'onnx/vision_model_int8.onnx']));
   });
 
+  it('--ort writes the ORT-format form of a variant, verified loaded in place, and lists it in the manifest', async () => {
+    const dir = toyFolder();
+    const r = await quantizeModelFolder(dir, { io: io(dir), variants: ['int8'], towers: ['vision'], ort: ['int8'], gates: parseGates('int8.top1Agreement=0'), ...FAST });
+    expect(r.failures).toEqual([]);
+    expect(r.ortReports).toHaveLength(1);
+    const o = r.ortReports[0]!;
+    expect(o).toMatchObject({ variant: 'int8', tower: 'vision', file: 'onnx/vision_model_int8.ort', from: 'onnx/vision_model_int8.onnx', written: true });
+    // The in-place session computes what the .onnx int8 variant computes: the same cosine to fp32.
+    const onnx = r.reports.find((x) => x.variant === 'int8')!;
+    expect(o.cosine.mean).toBeCloseTo(onnx.cosine.mean, 5);
+    const bytes = readFileSync(path.join(dir, o.file));
+    expect(new TextDecoder().decode(bytes.subarray(4, 8))).toBe('ORTM'); // flatbuffers file identifier of ORT format
+    const info = await readModelInfo(fsModelSource(dir));
+    expect(info.variants.int8?.vision?.ort).toEqual({ file: o.file, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') });
+    expect(listing(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    // Converting an existing variant alone (no --variants) works too; a missing one is refused before anything runs.
+    const again = await quantizeModelFolder(dir, { io: io(dir), variants: [], towers: ['vision'], ort: ['int8'], ...FAST });
+    expect(again.ortReports[0]!.written).toBe(true);
+    await expect(quantizeModelFolder(dir, { io: io(dir), variants: [], towers: ['vision'], ort: ['q4'], ...FAST })).rejects.toThrow(/--ort q4: .* has no q4 vision variant/);
+  });
+
   it('gate overrides are parsed, and bad ones refused', () => {
     expect(parseGates('int8.cosineMin=0.95,fp16.cosineMean=0').int8).toEqual({ ...DEFAULT_GATES.int8, cosineMin: 0.95 });
     expect(() => parseGates('int8.speed=2')).toThrow(/bad gate "int8.speed=2"/);

@@ -3,7 +3,7 @@ export interface NodeAnswers {
   /** Vision variant Node used (the WASM backend's choice: int8 when the folder has it, else fp32). */
   variant: string;
   labelSet: string;
-  images: { file: string; results: { label: string; score: number }[]; embedding: number[] }[];
+  images: { file: string; results: { label: string; score: number }[]; embedding: number[]; inPlaceEmbedding: number[] }[];
 }
 
 /** The bundled model's own label set; its prompt cache ships in models/tiny-clip/prompts/. */

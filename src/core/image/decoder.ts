@@ -32,10 +32,14 @@ export interface ImageDecoderOptions {
   /**
    * Bytes one decode may hold at its peak (codec wasm memory + pixel copies), estimated from the
    * header before decoding; an image over it gets IMAGE_TOO_LARGE naming what would fit. For
-   * memory-capped runtimes (a Workers isolate has 128 MB in all).
+   * memory-capped runtimes (a Workers isolate has 128 MB in all). A function is asked before every
+   * decode (the budget that follows the model: what the isolate has left once it is loaded).
+   * With a budget, decodes run one at a time and the JPEG codec's instance is kept (its memory,
+   * which never shrinks, then stays within the budget instead of piling up until a GC), so
+   * concurrent requests share one budget instead of adding up.
    * @defaultValue Infinity
    */
-  readonly decodeBudgetBytes?: number;
+  readonly decodeBudgetBytes?: number | (() => number);
   /**
    * Let {@link ImageDecoder.decodeForClip} decode a JPEG at 1/2, 1/4 or 1/8 scale in the DCT domain
    * (libjpeg's reduced IDCT; needs `wasm.jpegTurbo`) when the exact decode would exceed
@@ -84,7 +88,7 @@ export interface ImageDecoder {
 interface ResolvedOptions {
   readonly wasm: ImageCodecWasm;
   readonly maxPixels: number;
-  readonly decodeBudgetBytes: number;
+  readonly decodeBudgetBytes: number | (() => number);
   readonly jpegScaling: boolean;
 }
 
@@ -121,7 +125,7 @@ export function resolveImageDecoderOptions(o: ImageDecoderOptions = {}): Resolve
     throw new ClipEdgeError('BAD_INPUT', `maxPixels must be a positive integer, got ${String(o.maxPixels)}`);
   }
   const decodeBudgetBytes = o.decodeBudgetBytes ?? Infinity;
-  if (!(decodeBudgetBytes > 0)) {
+  if (typeof decodeBudgetBytes !== 'function' && !(decodeBudgetBytes > 0)) {
     throw new ClipEdgeError('BAD_INPUT', `decodeBudgetBytes must be a positive number, got ${String(o.decodeBudgetBytes)}`);
   }
   return { wasm: o.wasm ?? {}, maxPixels, decodeBudgetBytes, jpegScaling: o.jpegScaling ?? false };
@@ -132,7 +136,27 @@ export function resolveImageDecoderOptions(o: ImageDecoderOptions = {}): Resolve
  * so creating a decoder costs nothing and a PNG-only workload never loads mozjpeg.
  */
 export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder {
-  const { wasm, maxPixels, decodeBudgetBytes, jpegScaling } = resolveImageDecoderOptions(options);
+  const { wasm, maxPixels, decodeBudgetBytes: budgetOption, jpegScaling } = resolveImageDecoderOptions(options);
+  const budgeted = budgetOption !== Infinity;
+  /** The budget of the decode being made (asked once per decode when it is a function). */
+  let decodeBudgetBytes = typeof budgetOption === 'number' ? budgetOption : Infinity;
+  const budgetNow = () => {
+    if (typeof budgetOption === 'function') decodeBudgetBytes = Math.max(0, budgetOption());
+    return decodeBudgetBytes;
+  };
+  // One decode at a time under a budget: its codec memory is counted once, whatever the concurrency.
+  let turn: Promise<unknown> = Promise.resolve();
+  const oneAtATime = <T>(fn: () => Promise<T>): Promise<T> => {
+    if (!budgeted) return fn();
+    const next = turn.then(() => {
+      budgetNow();
+      return fn();
+    });
+    turn = next.catch(() => undefined);
+    return next;
+  };
+  /** Whether a codec instance that grew to `need` bytes is dropped after the decode (never under a budget: see decodeBudgetBytes). */
+  const discardAfter = (need: number) => !budgeted && need > DISCARD_AFTER_BYTES;
   const jpeg = createJpegCodec(wasm);
   const turbo = wasm.jpegTurbo ? new JpegTurboCodec(wasm.jpegTurbo) : null;
   const webp = createWebpCodec(wasm);
@@ -184,7 +208,7 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
     return header;
   };
 
-  const decode = async (input: Uint8Array | ArrayBuffer): Promise<RgbImage> => {
+  const decodeInner = async (input: Uint8Array | ArrayBuffer): Promise<RgbImage> => {
     const bytes = asBytes(input);
     const header = checkedHeader(bytes);
     const need = estimateDecodeBytes(header, bytes.length, { jpegTurbo: turbo !== null, full: true });
@@ -193,7 +217,7 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
       switch (header.format) {
         case 'jpeg':
           return turbo
-            ? turbo.decode(bytes, header, 1, (v) => ({ ...v, data: v.data.slice() }), need > DISCARD_AFTER_BYTES)
+            ? turbo.decode(bytes, header, 1, (v) => ({ ...v, data: v.data.slice() }), discardAfter(need))
             : decodeJpeg(jpeg, bytes, header);
         case 'png':
           return decodePng(bytes, header);
@@ -212,14 +236,14 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
 
     jpegCodecMemoryBytes: () => turbo?.lastMemoryBytes ?? jpeg.lastMemoryBytes,
 
-    async decodeForClip(input, config) {
+    decodeForClip: (input, config) => oneAtATime(async (): Promise<ClipCrop> => {
       const bytes = asBytes(input);
       const header = checkedHeader(bytes);
       const swap = header.orientation >= 5;
       const upright = { width: swap ? header.height : header.width, height: swap ? header.width : header.height };
       if (header.format === 'jpeg' && turbo) {
         const denom = jpegScale(header, bytes.length, config);
-        const discard = jpegTurboDecodeBytes(header, bytes.length, denom) > DISCARD_AFTER_BYTES;
+        const discard = discardAfter(jpegTurboDecodeBytes(header, bytes.length, denom));
         const t0 = performance.now();
         let t1 = t0;
         const crop = await guard(header, () =>
@@ -240,13 +264,13 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
       const need = estimateDecodeBytes(header, bytes.length, { jpegTurbo: false, full: true });
       if (need > decodeBudgetBytes) throw overBudget(header, need, bytes.length, false);
       const t0 = performance.now();
-      const img = await decode(bytes);
+      const img = await decodeInner(bytes);
       const t1 = performance.now();
       const crop = resizeAndCenterCrop(img, config);
       return { crop, ...upright, decode: 'exact', ms: { decode: t1 - t0, resize: performance.now() - t1 } };
-    },
+    }),
 
-    decode,
+    decode: (input) => oneAtATime(() => decodeInner(input)),
   };
 }
 

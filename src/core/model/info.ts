@@ -13,6 +13,11 @@ export type TowerFile = {
   readonly file: string;
   readonly bytes?: number;
   readonly sha256?: string;
+  /**
+   * The same variant in ORT format (`clip-edge quantize --ort`), whose weights onnxruntime-web can
+   * use in place from the streamed bytes: what the Workers backend loads when it is there.
+   */
+  readonly ort?: { readonly file: string; readonly bytes?: number; readonly sha256?: string };
 };
 
 export type Variants = Partial<Record<Precision, Partial<Record<Tower, TowerFile>>>>;
@@ -98,7 +103,8 @@ function variantsFromManifest(m: Manifest): Variants {
   const out: Variants = {};
   for (const { precision, tower, file } of manifestFiles(m)) {
     if (!isPrecision(precision)) continue;
-    (out[precision] ??= {})[tower] = { file: file.file, bytes: file.bytes, sha256: file.sha256 };
+    const ort = file.ort ? { ort: { file: file.ort.file, bytes: file.ort.bytes, sha256: file.ort.sha256 } } : {};
+    (out[precision] ??= {})[tower] = { file: file.file, bytes: file.bytes, sha256: file.sha256, ...ort };
   }
   return out;
 }
@@ -110,7 +116,9 @@ async function splitPresent(source: ModelSource, listed: Variants): Promise<{ pr
   await Promise.all(
     Object.entries(listed).flatMap(([precision, towers]) =>
       Object.entries(towers).map(async ([tower, file]) => {
-        const into = (await source.exists(file.file)) ? present : missing;
+        // A folder uploaded for in-place loading holds the variant's .ort and not its .onnx.
+        const here = (await source.exists(file.file)) || (file.ort !== undefined && (await source.exists(file.ort.file)));
+        const into = here ? present : missing;
         (into[precision as Precision] ??= {})[tower as Tower] = file;
       }),
     ),

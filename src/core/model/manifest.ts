@@ -19,10 +19,20 @@ const Sha256 = z.pipe(
 const Count = z.int().check(z.gte(0), z.lte(Number.MAX_SAFE_INTEGER));
 const Positive = z.int().check(z.gt(0));
 
-export const TowerFileSchema = z.looseObject({
-  file: z.string().check(z.regex(SAFE_RELATIVE_PATH, 'must be a safe relative path inside the folder')),
+const SafePath = z.string().check(z.regex(SAFE_RELATIVE_PATH, 'must be a safe relative path inside the folder'));
+
+/** A variant's ORT-format form (`clip-edge quantize --ort`), loaded in place by the Workers backend. */
+export const OrtFileSchema = z.looseObject({
+  file: SafePath.check(z.regex(/\.ort$/, 'must name an .ort file')),
   bytes: z.optional(Count),
   sha256: z.optional(Sha256),
+});
+
+export const TowerFileSchema = z.looseObject({
+  file: SafePath,
+  bytes: z.optional(Count),
+  sha256: z.optional(Sha256),
+  ort: z.optional(OrtFileSchema),
 });
 
 const Triple = z.tuple([z.number(), z.number(), z.number()]);

@@ -5,6 +5,12 @@ import { ClipEdgeError } from '../errors.ts';
  * R2 or static assets on Workers, fetch + Cache Storage in browsers. Paths are relative to the
  * folder root and use `/`, e.g. `onnx/vision_model.onnx`.
  */
+/** A file's bytes as a stream of chunks of known total size (R2 object body, fetch body, file). */
+export interface ModelStream {
+  readonly size: number;
+  readonly body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+}
+
 export interface ModelSource {
   /** For messages: a short name of the folder (never a secret URL). */
   readonly name: string;
@@ -12,6 +18,11 @@ export interface ModelSource {
   read(path: string): Promise<Uint8Array | undefined>;
   /** Whether the file exists, without reading it. */
   exists(path: string): Promise<boolean>;
+  /**
+   * The file as a stream, never held whole in JS (in-place loading fills ORT's heap from it).
+   * Sources without it are read whole and streamed from that copy.
+   */
+  stream?(path: string): Promise<ModelStream | undefined>;
 }
 
 /** A model folder held in memory: for tests, and for browsers that already fetched the files. */

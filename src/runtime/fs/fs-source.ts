@@ -1,4 +1,5 @@
-import { open, readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ClipEdgeError } from '../../core/errors.ts';
 import type { ModelSource } from '../../core/model/source.ts';
@@ -23,6 +24,12 @@ export function fsModelSource(dir: string): ModelSource {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw new ClipEdgeError('MODEL_INVALID', `${dir}/${rel} could not be read: ${(e as Error).message}`, { cause: e });
       }
+    },
+    async stream(rel) {
+      const file = resolve(rel);
+      const size = await stat(file).then((s) => s.size, () => undefined);
+      // 1 MiB chunks: few enough calls, small enough that no copy of the file is held.
+      return size === undefined ? undefined : { size, body: createReadStream(file, { highWaterMark: 1 << 20 }) };
     },
     async exists(rel) {
       const file = resolve(rel);

@@ -14,6 +14,8 @@ export interface R2ObjectLike {
 
 export interface R2ObjectBodyLike extends R2ObjectLike {
   arrayBuffer(): Promise<ArrayBuffer>;
+  /** The object's bytes as a stream (in-place model loading reads it chunk by chunk). */
+  readonly body?: ReadableStream<Uint8Array>;
 }
 
 export interface R2BucketLike {
@@ -67,6 +69,11 @@ export interface WorkersEnv {
   CLIP_EDGE_MODEL?: string;
   /** Where the model folder lives: `r2` (default when MODELS is bound) or `assets`. */
   CLIP_EDGE_MODEL_SOURCE?: string;
+  /**
+   * `false` loads the `.onnx` variant even when the manifest lists its ORT-format form (loaded in
+   * place by default: the weights stay in the streamed bytes). @defaultValue true
+   */
+  CLIP_EDGE_IN_PLACE?: string;
   /** Vision variant, `auto` by default (int8 when the folder has it, else fp32). */
   CLIP_EDGE_VARIANT?: string;
   CLIP_EDGE_TEXT_VARIANT?: string;
@@ -77,8 +84,13 @@ export interface WorkersEnv {
   CLIP_EDGE_CORS_ORIGINS?: string;
   CLIP_EDGE_MAX_BODY_BYTES?: string;
   CLIP_EDGE_MAX_PIXELS?: string;
-  /** MB one image decode may hold (codec memory + copies). @defaultValue 48 */
+  /**
+   * MB one image decode may hold (codec memory + copies), or `auto`: what the 128 MB isolate has
+   * left once the model is loaded (minus JS heap and body pool), at most 48. @defaultValue auto
+   */
   CLIP_EDGE_DECODE_BUDGET_MB?: string;
+  /** MB of image request bodies held at once; more requests wait their turn. @defaultValue 8 */
+  CLIP_EDGE_BODY_MEMORY_MB?: string;
   /** `false` refuses JPEGs over the decode budget instead of decoding them DCT-scaled. @defaultValue true */
   CLIP_EDGE_JPEG_SCALING?: string;
   CLIP_EDGE_MAX_LABELS?: string;

@@ -10,11 +10,11 @@ import type { WorkersEnv } from './bindings.ts';
 import { PAGE_HEADERS } from '../../http/page-headers.ts';
 import { workersImageCodecs } from './codecs.ts';
 import { builtinLabelSets, sourceLabelSets } from './label-sets.ts';
-import { WORKERS_DEFAULT_DECODE_BUDGET_MB, WORKERS_DEFAULT_MAX_PIXELS } from './limits.ts';
+import { WORKERS_DEFAULT_BODY_MEMORY_MB, WORKERS_DEFAULT_MAX_PIXELS, decodeBudgetFromModel } from './limits.ts';
 import { overloadOptionsOf } from '../../http/overload.ts';
 import { cloudflareRateLimiter } from './rate-limit.ts';
 import { assetsModelSource, r2ModelSource } from './model-source.ts';
-import { workersWasmBackend } from './ort.ts';
+import { ortWasmMemoryBytes, workersWasmBackend } from './ort.ts';
 import { fallthroughPromptCacheStore, kvPromptCacheStore, r2PromptCacheStore } from './prompt-cache.ts';
 import { createVectorizeIndex } from '../../search/drivers/cloudflare-vectorize-binding.ts';
 import type { VectorIndex } from '../../search/types.ts';
@@ -32,10 +32,14 @@ export interface WorkersConfig extends ServiceConfig {
   model: string;
   modelSource: 'r2' | 'assets';
   text: boolean;
-  /** Bytes one image decode may hold (CLIP_EDGE_DECODE_BUDGET_MB). */
-  decodeBudgetBytes: number;
+  /** Bytes one image decode may hold (CLIP_EDGE_DECODE_BUDGET_MB), or `auto`: what the isolate has left once the model is loaded. */
+  decodeBudgetBytes: number | 'auto';
+  /** Bytes of image request bodies held at once (CLIP_EDGE_BODY_MEMORY_MB). */
+  bodyMemoryBytes: number;
   /** DCT-scaled JPEG decoding for images over the budget (CLIP_EDGE_JPEG_SCALING). */
   jpegScaling: boolean;
+  /** Load ORT-format variants in place when the manifest lists them (CLIP_EDGE_IN_PLACE). */
+  inPlace: boolean;
 }
 
 /** Reads the Worker's vars (invalid values throw a ClipEdgeError naming the variable). */
@@ -50,18 +54,29 @@ export function workersConfig(env: WorkersEnv): WorkersConfig {
   }
   const where = env.CLIP_EDGE_MODEL_SOURCE || (env.MODELS ? 'r2' : 'assets');
   if (where !== 'r2' && where !== 'assets') throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_MODEL_SOURCE must be r2 or assets, got "${where}"`);
-  const budgetMb = env.CLIP_EDGE_DECODE_BUDGET_MB ? Number(env.CLIP_EDGE_DECODE_BUDGET_MB) : WORKERS_DEFAULT_DECODE_BUDGET_MB;
-  if (!(budgetMb > 0 && budgetMb <= 128)) {
-    throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_DECODE_BUDGET_MB must be a number of MB in (0, 128], got "${String(env.CLIP_EDGE_DECODE_BUDGET_MB).slice(0, 40)}"`);
+  const budgetVar = env.CLIP_EDGE_DECODE_BUDGET_MB?.trim() || 'auto';
+  const budgetMb = budgetVar === 'auto' ? 0 : Number(budgetVar);
+  if (budgetVar !== 'auto' && !(budgetMb > 0 && budgetMb <= 128)) {
+    throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_DECODE_BUDGET_MB must be auto or a number of MB in (0, 128], got "${budgetVar.slice(0, 40)}"`);
+  }
+  const bodyMb = env.CLIP_EDGE_BODY_MEMORY_MB?.trim() ? Number(env.CLIP_EDGE_BODY_MEMORY_MB) : WORKERS_DEFAULT_BODY_MEMORY_MB;
+  if (!(bodyMb > 0 && bodyMb <= 128)) {
+    throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_BODY_MEMORY_MB must be a number of MB in (0, 128], got "${String(env.CLIP_EDGE_BODY_MEMORY_MB).slice(0, 40)}"`);
   }
   const scaling = env.CLIP_EDGE_JPEG_SCALING?.trim().toLowerCase() || 'true';
   if (!['true', 'false', '1', '0'].includes(scaling)) {
     throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_JPEG_SCALING must be true or false, got "${scaling.slice(0, 40)}"`);
   }
+  const inPlace = env.CLIP_EDGE_IN_PLACE?.trim().toLowerCase() || 'true';
+  if (!['true', 'false', '1', '0'].includes(inPlace)) {
+    throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_IN_PLACE must be true or false, got "${inPlace.slice(0, 40)}"`);
+  }
   return {
     ...base,
     model,
-    decodeBudgetBytes: Math.floor(budgetMb * 1024 * 1024),
+    inPlace: inPlace === 'true' || inPlace === '1',
+    decodeBudgetBytes: budgetVar === 'auto' ? 'auto' : Math.floor(budgetMb * 1024 * 1024),
+    bodyMemoryBytes: Math.floor(bodyMb * 1024 * 1024),
     jpegScaling: scaling === 'true' || scaling === '1',
     modelSource: where,
     // Vision-only by default: label sets come from the prompt cache; the text tower is opt-in.
@@ -120,9 +135,15 @@ export async function createWorkersClipEdge(env: WorkersEnv, options: WorkersCli
     textVariant: cfg.textVariant,
     text: cfg.text,
     limits: cfg.limits,
-    imageDecode: { budgetBytes: cfg.decodeBudgetBytes, jpegScaling: cfg.jpegScaling },
+    imageDecode: {
+      budgetBytes: cfg.decodeBudgetBytes === 'auto' ? () => decodeBudgetFromModel({ ortWasmBytes: ortWasmMemoryBytes() ?? 0, bodyMemoryBytes: cfg.bodyMemoryBytes }) : cfg.decodeBudgetBytes,
+      jpegScaling: cfg.jpegScaling,
+    },
+    // One image per inference run: a batch of 4 grew ViT-B/32's heap by 20 MiB, and one thread gains little from batching.
+    maxBatch: 1,
     // Models come from a bucket: every ONNX file must match the manifest's sha256.
     requireIntegrity: true,
+    inPlace: cfg.inPlace,
     ...(promptCache ? { promptCache } : {}),
     ...options,
     source,
@@ -150,6 +171,7 @@ export function createWorkersApp(env: WorkersEnv, options: WorkersClipEdgeOption
     ...(cfg.apiKey ? { apiKey: cfg.apiKey } : {}),
     ...(cfg.corsOrigins ? { corsOrigins: cfg.corsOrigins } : {}),
     ...(cfg.maxBodyBytes ? { maxBodyBytes: cfg.maxBodyBytes } : {}),
+    bodyMemoryBytes: cfg.bodyMemoryBytes,
     // Limits here are per isolate; the Rate Limiting binding, when bound, counts network-wide.
     overload: overloadOptionsOf(cfg, {
       clientKey: (c) => c.req.header('cf-connecting-ip'),

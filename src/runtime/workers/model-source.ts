@@ -1,5 +1,5 @@
 import { ClipEdgeError } from '../../core/errors.ts';
-import { type ModelSource, checkModelPath } from '../../core/model/source.ts';
+import { type ModelSource, type ModelStream, checkModelPath } from '../../core/model/source.ts';
 import type { FetcherLike, R2BucketLike } from './bindings.ts';
 
 export interface CachedSourceOptions {
@@ -14,7 +14,13 @@ export interface CachedSourceOptions {
 const checkPath = checkModelPath;
 
 /** Wraps a reader with an isolate-wide cache of small files and of in-flight reads. */
-function cached(name: string, read: (path: string) => Promise<Uint8Array | undefined>, exists: (path: string) => Promise<boolean>, o: CachedSourceOptions): ModelSource {
+function cached(
+  name: string,
+  read: (path: string) => Promise<Uint8Array | undefined>,
+  exists: (path: string) => Promise<boolean>,
+  o: CachedSourceOptions,
+  stream?: (path: string) => Promise<ModelStream | undefined>,
+): ModelSource {
   const keep = o.keepBytes ?? 4 * 1024 * 1024;
   const small = new Map<string, Uint8Array | undefined>();
   const inflight = new Map<string, Promise<Uint8Array | undefined>>();
@@ -37,6 +43,14 @@ function cached(name: string, read: (path: string) => Promise<Uint8Array | undef
       if (small.has(path)) return small.get(path) !== undefined;
       return exists(path);
     },
+    ...(stream
+      ? {
+          async stream(path: string) {
+            checkPath(path);
+            return stream(path);
+          },
+        }
+      : {}),
   };
 }
 
@@ -51,6 +65,12 @@ export function r2ModelSource(bucket: R2BucketLike, prefix: string, options: Cac
     },
     async (path) => (await bucket.head(key(path))) !== null,
     options,
+    // Streamed, never held whole: the in-place loader copies each chunk straight into ORT's heap.
+    async (path) => {
+      const obj = await bucket.get(key(path));
+      if (!obj) return undefined;
+      return { size: obj.size, body: obj.body ?? [new Uint8Array(await obj.arrayBuffer())] };
+    },
   );
 }
 
@@ -78,5 +98,17 @@ export function assetsModelSource(assets: FetcherLike, base: string, options: Ca
       return res !== undefined;
     },
     options,
+    async (path) => {
+      const res = await get(path, 'GET');
+      if (!res) return undefined;
+      const size = Number(res.headers.get('content-length'));
+      if (!res.body || !Number.isSafeInteger(size) || size <= 0) return { ...(await bytesOf(res)) };
+      return { size, body: res.body };
+    },
   );
 }
+
+const bytesOf = async (res: Response): Promise<ModelStream> => {
+  const b = new Uint8Array(await res.arrayBuffer());
+  return { size: b.byteLength, body: [b] };
+};

@@ -1,14 +1,17 @@
 import * as ort from 'onnxruntime-web/wasm';
 import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
 import { type Backend, type OrtModule, ortBackend } from '../../core/backend.ts';
+import { wrappedInstances } from '../../core/ort-wasm/instance.ts';
+import type { Sha256Stream } from '../../core/ort-wasm/sha256.ts';
 import { WORKERS_VARIANT_ORDER } from './variants.ts';
 
 /**
  * onnxruntime-web on Workers. Workers refuse to compile WebAssembly at run time, so the `.wasm` is
  * imported as a module (compiled when the Worker is uploaded). ORT has no `instantiateWasm` hook:
  * given `env.wasm.wasmBinary` its loader calls `WebAssembly.instantiate(bytes, imports)`. We hand
- * it a small marker as the "binary" and, for the duration of ORT's start-up only, answer that one
- * call with an instance of the precompiled module. Every other call goes to the real function.
+ * it a small marker as the "binary" and, during ORT's start-up only, answer that call with an
+ * instance of the precompiled module (src/core/ort-wasm/instance.ts), whose exports the in-place
+ * loader then guards (weights used from the streamed model, src/core/ort-wasm/in-place.ts).
  */
 
 /** Marker bytes standing in for the wasm binary; ORT copies them (`new Uint8Array(binary)`) before instantiating. */
@@ -17,47 +20,44 @@ const MARKER = new TextEncoder().encode('clip-edge:precompiled-ort-wasm');
 const isMarker = (x: unknown): boolean =>
   x instanceof Uint8Array && x.byteLength === MARKER.byteLength && x.every((b, i) => b === MARKER[i]);
 
-let memory: WebAssembly.Memory | undefined;
-
 /** Bytes of ORT's wasm memory (what its sessions hold; it never shrinks). `undefined` before the first session. */
-export const ortWasmMemoryBytes = (): number | undefined => memory?.buffer.byteLength;
-
-const findMemory = (imports: WebAssembly.Imports | undefined): WebAssembly.Memory | undefined => {
-  for (const ns of Object.values(imports ?? {})) {
-    for (const v of Object.values(ns)) if (v instanceof WebAssembly.Memory) return v;
-  }
-  return undefined;
-};
-
-/** Runs `start` with WebAssembly.instantiate answering the marker with `module`; restores it afterwards. */
-async function withPrecompiledModule<T>(module: WebAssembly.Module, start: () => Promise<T>): Promise<T> {
-  const original = WebAssembly.instantiate;
-  const patched = (async (source: unknown, imports?: WebAssembly.Imports) => {
-    if (!isMarker(source)) return (original as (s: unknown, i?: WebAssembly.Imports) => Promise<unknown>)(source, imports);
-    const instance = await original(module, imports);
-    memory = findMemory(imports) ?? Object.values(instance.exports).find((v): v is WebAssembly.Memory => v instanceof WebAssembly.Memory);
-    return { module, instance };
-  }) as typeof WebAssembly.instantiate;
-  WebAssembly.instantiate = patched;
-  try {
-    return await start();
-  } finally {
-    if (WebAssembly.instantiate === patched) WebAssembly.instantiate = original;
-  }
-}
+export const ortWasmMemoryBytes = (): number | undefined => wrappedInstances()[0]?.memory.buffer.byteLength;
 
 interface OrtWasmEnv {
   wasm: { numThreads: number; wasmBinary?: Uint8Array; proxy?: boolean; simd?: boolean };
   logLevel?: string;
 }
 
+/** Workers' native streaming digest (`crypto.DigestStream`), when present: hashing 88 MB in JS would cost ~1 s of CPU. */
+function digestStreamSha256(): (() => Sha256Stream) | undefined {
+  const DigestStream = (crypto as unknown as { DigestStream?: new (alg: string) => WritableStream<Uint8Array> & { digest: Promise<ArrayBuffer> } }).DigestStream;
+  if (!DigestStream) return undefined;
+  return () => {
+    const stream = new DigestStream('SHA-256');
+    const writer = stream.getWriter();
+    let failed: unknown;
+    return {
+      // Not one await per chunk (an R2 body arrives in thousands of small chunks): wait only when the stream pushes back.
+      update: (chunk) => {
+        writer.write(chunk).catch((e: unknown) => (failed ??= e));
+        return writer.ready;
+      },
+      digest: async () => {
+        await writer.close();
+        if (failed) throw failed;
+        return Array.from(new Uint8Array(await stream.digest), (b) => b.toString(16).padStart(2, '0')).join('');
+      },
+    };
+  };
+}
+
 export interface WorkersWasmBackendOptions {
   /** The compiled ORT wasm. @defaultValue `onnxruntime-web/ort-wasm-simd-threaded.wasm`, imported as a module */
   module?: WebAssembly.Module;
   /**
-   * Let ORT pre-pack weights into a second, faster layout. Off on Workers: it costs memory that a
-   * 128 MB isolate does not have (tiny-clip fp32 vision: 33.3 → 27.8 MB of wasm memory without it,
-   * measured in workerd), for a few percent of speed. @defaultValue false
+   * Let ORT pre-pack weights into a second, faster layout (`.onnx` variants only; in-place sessions
+   * never pre-pack). Off on Workers: it costs memory that a 128 MB isolate does not have (tiny-clip
+   * fp32 vision: 33.3 → 27.8 MB of wasm memory without it, measured in workerd). @defaultValue false
    */
   prepacking?: boolean;
   /** Passed to every `InferenceSession.create`. */
@@ -67,19 +67,18 @@ export interface WorkersWasmBackendOptions {
 /** onnxruntime-web's WASM-SIMD build, single-threaded (Workers have no threads), from the precompiled module. */
 export function workersWasmBackend(options: WorkersWasmBackendOptions = {}): Backend {
   const module = options.module ?? ortWasm;
+  const sha256 = digestStreamSha256();
   return ortBackend({
     name: 'wasm',
     priority: 10,
     preferred: WORKERS_VARIANT_ORDER,
     load: async () => ort as unknown as OrtModule,
-    configure: async (m) => {
+    configure: (m) => {
       const env = m.env as OrtWasmEnv;
       env.wasm.numThreads = 1;
       env.wasm.proxy = false;
       env.wasm.wasmBinary = MARKER;
       env.logLevel = 'error';
-      // ORT starts its wasm on the first session; a throwaway session would cost memory, so start it directly.
-      await withPrecompiledModule(module, () => startOrtWasm(m));
     },
     sessionOptions: {
       executionProviders: ['wasm'],
@@ -87,19 +86,11 @@ export function workersWasmBackend(options: WorkersWasmBackendOptions = {}): Bac
       ...(options.prepacking ? {} : { extra: { session: { disable_prepacking: '1' } } }),
       ...options.sessionOptions,
     },
+    inPlace: {
+      precompiled: { module, isMarker },
+      // ORT's arena and memory patterns stay on: batch-1 activations fit in the heap's headroom (ViT-B/32 int8: 100.4 MiB either way).
+      sessionOptions: { executionProviders: ['wasm'], graphOptimizationLevel: 'all', ...options.sessionOptions },
+      ...(sha256 ? { sha256 } : {}),
+    },
   });
-}
-
-/**
- * ORT initialises its wasm inside the first `InferenceSession.create`. To keep the instantiate
- * shim's window short and deterministic, trigger that initialisation now with an empty model:
- * the wasm starts, then creating the session fails (an empty model is invalid), which we ignore
- * only when the wasm did start.
- */
-async function startOrtWasm(m: OrtModule): Promise<void> {
-  try {
-    await m.InferenceSession.create(new Uint8Array(0));
-  } catch (e) {
-    if (memory === undefined) throw e;
-  }
 }

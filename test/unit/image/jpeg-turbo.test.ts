@@ -100,6 +100,34 @@ describe('decode budget and DCT scaling', () => {
     await expect(d.decodeForClip(prog, small)).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE', message: expect.stringMatching(/coefficients/) });
   });
 
+  it('a budget that follows the model is asked before each decode; concurrent decodes run one at a time on one kept codec', async () => {
+    let budget = exact;
+    const asked: number[] = [];
+    let active = 0;
+    let most = 0;
+    const d = createImageDecoder({
+      wasm: nodeImageCodecs({ jpegTurbo: true }),
+      jpegScaling: true,
+      decodeBudgetBytes: () => {
+        active++;
+        most = Math.max(most, active);
+        queueMicrotask(() => active--);
+        asked.push(budget);
+        return budget;
+      },
+    });
+    const runs = await Promise.all([0, 1, 2, 3].map(() => d.decodeForClip(bytes, small)));
+    expect(runs.map((r) => r.decode)).toEqual(['exact', 'exact', 'exact', 'exact']);
+    expect(asked).toHaveLength(4);
+    expect(most).toBe(1);
+    const codec = d.jpegCodecMemoryBytes();
+    budget = half; // the room left shrank (e.g. a bigger model): the next decode scales
+    expect((await d.decodeForClip(bytes, small)).decode).toBe('dct-1/2');
+    expect(d.jpegCodecMemoryBytes()).toBe(codec); // the same instance, kept: its memory is a high-water mark within the budget
+    budget = 0;
+    await expect(d.decodeForClip(bytes, small)).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE', message: expect.stringMatching(/decode budget of 0\.0 MB/) });
+  });
+
   it('PNG and WebP are checked against the budget too (no scaled path)', async () => {
     const d = createImageDecoder({ wasm: nodeImageCodecs({ jpegTurbo: true }), decodeBudgetBytes: 4_000, jpegScaling: true });
     await expect(d.decodeForClip(read('rgb8.png'), small)).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE', message: expect.stringMatching(/PNG of ~/) });

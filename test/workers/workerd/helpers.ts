@@ -38,8 +38,8 @@ export function populate(cfg: Partial<DeployConfig> = {}): Promise<void> {
   return (populated ??= (async () => {
     const files = await repoList(MODEL_DIR);
     const small: Record<string, Uint8Array> = {};
-    for (const f of files.filter((f) => !f.endsWith('.onnx'))) small[f] = await repoFile(`${MODEL_DIR}/${f}`);
-    // The ONNX files are listed but not read here: the source says they exist (readModelInfo checks that).
+    for (const f of files.filter((f) => !/\.(onnx|ort)$/.test(f))) small[f] = await repoFile(`${MODEL_DIR}/${f}`);
+    // The model files are listed but not read here: the source says they exist (readModelInfo checks that).
     const listed = new Set(files);
     const info = await readModelInfo({ ...memorySource(MODEL_ID, small), exists: async (p: string) => listed.has(p) });
     const plan = uploadPlan(files, info.variants, { model: MODEL_ID, variant: 'auto', text: true, ...cfg });

@@ -51,13 +51,16 @@ describe('model sources', () => {
     await expect(clip.warmup()).rejects.toMatchObject({ code: 'INTEGRITY_MISMATCH' });
   });
 
-  it('an ONNX file that the manifest lists without a sha256 is refused on Workers (nothing to verify it against)', async () => {
+  it('an ONNX (or ORT-format) file that the manifest lists without a sha256 is refused on Workers (nothing to verify it against)', async () => {
     for (const o of (await env.MODELS.list({ prefix: 'tiny-clip/' })).objects) {
       const bytes = await (await env.MODELS.get(o.key))!.arrayBuffer();
       let body: ArrayBuffer | string = bytes;
       if (o.key === 'tiny-clip/manifest.json') {
-        const m = JSON.parse(new TextDecoder().decode(bytes)) as { variants: Record<string, { vision?: { sha256?: string } }> };
-        for (const v of Object.values(m.variants)) delete v.vision?.sha256;
+        const m = JSON.parse(new TextDecoder().decode(bytes)) as { variants: Record<string, { vision?: { sha256?: string; ort?: { sha256?: string } } }> };
+        for (const v of Object.values(m.variants)) {
+          delete v.vision?.sha256;
+          delete v.vision?.ort?.sha256;
+        }
         body = JSON.stringify(m);
       }
       await env.MODELS.put(o.key.replace(/^tiny-clip\//, 'unhashed-clip/'), body);
@@ -68,11 +71,12 @@ describe('model sources', () => {
 });
 
 describe('configuration from vars', () => {
-  it('defaults: tiny-clip from R2, vision only, 40 MP images, 48 MB decode budget with DCT-scaled JPEG', () => {
-    const cfg = workersConfig(envWith({ CLIP_EDGE_TEXT: '', CLIP_EDGE_MAX_PIXELS: '', CLIP_EDGE_DECODE_BUDGET_MB: '', CLIP_EDGE_JPEG_SCALING: '' }));
-    expect(cfg).toMatchObject({ model: 'tiny-clip', modelSource: 'r2', text: false, limits: { maxPixels: 40_000_000 }, decodeBudgetBytes: 48 * 1024 * 1024, jpegScaling: true });
-    expect(workersConfig(envWith({ CLIP_EDGE_DECODE_BUDGET_MB: '20', CLIP_EDGE_JPEG_SCALING: 'false' }))).toMatchObject({ decodeBudgetBytes: 20 * 1024 * 1024, jpegScaling: false });
-    expect(() => workersConfig(envWith({ CLIP_EDGE_DECODE_BUDGET_MB: '500' }))).toThrow(/CLIP_EDGE_DECODE_BUDGET_MB/);
+  it('defaults: tiny-clip from R2, vision only, 40 MP images, the decode budget following the model, DCT-scaled JPEG, in place', () => {
+    const cfg = workersConfig(envWith({ CLIP_EDGE_TEXT: '', CLIP_EDGE_MAX_PIXELS: '', CLIP_EDGE_DECODE_BUDGET_MB: '', CLIP_EDGE_JPEG_SCALING: '', CLIP_EDGE_BODY_MEMORY_MB: '', CLIP_EDGE_IN_PLACE: '' }));
+    expect(cfg).toMatchObject({ model: 'tiny-clip', modelSource: 'r2', text: false, limits: { maxPixels: 40_000_000 }, decodeBudgetBytes: 'auto', bodyMemoryBytes: 8 * 1024 * 1024, jpegScaling: true, inPlace: true });
+    expect(workersConfig(envWith({ CLIP_EDGE_DECODE_BUDGET_MB: '20', CLIP_EDGE_JPEG_SCALING: 'false', CLIP_EDGE_BODY_MEMORY_MB: '4', CLIP_EDGE_IN_PLACE: 'false' }))).toMatchObject({ decodeBudgetBytes: 20 * 1024 * 1024, jpegScaling: false, bodyMemoryBytes: 4 * 1024 * 1024, inPlace: false });
+    expect(() => workersConfig(envWith({ CLIP_EDGE_DECODE_BUDGET_MB: '500' }))).toThrow(/CLIP_EDGE_DECODE_BUDGET_MB must be auto or/);
+    expect(() => workersConfig(envWith({ CLIP_EDGE_BODY_MEMORY_MB: '0' }))).toThrow(/CLIP_EDGE_BODY_MEMORY_MB/);
     expect(() => workersConfig(envWith({ CLIP_EDGE_JPEG_SCALING: 'sometimes' }))).toThrow(/CLIP_EDGE_JPEG_SCALING/);
   });
 
