@@ -21,6 +21,15 @@ export default tseslint.config(
     ...above('The core'),
   ]),
   webStandard(['src/http/**/*.ts', 'src/index.ts'], 'src/http is Web-standard: the same app on every runtime', above('The HTTP layer')),
+  // The search seam is Web-standard; its drivers named for a runtime (browser Cache Storage, LanceDB's
+  // native package) are the unstorage-style exceptions, each in one file.
+  {
+    ...webStandard('src/search/**/*.ts', 'src/search is Web-standard: the index seam and portable drivers', [
+      { group: ['**/http/**', '**/http/*.ts'], message: 'search ↛ http: routes build on the search seam, not the other way.' },
+      ...above('The search seam'),
+    ]),
+    ignores: ['src/search/drivers/browser-*.ts', 'src/search/drivers/lancedb.ts'],
+  },
   {
     files: ['src/runtime/**/*.ts'],
     rules: {
