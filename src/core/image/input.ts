@@ -2,6 +2,7 @@
 // each runtime (bytes, a File from an <input>, a fetch body, a path on a server) without making
 // them convert it first. Web-standard only; file paths come through a hook the runtime supplies.
 import { ClipEdgeError } from '../errors.ts';
+import { concatBytes } from '../bytes.ts';
 
 /** An encoded image (JPEG, PNG or WebP), in any form a runtime hands one over. */
 export type ImageSource = Uint8Array | ArrayBuffer | ArrayBufferView | Blob | ReadableStream<Uint8Array> | Response;
@@ -37,13 +38,7 @@ async function readStream(stream: ReadableStream<Uint8Array>, maxBytes: number):
     }
     chunks.push(value);
   }
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 /** The bytes of an image input; BAD_INPUT for anything that is not one, PAYLOAD_TOO_LARGE past `maxBytes`. */

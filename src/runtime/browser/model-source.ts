@@ -2,6 +2,7 @@ import { ClipEdgeError } from '../../core/errors.ts';
 import { sha256Hex } from '../../core/model/integrity.ts';
 import { type ModelSource, checkModelPath } from '../../core/model/source.ts';
 import { MODEL_WEB_INDEX, type ModelWebIndex } from '../../core/model/web-index.ts';
+import { concatBytes } from '../../core/bytes.ts';
 
 /** Bytes of one file arriving: for a download progress bar. */
 export interface DownloadProgress {
@@ -37,13 +38,7 @@ export async function readWithProgress(res: Response, report: (loaded: number) =
     loaded += value.byteLength;
     report(loaded);
   }
-  const all = new Uint8Array(loaded);
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.byteLength;
-  }
-  return all;
+  return concatBytes(parts);
 }
 
 /**

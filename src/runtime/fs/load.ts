@@ -9,6 +9,7 @@ import { type ClipEdgeKit, withImageInputs } from '../../core/kit.ts';
 import type { Precision } from '../../core/precision.ts';
 import { createNodeClipEdge, type NodeClipEdgeOptions } from './create.ts';
 import { modelDirOf, pullModel, type PullEvent, type PullOptions, resolvePullOptions } from '../../hub/pull.ts';
+import { concatBytes } from '../../core/bytes.ts';
 
 export interface LoadClipEdgeOptions extends Omit<NodeClipEdgeOptions, 'model'> {
   /** Progress of a hub download (plan, per-file progress, done); `createPullProgress().onProgress` draws bars. */
@@ -57,14 +58,7 @@ export async function readImagePath(p: string | URL, maxBytes: number): Promise<
       if (n > maxBytes) throw new ClipEdgeError('PAYLOAD_TOO_LARGE', `${file} has more than the ${maxBytes} bytes allowed (maxImageBytes)`);
       chunks.push(chunk.subarray(0, bytesRead));
     }
-    if (chunks.length === 1) return chunks[0]!;
-    const out = new Uint8Array(n);
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.byteLength;
-    }
-    return out;
+    return concatBytes(chunks);
   } finally {
     await handle.close();
   }
