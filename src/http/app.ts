@@ -8,6 +8,7 @@ import { bearerAuth } from './auth.ts';
 import type { ClipEdge, ClassifyRequest } from '../core/clip.ts';
 import { docsPage } from './docs-page.ts';
 import { createBytePool } from './byte-pool.ts';
+import { drainUnreadBodies } from './unread-body.ts';
 import { ClipEdgeError, isClipEdgeError } from '../core/errors.ts';
 import { quotedPath, STATUS_OF } from './errors.ts';
 import { DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_MULTIPART_PARTS, type MultipartLimits, readImageForm } from './multipart.ts';
@@ -51,6 +52,8 @@ export interface ClipAppOptions {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** Reading what a request left of its body before the answer: for ≤ 10 s, and not past 2 s without bytes (a stalled client). */
+const DRAIN_BOUNDS = { ms: 10_000, idleMs: 2_000 };
 
 const IMAGE_TYPES = /^(image\/[a-z0-9.+-]+|application\/octet-stream)$/i;
 
@@ -163,6 +166,8 @@ export function createClipOpenApiApp(options: ClipAppOptions): OpenAPIHono<Blank
   app.onError(errorResponse(onInternal));
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method.slice(0, 16)} ${quotedPath(new URL(c.req.url).pathname)}` } }, 404));
 
+  // Before anything can refuse a request: what the app leaves of its body is read before the answer.
+  app.use('*', drainUnreadBodies({ maxBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, ...DRAIN_BOUNDS }));
   if (options.requestLog) app.use('*', requestLog(typeof options.requestLog === 'function' ? options.requestLog : undefined));
   if (options.headers) {
     const extra = options.headers;
