@@ -8,6 +8,7 @@
 // body past the bounds is left unread, and its answer may then be lost. Hand-written: a dozen
 // lines of Web streams that every runtime here shares; no middleware library offers it.
 import type { MiddlewareHandler } from 'hono';
+import { requestSignal } from './overload.ts';
 
 export interface DrainBounds {
   /** The most bytes of a body read in all, by the app and the drain (a body known to be larger is not drained at all). */
@@ -23,12 +24,14 @@ export interface Drainable {
   request: Request;
   /** Reads and discards what the app left unread, within the bounds; then lets the body go. Never throws. */
   drain(): Promise<void>;
+  /** Lets the body go unread (a request that timed out or lost its client: nobody waits for its answer to be read). */
+  release(): void;
 }
 
 /** Wraps `request`'s body so that what the app leaves unread can be read before the answer goes out. */
 export function drainable(request: Request, bounds: DrainBounds): Drainable {
   const source = request.body;
-  if (!source) return { request, drain: async () => {} };
+  if (!source) return { request, drain: async () => {}, release: () => {} };
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let ended = false;
   /** Bytes of the body read so far, by the app and then by drain(). */
@@ -76,10 +79,17 @@ export function drainable(request: Request, bounds: DrainBounds): Drainable {
       r.cancel().catch(() => {});
     }
   };
-  return { request: wrapped, drain };
+  const release = () => {
+    if (!ended) (reader ?? source).cancel().catch(() => {});
+  };
+  return { request: wrapped, drain, release };
 }
 
-/** Hono middleware: every request's body is {@link drainable}, and drained after the app's answer is made. */
+/**
+ * Hono middleware: every request's body is {@link drainable}, and drained after the app's answer is
+ * made, unless the request ended by its deadline or its client going away (a stalled upload is
+ * answered 503 TIMEOUT at once, not after waiting on it again).
+ */
 export function drainUnreadBodies(bounds: DrainBounds): MiddlewareHandler {
   return async (c, next) => {
     if (!c.req.raw.body) return next();
@@ -88,7 +98,8 @@ export function drainUnreadBodies(bounds: DrainBounds): MiddlewareHandler {
     try {
       await next();
     } finally {
-      await d.drain();
+      if (requestSignal(c)?.aborted) d.release();
+      else await d.drain();
     }
   };
 }

@@ -90,6 +90,14 @@ describe('drainable: what the app leaves of a body is read before the answer', (
     expect(seen.cancelled).toBe(true);
   });
 
+  it('release() lets the body go unread', async () => {
+    const { stream, seen } = source(40);
+    const d = drainable(request(stream, 40 * CHUNK), bounds);
+    d.release();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(seen).toEqual({ pulled: 0, cancelled: true });
+  });
+
   it('a request without a body passes through as it is', async () => {
     const r = new Request('http://x/healthz');
     const d = drainable(r, bounds);
