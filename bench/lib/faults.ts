@@ -30,6 +30,8 @@ export interface Fault {
   what: (c: FaultContext) => string;
   /** Answers that are right for this fault (by "<status> <code>" prefix); anything else is a failure. */
   allowed: string[];
+  /** More answers that are right on one server only (with the reason in a comment where it is set). */
+  allowedOn?: Partial<Record<Target['name'], string[]>>;
   /** Builds what the fault sends, before it starts (and before /healthz is polled). */
   prepare?: () => void;
   run(c: FaultContext): Promise<Outcomes>;
@@ -144,6 +146,12 @@ export const FAULTS: Fault[] = [
     name: 'many-part multipart',
     what: (c) => `${2 * c.scale} bodies of 140,000 empty file parts at once (9.5 MB each, under the 10 MiB limit)`,
     allowed: ['413 PAYLOAD_TOO_LARGE', '503 OVERLOADED'],
+    // workerd's local server now and then reports the connection of a flood body lost before the
+    // Worker reads it ("Network connection lost" at the first read of the body, in ~1 of 6 runs of test/e2e beside test/app on a
+    // 2-core machine), and then closes it without the 413. The attacker loses the answer; the
+    // fault's point, no parsing of 140,000 parts and full capacity after, is asserted either way.
+    // An honest client's refused upload gets its answer: recovery.test.ts checks that separately.
+    allowedOn: { workerd: ['0'] },
     prepare: floodBody,
     run: async (c) => {
       const body = floodBody();
@@ -232,7 +240,10 @@ export async function recovery(c: FaultContext): Promise<Recovery> {
 }
 
 /** The answers a fault got that its `allowed` list does not cover. */
-export const unexpected = (f: Fault, o: Outcomes): string[] => Object.keys(o).filter((k) => !f.allowed.some((a) => k === a || k.startsWith(`${a} `)));
+export const unexpected = (f: Fault, o: Outcomes, target?: Target['name']): string[] => {
+  const allowed = [...f.allowed, ...((target && f.allowedOn?.[target]) ?? [])];
+  return Object.keys(o).filter((k) => !allowed.some((a) => k === a || k.startsWith(`${a} `)));
+};
 
 export interface FaultResult {
   fault: string;
@@ -298,5 +309,5 @@ export async function runFault(f: Fault, c: FaultContext): Promise<FaultResult> 
     clearInterval(sampler);
   }
   const mib = (x: number) => +(x / 2 ** 20).toFixed(1);
-  return { fault: f.name, what: f.what(c), outcomes, unexpected: unexpected(f, outcomes), recovery: await recovery(c), rssMiB: { before: mib(before), peak: mib(peak) }, healthzDuring };
+  return { fault: f.name, what: f.what(c), outcomes, unexpected: unexpected(f, outcomes, c.target.name), recovery: await recovery(c), rssMiB: { before: mib(before), peak: mib(peak) }, healthzDuring };
 }

@@ -36,10 +36,14 @@ export function drainable(request: Request, bounds: DrainBounds): Drainable {
   let ended = false;
   /** Bytes of the body read so far, by the app and then by drain(). */
   let read = 0;
+  /** The app's read in progress (one pending read at a time: workerd's streams refuse a second). */
+  let pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
   const body = new ReadableStream<Uint8Array>({
     async pull(ctrl) {
       reader ??= source.getReader();
-      const r = await reader.read();
+      pending = reader.read();
+      const r = await pending;
+      pending = undefined;
       if (r.done) {
         ended = true;
         ctrl.close();
@@ -67,7 +71,9 @@ export function drainable(request: Request, bounds: DrainBounds): Drainable {
       while (read <= bounds.maxBytes) {
         const wait = Math.min(bounds.idleMs, until - Date.now());
         if (wait <= 0) break;
-        const step = await Promise.race([r.read(), new Promise<'idle'>((ok) => (timer = setTimeout(() => ok('idle'), wait)))]);
+        const next = pending ?? r.read();
+        pending = undefined;
+        const step = await Promise.race([next, new Promise<'idle'>((ok) => (timer = setTimeout(() => ok('idle'), wait)))]);
         clearTimeout(timer);
         if (step === 'idle' || step.done) break;
         read += step.value.byteLength;
