@@ -43,7 +43,9 @@ const serve = defineCommand({
     threads: { type: 'string', description: 'onnxruntime threads (default 1)' },
     port: { type: 'string', description: 'Port (default 8787; 0 picks a free one)' },
     host: { type: 'string', description: 'Address to listen on (default 127.0.0.1)' },
-    'no-text': { type: 'boolean', description: 'Load the vision tower only (label sets only, no inline labels)' },
+    // citty reads `--no-<name>` as `<name>: false` (a boolean named 'no-text' is never set), so the
+    // flag is `text`, on by default, and help shows its negation.
+    text: { type: 'boolean', default: true, description: 'Load the text tower too', negativeDescription: 'Load the vision tower only (label sets only, no inline labels)' },
     db: { type: 'string', description: 'Enable search (/v1/index, /v1/search) over this index folder (see clip-edge index)', valueHint: 'dir' },
   },
   run: ({ args }) =>
@@ -57,7 +59,7 @@ const serve = defineCommand({
         ...(args.threads ? { threads: parseIntArg('threads', args.threads) } : {}),
         ...(args.port !== undefined ? { port: parseIntArg('port', args.port, 0) } : {}),
         ...(args.host ? { host: args.host } : {}),
-        ...(args['no-text'] ? { text: false } : {}),
+        ...(args.text === false ? { text: false } : {}),
       }, args.db ? { search: { db: args.db } } : {});
       process.stderr.write(`clip-edge listening on ${running.url} (docs: ${running.url}/docs)\n`);
       const stop = () =>
