@@ -1,7 +1,7 @@
-#!/usr/bin/env node
+// The clip-edge command tree; bin/clip-edge.js runs it (tests read its help from here).
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { defineCommand, runMain } from 'citty';
+import { defineCommand } from 'citty';
 import { configFromEnv } from '../http/config.ts';
 import { toNpy } from '../core/image/npy.ts';
 import { createImageDecoder } from '../core/image/decoder.ts';
@@ -237,9 +237,8 @@ const pull = defineCommand({
     }),
 });
 
-const main = defineCommand({
+export const main = defineCommand({
   meta: { name: 'clip-edge', version: '0.1.0', description: 'CLIP at the edge: zero-shot classification and embeddings' },
   subCommands: { serve, classify, embed, tokenize, preprocess, pull, prompts, quantize: () => import('./quantize.ts').then((m) => m.quantize), index: () => import('./search.ts').then((m) => m.indexCommand), search: () => import('./search.ts').then((m) => m.searchCommand) },
 });
 
-void runMain(main);
