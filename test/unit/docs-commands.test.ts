@@ -22,6 +22,8 @@ const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'
 const NPM_BUILTINS = new Set(['ci', 'i', 'install', 'pack', 'publish', 'help', 'exec', 'view']);
 /** Flags whose value is a path the command creates, so it need not exist yet. */
 const OUTPUT_FLAGS = new Set(['--out', '--outdir', '--cache-dir', '--db', '--persist-to']);
+/** Flags whose value is a configuration file the command reads (`wrangler -c wrangler.toml`). */
+const CONFIG_FLAGS = new Set(['-c', '--config']);
 /** Top-level folders of the repository whose paths a doc may name (models/ is excluded: docs build into it). */
 const REPO_DIRS = readdirSync(REPO_ROOT).filter((d) => !/^(\.|node_modules$|dist$|models$|coverage$)/.test(d) && statSync(path.join(REPO_ROOT, d)).isDirectory());
 
@@ -137,7 +139,8 @@ function pathProblems(w: string[]): string[] {
   w.forEach((word, i) => {
     if (OUTPUT_FLAGS.has(w[i - 1] ?? '') || isPlaceholder(word)) return;
     const p = word.replace(/^@/, '').replace(/^--[\w-]+=/, '').replace(/^\.\//, '');
-    if (!REPO_DIRS.includes(p.split('/')[0]!) || !p.includes('/')) return;
+    const config = CONFIG_FLAGS.has(w[i - 1] ?? '') || /^--config=/.test(word); // wrangler -c, vitest -c: read from the repository root
+    if (!config && (!REPO_DIRS.includes(p.split('/')[0]!) || !p.includes('/'))) return;
     if (!existsSync(path.join(REPO_ROOT, p))) out.push(`${p} does not exist in the repository`);
   });
   return out;
@@ -157,6 +160,8 @@ describe('the shell commands in README.md and docs/*.md', () => {
     expect(at('npm run no-such-script')[0]).toMatch(/no script "no-such-script"/);
     expect(at('npm run bench -- --no-such-option 1')[0]).toMatch(/npm run bench takes no --no-such-option/);
     expect(at('npx vitest run test/unit/no-such.test.ts')[0]).toMatch(/test\/unit\/no-such\.test\.ts does not exist/);
+    expect(at('npx wrangler dev -c wrangler.no-such.toml')[0]).toMatch(/wrangler\.no-such\.toml does not exist/);
+    expect(at('npx vitest run -c test/workers/vitest.config.ts test/workers/')).toEqual([]);
     expect(at('npx clip-edge serve --port 8787 [--no-text]')).toEqual([]);
   });
 
