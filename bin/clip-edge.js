@@ -4,10 +4,13 @@
 import { existsSync } from 'node:fs';
 
 const source = new URL('../src/cli/main.ts', import.meta.url);
+let cli;
 if (existsSync(source)) {
   const { register } = await import('tsx/esm/api');
   register();
-  await import(source.href);
+  cli = await import(source.href);
 } else {
-  await import('../dist/src/cli/main.js');
+  cli = await import('../dist/src/cli/main.js');
 }
+const { runMain } = await import('citty');
+await runMain(cli.main);

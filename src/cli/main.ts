@@ -1,7 +1,7 @@
-#!/usr/bin/env node
+// The clip-edge command tree; bin/clip-edge.js runs it (tests read its help from here).
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { defineCommand, runMain } from 'citty';
+import { defineCommand } from 'citty';
 import { configFromEnv } from '../http/config.ts';
 import { toNpy } from '../core/image/npy.ts';
 import { createImageDecoder } from '../core/image/decoder.ts';
@@ -43,7 +43,9 @@ const serve = defineCommand({
     threads: { type: 'string', description: 'onnxruntime threads (default 1)' },
     port: { type: 'string', description: 'Port (default 8787; 0 picks a free one)' },
     host: { type: 'string', description: 'Address to listen on (default 127.0.0.1)' },
-    'no-text': { type: 'boolean', description: 'Load the vision tower only (label sets only, no inline labels)' },
+    // citty reads `--no-<name>` as `<name>: false` (a boolean named 'no-text' is never set), so the
+    // flag is `text`, on by default, and help shows its negation.
+    text: { type: 'boolean', default: true, description: 'Load the text tower too', negativeDescription: 'Load the vision tower only (label sets only, no inline labels)' },
     db: { type: 'string', description: 'Enable search (/v1/index, /v1/search) over this index folder (see clip-edge index)', valueHint: 'dir' },
   },
   run: ({ args }) =>
@@ -57,7 +59,7 @@ const serve = defineCommand({
         ...(args.threads ? { threads: parseIntArg('threads', args.threads) } : {}),
         ...(args.port !== undefined ? { port: parseIntArg('port', args.port, 0) } : {}),
         ...(args.host ? { host: args.host } : {}),
-        ...(args['no-text'] ? { text: false } : {}),
+        ...(args.text === false ? { text: false } : {}),
       }, args.db ? { search: { db: args.db } } : {});
       process.stderr.write(`clip-edge listening on ${running.url} (docs: ${running.url}/docs)\n`);
       const stop = () =>
@@ -235,9 +237,8 @@ const pull = defineCommand({
     }),
 });
 
-const main = defineCommand({
+export const main = defineCommand({
   meta: { name: 'clip-edge', version: '0.1.0', description: 'CLIP at the edge: zero-shot classification and embeddings' },
   subCommands: { serve, classify, embed, tokenize, preprocess, pull, prompts, quantize: () => import('./quantize.ts').then((m) => m.quantize), index: () => import('./search.ts').then((m) => m.indexCommand), search: () => import('./search.ts').then((m) => m.searchCommand) },
 });
 
-void runMain(main);

@@ -30,7 +30,8 @@ export const quantize = defineCommand({
     'max-images': { type: 'string', description: 'Verification images (default: all; 32 for towers over 50 MB)' },
     'max-templates': { type: 'string', description: 'Templates per class (default: all; 1 for towers over 50 MB)' },
     'latency-runs': { type: 'string', description: 'Timed batch-1 runs per model (default 20; 5 for towers over 50 MB)' },
-    'no-shared-data': { type: 'boolean', description: 'Leave ../shared/data images out of the verification set' },
+    // `--no-shared-data` is citty's negation of this flag (see `serve --no-text`).
+    'shared-data': { type: 'boolean', default: true, description: 'Add ../shared/data images to the verification set when present', negativeDescription: 'Leave ../shared/data images out of the verification set' },
   },
   run: ({ args }) =>
     guard(async () => {
@@ -66,7 +67,7 @@ export const quantize = defineCommand({
             maxTemplates: parseIntArg('max-templates', args['max-templates']),
             latencyRuns: parseIntArg('latency-runs', args['latency-runs']),
           },
-          ...(args['no-shared-data'] ? { sharedDataDir: null } : {}),
+          ...(args['shared-data'] === false ? { sharedDataDir: null } : {}),
           log: (line) => process.stderr.write(`${line}\n`),
         });
         if (args.verify) process.stdout.write(`${verificationTable(result.reports)}\n`);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EVAL_DIR, REPO_ROOT, type EvalSet } from '../helpers/clip.ts';
+import { startCliServer } from '../helpers/cli-server.ts';
 import { userEnv } from '../helpers/user-env.ts';
 
 const cli = (...args: string[]) => cliEnv({}, ...args);
@@ -86,6 +87,21 @@ describe('clip-edge CLI', () => {
     expect(r.code).toBe(code);
     expect(r.err).toMatch(message);
     expect(r.err).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('serve --no-text loads the vision tower only: inline labels are refused, a label set answers', async () => {
+    const s = await startCliServer({}, ['--no-text']);
+    try {
+      const post = (query: string) => fetch(`${s.url}/v1/classify?${query}`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: readFileSync(jpgs[0]!) });
+      const inline = await post('labels=a,b');
+      expect(inline.status).toBe(422);
+      expect(((await inline.json()) as { error: { code: string } }).error.code).toBe('TEXT_ENCODER_UNAVAILABLE');
+      const set = await post('labelSet=tiny-clip-shapes&topK=1');
+      expect(set.status).toBe(200);
+      expect(((await set.json()) as { classes: { source: string } }).classes.source).toBe('prompt-cache');
+    } finally {
+      await s.stop();
+    }
   });
 
   it.each([
