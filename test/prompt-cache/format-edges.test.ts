@@ -112,6 +112,10 @@ describe('prompt-cache entries', () => {
     await expect(decodePromptCache(e, { ...expectation, textEncoderSha256: ['c'.repeat(64)] })).rejects.toEqual(stale(/built with text encoder bbbbbbbbbbbb…/));
     await expect(decodePromptCache({ ...e, header: { ...e.header, labels: 'cat' as never } }, expectation)).rejects.toEqual(stale(/header counts disagree/));
     await expect(decodePromptCache({ ...e, header: { ...e.header, labels: ['cat', 'dog'] } }, expectation)).rejects.toEqual(stale(/header counts disagree/));
+    // A count that agrees with the labels but not with the classes (synonyms).
+    await expect(decodePromptCache({ ...e, header: { ...e.header, count: 2, labels: ['cat', 'dog'] } }, expectation)).rejects.toEqual(stale(/header counts disagree/));
+    // A text encoder without a sha256 is refused with a message, not a TypeError.
+    await expect(decodePromptCache({ ...e, header: { ...e.header, textEncoder: {} as never } }, expectation)).rejects.toEqual(stale(/built with text encoder \?…/));
   });
 });
 

@@ -71,3 +71,18 @@ describe('quantization gates', () => {
     }
   });
 });
+
+describe('gate overrides (--gates)', () => {
+  it('sets the named keys over the defaults; 0 and 1 are allowed, other keys keep their defaults', () => {
+    const g = parseGates(' int8.cosineMin=0.5 , fp16.cosineMean=1,q4.cosineMean=0 ');
+    expect(g.int8).toEqual({ ...DEFAULT_GATES.int8, cosineMin: 0.5 });
+    expect(g.fp16).toEqual({ cosineMean: 1 });
+    expect(g.q4).toEqual({ cosineMean: 0 });
+    expect(parseGates(undefined)).toEqual(DEFAULT_GATES);
+    expect(parseGates('')).toEqual(DEFAULT_GATES);
+  });
+
+  it.each(['int8.cosineMin=1.5', 'int8.bogus=0.5', 'int4.cosineMin=0.5', 'int8.cosineMin', 'cosineMin=0.5', 'int8.cosineMin=-1', 'int8.cosineMin=0..5'])('refuses "%s" naming it and the form', (spec) => {
+    expect(() => parseGates(spec)).toThrow(expect.objectContaining({ code: 'BAD_INPUT', message: expect.stringContaining(`bad gate "${spec}": expected <int8|fp16|q4>.<`) }));
+  });
+});

@@ -22,6 +22,8 @@ describe('tokenizer options', () => {
     expect(row(createClipTokenizer(TOK, { pad_token: { content: '!' } }), ['a dog'], 0).ids.slice(n)).toEqual(Array(77 - n).fill(BANG));
     expect(row(createClipTokenizer(TOK, { pad_token: '!' }, { padId: 5 }), ['a dog'], 0).ids.slice(n)).toEqual(Array(77 - n).fill(5));
     expect(row(createClipTokenizer(TOK, { pad_token: 'not-a-token' }), ['a dog'], 0).ids.slice(n)).toEqual(Array(77 - n).fill(EOT));
+    // tokenizer_config.json files often say "pad_token": null.
+    expect(row(createClipTokenizer(TOK, { pad_token: null }), ['a dog'], 0).ids.slice(n)).toEqual(Array(77 - n).fill(EOT));
     expect(row(createClipTokenizer(TOK, { pad_token: 5 }), ['a dog'], 0).ids.slice(n)).toEqual(Array(77 - n).fill(EOT)); // not a token name: ignored
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cosine, ensemble, logits, normalizeRows, softmax, topK } from '../../src/core/zeroshot.ts';
+import { cosine, ensemble, logits, normalizeRows, rankLabels, softmax, topK } from '../../src/core/zeroshot.ts';
 
 describe('zero-shot math', () => {
   it('normalizes rows to unit length and leaves zero rows at zero', () => {
@@ -41,5 +41,23 @@ describe('zero-shot math', () => {
     const a = new Float32Array([1, 2, 3]);
     expect(cosine(a, a)).toBeCloseTo(1, 6);
     expect(cosine(a, a.map((v) => -v))).toBeCloseTo(-1, 6);
+  });
+});
+
+describe('rankLabels', () => {
+  it('answers the best k labels with softmax(scale · cosine) scores and their logits, computed here by hand', () => {
+    // Unit image (1, 0); classes at 0°, 90° and 60° from it: cosines 1, 0, 0.5.
+    const image = new Float32Array([1, 0]);
+    const classes = new Float32Array([1, 0, 0, 1, 0.5, Math.sqrt(3) / 2]);
+    const scale = 10;
+    const z = [10, 0, 5];
+    const sum = z.reduce((a, v) => a + Math.exp(v), 0);
+    const r = rankLabels(image, classes, ['cat', 'dog', 'bird'], { dim: 2, scale, k: 2 });
+    expect(r.map((x) => x.label)).toEqual(['cat', 'bird']);
+    expect(r[0]!.score).toBeCloseTo(Math.exp(10) / sum, 6);
+    expect(r[1]!.score).toBeCloseTo(Math.exp(5) / sum, 6);
+    expect(r[0]!.logit).toBeCloseTo(10, 5);
+    expect(r[1]!.logit).toBeCloseTo(5, 5);
+    expect(rankLabels(image, classes, ['cat', 'dog', 'bird'], { dim: 2, scale, k: 5 }).map((x) => x.label)).toEqual(['cat', 'bird', 'dog']);
   });
 });

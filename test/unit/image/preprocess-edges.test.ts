@@ -29,6 +29,25 @@ describe('preprocess validation', () => {
     bad(() => resizeAndCenterCropOriented({ ...image(2, 2), data: new Uint8Array(11) }, 1, CLIP_PREPROCESS), /RgbImage must hold/);
     bad(() => resizeAndCenterCropOriented({ width: 0, height: 2, data: new Uint8Array(0) }, 1, CLIP_PREPROCESS), /RgbImage must hold/);
     bad(() => resizeAndCenterCropOriented({ width: 2, height: 0, data: new Uint8Array(0) }, 1, CLIP_PREPROCESS), /RgbImage must hold/);
+    // One pixel wide or high is still an image: a 1 × 1 grey pixel becomes a 224 × 224 grey crop.
+    const one = resizeAndCenterCropOriented({ width: 1, height: 1, data: Uint8Array.of(90, 90, 90) }, 1, CLIP_PREPROCESS);
+    expect([one.width, one.height, one.data.length]).toEqual([224, 224, 224 * 224 * 3]);
+    expect(one.data.every((v) => v === 90)).toBe(true);
+    expect(resizeAndCenterCropOriented(image(1, 3), 1, CLIP_PREPROCESS).width).toBe(224);
+  });
+
+  it('pads with zeros, as torchvision center_crop does, when the crop is larger than the resized image on one side only', () => {
+    // shortestEdge 4, crop 6 × 6: a landscape 8 × 4 image stays 8 × 4, so the crop takes 6 of its
+    // columns and pads (6 − 4) / 2 = 1 zero row above and 1 below; a portrait 4 × 8 one pads columns.
+    const c = cfg({ shortestEdge: 4, cropWidth: 6, cropHeight: 6 });
+    const bright = (w: number, h: number): RgbImage => ({ width: w, height: h, data: new Uint8Array(w * h * 3).fill(200) });
+    const px = (img: RgbImage, x: number, y: number) => img.data[(y * img.width + x) * 3]!;
+    const land = resizeAndCenterCropOriented(bright(8, 4), 1, c);
+    expect([land.width, land.height]).toEqual([6, 6]);
+    for (let x = 0; x < 6; x++) expect([px(land, x, 0), px(land, x, 1), px(land, x, 4), px(land, x, 5)]).toEqual([0, 200, 200, 0]);
+    const port = resizeAndCenterCropOriented(bright(4, 8), 1, c);
+    expect([port.width, port.height]).toEqual([6, 6]);
+    for (let y = 0; y < 6; y++) expect([px(port, 0, y), px(port, 1, y), px(port, 4, y), px(port, 5, y)]).toEqual([0, 200, 200, 0]);
     // A longer buffer (a codec's wasm memory view) is fine for the oriented path, which only reads it.
     expect(resizeAndCenterCropOriented({ ...image(4, 4), data: new Uint8Array(4 * 4 * 3 + 7) }, 1, cfg({ shortestEdge: 4, cropWidth: 4, cropHeight: 4 })).width).toBe(4);
   });
