@@ -1,7 +1,6 @@
 // The browser's index: the flat memory index (exact; fine for the thousands of photos a page holds),
 // kept across visits as one snapshot in Cache Storage (written by persist()).
-import { createMemoryIndex, type MemoryIndexOptions, type SnapshotStore } from './memory.ts';
-import type { VectorIndex } from '../types.ts';
+import { createMemoryIndex, type FlatIndex, type MemoryIndexOptions, type SnapshotStore } from './memory.ts';
 
 export interface CacheStorageIndexOptions extends Omit<MemoryIndexOptions, 'store' | 'driver'> {
   /** Cache Storage cache name. @defaultValue 'clip-edge-search' */
@@ -24,7 +23,7 @@ export function cacheStorageSnapshotStore(cacheName: string, name: string): Snap
   };
 }
 
-export function createCacheStorageIndex(options: CacheStorageIndexOptions): Promise<VectorIndex> {
+export function createCacheStorageIndex(options: CacheStorageIndexOptions): Promise<FlatIndex> {
   const { cacheName = 'clip-edge-search', name = 'default', ...rest } = options;
   return createMemoryIndex({ ...rest, store: cacheStorageSnapshotStore(cacheName, name), driver: 'browser-cache-storage' });
 }

@@ -21,6 +21,17 @@ export interface MemoryIndexOptions extends IndexOptions {
   driver?: string;
 }
 
+/**
+ * The flat index's extras beyond {@link VectorIndex}: what a page needs to show and reuse its own
+ * records (a gallery of its photos, "more like this one" by a stored vector).
+ */
+export interface FlatIndex extends VectorIndex {
+  /** Every id with its metadata (a copy), in storage order (a delete moves the last record into the freed place). */
+  list(): { id: string; metadata: Metadata }[];
+  /** One record's stored (normalised) vector and metadata, copies; undefined for an unknown id. */
+  get(id: string): { vector: Float32Array; metadata: Metadata } | undefined;
+}
+
 export const MEMORY_LIMITS: Readonly<IndexLimits> = Object.freeze({ maxBatch: 1000, maxTopK: 1000, maxTopKWithMetadata: 1000, maxMetadataBytes: 10 * 1024 });
 const FORMAT = 'clip-edge-flat-index/1';
 
@@ -90,7 +101,7 @@ function dotAll(v: Float32Array, data: Float32Array, n: number, dim: number): Fl
   return out;
 }
 
-export async function createMemoryIndex(options: MemoryIndexOptions): Promise<VectorIndex> {
+export async function createMemoryIndex(options: MemoryIndexOptions): Promise<FlatIndex> {
   checkOptions(options);
   const space = { model: options.model, dim: options.dim };
   const fields = { ...options.fields };
@@ -123,7 +134,7 @@ export async function createMemoryIndex(options: MemoryIndexOptions): Promise<Ve
     grown.set(rows);
     rows = grown;
   };
-  const index: VectorIndex = {
+  const index: FlatIndex = {
     driver: options.driver ?? 'memory',
     space,
     fields,
@@ -175,6 +186,11 @@ export async function createMemoryIndex(options: MemoryIndexOptions): Promise<Ve
     },
     async count() {
       return ids.length;
+    },
+    list: () => ids.map((id, i) => ({ id, metadata: { ...metadata[i]! } })),
+    get(id) {
+      const row = rowOf.get(id);
+      return row === undefined ? undefined : { vector: rows.slice(row * dim, (row + 1) * dim), metadata: { ...metadata[row]! } };
     },
     async persist() {
       if (!options.store) return;
