@@ -1,6 +1,7 @@
 // The page's UI thread: camera, files, label choice, results. Inference runs in app/worker.js.
 import type { ClassifyResult } from '../core/clip.ts';
-import type { FromWorker, ReadyInfo, ToWorker } from './protocol.ts';
+import type { FromWorker, PhotosReply, PhotosRequest, ReadyInfo, ToWorker } from './protocol.ts';
+import { createSearchTab } from './search-tab.ts';
 
 declare const __ORT_CACHE__: string;
 
@@ -36,7 +37,14 @@ const modelUrl = new URL(document.querySelector<HTMLMetaElement>('meta[name="cli
 let worker: Worker | undefined;
 let ready: ReadyInfo | undefined;
 let nextId = 1;
-const pending = new Map<number, { resolve: (r: { result: ClassifyResult; ms: number }) => void; reject: (e: Error) => void }>();
+/** Requests to the worker awaiting their answer, by id. */
+const pending = new Map<number, { resolve: (value: never) => void; reject: (e: Error) => void }>();
+const deferred = () => {
+  let resolve!: () => void;
+  return { promise: new Promise<void>((r) => (resolve = r)), resolve };
+};
+/** Settles when the current worker is ready (search-tab requests wait on it). */
+let whenReady = deferred();
 let lastImage: Uint8Array | undefined;
 
 const mb = (n: number) => (n / 1e6).toFixed(1);
@@ -56,6 +64,8 @@ function explain(code: string, message: string): string {
       return `This image is damaged or incomplete. (${message})`;
     case 'IMAGE_TOO_LARGE':
       return `This image is too large. (${message})`;
+    case 'TEXT_ENCODER_UNAVAILABLE':
+      return message;
     case 'BAD_INPUT':
     case 'TOO_MANY_LABELS':
       return `Check the labels: ${message}`;
@@ -83,6 +93,8 @@ function onWorkerMessage(ev: MessageEvent<FromWorker>) {
     }
     case 'ready': {
       ready = m.info;
+      whenReady.resolve();
+      search.ready(m.info);
       ui.download.hidden = true;
       ui.runtime.textContent = `${m.info.model} · ${m.info.backend} · ${m.info.vision}${m.info.backend === 'wasm' ? ` · ${m.info.threads} thread${m.info.threads > 1 ? 's' : ''}` : ''}`;
       document.body.dataset.ready = m.info.backend;
@@ -91,8 +103,10 @@ function onWorkerMessage(ev: MessageEvent<FromWorker>) {
       if (lastImage) void classify(lastImage);
       return;
     }
-    case 'result': {
-      pending.get(m.id)?.resolve({ result: m.result, ms: m.ms });
+    case 'result':
+    case 'photos': {
+      const answer = m.type === 'result' ? { result: m.result, ms: m.ms } : m.reply;
+      (pending.get(m.id)?.resolve as ((v: unknown) => void) | undefined)?.(answer);
       pending.delete(m.id);
       return;
     }
@@ -113,6 +127,7 @@ function startWorker() {
   worker?.terminate();
   for (const p of pending.values()) p.reject(new CodedError('INTERNAL', 'restarted'));
   pending.clear();
+  if (ready) whenReady = deferred(); // requests already waiting keep waiting for the new worker
   ready = undefined;
   delete document.body.dataset.ready;
   ui.runtime.textContent = 'starting…';
@@ -146,17 +161,29 @@ const customLabels = () =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-async function classifyHere(image: Uint8Array): Promise<{ result: ClassifyResult; ms: number }> {
-  if (!worker || !ready) throw new CodedError('NOT_READY', 'the model is still loading');
-  const id = nextId++;
-  const copy = image.slice().buffer;
-  const custom = ui.labelSet.value === CUSTOM;
-  const msg: ToWorker = { type: 'classify', id, image: copy, topK: 5, ...(custom ? { labels: customLabels() } : { labelSet: ui.labelSet.value }) };
-  return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
-    worker!.postMessage(msg, [copy]);
+/** Sends a request to the worker; its answer (or CodedError) comes back by id. */
+function call<T>(msg: ToWorker & { id: number }, transfer: Transferable[] = []): Promise<T> {
+  if (!worker || !ready) return Promise.reject(new CodedError('NOT_READY', 'the model is still loading'));
+  return new Promise<T>((resolve, reject) => {
+    pending.set(msg.id, { resolve, reject });
+    worker!.postMessage(msg, transfer);
   });
 }
+
+async function classifyHere(image: Uint8Array): Promise<{ result: ClassifyResult; ms: number }> {
+  const copy = image.slice().buffer;
+  const custom = ui.labelSet.value === CUSTOM;
+  return call({ type: 'classify', id: nextId++, image: copy, topK: 5, ...(custom ? { labels: customLabels() } : { labelSet: ui.labelSet.value }) }, [copy]);
+}
+
+// The "Search my photos" tab: its requests wait for the model, then go to the same worker.
+const search = createSearchTab({
+  async photos(request: PhotosRequest, transfer?: Transferable[]): Promise<PhotosReply> {
+    await whenReady.promise;
+    return call({ type: 'photos', id: nextId++, request }, transfer);
+  },
+  explain,
+});
 
 async function classifyOnServer(image: Uint8Array): Promise<{ result: ClassifyResult; ms: number }> {
   const form = new FormData();

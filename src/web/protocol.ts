@@ -24,13 +24,60 @@ export interface ClassifyMessage {
   topK: number;
 }
 
-export type ToWorker = InitMessage | ClassifyMessage;
+/** One photo for the search tab's index: its bytes, file name and a small JPEG data URL made by the page. */
+export interface PhotoFile {
+  name: string;
+  image: ArrayBuffer;
+  thumb?: string;
+}
+
+/** A photo in the search tab's index (id: the sha256 of its bytes). */
+export interface Photo {
+  id: string;
+  name: string;
+  thumb?: string;
+}
+
+/** The search tab's requests: add photos, search them by text or by one of them, list, clear. */
+export type PhotosRequest =
+  | { op: 'add'; files: PhotoFile[] }
+  | { op: 'search-text'; text: string; topK: number }
+  | { op: 'search-photo'; photoId: string; topK: number }
+  | { op: 'list' }
+  | { op: 'clear' };
+
+export interface PhotosMessage {
+  type: 'photos';
+  id: number;
+  request: PhotosRequest;
+}
+
+export type ToWorker = InitMessage | ClassifyMessage | PhotosMessage;
+
+/** A file the index could not take, with the core's error code. */
+export interface PhotoFailure {
+  name: string;
+  code: string;
+  message: string;
+}
+
+export interface PhotoMatch extends Photo {
+  score: number;
+}
+
+export type PhotosReply =
+  | { op: 'add'; added: Photo[]; failed: PhotoFailure[]; count: number; ms: number }
+  | { op: 'search-text' | 'search-photo'; matches: PhotoMatch[]; count: number; ms: number }
+  | { op: 'list'; photos: Photo[] }
+  | { op: 'clear'; deleted: number };
 
 export interface ReadyInfo {
   model: string;
   backend: string;
   vision: string;
   text?: string;
+  /** Whether the model has a text tower (loaded on first use: custom labels, text search). */
+  hasText: boolean;
   threads: number;
   crossOriginIsolated: boolean;
   labelSets: string[];
@@ -41,4 +88,5 @@ export type FromWorker =
   | { type: 'progress'; path: string; loaded: number; total: number; cached: boolean }
   | { type: 'ready'; info: ReadyInfo }
   | { type: 'result'; id: number; result: ClassifyResult; ms: number }
+  | { type: 'photos'; id: number; reply: PhotosReply }
   | { type: 'error'; id?: number; code: string; message: string };

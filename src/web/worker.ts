@@ -7,6 +7,7 @@ import { isPrecision } from '../core/precision.ts';
 import { defaultThreads } from '../runtime/browser/backends.ts';
 import { createBrowserClipEdge } from '../runtime/browser/create.ts';
 import { fetchModelSource, readWithProgress } from '../runtime/browser/model-source.ts';
+import { createPhotoLibrary, type PhotoLibrary } from './photos.ts';
 import type { FromWorker, InitMessage, ToWorker } from './protocol.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -21,6 +22,7 @@ const fail = (e: unknown, id?: number) =>
   });
 
 let clip: Promise<ClipEdge> | undefined;
+let photos: PhotoLibrary | undefined;
 
 /** ORT's wasm from Cache Storage, else downloaded (with progress) and cached for offline use. */
 const wasmFromCache = (m: InitMessage) => async (file: string) => {
@@ -66,6 +68,7 @@ async function init(m: InitMessage): Promise<ClipEdge> {
       backend: status.backend,
       vision: status.active.vision.variant,
       ...(status.active.text ? { text: status.active.text.variant } : {}),
+      hasText: kit.hasText,
       threads: defaultThreads(),
       crossOriginIsolated: self.crossOriginIsolated,
       labelSets: index.labelSets,
@@ -93,6 +96,16 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
         topK: m.topK,
       });
       post({ type: 'result', id: m.id, result, ms: performance.now() - t0 });
+    } catch (e) {
+      fail(e, m.id);
+    }
+    return;
+  }
+  if (m.type === 'photos') {
+    try {
+      if (!clip) throw new Error('the worker was not initialised');
+      photos ??= createPhotoLibrary(await clip);
+      post({ type: 'photos', id: m.id, reply: await photos.handle(m.request) });
     } catch (e) {
       fail(e, m.id);
     }
