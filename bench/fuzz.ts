@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { applyMutations, imageCaseArb } from '../test/fuzz/image-mutations.ts';
@@ -22,9 +23,20 @@ import { MODEL_SEEDS, modelBytesOf, modelCaseArb } from '../test/fuzz/model-targ
 import type { FuzzJob, FuzzReply } from './fuzz-worker.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const arg = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+const { values: args } = parseArgs({
+  options: {
+    images: { type: 'string' },
+    models: { type: 'string' },
+    seed: { type: 'string' },
+    workers: { type: 'string' },
+    'timeout-ms': { type: 'string' },
+    'heap-mb': { type: 'string' },
+    'rss-budget-mb': { type: 'string' },
+    'self-test': { type: 'boolean' },
+  },
+});
+const arg = (name: Exclude<keyof typeof args, 'self-test'>, fallback: number): number => {
+  const v = args[name] !== undefined ? Number(args[name]) : fallback;
   if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} must be a number ≥ 0`);
   return v;
 };
@@ -36,7 +48,7 @@ const TIMEOUT_MS = arg('timeout-ms', 10_000);
 const HEAP_MB = arg('heap-mb', 1024);
 const RSS_BUDGET_MB = arg('rss-budget-mb', 1024);
 const FINDINGS = path.join(ROOT, '.cache/fuzz/findings');
-const SELF_TEST = process.argv.includes('--self-test');
+const SELF_TEST = args['self-test'] ?? false;
 
 interface Case {
   job: FuzzJob;

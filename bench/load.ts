@@ -21,15 +21,23 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { FAULTS, type FaultResult, runFault } from './lib/faults.ts';
 import { chunkFrame, writeWithBackpressure } from './lib/socket.ts';
 import { rssOf, startNode, startWorkerd, type Target } from './lib/targets.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-};
+const { values: args } = parseArgs({
+  options: {
+    requests: { type: 'string' },
+    concurrency: { type: 'string' },
+    targets: { type: 'string' },
+    phases: { type: 'string' },
+    scale: { type: 'string' },
+    limit: { type: 'string' },
+  },
+});
+const arg = (name: keyof typeof args, fallback: string): string => args[name] ?? fallback;
 const REQUESTS = Number(arg('requests', '1000'));
 const CONCURRENCY = Number(arg('concurrency', '32'));
 const TARGETS = arg('targets', 'node,workerd').split(',');

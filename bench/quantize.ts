@@ -4,6 +4,7 @@
 // 800 (16 images); the patch-embedding Conv 3→768, kernel 32, stride 32, on [B, 3, 224, 224].
 // Forms: float32; what the int8 passes write (DynamicQuantizeLinear + MatMulInteger / ConvInteger);
 // weight-only int8 (DequantizeLinear → MatMul); what the q4 pass writes (MatMulNBits, 4-bit).
+import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-web';
 import { intAttr, intsAttr } from '../quantize/onnx/attrs.ts';
 import { buildModel, node } from '../quantize/onnx/build.ts';
@@ -18,8 +19,8 @@ import { int8PerColumn } from '../quantize/quant/math.ts';
 import { median } from '../quantize/verify/runner.ts';
 import { cosine } from '../src/core/zeroshot.ts';
 
-const runsArg = process.argv.indexOf('--runs');
-const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 15;
+const { values: args } = parseArgs({ options: { runs: { type: 'string' } } });
+const RUNS = Number(args.runs ?? 15);
 ort.env.wasm.numThreads = 1;
 ort.env.logLevel = 'error';
 

@@ -8,9 +8,7 @@
 // backend, in place on the same .ort and by copying the .onnx int8 variant. Writes
 // bench/results/workers-in-place.{md,json}; exits 1 when a cosine is under 0.99999.
 // (The test suite checks the same on the bundled model: test/workers/workerd/in-place.test.ts.)
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readModelInfo } from '../src/core/model/info.ts';
@@ -20,52 +18,13 @@ import { fsModelSource } from '../src/runtime/fs/fs-source.ts';
 import { uploadPlan } from '../scripts/workers-plan.ts';
 import { ROOT } from './lib/case.ts';
 import { benchPhotos, readPhotos } from './lib/photos.ts';
+import { startWranglerDev } from './lib/wrangler-dev.ts';
 
 const MIN_COSINE = 0.99999;
 const { values: args } = parseArgs({ options: { model: { type: 'string' }, photos: { type: 'string' } } });
 const MODEL = path.resolve(ROOT, args.model ?? 'models/vit-b-32-random');
 const MODEL_ID = path.basename(MODEL);
 const PERSIST = path.join(ROOT, '.cache/bench-in-place/state');
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-
-async function startWorker(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const [port, inspector] = [await freePort(), await freePort()];
-  const vars = { CLIP_EDGE_MODEL: MODEL_ID, CLIP_EDGE_TEXT: 'false', CLIP_EDGE_VARIANT: 'int8', CLIP_EDGE_IN_PLACE: 'true' };
-  const proc: ChildProcess = spawn(
-    process.execPath,
-    [path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev', 'bench/workers/bench-worker.ts', '--local', '--ip', '127.0.0.1', '--port', String(port),
-      '--inspector-port', String(inspector), '--persist-to', PERSIST, '--log-level', 'warn', ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`])],
-    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let log = '';
-  proc.stdout!.on('data', (d) => (log += d));
-  proc.stderr!.on('data', (d) => (log += d));
-  const stop = () =>
-    new Promise<void>((r) => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return r();
-      proc.once('exit', () => r());
-      proc.kill('SIGTERM');
-    });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 1200; i++) {
-    if (proc.exitCode !== null) throw new Error(`wrangler dev exited:\n${log.slice(-3000)}`);
-    try {
-      if ((await fetch(`${url}/bench/ping`)).status === 200) return { url, stop };
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await stop();
-  throw new Error(`wrangler dev did not start:\n${log.slice(-3000)}`);
-}
 
 const cosine = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let s = 0;
@@ -94,7 +53,7 @@ async function main(): Promise<number> {
 
   console.error('workerd: the production Worker, model from local R2');
   mkdirSync(PERSIST, { recursive: true });
-  const worker = await startWorker();
+  const worker = await startWranglerDev({ CLIP_EDGE_MODEL: MODEL_ID, CLIP_EDGE_TEXT: 'false', CLIP_EDGE_VARIANT: 'int8', CLIP_EDGE_IN_PLACE: 'true' }, PERSIST);
   const rows: { file: string; decode: string; workerdVsNodeInPlace: number; workerdVsNodeCopy: number; nodeInPlaceVsCopy: number }[] = [];
   try {
     const files = readdirSync(MODEL, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.relative(MODEL, path.join(e.parentPath, e.name)).split(path.sep).join('/'));

@@ -2,18 +2,17 @@
 // spawn → first classify answer, in a fresh workerd process), warm classify latency, and the
 // vision forward pass per variant as the Worker runs it (ORT-web WASM, one thread, precompiled wasm).
 // The model folder is put into the local R2 bucket first (persisted, skipped when already there).
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { readModelInfo } from '../../src/core/model/info.ts';
 import type { Precision } from '../../src/core/precision.ts';
 import { fsModelSource } from '../../src/runtime/fs/fs-source.ts';
 import { uploadPlan } from '../../scripts/workers-plan.ts';
-import { caseMain, ROOT } from '../lib/case.ts';
+import { caseMain } from '../lib/case.ts';
 import { readPhotos } from '../lib/photos.ts';
 import { classifyOver, coldStartQuery } from '../lib/server.ts';
 import { median, MiB, summarise, timeRuns, type Summary } from '../lib/stats.ts';
+import { startWranglerDev } from '../lib/wrangler-dev.ts';
 
 export interface WorkerdArgs {
   model: string;
@@ -25,46 +24,6 @@ export interface WorkerdArgs {
   maxModelMiB: number;
   /** Untimed forward passes per variant before timing. */
   warmupRuns: number;
-}
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-
-async function startWrangler(vars: Record<string, string>, persist: string): Promise<{ url: string; spawnedAt: number; readyMs: number; stop: () => Promise<void> }> {
-  const [port, inspector] = [await freePort(), await freePort()];
-  const spawnedAt = performance.now();
-  const proc: ChildProcess = spawn(
-    process.execPath,
-    [path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev', 'bench/workers/bench-worker.ts', '--local', '--ip', '127.0.0.1', '--port', String(port),
-      '--inspector-port', String(inspector), '--persist-to', persist, '--log-level', 'warn', ...Object.entries({ CLIP_EDGE_REQUEST_LOG: '0', ...vars }).flatMap(([k, v]) => ['--var', `${k}:${v}`])],
-    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let log = '';
-  proc.stdout!.on('data', (d) => (log += d));
-  proc.stderr!.on('data', (d) => (log += d));
-  const stop = () =>
-    new Promise<void>((r) => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return r();
-      proc.once('exit', () => r());
-      proc.kill('SIGTERM');
-    });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 1200; i++) {
-    if (proc.exitCode !== null) throw new Error(`wrangler dev exited:\n${log.slice(-3000)}`);
-    try {
-      if ((await fetch(`${url}/bench/ping`)).status === 200) return { url, spawnedAt, readyMs: performance.now() - spawnedAt, stop };
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  await stop();
-  throw new Error(`wrangler dev did not start:\n${log.slice(-3000)}`);
 }
 
 const post = async (url: string, body?: Uint8Array) => {
@@ -94,7 +53,7 @@ caseMain(async (a: WorkerdArgs) => {
   const stamp = path.join(persist, `${info.id}.uploaded`);
   const key = JSON.stringify(plan.r2.map((o) => [o.key, statSync(path.join(a.model, o.path)).size, statSync(path.join(a.model, o.path)).mtimeMs]));
   if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== key) {
-    const w = await startWrangler(vars, persist);
+    const w = await startWranglerDev(vars, persist);
     try {
       for (const o of plan.r2) await post(`${w.url}/bench/put?key=${encodeURIComponent(o.key)}`, new Uint8Array(readFileSync(path.join(a.model, o.path))));
     } finally {
@@ -104,7 +63,7 @@ caseMain(async (a: WorkerdArgs) => {
   }
 
   const photos = readPhotos(a.photos);
-  const w = await startWrangler(vars, persist);
+  const w = await startWranglerDev(vars, persist);
   try {
     const first = await classifyOver(w.url, photos[0]!, query);
     const firstAnswerMs = performance.now() - w.spawnedAt;

@@ -4,6 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 type Status = 'Killed' | 'Survived' | 'NoCoverage' | 'Timeout' | 'CompileError' | 'RuntimeError' | 'Ignored' | 'Pending';
 interface Mutant {
@@ -19,7 +20,8 @@ interface Report {
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 // Stryker JSON reports, later ones replacing earlier ones file by file (a rerun of some modules
 // after new tests); default: the last full run.
-const inputs = process.argv.slice(2).length ? process.argv.slice(2) : ['reports/mutation/mutation.json'];
+const { positionals } = parseArgs({ allowPositionals: true, options: {} });
+const inputs = positionals.length ? positionals : ['reports/mutation/mutation.json'];
 const report: Report = { files: {} };
 for (const f of inputs) Object.assign(report.files, (JSON.parse(readFileSync(path.resolve(ROOT, f), 'utf8')) as Report).files);
 const explained = JSON.parse(readFileSync(path.join(ROOT, 'bench/mutation/explained.json'), 'utf8')) as Record<string, string>;

@@ -1,11 +1,10 @@
 import { attrInt } from '../onnx/attrs.ts';
 import { DT, tensorProto, type NodeProto } from '../onnx/model.ts';
 import { bytesOf, floatValues } from '../onnx/tensor.ts';
-import { inferTypes } from '../graph/dtypes.ts';
 import { NAMES } from '../names.ts';
-import { DynamicQuantizer, rescale, splice } from '../quant/dynamic.ts';
+import { DynamicQuantizer, integerNodes, splice } from '../quant/dynamic.ts';
 import { uint8PerChannelZp128 } from '../quant/math.ts';
-import { nameMatcher, selectWeight, type WeightSelection } from '../quant/select.ts';
+import { weightedNodes, type WeightSelection } from '../quant/select.ts';
 import type { Pass } from './pass.ts';
 
 /**
@@ -19,45 +18,26 @@ export function int8ConvPass(sel: WeightSelection = {}): Pass {
   return {
     name: 'int8-conv',
     run(graph, ctx) {
-      const excluded = nameMatcher(sel.exclude ?? []);
       const inits = graph.initializerMap();
-      const types = inferTypes(graph, ctx.where);
       const dq = new DynamicQuantizer(graph);
       const replaced = new Map<NodeProto, NodeProto[]>();
-      for (const node of graph.nodes) {
-        if (node.domain || node.op_type !== 'Conv' || attrInt(node, 'group', 1) !== 1) continue;
-        const [x, wName, bias] = node.input;
-        if (!x || !wName || types.get(x) !== DT.FLOAT) continue;
-        const w = selectWeight(node, inits.get(wName), 4, sel, excluded);
-        if (!w) continue;
+      const convs = weightedNodes(graph, ctx.where, sel, 4, (n) => n.op_type === 'Conv' && attrInt(n, 'group', 1) === 1);
+      for (const { node, x, weightName: wName, weight: w, bias } of convs) {
         const M = w.dims[0]!;
         const { q, scale } = uint8PerChannelZp128(floatValues(w), M);
-        const qName = graph.uniqueName(NAMES.quantWeight(wName, 'uint8'));
-        const sName = graph.uniqueName(NAMES.weightScale(wName));
-        const zName = graph.uniqueName(NAMES.weightZeroPoint(wName));
+        const weight = { q: graph.uniqueName(NAMES.quantWeight(wName, 'uint8')), scale: graph.uniqueName(NAMES.weightScale(wName)), zeroPoint: graph.uniqueName(NAMES.weightZeroPoint(wName)) };
         graph.initializers.push(
-          tensorProto(qName, DT.UINT8, w.dims, q),
-          tensorProto(sName, DT.FLOAT, [1, M, 1, 1], bytesOf(scale)),
-          tensorProto(zName, DT.UINT8, [], Uint8Array.of(128)),
+          tensorProto(weight.q, DT.UINT8, w.dims, q),
+          tensorProto(weight.scale, DT.FLOAT, [1, M, 1, 1], bytesOf(scale)),
+          tensorProto(weight.zeroPoint, DT.UINT8, [], Uint8Array.of(128)),
         );
-        const base = node.name || node.output[0]!;
-        const [xq, xs, xz] = dq.of(x);
-        const int32 = graph.uniqueName(NAMES.quantValue(base, 'ConvInteger'));
-        const out = node.output[0]!;
-        const product = bias ? graph.uniqueName(NAMES.quantValue(base, 'Product')) : out;
+        // A 1-D bias [M] becomes [1, M, 1, 1] to broadcast over ConvInteger's NCHW output.
+        const b = bias ? inits.get(bias) : undefined;
+        const biasIn = b && b.dims.length === 1 ? graph.uniqueName(NAMES.quantValue(node.name || node.output[0]!, 'BiasNCHW')) : bias;
+        if (b && biasIn !== bias) graph.initializers.push(tensorProto(biasIn!, DT.FLOAT, [1, M, 1, 1], bytesOf(floatValues(b))));
         // ConvInteger takes Conv's geometry attributes (kernel_shape, strides, pads, dilations, group).
         const geometry = node.attribute.filter((a) => ['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides'].includes(a.name ?? ''));
-        const nodes: NodeProto[] = [
-          { input: [xq, qName, xz, zName], output: [int32], name: graph.uniqueName(NAMES.quantNode(base, 'ConvInteger')), op_type: 'ConvInteger', attribute: geometry },
-          ...rescale(graph, base, int32, xs, sName, product),
-        ];
-        if (bias) {
-          const b = inits.get(bias);
-          const biasIn = b && b.dims.length === 1 ? graph.uniqueName(NAMES.quantValue(base, 'BiasNCHW')) : bias;
-          if (b && biasIn !== bias) graph.initializers.push(tensorProto(biasIn, DT.FLOAT, [1, M, 1, 1], bytesOf(floatValues(b))));
-          nodes.push({ input: [product, biasIn], output: [out], name: graph.uniqueName(NAMES.quantNode(base, 'Bias')), op_type: 'Add', attribute: [] });
-        }
-        replaced.set(node, nodes);
+        replaced.set(node, integerNodes(graph, dq, node, x, 'ConvInteger', weight, biasIn, geometry));
       }
       splice(graph, replaced, dq);
       const removed = graph.removeUnused();

@@ -1,11 +1,10 @@
 import { attrInt, getAttr } from '../onnx/attrs.ts';
 import { DT, tensorProto, type NodeProto } from '../onnx/model.ts';
 import { bytesOf, floatValues } from '../onnx/tensor.ts';
-import { inferTypes } from '../graph/dtypes.ts';
 import { NAMES } from '../names.ts';
-import { DynamicQuantizer, rescale, splice } from '../quant/dynamic.ts';
+import { DynamicQuantizer, integerNodes, splice } from '../quant/dynamic.ts';
 import { int8PerColumn } from '../quant/math.ts';
-import { nameMatcher, selectWeight, type WeightSelection } from '../quant/select.ts';
+import { weightedNodes, type WeightSelection } from '../quant/select.ts';
 import type { Pass } from './pass.ts';
 
 /**
@@ -20,22 +19,15 @@ export function int8MatMulPass(sel: WeightSelection = {}): Pass {
   return {
     name: 'int8-matmul',
     run(graph, ctx) {
-      const excluded = nameMatcher(sel.exclude ?? []);
-      const inits = graph.initializerMap();
-      const types = inferTypes(graph, ctx.where);
       const dq = new DynamicQuantizer(graph);
       const replaced = new Map<NodeProto, NodeProto[]>();
       const quantizedWeights = new Map<string, { q: string; scale: string }>();
       let weightsBefore = 0;
       let weightsAfter = 0;
-      for (const node of graph.nodes) {
-        if (node.domain || (node.op_type !== 'MatMul' && node.op_type !== 'Gemm')) continue;
-        const [x, wName, bias] = node.input;
-        if (!x || !wName || types.get(x) !== DT.FLOAT) continue;
+      const plainGemm = (n: NodeProto) => attrInt(n, 'transA', 0) === 0 && (getAttr(n, 'alpha')?.f ?? 1) === 1 && (getAttr(n, 'beta')?.f ?? 1) === 1;
+      const matmuls = weightedNodes(graph, ctx.where, sel, 2, (n) => n.op_type === 'MatMul' || (n.op_type === 'Gemm' && plainGemm(n)));
+      for (const { node, x, weightName: wName, weight: w, bias } of matmuls) {
         const gemm = node.op_type === 'Gemm';
-        if (gemm && (attrInt(node, 'transA', 0) !== 0 || (getAttr(node, 'alpha')?.f ?? 1) !== 1 || (getAttr(node, 'beta')?.f ?? 1) !== 1)) continue;
-        const w = selectWeight(node, inits.get(wName), 2, sel, excluded);
-        if (!w) continue;
         const transB = gemm && attrInt(node, 'transB', 0) === 1;
         const [K, N] = transB ? [w.dims[1]!, w.dims[0]!] : [w.dims[0]!, w.dims[1]!];
         let qw = quantizedWeights.get(`${wName}:${transB}`);
@@ -48,17 +40,7 @@ export function int8MatMulPass(sel: WeightSelection = {}): Pass {
           weightsBefore += K * N * 4;
           weightsAfter += K * N + N * 4;
         }
-        const base = node.name || node.output[0]!;
-        const [xq, xs, xz] = dq.of(x);
-        const int32 = graph.uniqueName(NAMES.quantValue(base, 'MatMulInteger'));
-        const out = node.output[0]!;
-        const product = gemm && bias ? graph.uniqueName(NAMES.quantValue(base, 'Product')) : out;
-        const nodes: NodeProto[] = [
-          { input: [xq, qw.q, xz], output: [int32], name: graph.uniqueName(NAMES.quantNode(base, 'MatMulInteger')), op_type: 'MatMulInteger', attribute: [] },
-          ...rescale(graph, base, int32, xs, qw.scale, product),
-        ];
-        if (product !== out) nodes.push({ input: [product, bias!], output: [out], name: graph.uniqueName(NAMES.quantNode(base, 'Bias')), op_type: 'Add', attribute: [] });
-        replaced.set(node, nodes);
+        replaced.set(node, integerNodes(graph, dq, node, x, 'MatMulInteger', qw, gemm ? bias : undefined));
       }
       splice(graph, replaced, dq);
       const removed = graph.removeUnused();

@@ -2,10 +2,9 @@ import { ClipEdgeError } from '../../src/core/errors.ts';
 import { intAttr } from '../onnx/attrs.ts';
 import { DT, tensorProto, type NodeProto } from '../onnx/model.ts';
 import { bytesOf, floatValues } from '../onnx/tensor.ts';
-import { inferTypes } from '../graph/dtypes.ts';
 import { NAMES } from '../names.ts';
 import { q4Blockwise } from '../quant/math.ts';
-import { nameMatcher, selectWeight, type WeightSelection } from '../quant/select.ts';
+import { weightedNodes, type WeightSelection } from '../quant/select.ts';
 import type { Pass } from './pass.ts';
 
 export interface Q4Options extends WeightSelection {
@@ -25,17 +24,9 @@ export function q4MatMulPass(options: Q4Options = {}): Pass {
   return {
     name: 'q4-matmul',
     run(graph, ctx) {
-      const excluded = nameMatcher(options.exclude ?? []);
-      const inits = graph.initializerMap();
-      const types = inferTypes(graph, ctx.where);
       const replaced = new Map<NodeProto, NodeProto[]>();
       const done = new Map<string, { q: string; scale: string; zp: string }>();
-      for (const node of graph.nodes) {
-        if (node.domain || node.op_type !== 'MatMul') continue;
-        const [x, wName] = node.input;
-        if (!x || !wName || types.get(x) !== DT.FLOAT) continue;
-        const w = selectWeight(node, inits.get(wName), 2, options, excluded);
-        if (!w) continue;
+      for (const { node, x, weightName: wName, weight: w } of weightedNodes(graph, ctx.where, options, 2, (n) => n.op_type === 'MatMul')) {
         const [K, N] = w.dims as [number, number];
         let t = done.get(wName);
         if (!t) {

@@ -1,5 +1,5 @@
 import { intAttr } from '../onnx/attrs.ts';
-import { DT, type NodeProto } from '../onnx/model.ts';
+import { DT, type AttributeProto, type NodeProto } from '../onnx/model.ts';
 import type { Graph } from '../graph/graph.ts';
 import { NAMES } from '../names.ts';
 
@@ -63,4 +63,32 @@ export function rescale(graph: Graph, base: string, int32Value: string, activati
     { input: [activationScale, weightScale], output: [scale], name: nm('Scale'), op_type: 'Mul', attribute: [] },
     { input: [cast, scale], output: [output], name: nm('Rescale'), op_type: 'Mul', attribute: [] },
   ];
+}
+
+/**
+ * The int8 passes' replacement of one float32 node reading activation `x`: `op`(x_u8, weight,
+ * x_zp[, weight_zp]) on the shared DynamicQuantizeLinear of `x`, the rescale to float32, and an
+ * Add of `bias` when given. The last node writes the replaced node's output.
+ */
+export function integerNodes(
+  graph: Graph,
+  dq: DynamicQuantizer,
+  node: NodeProto,
+  x: string,
+  op: 'ConvInteger' | 'MatMulInteger',
+  weight: { q: string; scale: string; zeroPoint?: string },
+  bias: string | undefined,
+  attribute: AttributeProto[] = [],
+): NodeProto[] {
+  const base = node.name || node.output[0]!;
+  const [xq, xs, xz] = dq.of(x);
+  const int32 = graph.uniqueName(NAMES.quantValue(base, op));
+  const out = node.output[0]!;
+  const product = bias ? graph.uniqueName(NAMES.quantValue(base, 'Product')) : out;
+  const nodes: NodeProto[] = [
+    { input: [xq, weight.q, xz, ...(weight.zeroPoint ? [weight.zeroPoint] : [])], output: [int32], name: graph.uniqueName(NAMES.quantNode(base, op)), op_type: op, attribute },
+    ...rescale(graph, base, int32, xs, weight.scale, product),
+  ];
+  if (bias) nodes.push({ input: [product, bias], output: [out], name: graph.uniqueName(NAMES.quantNode(base, 'Bias')), op_type: 'Add', attribute: [] });
+  return nodes;
 }

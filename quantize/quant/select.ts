@@ -1,5 +1,7 @@
 import { ClipEdgeError } from '../../src/core/errors.ts';
 import { DT, numel, type NodeProto, type TensorProto } from '../onnx/model.ts';
+import { inferTypes } from '../graph/dtypes.ts';
+import type { Graph } from '../graph/graph.ts';
 
 /** Which weights a quantization pass takes. */
 export interface WeightSelection {
@@ -33,4 +35,34 @@ export function selectWeight(
   if (numel(weight.dims) < (sel.minElements ?? 1024)) return undefined;
   if (excluded(node.name ?? '')) return undefined;
   return weight;
+}
+
+/** A node that reads a float32 activation (input 0) and a constant float32 weight (input 1) the selection admits. */
+export interface WeightedNode {
+  node: NodeProto;
+  x: string;
+  weightName: string;
+  weight: TensorProto;
+  /** Input 2 (Conv's and Gemm's bias), when present. */
+  bias: string | undefined;
+}
+
+/**
+ * The nodes a weight-quantizing pass rewrites: those `accept` takes (the default ONNX domain only),
+ * whose activation is float32 (`where` names the file in type-inference errors) and whose weight
+ * `selectWeight` admits at `rank`.
+ */
+export function weightedNodes(graph: Graph, where: string, sel: WeightSelection, rank: number, accept: (node: NodeProto) => boolean): WeightedNode[] {
+  const excluded = nameMatcher(sel.exclude ?? []);
+  const inits = graph.initializerMap();
+  const types = inferTypes(graph, where);
+  const found: WeightedNode[] = [];
+  for (const node of graph.nodes) {
+    if (node.domain || !accept(node)) continue;
+    const [x, weightName, bias] = node.input;
+    if (!x || !weightName || types.get(x) !== DT.FLOAT) continue;
+    const weight = selectWeight(node, inits.get(weightName), rank, sel, excluded);
+    if (weight) found.push({ node, x, weightName, weight, bias: bias || undefined });
+  }
+  return found;
 }

@@ -1,13 +1,10 @@
 // The Cache Storage prompt-cache store passes the same contract as every other store, run inside
 // real Chromium: each store call is forwarded to the page with page.evaluate.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Browser, Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { PromptCacheEntry } from '../../src/core/prompt-cache/format.ts';
 import type { PromptCacheStore } from '../../src/core/prompt-cache/store.ts';
-import { chromiumAvailable, launchChromium } from '../helpers/chromium.ts';
-import { REPO_ROOT } from '../helpers/clip.ts';
+import { openBundlePage, type BundlePage } from '../helpers/bundle-page.ts';
+import { chromiumAvailable } from '../helpers/chromium.ts';
 import { sampleEntry, testPromptCacheStore } from '../prompt-cache/contract.ts';
 
 const chromium = chromiumAvailable();
@@ -17,32 +14,13 @@ interface Wire {
   data: number[];
 }
 
-let session: Promise<{ browser: Browser; page: Page; server: Server }> | undefined;
+let session: Promise<BundlePage> | undefined;
 
-/** One Chromium page on a 127.0.0.1 origin (a secure context, so Cache Storage exists) with the store's code loaded. */
+/** One Chromium page with the store's code loaded. */
 const open = () =>
-  (session ??= (async () => {
-    const esbuild = await import('esbuild');
-    const bundle = await esbuild.build({
-      stdin: {
-        contents: `import { cacheStoragePromptCacheStore } from './src/runtime/browser/prompt-cache.ts'; globalThis.__store = (prefix) => cacheStoragePromptCacheStore({ prefix });`,
-        resolveDir: REPO_ROOT,
-        sourcefile: 'entry.ts',
-        loader: 'ts',
-      },
-      bundle: true,
-      write: false,
-      format: 'iife',
-      platform: 'browser',
-    });
-    const server = createServer((_, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>store</title>'));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const browser = await launchChromium();
-    const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-    await page.addScriptTag({ content: bundle.outputFiles[0]!.text });
-    return { browser, page, server };
-  })());
+  (session ??= openBundlePage(
+    `import { cacheStoragePromptCacheStore } from './src/runtime/browser/prompt-cache.ts'; globalThis.__store = (prefix) => cacheStoragePromptCacheStore({ prefix });`,
+  ));
 
 let n = 0;
 /** A store in the page, under a fresh prefix so that tests do not see each other's keys. */
@@ -79,9 +57,7 @@ async function pageStore(): Promise<PromptCacheStore> {
 
 describe.skipIf(!chromium.ok)('browser prompt cache', () => {
   afterAll(async () => {
-    const s = await session;
-    await s?.browser.close();
-    s?.server.close();
+    await (await session)?.close();
   });
 
   testPromptCacheStore('Cache Storage in Chromium', pageStore);

@@ -93,7 +93,12 @@ describe('clip-edge CLI', () => {
     const s = await startCliServer({}, ['--no-text']);
     try {
       const post = (query: string) => fetch(`${s.url}/v1/classify?${query}`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: readFileSync(jpgs[0]!) });
-      const inline = await post('labels=a,b');
+      const models = (await (await fetch(`${s.url}/v1/models`)).json()) as { models: { active: { text?: unknown } }[] };
+      expect(models.models[0]!.active.text).toBeUndefined();
+      // Labels no earlier run can have cached: request-time label sets are written back to the
+      // on-disk prompt cache, and a cached set answers without the text tower.
+      const fresh = `${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
+      const inline = await post(`labels=zebra ${fresh},giraffe ${fresh}`);
       expect(inline.status).toBe(422);
       expect(((await inline.json()) as { error: { code: string } }).error.code).toBe('TEXT_ENCODER_UNAVAILABLE');
       const set = await post('labelSet=tiny-clip-shapes&topK=1');

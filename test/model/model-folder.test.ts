@@ -55,6 +55,15 @@ describe('model folder layout (Hugging Face / Optimum)', () => {
     expect(info.variants.fp32?.vision?.bytes).toBe(files['onnx/vision_model.onnx']!.byteLength);
   });
 
+  it('a variant whose .ort the manifest lists but the folder lacks loads from its .onnx (no in-place form)', async () => {
+    expect(files['onnx/vision_model_int8.ort'], 'the bundled folder ships the int8 vision .ort').toBeDefined();
+    const withOrt = await readModelInfo(variant(() => {}));
+    expect(withOrt.variants.int8?.vision?.ort?.file).toBe('onnx/vision_model_int8.ort');
+    const without = await readModelInfo(variant((f) => void delete f['onnx/vision_model_int8.ort']));
+    expect(without.variants.int8?.vision).toEqual({ ...withOrt.variants.int8!.vision!, ort: undefined });
+    expect(without.variants.int8?.vision && 'ort' in without.variants.int8.vision).toBe(false);
+  });
+
   it('loads without a manifest (derived from config.json, variants found by file name)', async () => {
     const clip = await load(variant((f) => void delete f['manifest.json']));
     expect(clip.info.embedDim).toBe(manifest().embedDim);

@@ -6,22 +6,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/core/backend.ts';
+import { decodePromptCache, type PromptCacheHeader as Header } from '../../src/core/prompt-cache/format.ts';
 import { createClipTokenizer } from '../../src/core/tokenizer.ts';
 import { nativeBackend, wasmBackend } from '../../src/runtime/fs/backends.ts';
 import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
 import { EVAL_DIR, MODEL_DIR, type EvalSet } from '../helpers/clip.ts';
 import { prerequisite } from '../helpers/prerequisite.ts';
-
-interface Header {
-  labelSet: string;
-  textEncoder: { file: string; precision: string; sha256: string };
-  labels: string[];
-  synonyms: string[][];
-  templates: string[];
-  dim: number;
-  count: number;
-  dtype: 'float16' | 'float32';
-}
 
 const PROMPTS = path.join(MODEL_DIR, 'prompts');
 const SETS = readdirSync(PROMPTS).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
@@ -30,7 +20,10 @@ const manifest = json(path.join(MODEL_DIR, 'manifest.json')) as { variants: { fp
 const TEXT_FILE = manifest.variants.fp32.text.file;
 const sha256 = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 
-/** IEEE 754 binary16 → number (written out here rather than taken from the code under test). */
+/**
+ * IEEE 754 binary16 → number, written out here rather than taken from the code under test: the
+ * shipped bytes are read as the format says, independently of the kit's own float16 codec.
+ */
 const half = (h: number) => {
   const e = (h >> 10) & 31;
   const m = h & 1023;
@@ -112,6 +105,9 @@ describe('shipped prompt caches equal the fp32 text encoder\'s class embeddings'
     expect([h.textEncoder.file, h.textEncoder.precision, h.textEncoder.sha256]).toEqual([TEXT_FILE, 'fp32', sha256(path.join(MODEL_DIR, TEXT_FILE))]);
     expect([h.labels.length, h.synonyms.length]).toEqual([h.count, h.count]);
     h.labels.forEach((l, k) => expect(h.synonyms[k]![0], `class ${k}`).toBe(l));
+    // The loader's own checks (key, matrix sha256, counts, dtype) accept the shipped pair.
+    const data = new Uint8Array(readFileSync(path.join(PROMPTS, `${name}.bin`)));
+    await expect(decodePromptCache({ header: h, data }, { labelSet: h, dim: h.dim, textEncoderSha256: [h.textEncoder.sha256] })).resolves.toHaveLength(h.count * h.dim);
     const shipped = shippedMatrix(h);
     const rows = rowsOf(h);
     const fresh = await recompute(h, rows);

@@ -116,10 +116,12 @@ async function splitPresent(source: ModelSource, listed: Variants): Promise<{ pr
   await Promise.all(
     Object.entries(listed).flatMap(([precision, towers]) =>
       Object.entries(towers).map(async ([tower, file]) => {
-        // A folder uploaded for in-place loading holds the variant's .ort and not its .onnx.
-        const here = (await source.exists(file.file)) || (file.ort !== undefined && (await source.exists(file.ort.file)));
-        const into = here ? present : missing;
-        (into[precision as Precision] ??= {})[tower as Tower] = file;
+        // A folder uploaded for in-place loading holds the variant's .ort and not its .onnx; one
+        // copied without the .ort (an .onnx-only upload) loads the .onnx by copying, never a 500.
+        const [onnxHere, ortHere] = await Promise.all([source.exists(file.file), file.ort ? source.exists(file.ort.file) : false]);
+        const { ort, ...onnxOnly } = file;
+        const into = onnxHere || ortHere ? present : missing;
+        (into[precision as Precision] ??= {})[tower as Tower] = ort && !ortHere && onnxHere ? onnxOnly : file;
       }),
     ),
   );

@@ -6,9 +6,9 @@
 // ≤ 10 metadata indexes (create one per filterable field BEFORE inserting vectors). Mutations are
 // asynchronous: an upsert is visible to queries a few seconds later, and count() lags likewise.
 import { ClipEdgeError } from '../../core/errors.ts';
+import { mismatch, presentIds, toMatch } from '../driver-helpers.ts';
 import type { IndexLimits, IndexOptions, Match, Metadata, QueryOptions, VectorIndex, VectorRecord } from '../types.ts';
 import { checkIds, checkOptions, checkQuery, checkRecords } from '../validate.ts';
-import { mismatch } from './memory.ts';
 
 /** The part of Cloudflare's `Vectorize` binding type (@cloudflare/workers-types) this driver uses. */
 export interface VectorizeBinding {
@@ -64,11 +64,7 @@ export async function createVectorizeIndex(options: VectorizeIndexOptions): Prom
     if (typeof stored === 'string' && stored !== space.model) throw mismatch({ model: stored, dim: info.dimensions }, space, 'the Vectorize index');
   }
   const fields = { ...options.fields };
-  const existing = async (ids: string[]) => {
-    const found = new Set<string>();
-    for (let i = 0; i < ids.length; i += GET_CHUNK) for (const v of await vz.getByIds(ids.slice(i, i + GET_CHUNK))) found.add(v.id);
-    return found;
-  };
+  const existing = (ids: string[]) => presentIds(ids, GET_CHUNK, async (chunk) => (await vz.getByIds(chunk)).map((v) => v.id));
   const index: VectorIndex = {
     driver: 'cloudflare-vectorize-binding',
     space,
@@ -93,7 +89,7 @@ export async function createVectorizeIndex(options: VectorizeIndexOptions): Prom
         returnMetadata: q.includeMetadata ? 'all' : 'none',
         ...(q.filter ? { filter: q.filter as Record<string, unknown> } : {}),
       });
-      return r.matches.map((m) => ({ id: m.id, score: m.score, ...(q.includeMetadata ? { metadata: withoutModel(m.metadata) } : {}) }));
+      return r.matches.map((m) => toMatch(m.id, m.score, q.includeMetadata, () => withoutModel(m.metadata)));
     },
     count: async () => (await vz.describe()).vectorCount,
     async persist() {},

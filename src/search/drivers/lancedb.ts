@@ -3,9 +3,9 @@
 // `s3://bucket/prefix` + `storageOptions`). Search is exact until `annMinRows` rows, then an
 // IVF-PQ index is built by persist(). One table of images and one of the index's own settings.
 import { ClipEdgeError, isClipEdgeError } from '../../core/errors.ts';
+import { mismatch, presentIds, toMatch } from '../driver-helpers.ts';
 import type { FieldType, Filter, IndexLimits, IndexOptions, Match, Metadata, QueryOptions, VectorIndex, VectorRecord } from '../types.ts';
 import { checkIds, checkOptions, checkQuery, checkRecords } from '../validate.ts';
-import { mismatch } from './memory.ts';
 
 export interface LanceDbIndexOptions extends IndexOptions {
   /** A folder path, or `s3://bucket/prefix` (R2: with `storageOptions.endpoint`). */
@@ -127,15 +127,8 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
       return [column(k), typeof v === 'boolean' ? Number(v) : v ?? null];
     })),
   });
-  const existing = async (ids: string[]): Promise<Set<string>> => {
-    const found = new Set<string>();
-    for (let i = 0; i < ids.length; i += 500) {
-      const chunk = ids.slice(i, i + 500);
-      const rows = (await table.query().where(`id IN (${inList(chunk)})`).select(['id']).toArray()) as { id: string }[];
-      for (const r of rows) found.add(r.id);
-    }
-    return found;
-  };
+  const existing = (ids: string[]): Promise<Set<string>> =>
+    presentIds(ids, 500, async (chunk) => ((await table.query().where(`id IN (${inList(chunk)})`).select(['id']).toArray()) as { id: string }[]).map((r) => r.id));
 
   const index: VectorIndex = {
     driver: 'lancedb',
@@ -174,7 +167,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
         let search = table.vectorSearch(Array.from(q.vector)).distanceType('cosine').limit(q.topK).select(q.includeMetadata ? ['id', 'meta'] : ['id']);
         if (q.filter) search = search.where(filterSql(q.filter));
         const rows = (await search.toArray()) as { id: string; meta?: string; _distance: number }[];
-        return rows.map((r) => ({ id: r.id, score: 1 - r._distance, ...(q.includeMetadata ? { metadata: JSON.parse(r.meta!) as Metadata } : {}) }));
+        return rows.map((r) => toMatch(r.id, 1 - r._distance, q.includeMetadata, () => JSON.parse(r.meta!) as Metadata));
       });
     },
     count: () => guarded('count', () => table.countRows()),

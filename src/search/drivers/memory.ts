@@ -2,6 +2,7 @@
 // vectors (bench/search.ts measures it); Web-standard, so the browser, tests and tools share it.
 // Persistence is optional and pluggable (`store`), e.g. Cache Storage in the browser driver.
 import { ClipEdgeError } from '../../core/errors.ts';
+import { mismatch, toMatch } from '../driver-helpers.ts';
 import { topK } from '../top-k.ts';
 import type { FieldType, IndexLimits, IndexOptions, Match, Metadata, QueryOptions, VectorIndex, VectorRecord } from '../types.ts';
 import { checkIds, checkOptions, checkQuery, checkRecords, matchesFilter } from '../validate.ts';
@@ -72,14 +73,6 @@ export function decodeSnapshot(bytes: Uint8Array): { header: Header; rows: Float
   const rows = new Float32Array(floats);
   new Uint8Array(rows.buffer).set(bytes.subarray(start));
   return { header, rows };
-}
-
-export function mismatch(stored: { model: string; dim: number }, wanted: { model: string; dim: number }, where: string): ClipEdgeError {
-  return new ClipEdgeError(
-    'INDEX_MISMATCH',
-    `${where} holds ${stored.dim}-dimensional vectors of "${stored.model}", not ${wanted.dim}-dimensional vectors of "${wanted.model}": use another index for another model`,
-    { details: { indexModel: stored.model, indexDim: stored.dim, model: wanted.model, dim: wanted.dim } },
-  );
 }
 
 /** Dot products of `v` with the first `n` rows (row-major, `dim` wide): one tight loop, unrolled by 4. */
@@ -182,7 +175,7 @@ export async function createMemoryIndex(options: MemoryIndexOptions): Promise<Fl
       const filter = q.filter;
       const scores = dotAll(q.vector, rows, ids.length, dim);
       const best = topK(ids.length, q.topK, (r) => scores[r]!, filter ? (r) => matchesFilter(metadata[r]!, filter) : undefined);
-      return best.map(({ row, score }) => ({ id: ids[row]!, score, ...(q.includeMetadata ? { metadata: { ...metadata[row]! } } : {}) }));
+      return best.map(({ row, score }) => toMatch(ids[row]!, score, q.includeMetadata, () => ({ ...metadata[row]! })));
     },
     async count() {
       return ids.length;
