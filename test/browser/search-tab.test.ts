@@ -158,6 +158,25 @@ describe.skipIf(!chromium.ok)('mobile page: search my photos, in Chromium', () =
     expect(classOf(found[0]!.name)).toBe('red circle');
   });
 
+  it('works offline: the page from its service worker, the model, text tower and index from Cache Storage', async () => {
+    await page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+    });
+    await context.setOffline(true);
+    try {
+      await page.reload();
+      await page.waitForSelector('body[data-ready]', { timeout: 90_000 });
+      await page.waitForSelector('#panel-search[data-count]', { timeout: 90_000 });
+      await panelIdle(page);
+      expect(await page.evaluate(() => fetch('/healthz').then(() => 'online', () => 'offline'))).toBe('offline');
+      expect(await count(page)).toBe(PHOTOS.length);
+      const found = await searchText(page, 'a photo of a blue star.');
+      expect(classOf(found[0]!.name)).toBe('blue star');
+    } finally {
+      await context.setOffline(false);
+    }
+  });
+
   it('adding the same photo again keeps one record (ids are the sha256 of the bytes)', async () => {
     await page.setInputFiles('#photos-file', [PHOTOS[1]!]);
     await page.waitForFunction(() => /^Added 1 photo;/.test(document.getElementById('photos-status')!.textContent!), null, { timeout: 90_000 });
