@@ -40,10 +40,15 @@ let nextId = 1;
 /** Requests to the worker awaiting their answer, by id. */
 const pending = new Map<number, { resolve: (value: never) => void; reject: (e: Error) => void }>();
 const deferred = () => {
-  let resolve!: () => void;
-  return { promise: new Promise<void>((r) => (resolve = r)), resolve };
+  const d = { settled: false, resolve: () => {}, reject: (_: Error) => {}, promise: Promise.resolve() };
+  d.promise = new Promise<void>((resolve, reject) => {
+    d.resolve = () => ((d.settled = true), resolve());
+    d.reject = (e) => ((d.settled = true), reject(e));
+  });
+  d.promise.catch(() => {}); // seen by the requests that wait on it
+  return d;
 };
-/** Settles when the current worker is ready (search-tab requests wait on it). */
+/** Settles when the current worker is ready, or fails to start (search-tab requests wait on it). */
 let whenReady = deferred();
 let lastImage: Uint8Array | undefined;
 
@@ -118,6 +123,7 @@ function onWorkerMessage(ev: MessageEvent<FromWorker>) {
         ui.download.hidden = true;
         ui.runtime.textContent = 'could not start';
         showError(`The classifier could not start: ${m.message}`);
+        whenReady.reject(new CodedError(m.code, `the model could not start: ${m.message}`));
       }
     }
   }
@@ -127,7 +133,7 @@ function startWorker() {
   worker?.terminate();
   for (const p of pending.values()) p.reject(new CodedError('INTERNAL', 'restarted'));
   pending.clear();
-  if (ready) whenReady = deferred(); // requests already waiting keep waiting for the new worker
+  if (whenReady.settled) whenReady = deferred(); // requests already waiting keep waiting for the new worker
   ready = undefined;
   delete document.body.dataset.ready;
   ui.runtime.textContent = 'starting…';

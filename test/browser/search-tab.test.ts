@@ -3,7 +3,7 @@
 // browser index driver (Cache Storage); text and by-example search, reload, a corrupt file, clear.
 // Expected classes come from the eval set's labels.json; expected similarities from the server's
 // own /v1/embed/image (the same int8 vision tower), not from the page.
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -241,5 +241,34 @@ describe.skipIf(!chromium.ok)('mobile page: search with a model that has no text
     const found = await hits(page);
     expect(found[0]!.name).toBe(path.basename(PHOTOS[1]!));
     expect(found[0]!.score).toBeCloseTo(1, 5);
+  });
+});
+
+describe.skipIf(!chromium.ok)('mobile page: search when the model cannot start', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'clip-edge-broken-q4-'));
+  const model = path.join(dir, 'tiny-clip');
+  let host: RunningServer;
+  let browser: Browser;
+  beforeAll(async () => {
+    // The server runs int8; the page is asked for q4, whose file here is not an ONNX model.
+    cpSync(MODEL_DIR, model, { recursive: true });
+    writeFileSync(path.join(model, 'onnx/vision_model_q4.onnx'), 'not an onnx model');
+    host = await serveNode({ port: 0, host: '127.0.0.1', backend: 'wasm', model }, { pageBuild: await buildWeb() });
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await host?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a photo added while the model fails to start gets the reason, not a wait that never ends', async () => {
+    const page = await (await phoneContext(browser)).newPage();
+    await page.goto(`${host.url}/?variant=q4#search`);
+    await page.setInputFiles('#photos-file', PHOTOS.slice(0, 1)); // queued: waits for the model
+    await page.waitForFunction(() => document.getElementById('runtime')!.textContent === 'could not start', null, { timeout: 90_000 });
+    await panelIdle(page);
+    expect(await page.textContent('#photo-failures')).toMatch(/red_circle_00\.png: .*the model could not start/);
+    expect(await page.$$('#gallery li')).toHaveLength(0);
   });
 });
