@@ -15,3 +15,4 @@ export { sourceLabelSets } from './label-sets.ts';
 export type { ModelWebIndex } from '../../core/model/web-index.ts';
 export * from '../../index.ts';
 export { createCacheStorageIndex, cacheStorageSnapshotStore, type CacheStorageIndexOptions } from '../../search/drivers/browser-cache-storage.ts';
+export type { FlatIndex } from '../../search/drivers/memory.ts';
