@@ -140,6 +140,29 @@ function errorResponse(onInternal: (e: unknown) => void): ErrorHandler<BlankEnv>
   };
 }
 
+/**
+ * Request bodies share a byte pool (Workers: CLIP_EDGE_BODY_MEMORY_MB). A request holds its declared
+ * length (multipart is parsed into a second copy) until it ends; one that could never fit is 413.
+ */
+function bodyMemory(pool: ReturnType<typeof createBytePool>, maxBody: number): MiddlewareHandler {
+  return async (c, next) => {
+    const header = c.req.header('content-length');
+    const declared = header === undefined ? NaN : Number(header);
+    const copies = mediaType(c) === 'multipart/form-data' ? 2 : 1;
+    // A body of unknown length (chunked) holds the whole pool: it runs alone, capped by the body limit.
+    const bytes = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, maxBody) * copies : pool.total;
+    if (bytes > pool.total) {
+      throw new ClipEdgeError('PAYLOAD_TOO_LARGE', `this server holds at most ${(pool.total / 2 ** 20).toFixed(1)} MB of request bodies at once; the request needs ${(bytes / 2 ** 20).toFixed(1)} MB: send a smaller image`);
+    }
+    const release = await pool.acquire(bytes, requestSignal(c));
+    try {
+      await next();
+    } finally {
+      release();
+    }
+  };
+}
+
 /** The HTTP API, identical on every runtime: Workers, Node, Deno, Bun. */
 export const createClipApp = (options: ClipAppOptions): Hono => createClipOpenApiApp(options);
 
@@ -221,27 +244,7 @@ export function createClipOpenApiApp(options: ClipAppOptions): OpenAPIHono<Blank
     return c.json({ labelSets: await clip.labelSetNames() }, 200);
   });
 
-  // The bytes a request will hold: its declared length (multipart is parsed into a second copy).
-  const pool = options.bodyMemoryBytes ? createBytePool(options.bodyMemoryBytes) : undefined;
-  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const bodyMemory: MiddlewareHandler = async (c, next) => {
-    if (!pool) return next();
-    const header = c.req.header('content-length');
-    const declared = header === undefined ? NaN : Number(header);
-    const copies = mediaType(c) === 'multipart/form-data' ? 2 : 1;
-    // A body of unknown length (chunked) holds the whole pool: it runs alone, capped by the body limit.
-    const bytes = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, maxBody) * copies : pool.total;
-    if (bytes > pool.total) {
-      throw new ClipEdgeError('PAYLOAD_TOO_LARGE', `this server holds at most ${(pool.total / 2 ** 20).toFixed(1)} MB of request bodies at once; the request needs ${(bytes / 2 ** 20).toFixed(1)} MB: send a smaller image`);
-    }
-    const release = await pool.acquire(bytes, requestSignal(c));
-    try {
-      await next();
-    } finally {
-      release();
-    }
-  };
-  app.on('POST', ['/v1/classify', '/v1/embed/image'], bodyMemory);
+  if (options.bodyMemoryBytes) app.on('POST', ['/v1/classify', '/v1/embed/image'], bodyMemory(createBytePool(options.bodyMemoryBytes), options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES));
 
   app.openapi(classifyRoute, async (c) => {
     const { image, params } = await readImageRequest(c, multipartLimits);

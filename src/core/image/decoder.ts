@@ -131,6 +131,35 @@ export function resolveImageDecoderOptions(o: ImageDecoderOptions = {}): Resolve
   return { wasm: o.wasm ?? {}, maxPixels, decodeBudgetBytes, jpegScaling: o.jpegScaling ?? false };
 }
 
+const mb = (b: number) => `${(b / MiB).toFixed(1)} MB`;
+
+/** The image's header, or IMAGE_TOO_LARGE when it has more pixels than allowed. */
+function headerWithin(bytes: Uint8Array, maxPixels: number): FormatHeader {
+  const header = readFormatHeader(bytes);
+  const pixels = header.width * header.height;
+  if (pixels > maxPixels) {
+    throw new ClipEdgeError(
+      'IMAGE_TOO_LARGE',
+      `Image is ${header.width}×${header.height} (${pixels.toLocaleString('en-US')} pixels), over the limit of ${maxPixels.toLocaleString('en-US')} pixels`,
+      { details: { width: header.width, height: header.height, pixels, maxPixels } },
+    );
+  }
+  return header;
+}
+
+/** IMAGE_TOO_LARGE for an image whose decode would not fit the budget, with the size that would. */
+function tooLargeToDecode(header: FormatHeader, need: number, fileBytes: number, full: boolean, decodeBudgetBytes: number, why = ''): ClipEdgeError {
+  const px = header.width * header.height;
+  // Bytes grow linearly in pixels: scale down to what fits (rounded down to 0.1 MP).
+  const fits = Math.floor(((px * decodeBudgetBytes) / need) / 100_000) * 100_000;
+  return new ClipEdgeError(
+    'IMAGE_TOO_LARGE',
+    `Decoding this ${header.width}×${header.height} ${describe(header)} needs ~${mb(need)}${why}, over this server's decode budget of ${mb(decodeBudgetBytes)}; ` +
+      `send a smaller image (a ${header.format.toUpperCase()} of ~${(fits / 1e6).toFixed(1)} MP fits; CLIP sees ${full ? 'it' : '224 px'} anyway)`,
+    { details: { width: header.width, height: header.height, estimatedBytes: Math.round(need), decodeBudgetBytes, fileBytes } },
+  );
+}
+
 /**
  * An image decoder. Codec wasm is instantiated lazily, once, on the first image of its format,
  * so creating a decoder costs nothing and a PNG-only workload never loads mozjpeg.
@@ -160,20 +189,8 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
   const jpeg = createJpegCodec(wasm);
   const turbo = wasm.jpegTurbo ? new JpegTurboCodec(wasm.jpegTurbo) : null;
   const webp = createWebpCodec(wasm);
-  const mb = (b: number) => `${(b / MiB).toFixed(1)} MB`;
 
-  /** IMAGE_TOO_LARGE for an image whose decode would not fit the budget, with the size that would. */
-  const overBudget = (header: FormatHeader, need: number, fileBytes: number, full: boolean, why = ''): ClipEdgeError => {
-    const px = header.width * header.height;
-    // Bytes grow linearly in pixels: scale down to what fits (rounded down to 0.1 MP).
-    const fits = Math.floor(((px * decodeBudgetBytes) / need) / 100_000) * 100_000;
-    return new ClipEdgeError(
-      'IMAGE_TOO_LARGE',
-      `Decoding this ${header.width}×${header.height} ${describe(header)} needs ~${mb(need)}${why}, over this server's decode budget of ${mb(decodeBudgetBytes)}; ` +
-        `send a smaller image (a ${header.format.toUpperCase()} of ~${(fits / 1e6).toFixed(1)} MP fits; CLIP sees ${full ? 'it' : '224 px'} anyway)`,
-      { details: { width: header.width, height: header.height, estimatedBytes: Math.round(need), decodeBudgetBytes, fileBytes } },
-    );
-  };
+  const overBudget = (header: FormatHeader, need: number, fileBytes: number, full: boolean, why = '') => tooLargeToDecode(header, need, fileBytes, full, decodeBudgetBytes, why);
 
   /** Exact, or the least DCT scaling that fits the budget and keeps the shortest side ≥ the model's input. */
   const jpegScale = (header: JpegHeader, fileBytes: number, config: ClipPreprocessConfig): JpegScale => {
@@ -195,18 +212,7 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
     );
   };
 
-  const checkedHeader = (bytes: Uint8Array) => {
-    const header = readFormatHeader(bytes);
-    const pixels = header.width * header.height;
-    if (pixels > maxPixels) {
-      throw new ClipEdgeError(
-        'IMAGE_TOO_LARGE',
-        `Image is ${header.width}×${header.height} (${pixels.toLocaleString('en-US')} pixels), over the limit of ${maxPixels.toLocaleString('en-US')} pixels`,
-        { details: { width: header.width, height: header.height, pixels, maxPixels } },
-      );
-    }
-    return header;
-  };
+  const checkedHeader = (bytes: Uint8Array) => headerWithin(bytes, maxPixels);
 
   const decodeInner = async (input: Uint8Array | ArrayBuffer): Promise<RgbImage> => {
     const bytes = asBytes(input);
