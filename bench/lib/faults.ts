@@ -147,10 +147,10 @@ export const FAULTS: Fault[] = [
     what: (c) => `${2 * c.scale} bodies of 140,000 empty file parts at once (9.5 MB each, under the 10 MiB limit)`,
     allowed: ['413 PAYLOAD_TOO_LARGE', '503 OVERLOADED'],
     // workerd's local server now and then reports the connection of a flood body lost before the
-    // Worker reads it ("Network connection lost" at the first read of the body, in ~1 of 6 runs of test/e2e beside test/app on a
-    // 2-core machine), and then closes it without the 413. The attacker loses the answer; the
-    // fault's point, no parsing of 140,000 parts and full capacity after, is asserted either way.
-    // An honest client's refused upload gets its answer: recovery.test.ts checks that separately.
+    // Worker reads it ("Network connection lost" at its first read; ~1 in 6 runs of test/e2e beside
+    // test/app on a 2-core machine), and closes it without the 413. The attacker loses the answer;
+    // the fault's point (no parsing of 140,000 parts, full capacity after) is asserted either way,
+    // and recovery.test.ts requires at least one 413 and checks honest clients' refusals separately.
     allowedOn: { workerd: ['0'] },
     prepare: floodBody,
     run: async (c) => {

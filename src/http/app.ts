@@ -52,8 +52,12 @@ export interface ClipAppOptions {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
-/** Reading what a request left of its body before the answer: for ≤ 10 s, and not past 2 s without bytes (a stalled client). */
-const DRAIN_BOUNDS = { ms: 10_000, idleMs: 2_000 };
+/**
+ * Reading what a request left of its body before the answer: for ≤ 10 s, not past 2 s without bytes
+ * (a stalled client), a declared length up to twice the body limit (so a refusal by Content-Length
+ * arrives too), at most 16 at once.
+ */
+const DRAIN_BOUNDS = { ms: 10_000, idleMs: 2_000, maxConcurrent: 16 };
 
 const IMAGE_TYPES = /^(image\/[a-z0-9.+-]+|application\/octet-stream)$/i;
 
@@ -128,8 +132,8 @@ function errorResponse(onInternal: (e: unknown) => void): ErrorHandler<BlankEnv>
       const shed = SHED.has(err.code);
       if (status >= 500 && !shed && err.code !== 'BACKEND_UNAVAILABLE') onInternal(err);
       if (shed) c.header('Retry-After', String(Number(err.details?.retryAfterSeconds) || 1));
-      // Answered before the body was read to its end: the runtime closes the socket rather than wait
-      // for the rest (Node after a short drain), so say so instead of promising keep-alive.
+      // Answered before the body was read to its end: say the connection closes. The drain that
+      // follows (unread-body.ts) takes the header off again when it reads the body to its end.
       if (requestBodyUnfinished(c)) c.header('Connection', 'close');
       // Server-side model problems say what is wrong with the model, but never where it lives on disk.
       const message = status >= 500 && !shed ? (err.code === 'INDEX_UNAVAILABLE' ? 'the search index is unavailable' : `the model could not be used (${err.code})`) : err.message;
@@ -190,7 +194,8 @@ export function createClipOpenApiApp(options: ClipAppOptions): OpenAPIHono<Blank
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method.slice(0, 16)} ${quotedPath(new URL(c.req.url).pathname)}` } }, 404));
 
   // Before anything can refuse a request: what the app leaves of its body is read before the answer.
-  app.use('*', drainUnreadBodies({ maxBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, ...DRAIN_BOUNDS }));
+  const maxBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  app.use('*', drainUnreadBodies({ maxBytes, maxDeclaredBytes: 2 * maxBytes, ...DRAIN_BOUNDS }));
   if (options.requestLog) app.use('*', requestLog(typeof options.requestLog === 'function' ? options.requestLog : undefined));
   if (options.headers) {
     const extra = options.headers;

@@ -49,7 +49,11 @@ describe.each(Object.keys(TARGETS) as (keyof typeof TARGETS)[])('faults and reco
     expect(r.recovery.healthzMs).toBeLessThan(1000);
     expect(r.recovery.rssMiB).toBeLessThan(baselineMiB + RSS_SLACK_MIB);
     // Parsing is bounded: the flood of parts never holds the server (the old parser held it ~6 s per body).
-    if (fault.name === 'many-part multipart') expect(r.healthzDuring.worstMs).toBeLessThan(1000);
+    if (fault.name === 'many-part multipart') {
+      expect(r.healthzDuring.worstMs).toBeLessThan(1000);
+      // workerd may drop a flood body's connection (bench/lib/faults.ts), but never all of them.
+      expect(r.outcomes['413 PAYLOAD_TOO_LARGE'] ?? 0, JSON.stringify(r.outcomes)).toBeGreaterThan(0);
+    }
     // A zlib bomb is stopped at its bound, not inflated whole first (workerd used to hold ~60 MB per bomb).
     if (fault.name === 'decompression bombs') expect(r.rssMiB.peak - r.rssMiB.before).toBeLessThan(48);
   }, 120_000);

@@ -98,6 +98,54 @@ describe('drainable: what the app leaves of a body is read before the answer', (
     expect(seen).toEqual({ pulled: 0, cancelled: true });
   });
 
+  it('a body the app had a read pending on, under a second wrapper reading ahead (overload.ts does), is read to its end, each byte counted once', async () => {
+    // A source like workerd's: a second read while one is pending is refused.
+    let pulled = 0;
+    let reading = false;
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        async pull(ctrl) {
+          if (reading) throw new TypeError('only one pending read at a time');
+          reading = true;
+          await new Promise((r) => setTimeout(r, 2));
+          reading = false;
+          if (pulled === 40) return ctrl.close();
+          pulled++;
+          ctrl.enqueue(new Uint8Array(CHUNK));
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    // Exactly the body limit: one byte counted twice would stop the drain short of the end.
+    const d = drainable(request(stream, 40 * CHUNK), { ...bounds, maxBytes: 40 * CHUNK });
+    const outer = new ReadableStream<Uint8Array>({
+      async pull(ctrl) {
+        const r = await reader.read();
+        if (r.done) ctrl.close();
+        else ctrl.enqueue(r.value);
+      },
+    });
+    const reader = d.request.body!.getReader();
+    const app = outer.getReader();
+    await app.read(); // the app reads one chunk, the wrapper reads ahead, then the app gives up
+    void app.cancel();
+    expect(await d.drain()).toBe(true);
+    expect(pulled).toBe(40);
+  });
+
+  it('drain() says whether the body was read to its end', async () => {
+    expect(await drainable(request(source(3).stream, 3 * CHUNK), bounds).drain()).toBe(true);
+    expect(await drainable(request(source(40, 3).stream, 40 * CHUNK), bounds).drain()).toBe(false);
+    expect(await drainable(request(source(40).stream, 40 * CHUNK), { ...bounds, maxBytes: CHUNK }).drain()).toBe(false);
+  });
+
+  it('a declared length over the body limit but within maxDeclaredBytes is read to its end', async () => {
+    const { stream, seen } = source(40);
+    const d = drainable(request(stream, 40 * CHUNK), { ...bounds, maxBytes: 10 * CHUNK, maxDeclaredBytes: 40 * CHUNK });
+    expect(await d.drain()).toBe(true);
+    expect(seen).toEqual({ pulled: 40, cancelled: false });
+  });
+
   it('a request without a body passes through as it is', async () => {
     const r = new Request('http://x/healthz');
     const d = drainable(r, bounds);
