@@ -213,24 +213,29 @@ describe.skipIf(!chromium.ok)('mobile page: search my photos, in Chromium', () =
   });
 });
 
-describe.skipIf(!chromium.ok)('mobile page: search with a model that has no text tower', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'clip-edge-vision-only-'));
+/** A copy of the bundled model folder, changed by `prepare`, served with the page; Chromium beside it (set up in the describe's hooks). */
+function servedModelCopy(prefix: string, prepare: (model: string) => void): { host: RunningServer; browser: Browser } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
   const model = path.join(dir, 'tiny-clip');
-  let host: RunningServer;
-  let browser: Browser;
+  const ctx = {} as { host: RunningServer; browser: Browser };
   beforeAll(async () => {
-    cpSync(MODEL_DIR, model, { recursive: true, filter: (src) => !path.basename(src).startsWith('text_model') });
-    host = await serveNode({ port: 0, host: '127.0.0.1', backend: 'wasm', model }, { pageBuild: await buildWeb() });
-    browser = await launchChromium();
+    prepare(model);
+    ctx.host = await serveNode({ port: 0, host: '127.0.0.1', backend: 'wasm', model }, { pageBuild: await buildWeb() });
+    ctx.browser = await launchChromium();
   });
   afterAll(async () => {
-    await browser?.close();
-    await host?.close();
+    await ctx.browser?.close();
+    await ctx.host?.close();
     rmSync(dir, { recursive: true, force: true });
   });
+  return ctx;
+}
+
+describe.skipIf(!chromium.ok)('mobile page: search with a model that has no text tower', () => {
+  const ctx = servedModelCopy('clip-edge-vision-only-', (model) => cpSync(MODEL_DIR, model, { recursive: true, filter: (src) => !path.basename(src).startsWith('text_model') }));
 
   it('says so, disables text search, and search by example still works', async () => {
-    const page = await openSearchTab(await phoneContext(browser), `${host.url}/#search`);
+    const page = await openSearchTab(await phoneContext(ctx.browser), `${ctx.host.url}/#search`);
     expect(await page.isDisabled('#query')).toBe(true);
     expect(await page.textContent('#text-hint')).toMatch(/has no text encoder, so it cannot search by text: tap a photo/);
     await page.setInputFiles('#photos-file', PHOTOS.slice(0, 2));
@@ -245,26 +250,15 @@ describe.skipIf(!chromium.ok)('mobile page: search with a model that has no text
 });
 
 describe.skipIf(!chromium.ok)('mobile page: search when the model cannot start', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'clip-edge-broken-q4-'));
-  const model = path.join(dir, 'tiny-clip');
-  let host: RunningServer;
-  let browser: Browser;
-  beforeAll(async () => {
-    // The server runs int8; the page is asked for q4, whose file here is not an ONNX model.
+  // The server runs int8; the page is asked for q4, whose file here is not an ONNX model.
+  const ctx = servedModelCopy('clip-edge-broken-q4-', (model) => {
     cpSync(MODEL_DIR, model, { recursive: true });
     writeFileSync(path.join(model, 'onnx/vision_model_q4.onnx'), 'not an onnx model');
-    host = await serveNode({ port: 0, host: '127.0.0.1', backend: 'wasm', model }, { pageBuild: await buildWeb() });
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await host?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('a photo added while the model fails to start gets the reason, not a wait that never ends', async () => {
-    const page = await (await phoneContext(browser)).newPage();
-    await page.goto(`${host.url}/?variant=q4#search`);
+    const page = await (await phoneContext(ctx.browser)).newPage();
+    await page.goto(`${ctx.host.url}/?variant=q4#search`);
     await page.setInputFiles('#photos-file', PHOTOS.slice(0, 1)); // queued: waits for the model
     await page.waitForFunction(() => document.getElementById('runtime')!.textContent === 'could not start', null, { timeout: 90_000 });
     await panelIdle(page);
