@@ -90,14 +90,29 @@ export async function startNode(env: Record<string, string>): Promise<Target> {
 }
 
 /** The Miniflare that wrangler itself runs `wrangler dev` with (its own dependency, classic options API). */
-interface MiniflareLike {
+export interface MiniflareLike {
   ready: Promise<URL>;
   dispose(): Promise<void>;
 }
-async function wranglersMiniflare(): Promise<new (options: Record<string, unknown>) => MiniflareLike> {
+type MiniflareModule = { Miniflare: new (o: Record<string, unknown>) => MiniflareLike; Log: new (level: number) => unknown; LogLevel: Record<string, number> };
+async function miniflareModule(): Promise<MiniflareModule> {
   const fromWrangler = createRequire(createRequire(import.meta.url).resolve('wrangler/package.json'));
-  const m = (await import(pathToFileURL(fromWrangler.resolve('miniflare')).href)) as { Miniflare: new (o: Record<string, unknown>) => MiniflareLike };
-  return m.Miniflare;
+  return (await import(pathToFileURL(fromWrangler.resolve('miniflare')).href)) as MiniflareModule;
+}
+export async function wranglersMiniflare(): Promise<MiniflareModule['Miniflare']> {
+  return (await miniflareModule()).Miniflare;
+}
+/** A Miniflare `log` option at info level (e.g. each queue batch: "QUEUE q 25/25 (5732ms)") that also hands every line to `onLine`. */
+export async function miniflareInfoLog(onLine: (line: string) => void = () => {}): Promise<unknown> {
+  const m = await miniflareModule();
+  const Base = m.Log as unknown as new (level: number) => { log(message: string): void };
+  class Tee extends Base {
+    override log(message: string): void {
+      onLine(message);
+      super.log(message);
+    }
+  }
+  return new Tee(m.LogLevel.INFO!);
 }
 
 /** The Worker in workerd on a free port, wrangler.toml's vars overridden by `vars`. Builds and fills R2/KV on first use. */
