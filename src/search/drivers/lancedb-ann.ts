@@ -16,15 +16,16 @@ export interface LanceDbAnnOptions {
   subVectors?: number;
   /** Partitions searched per query (ivf-hnsw-sq builds one partition unless `partitions` says otherwise). @defaultValue 20 */
   nprobes?: number;
-  /** Re-rank `topK × refineFactor` candidates by their exact cosine (ivf-pq, ivf-hnsw-sq); 0: no re-ranking (scores are then approximate). @defaultValue 20 */
+  /** Re-rank `topK × refineFactor` candidates by their exact cosine (ivf-pq, ivf-hnsw-sq); 0: no re-ranking (scores are then approximate). @defaultValue 40 */
   refineFactor?: number;
 }
 
-// Measured (100k clip-like 512-d vectors, 2 vCPUs): IVF-HNSW-SQ with refineFactor 20 is the fastest
-// setting with recall@10 ≥ 0.95 for image and text-like queries (~5.5 ms vs 230 ms exact); IVF-PQ
-// stays below 0.82 on text-like queries at any nprobes / refineFactor tried. Below 100k rows exact
-// search answers in ≤ ~0.2 s with perfect recall.
-export const ANN_DEFAULTS = Object.freeze({ minRows: 100_000, type: 'ivf-hnsw-sq' as AnnIndexType, nprobes: 20, refineFactor: 20 });
+// Measured (bench/results/search-ann-vm-*.md: clip-like 512-d vectors, 2 vCPUs): IVF-HNSW-SQ
+// re-ranked ×40 is the fastest setting tried with recall@10 ≥ 0.95 for image and text-like queries
+// at both 100k (0.99, ~9.5 ms vs 230 ms exact) and 300k rows (0.96, ~11 ms vs 680 ms); ×20 holds
+// 0.97 at 100k but 0.92 at 300k. IVF-PQ stays below 0.82 on text-like queries at any nprobes /
+// refineFactor tried. Below 100k rows exact search answers in ≤ ~0.2 s with perfect recall.
+export const ANN_DEFAULTS = Object.freeze({ minRows: 100_000, type: 'ivf-hnsw-sq' as AnnIndexType, nprobes: 20, refineFactor: 40 });
 
 export type AnnSettings = Required<Pick<LanceDbAnnOptions, 'minRows' | 'type' | 'nprobes' | 'refineFactor'>> & Pick<LanceDbAnnOptions, 'partitions' | 'subVectors'>;
 

@@ -18,7 +18,7 @@ export interface LanceDbIndexOptions extends IndexOptions {
   table?: string;
   /**
    * The approximate index persist() builds once the table is large (settings in lancedb-ann.ts), or
-   * `false` for exact search at any size. @defaultValue IVF-HNSW-SQ from 100,000 rows, refineFactor 20
+   * `false` for exact search at any size. @defaultValue IVF-HNSW-SQ from 100,000 rows, refineFactor 40
    */
   ann?: LanceDbAnnOptions | false;
 }
