@@ -16,6 +16,7 @@ import { readLabelSetFile } from '../runtime/fs/label-sets.ts';
 import { createPullProgress } from '../hub/progress.ts';
 import { pullModel } from '../hub/pull.ts';
 import { serveNode } from '../runtime/node/serve.ts';
+import { annArg, parseAnnArg, searchOptions } from './ann-arg.ts';
 import { fail, guard, modelArgs, parseIntArg, progress } from './common.ts';
 import { prompts } from './prompts.ts';
 
@@ -47,6 +48,7 @@ const serve = defineCommand({
     // flag is `text`, on by default, and help shows its negation.
     text: { type: 'boolean', default: true, description: 'Load the text tower too', negativeDescription: 'Load the vision tower only (label sets only, no inline labels)' },
     db: { type: 'string', description: 'Enable search (/v1/index, /v1/search) over this index folder (see clip-edge index)', valueHint: 'dir' },
+    ...annArg,
   },
   run: ({ args }) =>
     guard(async () => {
@@ -60,7 +62,7 @@ const serve = defineCommand({
         ...(args.port !== undefined ? { port: parseIntArg('port', args.port, 0) } : {}),
         ...(args.host ? { host: args.host } : {}),
         ...(args.text === false ? { text: false } : {}),
-      }, args.db ? { search: { db: args.db } } : {});
+      }, args.db ? { search: searchOptions(args.db, parseAnnArg(args.ann)) } : {});
       process.stderr.write(`clip-edge listening on ${running.url} (docs: ${running.url}/docs)\n`);
       const stop = () =>
         void running.close().then(

@@ -10,6 +10,7 @@ import { createSearchService } from '../search/service.ts';
 import type { VectorIndex } from '../search/types.ts';
 import { createNodeClipEdge } from '../runtime/fs/create.ts';
 import { openNodeIndex } from '../runtime/fs/search-index.ts';
+import { annArg, parseAnnArg } from './ann-arg.ts';
 import { fail, guard, modelArgs, parseIntArg } from './common.ts';
 
 const IMAGE_FILE = /\.(jpe?g|png|webp)$/i;
@@ -25,7 +26,8 @@ export async function listImages(dir: string): Promise<string[]> {
 
 const dbArg = { db: { type: 'string', description: 'Index folder (LanceDB), or s3://bucket/prefix', required: true, valueHint: 'dir' } } as const;
 
-async function open(args: { model?: string; variant?: string; backend?: string; threads?: string; db: string }, text: boolean, maxBatch?: number): Promise<{ clip: ClipEdge; index: VectorIndex }> {
+async function open(args: { model?: string; variant?: string; backend?: string; threads?: string; db: string; ann?: string }, text: boolean, maxBatch?: number): Promise<{ clip: ClipEdge; index: VectorIndex }> {
+  const ann = parseAnnArg(args.ann); // a bad value fails before the model loads
   const clip = await createNodeClipEdge({
     model: args.model,
     ...(args.variant && args.variant !== 'auto' ? { visionVariant: args.variant as never } : {}),
@@ -34,7 +36,7 @@ async function open(args: { model?: string; variant?: string; backend?: string; 
     text,
     ...(maxBatch ? { maxBatch } : {}),
   });
-  return { clip, index: await openNodeIndex(clip, { db: args.db }) };
+  return { clip, index: await openNodeIndex(clip, { db: args.db, ...(ann === undefined ? {} : { ann }) }) };
 }
 
 function progressBar(total: number) {
@@ -73,6 +75,7 @@ export const indexCommand = defineCommand({
   args: {
     folder: { type: 'positional', description: 'Folder of images (searched recursively: .jpg .jpeg .png .webp)', required: true },
     ...dbArg,
+    ...annArg,
     ...modelArgs,
     batch: { type: 'string', description: 'Images per inference batch', default: '16' },
     chunk: { type: 'string', description: 'Images read and embedded together', default: '64' },
@@ -110,6 +113,7 @@ export const searchCommand = defineCommand({
   args: {
     text: { type: 'positional', description: 'What to look for, e.g. "a red bicycle"', required: false },
     ...dbArg,
+    ...annArg,
     ...modelArgs,
     image: { type: 'string', description: 'Search with an image file instead of text', valueHint: 'file' },
     'top-k': { type: 'string', description: 'Matches to print', default: '10' },

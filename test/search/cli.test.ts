@@ -96,5 +96,18 @@ describe('clip-edge index / search', { timeout: 600_000 }, () => {
     const e = cli('index', empty, '--db', db);
     expect(e.code).toBe(2);
     expect(e.err).toMatch(/no \.jpg/);
+    for (const bad of ['0', 'lots', '1.5']) {
+      const a = cli('search', 'a red circle', '--db', db, '--ann', bad);
+      expect(a.code).toBe(2);
+      expect(a.err).toContain(`--ann must be an integer ≥ 1, got "${bad}"`);
+    }
+  });
+
+  it('search --ann off searches exactly: the same matches as the default', () => {
+    const args = ['search', 'a photo of a blue square.', '--db', db, '--top-k', '5', '--json'];
+    const exact = cli(...args, '--ann', 'off');
+    expect(exact.code, exact.err).toBe(0);
+    expect(exact.out.trim().split('\n')).toHaveLength(5);
+    expect(exact.out).toBe(cli(...args).out);
   });
 });

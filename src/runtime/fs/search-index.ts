@@ -1,6 +1,7 @@
 // The default search index on Node, Deno and Bun: LanceDB in a folder (`--db <dir>`).
 import type { ClipEdge } from '../../core/clip.ts';
 import { createLanceDbIndex } from '../../search/drivers/lancedb.ts';
+import type { LanceDbAnnOptions } from '../../search/drivers/lancedb-ann.ts';
 import type { FieldType, VectorIndex } from '../../search/types.ts';
 
 export interface NodeIndexOptions {
@@ -10,6 +11,8 @@ export interface NodeIndexOptions {
   /** @defaultValue 'images' */
   table?: string;
   fields?: Record<string, FieldType>;
+  /** The approximate index (settings in lancedb-ann.ts), or false: exact search. @defaultValue the LanceDB driver's */
+  ann?: LanceDbAnnOptions | false;
 }
 
 /** Opens (or creates) the index for the loaded model's embeddings. */
@@ -21,5 +24,6 @@ export function openNodeIndex(clip: Pick<ClipEdge, 'info'>, o: NodeIndexOptions)
     ...(o.storageOptions ? { storageOptions: o.storageOptions } : {}),
     ...(o.table ? { table: o.table } : {}),
     ...(o.fields ? { fields: o.fields } : {}),
+    ...(o.ann !== undefined ? { ann: o.ann } : {}),
   });
 }

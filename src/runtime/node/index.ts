@@ -9,4 +9,5 @@ export { createPullProgress, type PullProgress, type PullProgressOptions } from 
 export { loadClipEdge, readImagePath, type LoadClipEdgeOptions } from '../fs/load.ts';
 export * from '../../index.ts';
 export { createLanceDbIndex, type LanceDbIndexOptions } from '../../search/drivers/lancedb.ts';
+export { ANN_DEFAULTS, type AnnIndexType, type LanceDbAnnOptions } from '../../search/drivers/lancedb-ann.ts';
 export { openNodeIndex, type NodeIndexOptions } from '../fs/search-index.ts';

@@ -1,8 +1,10 @@
 // LanceDB (@lancedb/lancedb, an optional dependency) on Node, Deno and Bun: an embedded on-disk
 // vector database. The folder can be local or on S3-compatible storage such as R2 (`uri`
-// `s3://bucket/prefix` + `storageOptions`). Search is exact until `annMinRows` rows, then an
-// IVF-PQ index is built by persist(). One table of images and one of the index's own settings.
+// `s3://bucket/prefix` + `storageOptions`). Search is exact until the table reaches `ann.minRows`
+// rows; then persist() builds an approximate index (lancedb-ann.ts). One table of images and one of
+// the index's own settings.
 import { ClipEdgeError, isClipEdgeError } from '../../core/errors.ts';
+import { annIndexConfig, annSettings, type LanceDbAnnOptions, tuneQuery } from './lancedb-ann.ts';
 import { mismatch, presentIds, toMatch } from '../driver-helpers.ts';
 import type { FieldType, Filter, IndexLimits, IndexOptions, Match, Metadata, QueryOptions, VectorIndex, VectorRecord } from '../types.ts';
 import { checkIds, checkOptions, checkQuery, checkRecords } from '../validate.ts';
@@ -14,8 +16,11 @@ export interface LanceDbIndexOptions extends IndexOptions {
   storageOptions?: Record<string, string>;
   /** Table name, so that one folder can hold several indexes. @defaultValue 'images' */
   table?: string;
-  /** Build an approximate (IVF-PQ) index in persist() once the table has this many rows. @defaultValue never: exact search */
-  annMinRows?: number;
+  /**
+   * The approximate index persist() builds once the table is large (settings in lancedb-ann.ts), or
+   * `false` for exact search at any size. @defaultValue IVF-HNSW-SQ from 100,000 rows, refineFactor 40
+   */
+  ann?: LanceDbAnnOptions | false;
 }
 
 export const LANCEDB_LIMITS: Readonly<IndexLimits> = Object.freeze({ maxBatch: 10_000, maxTopK: 1000, maxTopKWithMetadata: 1000, maxMetadataBytes: 10 * 1024 });
@@ -77,6 +82,7 @@ async function guarded<T>(what: string, fn: () => Promise<T>): Promise<T> {
 
 export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<VectorIndex> {
   checkOptions(options);
+  const ann = annSettings(options.ann, options.dim);
   const { lancedb, arrow } = await load();
   const space = { model: options.model, dim: options.dim };
   const fields: Record<string, FieldType> = { ...options.fields };
@@ -164,7 +170,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     async query(vector: Float32Array | readonly number[], opts?: QueryOptions): Promise<Match[]> {
       const q = checkQuery(vector, opts, index);
       return guarded('search', async () => {
-        let search = table.vectorSearch(Array.from(q.vector)).distanceType('cosine').limit(q.topK).select(q.includeMetadata ? ['id', 'meta'] : ['id']);
+        let search = tuneQuery(table.vectorSearch(Array.from(q.vector)).distanceType('cosine').limit(q.topK), ann).select(q.includeMetadata ? ['id', 'meta'] : ['id']);
         if (q.filter) search = search.where(filterSql(q.filter));
         const rows = (await search.toArray()) as { id: string; meta?: string; _distance: number }[];
         return rows.map((r) => toMatch(r.id, 1 - r._distance, q.includeMetadata, () => JSON.parse(r.meta!) as Metadata));
@@ -172,12 +178,13 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     },
     count: () => guarded('count', () => table.countRows()),
     async persist() {
-      await guarded('compact', async () => {
-        await table.optimize();
-        if (options.annMinRows !== undefined && (await table.countRows()) >= options.annMinRows) {
-          const indices = await table.listIndices();
-          if (!indices.some((i) => i.columns.includes('vector'))) await table.createIndex('vector', { config: lancedb.Index.ivfPq({ distanceType: 'cosine' }) });
-        }
+      await guarded('compact', () => table.optimize());
+      // optimize() above also adds new rows to an existing index; it is built once, so changed
+      // build settings (type, partitions, subVectors) take a new folder or table.
+      if (!ann || (await guarded('count', () => table.countRows())) < ann.minRows) return;
+      await guarded('build the approximate index', async () => {
+        const indices = await table.listIndices();
+        if (!indices.some((i) => i.columns.includes('vector'))) await table.createIndex('vector', { config: annIndexConfig(lancedb.Index, ann) });
       });
     },
     async close() {
