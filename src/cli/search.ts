@@ -36,7 +36,8 @@ async function open(args: { model?: string; variant?: string; backend?: string; 
     text,
     ...(maxBatch ? { maxBatch } : {}),
   });
-  return { clip, index: await openNodeIndex(clip, { db: args.db, ...(ann === undefined ? {} : { ann }) }) };
+  const log = (line: string) => process.stderr.write(`\n${line}\n`);
+  return { clip, index: await openNodeIndex(clip, { db: args.db, log, ...(ann === undefined ? {} : { ann }) }) };
 }
 
 function progressBar(total: number) {

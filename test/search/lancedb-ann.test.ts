@@ -19,7 +19,8 @@ const data = clipLike(ROWS, DIM, 20, 1234);
 const dir = mkdtempSync(path.join(tmpdir(), 'clip-edge-lancedb-ann-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const open = (uri: string, ann?: LanceDbAnnOptions | false) => createLanceDbIndex({ uri, model: MODEL, dim: DIM, ...(ann === undefined ? {} : { ann }) });
+const logged: string[] = [];
+const open = (uri: string, ann?: LanceDbAnnOptions | false) => createLanceDbIndex({ uri, model: MODEL, dim: DIM, log: (l) => logged.push(l), ...(ann === undefined ? {} : { ann }) });
 const records = (from: number, to: number) => data.points.slice(from, to).map((vector, i) => ({ id: `p${from + i}`, vector, metadata: {} }));
 const indexFiles = (uri: string) => readdirSync(path.join(uri, 'images.lance', '_indices')).sort();
 async function vectorIndices(uri: string) {
@@ -52,6 +53,8 @@ describe('LanceDB driver: approximate index', () => {
   it('builds the default index (IVF-HNSW-SQ) once the table reaches minRows', async () => {
     const built = await vectorIndices(uri);
     expect(built.map((i) => i.indexType)).toEqual(['IvfHnswSq']);
+    expect(logged[0]).toMatch(/^building the approximate search index \(ivf-hnsw-sq\) over 3,000 images/);
+    expect(logged[1]).toMatch(/^approximate search index built in \d+\.\d s$/);
   });
 
   it('returns a stored vector as its own top 1 with cosine 1 (refined scores are exact)', async () => {

@@ -13,6 +13,8 @@ export interface NodeIndexOptions {
   fields?: Record<string, FieldType>;
   /** The approximate index (settings in lancedb-ann.ts), or false: exact search. @defaultValue the LanceDB driver's */
   ann?: LanceDbAnnOptions | false;
+  /** Progress lines of long steps (building the approximate index). @defaultValue silent */
+  log?: (line: string) => void;
 }
 
 /** Opens (or creates) the index for the loaded model's embeddings. */
@@ -25,5 +27,6 @@ export function openNodeIndex(clip: Pick<ClipEdge, 'info'>, o: NodeIndexOptions)
     ...(o.table ? { table: o.table } : {}),
     ...(o.fields ? { fields: o.fields } : {}),
     ...(o.ann !== undefined ? { ann: o.ann } : {}),
+    ...(o.log ? { log: o.log } : {}),
   });
 }
