@@ -157,10 +157,10 @@ class Stalled extends Error {}
  * state once; fails on a dead letter, a failed message or a count that is not `n`, and throws
  * Stalled when no batch finishes for `--stall` s. In this workerd (Miniflare, wrangler 4.86), a
  * long batch (ViT-B/32: 25 images ≈ 5 s, 100 ≈ 21 s) now and then never finished although the
- * consumer's handler had returned (seen with a console.log after its last line): Miniflare neither
- * completed the batch nor delivered the next one, and workerd sat idle. Requests to the isolate
- * while a batch ran made it likelier (2 of 6 runs of 25-image batches), so none are sent now; it
- * still happened in 1 of 4 runs of 100-image batches without any. Such a run is started again.
+ * consumer's handler had returned (seen with a console.log after its last line): Miniflare's queue
+ * broker kept waiting on its service call, delivered nothing more, and workerd sat idle. Requests to
+ * the isolate while a batch ran made it likelier (4 of 6 runs of 25-image batches), so none are
+ * sent now; it still happens without them (docs/search.md has the counts). Such a run is started again.
  */
 async function waitFor(w: Consumer, n: number): Promise<State> {
   for (let done = 0, seen = -1, since = performance.now(); ; ) {
