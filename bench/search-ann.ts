@@ -127,7 +127,7 @@ async function sweep(d: Data, work: string, rows: Row[]): Promise<void> {
     if (!build) throw new Error(`unknown build ${name}: ${Object.keys(builds(size)).join(', ')}`);
     const uri = path.join(work, name);
     cpSync(base, uri, { recursive: true });
-    const builder = await lance(uri, { ...build, minRows: 1 });
+    const builder = await lance(uri, { ...build, minRows: 256 });
     const t = performance.now();
     await builder.persist();
     const buildSeconds = (performance.now() - t) / 1000;
@@ -136,7 +136,7 @@ async function sweep(d: Data, work: string, rows: Row[]): Promise<void> {
     const refines = build.type === 'ivf-flat' ? [0] : list(args.refine!).map(Number);
     for (const nprobes of list(args.nprobes!).map(Number)) {
       for (const refineFactor of refines) {
-        const index = await lance(uri, { ...build, minRows: 1, nprobes, refineFactor });
+        const index = await lance(uri, { ...build, minRows: 256, nprobes, refineFactor });
         push({ index: `lancedb ${build.type}${build.partitions ? ` ${build.partitions} partitions` : ''}${build.subVectors ? ` ${build.subVectors} sub-vectors` : ''}`, build: name, buildSeconds, indexMiB, nprobes, refineFactor, kinds: await measure(index, d, truth) });
         await index.close();
       }

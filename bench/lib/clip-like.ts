@@ -8,7 +8,7 @@
 //   ≈ 0.625 · 0.8 = 0.5, as unrelated CLIP image embeddings do (they are far from isotropic).
 // - the modality gap: a "text" query is normalize(centre + β·gap + τ·z/√d), gap one unit vector
 //   shared by every text (orthogonal to the cone's axis: CLIP's text and image embeddings sit in two
-//   separate cones, "Mind the Gap", Liang et al. 2022) and β² + τ² = 7.89, so its cosine to the
+//   separate cones, "Mind the Gap", Liang et al. 2022) and β² + τ² = 7.92, so its cosine to the
 //   images of its own cluster is ≈ 1 / √((1 + σ²)(1 + β² + τ²)) = 0.3 (CLIP's typical matching
 //   text–image score) and ≈ 0.19 to unrelated images. β = 2.63, τ = 1: two unrelated texts then
 //   have cosine ≈ 0.85 (CLIP's texts cluster too). "text-iso" queries put the whole offset in the

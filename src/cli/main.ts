@@ -52,6 +52,7 @@ const serve = defineCommand({
   },
   run: ({ args }) =>
     guard(async () => {
+      if (args.ann !== undefined && !args.db) fail('--ann applies to the search index: give --db <dir> too');
       const env = configFromEnv(process.env);
       const running = await serveNode({
         ...env,

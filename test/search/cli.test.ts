@@ -1,7 +1,7 @@
 // `clip-edge index` and `clip-edge search` as a user runs them (real processes, LanceDB on disk).
 // Expected matches come from the eval set's labels.
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -96,6 +96,9 @@ describe('clip-edge index / search', { timeout: 600_000 }, () => {
     const e = cli('index', empty, '--db', db);
     expect(e.code).toBe(2);
     expect(e.err).toMatch(/no \.jpg/);
+    const noDb = cli('serve', '--ann', '5000');
+    expect(noDb.code).toBe(2);
+    expect(noDb.err).toContain('--ann applies to the search index: give --db <dir> too');
     for (const bad of ['0', 'lots', '1.5']) {
       const a = cli('search', 'a red circle', '--db', db, '--ann', bad);
       expect(a.code).toBe(2);
@@ -103,8 +106,14 @@ describe('clip-edge index / search', { timeout: 600_000 }, () => {
     }
   });
 
-  it('search --ann off searches exactly: the same matches as the default', () => {
-    const args = ['search', 'a photo of a blue square.', '--db', db, '--top-k', '5', '--json'];
+  it('index --ann 1 builds the approximate index and says so; search --ann off (exact) finds what the index finds', () => {
+    const annDb = path.join(tmp, 'ann-db');
+    const r = cli('index', photos, '--db', annDb, '--backend', 'wasm', '--ann', '1');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(new RegExp(`building the approximate search index \\(ivf-hnsw-sq\\) over ${items.length} images`));
+    expect(r.err).toMatch(/approximate search index built in \d+\.\d s/);
+    expect(readdirSync(path.join(annDb, 'images.lance', '_indices'))).not.toHaveLength(0);
+    const args = ['search', 'a photo of a blue square.', '--db', annDb, '--top-k', '5', '--json'];
     const exact = cli(...args, '--ann', 'off');
     expect(exact.code, exact.err).toBe(0);
     expect(exact.out.trim().split('\n')).toHaveLength(5);

@@ -77,6 +77,24 @@ describe('LanceDB driver: approximate index', () => {
     }
   });
 
+  it('opened with another index type than the one built: keeps the built index and tunes queries for it', async () => {
+    logged.length = 0;
+    const other = await open(uri, { ...ANN, type: 'ivf-flat' });
+    try {
+      expect(logged.join('\n')).toMatch(/approximate index is ivf-hnsw-sq, not the ivf-flat asked for: it is kept/);
+      let found = 0;
+      for (const q of data.textQueries) {
+        const exact = exactTop(q, 10);
+        found += (await other.query(q, { topK: 10 })).filter((m) => exact.includes(m.id)).length;
+      }
+      expect(found / (data.textQueries.length * 10), 'still re-ranked as an HNSW-SQ index needs').toBeGreaterThanOrEqual(0.9);
+      await other.persist();
+      expect((await vectorIndices(uri)).map((i) => i.indexType)).toEqual(['IvfHnswSq']);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('ann: false searches exactly, bypassing an index built earlier', async () => {
     const exactIndex = await open(uri, false);
     try {
@@ -118,6 +136,45 @@ describe('LanceDB driver: approximate-index options', () => {
     } finally {
       await index.close();
     }
+  });
+
+  it('filters with the index built: only matching rows, nearly all of the exact filtered top 10', async () => {
+    const uri = path.join(dir, 'filtered');
+    const half = (i: number) => (i % 2 ? 'odd' : 'even');
+    const index = await createLanceDbIndex({ uri, model: MODEL, dim: DIM, fields: { half: 'string' }, ann: { minRows: 1000 } });
+    try {
+      await index.upsert(data.points.slice(0, 2000).map((vector, i) => ({ id: `p${i}`, vector, metadata: { half: half(i) } })), { model: MODEL });
+      await index.persist();
+      expect((await vectorIndices(uri)).map((i) => i.indexType)).toEqual(['IvfHnswSq']);
+      let found = 0;
+      for (const q of data.textQueries) {
+        const got = await index.query(q, { topK: 10, filter: { half: 'even' }, includeMetadata: true });
+        expect(got).toHaveLength(10);
+        expect(got.every((m) => m.metadata?.half === 'even')).toBe(true);
+        const exactEven = data.points.slice(0, 2000).map((p, i) => ({ id: `p${i}`, s: cosine(p, q) })).filter((m) => Number(m.id.slice(1)) % 2 === 0).sort((a, b) => b.s - a.s).slice(0, 10).map((m) => m.id);
+        found += got.filter((m) => exactEven.includes(m.id)).length;
+      }
+      expect(found / (data.textQueries.length * 10)).toBeGreaterThanOrEqual(0.9);
+    } finally {
+      await index.close();
+    }
+  });
+
+  it('a setting given as undefined keeps its default (no index below 100,000 rows)', async () => {
+    const uri = path.join(dir, 'undefined-settings');
+    const index = await open(uri, { minRows: undefined, type: undefined, refineFactor: undefined });
+    try {
+      await index.upsert(records(0, 300), { model: MODEL });
+      await index.persist();
+      expect(await vectorIndices(uri)).toHaveLength(0);
+    } finally {
+      await index.close();
+    }
+  });
+
+  it('rejects the removed annMinRows option, naming its replacement', async () => {
+    const uri = path.join(dir, 'never-created-2');
+    await expect(createLanceDbIndex({ uri, model: MODEL, dim: DIM, annMinRows: 10 } as never)).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/annMinRows was replaced by ann: \{ minRows \}/) });
   });
 
   it('ann: false never builds an index', async () => {

@@ -98,7 +98,7 @@ function scriptOptions(script: string): Set<string> | undefined {
     if (src[i] === '{') depth++;
     else if (src[i] === '}' && --depth === 0) break;
   }
-  const body = src.slice(start + 1, i).replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, ''); // options may carry doc comments
+  const body = src.slice(start + 1, i).replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|\s)\/\/.*$/gm, '$1'); // options may carry doc comments
   return new Set([...body.matchAll(/(?:^|[{,])\s*'?([\w-]+)'?\s*:\s*\{\s*type/g)].map((m) => `--${m[1]}`));
 }
 

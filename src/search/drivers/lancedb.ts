@@ -4,7 +4,7 @@
 // rows; then persist() builds an approximate index (lancedb-ann.ts). One table of images and one of
 // the index's own settings.
 import { ClipEdgeError, isClipEdgeError } from '../../core/errors.ts';
-import { annIndexConfig, annSettings, type LanceDbAnnOptions, tuneQuery } from './lancedb-ann.ts';
+import { annSettings, buildAnn, builtType, type LanceDbAnnOptions, querySettings, tuneQuery } from './lancedb-ann.ts';
 import { mismatch, presentIds, toMatch } from '../driver-helpers.ts';
 import type { FieldType, Filter, IndexLimits, IndexOptions, Match, Metadata, QueryOptions, VectorIndex, VectorRecord } from '../types.ts';
 import { checkIds, checkOptions, checkQuery, checkRecords } from '../validate.ts';
@@ -84,6 +84,7 @@ async function guarded<T>(what: string, fn: () => Promise<T>): Promise<T> {
 
 export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<VectorIndex> {
   checkOptions(options);
+  if ('annMinRows' in options) throw new ClipEdgeError('BAD_INPUT', 'annMinRows was replaced by ann: { minRows } (docs/search.md)');
   const ann = annSettings(options.ann, options.dim);
   const { lancedb, arrow } = await load();
   const space = { model: options.model, dim: options.dim };
@@ -125,6 +126,8 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     const settingsTable = await db.createEmptyTable(settingsName, settingsSchema, { mode: 'overwrite' });
     await settingsTable.add([{ model: space.model, dim: space.dim, fields: JSON.stringify(fields) }]);
   }
+  let built = await guarded('list indexes', () => builtType(table));
+  let tuning = querySettings(ann, built, options.log);
 
   const row = (r: { id: string; vector: Float32Array; metadata: Metadata }) => ({
     id: r.id,
@@ -172,7 +175,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     async query(vector: Float32Array | readonly number[], opts?: QueryOptions): Promise<Match[]> {
       const q = checkQuery(vector, opts, index);
       return guarded('search', async () => {
-        let search = tuneQuery(table.vectorSearch(Array.from(q.vector)).distanceType('cosine').limit(q.topK), ann).select(q.includeMetadata ? ['id', 'meta'] : ['id']);
+        let search = tuneQuery(table.vectorSearch(Array.from(q.vector)).distanceType('cosine').limit(q.topK), tuning).select(q.includeMetadata ? ['id', 'meta'] : ['id']);
         if (q.filter) search = search.where(filterSql(q.filter));
         const rows = (await search.toArray()) as { id: string; meta?: string; _distance: number }[];
         return rows.map((r) => toMatch(r.id, 1 - r._distance, q.includeMetadata, () => JSON.parse(r.meta!) as Metadata));
@@ -180,17 +183,17 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     },
     count: () => guarded('count', () => table.countRows()),
     async persist() {
+      // optimize() also adds new rows to an existing index; an index is built once (changed build
+      // settings take a new folder or table).
       await guarded('compact', () => table.optimize());
-      // optimize() above also adds new rows to an existing index; it is built once, so changed
-      // build settings (type, partitions, subVectors) take a new folder or table.
-      if (!ann || (await guarded('count', () => table.countRows())) < ann.minRows) return;
+      if (!ann || built) return;
+      const rows = await guarded('count', () => table.countRows());
+      if (rows < ann.minRows) return;
       await guarded('build the approximate index', async () => {
-        const indices = await table.listIndices();
-        if (indices.some((i) => i.columns.includes('vector'))) return;
-        const t = performance.now();
-        options.log?.(`building the approximate search index (${ann.type}) over ${(await table.countRows()).toLocaleString('en')} images: about a minute per 100,000 on 2 cores…`);
-        await table.createIndex('vector', { config: annIndexConfig(lancedb.Index, ann) });
-        options.log?.(`approximate search index built in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+        built = await builtType(table); // another process may have built it meanwhile
+        if (!built) await buildAnn(table, lancedb.Index, ann, rows, options.log);
+        built ??= ann.type;
+        tuning = querySettings(ann, built, options.log);
       });
     },
     async close() {
