@@ -59,21 +59,31 @@ export function annSettings(o: LanceDbAnnOptions | false | undefined, dim: numbe
   return { ...ANN_DEFAULTS, ...o };
 }
 
-type Index = typeof import('@lancedb/lancedb').Index;
+// The slices of LanceDB used here, typed structurally: @lancedb/lancedb is an optional peer, so the
+// published declarations must not name it (a consumer without it could not type-check them).
+interface IvfOptions { distanceType: 'cosine'; numPartitions?: number; numSubVectors?: number }
+interface IndexFactory {
+  ivfFlat(o: IvfOptions): object;
+  hnswSq(o: IvfOptions): object;
+  ivfPq(o: IvfOptions): object;
+}
+interface AnnTable {
+  listIndices(): Promise<{ columns: string[]; indexType: string }[]>;
+  createIndex(column: string, options?: { config?: object }): Promise<void>;
+}
 
 /** The LanceDB index config for these settings (cosine, as every driver searches). */
-export function annIndexConfig(Index: Index, s: AnnSettings): ReturnType<Index['ivfPq']> {
+export function annIndexConfig(Index: IndexFactory, s: AnnSettings): object {
   const ivf = { distanceType: 'cosine' as const, ...(s.partitions ? { numPartitions: s.partitions } : {}) };
   if (s.type === 'ivf-flat') return Index.ivfFlat(ivf);
   if (s.type === 'ivf-hnsw-sq') return Index.hnswSq(ivf);
   return Index.ivfPq({ ...ivf, ...(s.subVectors ? { numSubVectors: s.subVectors } : {}) });
 }
 
-type Table = import('@lancedb/lancedb').Table;
 const BUILT: Readonly<Record<string, AnnIndexType>> = { IvfHnswSq: 'ivf-hnsw-sq', IvfPq: 'ivf-pq', IvfFlat: 'ivf-flat' };
 
 /** The type of the approximate index the table already has on its vectors (undefined: none, or one of another kind). */
-export async function builtType(table: Table): Promise<AnnIndexType | undefined> {
+export async function builtType(table: AnnTable): Promise<AnnIndexType | undefined> {
   const found = (await table.listIndices()).find((i) => i.columns.includes('vector'));
   return found ? BUILT[found.indexType] : undefined;
 }
@@ -89,7 +99,7 @@ export function querySettings(ann: AnnSettings | undefined, built: AnnIndexType 
 }
 
 /** Builds the index (once: persist() calls it only while the table has none). */
-export async function buildAnn(table: Table, Index: Index, ann: AnnSettings, rows: number, log?: (line: string) => void): Promise<void> {
+export async function buildAnn(table: AnnTable, Index: IndexFactory, ann: AnnSettings, rows: number, log?: (line: string) => void): Promise<void> {
   const t = performance.now();
   log?.(`building the approximate search index (${ann.type}) over ${rows.toLocaleString('en')} images: 1–2 minutes per 100,000 on 2 cores, more for larger tables…`);
   await table.createIndex('vector', { config: annIndexConfig(Index, ann) });
