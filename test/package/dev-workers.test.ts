@@ -18,7 +18,10 @@ async function devWorkers(port: number) {
 
 describe('npm run dev:workers', () => {
   it('seeds local R2/KV and builds the page when missing, then serves; the next start rebuilds nothing', async () => {
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    // Below Linux's ephemeral range (32768–60999): the script starts workerd several times while it
+    // seeds R2/KV before wrangler binds this port, and the OS hands those processes' sockets ports
+    // from that range (one once took the port picked here: "Address already in use").
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
     const first = await devWorkers(port);
     try {
       expect(first.output()).toMatch(/r2-kv-seed missing, building it/);
