@@ -115,27 +115,38 @@ export async function miniflareInfoLog(onLine: (line: string) => void = () => {}
   return new Tee(m.LogLevel.INFO!);
 }
 
+/**
+ * A Worker bundled as `wrangler deploy --dry-run` builds it (wrangler.toml's, or `config`'s), into
+ * `outdir`, as Miniflare's modules options: Miniflare cannot follow the bundle's dynamic imports, so
+ * every module is listed (PLATFORM-NOTES).
+ */
+export function bundleWorker(outdir: string, config?: string): { modulesRoot: string; modules: { type: string; path: string }[] } {
+  const dry = spawnSync(process.execPath, ['node_modules/wrangler/bin/wrangler.js', 'deploy', '--dry-run', ...(config ? ['-c', config] : []), '--outdir', outdir], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+  });
+  if (dry.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${dry.stderr}`);
+  return {
+    modulesRoot: outdir,
+    modules: [
+      { type: 'ESModule', path: path.join(outdir, 'worker.js') },
+      ...readdirSync(outdir).filter((f) => f.endsWith('.wasm')).map((f) => ({ type: 'CompiledWasm', path: path.join(outdir, f) })),
+    ],
+  };
+}
+
 /** The Worker in workerd on a free port, wrangler.toml's vars overridden by `vars`. Builds and fills R2/KV on first use. */
 export async function startWorkerd(vars: Record<string, string>): Promise<Target> {
   if (!existsSync(STATE)) {
     const up = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/workers-upload.ts', '--local', '--persist-to', STATE], { cwd: ROOT, encoding: 'utf8' });
     if (up.status !== 0) throw new Error(`workers:upload failed:\n${up.stderr}`);
   }
-  const dry = spawnSync(process.execPath, ['node_modules/wrangler/bin/wrangler.js', 'deploy', '--dry-run', '--outdir', BUILD], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-  });
-  if (dry.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${dry.stderr}`);
+  const bundle = bundleWorker(BUILD);
   const tomlText = readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8');
   const toml = readWranglerToml(tomlText);
   const mf = new (await wranglersMiniflare())({
-    // Miniflare cannot follow the bundle's dynamic imports: every module listed (PLATFORM-NOTES).
-    modulesRoot: BUILD,
-    modules: [
-      { type: 'ESModule', path: path.join(BUILD, 'worker.js') },
-      ...readdirSync(BUILD).filter((f) => f.endsWith('.wasm')).map((f) => ({ type: 'CompiledWasm', path: path.join(BUILD, f) })),
-    ],
+    ...bundle,
     compatibilityDate: /compatibility_date\s*=\s*"([^"]+)"/.exec(tomlText)![1]!,
     bindings: { ...toml.vars, ...vars },
     r2Buckets: { MODELS: toml.bucket ?? 'clip-edge-models' },
