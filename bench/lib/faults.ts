@@ -4,8 +4,10 @@
 // answering fast, and the server's memory within bounds. Shared by `test/e2e/recovery.test.ts`
 // (small, in `npm test`, Node and workerd) and `npm run bench:load` (larger, figures for
 // bench/results/reliability.md).
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { crc32, deflateSync, gzipSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
+import { blankPng, claimingWebp, fragmentedPng, noisyPng, pngChunk, repeatedScanJpeg } from './hostile-images.ts';
 import { chunkFrame, rawExchange, type RawExchangeResult, requestHead } from './socket.ts';
 import { rssOf, type Target } from './targets.ts';
 
@@ -53,16 +55,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const normalClassify = (c: FaultContext) =>
   rawExchange(c.target.url, { pieces: [requestHead('POST', CLASSIFY, [`Content-Type: ${c.image.type}`, `Content-Length: ${c.image.bytes.length}`, 'Connection: close']), c.image.bytes], timeoutMs: 60_000 });
 
-/** A PNG chunk: length, type, data, CRC-32 over type and data. */
-function pngChunk(type: string, data: Uint8Array): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(data.length, 0);
-  head.write(type, 4, 'latin1');
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])) >>> 0, 0);
-  return Buffer.concat([head, data, crc]);
-}
-
 /** A 64×64 RGB PNG whose IDAT inflates to `inflatedBytes` of zeros (the image needs 12,352): a zlib bomb. */
 export function zlibBombPng(inflatedBytes: number): Buffer {
   const ihdr = Buffer.alloc(13);
@@ -94,6 +86,15 @@ const bombBodies = memo((): [string, Buffer, string[]][] => [
   ['image/png', headerBombPng(), []],
   ['image/png', zlibBombPng(64 * 1024 * 1024), []],
   ['image/png', gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 }), ['Content-Encoding: gzip']],
+]);
+
+/** Issue 23's probes, each an image whose decode would cost far more than its bytes: [probe, content type, body, copies at once]. */
+const hostileBodies = memo((): [string, string, Buffer, number][] => [
+  ['scans', 'image/jpeg', repeatedScanJpeg(readFileSync(new URL('../../test/fixtures/pil/inputs/progressive.jpg', import.meta.url)), 2000), 1],
+  ['webp', 'image/webp', claimingWebp(6324, 6324), 16],
+  ['chunks', 'image/png', fragmentedPng(noisyPng(300, 300), 1), 1],
+  ['png16', 'image/png', blankPng(1000, 1000, { depth: 16, colorType: 6 }), 1],
+  ['tall', 'image/png', blankPng(1, 40_000_000), 1],
 ]);
 
 export const FAULTS: Fault[] = [
@@ -170,6 +171,27 @@ export const FAULTS: Fault[] = [
         Promise.all(bodies.map(([type, body, extra]) => rawExchange(c.target.url, { pieces: [requestHead('POST', CLASSIFY, [`Content-Type: ${type}`, `Content-Length: ${body.length}`, ...extra]), body] }))),
       );
       return tally(rs.flat());
+    },
+  },
+  {
+    name: 'hostile images',
+    what: (c) =>
+      `${c.scale} each, one kind after another: a progressive JPEG repeating a scan 2,000 times (3.4 MB); 16 at once of a 38-byte WebP claiming 6324×6324; ` +
+      'a PNG cut into ~280,000 one-byte IDAT chunks (3.5 MB); a blank 16-bit RGBA PNG of 1000×1000; a 1×40,000,000 PNG (155 KB)',
+    // Each probe has its answers: refused from the header / markers / chunk walk (4xx), or decoded
+    // (the 16-bit PNG is an honest image: 200, or 503 TIMEOUT on a machine too loaded for the
+    // deadline); OVERLOADED only where 16 arrive at once.
+    allowed: ['scans 415 UNSUPPORTED_IMAGE', 'webp 413 IMAGE_TOO_LARGE', 'webp 503 OVERLOADED', 'chunks 415 UNSUPPORTED_IMAGE', 'png16 200', 'png16 503 TIMEOUT', 'tall 413 IMAGE_TOO_LARGE'],
+    prepare: hostileBodies,
+    run: async (c) => {
+      const out: Outcomes = {};
+      for (const [probe, type, body, copies] of hostileBodies()) {
+        const rs = await times(copies * c.scale, () =>
+          rawExchange(c.target.url, { pieces: [requestHead('POST', CLASSIFY, [`Content-Type: ${type}`, `Content-Length: ${body.length}`]), body], timeoutMs: c.deadlineMs + 30_000 }),
+        );
+        for (const [k, n] of Object.entries(tally(rs))) out[`${probe} ${k}`] = n;
+      }
+      return out;
     },
   },
   {

@@ -54,7 +54,7 @@ export function createImageEmbedder(o: ImageEmbedderOptions): ImageEmbedder {
         throw e;
       }));
     }
-    const img = await decoder.decodeForClip(bytes, preprocess);
+    const img = await decoder.decodeForClip(bytes, preprocess, signal);
     throwIfAborted(signal);
     const t1 = performance.now();
     const pixels = clipNormalize(img.crop, preprocess);

@@ -38,6 +38,12 @@ export interface ServiceConfig {
   host?: string;
   /** `CLIP_EDGE_MAX_PIXELS`, `CLIP_EDGE_MAX_LABELS`, `CLIP_EDGE_MAX_TEXTS`, `CLIP_EDGE_MAX_TEXT_LENGTH` */
   limits?: Partial<ClipLimits>;
+  /**
+   * `CLIP_EDGE_DECODE_BUDGET_MB`: memory (MiB) that image decodes at work at once may hold; each
+   * decode reserves its estimate first and waits for room; one that could never fit gets 413.
+   * `auto`: the runtime's default (Node, Deno, Bun: 1024; Workers: what the isolate has left).
+   */
+  decodeBudgetMb?: number | 'auto';
 }
 
 const int = (name: string, v: string | undefined, min: number): number | undefined => {
@@ -58,6 +64,15 @@ const bool = (name: string, v: string | undefined): boolean | undefined => {
   if (/^(1|true|yes|on)$/i.test(v)) return true;
   if (/^(0|false|no|off)$/i.test(v)) return false;
   throw new ClipEdgeError('BAD_INPUT', `${name} must be true or false, got "${v}"`);
+};
+
+const megabytes = (name: string, v: string | undefined): number | 'auto' | undefined => {
+  const t = v?.trim();
+  if (t === undefined || t === '') return undefined;
+  if (t.toLowerCase() === 'auto') return 'auto';
+  const n = Number(t);
+  if (!(n > 0) || !Number.isFinite(n)) throw new ClipEdgeError('BAD_INPUT', `${name} must be auto or a positive number of MiB, got "${t.slice(0, 40)}"`);
+  return n;
 };
 
 const apiKeys = (v: string | undefined): string | string[] | undefined => {
@@ -95,6 +110,7 @@ export function configFromEnv(env: Record<string, string | undefined>): ServiceC
     port: int('PORT', env.PORT, 0),
     host: env.HOST || undefined,
     limits: Object.keys(limits).length ? limits : undefined,
+    decodeBudgetMb: megabytes('CLIP_EDGE_DECODE_BUDGET_MB', env.CLIP_EDGE_DECODE_BUDGET_MB),
   };
   return Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) as ServiceConfig;
 }

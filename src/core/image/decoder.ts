@@ -1,13 +1,15 @@
+import { throwIfAborted } from '../abort.ts';
 import { ClipEdgeError, isClipEdgeError } from '../errors.ts';
+import { ByteBudget } from './byte-budget.ts';
 import { corrupt } from './errors.ts';
 import { type FormatHeader, readFormatHeader } from './header.ts';
-import type { JpegHeader } from './jpeg-header.ts';
+import { assertJpegComplete, type JpegHeader } from './jpeg-header.ts';
 import { createJpegCodec, decodeJpeg } from './jpeg.ts';
 import { JpegTurboCodec, type JpegScale, jpegTurboDecodeBytes, scaledJpegSize } from './jpeg-turbo.ts';
 import { applyOrientation } from './orient.ts';
 import type { PngHeader } from './png-header.ts';
 import { decodePng } from './png.ts';
-import { type ClipPreprocessConfig, resizeAndCenterCrop, resizeAndCenterCropOriented } from './preprocess.ts';
+import { type ClipPreprocessConfig, assertResizable, resizeAndCenterCrop, resizeAndCenterCropOriented } from './preprocess.ts';
 import type { ImageHeader, RgbImage } from './types.ts';
 import type { ImageCodecWasm } from './wasm-codec.ts';
 import { createWebpCodec, decodeWebp } from './webp.ts';
@@ -16,6 +18,14 @@ export type { ImageCodecWasm } from './wasm-codec.ts';
 
 /** Default {@link ImageDecoderOptions.maxPixels}: 40 megapixels (a 12 MP photo is 12,000,000). */
 export const DEFAULT_MAX_PIXELS = 40_000_000;
+/** Default {@link ImageDecoderOptions.maxJpegScans}. Encoders write 1 (baseline) to ~12 (progressive). */
+export const DEFAULT_MAX_JPEG_SCANS = 100;
+/** Default {@link ImageDecoderOptions.maxPixelsPerByte}. */
+export const DEFAULT_MAX_PIXELS_PER_BYTE = 1024;
+/** Images up to this many pixels are not held to {@link ImageDecoderOptions.maxPixelsPerByte} (their cost is small anyway). */
+export const PIXELS_PER_BYTE_FLOOR = 4_000_000;
+/** A PNG may have this many chunks, plus one per KiB of file (libpng writes 8 KiB IDATs; a 1-byte-chunk PNG is an attack). */
+export const PNG_BASE_CHUNKS = 1024;
 
 export interface ImageDecoderOptions {
   /**
@@ -49,6 +59,22 @@ export interface ImageDecoderOptions {
    * @defaultValue false
    */
   readonly jpegScaling?: boolean;
+  /**
+   * Most scans a JPEG may have. libjpeg passes over all of an image's coefficients once per
+   * scan, so a progressive file that repeats a scan costs ~7 ms per 59-byte scan at 36 MP: 5,000
+   * scans were a minute of CPU from 507 KB. The count is read from the markers before decoding;
+   * more gets UNSUPPORTED_IMAGE. (libjpeg-turbo's TJPARAM_SCANLIMIT, for every JPEG decoder here.)
+   * @defaultValue 100
+   */
+  readonly maxJpegScans?: number;
+  /**
+   * Most pixels an image over 4 MP may claim per byte sent, so that the decode's work and
+   * memory follow the bytes a client sent, not what its header claims: a 38-byte lossless WebP
+   * can declare 6324×6324 (a 160 MB decode). Photos carry 0.1–10 bytes per pixel; even a PNG of
+   * one colour needs a byte per ~1,000 pixels (deflate's limit). More gets IMAGE_TOO_LARGE.
+   * @defaultValue 1024
+   */
+  readonly maxPixelsPerByte?: number;
 }
 
 /** How an image was decoded: `exact` (PIL's pixels) or DCT-scaled at 1/2, 1/4 or 1/8 before the resize. */
@@ -74,15 +100,17 @@ export interface ImageDecoder {
    * and `convert("RGB")` give (see pngToRgb for the one deliberate difference). Fails only with
    * ClipEdgeError: BAD_INPUT (empty), UNSUPPORTED_IMAGE, IMAGE_TOO_LARGE or CORRUPT_IMAGE.
    */
-  decode(bytes: Uint8Array | ArrayBuffer): Promise<RgbImage>;
+  decode(bytes: Uint8Array | ArrayBuffer, signal?: AbortSignal): Promise<RgbImage>;
   /**
    * Decode, then CLIP's resize + center crop: `resizeAndCenterCrop(await decode(bytes), config)`,
    * pixel for pixel, when `decode` is `exact`. With `wasm.jpegTurbo` a JPEG is resized straight
    * from the codec's memory (no full-size copy), and with `jpegScaling` it may be DCT-scaled.
    */
-  decodeForClip(bytes: Uint8Array | ArrayBuffer, config: ClipPreprocessConfig): Promise<ClipCrop>;
+  decodeForClip(bytes: Uint8Array | ArrayBuffer, config: ClipPreprocessConfig, signal?: AbortSignal): Promise<ClipCrop>;
   /** Wasm memory (bytes) of the JPEG codec instance after its last decode (0 before any). */
   jpegCodecMemoryBytes(): number;
+  /** Decode memory reserved now by decodes at work, and how many wait for room (see decodeBudgetBytes). */
+  memory(): { reservedBytes: number; waiting: number };
 }
 
 interface ResolvedOptions {
@@ -90,6 +118,8 @@ interface ResolvedOptions {
   readonly maxPixels: number;
   readonly decodeBudgetBytes: number | (() => number);
   readonly jpegScaling: boolean;
+  readonly maxJpegScans: number;
+  readonly maxPixelsPerByte: number;
 }
 
 const MiB = 1024 * 1024;
@@ -128,21 +158,70 @@ export function resolveImageDecoderOptions(o: ImageDecoderOptions = {}): Resolve
   if (typeof decodeBudgetBytes !== 'function' && !(decodeBudgetBytes > 0)) {
     throw new ClipEdgeError('BAD_INPUT', `decodeBudgetBytes must be a positive number, got ${String(o.decodeBudgetBytes)}`);
   }
-  return { wasm: o.wasm ?? {}, maxPixels, decodeBudgetBytes, jpegScaling: o.jpegScaling ?? false };
+  const maxJpegScans = positiveInteger('maxJpegScans', o.maxJpegScans, DEFAULT_MAX_JPEG_SCANS);
+  const maxPixelsPerByte = positiveInteger('maxPixelsPerByte', o.maxPixelsPerByte, DEFAULT_MAX_PIXELS_PER_BYTE);
+  return { wasm: o.wasm ?? {}, maxPixels, decodeBudgetBytes, jpegScaling: o.jpegScaling ?? false, maxJpegScans, maxPixelsPerByte };
+}
+
+function positiveInteger(name: string, v: number | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (!Number.isSafeInteger(v) || v < 1) throw new ClipEdgeError('BAD_INPUT', `${name} must be a positive integer, got ${String(v)}`);
+  return v;
 }
 
 const mb = (b: number) => `${(b / MiB).toFixed(1)} MB`;
 
-/** The image's header, or IMAGE_TOO_LARGE when it has more pixels than allowed. */
-function headerWithin(bytes: Uint8Array, maxPixels: number): FormatHeader {
+interface HeaderLimits {
+  readonly maxPixels: number;
+  readonly maxPixelsPerByte: number;
+  readonly maxJpegScans: number;
+}
+
+/**
+ * The image's header, after every check that bounds a decode's cost by the bytes sent: the pixel
+ * limit, pixels per byte, a PNG's chunk count and a JPEG's scan count (IMAGE_TOO_LARGE or
+ * UNSUPPORTED_IMAGE). Linear in the input, nothing decoded.
+ */
+function headerWithin(bytes: Uint8Array, limits: HeaderLimits): FormatHeader {
   const header = readFormatHeader(bytes);
-  const pixels = header.width * header.height;
+  const { width, height } = header;
+  const pixels = width * height;
+  const { maxPixels, maxPixelsPerByte, maxJpegScans } = limits;
   if (pixels > maxPixels) {
     throw new ClipEdgeError(
       'IMAGE_TOO_LARGE',
-      `Image is ${header.width}×${header.height} (${pixels.toLocaleString('en-US')} pixels), over the limit of ${maxPixels.toLocaleString('en-US')} pixels`,
-      { details: { width: header.width, height: header.height, pixels, maxPixels } },
+      `Image is ${width}×${height} (${pixels.toLocaleString('en-US')} pixels), over the limit of ${maxPixels.toLocaleString('en-US')} pixels`,
+      { details: { width, height, pixels, maxPixels } },
     );
+  }
+  if (pixels > PIXELS_PER_BYTE_FLOOR && pixels > maxPixelsPerByte * bytes.length) {
+    throw new ClipEdgeError(
+      'IMAGE_TOO_LARGE',
+      `Image claims ${width}×${height} (${pixels.toLocaleString('en-US')} pixels) in ${bytes.length.toLocaleString('en-US')} bytes: ` +
+        `over ${maxPixelsPerByte.toLocaleString('en-US')} pixels per byte sent, which no photo needs; refused before decoding`,
+      { details: { width, height, pixels, fileBytes: bytes.length, maxPixelsPerByte } },
+    );
+  }
+  if (header.format === 'png') {
+    const maxChunks = PNG_BASE_CHUNKS + Math.floor(bytes.length / 1024);
+    if (header.chunks > maxChunks) {
+      throw new ClipEdgeError(
+        'UNSUPPORTED_IMAGE',
+        `PNG is split into ${header.chunks.toLocaleString('en-US')} chunks; a ${bytes.length.toLocaleString('en-US')}-byte PNG may have at most ${maxChunks.toLocaleString('en-US')} ` +
+          `(${PNG_BASE_CHUNKS} plus one per KiB); re-save it with any image tool`,
+        { details: { chunks: header.chunks, maxChunks, fileBytes: bytes.length } },
+      );
+    }
+  }
+  if (header.format === 'jpeg') {
+    const scans = assertJpegComplete(bytes, header.scanOffset);
+    if (scans > maxJpegScans) {
+      throw new ClipEdgeError(
+        'UNSUPPORTED_IMAGE',
+        `JPEG has ${scans.toLocaleString('en-US')} scans, over the limit of ${maxJpegScans} (each scan is another pass over the whole image; encoders write 1 to ~12); re-save it with any image tool`,
+        { details: { scans, maxJpegScans } },
+      );
+    }
   }
   return header;
 }
@@ -162,30 +241,37 @@ function tooLargeToDecode(header: FormatHeader, need: number, fileBytes: number,
 
 /**
  * An image decoder. Codec wasm is instantiated lazily, once, on the first image of its format,
- * so creating a decoder costs nothing and a PNG-only workload never loads mozjpeg.
+ * so creating a decoder costs nothing and a PNG-only workload never loads mozjpeg. Every decode
+ * passes the header checks (headerWithin), then reserves its estimated peak memory from the
+ * decode budget before any pixel is decoded.
  */
 export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder {
-  const { wasm, maxPixels, decodeBudgetBytes: budgetOption, jpegScaling } = resolveImageDecoderOptions(options);
+  const { wasm, maxPixels, decodeBudgetBytes: budgetOption, jpegScaling, maxJpegScans, maxPixelsPerByte } = resolveImageDecoderOptions(options);
+  const limits: HeaderLimits = { maxPixels, maxPixelsPerByte, maxJpegScans };
   const budgeted = budgetOption !== Infinity;
-  /** The budget of the decode being made (asked once per decode when it is a function). */
+  /** The budget of the decode being planned (asked once per decode when it is a function). */
   let decodeBudgetBytes = typeof budgetOption === 'number' ? budgetOption : Infinity;
   const budgetNow = () => {
     if (typeof budgetOption === 'function') decodeBudgetBytes = Math.max(0, budgetOption());
     return decodeBudgetBytes;
   };
-  // One decode at a time under a budget: its codec memory is counted once, whatever the concurrency.
-  let turn: Promise<unknown> = Promise.resolve();
-  const oneAtATime = <T>(fn: () => Promise<T>): Promise<T> => {
+  const memory = new ByteBudget(budgetNow);
+  /** Reserves `need` bytes of the budget for `fn` (waiting for room, up to the signal), then releases them. */
+  const reserved = async <T>(need: number, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> => {
     if (!budgeted) return fn();
-    const next = turn.then(() => {
-      budgetNow();
-      return fn();
-    });
-    turn = next.catch(() => undefined);
-    return next;
+    const release = await memory.acquire(need, signal);
+    try {
+      throwIfAborted(signal);
+      return await fn();
+    } finally {
+      release();
+    }
   };
-  /** Whether a codec instance that grew to `need` bytes is dropped after the decode (never under a budget: see decodeBudgetBytes). */
-  const discardAfter = (need: number) => !budgeted && need > DISCARD_AFTER_BYTES;
+  // A small budget (a memory-capped isolate) keeps the JPEG codec's instance: its memory, which never
+  // shrinks, then stays within the budget instead of piling up in abandoned instances until a GC.
+  const keepCodec = typeof budgetOption === 'function' || budgetOption <= KEEP_CODEC_BUDGET_BYTES;
+  /** Whether a codec instance that grew to `need` bytes is dropped after the decode. */
+  const discardAfter = (need: number) => !keepCodec && need > DISCARD_AFTER_BYTES;
   const jpeg = createJpegCodec(wasm);
   const turbo = wasm.jpegTurbo ? new JpegTurboCodec(wasm.jpegTurbo) : null;
   const webp = createWebpCodec(wasm);
@@ -212,13 +298,8 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
     );
   };
 
-  const checkedHeader = (bytes: Uint8Array) => headerWithin(bytes, maxPixels);
-
-  const decodeInner = async (input: Uint8Array | ArrayBuffer): Promise<RgbImage> => {
-    const bytes = asBytes(input);
-    const header = checkedHeader(bytes);
-    const need = estimateDecodeBytes(header, bytes.length, { jpegTurbo: turbo !== null, full: true });
-    if (need > decodeBudgetBytes) throw overBudget(header, need, bytes.length, true);
+  /** Full-size upright RGB (the caller has checked the header and reserved the memory). */
+  const decodeWhole = async (bytes: Uint8Array, header: FormatHeader, need: number): Promise<RgbImage> => {
     const img = await guard(header, (): Promise<RgbImage> => {
       switch (header.format) {
         case 'jpeg':
@@ -234,6 +315,32 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
     return applyOrientation(img, header.orientation);
   };
 
+  /** libjpeg-turbo: resized straight from the codec's memory, DCT-scaled when allowed and needed. */
+  const turboForClip = async (turboCodec: JpegTurboCodec, bytes: Uint8Array, header: JpegHeader, config: ClipPreprocessConfig, signal?: AbortSignal) => {
+    const denom = jpegScale(header, bytes.length, config);
+    const need = jpegTurboDecodeBytes(header, bytes.length, denom);
+    return reserved(need, signal, async () => {
+      const t0 = performance.now();
+      let t1 = t0;
+      const crop = await guard(header, () =>
+        turboCodec.decode(
+          bytes,
+          header,
+          denom,
+          (view) => {
+            t1 = performance.now();
+            return resizeAndCenterCropOriented(view, header.orientation, config);
+          },
+          discardAfter(need),
+        ),
+      );
+      const decode: DecodePath = denom === 1 ? 'exact' : `dct-1/${denom}`;
+      return { crop, decode, ms: { decode: t1 - t0, resize: performance.now() - t1 } };
+    });
+  };
+
+  const checkedHeader = (bytes: Uint8Array) => headerWithin(bytes, limits);
+
   return {
     readHeader(input) {
       const h = checkedHeader(asBytes(input));
@@ -242,43 +349,42 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
 
     jpegCodecMemoryBytes: () => turbo?.lastMemoryBytes ?? jpeg.lastMemoryBytes,
 
-    decodeForClip: (input, config) => oneAtATime(async (): Promise<ClipCrop> => {
+    memory: () => ({ reservedBytes: memory.inUse, waiting: memory.queued }),
+
+    async decodeForClip(input, config, signal): Promise<ClipCrop> {
+      throwIfAborted(signal);
       const bytes = asBytes(input);
+      budgetNow();
       const header = checkedHeader(bytes);
       const swap = header.orientation >= 5;
       const upright = { width: swap ? header.height : header.width, height: swap ? header.width : header.height };
-      if (header.format === 'jpeg' && turbo) {
-        const denom = jpegScale(header, bytes.length, config);
-        const discard = discardAfter(jpegTurboDecodeBytes(header, bytes.length, denom));
-        const t0 = performance.now();
-        let t1 = t0;
-        const crop = await guard(header, () =>
-          turbo.decode(
-            bytes,
-            header,
-            denom,
-            (view) => {
-              t1 = performance.now();
-              return resizeAndCenterCropOriented(view, header.orientation, config);
-            },
-            discard,
-          ),
-        );
-        const ms = { decode: t1 - t0, resize: performance.now() - t1 };
-        return { crop, ...upright, decode: denom === 1 ? 'exact' : `dct-1/${denom}`, ms };
-      }
+      assertResizable(upright.width, upright.height, config);
+      if (header.format === 'jpeg' && turbo) return { ...upright, ...(await turboForClip(turbo, bytes, header, config, signal)) };
       const need = estimateDecodeBytes(header, bytes.length, { jpegTurbo: false, full: true });
       if (need > decodeBudgetBytes) throw overBudget(header, need, bytes.length, false);
-      const t0 = performance.now();
-      const img = await decodeInner(bytes);
-      const t1 = performance.now();
-      const crop = resizeAndCenterCrop(img, config);
-      return { crop, ...upright, decode: 'exact', ms: { decode: t1 - t0, resize: performance.now() - t1 } };
-    }),
+      return reserved(need, signal, async () => {
+        const t0 = performance.now();
+        const img = await decodeWhole(bytes, header, need);
+        const t1 = performance.now();
+        const crop = resizeAndCenterCrop(img, config);
+        return { crop, ...upright, decode: 'exact', ms: { decode: t1 - t0, resize: performance.now() - t1 } };
+      });
+    },
 
-    decode: (input) => oneAtATime(() => decodeInner(input)),
+    async decode(input, signal) {
+      throwIfAborted(signal);
+      const bytes = asBytes(input);
+      budgetNow();
+      const header = checkedHeader(bytes);
+      const need = estimateDecodeBytes(header, bytes.length, { jpegTurbo: turbo !== null, full: true });
+      if (need > decodeBudgetBytes) throw overBudget(header, need, bytes.length, true);
+      return reserved(need, signal, () => decodeWhole(bytes, header, need));
+    },
   };
 }
+
+/** Budgets up to this keep the JPEG codec instance between decodes (see keepCodec). */
+const KEEP_CODEC_BUDGET_BYTES = 256 * MiB;
 
 /** A codec instance whose wasm memory grew past this is dropped after the decode (memory never shrinks). */
 const DISCARD_AFTER_BYTES = 16 * MiB;

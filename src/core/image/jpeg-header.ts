@@ -130,17 +130,22 @@ function checkFrame(f: Frame, orientation: ExifOrientation, scanOffset: number, 
  * pads the missing scan with grey and only warns, so the decoder checks first that the marker
  * structure reaches EOI: every segment length fits and some EOI follows the entropy data.
  * (PIL does accept a baseline file that lacks only the final EOI; we do not.)
+ * Returns the number of scans (SOS markers): each one makes libjpeg pass over all the image's
+ * coefficients again, so a file that repeats a scan thousands of times costs seconds of CPU per
+ * few kilobytes (the decoder caps it, see ImageDecoderOptions.maxJpegScans).
  */
-export function assertJpegComplete(bytes: Uint8Array, scanOffset: number): void {
+export function assertJpegComplete(bytes: Uint8Array, scanOffset: number): number {
   const n = bytes.length;
   let o = scanOffset;
+  let scans = 0;
   for (;;) {
     // o points at 0xFF of a marker.
     let p = o + 1;
     while (p < n && bytes[p] === 0xff) p++;
     if (p >= n) break;
     const marker = bytes[p]!;
-    if (marker === EOI) return;
+    if (marker === EOI) return scans;
+    if (marker === SOS) scans++;
     if (marker === 0x00 || isStandalone(marker)) {
       o = nextMarker(bytes, p + 1);
     } else {

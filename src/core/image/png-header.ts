@@ -14,6 +14,8 @@ export interface PngHeader extends ImageHeader {
   readonly plte: Uint8Array | null;
   /** Why the chunk list is incomplete (truncated file), or null when IEND was reached. */
   readonly incomplete: string | null;
+  /** Chunks walked (IHDR and IEND included): the decoders' work grows with it, whatever their size. */
+  readonly chunks: number;
 }
 
 const SIGNATURE_LENGTH = 8;
@@ -62,7 +64,9 @@ export function readPngHeader(bytes: Uint8Array): PngHeader {
   let plte: Uint8Array | null = null;
   let incomplete: string | null = 'data ends before the IEND chunk (truncated file?)';
   let o = SIGNATURE_LENGTH;
+  let chunks = 0;
   while (o + 8 <= bytes.length) {
+    chunks++;
     const length = r.u32be(o, 'chunk');
     const type = r.ascii(o + 4, 4, 'chunk');
     if (o + 12 + length > bytes.length) {
@@ -90,5 +94,6 @@ export function readPngHeader(bytes: Uint8Array): PngHeader {
     idat,
     plte,
     incomplete,
+    chunks,
   };
 }

@@ -41,6 +41,22 @@ export function resizedSize(width: number, height: number, shortestEdge: number)
   return portrait ? { width: shortestEdge, height: newLong } : { width: newLong, height: shortestEdge };
 }
 
+/**
+ * The resized size, or IMAGE_TOO_LARGE when the aspect ratio is too extreme for PIL's resize
+ * (a side over 2^24): checked from the header, before a 1×40,000,000 image is decoded.
+ */
+export function assertResizable(width: number, height: number, config: ClipPreprocessConfig): { width: number; height: number } {
+  const size = resizedSize(width, height, config.shortestEdge);
+  if (size.width > MAX_RESIZED_SIDE || size.height > MAX_RESIZED_SIDE) {
+    throw new ClipEdgeError(
+      'IMAGE_TOO_LARGE',
+      `Image is ${width}×${height}: its aspect ratio is too extreme (resizing gives ${size.width}×${size.height}, over ${MAX_RESIZED_SIDE} pixels a side)`,
+      { details: { width, height } },
+    );
+  }
+  return size;
+}
+
 /** Python's round(): halves go to the even neighbour. Only called on non-negative halves. */
 const roundHalfEven = (v: number): number => {
   const r = Math.round(v);
@@ -100,13 +116,7 @@ export function resizeAndCenterCropOriented(img: RgbImage, orientation: number, 
 function cropFrom(src: Uint8Array, width: number, height: number, layout: PixelLayout, config: ClipPreprocessConfig): RgbImage {
   checkConfig(config);
   const { cropWidth: cw, cropHeight: ch } = config;
-  const size = resizedSize(width, height, config.shortestEdge);
-  if (size.width > MAX_RESIZED_SIDE || size.height > MAX_RESIZED_SIDE) {
-    throw new ClipEdgeError(
-      'IMAGE_TOO_LARGE',
-      `Image is ${width}×${height}: its aspect ratio is too extreme (resizing gives ${size.width}×${size.height}, over ${MAX_RESIZED_SIDE} pixels a side)`,
-    );
-  }
+  const size = assertResizable(width, height, config);
   const { left, top } = centerCropOrigin(size.width, size.height, cw, ch);
   // The part of the crop that lies on the image; the rest is torchvision's zero padding.
   const x0 = Math.max(0, left);

@@ -32,6 +32,13 @@ export const DEFAULT_MODEL_DIR = path.join(PACKAGE_ROOT, 'models', 'tiny-clip');
 /** openai/CLIP's class lists and templates (CIFAR-10, ImageNet, Food-101, …), shipped as built-in label sets. */
 export const BUILTIN_LABEL_SETS_DIR = path.join(PACKAGE_ROOT, 'third_party', 'zero-shot-prompts');
 
+/**
+ * Default decode budget on Node, Deno and Bun: 1 GiB for the image decodes at work at once. The
+ * largest allowed image (40 MP, progressive, through mozjpeg) needs ~0.6 GB, so it always fits;
+ * sixteen of them at once wait their turn instead of taking 10 GB.
+ */
+export const DEFAULT_NODE_DECODE_BUDGET_BYTES = 1024 * 1024 * 1024;
+
 export interface NodeClipEdgeOptions
   extends Omit<ClipEdgeOptions, 'source' | 'backends' | 'imageCodecs' | 'labelSets'> {
   /** Model folder. @defaultValue the bundled models/tiny-clip */
@@ -48,6 +55,11 @@ export interface NodeClipEdgeOptions
    * default `~/.cache/clip-edge/prompts/…` (`$HOME`; with no home folder, the shipped caches alone).
    */
   promptCache?: PromptCacheStore;
+  /**
+   * Image decodes: `budgetBytes` is the memory the decodes at work at once may hold (each reserves
+   * its estimate and waits for room). @defaultValue `{ budgetBytes: DEFAULT_NODE_DECODE_BUDGET_BYTES }` (1 GiB)
+   */
+  imageDecode?: ClipEdgeOptions['imageDecode'];
 }
 
 /**
@@ -55,7 +67,7 @@ export interface NodeClipEdgeOptions
  * from the model's `label-sets/` folder and openai/CLIP's built-in lists.
  */
 export async function createNodeClipEdge(options: NodeClipEdgeOptions = {}): Promise<ClipEdge> {
-  const { model, threads, backends, labelSets, promptCache, ...rest } = options;
+  const { model, threads, backends, labelSets, promptCache, imageDecode, ...rest } = options;
   const dir = path.resolve(model ?? DEFAULT_MODEL_DIR);
   const maxLabels = rest.limits?.maxLabelSetClasses;
   const providers = [
@@ -65,6 +77,7 @@ export async function createNodeClipEdge(options: NodeClipEdgeOptions = {}): Pro
   ];
   return createClipEdge({
     ...rest,
+    imageDecode: { budgetBytes: DEFAULT_NODE_DECODE_BUDGET_BYTES, ...imageDecode },
     source: fsModelSource(dir),
     backends: backends ?? defaultNodeBackends({ threads }),
     imageCodecs: nodeImageCodecs(),

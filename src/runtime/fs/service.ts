@@ -42,6 +42,7 @@ export async function createServiceApp(config: ServiceConfig, defaults: ServiceA
     threads: config.threads,
     maxBatch: config.maxBatch,
     limits: config.limits,
+    ...(typeof config.decodeBudgetMb === 'number' ? { imageDecode: { budgetBytes: Math.floor(config.decodeBudgetMb * 1024 * 1024) } } : {}),
   });
   await clip.warmup();
   const app = createClipApp({
