@@ -55,8 +55,8 @@ export function findDescendant(pid: number, name: RegExp): number | undefined {
   return undefined;
 }
 
-function started(args: string[], env: Record<string, string>): { proc: ChildProcess; log: () => string; stop: () => Promise<void> } {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', CLIP_EDGE_REQUEST_LOG: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function started(args: string[], env: Record<string, string>, cwd = ROOT): { proc: ChildProcess; log: () => string; stop: () => Promise<void> } {
+  const proc = spawn(process.execPath, args, { cwd, env: { ...process.env, NO_COLOR: '1', CLIP_EDGE_REQUEST_LOG: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out = (out + d).slice(-20_000)));
   proc.stderr!.on('data', (d) => (out = (out + d).slice(-20_000)));
@@ -69,9 +69,12 @@ function started(args: string[], env: Record<string, string>): { proc: ChildProc
   return { proc, log: () => out, stop };
 }
 
-/** `node bin/clip-edge.js serve` on a free port with these environment variables (CLIP_EDGE_*). */
-export async function startNode(env: Record<string, string>): Promise<Target> {
-  const s = started(['bin/clip-edge.js', 'serve', '--port', '0', '--host', '127.0.0.1'], env);
+/**
+ * `node bin/clip-edge.js serve` on a free port with these environment variables (CLIP_EDGE_*);
+ * `root`: another checkout of the project (a baseline commit's worktree), default this one.
+ */
+export async function startNode(env: Record<string, string>, root = ROOT): Promise<Target> {
+  const s = started(['bin/clip-edge.js', 'serve', '--port', '0', '--host', '127.0.0.1'], env, root);
   const url = await new Promise<string>((resolve, reject) => {
     const poll = setInterval(() => {
       const m = /listening on (http:\/\/[^\s]+)/.exec(s.log());

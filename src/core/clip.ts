@@ -111,7 +111,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     codecMemoryBytes: () => embedImage.codecMemoryBytes(),
     async warmup(o = {}) {
       // Both load at once; a failure is reported vision first, so the error does not depend on timing.
-      const loads = await Promise.allSettled([vision.load(), o.text === false ? undefined : text?.runner.load()]);
+      const loads = await Promise.allSettled([vision.load(), o.text === false ? undefined : text?.runner.load(), embedImage.warmup()]);
       for (const r of loads) if (r.status === 'rejected') throw r.reason;
     },
   };

@@ -19,6 +19,8 @@ export interface ImageEmbedder {
   (bytes: Uint8Array, signal?: AbortSignal): Promise<EmbeddedImage>;
   /** Wasm memory of the JPEG codec (bytes). */
   codecMemoryBytes(): number;
+  /** Readies the decoder (Node: its decode threads). */
+  warmup(): Promise<void>;
 }
 
 export interface EmbeddedImage {
@@ -37,6 +39,7 @@ export function createImageEmbedder(o: ImageEmbedderOptions): ImageEmbedder {
     maxPixels: o.maxPixels,
     ...(o.imageDecode?.budgetBytes !== undefined ? { decodeBudgetBytes: o.imageDecode.budgetBytes } : {}),
     jpegScaling: o.imageDecode?.jpegScaling ?? false,
+    ...(o.imageDecode?.executor ? { executor: o.imageDecode.executor } : {}),
   });
   const { preprocess, embedDim } = o.info;
   // A budget that follows the model is measured with the model loaded and run once (its heap may grow on the first run).
@@ -69,5 +72,5 @@ export function createImageEmbedder(o: ImageEmbedderOptions): ImageEmbedder {
       inferenceMs: performance.now() - t2,
     };
   };
-  return Object.assign(embed, { codecMemoryBytes: () => decoder.jpegCodecMemoryBytes() });
+  return Object.assign(embed, { codecMemoryBytes: () => decoder.jpegCodecMemoryBytes(), warmup: () => decoder.warmup() });
 }

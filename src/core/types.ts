@@ -1,5 +1,5 @@
 import type { Backend } from './backend.ts';
-import type { DecodePath } from './image/decoder.ts';
+import type { DecodeExecutor, DecodePath } from './image/decoder.ts';
 import type { ImageCodecWasm } from './image/wasm-codec.ts';
 import type { LabelSet, LabelSetProvider } from './label-sets.ts';
 import type { ClipLimits } from './limits.ts';
@@ -21,6 +21,8 @@ export interface ImageDecodeOptions {
   budgetBytes?: number | (() => number);
   /** A JPEG over the budget may be decoded DCT-scaled. @defaultValue false */
   jpegScaling?: boolean;
+  /** Where checked, admitted decodes run (Node: a pool of worker threads); see ImageDecoderOptions.executor. @defaultValue the calling thread */
+  executor?: DecodeExecutor;
 }
 
 export interface ClipEdgeOptions {

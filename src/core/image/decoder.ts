@@ -75,6 +75,22 @@ export interface ImageDecoderOptions {
    * @defaultValue 1024
    */
   readonly maxPixelsPerByte?: number;
+  /**
+   * Where the pixels are decoded once an image has passed the header checks and holds its share
+   * of the decode budget: by default right here, on the caller's thread. A runtime adapter may run
+   * them elsewhere (Node: a pool of worker threads, so that a large decode never holds the event
+   * loop and a decode past its deadline is stopped) — with the same options, minus the budget.
+   * @defaultValue decodes in the calling thread
+   */
+  readonly executor?: DecodeExecutor;
+}
+
+/** Runs checked, admitted decodes somewhere (see ImageDecoderOptions.executor). */
+export interface DecodeExecutor {
+  decodeForClip(bytes: Uint8Array, config: ClipPreprocessConfig, signal?: AbortSignal): Promise<ClipCrop>;
+  decode(bytes: Uint8Array, signal?: AbortSignal): Promise<RgbImage>;
+  /** Makes it ready now (threads started and loaded) instead of on the first image. */
+  warmup?(): Promise<void>;
 }
 
 /** How an image was decoded: `exact` (PIL's pixels) or DCT-scaled at 1/2, 1/4 or 1/8 before the resize. */
@@ -111,6 +127,8 @@ export interface ImageDecoder {
   jpegCodecMemoryBytes(): number;
   /** Decode memory reserved now by decodes at work, and how many wait for room (see decodeBudgetBytes). */
   memory(): { reservedBytes: number; waiting: number };
+  /** Readies the executor (e.g. starts decode threads) so that the first image does not pay for it. */
+  warmup(): Promise<void>;
 }
 
 interface ResolvedOptions {
@@ -120,6 +138,7 @@ interface ResolvedOptions {
   readonly jpegScaling: boolean;
   readonly maxJpegScans: number;
   readonly maxPixelsPerByte: number;
+  readonly executor: DecodeExecutor | null;
 }
 
 const MiB = 1024 * 1024;
@@ -160,7 +179,7 @@ export function resolveImageDecoderOptions(o: ImageDecoderOptions = {}): Resolve
   }
   const maxJpegScans = positiveInteger('maxJpegScans', o.maxJpegScans, DEFAULT_MAX_JPEG_SCANS);
   const maxPixelsPerByte = positiveInteger('maxPixelsPerByte', o.maxPixelsPerByte, DEFAULT_MAX_PIXELS_PER_BYTE);
-  return { wasm: o.wasm ?? {}, maxPixels, decodeBudgetBytes, jpegScaling: o.jpegScaling ?? false, maxJpegScans, maxPixelsPerByte };
+  return { wasm: o.wasm ?? {}, maxPixels, decodeBudgetBytes, jpegScaling: o.jpegScaling ?? false, maxJpegScans, maxPixelsPerByte, executor: o.executor ?? null };
 }
 
 function positiveInteger(name: string, v: number | undefined, fallback: number): number {
@@ -246,7 +265,7 @@ function tooLargeToDecode(header: FormatHeader, need: number, fileBytes: number,
  * decode budget before any pixel is decoded.
  */
 export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder {
-  const { wasm, maxPixels, decodeBudgetBytes: budgetOption, jpegScaling, maxJpegScans, maxPixelsPerByte } = resolveImageDecoderOptions(options);
+  const { wasm, maxPixels, decodeBudgetBytes: budgetOption, jpegScaling, maxJpegScans, maxPixelsPerByte, executor } = resolveImageDecoderOptions(options);
   const limits: HeaderLimits = { maxPixels, maxPixelsPerByte, maxJpegScans };
   const budgeted = budgetOption !== Infinity;
   /** The budget of the decode being planned (asked once per decode when it is a function). */
@@ -351,6 +370,10 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
 
     memory: () => ({ reservedBytes: memory.inUse, waiting: memory.queued }),
 
+    warmup: async () => {
+      await executor?.warmup?.();
+    },
+
     async decodeForClip(input, config, signal): Promise<ClipCrop> {
       throwIfAborted(signal);
       const bytes = asBytes(input);
@@ -359,6 +382,11 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
       const swap = header.orientation >= 5;
       const upright = { width: swap ? header.height : header.width, height: swap ? header.width : header.height };
       assertResizable(upright.width, upright.height, config);
+      if (executor) {
+        const need = header.format === 'jpeg' && turbo ? jpegTurboDecodeBytes(header, bytes.length, jpegScale(header, bytes.length, config)) : estimateDecodeBytes(header, bytes.length, { jpegTurbo: false, full: true });
+        if (need > decodeBudgetBytes) throw overBudget(header, need, bytes.length, false);
+        return reserved(need, signal, () => executor.decodeForClip(bytes, config, signal));
+      }
       if (header.format === 'jpeg' && turbo) return { ...upright, ...(await turboForClip(turbo, bytes, header, config, signal)) };
       const need = estimateDecodeBytes(header, bytes.length, { jpegTurbo: false, full: true });
       if (need > decodeBudgetBytes) throw overBudget(header, need, bytes.length, false);
@@ -378,7 +406,7 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
       const header = checkedHeader(bytes);
       const need = estimateDecodeBytes(header, bytes.length, { jpegTurbo: turbo !== null, full: true });
       if (need > decodeBudgetBytes) throw overBudget(header, need, bytes.length, true);
-      return reserved(need, signal, () => decodeWhole(bytes, header, need));
+      return reserved(need, signal, () => (executor ? executor.decode(bytes, signal) : decodeWhole(bytes, header, need)));
     },
   };
 }

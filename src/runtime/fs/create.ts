@@ -4,9 +4,11 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Backend } from '../../core/backend.ts';
 import { type ClipEdge, type ClipEdgeOptions, createClipEdge } from '../../core/clip.ts';
+import { DEFAULT_LIMITS } from '../../core/limits.ts';
 import { chainLabelSets, type LabelSetProvider } from '../../core/label-sets.ts';
 import { defaultNodeBackends } from './backends.ts';
 import { nodeImageCodecs } from './codecs.ts';
+import { createDecodePool, defaultDecodeThreads } from './decode-pool.ts';
 import { fsModelSource } from './fs-source.ts';
 import { dirLabelSets } from './label-sets.ts';
 import { fsPromptCacheStore } from './prompt-cache-fs.ts';
@@ -60,6 +62,12 @@ export interface NodeClipEdgeOptions
    * its estimate and waits for room). @defaultValue `{ budgetBytes: DEFAULT_NODE_DECODE_BUDGET_BYTES }` (1 GiB)
    */
   imageDecode?: ClipEdgeOptions['imageDecode'];
+  /**
+   * Threads that decode images off the event loop (Node; a decode past its request's deadline is
+   * stopped); 0 decodes on the calling thread (always so on Deno and Bun).
+   * @defaultValue max(1, min(4, cores - 1)) on Node, 0 on Deno and Bun
+   */
+  decodeThreads?: number;
 }
 
 /**
@@ -67,7 +75,7 @@ export interface NodeClipEdgeOptions
  * from the model's `label-sets/` folder and openai/CLIP's built-in lists.
  */
 export async function createNodeClipEdge(options: NodeClipEdgeOptions = {}): Promise<ClipEdge> {
-  const { model, threads, backends, labelSets, promptCache, imageDecode, ...rest } = options;
+  const { model, threads, backends, labelSets, promptCache, imageDecode, decodeThreads, ...rest } = options;
   const dir = path.resolve(model ?? DEFAULT_MODEL_DIR);
   const maxLabels = rest.limits?.maxLabelSetClasses;
   const providers = [
@@ -77,13 +85,21 @@ export async function createNodeClipEdge(options: NodeClipEdgeOptions = {}): Pro
   ];
   return createClipEdge({
     ...rest,
-    imageDecode: { budgetBytes: DEFAULT_NODE_DECODE_BUDGET_BYTES, ...imageDecode },
+    imageDecode: { budgetBytes: DEFAULT_NODE_DECODE_BUDGET_BYTES, ...decodePoolOf(decodeThreads, rest.limits?.maxPixels), ...imageDecode },
     source: fsModelSource(dir),
     backends: backends ?? defaultNodeBackends({ threads }),
     imageCodecs: nodeImageCodecs(),
     labelSets: chainLabelSets(...providers),
     promptCache: promptCache ?? defaultPromptCache(dir),
   });
+}
+
+/** Node's decode threads (none on Deno and Bun, whose worker_threads cannot run the clone's TypeScript through tsx). */
+function decodePoolOf(threads: number | undefined, maxPixels: number | undefined): { executor?: ReturnType<typeof createDecodePool> } {
+  const g = globalThis as { Deno?: unknown; Bun?: unknown };
+  const n = threads ?? (g.Deno === undefined && g.Bun === undefined ? defaultDecodeThreads() : 0);
+  if (n === 0) return {};
+  return { executor: createDecodePool({ threads: n, maxPixels: maxPixels ?? DEFAULT_LIMITS.maxPixels }) };
 }
 
 /**

@@ -1,0 +1,208 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { throwIfAborted } from '../../core/abort.ts';
+import { ClipEdgeError, type ClipEdgeErrorCode } from '../../core/errors.ts';
+import type { ClipCrop, DecodeExecutor } from '../../core/image/decoder.ts';
+import type { ClipPreprocessConfig } from '../../core/image/preprocess.ts';
+import type { RgbImage } from '../../core/image/types.ts';
+import type { DecodeJob, DecodeReply } from './decode-worker.ts';
+
+/*
+ * Image decodes off the event loop (Node). A decode is one synchronous wasm or JS call of up to
+ * seconds (a 40 MP PNG through fast-png ~10 s), during which a server on one thread answers
+ * nothing, /healthz included, and a decode past its deadline cannot be stopped. Measured before
+ * choosing this: the hostile-image probes held /healthz for the whole decode (bench/results/
+ * hostile-images.md). Here each decode runs in a worker thread; the main thread only checks the
+ * header and reserves the decode budget (decoder.ts), and a decode whose request is aborted (its
+ * deadline) has its thread terminated, so the CPU it was burning comes back at once. A terminated
+ * thread is replaced on the next job. Bytes are copied to the thread (bounded by the body limit);
+ * the 224-px crop comes back transferred.
+ */
+
+export interface DecodePoolOptions {
+  /** Decode threads. @defaultValue max(1, min(4, availableParallelism() - 1)) */
+  readonly threads?: number;
+  /** The decoder checks the threads repeat (the main thread has applied them already). */
+  readonly maxPixels: number;
+  readonly maxJpegScans?: number;
+  readonly maxPixelsPerByte?: number;
+  /** Decode JPEG with libjpeg-turbo instead of mozjpeg. @defaultValue false */
+  readonly jpegTurbo?: boolean;
+}
+
+interface Slot {
+  worker: Worker | null;
+  /** Whether the thread has loaded its decoder (its first message): only then is it ended on an abort. */
+  ready: boolean;
+  readyWaiters: (() => void)[];
+  busy: boolean;
+}
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  /** The thread the job was sent to (a slot's thread may be replaced while an ended one still reports its exit). */
+  worker: Worker;
+}
+
+/** The worker script beside this file: `.ts` in a clone (run through tsx), `.js` in the package. */
+function workerUrl(): URL {
+  const self = import.meta.url;
+  return new URL(self.endsWith('.ts') ? './decode-worker.ts' : './decode-worker.js', self);
+}
+
+/** An eval'd CommonJS bootstrap: registers tsx for a `.ts` worker (a clone), then imports it. */
+function bootstrap(url: URL): string {
+  const load = `import(${JSON.stringify(url.href)})`;
+  return url.pathname.endsWith('.ts') ? `import('tsx/esm/api').then((m) => m.register()).then(() => ${load}).catch((e) => { throw e; });` : `${load}.catch((e) => { throw e; });`;
+}
+
+export const defaultDecodeThreads = (): number => Math.max(1, Math.min(4, availableParallelism() - 1));
+
+/** A pool of decode threads as a {@link DecodeExecutor}; `close()` ends the threads. */
+export function createDecodePool(options: DecodePoolOptions): DecodeExecutor & { close(): Promise<void>; readonly threads: number } {
+  const threads = options.threads ?? defaultDecodeThreads();
+  if (!Number.isSafeInteger(threads) || threads < 1) throw new ClipEdgeError('BAD_INPUT', `decode threads must be a positive integer, got ${String(options.threads)}`);
+  const data = { maxPixels: options.maxPixels, maxJpegScans: options.maxJpegScans ?? 100, maxPixelsPerByte: options.maxPixelsPerByte ?? 1024, jpegTurbo: options.jpegTurbo ?? false };
+  const url = workerUrl();
+  const slots: Slot[] = Array.from({ length: threads }, () => ({ worker: null, ready: false, readyWaiters: [], busy: false }));
+  const waiting: (() => void)[] = [];
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  let closed = false;
+
+  const spawn = (slot: Slot): Worker => {
+    const w = new Worker(bootstrap(url), { eval: true, workerData: data });
+    w.unref(); // an idle pool never keeps the process alive
+    slot.worker = w;
+    slot.ready = false;
+    w.on('message', (reply: DecodeReply | { ready: true }) => {
+      if ('id' in reply) return settle(reply);
+      if (slot.worker !== w) return;
+      slot.ready = true;
+      for (const wake of slot.readyWaiters.splice(0)) wake();
+    });
+    w.on('error', (e) => endThread(slot, w, e));
+    w.on('exit', (code) => endThread(slot, w, new Error(`decode thread exited (${code})`)));
+    return w;
+  };
+  /** A thread ended (crashed, or terminated on an abort): its jobs fail, and the slot gets a fresh thread at once. */
+  const endThread = (slot: Slot, w: Worker, e: unknown) => {
+    for (const [id, p] of pending) {
+      if (p.worker !== w) continue;
+      pending.delete(id);
+      p.reject(new ClipEdgeError('INTERNAL', `image decode thread failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+    }
+    if (slot.worker !== w) return;
+    const wasReady = slot.ready;
+    slot.worker = null;
+    slot.ready = false;
+    for (const wake of slot.readyWaiters.splice(0)) wake(); // they find the thread gone
+    // Started now, so that the next job does not pay for it under its own deadline (not when it
+    // died starting: the next job tries again and reports why).
+    if (wasReady && !closed) spawn(slot);
+  };
+  const settle = (reply: DecodeReply) => {
+    const p = pending.get(reply.id);
+    if (!p) return;
+    pending.delete(reply.id);
+    if (reply.ok) p.resolve(reply.value);
+    else p.reject(reply.error.code ? new ClipEdgeError(reply.error.code as ClipEdgeErrorCode, reply.error.message, reply.error.details ? { details: reply.error.details } : undefined) : new ClipEdgeError('INTERNAL', reply.error.message));
+  };
+
+  /** Resolves when `register` is called back, or at once when the signal aborts (then the caller re-checks). */
+  const waitFor = (register: (wake: () => void) => void, unregister: (wake: () => void) => void, signal?: AbortSignal) =>
+    new Promise<void>((resolve) => {
+      const wake = () => {
+        signal?.removeEventListener('abort', leave);
+        resolve();
+      };
+      const leave = () => {
+        unregister(wake);
+        resolve();
+      };
+      signal?.addEventListener('abort', leave, { once: true });
+      register(wake);
+    });
+  const remove = (list: (() => void)[]) => (wake: () => void) => {
+    const i = list.indexOf(wake);
+    if (i >= 0) list.splice(i, 1);
+  };
+
+  const acquire = async (signal?: AbortSignal): Promise<Slot> => {
+    for (;;) {
+      throwIfAborted(signal);
+      const free = slots.find((s) => !s.busy);
+      if (free) {
+        free.busy = true;
+        return free;
+      }
+      await waitFor((w) => waiting.push(w), remove(waiting), signal);
+    }
+  };
+  const release = (slot: Slot) => {
+    slot.busy = false;
+    waiting.shift()?.();
+  };
+
+  async function run<T>(job: Omit<DecodeJob, 'id'>, signal?: AbortSignal): Promise<T> {
+    const slot = await acquire(signal);
+    try {
+      const worker = slot.worker ?? spawn(slot);
+      // A thread still starting is never ended on an abort (its replacement would start over, and
+      // a deadline shorter than a start-up would never see a decode): wait for it here instead.
+      if (!slot.ready) await waitFor((w) => slot.readyWaiters.push(w), remove(slot.readyWaiters), signal);
+      throwIfAborted(signal);
+      if (slot.worker !== worker) throw new ClipEdgeError('INTERNAL', 'an image decode thread could not start (see the server log)');
+      const id = nextId++;
+      return await new Promise<T>((resolve, reject) => {
+        const onAbort = () => {
+          pending.delete(id);
+          // Stop the decode where it is, and start the replacement now (the ended thread's exit, which
+          // comes later, then finds the slot taken and fails nothing else).
+          if (slot.worker === worker && !closed) spawn(slot);
+          void worker.terminate();
+          try {
+            throwIfAborted(signal);
+          } catch (e) {
+            reject(e);
+          }
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const done = () => signal?.removeEventListener('abort', onAbort);
+        pending.set(id, { resolve: (v) => (done(), resolve(v as T)), reject: (e) => (done(), reject(e)), worker });
+        worker.postMessage({ id, ...job } satisfies DecodeJob);
+      });
+    } finally {
+      release(slot);
+    }
+  }
+
+  return {
+    threads,
+    decodeForClip: (bytes: Uint8Array, config: ClipPreprocessConfig, signal?: AbortSignal) => run<ClipCrop>({ bytes, config: plainConfig(config) }, signal),
+    decode: (bytes: Uint8Array, signal?: AbortSignal) => run<RgbImage>({ bytes }, signal),
+    async warmup() {
+      await Promise.all(
+        slots.map((s) => {
+          if (!s.worker) spawn(s);
+          return s.ready ? undefined : waitFor((w) => s.readyWaiters.push(w), remove(s.readyWaiters));
+        }),
+      );
+    },
+    async close() {
+      closed = true;
+      await Promise.all(slots.map((s) => s.worker?.terminate()));
+      for (const s of slots) s.worker = null;
+    },
+  };
+}
+
+/** A config as plain data (frozen arrays clone fine, but a class instance would not). */
+const plainConfig = (c: ClipPreprocessConfig): ClipPreprocessConfig => ({
+  shortestEdge: c.shortestEdge,
+  cropHeight: c.cropHeight,
+  cropWidth: c.cropWidth,
+  mean: [c.mean[0], c.mean[1], c.mean[2]],
+  std: [c.std[0], c.std[1], c.std[2]],
+});

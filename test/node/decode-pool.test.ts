@@ -1,0 +1,61 @@
+// Node's decode threads (src/runtime/fs/decode-pool.ts): the same pixels as decoding in the calling
+// thread, errors with their codes, the event loop free while a decode runs, and a decode whose
+// signal aborts stopped (its thread ended and replaced).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { blankPng } from '../../bench/lib/hostile-images.ts';
+import { ClipEdgeError } from '../../src/core/errors.ts';
+import { createImageDecoder } from '../../src/core/image/decoder.ts';
+import { CLIP_PREPROCESS } from '../../src/core/image/preprocess.ts';
+import { nodeImageCodecs } from '../../src/runtime/fs/codecs.ts';
+import { createDecodePool } from '../../src/runtime/fs/decode-pool.ts';
+import { repoRoot } from '../helpers/shared-data.ts';
+
+const input = (name: string) => new Uint8Array(readFileSync(path.join(repoRoot, 'test/fixtures/pil/inputs', name)));
+const pool = createDecodePool({ threads: 1, maxPixels: 40_000_000 });
+const pooled = createImageDecoder({ wasm: nodeImageCodecs(), decodeBudgetBytes: 1 << 30, executor: pool });
+const local = createImageDecoder({ wasm: nodeImageCodecs() });
+afterAll(() => pool.close());
+
+describe('decode threads (Node)', () => {
+  it.each(['baseline-420.jpg', 'progressive.jpg', 'exif-orientation-6.jpg', 'rgb8.png', 'lossy.webp'])('%s: the same crop and full image as the calling thread', async (name) => {
+    const bytes = input(name);
+    const [a, b] = await Promise.all([pooled.decodeForClip(bytes, CLIP_PREPROCESS), local.decodeForClip(bytes, CLIP_PREPROCESS)]);
+    expect({ w: a.width, h: a.height, decode: a.decode }).toEqual({ w: b.width, h: b.height, decode: b.decode });
+    expect(Buffer.from(a.crop.data).equals(Buffer.from(b.crop.data))).toBe(true);
+    const [fa, fb] = await Promise.all([pooled.decode(bytes), local.decode(bytes)]);
+    expect(fa.width).toBe(fb.width);
+    expect(Buffer.from(fa.data).equals(Buffer.from(fb.data))).toBe(true);
+  });
+
+  it('a codec failure in the thread comes back as its ClipEdgeError code', async () => {
+    const good = input('baseline-420.jpg');
+    const bad = good.slice();
+    bad.fill(0x55, 700, 1400); // entropy data damaged, markers intact
+    bad[2] = 0xff; // and a broken segment structure after SOI
+    await expect(pooled.decode(new Uint8Array([...good.subarray(0, 200)]))).rejects.toMatchObject({ code: 'CORRUPT_IMAGE' });
+    expect((await pooled.decodeForClip(good, CLIP_PREPROCESS)).decode).toBe('exact'); // the thread is fine after
+  });
+
+  it('keeps the event loop free during a long decode, and an aborted decode is stopped and its thread replaced', async () => {
+    const big = blankPng(5000, 5000, { depth: 16, colorType: 6 }); // ~200 KB, seconds of fast-png work
+    const ac = new AbortController();
+    let finished = false;
+    const decoding = pooled.decodeForClip(big, CLIP_PREPROCESS, ac.signal).finally(() => (finished = true));
+    decoding.catch(() => {});
+    // Timers fire while the decode runs: the loop is not held (in the calling thread it would be).
+    for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(finished).toBe(false);
+    const reason = new ClipEdgeError('TIMEOUT', 'deadline');
+    ac.abort(reason);
+    await expect(decoding).rejects.toBe(reason);
+    expect(pooled.memory()).toEqual({ reservedBytes: 0, waiting: 0 }); // its budget share is back
+    // The next job gets a fresh thread.
+    expect((await pooled.decodeForClip(input('rgb8.png'), CLIP_PREPROCESS)).decode).toBe('exact');
+  });
+
+  it('refuses a bad thread count', () => {
+    expect(() => createDecodePool({ threads: 0, maxPixels: 1 })).toThrow(/decode threads must be a positive integer/);
+  });
+});
