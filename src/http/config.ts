@@ -44,6 +44,8 @@ export interface ServiceConfig {
    * `auto`: the runtime's default (Node, Deno, Bun: 1024; Workers: what the isolate has left).
    */
   decodeBudgetMb?: number | 'auto';
+  /** `CLIP_EDGE_DECODE_THREADS`: threads that decode images off the event loop (Node); 0 decodes on the main thread. */
+  decodeThreads?: number;
 }
 
 const int = (name: string, v: string | undefined, min: number): number | undefined => {
@@ -111,6 +113,7 @@ export function configFromEnv(env: Record<string, string | undefined>): ServiceC
     host: env.HOST || undefined,
     limits: Object.keys(limits).length ? limits : undefined,
     decodeBudgetMb: megabytes('CLIP_EDGE_DECODE_BUDGET_MB', env.CLIP_EDGE_DECODE_BUDGET_MB),
+    decodeThreads: int('CLIP_EDGE_DECODE_THREADS', env.CLIP_EDGE_DECODE_THREADS, 0),
   };
   return Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) as ServiceConfig;
 }

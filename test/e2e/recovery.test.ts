@@ -61,6 +61,8 @@ describe.each(Object.keys(TARGETS) as (keyof typeof TARGETS)[])('faults and reco
     if (fault.name === 'hostile images') {
       for (const probe of ['scans 415', 'chunks 415', 'tall 413', 'webp 413']) expect(Object.keys(r.outcomes).some((k) => k.startsWith(probe)), JSON.stringify(r.outcomes)).toBe(true);
       expect(r.rssMiB.peak - r.rssMiB.before).toBeLessThan(128);
+      // On Node images decode in worker threads: the event loop keeps answering (loose bound: a shared 2-core machine).
+      if (name === 'node') expect(r.healthzDuring.worstMs).toBeLessThan(1000);
     }
   }, 120_000);
 

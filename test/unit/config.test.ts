@@ -25,6 +25,11 @@ describe('configFromEnv', () => {
     });
   });
 
+  it('reads the image decode settings', () => {
+    expect(configFromEnv({ CLIP_EDGE_DECODE_BUDGET_MB: '512', CLIP_EDGE_DECODE_THREADS: '0' })).toEqual({ decodeBudgetMb: 512, decodeThreads: 0 });
+    expect(configFromEnv({ CLIP_EDGE_DECODE_BUDGET_MB: 'auto' })).toEqual({ decodeBudgetMb: 'auto' });
+  });
+
   it('is empty for an empty environment', () => {
     expect(configFromEnv({})).toEqual({});
   });
@@ -39,6 +44,9 @@ describe('configFromEnv', () => {
     ['CLIP_EDGE_MAX_IN_FLIGHT', '0'],
     ['CLIP_EDGE_REQUEST_TIMEOUT_MS', '-1'],
     ['CLIP_EDGE_RATE_LIMIT', '0'],
+    ['CLIP_EDGE_DECODE_BUDGET_MB', '0'],
+    ['CLIP_EDGE_DECODE_BUDGET_MB', 'lots'],
+    ['CLIP_EDGE_DECODE_THREADS', '-1'],
   ])('rejects %s=%s with a message naming it', (k, v) => {
     expect(() => configFromEnv({ [k]: v })).toThrow(k);
   });

@@ -43,6 +43,7 @@ export async function createServiceApp(config: ServiceConfig, defaults: ServiceA
     maxBatch: config.maxBatch,
     limits: config.limits,
     ...(typeof config.decodeBudgetMb === 'number' ? { imageDecode: { budgetBytes: Math.floor(config.decodeBudgetMb * 1024 * 1024) } } : {}),
+    ...(config.decodeThreads !== undefined ? { decodeThreads: config.decodeThreads } : {}),
   });
   await clip.warmup();
   const app = createClipApp({
