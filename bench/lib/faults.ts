@@ -94,7 +94,7 @@ const hostileBodies = memo((): [string, string, Buffer, number][] => [
   ['webp', 'image/webp', claimingWebp(6324, 6324), 16],
   ['chunks', 'image/png', fragmentedPng(noisyPng(300, 300), 1), 1],
   ['png16', 'image/png', blankPng(1000, 1000, { depth: 16, colorType: 6 }), 1],
-  ['tall', 'image/png', blankPng(1, 40_000_000), 1],
+  ['tall', 'image/png', blankPng(1, 1_000_000), 1],
 ]);
 
 export const FAULTS: Fault[] = [
@@ -177,7 +177,7 @@ export const FAULTS: Fault[] = [
     name: 'hostile images',
     what: (c) =>
       `${c.scale} each, one kind after another: a progressive JPEG repeating a scan 2,000 times (3.4 MB); 16 at once of a 38-byte WebP claiming 6324×6324; ` +
-      'a PNG cut into ~280,000 one-byte IDAT chunks (3.5 MB); a blank 16-bit RGBA PNG of 1000×1000; a 1×40,000,000 PNG (155 KB)',
+      'a PNG cut into ~280,000 one-byte IDAT chunks (3.5 MB); a blank 16-bit RGBA PNG of 1000×1000; a 1×1,000,000 PNG (4 KB; its resize would be 224×224,000,000)',
     // Each probe has its answers: refused from the header / markers / chunk walk (4xx), or decoded
     // (the 16-bit PNG is an honest image: 200, or 503 TIMEOUT on a machine too loaded for the
     // deadline); OVERLOADED only where 16 arrive at once.

@@ -9,6 +9,7 @@ import { JpegTurboCodec, type JpegScale, jpegTurboDecodeBytes, scaledJpegSize } 
 import { applyOrientation } from './orient.ts';
 import type { PngHeader } from './png-header.ts';
 import { decodePng } from './png.ts';
+import { canStreamPng, decodePngForClip, streamedPngBytes } from './png-stream.ts';
 import { type ClipPreprocessConfig, assertResizable, resizeAndCenterCrop, resizeAndCenterCropOriented } from './preprocess.ts';
 import type { ImageHeader, RgbImage } from './types.ts';
 import type { ImageCodecWasm } from './wasm-codec.ts';
@@ -382,12 +383,28 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
       const swap = header.orientation >= 5;
       const upright = { width: swap ? header.height : header.width, height: swap ? header.width : header.height };
       assertResizable(upright.width, upright.height, config);
+      // A non-interlaced PNG streams row by row into the crop: its memory does not grow with the image.
+      const streamed = header.format === 'png' && canStreamPng(header);
       if (executor) {
-        const need = header.format === 'jpeg' && turbo ? jpegTurboDecodeBytes(header, bytes.length, jpegScale(header, bytes.length, config)) : estimateDecodeBytes(header, bytes.length, { jpegTurbo: false, full: true });
+        const need =
+          header.format === 'jpeg' && turbo
+            ? jpegTurboDecodeBytes(header, bytes.length, jpegScale(header, bytes.length, config))
+            : streamed
+              ? bytes.length + streamedPngBytes(header, config)
+              : estimateDecodeBytes(header, bytes.length, { jpegTurbo: false, full: true });
         if (need > decodeBudgetBytes) throw overBudget(header, need, bytes.length, false);
         return reserved(need, signal, () => executor.decodeForClip(bytes, config, signal));
       }
       if (header.format === 'jpeg' && turbo) return { ...upright, ...(await turboForClip(turbo, bytes, header, config, signal)) };
+      if (streamed) {
+        const need = bytes.length + streamedPngBytes(header, config);
+        if (need > decodeBudgetBytes) throw overBudget(header, need, bytes.length, false);
+        return reserved(need, signal, async () => {
+          const t0 = performance.now();
+          const crop = await guard(header, () => decodePngForClip(bytes, header, config, signal));
+          return { crop, ...upright, decode: 'exact', ms: { decode: performance.now() - t0, resize: 0 } };
+        });
+      }
       const need = estimateDecodeBytes(header, bytes.length, { jpegTurbo: false, full: true });
       if (need > decodeBudgetBytes) throw overBudget(header, need, bytes.length, false);
       return reserved(need, signal, async () => {

@@ -61,7 +61,7 @@ export function pngToRgb(s: PngSamples): RgbImage {
  * 256 RGB entries. Indices past the end of PLTE read PIL's default palette entry, a grey ramp
  * (index i → (i, i, i)), which is what PIL 9's convert("RGB") gives for them.
  */
-function paletteLut(palette: ReadonlyArray<ArrayLike<number>>): Uint8Array {
+export function paletteLut(palette: ReadonlyArray<ArrayLike<number>>): Uint8Array {
   const lut = new Uint8Array(768);
   for (let i = 0; i < 256; i++) lut[i * 3] = lut[i * 3 + 1] = lut[i * 3 + 2] = i;
   for (let i = 0; i < Math.min(256, palette.length); i++) {

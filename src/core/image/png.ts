@@ -44,7 +44,7 @@ export async function decodePng(bytes: Uint8Array, header: PngHeader): Promise<R
   });
 }
 
-function paletteOf(plte: Uint8Array | null): number[][] {
+export function paletteOf(plte: Uint8Array | null): number[][] {
   const entries: number[][] = [];
   if (plte) for (let i = 0; i + 2 < plte.length; i += 3) entries.push([plte[i]!, plte[i + 1]!, plte[i + 2]!]);
   return entries;
@@ -75,7 +75,7 @@ function deinterlaceSubByte(lines: Uint8Array, width: number, height: number, de
 }
 
 /** PNG row filters with one byte per "pixel", as the spec says for sub-byte depths. */
-function unfilterBpp1(filter: number, row: Uint8Array, prev: Uint8Array): void {
+export function unfilterBpp1(filter: number, row: Uint8Array, prev: Uint8Array): void {
   const n = row.length;
   switch (filter) {
     case 0:
@@ -122,7 +122,7 @@ function crc32(bytes: Uint8Array): number {
 }
 
 /** Every chunk's CRC up to IEND (the header walk already checked the lengths). */
-function checkCrcs(bytes: Uint8Array): void {
+export function checkCrcs(bytes: Uint8Array): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let o = 8; o + 12 <= bytes.length; ) {
     const length = view.getUint32(o);

@@ -20,7 +20,8 @@ import type { RgbImage } from './types.ts';
 
 const PRECISION_BITS = 22;
 const ONE = 1 << PRECISION_BITS;
-const HALF = 1 << (PRECISION_BITS - 1);
+/** Where PIL's fixed-point sums start (rounding): 1 << 21. */
+export const HALF = 1 << (PRECISION_BITS - 1);
 const BICUBIC_SUPPORT = 2.0;
 
 function bicubic(x: number): number {
@@ -77,7 +78,8 @@ export function precomputeCoefficients(inSize: number, outSize: number, first: n
   return { ksize, bounds, weights };
 }
 
-const clip8 = (s: number): number => {
+/** A fixed-point sum to its 8-bit value, clipped as PIL does. */
+export const clip8 = (s: number): number => {
   const v = s >> PRECISION_BITS;
   return v < 0 ? 0 : v > 255 ? 255 : v;
 };
@@ -188,7 +190,7 @@ export function resizeBicubicFrom(
 }
 
 /** Weight 1.0 on one input each: a horizontal "pass" that only gathers columns `first..first+count-1`. */
-function identityCoefficients(first: number, count: number): Coefficients {
+export function identityCoefficients(first: number, count: number): Coefficients {
   const bounds = new Int32Array(count * 2);
   for (let i = 0; i < count; i++) {
     bounds[i * 2] = first + i;
@@ -231,7 +233,7 @@ function horizontalPass(src: Uint8Array, layout: PixelLayout, row0: number, rows
  * Sums row by row into an accumulator (cache friendly); integer sums are exact in doubles, so
  * the order does not change the result against Resample.c's column-wise loop.
  */
-function verticalPass(
+export function verticalPass(
   src: Uint8Array,
   stride: number,
   col: number,

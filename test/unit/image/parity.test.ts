@@ -59,3 +59,18 @@ describe('PIL parity (committed refs)', () => {
     console.log(`PIL ${index.pil} parity, committed refs:\n${report.toString()}`);
   });
 });
+
+// decodeForClip streams non-interlaced PNGs row by row into the crop (src/core/image/png-stream.ts):
+// the same bytes as decoding whole then cropping, and as close to PIL.
+describe('PIL parity of the streamed PNG path (decodeForClip)', () => {
+  const pngs = index.entries.filter((e) => e.source?.endsWith('.png'));
+  it.each(pngs.map((e) => [e.name, e] as const))('%s', async (_, entry) => {
+    const bytes = new Uint8Array(readFileSync(path.join(repoRoot, entry.source!)));
+    const whole = await decoder.decode(bytes);
+    for (const c of entry.crops) {
+      const { crop } = await decoder.decodeForClip(bytes, configOf(c));
+      expect(Buffer.from(crop.data).equals(Buffer.from(resizeAndCenterCrop(whole, configOf(c)).data)), `${entry.name} ${c.config}`).toBe(true);
+      expectClose(diff(crop, readRefPng(path.join(COMMITTED_REFS, c.file))));
+    }
+  });
+});

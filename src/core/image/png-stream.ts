@@ -1,0 +1,180 @@
+import { throwIfAborted } from '../abort.ts';
+import { corrupt } from './errors.ts';
+import { checkCrcs, paletteOf } from './png.ts';
+import { pngChannels, type PngHeader } from './png-header.ts';
+import { paletteLut } from './png-pixels.ts';
+import type { ClipPreprocessConfig } from './preprocess.ts';
+import { createStreamingCrop } from './resample-stream.ts';
+import type { RgbImage } from './types.ts';
+
+/*
+ * A non-interlaced PNG straight to CLIP's crop, row by row: the platform's zlib
+ * (DecompressionStream) inflates the IDAT stream in slices, each scanline is unfiltered against the
+ * previous one, converted to 8-bit RGB as PIL's convert("RGB") does (pngToRgb's rules) and handed to
+ * the streaming resize + crop. Memory: two scanlines, the inflater's buffers and the crop's state,
+ * never the image; work is checked against the signal every few rows. Interlaced PNGs (their rows
+ * arrive in seven passes) take the whole-image path.
+ */
+
+/** Whether this PNG can be streamed here. */
+export const canStreamPng = (h: PngHeader): boolean => !h.interlaced && typeof DecompressionStream !== 'undefined';
+
+/** Bytes a streamed decode holds at its peak, besides the file: scanlines, inflater, crop state. */
+export function streamedPngBytes(h: PngHeader, config: ClipPreprocessConfig): number {
+  const row = Math.ceil((h.width * pngChannels(h.colorType) * h.depth) / 8) + 1;
+  const swap = h.orientation >= 5;
+  const cropState = swap ? h.width * config.cropWidth * 3 * 4 : config.cropWidth * config.cropHeight * 3 * 9;
+  return 4 * row + h.width * 3 + cropState + (1 << 20);
+}
+
+/** Decodes and crops; `bytes` passed the header checks (IDAT present, lengths within the file). */
+export async function decodePngForClip(bytes: Uint8Array, h: PngHeader, config: ClipPreprocessConfig, signal?: AbortSignal): Promise<RgbImage> {
+  if (h.incomplete) throw corrupt('PNG', h.incomplete);
+  if (h.idat.length === 0) throw corrupt('PNG', 'no IDAT chunk (no image data)');
+  if (h.colorType === 3 && !h.plte) throw corrupt('PNG', 'palette image without a PLTE chunk');
+  checkCrcs(bytes);
+  const crop = createStreamingCrop(h.width, h.height, h.orientation, config);
+  const stride = Math.ceil((h.width * pngChannels(h.colorType) * h.depth) / 8);
+  const bpp = Math.max(1, Math.ceil((pngChannels(h.colorType) * h.depth) / 8));
+  const toRgb = rowConverter(h);
+  let prev = new Uint8Array(stride);
+  let cur = new Uint8Array(stride);
+  const rgb = new Uint8Array(h.width * 3);
+  let filter = -1; // the current row's filter byte, once read
+  let filled = 0;
+  let y = 0;
+  await inflateRows(h, (chunk) => {
+    let o = 0;
+    while (o < chunk.length && y < h.height) {
+      if (filter < 0) {
+        filter = chunk[o++]!;
+        continue;
+      }
+      const take = Math.min(stride - filled, chunk.length - o);
+      cur.set(chunk.subarray(o, o + take), filled);
+      filled += take;
+      o += take;
+      if (filled < stride) break;
+      unfilter(filter, cur, prev, bpp);
+      if (crop.needsRow(y)) crop.pushRow(y, toRgb(cur, rgb));
+      [prev, cur] = [cur, prev];
+      filter = -1;
+      filled = 0;
+      if (++y % 64 === 0) throwIfAborted(signal);
+    }
+    return y >= h.height;
+  });
+  if (y < h.height) throw corrupt('PNG', `image data ends after ${y} of ${h.height} rows: truncated or damaged zlib stream`);
+  return crop.finish();
+}
+
+/**
+ * Feeds the inflated IDAT stream to `onChunk` until it returns true (all rows read); like
+ * png-inflate.ts, input goes in slices small enough that one cannot inflate to much more than the
+ * image needs, and zlib's complaints after the last row are ignored (PIL stops reading there).
+ */
+async function inflateRows(h: PngHeader, onChunk: (chunk: Uint8Array) => boolean): Promise<void> {
+  const ds = new DecompressionStream('deflate');
+  const writer = ds.writable.getWriter();
+  const reader = ds.readable.getReader();
+  let stop = false;
+  // As in png-inflate.ts: deflate expands at most ~1032:1, so a slice this size cannot inflate to much
+  // more than the image's own bound (a zlib bomb is read a slice at a time and never held whole).
+  const expected = h.height * (1 + Math.ceil((h.width * pngChannels(h.colorType) * h.depth) / 8));
+  const slice = Math.max(256, Math.min(16_384, Math.floor((expected * 2 + 65_536) / 1032)));
+  const writing = (async () => {
+    for (const chunk of h.idat) {
+      for (let o = 0; o < chunk.length && !stop; o += slice) await writer.write(chunk.subarray(o, o + slice) as Uint8Array<ArrayBuffer>);
+    }
+    if (!stop) await writer.close();
+  })();
+  writing.catch(() => {});
+  for (;;) {
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch {
+      return; // a damaged stream: the caller reports how many rows arrived
+    }
+    if (next.done) return;
+    let complete: boolean;
+    try {
+      complete = onChunk(next.value);
+    } catch (e) {
+      complete = true;
+      throw e; // a bad filter byte, or the signal: the finally below stops the inflater
+    } finally {
+      if (complete!) {
+        stop = true;
+        void reader.cancel().catch(() => {});
+      }
+    }
+    if (complete) return;
+  }
+}
+
+/** PNG's five row filters, in place, against the previous (unfiltered) row; `bpp` bytes per pixel (≥ 1). */
+function unfilter(filter: number, row: Uint8Array, prev: Uint8Array, bpp: number): void {
+  const n = row.length;
+  switch (filter) {
+    case 0:
+      return;
+    case 1:
+      for (let i = bpp; i < n; i++) row[i] = (row[i]! + row[i - bpp]!) & 255;
+      return;
+    case 2:
+      for (let i = 0; i < n; i++) row[i] = (row[i]! + prev[i]!) & 255;
+      return;
+    case 3:
+      for (let i = 0; i < n; i++) row[i] = (row[i]! + (((i >= bpp ? row[i - bpp]! : 0) + prev[i]!) >> 1)) & 255;
+      return;
+    case 4:
+      for (let i = 0; i < n; i++) {
+        const a = i >= bpp ? row[i - bpp]! : 0;
+        const b = prev[i]!;
+        const c = i >= bpp ? prev[i - bpp]! : 0;
+        const pa = Math.abs(b - c);
+        const pb = Math.abs(a - c);
+        const pc = Math.abs(a + b - 2 * c);
+        row[i] = (row[i]! + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 255;
+      }
+      return;
+    default:
+      throw corrupt('PNG', `unknown row filter type ${filter}`);
+  }
+}
+
+/** One unfiltered scanline to 8-bit RGB, by pngToRgb's rules (png-pixels.ts). */
+function rowConverter(h: PngHeader): (row: Uint8Array, out: Uint8Array) => Uint8Array {
+  const { width, depth, colorType } = h;
+  if (colorType === 3 || depth < 8) {
+    const lut = colorType === 3 ? paletteLut(paletteOf(h.plte)) : null;
+    const mask = (1 << depth) - 1;
+    const scale = 255 / mask;
+    return (row, out) => {
+      for (let x = 0, o = 0; x < width; x++, o += 3) {
+        const bit = x * depth;
+        const v = depth === 8 ? row[x]! : (row[bit >> 3]! >> (8 - depth - (bit & 7))) & mask;
+        if (lut) {
+          out[o] = lut[v * 3]!;
+          out[o + 1] = lut[v * 3 + 1]!;
+          out[o + 2] = lut[v * 3 + 2]!;
+        } else out[o] = out[o + 1] = out[o + 2] = v * scale;
+      }
+      return out;
+    };
+  }
+  const channels = pngChannels(colorType);
+  const sample = depth / 8; // 1 or 2 bytes; a 16-bit sample keeps its high (first) byte
+  const px = channels * sample;
+  return (row, out) => {
+    if (channels <= 2) for (let x = 0, p = 0, o = 0; x < width; x++, p += px, o += 3) out[o] = out[o + 1] = out[o + 2] = row[p]!;
+    else
+      for (let x = 0, p = 0, o = 0; x < width; x++, p += px, o += 3) {
+        out[o] = row[p]!;
+        out[o + 1] = row[p + sample]!;
+        out[o + 2] = row[p + 2 * sample]!;
+      }
+    return out;
+  };
+}

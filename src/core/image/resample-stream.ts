@@ -1,0 +1,221 @@
+import { centerCropOrigin, type ClipPreprocessConfig, assertResizable } from './preprocess.ts';
+import { type Coefficients, type Window, HALF, clip8, identityCoefficients, precomputeCoefficients, verticalPass } from './resample.ts';
+import type { RgbImage } from './types.ts';
+
+/*
+ * CLIP's resize + center crop (PIL's two-pass bicubic, then torchvision's crop) fed one stored row
+ * at a time, in the order a decoder produces them, through an EXIF orientation: the same pixels as
+ * `resizeAndCenterCropOriented` on the whole image, without the whole image.
+ *
+ * Rows that are upright rows (orientations 1–4, flipped or not): each row's horizontal pass is done
+ * as it arrives, and added into the accumulators of the output rows whose window contains it
+ * (integer sums: the order of the additions cannot change them); an output row is written out and
+ * dropped as soon as its last input row has arrived. Memory: a few output rows of crop width.
+ *
+ * Rows that are upright columns (5–8, the transposed ones: a phone photo taken upright is stored
+ * sideways with orientation 6): the horizontal pass runs across rows, so its sums are kept for every
+ * upright row the crop reads (crop width × rows × 3 int32: 10 MB for a 12 MP photo, against 36 MB
+ * for its pixels), rounded to 8 bits once the last column arrived, then the vertical pass runs.
+ *
+ * The 8-bit rounding between the passes is PIL's, so the crop is the same to the last bit.
+ */
+
+export interface StreamingCrop {
+  /** Stored row `y` (0-based, top to bottom as stored), `storedWidth` × 3 RGB bytes. Rows may come in any order, each once. */
+  pushRow(y: number, row: Uint8Array): void;
+  /** The crop, once every stored row the crop reads has been pushed (rows it does not read may be skipped). */
+  finish(): RgbImage;
+  /** Whether stored row `y` is read at all (a decoder may skip converting the others). */
+  needsRow(y: number): boolean;
+}
+
+interface Geometry {
+  /** Upright size. */
+  readonly width: number;
+  readonly height: number;
+  /** The crop's window of the resized image. */
+  readonly window: Window;
+  /** Where the window lies in the crop (torchvision pads with zeros where the image is smaller than the crop). */
+  readonly padLeft: number;
+  readonly padTop: number;
+  readonly hc: Coefficients;
+  /** Null when the height keeps its size (then rows are copied). */
+  readonly vc: Coefficients | null;
+  /** Upright rows the vertical pass reads: [rowFirst, rowEnd). */
+  readonly rowFirst: number;
+  readonly rowEnd: number;
+}
+
+function geometry(width: number, height: number, config: ClipPreprocessConfig): Geometry {
+  const size = assertResizable(width, height, config);
+  const { cropWidth: cw, cropHeight: ch } = config;
+  const { left, top } = centerCropOrigin(size.width, size.height, cw, ch);
+  const x0 = Math.max(0, left);
+  const y0 = Math.max(0, top);
+  const window = { left: x0, top: y0, width: Math.min(size.width, left + cw) - x0, height: Math.min(size.height, top + ch) - y0 };
+  const hc = size.width !== width ? precomputeCoefficients(width, size.width, window.left, window.width) : identityCoefficients(window.left, window.width);
+  const vc = size.height !== height ? precomputeCoefficients(height, size.height, window.top, window.height) : null;
+  const last = (window.height - 1) * 2;
+  return {
+    width,
+    height,
+    window,
+    padLeft: x0 - left,
+    padTop: y0 - top,
+    hc,
+    vc,
+    rowFirst: vc ? vc.bounds[0]! : window.top,
+    rowEnd: vc ? vc.bounds[last]! + vc.bounds[last + 1]! : window.top + window.height,
+  };
+}
+
+/** A streaming resize + center crop of a `storedWidth` × `storedHeight` image shown with EXIF `orientation`. */
+export function createStreamingCrop(storedWidth: number, storedHeight: number, orientation: number, config: ClipPreprocessConfig): StreamingCrop {
+  const transposed = orientation >= 5 && orientation <= 8;
+  const g = transposed ? geometry(storedHeight, storedWidth, config) : geometry(storedWidth, storedHeight, config);
+  const out = new Uint8Array(config.cropWidth * config.cropHeight * 3);
+  const place = (wy: number, row: Uint8Array) => out.set(row, ((g.padTop + wy) * config.cropWidth + g.padLeft) * 3);
+  const finishWith = (): RgbImage => ({ width: config.cropWidth, height: config.cropHeight, data: out });
+  return transposed ? transposedCrop(g, storedWidth, orientation, place, finishWith) : uprightCrop(g, storedWidth, storedHeight, orientation, place, finishWith);
+}
+
+function uprightCrop(g: Geometry, sw: number, sh: number, orientation: number, place: (wy: number, row: Uint8Array) => void, finish: () => RgbImage): StreamingCrop {
+  const flipY = orientation === 3 || orientation === 4;
+  const mirror = orientation === 2 || orientation === 3;
+  const uprightRow = (y: number) => (flipY ? sh - 1 - y : y);
+  const { window, hc, vc, rowFirst, rowEnd } = g;
+  const n = window.width * 3;
+  // For each upright row the crop reads, the output rows it feeds (CSR: first index, count).
+  const feeds = vc ? rowFeeds(vc, window.height, rowFirst, rowEnd) : null;
+  const acc = new Map<number, { sum: Float64Array; left: number }>();
+  let written = 0;
+  const tmp = new Uint8Array(n);
+  return {
+    needsRow: (y) => {
+      const u = uprightRow(y);
+      return u >= rowFirst && u < rowEnd;
+    },
+    pushRow(y, row) {
+      const u = uprightRow(y);
+      if (u < rowFirst || u >= rowEnd) return;
+      horizontalRow(row, mirror ? sw - 1 : 0, mirror ? -1 : 1, hc, window.width, tmp);
+      if (!vc || !feeds) {
+        place(u - window.top, tmp);
+        written++;
+        return;
+      }
+      const at = u - rowFirst;
+      for (let f = feeds.offsets[at]!; f < feeds.offsets[at + 1]!; f++) {
+        const j = feeds.rows[f]!;
+        let a = acc.get(j);
+        if (!a) acc.set(j, (a = { sum: new Float64Array(n).fill(HALF), left: vc.bounds[j * 2 + 1]! }));
+        const w = vc.weights[j * vc.ksize + (u - vc.bounds[j * 2]!)]!;
+        if (w !== 0) for (let i = 0; i < n; i++) a.sum[i]! += tmp[i]! * w;
+        if (--a.left === 0) {
+          const done = new Uint8Array(n);
+          for (let i = 0; i < n; i++) done[i] = clip8(a.sum[i]!);
+          place(j, done);
+          acc.delete(j);
+          written++;
+        }
+      }
+    },
+    finish() {
+      if (written !== window.height) throw new Error(`streaming crop finished with ${written} of ${window.height} rows`);
+      return finish();
+    },
+  };
+}
+
+/** Which output rows each input row in [rowFirst, rowEnd) contributes to, in CSR form. */
+function rowFeeds(vc: Coefficients, outRows: number, rowFirst: number, rowEnd: number): { offsets: Int32Array; rows: Int32Array } {
+  const counts = new Int32Array(rowEnd - rowFirst + 1);
+  for (let j = 0; j < outRows; j++) for (let u = vc.bounds[j * 2]!; u < vc.bounds[j * 2]! + vc.bounds[j * 2 + 1]!; u++) counts[u - rowFirst + 1]!++;
+  for (let i = 1; i < counts.length; i++) counts[i]! += counts[i - 1]!;
+  const rows = new Int32Array(counts[counts.length - 1]!);
+  const fill = counts.slice(0, -1);
+  for (let j = 0; j < outRows; j++) for (let u = vc.bounds[j * 2]!; u < vc.bounds[j * 2]! + vc.bounds[j * 2 + 1]!; u++) rows[fill[u - rowFirst]!++] = j;
+  return { offsets: counts, rows };
+}
+
+/** PIL's horizontal pass of one row read from `start` with step `dx` (pixels), into `out` (8-bit). */
+function horizontalRow(row: Uint8Array, start: number, dx: number, c: Coefficients, outW: number, out: Uint8Array): void {
+  const { ksize, bounds, weights } = c;
+  const step = dx * 3;
+  for (let xx = 0, o = 0; xx < outW; xx++) {
+    const xmin = bounds[xx * 2]!;
+    const count = bounds[xx * 2 + 1]!;
+    const kb = xx * ksize;
+    let s0 = HALF;
+    let s1 = HALF;
+    let s2 = HALF;
+    let p = (start + xmin * dx) * 3;
+    for (let x = 0; x < count; x++, p += step) {
+      const w = weights[kb + x]!;
+      s0 += row[p]! * w;
+      s1 += row[p + 1]! * w;
+      s2 += row[p + 2]! * w;
+    }
+    out[o++] = clip8(s0);
+    out[o++] = clip8(s1);
+    out[o++] = clip8(s2);
+  }
+}
+
+function transposedCrop(g: Geometry, sw: number, orientation: number, place: (wy: number, row: Uint8Array) => void, finish: () => RgbImage): StreamingCrop {
+  // Upright (x, y) is stored (sx, sy) with: x = sy (5, 8) or sh-1-sy (6, 7); y = sx (5, 6) or sw-1-sx (7, 8).
+  const sh = g.width;
+  const flipX = orientation === 6 || orientation === 7;
+  const flipY = orientation === 7 || orientation === 8;
+  const { window, hc, vc, rowFirst, rowEnd } = g;
+  const rows = rowEnd - rowFirst;
+  const n = window.width * 3;
+  // Horizontal sums per upright row the crop reads; a column feeds the output columns whose window holds it.
+  const sums = new Int32Array(rows * n).fill(HALF);
+  const feeds = columnFeeds(hc, window.width, sh);
+  let pushed = 0;
+  return {
+    needsRow: (y) => feeds.offsets[(flipX ? sh - 1 - y : y) + 1]! > feeds.offsets[flipX ? sh - 1 - y : y]!,
+    pushRow(y, row) {
+      const x = flipX ? sh - 1 - y : y;
+      pushed++;
+      for (let f = feeds.offsets[x]!; f < feeds.offsets[x + 1]!; f++) {
+        const j = feeds.cols[f]!;
+        const w = hc.weights[j * hc.ksize + (x - hc.bounds[j * 2]!)]!;
+        if (w === 0) continue;
+        for (let r = 0; r < rows; r++) {
+          const uy = rowFirst + r;
+          const p = (flipY ? sw - 1 - uy : uy) * 3;
+          const s = r * n + j * 3;
+          sums[s] = sums[s]! + row[p]! * w;
+          sums[s + 1] = sums[s + 1]! + row[p + 1]! * w;
+          sums[s + 2] = sums[s + 2]! + row[p + 2]! * w;
+        }
+      }
+    },
+    finish() {
+      if (pushed === 0) throw new Error('streaming crop finished with no rows');
+      const tmp = new Uint8Array(rows * n);
+      for (let i = 0; i < tmp.length; i++) tmp[i] = clip8(sums[i]!);
+      if (vc) {
+        const crop = new Uint8Array(window.height * n);
+        verticalPass(tmp, n, 0, rowFirst, vc, window.width, window.height, crop);
+        for (let wy = 0; wy < window.height; wy++) place(wy, crop.subarray(wy * n, (wy + 1) * n));
+      } else {
+        for (let wy = 0; wy < window.height; wy++) place(wy, tmp.subarray((window.top + wy - rowFirst) * n, (window.top + wy - rowFirst + 1) * n));
+      }
+      return finish();
+    },
+  };
+}
+
+/** For each upright column (0 .. width-1), the output columns whose window holds it (CSR). */
+function columnFeeds(hc: Coefficients, outCols: number, width: number): { offsets: Int32Array; cols: Int32Array } {
+  const counts = new Int32Array(width + 1);
+  for (let j = 0; j < outCols; j++) for (let x = hc.bounds[j * 2]!; x < hc.bounds[j * 2]! + hc.bounds[j * 2 + 1]!; x++) counts[x + 1]!++;
+  for (let i = 1; i < counts.length; i++) counts[i]! += counts[i - 1]!;
+  const cols = new Int32Array(counts[width]!);
+  const fill = counts.slice(0, -1);
+  for (let j = 0; j < outCols; j++) for (let x = hc.bounds[j * 2]!; x < hc.bounds[j * 2]! + hc.bounds[j * 2 + 1]!; x++) cols[fill[x]!++] = j;
+  return { offsets: counts, cols };
+}
