@@ -51,7 +51,7 @@ async function child(way: string, file: string): Promise<void> {
   const { CLIP_PREPROCESS, resizeAndCenterCrop } = await import('../src/core/image/preprocess.ts');
   const { nodeImageCodecs } = await import('../src/runtime/fs/codecs.ts');
   const sharp = (await import('sharp')).default;
-  const decoder = createImageDecoder({ wasm: nodeImageCodecs() });
+  const decoder = createImageDecoder({ wasm: nodeImageCodecs(), maxPixels: 100_000_000 }); // 48 MP is over the server's default 40 MP
   const bytes = new Uint8Array(readFileSync(file));
   const before = process.memoryUsage().rss;
   const t0 = performance.now();

@@ -7,7 +7,7 @@ import { assertJpegComplete, type JpegHeader } from './jpeg-header.ts';
 import { createJpegCodec, decodeJpeg } from './jpeg.ts';
 import { JpegTurboCodec, type JpegScale, jpegTurboDecodeBytes, scaledJpegSize } from './jpeg-turbo.ts';
 import { applyOrientation } from './orient.ts';
-import type { PngHeader } from './png-header.ts';
+import { maxPngChunks, PNG_BASE_CHUNKS, type PngHeader } from './png-header.ts';
 import { decodePng } from './png.ts';
 import { canStreamPng, decodePngForClip, streamedPngBytes } from './png-stream.ts';
 import { type ClipPreprocessConfig, assertResizable, resizeAndCenterCrop, resizeAndCenterCropOriented } from './preprocess.ts';
@@ -25,8 +25,6 @@ export const DEFAULT_MAX_JPEG_SCANS = 100;
 export const DEFAULT_MAX_PIXELS_PER_BYTE = 1024;
 /** Images up to this many pixels are not held to {@link ImageDecoderOptions.maxPixelsPerByte} (their cost is small anyway). */
 export const PIXELS_PER_BYTE_FLOOR = 4_000_000;
-/** A PNG may have this many chunks, plus one per KiB of file (libpng writes 8 KiB IDATs; a 1-byte-chunk PNG is an attack). */
-export const PNG_BASE_CHUNKS = 1024;
 
 export interface ImageDecoderOptions {
   /**
@@ -223,13 +221,13 @@ function headerWithin(bytes: Uint8Array, limits: HeaderLimits): FormatHeader {
     );
   }
   if (header.format === 'png') {
-    const maxChunks = PNG_BASE_CHUNKS + Math.floor(bytes.length / 1024);
+    const maxChunks = maxPngChunks(bytes.length);
     if (header.chunks > maxChunks) {
       throw new ClipEdgeError(
         'UNSUPPORTED_IMAGE',
-        `PNG is split into ${header.chunks.toLocaleString('en-US')} chunks; a ${bytes.length.toLocaleString('en-US')}-byte PNG may have at most ${maxChunks.toLocaleString('en-US')} ` +
+        `PNG is split into more than ${maxChunks.toLocaleString('en-US')} chunks, the most a ${bytes.length.toLocaleString('en-US')}-byte PNG may have ` +
           `(${PNG_BASE_CHUNKS} plus one per KiB); re-save it with any image tool`,
-        { details: { chunks: header.chunks, maxChunks, fileBytes: bytes.length } },
+        { details: { maxChunks, fileBytes: bytes.length } },
       );
     }
   }

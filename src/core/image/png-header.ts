@@ -14,7 +14,10 @@ export interface PngHeader extends ImageHeader {
   readonly plte: Uint8Array | null;
   /** Why the chunk list is incomplete (truncated file), or null when IEND was reached. */
   readonly incomplete: string | null;
-  /** Chunks walked (IHDR and IEND included): the decoders' work grows with it, whatever their size. */
+  /**
+   * Chunks walked (IHDR and IEND included), or {@link maxPngChunks} + 1 when the walk stopped there
+   * (so that counting a million one-byte chunks costs no more than refusing them).
+   */
   readonly chunks: number;
 }
 
@@ -30,6 +33,11 @@ const DEPTHS: Readonly<Record<number, readonly number[]>> = {
 const MAX_DIMENSION = 0x7fffffff; // PNG spec: 2^31 - 1
 
 export const pngChannels = (colorType: number): number => CHANNELS[colorType] ?? 0;
+
+/** A PNG may have this many chunks, plus one per KiB of file (libpng writes 8 KiB IDATs; one-byte chunks are an attack). */
+export const PNG_BASE_CHUNKS = 1024;
+/** Most chunks a PNG of `fileBytes` may have: its decoders' work grows with the count, whatever the chunks' size. */
+export const maxPngChunks = (fileBytes: number): number => PNG_BASE_CHUNKS + Math.floor(fileBytes / 1024);
 
 /**
  * IHDR, then a walk over the chunk list (lengths only, no CRC or inflate: the decoder does
@@ -65,8 +73,9 @@ export function readPngHeader(bytes: Uint8Array): PngHeader {
   let incomplete: string | null = 'data ends before the IEND chunk (truncated file?)';
   let o = SIGNATURE_LENGTH;
   let chunks = 0;
+  const maxChunks = maxPngChunks(bytes.length);
   while (o + 8 <= bytes.length) {
-    chunks++;
+    if (++chunks > maxChunks) break;
     const length = r.u32be(o, 'chunk');
     const type = r.ascii(o + 4, 4, 'chunk');
     if (o + 12 + length > bytes.length) {
