@@ -333,28 +333,57 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
     return applyOrientation(img, header.orientation);
   };
 
-  /** libjpeg-turbo: resized straight from the codec's memory, DCT-scaled when allowed and needed. */
-  const turboForClip = async (turboCodec: JpegTurboCodec, bytes: Uint8Array, header: JpegHeader, config: ClipPreprocessConfig, signal?: AbortSignal) => {
-    const denom = jpegScale(header, bytes.length, config);
-    const need = jpegTurboDecodeBytes(header, bytes.length, denom);
-    return reserved(need, signal, async () => {
-      const t0 = performance.now();
-      let t1 = t0;
-      const crop = await guard(header, () =>
-        turboCodec.decode(
-          bytes,
-          header,
-          denom,
-          (view) => {
-            t1 = performance.now();
-            return resizeAndCenterCropOriented(view, header.orientation, config);
-          },
-          discardAfter(need),
-        ),
-      );
-      const decode: DecodePath = denom === 1 ? 'exact' : `dct-1/${denom}`;
-      return { crop, decode, ms: { decode: t1 - t0, resize: performance.now() - t1 } };
-    });
+  type Cropped = Omit<ClipCrop, 'width' | 'height'>;
+
+  /** libjpeg-turbo: resized straight from the codec's memory, DCT-scaled at 1/`denom` (the caller has reserved the memory). */
+  const turboForClip = async (turboCodec: JpegTurboCodec, bytes: Uint8Array, header: JpegHeader, denom: JpegScale, need: number, config: ClipPreprocessConfig): Promise<Cropped> => {
+    const t0 = performance.now();
+    let t1 = t0;
+    const crop = await guard(header, () =>
+      turboCodec.decode(
+        bytes,
+        header,
+        denom,
+        (view) => {
+          t1 = performance.now();
+          return resizeAndCenterCropOriented(view, header.orientation, config);
+        },
+        discardAfter(need),
+      ),
+    );
+    return { crop, decode: denom === 1 ? 'exact' : `dct-1/${denom}`, ms: { decode: t1 - t0, resize: performance.now() - t1 } };
+  };
+
+  /** Whole image, then resize + crop. */
+  const wholeForClip = async (bytes: Uint8Array, header: FormatHeader, need: number, config: ClipPreprocessConfig): Promise<Cropped> => {
+    const t0 = performance.now();
+    const img = await decodeWhole(bytes, header, need);
+    const t1 = performance.now();
+    return { crop: resizeAndCenterCrop(img, config), decode: 'exact', ms: { decode: t1 - t0, resize: performance.now() - t1 } };
+  };
+
+  /**
+   * How an image reaches CLIP's crop, and the memory that takes at its peak: libjpeg-turbo from its
+   * wasm memory (DCT-scaled if allowed and needed); a non-interlaced PNG streamed row by row (its
+   * memory does not grow with the image); anything else decoded whole. With an executor the same
+   * estimate is reserved here and the decode runs there.
+   */
+  const planForClip = (bytes: Uint8Array, header: FormatHeader, config: ClipPreprocessConfig, signal?: AbortSignal): { need: number; run: () => Promise<Cropped> } => {
+    if (header.format === 'jpeg' && turbo) {
+      const denom = jpegScale(header, bytes.length, config);
+      const need = jpegTurboDecodeBytes(header, bytes.length, denom);
+      return { need, run: () => turboForClip(turbo, bytes, header, denom, need, config) };
+    }
+    if (header.format === 'png' && canStreamPng(header)) {
+      const run = async (): Promise<Cropped> => {
+        const t0 = performance.now();
+        const crop = await guard(header, () => decodePngForClip(bytes, header, config, signal));
+        return { crop, decode: 'exact', ms: { decode: performance.now() - t0, resize: 0 } };
+      };
+      return { need: bytes.length + streamedPngBytes(header, config), run };
+    }
+    const need = estimateDecodeBytes(header, bytes.length, { jpegTurbo: false, full: true });
+    return { need, run: () => wholeForClip(bytes, header, need, config) };
   };
 
   const checkedHeader = (bytes: Uint8Array) => headerWithin(bytes, limits);
@@ -381,37 +410,10 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
       const swap = header.orientation >= 5;
       const upright = { width: swap ? header.height : header.width, height: swap ? header.width : header.height };
       assertResizable(upright.width, upright.height, config);
-      // A non-interlaced PNG streams row by row into the crop: its memory does not grow with the image.
-      const streamed = header.format === 'png' && canStreamPng(header);
-      if (executor) {
-        const need =
-          header.format === 'jpeg' && turbo
-            ? jpegTurboDecodeBytes(header, bytes.length, jpegScale(header, bytes.length, config))
-            : streamed
-              ? bytes.length + streamedPngBytes(header, config)
-              : estimateDecodeBytes(header, bytes.length, { jpegTurbo: false, full: true });
-        if (need > decodeBudgetBytes) throw overBudget(header, need, bytes.length, false);
-        return reserved(need, signal, () => executor.decodeForClip(bytes, config, signal));
-      }
-      if (header.format === 'jpeg' && turbo) return { ...upright, ...(await turboForClip(turbo, bytes, header, config, signal)) };
-      if (streamed) {
-        const need = bytes.length + streamedPngBytes(header, config);
-        if (need > decodeBudgetBytes) throw overBudget(header, need, bytes.length, false);
-        return reserved(need, signal, async () => {
-          const t0 = performance.now();
-          const crop = await guard(header, () => decodePngForClip(bytes, header, config, signal));
-          return { crop, ...upright, decode: 'exact', ms: { decode: performance.now() - t0, resize: 0 } };
-        });
-      }
-      const need = estimateDecodeBytes(header, bytes.length, { jpegTurbo: false, full: true });
-      if (need > decodeBudgetBytes) throw overBudget(header, need, bytes.length, false);
-      return reserved(need, signal, async () => {
-        const t0 = performance.now();
-        const img = await decodeWhole(bytes, header, need);
-        const t1 = performance.now();
-        const crop = resizeAndCenterCrop(img, config);
-        return { crop, ...upright, decode: 'exact', ms: { decode: t1 - t0, resize: performance.now() - t1 } };
-      });
+      const plan = planForClip(bytes, header, config, signal);
+      if (plan.need > decodeBudgetBytes) throw overBudget(header, plan.need, bytes.length, false);
+      if (executor) return reserved(plan.need, signal, () => executor.decodeForClip(bytes, config, signal));
+      return { ...upright, ...(await reserved(plan.need, signal, plan.run)) };
     },
 
     async decode(input, signal) {
