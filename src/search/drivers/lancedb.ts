@@ -45,7 +45,7 @@ export interface LanceDbIndex extends VectorIndex {
   optimize(options?: { keepVersionsMs?: number }): Promise<OptimizeReport>;
 }
 
-export const LANCEDB_LIMITS: Readonly<IndexLimits> = Object.freeze({ maxBatch: 10_000, maxTopK: 1000, maxTopKWithMetadata: 1000, maxMetadataBytes: 10 * 1024 });
+export const LANCEDB_LIMITS: Readonly<IndexLimits> = Object.freeze({ maxBatch: 10_000, maxTopK: 1000, maxTopKWithMetadata: 1000, maxMetadataBytes: 10 * 1024, maxFilterValues: 1024, maxFilterBytes: 64 * 1024 });
 
 type LanceDb = typeof import('@lancedb/lancedb');
 type Arrow = typeof import('apache-arrow');
@@ -136,6 +136,22 @@ async function openTable(db: import('@lancedb/lancedb').Connection, arrow: Arrow
   const settingsTable = await db.createEmptyTable(settingsName, settingsSchema, { mode: 'overwrite' });
   await settingsTable.add([{ model: space.model, dim: space.dim, fields: JSON.stringify(fields) }]);
   return table;
+}
+
+/** What an existing index folder holds (its model, size and fields), or undefined when it has no such table: tools open an index without loading its model. */
+export async function readLanceDbIndexInfo(o: Pick<LanceDbIndexOptions, 'uri' | 'storageOptions' | 'table'>): Promise<{ model: string; dim: number; fields: Record<string, FieldType> } | undefined> {
+  const { lancedb } = await load();
+  const db = await guarded(`open ${o.uri}`, () => lancedb.connect(o.uri, o.storageOptions ? { storageOptions: o.storageOptions } : {}));
+  try {
+    const settingsName = `${o.table ?? 'images'}_clip_edge`;
+    if (!(await guarded('list tables', () => db.tableNames())).includes(settingsName)) return undefined;
+    const settings = await db.openTable(settingsName);
+    const [row] = (await settings.query().toArray()) as { model: string; dim: number; fields: string }[];
+    settings.close();
+    return row ? { model: row.model, dim: Number(row.dim), fields: JSON.parse(row.fields) as Record<string, FieldType> } : undefined;
+  } finally {
+    db.close();
+  }
 }
 
 function checkWriteOptions(o: LanceDbIndexOptions): void {
