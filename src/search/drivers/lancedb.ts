@@ -8,7 +8,7 @@
 import { ClipEdgeError, isClipEdgeError } from '../../core/errors.ts';
 import { annSettings, buildAnn, builtType, type LanceDbAnnOptions, querySettings, tuneQuery } from './lancedb-ann.ts';
 import { type TableWriter, writerOf } from './lancedb-lock.ts';
-import { type LanceDbMaintenanceOptions, maintenanceSchedule, maintenanceSettings, type OptimizeReport } from './lancedb-maintenance.ts';
+import { type LanceDbMaintenanceOptions, maintenanceSchedule, maintenanceSettings, type MaintenanceSettings, type OptimizeReport } from './lancedb-maintenance.ts';
 import { createWriteQueue } from './lancedb-writes.ts';
 import { mismatch, presentIds, toMatch } from '../driver-helpers.ts';
 import type { FieldType, Filter, IndexLimits, IndexOptions, Match, Metadata, QueryOptions, VectorIndex, VectorRecord } from '../types.ts';
@@ -161,25 +161,11 @@ function checkWriteOptions(o: LanceDbIndexOptions): void {
   }
 }
 
-export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<LanceDbIndex> {
-  checkOptions(options);
-  if ('annMinRows' in options) throw new ClipEdgeError('BAD_INPUT', 'annMinRows was replaced by ann: { minRows } (docs/search.md)');
-  checkWriteOptions(options);
-  const ann = annSettings(options.ann, options.dim);
-  const maintenance = maintenanceSettings(options.maintenance);
-  const { lancedb, arrow } = await load();
-  const space = { model: options.model, dim: options.dim };
-  const fields: Record<string, FieldType> = { ...options.fields };
-  const tableName = options.table ?? 'images';
-  if (!/^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(tableName)) throw new ClipEdgeError('BAD_INPUT', `table name "${tableName}" must be a plain name`);
-  const db = await guarded(`open ${options.uri}`, () =>
-    lancedb.connect(options.uri, { ...(options.storageOptions ? { storageOptions: options.storageOptions } : {}), readConsistencyInterval: (options.refreshMs ?? 1000) / 1000 }),
-  );
-  const table = await openTable(db, arrow, options, tableName, space, fields);
-  let built = await guarded('list indexes', () => builtType(table));
-  let tuning = querySettings(ann, built, options.log);
-  const log = options.log ?? (() => {});
-
+/**
+ * The table's write path: this process's right to write it (writerOf), the grouped queue of commits
+ * (lancedb-writes.ts) and the maintenance that follows them (lancedb-maintenance.ts).
+ */
+function tableWrites(table: Table, o: LanceDbIndexOptions, tableName: string, fields: Record<string, FieldType>, maintenance: MaintenanceSettings | undefined) {
   const row = (r: CheckedRecord) => ({
     id: r.id,
     vector: Array.from(r.vector),
@@ -194,7 +180,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
 
   // The right to write (the lock file of a local folder), taken by the first write, kept until close().
   let writer: TableWriter | undefined;
-  const writable = () => (writer ??= writerOf(options.uri, tableName));
+  const writable = () => (writer ??= writerOf(o.uri, tableName));
   // Another index of this process may have committed through its own handle: a merge must see it.
   const latest = async () => {
     if (writer?.shared()) await table.checkoutLatest();
@@ -219,7 +205,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
           }),
         ),
     },
-    { ...(options.lingerMs !== undefined ? { lingerMs: options.lingerMs } : {}), maxRows: LANCEDB_LIMITS.maxBatch, onCommit: (n) => schedule.committed(n) },
+    { ...(o.lingerMs !== undefined ? { lingerMs: o.lingerMs } : {}), maxRows: LANCEDB_LIMITS.maxBatch, onCommit: (n) => schedule.committed(n) },
   );
   const optimizeNow = (keepVersionsMs = maintenance?.keepVersionsMs ?? 0): Promise<OptimizeReport> =>
     queue.exclusive(() =>
@@ -233,7 +219,30 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
         return { filesRemoved: s.compaction.filesRemoved, filesAdded: s.compaction.filesAdded, versionsRemoved: s.prune.oldVersionsRemoved, bytesRemoved: s.prune.bytesRemoved, ms: performance.now() - t0 };
       }),
     );
-  const schedule = maintenanceSchedule(maintenance, optimizeNow, log);
+  const schedule = maintenanceSchedule(maintenance, optimizeNow, o.log ?? (() => {}));
+  return { existing, writable, latest, queue, optimizeNow, release: () => writer?.release() };
+}
+
+export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<LanceDbIndex> {
+  checkOptions(options);
+  if ('annMinRows' in options) throw new ClipEdgeError('BAD_INPUT', 'annMinRows was replaced by ann: { minRows } (docs/search.md)');
+  checkWriteOptions(options);
+  const ann = annSettings(options.ann, options.dim);
+  const maintenance = maintenanceSettings(options.maintenance);
+  const { lancedb, arrow } = await load();
+  const space = { model: options.model, dim: options.dim };
+  const fields: Record<string, FieldType> = { ...options.fields };
+  const tableName = options.table ?? 'images';
+  if (!/^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(tableName)) throw new ClipEdgeError('BAD_INPUT', `table name "${tableName}" must be a plain name`);
+  const db = await guarded(`open ${options.uri}`, () =>
+    lancedb.connect(options.uri, { ...(options.storageOptions ? { storageOptions: options.storageOptions } : {}), readConsistencyInterval: (options.refreshMs ?? 1000) / 1000 }),
+  );
+  const table = await openTable(db, arrow, options, tableName, space, fields);
+  let built = await guarded('list indexes', () => builtType(table));
+  let tuning = querySettings(ann, built, options.log);
+
+  const w = tableWrites(table, options, tableName, fields, maintenance);
+  const { existing, writable, latest, queue, optimizeNow } = w;
 
   const search = async (q: ReturnType<typeof checkQuery>) => {
     let s = tuneQuery(table.vectorSearch(Array.from(q.vector)).distanceType('cosine').limit(q.topK), tuning).select(q.includeMetadata ? ['id', 'meta'] : ['id']);
@@ -299,7 +308,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     },
     async close() {
       await queue.idle();
-      writer?.release();
+      w.release();
       table.close();
       db.close();
     },
