@@ -87,6 +87,18 @@ describe('LanceDB: one writing process per folder', () => {
     await again.close();
   });
 
+  it('a reading process sees another process\'s commits within refreshMs, without taking the lock', async () => {
+    const { uri, open } = fresh({ refreshMs: 200 });
+    const reader = await open();
+    expect(await reader.count()).toBe(0);
+    expect(writer(uri, 'try-write').stdout.trim()).toBe('ok'); // another process writes
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await reader.count()).toBe(1);
+    expect((await reader.query(vector(1), { topK: 1 }))[0]!.id).toMatch(/^other-\d+$/);
+    expect(existsSync(path.join(uri, 'images.clip-edge.lock'))).toBe(false);
+    await reader.close();
+  });
+
   it('two indexes of one table in one process share the right to write: racing on one new id leaves one row', async () => {
     const { uri, open } = fresh();
     const [a, b] = [await open(), await open()];
