@@ -71,7 +71,7 @@ export function createWriteQueue(store: WriteStore, options: WriteQueueOptions =
 
   const commitDeletes = async (group: Extract<Op, { kind: 'delete' }>[]) => {
     const present = await store.delete([...new Set(group.flatMap((op) => op.ids))]);
-    options.onCommit?.(present.size);
+    if (present.size) options.onCommit?.(present.size); // nothing found: no commit was made
     for (const op of group) op.done(op.ids.filter((id) => present.delete(id)).length);
   };
 
