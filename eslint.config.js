@@ -28,7 +28,7 @@ export default tseslint.config(
       { group: ['**/http/**', '**/http/*.ts'], message: 'search ↛ http: routes build on the search seam, not the other way.' },
       ...above('The search seam'),
     ]),
-    ignores: ['src/search/drivers/browser-*.ts', 'src/search/drivers/lancedb.ts'],
+    ignores: ['src/search/drivers/browser-*.ts', 'src/search/drivers/lancedb.ts', 'src/search/drivers/lancedb-lock.ts'],
   },
   {
     files: ['src/runtime/**/*.ts'],

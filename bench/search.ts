@@ -1,4 +1,4 @@
-// npm run bench:search [-- --sizes 1000,10000,100000 --dim 512 --queries 50 --skip-indexing]
+// npm run bench:search [-- --sizes 1000,10000,100000 --dim 512 --queries 50 --skip-indexing --writes 1537,10000]
 // 1. Bulk indexing on one machine: `clip-edge index` (the documented command) over the bundled eval
 //    set (464 images) into a fresh LanceDB folder, per backend (onnxruntime-web WASM,
 //    onnxruntime-node) and thread count (1, 2): images/s as the command reports it (embedding +
@@ -6,6 +6,9 @@
 // 2. Query latency vs index size: synthetic unit vectors (dim 512, ViT-B/32's size), topK 10, for the
 //    memory (flat) and LanceDB (exact; and the approximate index with the driver's defaults at the largest size)
 //    drivers. bench/search-ann.ts tunes the approximate index on clustered, CLIP-like vectors.
+// 3. Write-heavy (bench/lib/write-heavy.ts): N images written to LanceDB one per call, then queried:
+//    disk, files, p50/p99 without maintenance, with the kit's automatic maintenance, after optimize(),
+//    against the same rows written 64 per call. `--sizes ""` or `--writes ""` skips a part.
 // Writes bench/results/search-<host>[-<tag>].{md,json}.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +19,7 @@ import { createLanceDbIndex } from '../src/search/drivers/lancedb.ts';
 import { createMemoryIndex } from '../src/search/drivers/memory.ts';
 import type { VectorIndex } from '../src/search/types.ts';
 import { ROOT } from './lib/case.ts';
+import { writeHeavy, writeHeavyTable, type WriteRow } from './lib/write-heavy.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -24,11 +28,17 @@ const { values: args } = parseArgs({
     queries: { type: 'string', default: '50' },
     'skip-indexing': { type: 'boolean', default: false },
     'skip-ann': { type: 'boolean', default: false },
+    writes: { type: 'string', default: '1537,10000' },
+    /** Sizes up to this one are also written without maintenance (quadratic growth: 10,000 rows ≈ 4 GB). */
+    'writes-unmaintained': { type: 'string', default: '1537' },
+    'write-queries': { type: 'string', default: '200' },
     /** Suffix of the result files (several partial runs side by side). */
     tag: { type: 'string', default: '' },
   },
 });
-const SIZES = args.sizes!.split(',').map(Number);
+const list = (v: string | undefined) => (v ?? '').split(',').filter(Boolean).map(Number);
+const SIZES = list(args.sizes);
+const WRITES = list(args.writes);
 const DIM = Number(args.dim);
 const QUERIES = Number(args.queries);
 const EVAL_IMAGES = path.join(ROOT, 'test/fixtures/tiny-clip-eval/images');
@@ -121,32 +131,49 @@ async function main(): Promise<void> {
       }
     }
   }
+  const writes: WriteRow[] = WRITES.length
+    ? await writeHeavy({ sizes: WRITES, unmaintainedMax: Number(args['writes-unmaintained']), vectors: unitVectors, queries: unitVectors(Number(args['write-queries']), 777_777), log: (l) => console.error(l) })
+    : [];
   const f = (x: number, d = 1) => x.toFixed(d);
   const md = [
     `# Search benchmarks (${hostname()}, ${cpus().length} CPUs, ${new Date().toISOString().slice(0, 10)})`,
     '',
     `Command: \`npm run bench:search${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`. Bundled model (tiny-clip), ${DIM}-dimensional synthetic vectors for the query table.`,
     '',
-    '## Bulk indexing: `clip-edge index` over the eval set (464 images)',
-    '',
-    '| backend | threads | images | images/s (embed + upsert) | wall s (incl. model load) |',
-    '|---|---:|---:|---:|---:|',
-    ...indexing.map((r) => `| ${r.backend} | ${r.threads} | ${r.images} | ${f(r.imagesPerSecond)} | ${f(r.wallSeconds)} |`),
-    '',
-    `## Query latency vs index size (topK 10, ${QUERIES} queries, ms)`,
-    '',
-    'recall@10: the share of the exact top 10 (the flat index) that the driver answers. The vectors are uniformly random',
-    'unit vectors, the hardest case for an approximate index (no clusters); CLIP embeddings cluster.',
-    '',
-    '| driver | vectors | insert vectors/s | p50 ms | p95 ms | recall@10 |',
-    '|---|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.driver} | ${r.size.toLocaleString('en')} | ${f(r.insertPerSecond, 0)} | ${f(r.p50, 2)} | ${f(r.p95, 2)} | ${f(r.recallAt10, 3)} |`),
-    '',
+    ...(indexing.length ? [
+      '## Bulk indexing: `clip-edge index` over the eval set (464 images)',
+      '',
+      '| backend | threads | images | images/s (embed + upsert) | wall s (incl. model load) |',
+      '|---|---:|---:|---:|---:|',
+      ...indexing.map((r) => `| ${r.backend} | ${r.threads} | ${r.images} | ${f(r.imagesPerSecond)} | ${f(r.wallSeconds)} |`),
+      '',
+    ] : []),
+    ...(rows.length ? [
+      `## Query latency vs index size (topK 10, ${QUERIES} queries, ms)`,
+      '',
+      'recall@10: the share of the exact top 10 (the flat index) that the driver answers. The vectors are uniformly random',
+      'unit vectors, the hardest case for an approximate index (no clusters); CLIP embeddings cluster.',
+      '',
+      '| driver | vectors | insert vectors/s | p50 ms | p95 ms | recall@10 |',
+      '|---|---:|---:|---:|---:|---:|',
+      ...rows.map((r) => `| ${r.driver} | ${r.size.toLocaleString('en')} | ${f(r.insertPerSecond, 0)} | ${f(r.p50, 2)} | ${f(r.p95, 2)} | ${f(r.recallAt10, 3)} |`),
+      '',
+    ] : []),
+    ...(writes.length ? [
+      `## Write-heavy: images written one per call, then queried (LanceDB, ${DIM}-d, topK 10 exact, ${args['write-queries']} queries)`,
+      '',
+      'Each call is one commit (a client posting one image per request and waiting for each answer); the baseline writes the',
+      'same rows 64 per call and runs optimize(). Automatic maintenance: the driver defaults (every 100 commits or 10,000 rows,',
+      `current version kept only). Without maintenance only up to ${args['writes-unmaintained']} rows: that folder grows quadratically.`,
+      '',
+      ...writeHeavyTable(writes),
+      '',
+    ] : []),
   ].join('\n');
   const out = path.join(ROOT, 'bench/results');
   mkdirSync(out, { recursive: true });
   const base = path.join(out, `search-${hostname().replace(/[^A-Za-z0-9-]/g, '') || 'host'}${args.tag ? `-${args.tag}` : ''}`);
-  writeFileSync(`${base}.json`, `${JSON.stringify({ dim: DIM, queries: QUERIES, indexing, rows }, null, 1)}\n`);
+  writeFileSync(`${base}.json`, `${JSON.stringify({ dim: DIM, queries: QUERIES, indexing, rows, writes }, null, 1)}\n`);
   writeFileSync(`${base}.md`, md);
   process.stdout.write(md);
 }

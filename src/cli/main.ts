@@ -18,6 +18,7 @@ import { pullModel } from '../hub/pull.ts';
 import { serveNode } from '../runtime/node/serve.ts';
 import { annArg, parseAnnArg, searchOptions } from './ann-arg.ts';
 import { fail, guard, modelArgs, parseIntArg, progress } from './common.ts';
+import { indexArgs, parseIndexArgs } from './index-args.ts';
 import { prompts } from './prompts.ts';
 
 const variantOf = (v: string | undefined) => {
@@ -49,10 +50,13 @@ const serve = defineCommand({
     text: { type: 'boolean', default: true, description: 'Load the text tower too', negativeDescription: 'Load the vision tower only (label sets only, no inline labels)' },
     db: { type: 'string', description: 'Enable search (/v1/index, /v1/search) over this index folder (see clip-edge index)', valueHint: 'dir' },
     ...annArg,
+    ...indexArgs,
   },
-  run: ({ args }) =>
+  run: ({ args, rawArgs }) =>
     guard(async () => {
       if (args.ann !== undefined && !args.db) fail('--ann applies to the search index: give --db <dir> too');
+      const storage = parseIndexArgs(rawArgs, args);
+      if (Object.keys(storage).length && !args.db) fail('--field and --keep-versions apply to the search index: give --db <dir> too');
       const env = configFromEnv(process.env);
       const running = await serveNode({
         ...env,
@@ -63,7 +67,7 @@ const serve = defineCommand({
         ...(args.port !== undefined ? { port: parseIntArg('port', args.port, 0) } : {}),
         ...(args.host ? { host: args.host } : {}),
         ...(args.text === false ? { text: false } : {}),
-      }, args.db ? { search: searchOptions(args.db, parseAnnArg(args.ann)) } : {});
+      }, args.db ? { search: { ...searchOptions(args.db, parseAnnArg(args.ann)), ...storage } } : {});
       process.stderr.write(`clip-edge listening on ${running.url} (docs: ${running.url}/docs)\n`);
       const stop = () =>
         void running.close().then(

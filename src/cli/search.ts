@@ -6,12 +6,14 @@ import { setMaxListeners } from 'node:events';
 import { SingleBar } from 'cli-progress';
 import type { ClipEdge } from '../core/clip.ts';
 import { indexAll, type BulkSource, type BulkSummary } from '../search/bulk.ts';
+import { createLanceDbIndex, type LanceDbIndex, readLanceDbIndexInfo } from '../search/drivers/lancedb.ts';
+import type { OptimizeReport } from '../search/drivers/lancedb-maintenance.ts';
 import { createSearchService } from '../search/service.ts';
-import type { VectorIndex } from '../search/types.ts';
 import { createNodeClipEdge } from '../runtime/fs/create.ts';
 import { openNodeIndex } from '../runtime/fs/search-index.ts';
 import { annArg, parseAnnArg } from './ann-arg.ts';
 import { fail, guard, modelArgs, parseIntArg } from './common.ts';
+import { indexArgs, parseIndexArgs } from './index-args.ts';
 
 const IMAGE_FILE = /\.(jpe?g|png|webp)$/i;
 
@@ -24,10 +26,17 @@ export async function listImages(dir: string): Promise<string[]> {
     .sort();
 }
 
+/** What clip-edge index stores with each image: filterable when declared with --field (path:string, folder:string, bytes:number). */
+const metadataOf = (key: string, bytes: Uint8Array) => ({ path: key, folder: path.posix.dirname(key) === '.' ? '' : path.posix.dirname(key), bytes: bytes.byteLength });
+
 const dbArg = { db: { type: 'string', description: 'Index folder (LanceDB), or s3://bucket/prefix', required: true, valueHint: 'dir' } } as const;
 
-async function open(args: { model?: string; variant?: string; backend?: string; threads?: string; db: string; ann?: string }, text: boolean, maxBatch?: number): Promise<{ clip: ClipEdge; index: VectorIndex }> {
-  const ann = parseAnnArg(args.ann); // a bad value fails before the model loads
+type OpenArgs = { model?: string; variant?: string; backend?: string; threads?: string; db: string; ann?: string; 'keep-versions'?: string };
+const log = (line: string) => process.stderr.write(`\n${line}\n`);
+
+async function open(args: OpenArgs, text: boolean, maxBatch?: number, rawArgs: readonly string[] = []): Promise<{ clip: ClipEdge; index: LanceDbIndex }> {
+  const ann = parseAnnArg(args.ann); // bad values fail before the model loads
+  const storage = parseIndexArgs(rawArgs, args);
   const clip = await createNodeClipEdge({
     model: args.model,
     ...(args.variant && args.variant !== 'auto' ? { visionVariant: args.variant as never } : {}),
@@ -36,8 +45,22 @@ async function open(args: { model?: string; variant?: string; backend?: string; 
     text,
     ...(maxBatch ? { maxBatch } : {}),
   });
-  const log = (line: string) => process.stderr.write(`\n${line}\n`);
-  return { clip, index: await openNodeIndex(clip, { db: args.db, log, ...(ann === undefined ? {} : { ann }) }) };
+  return { clip, index: await openNodeIndex(clip, { db: args.db, log, ...storage, ...(ann === undefined ? {} : { ann }) }) };
+}
+
+/** `index --optimize` without a folder: the index as stored, without loading its model. */
+async function openStored(args: OpenArgs, rawArgs: readonly string[]): Promise<LanceDbIndex> {
+  const ann = parseAnnArg(args.ann);
+  const storage = parseIndexArgs(rawArgs, args);
+  const info = await readLanceDbIndexInfo({ uri: args.db });
+  if (!info) fail(`there is no index at ${args.db} (clip-edge index <folder> --db ${args.db} makes one)`);
+  return createLanceDbIndex({ uri: args.db, model: info.model, dim: info.dim, log, ...storage, ...(ann === undefined ? {} : { ann }) });
+}
+
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+function printOptimized(db: string, r: OptimizeReport, json: boolean): void {
+  if (json) process.stdout.write(`${JSON.stringify({ optimized: r })}\n`);
+  else process.stderr.write(`optimized ${db}: ${r.filesRemoved} data files merged into ${r.filesAdded}, ${r.versionsRemoved} old versions deleted (${mb(r.bytesRemoved)}) in ${(r.ms / 1000).toFixed(1)} s\n`);
 }
 
 function progressBar(total: number) {
@@ -74,21 +97,34 @@ function printSummary(s: BulkSummary, json: boolean): void {
 export const indexCommand = defineCommand({
   meta: { name: 'index', description: 'Embed every image under a folder into a search index (resumable: already-indexed images are skipped)' },
   args: {
-    folder: { type: 'positional', description: 'Folder of images (searched recursively: .jpg .jpeg .png .webp)', required: true },
+    folder: { type: 'positional', description: 'Folder of images (searched recursively: .jpg .jpeg .png .webp)', required: false },
     ...dbArg,
     ...annArg,
+    ...indexArgs,
+    optimize: { type: 'boolean', description: 'Compact the index and delete its old versions now (after indexing the folder, if one is given); the kit also does this by itself as it writes' },
     ...modelArgs,
     batch: { type: 'string', description: 'Images per inference batch', default: '16' },
     chunk: { type: 'string', description: 'Images read and embedded together', default: '64' },
     json: { type: 'boolean', description: 'Print the summary as JSON on stdout' },
   },
-  run: ({ args }) =>
+  run: ({ args, rawArgs }) =>
     guard(async () => {
-      const files = await listImages(args.folder);
-      if (!files.length) fail(`no .jpg, .jpeg, .png or .webp files under ${args.folder}`);
-      const { clip, index } = await open(args, false, parseIntArg('batch', args.batch));
+      if (!args.folder) {
+        if (!args.optimize) fail('give a folder of images to index (or --optimize to compact the index only)');
+        const index = await openStored(args, rawArgs);
+        try {
+          printOptimized(args.db, await index.optimize(), !!args.json);
+        } finally {
+          await index.close();
+        }
+        return;
+      }
+      const folder = args.folder;
+      const files = await listImages(folder);
+      if (!files.length) fail(`no .jpg, .jpeg, .png or .webp files under ${folder}`);
+      const { clip, index } = await open(args, false, parseIntArg('batch', args.batch), rawArgs);
       await clip.warmup({ text: false });
-      const sources: BulkSource[] = files.map((f) => ({ key: f, read: async () => new Uint8Array(await readFile(path.join(args.folder, f))) }));
+      const sources: BulkSource[] = files.map((f) => ({ key: f, read: async () => new Uint8Array(await readFile(path.join(folder, f))) }));
       const bar = progressBar(files.length);
       const ac = new AbortController();
       setMaxListeners(0, ac.signal); // every image in flight listens to it
@@ -98,9 +134,10 @@ export const indexCommand = defineCommand({
       };
       process.once('SIGINT', stop);
       try {
-        const summary = await indexAll(clip, index, sources, { chunk: parseIntArg('chunk', args.chunk)!, onProgress: (p) => bar.update(p), signal: ac.signal });
+        const summary = await indexAll(clip, index, sources, { chunk: parseIntArg('chunk', args.chunk)!, metadata: metadataOf, onProgress: (p) => bar.update(p), signal: ac.signal });
         bar.stop();
         printSummary(summary, !!args.json);
+        if (args.optimize) printOptimized(args.db, await index.optimize(), !!args.json);
       } finally {
         process.off('SIGINT', stop);
         bar.stop();

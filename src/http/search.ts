@@ -90,9 +90,10 @@ const zodMessage = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') ||
 
 function readMetadata(raw: string | undefined): IndexItem['metadata'] {
   if (raw === undefined) return undefined;
-  const parsed = MetadataSchema.safeParse(parseJson(raw, 'metadata'));
+  const value = parseJson(raw, 'metadata');
+  const parsed = MetadataSchema.safeParse(value);
   if (!parsed.success) throw bad(`metadata must be a JSON object of strings, numbers and booleans (${zodMessage(parsed.error)})`);
-  return parsed.data;
+  return value as IndexItem['metadata']; // as parsed: zod's copy drops a "__proto__" key, which the index refuses
 }
 
 function readSearchParams(get: (k: string) => string | undefined): SearchRequest {
@@ -105,9 +106,9 @@ function readSearchParams(get: (k: string) => string | undefined): SearchRequest
   }
   const filter = get('filter');
   if (filter !== undefined) {
-    const p = FilterSchema.safeParse(parseJson(filter, 'filter'));
-    if (!p.success) throw bad('filter must be a JSON object');
-    r.filter = p.data as SearchRequest['filter'];
+    const value = parseJson(filter, 'filter');
+    if (!FilterSchema.safeParse(value).success) throw bad('filter must be a JSON object');
+    r.filter = value as SearchRequest['filter']; // as parsed (see readMetadata)
   }
   return r;
 }
@@ -193,6 +194,7 @@ export function mountSearchRoutes(app: OpenAPIHono<BlankEnv>, deps: SearchRouteD
       const p = TextSearchBody.safeParse(body);
       if (!p.success) throw bad(`expected {"text": string, "topK"?: number, "filter"?: object}: ${zodMessage(p.error)}`);
       const { text, ...request } = p.data;
+      if (request.filter) request.filter = (body as { filter: typeof request.filter }).filter; // as parsed (see readMetadata)
       result = await (await service()).searchText(text, request as SearchRequest, { signal });
     } else if (type === 'multipart/form-data') {
       const { images, fields } = await readImagesForm(c.req.raw, deps.multipartLimits, 1);

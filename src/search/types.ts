@@ -63,6 +63,10 @@ export interface IndexLimits {
   maxTopKWithMetadata: number;
   /** JSON bytes of one record's metadata. */
   maxMetadataBytes: number;
+  /** Values in a query filter's $in and $nin lists, all fields together. */
+  maxFilterValues: number;
+  /** Compact JSON bytes of a query filter. */
+  maxFilterBytes: number;
 }
 
 export interface VectorIndex {

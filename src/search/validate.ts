@@ -1,6 +1,8 @@
 // Input checks every driver shares, so that the same bad input gets the same error on every runtime.
 // They follow Vectorize's documented rules (id ≤ 64 bytes, metadata ≤ 10 KiB, key syntax), the
 // strictest of the drivers, so an index built on one machine can move to Cloudflare unchanged.
+// Keys that clients send are looked up as own properties only (Object.hasOwn): "constructor" or
+// "toString" are ordinary names, never Object.prototype's members.
 import { ClipEdgeError } from '../core/errors.ts';
 import type { FieldType, Filter, IndexLimits, IndexOptions, Metadata, MetadataValue, QueryOptions, VectorRecord } from './types.ts';
 
@@ -21,10 +23,16 @@ export function checkOptions(o: IndexOptions): void {
   }
 }
 
+/** The type of a declared filterable field, or undefined (never a member of Object.prototype). */
+const fieldType = (fields: Readonly<Record<string, FieldType>>, k: string): FieldType | undefined => (Object.hasOwn(fields, k) ? fields[k] : undefined);
+
 function checkKey(k: string): void {
   if (!k || k.includes('.') || k.includes('"') || k.startsWith('$')) {
     throw bad(`metadata key "${k}" is not allowed (keys are non-empty, without "." or '"', and do not start with "$")`);
   }
+  // Assigned as a key it would replace an object's prototype in JavaScript clients (and JSON parsers
+  // built on assignment drop it silently): refused rather than stored half the time.
+  if (k === '__proto__') throw bad('metadata key "__proto__" is not allowed (it sets an object\'s prototype in JavaScript)');
 }
 
 export function checkId(id: unknown): asserts id is string {
@@ -59,7 +67,8 @@ export function checkMetadata(m: unknown, fields: Readonly<Record<string, FieldT
     checkKey(k);
     const t = typeOf(v);
     if (!t) throw bad(`metadata "${k}" must be a string, a finite number or a boolean`);
-    if (fields[k] && fields[k] !== t) throw bad(`metadata "${k}" must be a ${fields[k]} (a filterable field), got ${t}`);
+    const want = fieldType(fields, k);
+    if (want && want !== t) throw bad(`metadata "${k}" must be a ${want} (a filterable field), got ${t}`);
   }
   const bytes = utf8.encode(JSON.stringify(m)).byteLength;
   if (bytes > limits.maxMetadataBytes) throw bad(`metadata is ${bytes} bytes; at most ${limits.maxMetadataBytes}`);
@@ -120,20 +129,21 @@ export function checkQuery(
   if (!Number.isInteger(topK) || topK < 1 || topK > max) {
     throw bad(`topK must be an integer from 1 to ${max}${includeMetadata && max < index.limits.maxTopK ? ` when metadata is returned (${index.limits.maxTopK} without)` : ''}, got ${String(topK)}`);
   }
-  if (options?.filter !== undefined) checkFilter(options.filter, index.fields);
+  if (options?.filter !== undefined) checkFilter(options.filter, index.fields, index.limits);
   return { vector: v, topK, filter: options?.filter && Object.keys(options.filter).length ? options.filter : undefined, includeMetadata };
 }
 
-export function checkFilter(filter: unknown, fields: Readonly<Record<string, FieldType>>): asserts filter is Filter {
+export function checkFilter(filter: unknown, fields: Readonly<Record<string, FieldType>>, limits: Pick<IndexLimits, 'maxFilterValues' | 'maxFilterBytes'>): asserts filter is Filter {
   if (filter === null || typeof filter !== 'object' || Array.isArray(filter)) throw bad('filter must be an object {field: value | {$op: value}}');
+  let values = 0;
   for (const [field, cond] of Object.entries(filter)) {
-    const type = fields[field];
+    const type = fieldType(fields, field);
     if (!type) {
       const known = Object.keys(fields);
-      throw bad(`cannot filter on unknown field "${field}" (filterable: ${known.length ? known.join(', ') : 'none; declare fields when the index is created'})`);
+      throw bad(`cannot filter on unknown field "${field.slice(0, 64)}" (filterable: ${known.length ? known.join(', ') : 'none; declare fields when the index is created'})`);
     }
     const want = (v: unknown, op: string) => {
-      if (typeOf(v) !== type) throw bad(`filter ${field}.${op} needs a ${type}, got ${JSON.stringify(v)}`);
+      if (typeOf(v) !== type) throw bad(`filter ${field}.${op} needs a ${type}, got ${JSON.stringify(v)?.slice(0, 64)}`);
     };
     if (cond === null || typeof cond !== 'object') {
       want(cond, '$eq');
@@ -143,13 +153,18 @@ export function checkFilter(filter: unknown, fields: Readonly<Record<string, Fie
     const ops = Object.entries(cond);
     if (!ops.length) throw bad(`filter on "${field}" has no operator`);
     for (const [op, v] of ops) {
-      if (!OPS.has(op)) throw bad(`unknown filter operator "${op}" on "${field}" (use ${[...OPS].join(', ')})`);
+      if (!OPS.has(op)) throw bad(`unknown filter operator "${op.slice(0, 32)}" on "${field}" (use ${[...OPS].join(', ')})`);
       if (op === '$in' || op === '$nin') {
         if (!Array.isArray(v) || v.length === 0) throw bad(`filter ${field}.${op} needs a non-empty array`);
+        // Counted before anything is looked at: the cost of a filter is bounded by these limits.
+        values += v.length;
+        if (values > limits.maxFilterValues) throw bad(`filter's $in/$nin lists hold ${values === v.length ? '' : 'at least '}${values} values; at most ${limits.maxFilterValues} in all`);
         v.forEach((x) => want(x, op));
       } else want(v, op);
     }
   }
+  const bytes = utf8.encode(JSON.stringify(filter)).byteLength;
+  if (bytes > limits.maxFilterBytes) throw bad(`filter is ${bytes} bytes of JSON; at most ${limits.maxFilterBytes}`);
 }
 
 const cmp = (a: MetadataValue, b: MetadataValue) => (a < b ? -1 : a > b ? 1 : 0);
@@ -157,7 +172,7 @@ const cmp = (a: MetadataValue, b: MetadataValue) => (a < b ? -1 : a > b ? 1 : 0)
 /** Evaluates a checked filter on one record's metadata (the drivers that filter in JavaScript). */
 export function matchesFilter(m: Metadata, filter: Filter): boolean {
   for (const [field, cond] of Object.entries(filter)) {
-    const v = m[field];
+    const v = Object.hasOwn(m, field) ? m[field] : undefined;
     if (cond === null || typeof cond !== 'object') {
       if (v !== cond) return false;
       continue;

@@ -27,6 +27,21 @@ writeFileSync(path.join(photos, 'broken.jpg'), new Uint8Array([0xff, 0xd8, 0xff,
 writeFileSync(path.join(photos, 'notes.txt'), 'not an image');
 const labelOf = (p: string) => items.find((i) => path.basename(i.file) === path.basename(p).replace(/^copy-of-/, ''))?.label;
 
+/** `clip-edge serve --db <dir>` on a free port; resolves once it listens. */
+async function serveDb(dir: string): Promise<{ url: string; stop(): void }> {
+  const proc = spawn(process.execPath, ['bin/clip-edge.js', 'serve', '--db', dir, '--port', '0', '--backend', 'wasm'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    proc.stderr!.on('data', (d) => {
+      log += d;
+      const m = /listening on (http:\/\/\S+)/.exec(log);
+      if (m) resolve(m[1]!);
+    });
+    proc.once('exit', () => reject(new Error(log)));
+  });
+  return { url, stop: () => proc.kill('SIGTERM') };
+}
+
 // Each case spawns the CLI (model load included): minutes on a loaded 2-core CI machine.
 describe('clip-edge index / search', { timeout: 600_000 }, () => {
   it('indexes a folder recursively; a corrupt file is reported and skipped, a copy is indexed once', () => {
@@ -69,23 +84,43 @@ describe('clip-edge index / search', { timeout: 600_000 }, () => {
   });
 
   it('serve --db answers POST /v1/search over real HTTP with the indexed paths', async () => {
-    const proc = spawn(process.execPath, ['bin/clip-edge.js', 'serve', '--db', db, '--port', '0', '--backend', 'wasm'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    const server = await serveDb(db);
     try {
-      let log = '';
-      const url = await new Promise<string>((resolve, reject) => {
-        proc.stderr!.on('data', (d) => {
-          log += d;
-          const m = /listening on (http:\/\/\S+)/.exec(log);
-          if (m) resolve(m[1]!);
-        });
-        proc.once('exit', () => reject(new Error(log)));
-      });
-      const r = await fetch(`${url}/v1/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'a photo of a blue square.', topK: 2 }) });
+      const r = await fetch(`${server.url}/v1/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'a photo of a blue square.', topK: 2 }) });
       expect(r.status).toBe(200);
       const { matches } = (await r.json()) as { matches: { metadata: { path: string } }[] };
       expect(labelOf(matches[0]!.metadata.path)).toBe('blue square');
     } finally {
-      proc.kill('SIGTERM');
+      server.stop();
+    }
+  });
+
+  it('index --field records filterable fields: serve --db (no --field) filters on them; index --optimize compacts without a folder', async () => {
+    const fieldDb = path.join(tmp, 'field-db');
+    const r = cli('index', photos, '--db', fieldDb, '--backend', 'wasm', '--field', 'folder:string', '--field', 'album:string,bytes:number');
+    expect(r.code, r.err).toBe(0);
+    const o = cli('index', '--db', fieldDb, '--optimize');
+    expect(o.code, o.err).toBe(0);
+    expect(o.err).toMatch(new RegExp(`^optimized ${fieldDb}: \\d+ data files merged into \\d+, \\d+ old versions deleted \\(\\d+\\.\\d MB\\) in \\d+\\.\\d s`));
+    const server = await serveDb(fieldDb);
+    try {
+      const find = async (filter: object, topK = 20) => {
+        const res = await fetch(`${server.url}/v1/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'a photo', topK, filter }) });
+        return { status: res.status, body: (await res.json()) as { matches?: { metadata: { path: string; folder: string } }[]; error?: { message: string } } };
+      };
+      const nested = await find({ folder: 'nested' });
+      expect(nested.status).toBe(200);
+      // Odd-numbered items were copied to nested/, the others to nested/deeper/ (see above).
+      expect(nested.body.matches!.map((m) => m.metadata.path).sort()).toEqual(items.filter((_, i) => i % 2).map((it) => `nested/${path.basename(it.file)}`).sort());
+      expect((await find({ album: 'trip' })).body.matches).toEqual([]);
+      const post = await fetch(`${server.url}/v1/index?id=trip-1&metadata=${encodeURIComponent('{"album":"trip"}')}`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: readFileSync(path.join(EVAL_DIR, items[0]!.file)) });
+      expect(post.status).toBe(200);
+      expect((await find({ album: 'trip' })).body.matches!.map((m) => (m as unknown as { id: string }).id)).toEqual(['trip-1']);
+      const unknown = await find({ colour: 'red' });
+      expect(unknown.status).toBe(400);
+      expect(unknown.body.error!.message).toContain('unknown field "colour" (filterable: folder, album, bytes)');
+    } finally {
+      server.stop();
     }
   });
 
@@ -96,6 +131,20 @@ describe('clip-edge index / search', { timeout: 600_000 }, () => {
     const e = cli('index', empty, '--db', db);
     expect(e.code).toBe(2);
     expect(e.err).toMatch(/no \.jpg/);
+    for (const [spec, words] of [['album:date', '--field takes name:string, name:number or name:boolean, got "album:date"'], ['1st:string', '--field: filterable field "1st" must be a plain name']]) {
+      const f = cli('index', photos, '--db', db, '--field', spec!);
+      expect(f.code).toBe(2);
+      expect(f.err).toContain(words);
+    }
+    const noFolder = cli('index', '--db', db);
+    expect(noFolder.code).toBe(2);
+    expect(noFolder.err).toContain('give a folder of images to index (or --optimize to compact the index only)');
+    const nothing = cli('index', '--db', path.join(tmp, 'no-such-index'), '--optimize');
+    expect(nothing.code).toBe(2);
+    expect(nothing.err).toContain('there is no index at');
+    const keep = cli('serve', '--db', db, '--keep-versions', 'soon');
+    expect(keep.code).toBe(2);
+    expect(keep.err).toContain('--keep-versions must be a number of seconds ≥ 0, got "soon"');
     const noDb = cli('serve', '--ann', '5000');
     expect(noDb.code).toBe(2);
     expect(noDb.err).toContain('--ann applies to the search index: give --db <dir> too');

@@ -246,6 +246,48 @@ export function indexContract(open: OpenIndex, prefix = `c${Date.now().toString(
       },
     },
     {
+      name: 'keys named like Object.prototype members (constructor, toString, hasOwnProperty) are ordinary keys; __proto__ is refused',
+      async run() {
+        const index = await fresh({ fields: { constructor: 'string', toString: 'number' } as const }).index;
+        const odd = { constructor: 'c1', toString: 7, hasOwnProperty: true, valueOf: 'v' };
+        await index.upsert([{ id: 'o1', vector: vector(1), metadata: odd }, { id: 'o2', vector: vector(2), metadata: { constructor: 'c2', toString: 8 } }], { model: MODEL });
+        const [m] = await index.query(vector(1), { topK: 1 });
+        eq(m!.metadata, odd, 'metadata back as stored');
+        eq((await index.query(vector(1), { topK: 5, filter: { constructor: 'c2' } })).map((x) => x.id), ['o2'], 'filter on a field named constructor');
+        eq((await index.query(vector(1), { topK: 5, filter: { toString: { $gte: 8 } } })).map((x) => x.id), ['o2'], 'filter on a field named toString');
+        const plain = await fresh().index;
+        await rejects(plain.query(vector(1), { filter: { constructor: 'x' } }), 'BAD_INPUT', /unknown field "constructor"/, 'an undeclared field named constructor');
+        await rejects(plain.query(vector(1), { filter: { hasOwnProperty: { $eq: 'x' } } }), 'BAD_INPUT', /unknown field "hasOwnProperty"/, 'an undeclared field named hasOwnProperty');
+        eq(await plain.upsert([{ id: 'p', vector: vector(1), metadata: { toString: 'any type: not a declared field' } }], { model: MODEL }), { upserted: 1 }, 'an undeclared key named toString');
+        await rejects(plain.upsert([{ id: 'q', vector: vector(1), metadata: JSON.parse('{"__proto__": "x"}') as Metadata }], { model: MODEL }), 'BAD_INPUT', /__proto__/, 'a __proto__ key');
+        eq(await plain.count(), 1, 'nothing more written');
+      },
+    },
+    {
+      name: 'filters are bounded: $in/$nin values and filter bytes beyond the documented limits are refused before any work',
+      async run() {
+        const { index, pool } = await filled(8);
+        const l = index.limits;
+        // The probe that raised a server's memory to ~1 GB: 200,000 numbers in one $in.
+        await rejects(index.query(vector(1), { filter: { size: { $in: Array.from({ length: 200_000 }, (_, i) => i) } } }), 'BAD_INPUT', new RegExp(`at most ${l.maxFilterValues}`), '200,000 values');
+        const half = Math.ceil((l.maxFilterValues + 1) / 2);
+        await rejects(
+          index.query(vector(1), { filter: { size: { $in: Array.from({ length: half }, (_, i) => i) }, label: { $nin: Array.from({ length: half }, (_, i) => `l${i}`) } } }),
+          'BAD_INPUT',
+          new RegExp(`at most ${l.maxFilterValues} in all`),
+          'values over the limit across two lists',
+        );
+        await rejects(index.query(vector(1), { filter: { label: { $in: ['x'.repeat(l.maxFilterBytes)] } } }), 'BAD_INPUT', new RegExp(`at most ${l.maxFilterBytes}`), 'a filter over the byte limit');
+        // At the limits: answered.
+        const atLimit = Array.from({ length: l.maxFilterValues }, (_, i) => i * 10);
+        if (JSON.stringify({ size: { $in: atLimit } }).length <= l.maxFilterBytes) {
+          await sameRanking(index, pool, vector(3), 8, '$in with the most values allowed', { filter: { size: { $in: atLimit } } }, (m) => atLimit.includes(m.size as number));
+        }
+        const word = 'x'.repeat(l.maxFilterBytes - JSON.stringify({ label: { $in: [''] } }).length);
+        eq(await index.query(vector(1), { filter: { label: { $in: [word] } } }), [], 'a filter of exactly the byte limit');
+      },
+    },
+    {
       name: 'an empty index answers queries with no matches',
       async run() {
         const index = await fresh().index;

@@ -118,6 +118,10 @@ describe('search over HTTP', () => {
     ['bad metadata JSON', () => app.request('/v1/index?metadata=%7Bnope', { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: bytes(pick('red circle').file) }), 400, 'BAD_INPUT', /metadata/],
     ['nested metadata', () => app.request(`/v1/index?metadata=${encodeURIComponent('{"a":{"b":1}}')}`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: bytes(pick('red circle').file) }), 400, 'BAD_INPUT', /metadata/],
     ['id too long', () => app.request(`/v1/index?id=${'x'.repeat(80)}`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: bytes(pick('red circle').file) }), 400, 'BAD_INPUT', /64 bytes/],
+    ['a __proto__ metadata key', () => app.request(`/v1/index?metadata=${encodeURIComponent('{"__proto__":{"label":"x"}}')}`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: bytes(pick('red circle').file) }), 400, 'BAD_INPUT', /__proto__/],
+    ['a __proto__ filter field', () => search({ text: 'a red circle', filter: JSON.parse('{"__proto__":{"label":"x"}}') as object }), 400, 'BAD_INPUT', /unknown field "__proto__"/],
+    ['a filter field named constructor', () => search({ text: 'a red circle', filter: { constructor: 'x' } }), 400, 'BAD_INPUT', /unknown field "constructor" \(filterable: label\)/],
+    ['200,000 values in one in-list (1.6 MB)', () => search({ text: 'a red circle', filter: { label: { $in: Array.from({ length: 200_000 }, (_, i) => `l${i}`) } } }), 400, 'BAD_INPUT', /at most 1024/],
     ['wrong media type', () => app.request('/v1/search', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'a red circle' }), 415, 'UNSUPPORTED_MEDIA_TYPE', /application\/json/],
     ['empty image body', () => app.request('/v1/index', { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array() }), 400, 'BAD_INPUT', /empty/],
     ['body over the limit', () => app.request('/v1/index', { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(3 * 1024 * 1024) }), 413, 'PAYLOAD_TOO_LARGE', /larger/],
@@ -129,6 +133,15 @@ describe('search over HTTP', () => {
     expect(e.code).toBe(code);
     expect(e.message).toMatch(words);
     expect(await index.count()).toBe(before);
+  });
+
+  it('metadata keys named constructor, toString, hasOwnProperty are stored and returned as ordinary keys', async () => {
+    const metadata = { constructor: 'c', toString: 1, hasOwnProperty: true, label: 'odd keys' };
+    const r = await app.request(`/v1/index?id=odd-keys&metadata=${encodeURIComponent(JSON.stringify(metadata))}`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: bytes(pick('red circle').file) });
+    expect(r.status).toBe(200);
+    const s = await search({ text: 'a red circle', topK: 1, filter: { label: 'odd keys' } });
+    expect(((await s.json()) as { matches: unknown[] }).matches).toEqual([expect.objectContaining({ id: 'odd-keys', metadata })]);
+    await index.delete(['odd-keys']);
   });
 
   it('an index of another model: 409 INDEX_MISMATCH; no index: 404 saying how to enable search', async () => {

@@ -58,6 +58,7 @@ export class VectorizeStandIn {
     if (!Number.isInteger(topK) || topK < 1 || topK > max) throw new Error(`VECTORIZE_STAND_IN: topK ${topK} over the limit of ${max}${max === 20 ? ' with values or metadata' : ''}`);
     if (vector.length !== this.dimensions) throw new Error('VECTORIZE_STAND_IN: query vector of the wrong size');
     const filter = options.filter ?? {};
+    if (new TextEncoder().encode(JSON.stringify(filter)).byteLength >= 2048) throw new Error('VECTORIZE_STAND_IN: a filter\'s compact JSON must be less than 2048 bytes');
     for (const f of Object.keys(filter)) if (!this.#metadataIndexes.has(f)) throw new Error(`VECTORIZE_STAND_IN: no metadata index on "${f}"`);
     const scored = [...this.#vectors.values()].filter((v) => matches(v.metadata ?? {}, filter)).map((v) => ({ v, score: cosine(vector, v.values) }));
     scored.sort((a, b) => b.score - a.score);
@@ -101,7 +102,7 @@ function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /** Vectorize's filter semantics: implicit $eq, the documented operators, fields ANDed; $ne/$nin match a missing field. */
 function matches(m: Record<string, Value>, filter: Record<string, unknown>): boolean {
   return Object.entries(filter).every(([k, cond]) => {
-    const v = m[k];
+    const v = Object.hasOwn(m, k) ? m[k] : undefined;
     if (cond === null || typeof cond !== 'object') return v === cond;
     return Object.entries(cond as Record<string, unknown>).every(([op, w]) => {
       switch (op) {

@@ -8,6 +8,7 @@ export { pullModel, type PullOptions, type PullResult, type PullEvent } from '..
 export { createPullProgress, type PullProgress, type PullProgressOptions } from '../../hub/progress.ts';
 export { loadClipEdge, readImagePath, type LoadClipEdgeOptions } from '../fs/load.ts';
 export * from '../../index.ts';
-export { createLanceDbIndex, type LanceDbIndexOptions } from '../../search/drivers/lancedb.ts';
+export { createLanceDbIndex, readLanceDbIndexInfo, type LanceDbIndex, type LanceDbIndexOptions } from '../../search/drivers/lancedb.ts';
+export { MAINTENANCE_DEFAULTS, type LanceDbMaintenanceOptions, type OptimizeReport } from '../../search/drivers/lancedb-maintenance.ts';
 export { ANN_DEFAULTS, type AnnIndexType, type LanceDbAnnOptions } from '../../search/drivers/lancedb-ann.ts';
 export { openNodeIndex, type NodeIndexOptions } from '../fs/search-index.ts';

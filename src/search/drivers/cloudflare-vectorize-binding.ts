@@ -2,7 +2,8 @@
 // local emulation, so tests run this driver against a stand-in that enforces the documented
 // interface and limits (test/workers/vectorize-stand-in.ts). Documented limits
 // (developers.cloudflare.com/vectorize/platform/limits/): upsert ≤ 1000 vectors per call from a
-// Worker, topK ≤ 100 without values/metadata and ≤ 20 with, ids ≤ 64 bytes, metadata ≤ 10 KiB,
+// Worker, topK ≤ 100 without values/metadata and ≤ 20 with, ids ≤ 64 bytes, metadata ≤ 10 KiB, a
+// filter's compact JSON < 2048 bytes (…/reference/metadata-filtering/; $in lists ≤ 1024 values here),
 // ≤ 10 metadata indexes (create one per filterable field BEFORE inserting vectors). Mutations are
 // asynchronous: an upsert is visible to queries a few seconds later, and count() lags likewise.
 import { ClipEdgeError } from '../../core/errors.ts';
@@ -29,8 +30,9 @@ export interface VectorizeIndexOptions extends IndexOptions {
   env?: Record<string, unknown>;
 }
 
-// Metadata: 10 KiB less room for the model key this driver adds.
-export const VECTORIZE_LIMITS: Readonly<IndexLimits> = Object.freeze({ maxBatch: 1000, maxTopK: 100, maxTopKWithMetadata: 20, maxMetadataBytes: 10 * 1024 - 128 });
+// Metadata: 10 KiB less room for the model key this driver adds. The kit's $in/$nin bound is the
+// other drivers' (Vectorize documents none beyond the filter's 2 KiB).
+export const VECTORIZE_LIMITS: Readonly<IndexLimits> = Object.freeze({ maxBatch: 1000, maxTopK: 100, maxTopKWithMetadata: 20, maxMetadataBytes: 10 * 1024 - 128, maxFilterValues: 1024, maxFilterBytes: 2047 });
 /** Metadata key holding the model of each vector: Vectorize keeps no index-level notes. */
 export const MODEL_KEY = 'clip_edge_model';
 const GET_CHUNK = 20;

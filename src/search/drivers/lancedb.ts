@@ -2,12 +2,17 @@
 // vector database. The folder can be local or on S3-compatible storage such as R2 (`uri`
 // `s3://bucket/prefix` + `storageOptions`). Search is exact until the table reaches `ann.minRows`
 // rows; then persist() builds an approximate index (lancedb-ann.ts). One table of images and one of
-// the index's own settings.
+// the index's own settings. Writes go through one queue per table (lancedb-writes.ts: one commit
+// at a time, concurrent requests grouped), one process writes to a local folder at a time
+// (lancedb-lock.ts), and the kit compacts and drops old versions itself (lancedb-maintenance.ts).
 import { ClipEdgeError, isClipEdgeError } from '../../core/errors.ts';
 import { annSettings, buildAnn, builtType, type LanceDbAnnOptions, querySettings, tuneQuery } from './lancedb-ann.ts';
+import { type TableWriter, writerOf } from './lancedb-lock.ts';
+import { type LanceDbMaintenanceOptions, maintenanceSchedule, maintenanceSettings, type MaintenanceSettings, type OptimizeReport } from './lancedb-maintenance.ts';
+import { createWriteQueue } from './lancedb-writes.ts';
 import { mismatch, presentIds, toMatch } from '../driver-helpers.ts';
 import type { FieldType, Filter, IndexLimits, IndexOptions, Match, Metadata, QueryOptions, VectorIndex, VectorRecord } from '../types.ts';
-import { checkIds, checkOptions, checkQuery, checkRecords } from '../validate.ts';
+import { type CheckedRecord, checkIds, checkOptions, checkQuery, checkRecords } from '../validate.ts';
 
 export interface LanceDbIndexOptions extends IndexOptions {
   /** A folder path, or `s3://bucket/prefix` (R2: with `storageOptions.endpoint`). */
@@ -21,11 +26,26 @@ export interface LanceDbIndexOptions extends IndexOptions {
    * `false` for exact search at any size. @defaultValue IVF-HNSW-SQ from 100,000 rows, refineFactor 40
    */
   ann?: LanceDbAnnOptions | false;
-  /** Told when persist() starts and ends building the approximate index (minutes for 100k+ rows). @defaultValue silent */
+  /** Told when persist() starts and ends building the approximate index (minutes for 100k+ rows), and of failed background maintenance. @defaultValue silent */
   log?: (line: string) => void;
+  /** When the kit compacts the table and deletes old versions by itself (lancedb-maintenance.ts), or `false`: only persist() and optimize(). @defaultValue after 100 commits or 10,000 rows, keeping the current version only */
+  maintenance?: LanceDbMaintenanceOptions | false;
+  /** How long the first write waits for concurrent ones to join its commit (ms). @defaultValue 2 */
+  lingerMs?: number;
+  /** How often reads look for versions another process committed (ms); writes of this process are seen at once. @defaultValue 1000 */
+  refreshMs?: number;
 }
 
-export const LANCEDB_LIMITS: Readonly<IndexLimits> = Object.freeze({ maxBatch: 10_000, maxTopK: 1000, maxTopKWithMetadata: 1000, maxMetadataBytes: 10 * 1024 });
+/** The LanceDB index: a {@link VectorIndex} plus explicit maintenance. */
+export interface LanceDbIndex extends VectorIndex {
+  /**
+   * Compacts small data files and deletes old versions now, after the writes queued before the call
+   * (queries go on meanwhile). `keepVersionsMs` overrides `maintenance.keepVersionsMs` for this run.
+   */
+  optimize(options?: { keepVersionsMs?: number }): Promise<OptimizeReport>;
+}
+
+export const LANCEDB_LIMITS: Readonly<IndexLimits> = Object.freeze({ maxBatch: 10_000, maxTopK: 1000, maxTopKWithMetadata: 1000, maxMetadataBytes: 10 * 1024, maxFilterValues: 1024, maxFilterBytes: 64 * 1024 });
 
 type LanceDb = typeof import('@lancedb/lancedb');
 type Arrow = typeof import('apache-arrow');
@@ -82,66 +102,155 @@ async function guarded<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<VectorIndex> {
-  checkOptions(options);
-  if ('annMinRows' in options) throw new ClipEdgeError('BAD_INPUT', 'annMinRows was replaced by ann: { minRows } (docs/search.md)');
-  const ann = annSettings(options.ann, options.dim);
-  const { lancedb, arrow } = await load();
-  const space = { model: options.model, dim: options.dim };
-  const fields: Record<string, FieldType> = { ...options.fields };
-  const tableName = options.table ?? 'images';
-  if (!/^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(tableName)) throw new ClipEdgeError('BAD_INPUT', `table name "${tableName}" must be a plain name`);
-  const settingsName = `${tableName}_clip_edge`;
-  const db = await guarded(`open ${options.uri}`, () => lancedb.connect(options.uri, options.storageOptions ? { storageOptions: options.storageOptions } : {}));
-  const names = new Set(await guarded('list tables', () => db.tableNames()));
+type Space = { model: string; dim: number };
 
+/** Opens the images table, or creates it with its settings table; `fields` gains the stored ones. */
+async function openTable(db: import('@lancedb/lancedb').Connection, arrow: Arrow, o: LanceDbIndexOptions, tableName: string, space: Space, fields: Record<string, FieldType>): Promise<Table> {
+  const settingsName = `${tableName}_clip_edge`;
+  const names = new Set(await guarded('list tables', () => db.tableNames()));
   // The index's own settings: which model and size it holds, which fields are columns.
   if (names.has(settingsName)) {
     const settingsTable = await db.openTable(settingsName);
     const [row] = (await settingsTable.query().toArray()) as { model: string; dim: number; fields: string }[];
-    if (!row) throw new ClipEdgeError('INDEX_UNAVAILABLE', `${options.uri}: the settings table ${settingsName} is empty`);
-    if (row.model !== space.model || Number(row.dim) !== space.dim) throw mismatch({ model: row.model, dim: Number(row.dim) }, space, `${options.uri} (table ${tableName})`);
+    if (!row) throw new ClipEdgeError('INDEX_UNAVAILABLE', `${o.uri}: the settings table ${settingsName} is empty`);
+    if (row.model !== space.model || Number(row.dim) !== space.dim) throw mismatch({ model: row.model, dim: Number(row.dim) }, space, `${o.uri} (table ${tableName})`);
     const stored = JSON.parse(row.fields) as Record<string, FieldType>;
     for (const [k, t] of Object.entries(fields)) {
       if (stored[k] !== t) {
-        throw new ClipEdgeError('INDEX_MISMATCH', `${options.uri}: field "${k}" is ${stored[k] ? `stored as ${stored[k]}` : 'not a column of this index'} (columns are fixed when the index is created)`);
+        throw new ClipEdgeError('INDEX_MISMATCH', `${o.uri}: field "${k}" is ${Object.hasOwn(stored, k) ? `stored as ${stored[k]}` : 'not a column of this index'} (columns are fixed when the index is created)`);
       }
     }
     Object.assign(fields, stored);
   }
-  let table: Table;
-  if (names.has(tableName) && names.has(settingsName)) {
-    table = await db.openTable(tableName);
-  } else {
-    const { Schema, Field, Float32, FixedSizeList, Utf8, Float64, Int8, Int32 } = arrow;
-    const typeOf = { string: () => new Utf8(), number: () => new Float64(), boolean: () => new Int8() };
-    const schema = new Schema([
-      new Field('id', new Utf8(), false),
-      new Field('vector', new FixedSizeList(space.dim, new Field('item', new Float32(), true)), false),
-      new Field('meta', new Utf8(), false),
-      ...Object.entries(fields).map(([k, t]) => new Field(column(k), typeOf[t](), true)),
-    ]);
-    table = await guarded('create the table', () => db.createEmptyTable(tableName, schema, { mode: 'overwrite' }));
-    const settingsSchema = new Schema([new Field('model', new Utf8(), false), new Field('dim', new Int32(), false), new Field('fields', new Utf8(), false)]);
-    const settingsTable = await db.createEmptyTable(settingsName, settingsSchema, { mode: 'overwrite' });
-    await settingsTable.add([{ model: space.model, dim: space.dim, fields: JSON.stringify(fields) }]);
-  }
-  let built = await guarded('list indexes', () => builtType(table));
-  let tuning = querySettings(ann, built, options.log);
+  if (names.has(tableName) && names.has(settingsName)) return db.openTable(tableName);
+  const { Schema, Field, Float32, FixedSizeList, Utf8, Float64, Int8, Int32 } = arrow;
+  const typeOf = { string: () => new Utf8(), number: () => new Float64(), boolean: () => new Int8() };
+  const schema = new Schema([
+    new Field('id', new Utf8(), false),
+    new Field('vector', new FixedSizeList(space.dim, new Field('item', new Float32(), true)), false),
+    new Field('meta', new Utf8(), false),
+    ...Object.entries(fields).map(([k, t]) => new Field(column(k), typeOf[t](), true)),
+  ]);
+  const table = await guarded('create the table', () => db.createEmptyTable(tableName, schema, { mode: 'overwrite' }));
+  const settingsSchema = new Schema([new Field('model', new Utf8(), false), new Field('dim', new Int32(), false), new Field('fields', new Utf8(), false)]);
+  const settingsTable = await db.createEmptyTable(settingsName, settingsSchema, { mode: 'overwrite' });
+  await settingsTable.add([{ model: space.model, dim: space.dim, fields: JSON.stringify(fields) }]);
+  return table;
+}
 
-  const row = (r: { id: string; vector: Float32Array; metadata: Metadata }) => ({
+/** What an existing index folder holds (its model, size and fields), or undefined when it has no such table: tools open an index without loading its model. */
+export async function readLanceDbIndexInfo(o: Pick<LanceDbIndexOptions, 'uri' | 'storageOptions' | 'table'>): Promise<{ model: string; dim: number; fields: Record<string, FieldType> } | undefined> {
+  const { lancedb } = await load();
+  const db = await guarded(`open ${o.uri}`, () => lancedb.connect(o.uri, o.storageOptions ? { storageOptions: o.storageOptions } : {}));
+  try {
+    const settingsName = `${o.table ?? 'images'}_clip_edge`;
+    if (!(await guarded('list tables', () => db.tableNames())).includes(settingsName)) return undefined;
+    const settings = await db.openTable(settingsName);
+    const [row] = (await settings.query().toArray()) as { model: string; dim: number; fields: string }[];
+    settings.close();
+    return row ? { model: row.model, dim: Number(row.dim), fields: JSON.parse(row.fields) as Record<string, FieldType> } : undefined;
+  } finally {
+    db.close();
+  }
+}
+
+function checkWriteOptions(o: LanceDbIndexOptions): void {
+  for (const k of ['lingerMs', 'refreshMs'] as const) {
+    const v = o[k];
+    if (v !== undefined && (!Number.isFinite(v) || v < 0 || v > 60_000)) throw new ClipEdgeError('BAD_INPUT', `${k} must be a number of milliseconds from 0 to 60000, got ${String(v)}`);
+  }
+}
+
+/**
+ * The table's write path: this process's right to write it (writerOf), the grouped queue of commits
+ * (lancedb-writes.ts) and the maintenance that follows them (lancedb-maintenance.ts).
+ */
+function tableWrites(table: Table, o: LanceDbIndexOptions, tableName: string, fields: Record<string, FieldType>, maintenance: MaintenanceSettings | undefined) {
+  const row = (r: CheckedRecord) => ({
     id: r.id,
     vector: Array.from(r.vector),
     meta: JSON.stringify(r.metadata),
     ...Object.fromEntries(Object.keys(fields).map((k) => {
-      const v = r.metadata[k];
+      const v = Object.hasOwn(r.metadata, k) ? r.metadata[k] : undefined;
       return [column(k), typeof v === 'boolean' ? Number(v) : v ?? null];
     })),
   });
   const existing = (ids: string[]): Promise<Set<string>> =>
     presentIds(ids, 500, async (chunk) => ((await table.query().where(`id IN (${inList(chunk)})`).select(['id']).toArray()) as { id: string }[]).map((r) => r.id));
 
-  const index: VectorIndex = {
+  // The right to write (the lock file of a local folder), taken by the first write, kept until close().
+  let writer: TableWriter | undefined;
+  const writable = () => (writer ??= writerOf(o.uri, tableName));
+  // Another index of this process may have committed through its own handle: a merge must see it.
+  const latest = async () => {
+    if (writer?.shared()) await table.checkoutLatest();
+  };
+  const queue = createWriteQueue(
+    {
+      // One merge on id: an id present is replaced, a new one inserted, in one commit.
+      upsert: (rows) =>
+        writable().serial(() =>
+          guarded('write', async () => {
+            await latest();
+            await table.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows.map(row));
+          }),
+        ),
+      delete: (ids) =>
+        writable().serial(() =>
+          guarded('delete', async () => {
+            await latest();
+            const found = await existing(ids);
+            if (found.size) await table.delete(`id IN (${inList([...found])})`);
+            return found;
+          }),
+        ),
+    },
+    { ...(o.lingerMs !== undefined ? { lingerMs: o.lingerMs } : {}), maxRows: LANCEDB_LIMITS.maxBatch, onCommit: (n) => schedule.committed(n) },
+  );
+  const optimizeNow = (keepVersionsMs = maintenance?.keepVersionsMs ?? 0): Promise<OptimizeReport> =>
+    queue.exclusive(() =>
+      writable().serial(async () => {
+        schedule.reset();
+        const t0 = performance.now();
+        await latest();
+        // deleteUnverified: files no version lists (left by a killed write) are deleted too, which is
+        // safe only while no other process writes: under the lock, never on object storage.
+        const s = await guarded('compact', () => table.optimize({ cleanupOlderThan: new Date(Date.now() - keepVersionsMs), deleteUnverified: writer!.exclusive }));
+        return { filesRemoved: s.compaction.filesRemoved, filesAdded: s.compaction.filesAdded, versionsRemoved: s.prune.oldVersionsRemoved, bytesRemoved: s.prune.bytesRemoved, ms: performance.now() - t0 };
+      }),
+    );
+  const schedule = maintenanceSchedule(maintenance, optimizeNow, o.log ?? (() => {}));
+  return { existing, writable, latest, queue, optimizeNow, release: () => writer?.release() };
+}
+
+export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<LanceDbIndex> {
+  checkOptions(options);
+  if ('annMinRows' in options) throw new ClipEdgeError('BAD_INPUT', 'annMinRows was replaced by ann: { minRows } (docs/search.md)');
+  checkWriteOptions(options);
+  const ann = annSettings(options.ann, options.dim);
+  const maintenance = maintenanceSettings(options.maintenance);
+  const { lancedb, arrow } = await load();
+  const space = { model: options.model, dim: options.dim };
+  const fields: Record<string, FieldType> = { ...options.fields };
+  const tableName = options.table ?? 'images';
+  if (!/^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(tableName)) throw new ClipEdgeError('BAD_INPUT', `table name "${tableName}" must be a plain name`);
+  const db = await guarded(`open ${options.uri}`, () =>
+    lancedb.connect(options.uri, { ...(options.storageOptions ? { storageOptions: options.storageOptions } : {}), readConsistencyInterval: (options.refreshMs ?? 1000) / 1000 }),
+  );
+  const table = await openTable(db, arrow, options, tableName, space, fields);
+  let built = await guarded('list indexes', () => builtType(table));
+  let tuning = querySettings(ann, built, options.log);
+
+  const w = tableWrites(table, options, tableName, fields, maintenance);
+  const { existing, writable, latest, queue, optimizeNow } = w;
+
+  const search = async (q: ReturnType<typeof checkQuery>) => {
+    let s = tuneQuery(table.vectorSearch(Array.from(q.vector)).distanceType('cosine').limit(q.topK), tuning).select(q.includeMetadata ? ['id', 'meta'] : ['id']);
+    if (q.filter) s = s.where(filterSql(q.filter));
+    return (await s.toArray()) as { id: string; meta?: string; _distance: number }[];
+  };
+
+  const index: LanceDbIndex = {
     driver: 'lancedb',
     space,
     fields,
@@ -149,54 +258,57 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     async upsert(records: readonly VectorRecord[], { model }: { model: string }) {
       const checked = checkRecords(records, model, index);
       if (!checked.length) return { upserted: 0 };
-      await guarded('write', async () => {
-        // New ids are appended; existing ones replaced by a merge on id. (A 1000-row merge into an
-        // empty table failed in 0.31 with "Spill has sent an error": appends avoid the merge's sort.)
-        const present = await existing(checked.map((r) => r.id));
-        const fresh = checked.filter((r) => !present.has(r.id));
-        const replaced = checked.filter((r) => present.has(r.id));
-        for (let i = 0; i < replaced.length; i += 256) {
-          await table.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(replaced.slice(i, i + 256).map(row));
-        }
-        if (fresh.length) await table.add(fresh.map(row));
-      });
-      return { upserted: checked.length };
+      writable();
+      return { upserted: await queue.upsert(checked) };
     },
     async delete(list: readonly string[]) {
       const ids = checkIds(list);
       if (!ids.length) return { deleted: 0 };
-      return guarded('delete', async () => {
-        const found = [...(await existing(ids))];
-        for (let i = 0; i < found.length; i += 500) await table.delete(`id IN (${inList(found.slice(i, i + 500))})`);
-        return { deleted: found.length };
-      });
+      writable();
+      return { deleted: await queue.delete(ids) };
     },
     has: (list: readonly string[]) => guarded('read', () => existing(checkIds(list))),
     async query(vector: Float32Array | readonly number[], opts?: QueryOptions): Promise<Match[]> {
       const q = checkQuery(vector, opts, index);
-      return guarded('search', async () => {
-        let search = tuneQuery(table.vectorSearch(Array.from(q.vector)).distanceType('cosine').limit(q.topK), tuning).select(q.includeMetadata ? ['id', 'meta'] : ['id']);
-        if (q.filter) search = search.where(filterSql(q.filter));
-        const rows = (await search.toArray()) as { id: string; meta?: string; _distance: number }[];
-        return rows.map((r) => toMatch(r.id, 1 - r._distance, q.includeMetadata, () => JSON.parse(r.meta!) as Metadata));
+      const rows = await guarded('search', async () => {
+        try {
+          return await search(q);
+        } catch (e) {
+          // A query that began on a version that maintenance (here or in the writing process) has
+          // just deleted: once more on the latest version.
+          await table.checkoutLatest();
+          return search(q).catch(() => Promise.reject(e));
+        }
       });
+      return rows.map((r) => toMatch(r.id, 1 - r._distance, q.includeMetadata, () => JSON.parse(r.meta!) as Metadata));
     },
     count: () => guarded('count', () => table.countRows()),
+    async optimize(o) {
+      if (o?.keepVersionsMs !== undefined) maintenanceSettings({ keepVersionsMs: o.keepVersionsMs });
+      writable();
+      return optimizeNow(o?.keepVersionsMs);
+    },
     async persist() {
-      // optimize() also adds new rows to an existing index; an index is built once (changed build
-      // settings take a new folder or table).
-      await guarded('compact', () => table.optimize());
+      // Compaction also adds new rows to an existing approximate index; one is built once (changed
+      // build settings take a new folder or table).
+      writable();
+      await optimizeNow();
       if (!ann || built) return;
-      const rows = await guarded('count', () => table.countRows());
-      if (rows < ann.minRows) return;
-      await guarded('build the approximate index', async () => {
-        built = await builtType(table); // another process may have built it meanwhile
-        if (!built) await buildAnn(table, lancedb.Index, ann, rows, options.log);
-        built ??= ann.type;
-        tuning = querySettings(ann, built, options.log);
-      });
+      await queue.exclusive(() => writable().serial(async () => {
+        await latest();
+        const rows = await guarded('count', () => table.countRows());
+        if (rows < ann.minRows) return;
+        await guarded('build the approximate index', async () => {
+          built = await builtType(table); // another process may have built it meanwhile
+          if (!built) await buildAnn(table, lancedb.Index, ann, rows, options.log);
+          built ??= ann.type;
+          tuning = querySettings(ann, built, options.log);
+        });
+      }));
     },
     async close() {
+      await queue.idle();
+      w.release();
       table.close();
       db.close();
     },

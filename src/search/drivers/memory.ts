@@ -16,7 +16,7 @@ export interface SnapshotStore {
 export interface MemoryIndexOptions extends IndexOptions {
   /** Loaded on open, written by persist(). @defaultValue none: the index lives as long as the object */
   store?: SnapshotStore;
-  /** Overrides of the limits. @defaultValue 1000 per upsert, topK ≤ 1000, metadata ≤ 10 KiB */
+  /** Overrides of the limits. @defaultValue 1000 per upsert, topK ≤ 1000, metadata ≤ 10 KiB, filters ≤ 1024 $in/$nin values and 64 KiB */
   limits?: Partial<IndexLimits>;
   /** The driver name reported (drivers built on this one say theirs). @defaultValue 'memory' */
   driver?: string;
@@ -33,7 +33,7 @@ export interface FlatIndex extends VectorIndex {
   get(id: string): { vector: Float32Array; metadata: Metadata } | undefined;
 }
 
-export const MEMORY_LIMITS: Readonly<IndexLimits> = Object.freeze({ maxBatch: 1000, maxTopK: 1000, maxTopKWithMetadata: 1000, maxMetadataBytes: 10 * 1024 });
+export const MEMORY_LIMITS: Readonly<IndexLimits> = Object.freeze({ maxBatch: 1000, maxTopK: 1000, maxTopKWithMetadata: 1000, maxMetadataBytes: 10 * 1024, maxFilterValues: 1024, maxFilterBytes: 64 * 1024 });
 const FORMAT = 'clip-edge-flat-index/1';
 
 interface Header {
@@ -116,7 +116,7 @@ export async function createMemoryIndex(options: MemoryIndexOptions): Promise<Fl
     ids.forEach((id, i) => rowOf.set(id, i));
     // Fields declared now may add to the stored ones; a changed type would make old filters lie.
     for (const [k, t] of Object.entries(header.fields)) {
-      if (fields[k] && fields[k] !== t) throw new ClipEdgeError('INDEX_MISMATCH', `field "${k}" is stored as ${t}, not ${fields[k]}`);
+      if (Object.hasOwn(fields, k) && fields[k] !== t) throw new ClipEdgeError('INDEX_MISMATCH', `field "${k}" is stored as ${t}, not ${fields[k]}`);
       fields[k] = t;
     }
   }
