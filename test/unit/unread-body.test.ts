@@ -1,5 +1,6 @@
+import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { drainable } from '../../src/http/unread-body.ts';
+import { drainable, drainUnreadBodies } from '../../src/http/unread-body.ts';
 
 // The app reads what it left of a request body before answering (workerd and Node reset
 // a connection whose body was left unread, and the client loses the answer). These check the
@@ -151,5 +152,90 @@ describe('drainable: what the app leaves of a body is read before the answer', (
     const d = drainable(r, bounds);
     expect(d.request).toBe(r);
     await d.drain();
+  });
+});
+
+/** A body of `chunks` chunks that sends one, then waits until `open()` (a slow upload being drained). */
+function gatedSource(chunks: number) {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  let reachedGate!: () => void;
+  const atGate = new Promise<void>((r) => (reachedGate = r));
+  const { stream: rest, seen } = source(chunks - 1);
+  const reader = rest.getReader();
+  let first = true;
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(ctrl) {
+      if (first) {
+        first = false;
+        ctrl.enqueue(new Uint8Array(CHUNK));
+        return;
+      }
+      reachedGate();
+      await opened;
+      const r = await reader.read();
+      if (r.done) ctrl.close();
+      else ctrl.enqueue(r.value);
+    },
+  }, { highWaterMark: 0 });
+  return { stream, atGate, open, pulledAfterGate: () => seen.pulled };
+}
+
+describe('drainUnreadBodies: at most maxConcurrent drains at once', () => {
+  // A route that refuses every upload without reading it (as a 413 / 415 / 401 does), behind the
+  // middleware alone: each test makes its own, so no earlier drain holds a slot.
+  const refusing = (maxConcurrent: number) => {
+    const app = new Hono();
+    app.use('*', drainUnreadBodies({ ...bounds, idleMs: 30_000, ms: 30_000, maxConcurrent }));
+    app.post('/v1/classify', (c) => c.json({ error: { code: 'PAYLOAD_TOO_LARGE' } }, 413));
+    return app;
+  };
+
+  it('the 17th refused upload while 16 are being drained is let go unread and answered at once; the 16 are read to their end', async () => {
+    const app = refusing(16);
+    const slow = Array.from({ length: 16 }, () => gatedSource(40));
+    const answers = slow.map((s) => app.request(request(s.stream, 40 * CHUNK)));
+    await Promise.all(slow.map((s) => s.atGate)); // every drain holds a slot, waiting on its client
+    const { stream, seen } = source(40);
+    const seventeenth = await app.request(request(stream, 40 * CHUNK));
+    expect(seventeenth.status).toBe(413);
+    await new Promise((r) => setTimeout(r, 10));
+    // Let go: cancelled after at most the one chunk the Request's stream machinery reads ahead (a drain reads all 40).
+    expect(seen.cancelled, 'the 17th body is let go').toBe(true);
+    expect(seen.pulled, 'the 17th body is not drained').toBeLessThanOrEqual(1);
+    for (const s of slow) s.open();
+    for (const r of await Promise.all(answers)) expect(r.status).toBe(413);
+    expect(slow.map((s) => s.pulledAfterGate()), 'each of the 16 read to its end (1 chunk before the gate, 39 after)').toEqual(Array(16).fill(39));
+  });
+
+  it('a finished drain gives its slot back: after 16 at once have ended, the next refused upload is drained to its end', async () => {
+    const app = refusing(16);
+    const slow = Array.from({ length: 16 }, () => gatedSource(4));
+    const answers = slow.map((s) => app.request(request(s.stream, 4 * CHUNK)));
+    await Promise.all(slow.map((s) => s.atGate));
+    for (const s of slow) s.open();
+    await Promise.all(answers);
+    for (let i = 0; i < 3; i++) {
+      const { stream, seen } = source(40);
+      expect((await app.request(request(stream, 40 * CHUNK))).status).toBe(413);
+      expect(seen).toEqual({ pulled: 40, cancelled: false });
+    }
+  });
+
+  it('with maxConcurrent 1, a second upload refused while the first is drained is let go; the third, after, is drained', async () => {
+    const app = refusing(1);
+    const first = gatedSource(4);
+    const answer = app.request(request(first.stream, 4 * CHUNK));
+    await first.atGate;
+    const second = source(40);
+    expect((await app.request(request(second.stream, 40 * CHUNK))).status).toBe(413);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(second.seen.cancelled).toBe(true);
+    expect(second.seen.pulled).toBeLessThanOrEqual(1);
+    first.open();
+    await answer;
+    const third = source(40);
+    await app.request(request(third.stream, 40 * CHUNK));
+    expect(third.seen).toEqual({ pulled: 40, cancelled: false });
   });
 });
