@@ -113,7 +113,7 @@ describe('overload: bounded work in flight', () => {
     await g.gate.started(1); // its run holds the session; nothing waits in the queue
     const rest = Array.from({ length: 5 }, () => classify(app));
     const answered: Response[] = [];
-    for (const r of rest) void r.then((res) => answered.push(res));
+    for (const r of rest) void Promise.resolve(r).then((res) => answered.push(res));
     // maxQueue 2: two of the five wait behind the run; the other three are refused at once.
     await expect.poll(() => answered.length, { timeout: 30_000 }).toBe(3);
     for (const r of answered) {
