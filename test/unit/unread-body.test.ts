@@ -53,8 +53,35 @@ describe('drainable: what the app leaves of a body is read before the answer', (
     const { stream, seen } = source(5);
     const d = drainable(request(stream, 5 * CHUNK), bounds);
     expect((await d.request.arrayBuffer()).byteLength).toBe(5 * CHUNK);
-    await d.drain();
+    expect(await d.drain()).toBe(true);
     expect(seen).toEqual({ pulled: 5, cancelled: false });
+  });
+
+  it('a body the app read to its end needs no drain even when its declared length is past the drain bound', async () => {
+    const { stream, seen } = source(40);
+    const d = drainable(request(stream, 40 * CHUNK), { ...bounds, maxBytes: 10 * CHUNK });
+    expect((await d.request.arrayBuffer()).byteLength).toBe(40 * CHUNK);
+    expect(await d.drain()).toBe(true);
+    expect(seen).toEqual({ pulled: 40, cancelled: false });
+  });
+
+  it('a client that keeps sending slowly is not waited for past the time bound (each gap shorter than the idle bound)', async () => {
+    let pulled = 0;
+    let cancelled = false;
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(ctrl) {
+        await new Promise((r) => setTimeout(r, 20));
+        pulled++;
+        ctrl.enqueue(new Uint8Array(16)); // 16 bytes every 20 ms: 10 MiB would take hours
+      },
+      cancel() {
+        cancelled = true;
+      },
+    }, { highWaterMark: 0 });
+    const d = drainable(request(stream), { ...bounds, ms: 300, idleMs: 200 });
+    expect(await d.drain()).toBe(false);
+    expect(cancelled).toBe(true);
+    expect(pulled).toBeGreaterThan(0);
   });
 
   it('a declared length over the bound is not read at all', async () => {
@@ -151,7 +178,31 @@ describe('drainable: what the app leaves of a body is read before the answer', (
     const r = new Request('http://x/healthz');
     const d = drainable(r, bounds);
     expect(d.request).toBe(r);
-    await d.drain();
+    expect(await d.drain()).toBe(true);
+    d.release();
+  });
+
+  it('a body whose stream fails (a reset connection) ends the drain at once: not read to its end, nothing thrown', async () => {
+    let pulled = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(ctrl) {
+        if (++pulled > 3) throw new Error('connection reset');
+        ctrl.enqueue(new Uint8Array(CHUNK));
+      },
+    }, { highWaterMark: 0 });
+    // No time or idle bound to stop it: only the error can end this drain before the test's timeout.
+    const d = drainable(request(stream, 40 * CHUNK), { ...bounds, ms: 600_000, idleMs: 600_000 });
+    expect(await d.drain()).toBe(false);
+  });
+
+  it('once the drain owns the body, the app\'s stream ends (done, not an error)', async () => {
+    const { stream, seen } = source(40);
+    const d = drainable(request(stream, 40 * CHUNK), bounds);
+    const reader = d.request.body!.getReader();
+    const drained = d.drain();
+    expect(await reader.read()).toEqual({ done: true, value: undefined });
+    expect(await drained).toBe(true);
+    expect(seen.pulled).toBe(40);
   });
 });
 
@@ -220,6 +271,34 @@ describe('drainUnreadBodies: at most maxConcurrent drains at once', () => {
       expect((await app.request(request(stream, 40 * CHUNK))).status).toBe(413);
       expect(seen).toEqual({ pulled: 40, cancelled: false });
     }
+  });
+
+  it('an answer that said Connection: close loses the header once the body was read to its end, and keeps it when it was not', async () => {
+    const app = new Hono();
+    app.use('*', drainUnreadBodies({ ...bounds, maxBytes: 10 * CHUNK, maxConcurrent: 16 }));
+    app.post('/v1/classify', (c) => c.json({ error: { code: 'UNSUPPORTED_MEDIA_TYPE' } }, 415, { Connection: 'close' }));
+    const read = await app.request(request(source(5).stream, 5 * CHUNK));
+    expect(read.status).toBe(415);
+    expect(read.headers.get('connection')).toBeNull();
+    const tooLong = await app.request(request(source(40).stream, 40 * CHUNK)); // declared past the bound: not drained
+    expect(tooLong.status).toBe(415);
+    expect(tooLong.headers.get('connection')).toBe('close');
+    // An answer without the header gets none.
+    const plain = new Hono();
+    plain.use('*', drainUnreadBodies({ ...bounds, maxConcurrent: 16 }));
+    plain.post('/v1/classify', (c) => c.json({ error: { code: 'UNSUPPORTED_MEDIA_TYPE' } }, 415));
+    expect((await plain.request(request(source(5).stream, 5 * CHUNK))).headers.get('connection')).toBeNull();
+  });
+
+  it('an OPTIONS request (a CORS preflight) with a body is passed through: its body is not drained', async () => {
+    const app = new Hono();
+    app.use('*', drainUnreadBodies({ ...bounds, maxConcurrent: 16 }));
+    app.options('/v1/classify', (c) => c.body(null, 204));
+    const { stream, seen } = source(40);
+    const r = await app.request(new Request('http://x/v1/classify', { method: 'OPTIONS', body: stream, duplex: 'half', headers: { 'content-length': String(40 * CHUNK) } } as RequestInit));
+    expect(r.status).toBe(204);
+    await new Promise((ok) => setTimeout(ok, 10));
+    expect(seen.pulled).toBeLessThanOrEqual(1);
   });
 
   it('with maxConcurrent 1, a second upload refused while the first is drained is let go; the third, after, is drained', async () => {
