@@ -283,11 +283,14 @@ describe('drainUnreadBodies: at most maxConcurrent drains at once', () => {
     const tooLong = await app.request(request(source(40).stream, 40 * CHUNK)); // declared past the bound: not drained
     expect(tooLong.status).toBe(415);
     expect(tooLong.headers.get('connection')).toBe('close');
-    // An answer without the header gets none.
+    // Only a `close` the full read made untrue is taken off: an answer without the header gets none, another value stays.
     const plain = new Hono();
     plain.use('*', drainUnreadBodies({ ...bounds, maxConcurrent: 16 }));
     plain.post('/v1/classify', (c) => c.json({ error: { code: 'UNSUPPORTED_MEDIA_TYPE' } }, 415));
+    plain.post('/v1/keep', (c) => c.json({ error: { code: 'UNSUPPORTED_MEDIA_TYPE' } }, 415, { Connection: 'keep-alive' }));
     expect((await plain.request(request(source(5).stream, 5 * CHUNK))).headers.get('connection')).toBeNull();
+    const keep = new Request('http://x/v1/keep', { method: 'POST', body: source(5).stream, duplex: 'half', headers: { 'content-length': String(5 * CHUNK) } } as RequestInit);
+    expect((await plain.request(keep)).headers.get('connection')).toBe('keep-alive');
   });
 
   it('an OPTIONS request (a CORS preflight) with a body is passed through: its body is not drained', async () => {
