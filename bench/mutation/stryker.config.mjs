@@ -1,4 +1,5 @@
-// Mutation testing of the modules where a silent numeric bug is most likely: `npm run mutation`
+// Mutation testing of the modules where a silent numeric bug is most likely, and of the request-body
+// drain (its bounds and concurrency cap: a bug there passed every test, issue 29): `npm run mutation`
 // (not in CI; minutes of CPU). Report: bench/results/mutation.md (+ reports/mutation/ HTML, ignored).
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
@@ -13,6 +14,7 @@ export default {
     'src/core/prompt-cache/float16.ts',
     'src/core/tokenizer.ts', // tokenizer wrapper
     'src/core/image/preprocess.ts', // preprocessing
+    'src/http/unread-body.ts', // reading what the app left of a body: its bounds and the drain cap (issue 29)
   ],
   coverageAnalysis: 'perTest',
   concurrency: 1, // a shared 2-core machine

@@ -17,6 +17,7 @@ export default defineConfig({
       'test/unit/image/preprocess-edges.test.ts',
       'test/unit/tokenizer-options.test.ts',
       'test/prompt-cache/format-edges.test.ts',
+      'test/unit/unread-body.test.ts',
     ],
     env: { CLIP_EDGE_PROMPT_CACHE: '/tmp/clip-edge-stryker-prompts' },
     testTimeout: 60_000,

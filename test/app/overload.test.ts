@@ -104,17 +104,30 @@ describe('overload: bounded work in flight', () => {
     expect((await classify(app)).status).toBe(200); // capacity is back
   });
 
-  it('the inference queue limit (items per tower) also answers 503 OVERLOADED', async () => {
-    const small = await createNodeClipEdge({ backends: [gatedBackend(wasmBackend()).backend], text: false, maxQueue: 1, maxBatch: 1 });
+  it('the inference queue limit (items per tower) also answers 503 OVERLOADED: one run, two waiting, the rest refused without running', async () => {
+    const g = gatedBackend(wasmBackend());
+    const small = await createNodeClipEdge({ backends: [g.backend], text: false, maxQueue: 2, maxBatch: 1 });
     const app = createClipApp({ clip: small, overload: { maxInFlight: 100, requestTimeoutMs: 0 } });
-    const rs = await Promise.all(Array.from({ length: 6 }, () => classify(app)));
-    const statuses = rs.map((r) => r.status).sort();
-    expect(statuses.filter((s) => s === 503).length).toBeGreaterThan(0);
-    expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
-    for (const r of rs.filter((r) => r.status === 503)) {
+    g.gate.hold();
+    const first = classify(app);
+    await g.gate.started(1); // its run holds the session; nothing waits in the queue
+    const rest = Array.from({ length: 5 }, () => classify(app));
+    const answered: Response[] = [];
+    for (const r of rest) void Promise.resolve(r).then((res) => answered.push(res));
+    // maxQueue 2: two of the five wait behind the run; the other three are refused at once.
+    await expect.poll(() => answered.length, { timeout: 30_000 }).toBe(3);
+    for (const r of answered) {
+      expect(r.status).toBe(503);
       expect(r.headers.get('retry-after')).toBe('1');
-      expect((await errorOf(r)).code).toBe('OVERLOADED');
+      const err = await errorOf(r);
+      expect(err.code).toBe('OVERLOADED');
+      expect(err.message).toMatch(/inference queue is full \(2 waiting, limit 2\)/);
     }
+    g.gate.release();
+    expect((await first).status).toBe(200);
+    const statuses = (await Promise.all(rest)).map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 200, 503, 503, 503]);
+    expect(g.gate.runs, 'three runs of one image each: the refused images never reached the session').toEqual([1, 1, 1]);
   });
 });
 

@@ -2,7 +2,8 @@
 // outputs equal the copying path on the same file, the buffer-lifetime guard is what keeps them
 // right (without it ORT reuses the freed model block: microsoft/onnxruntime#19491), integrity is
 // checked while streaming, and a changed onnxruntime-web fails loudly.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-web';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -126,5 +127,26 @@ describe('the kit loads the ORT-format variant in place (Node WASM backend)', ()
     let dot = 0;
     for (let i = 0; i < a.length; i++) dot += a[i]! * b[i]!;
     expect(dot).toBeGreaterThanOrEqual(0.99999);
+  });
+
+  it('a corrupted .ort (same size, one bit flipped) is refused in place by the manifest sha256 (default options: the kit, not the loader alone)', async () => {
+    // The model folder with only the ORT-format file changed: every other file is a link to the real one.
+    const dir = mkdtempSync(path.join(tmpdir(), 'clip-edge-tampered-ort-'));
+    try {
+      for (const f of readdirSync(MODEL_DIR)) if (f !== 'onnx') symlinkSync(path.join(MODEL_DIR, f), path.join(dir, f));
+      mkdirSync(path.join(dir, 'onnx'));
+      for (const f of readdirSync(path.join(MODEL_DIR, 'onnx'))) if (f !== 'vision_model_int8.ort') symlinkSync(path.join(MODEL_DIR, 'onnx', f), path.join(dir, 'onnx', f));
+      const tampered = bytes.slice();
+      tampered[tampered.length >> 1]! ^= 1;
+      writeFileSync(path.join(dir, 'onnx/vision_model_int8.ort'), tampered);
+      // Default options (verify on, requireIntegrity off): the size alone matches, only the sha256 tells.
+      const clip = await createClipEdge({ source: fsModelSource(dir), imageCodecs: nodeImageCodecs(), text: false, visionVariant: 'int8', backends: [wasmBackend({ inPlace: true })] });
+      const image = new Uint8Array(readFileSync(path.join(MODEL_DIR, '..', '..', 'test/fixtures/images/CLIP.png')));
+      const err = await clip.embedImage(image).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(ClipEdgeError);
+      expect(err).toMatchObject({ code: 'INTEGRITY_MISMATCH', message: expect.stringMatching(/vision_model_int8\.ort has sha256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}/) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

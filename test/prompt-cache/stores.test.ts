@@ -54,15 +54,22 @@ describe('store specifics', () => {
     await expect(fsPromptCacheStore(dir).get('x')).rejects.toMatchObject({ code: 'INTEGRITY_MISMATCH' });
   });
 
-  it('a tiered store reads through its fallbacks and writes to the first', async () => {
+  it('a tiered store reads through its fallbacks, the first tier that has a key answering, and writes to the first', async () => {
     const shipped = memoryPromptCacheStore();
     const user = memoryPromptCacheStore();
-    await shipped.put('cifar10', await sampleEntry());
+    // Entries told apart by their labels: which tier answered is visible in what comes back.
+    await shipped.put('cifar10', await sampleEntry(['shipped-a', 'shipped-b']));
+    await shipped.put('both', await sampleEntry(['shipped-only']));
+    await user.put('both', await sampleEntry(['user-1', 'user-2', 'user-3']));
     const tiered = tieredPromptCacheStore(user, shipped);
-    expect(await tiered.get('cifar10')).toBeDefined();
+    expect((await tiered.get('cifar10'))?.header.labels, 'only the fallback has it').toEqual(['shipped-a', 'shipped-b']);
+    expect((await tiered.get('both'))?.header.labels, 'the first tier wins').toEqual(['user-1', 'user-2', 'user-3']);
+    expect((await tiered.getAll!('both')).map((e) => e.header.labels), 'every tier, in order').toEqual([['user-1', 'user-2', 'user-3'], ['shipped-only']]);
+    expect(await tiered.get('nowhere')).toBeUndefined();
+    expect(await user.keys(), 'a read through does not copy into the first tier').toEqual(['both']);
     await tiered.put('inline-x', await sampleEntry());
-    expect(await user.keys()).toEqual(['inline-x']);
-    expect(await shipped.keys()).toEqual(['cifar10']);
+    expect((await user.keys()).sort()).toEqual(['both', 'inline-x']);
+    expect((await shipped.keys()).sort()).toEqual(['both', 'cifar10']);
   });
 });
 

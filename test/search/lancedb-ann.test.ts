@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clipLike, cosine } from '../../bench/lib/clip-like.ts';
+import { clipLike, cosine, uniform } from '../../bench/lib/clip-like.ts';
 import { createLanceDbIndex } from '../../src/search/drivers/lancedb.ts';
 import type { LanceDbAnnOptions } from '../../src/search/drivers/lancedb-ann.ts';
 import type { VectorIndex } from '../../src/search/types.ts';
@@ -175,6 +175,51 @@ describe('LanceDB driver: approximate-index options', () => {
   it('rejects the removed annMinRows option, naming its replacement', async () => {
     const uri = path.join(dir, 'never-created-2');
     await expect(createLanceDbIndex({ uri, model: MODEL, dim: DIM, annMinRows: 10 } as never)).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/annMinRows was replaced by ann: \{ minRows \}/) });
+  });
+
+  it('ann: false on a table with a low-recall index (IVF-PQ, 128 partitions, coarse codes): exact answers, where the index\'s differ', async () => {
+    // Uniform vectors are the worst case for IVF partitions (a query's neighbours lie in many of
+    // them), so this index's approximate top 10 differs from the exact one, with its own settings
+    // (1 partition probed, no re-ranking) and with the driver's defaults (20 of 128 probed, re-ranked
+    // ×40) alike: only a query that really bypasses the index matches the brute-force ranking.
+    const uri = path.join(dir, 'low-recall');
+    const points = uniform(3000, DIM, 99);
+    const queries = uniform(8, DIM, 100);
+    const exact = (q: Float32Array) => points.map((p, i) => ({ id: `u${i}`, s: cosine(p, q) })).sort((a, b) => b.s - a.s).slice(0, 10);
+    const overlap = async (index: VectorIndex) => {
+      let found = 0;
+      for (const q of queries) {
+        const want = exact(q).map((m) => m.id);
+        found += (await index.query(q, { topK: 10 })).filter((m) => want.includes(m.id)).length;
+      }
+      return found / (queries.length * 10);
+    };
+    const lowRecall = await open(uri, { type: 'ivf-pq', minRows: 1000, partitions: 128, subVectors: 4, nprobes: 1, refineFactor: 0 });
+    try {
+      await lowRecall.upsert(points.map((vector, i) => ({ id: `u${i}`, vector, metadata: {} })), { model: MODEL });
+      await lowRecall.persist();
+      expect((await vectorIndices(uri)).map((i) => i.indexType)).toEqual(['IvfPq']);
+      expect(await overlap(lowRecall), 'the index as built answers approximately').toBeLessThan(0.5);
+    } finally {
+      await lowRecall.close();
+    }
+    const defaults = await open(uri, {});
+    try {
+      expect(await overlap(defaults), 'the default query settings on this index are still approximate').toBeLessThan(0.9);
+    } finally {
+      await defaults.close();
+    }
+    const exactIndex = await open(uri, false);
+    try {
+      for (const q of queries) {
+        const got = await exactIndex.query(q, { topK: 10 });
+        const want = exact(q);
+        expect(got.map((m) => m.id)).toEqual(want.map((m) => m.id));
+        got.forEach((m, i) => expect(m.score).toBeCloseTo(want[i]!.s, 5)); // exact cosines, not PQ estimates
+      }
+    } finally {
+      await exactIndex.close();
+    }
   });
 
   it('ann: false never builds an index', async () => {
