@@ -13,6 +13,9 @@ import { startHubServer } from '../helpers/hub-server.ts';
 import { BIN, consumerProject, copy, explain, lockedVersion, pack, REPO_ROOT, run, runAsync, start, stop } from './helpers.ts';
 
 const MAX_TARBALL = 15 * 1024 * 1024;
+// The TypeScript versions a consumer's project is type-checked with: the oldest the declarations
+// support (hono's, a peer, need 5.7's generic Uint8Array) and the newest (7: no implicit @types).
+const TYPESCRIPT = { oldest: '5.7.3', newest: '7.0.2' } as const;
 const LABELS = 'red circle,blue star,green heart';
 const tmp = mkdtempSync(path.join(tmpdir(), 'clip-edge-consumer-'));
 const app = path.join(tmp, 'app');
@@ -22,9 +25,9 @@ let packed: ReturnType<typeof pack>;
 
 beforeAll(() => {
   packed = pack(tmp);
-  consumerProject(app, packed.tarball, [`@hono/node-server@${lockedVersion('@hono/node-server')}`, `typescript@${lockedVersion('typescript')}`, `@types/node@${lockedVersion('@types/node')}`]);
+  consumerProject(app, packed.tarball, [`@hono/node-server@${lockedVersion('@hono/node-server')}`, `@types/node@${lockedVersion('@types/node')}`, ...Object.entries(TYPESCRIPT).map(([k, v]) => `typescript-${k}@npm:typescript@${v}`)]);
   for (const f of ['quick-start.mjs', 'node-classify.mjs', 'hono-app.mjs']) copy(path.join(REPO_ROOT, 'examples', f), path.join(app, f));
-  for (const f of ['check.ts', 'tsconfig.json', 'deno.ts', 'bun.ts']) copy(path.join(REPO_ROOT, 'test/package/consumer', f), path.join(app, f));
+  for (const f of ['check.ts', 'tsconfig.json', 'web.ts', 'tsconfig.web.json', 'deno.ts', 'bun.ts']) copy(path.join(REPO_ROOT, 'test/package/consumer', f), path.join(app, f));
   copy(path.join(REPO_ROOT, 'test/fixtures/tiny-clip-eval/images/red_circle_01.jpg'), path.join(app, 'photo.jpg'));
 }, 600_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -77,11 +80,23 @@ describe('a consumer project', () => {
     }
   });
 
-  it('(b) type-checks a strict NodeNext TypeScript file against every entry with zero errors', () => {
-    const r = run('node', [path.join(app, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], app);
-    expect(r.status, explain('tsc', r)).toBe(0);
-    expect(r.stdout).toBe('');
-  });
+  for (const [which, version] of Object.entries(TYPESCRIPT)) {
+    const tsc = (project: string, ...flags: string[]) => run('node', [path.join(app, `node_modules/typescript-${which}/bin/tsc`), '-p', project, ...flags], app);
+
+    it(`(b) type-checks every entry under strict NodeNext with TypeScript ${version}: @types/node installed, no \`types\` setting`, () => {
+      const r = tsc('tsconfig.json');
+      expect(r.status, explain(`tsc ${version}`, r)).toBe(0);
+      expect(r.stdout).toBe('');
+    });
+
+    it(`(b) type-checks the Web-standard entries with no Node types at all, TypeScript ${version}`, () => {
+      const r = tsc('tsconfig.web.json', '--listFiles');
+      expect(r.status, explain(`tsc ${version} (web)`, r)).toBe(0);
+      const files = r.stdout.trim().split('\n');
+      expect(files.some((f) => f.includes('/clip-edge/dist/src/index.d.ts'))).toBe(true);
+      expect(files.filter((f) => f.includes('/@types/node/'))).toEqual([]);
+    });
+  }
 
   it('(c) runs on Deno', () => {
     const r = run(BIN('deno'), ['run', '--allow-read', '--allow-env', 'deno.ts'], app, { ...env, DENO_NO_UPDATE_CHECK: '1' });
