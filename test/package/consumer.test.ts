@@ -2,7 +2,7 @@
 // installs the tarball (from the npm cache) and uses it from plain Node ESM, strict NodeNext
 // TypeScript, Deno, Bun, a Worker of its own in workerd, an esbuild bundle in Chromium, and the
 // `clip-edge` command. The examples in examples/ run here, against the installed package.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -180,6 +180,18 @@ describe('a consumer project', () => {
     } finally {
       stop(s.child);
     }
+  });
+
+  it('(g) `npx clip-edge prompts build --labels cifar10` (docs/prompt-cache.md) builds with a shipped text variant, into the per-user cache, not into node_modules', () => {
+    const shipped = path.join(installed, 'models/tiny-clip/prompts');
+    const before = readdirSync(shipped).map((f) => `${f}:${statSync(path.join(shipped, f)).mtimeMs}`);
+    const r = run('npx', ['clip-edge', 'prompts', 'build', '--labels', 'cifar10'], app, env);
+    expect(r.status, explain('npx clip-edge prompts build', r)).toBe(0);
+    const wrote = /wrote (\S+cifar10\.bin)/.exec(r.stderr)?.[1];
+    expect(wrote, r.stderr).toBeDefined();
+    expect(wrote!.startsWith(`${env.CLIP_EDGE_PROMPT_CACHE}${path.sep}tiny-clip-`), wrote).toBe(true);
+    expect(statSync(wrote!).size).toBeGreaterThan(0);
+    expect(readdirSync(shipped).map((f) => `${f}:${statSync(path.join(shipped, f)).mtimeMs}`)).toEqual(before);
   });
 
   it('the Hono example mounts the kit\'s routes in an app of its own', async () => {
