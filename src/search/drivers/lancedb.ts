@@ -175,7 +175,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     async query(vector: Float32Array | readonly number[], opts?: QueryOptions): Promise<Match[]> {
       const q = checkQuery(vector, opts, index);
       return guarded('search', async () => {
-        let search = tuneQuery(table.vectorSearch(Array.from(q.vector)).distanceType('cosine').limit(q.topK), tuning).select(q.includeMetadata ? ['id', 'meta'] : ['id']);
+        let search = tuneQuery(table.vectorSearch(Array.from(q.vector)).distanceType('cosine').limit(q.topK), tuning).select(q.includeMetadata ? ['id', 'meta', '_distance'] : ['id', '_distance']);
         if (q.filter) search = search.where(filterSql(q.filter));
         const rows = (await search.toArray()) as { id: string; meta?: string; _distance: number }[];
         return rows.map((r) => toMatch(r.id, 1 - r._distance, q.includeMetadata, () => JSON.parse(r.meta!) as Metadata));
