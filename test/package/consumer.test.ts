@@ -3,7 +3,8 @@
 // TypeScript, Deno, Bun, a Worker of its own in workerd, an esbuild bundle in Chromium, and the
 // `clip-edge` command. The examples in examples/ run here, against the installed package.
 // CLIP_EDGE_PACKAGE_NODE_ONLY=1 (.ci/run, on the other Node versions) runs only what depends on the
-// Node version: the type checks, Deno, Bun and the Chromium bundle are the same on every Node.
+// Node version: the type checks, Deno, Bun and the Chromium bundle are the same on every Node;
+// CLIP_EDGE_PACKAGE_TARBALL names a tarball packed beforehand instead of packing here.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium } from '../helpers/chromium.ts';
 import { startHubServer } from '../helpers/hub-server.ts';
-import { BIN, consumerProject, copy, explain, lockedVersion, pack, REPO_ROOT, run, runAsync, start, stop } from './helpers.ts';
+import { BIN, consumerProject, copy, explain, lockedVersion, pack, packed as packedTarball, REPO_ROOT, run, runAsync, start, stop } from './helpers.ts';
 
 const MAX_TARBALL = 15 * 1024 * 1024;
 // The TypeScript versions a consumer's project is type-checked with: the oldest the declarations
@@ -27,7 +28,7 @@ const env = { CLIP_EDGE_PROMPT_CACHE: path.join(tmp, 'prompt-cache'), CLIP_EDGE_
 let packed: ReturnType<typeof pack>;
 
 beforeAll(() => {
-  packed = pack(tmp);
+  packed = process.env.CLIP_EDGE_PACKAGE_TARBALL ? packedTarball(process.env.CLIP_EDGE_PACKAGE_TARBALL) : pack(tmp);
   consumerProject(app, packed.tarball, [`@hono/node-server@${lockedVersion('@hono/node-server')}`, `@types/node@${lockedVersion('@types/node')}`, ...(NODE_ONLY ? [] : Object.entries(TYPESCRIPT).map(([k, v]) => `typescript-${k}@npm:typescript@${v}`))]);
   for (const f of ['quick-start.mjs', 'node-classify.mjs', 'hono-app.mjs']) copy(path.join(REPO_ROOT, 'examples', f), path.join(app, f));
   for (const f of ['check.ts', 'tsconfig.json', 'web.ts', 'tsconfig.web.json', 'deno.ts', 'bun.ts']) copy(path.join(REPO_ROOT, 'test/package/consumer', f), path.join(app, f));
@@ -41,6 +42,14 @@ describe('the packed tarball', () => {
   it(`is at most 15 MB and holds the build, not the sources, tests or other model variants; npm pack warns of nothing`, () => {
     expect(packed.size).toBeLessThanOrEqual(MAX_TARBALL);
     expect(packed.warnings).toEqual([]); // e.g. "Unknown project config" from an .npmrc key npm does not know
+    // The size the README and docs state, and `npm pack`'s output ignored by git.
+    const mb = packed.size / 1e6;
+    for (const [file, stated] of [['README.md', /The package \(≈ ([\d.]+) MB packed\)/], ['docs/library.md', /packs ≈ ([\d.]+) MB/], ['docs/development.md', /\.tgz \(≈ ([\d.]+) MB/]] as const) {
+      const m = stated.exec(readFileSync(path.join(REPO_ROOT, file), 'utf8'));
+      expect(m, `${file} states the package size`).not.toBeNull();
+      expect(Math.abs(Number(m![1]) - mb), `${file}: ≈ ${m![1]} MB, packed ${mb.toFixed(2)} MB`).toBeLessThan(0.5);
+    }
+    expect(run('git', ['check-ignore', '-q', path.basename(packed.tarball)], REPO_ROOT).status, `${path.basename(packed.tarball)} is git-ignored`).toBe(0);
     expect(packed.files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'bin/clip-edge.js', 'dist/src/runtime/node/index.js', 'dist/src/runtime/node/index.d.ts', 'models/tiny-clip/onnx/vision_model_int8.onnx', 'models/tiny-clip/prompts/tiny-clip-shapes.bin']));
     expect(packed.files.filter((f) => /^(src|test|bench|scripts|examples)\/|\.ts$(?<!\.d\.ts)|_(fp16|q4)\.onnx$|_model\.onnx$/.test(f))).toEqual([]);
     const deps = (JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies;

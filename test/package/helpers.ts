@@ -1,6 +1,6 @@
 // Packing the repository and installing the tarball into a fresh project, as a user would.
 import { type ChildProcess, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,6 +29,17 @@ export function pack(dir: string): { tarball: string; size: number; files: strin
   const [info] = JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as { filename: string; size: number; files: { path: string }[] }[];
   const warnings = r.stderr.split('\n').filter((l) => /^npm warn/i.test(l));
   return { tarball: path.join(dir, info!.filename), size: info!.size, files: info!.files.map((f) => f.path), warnings };
+}
+
+/**
+ * A tarball packed beforehand (.ci/run packs once for the runs on other Node versions, which run at
+ * the same time: two `npm pack`s would rebuild the same dist/ at once); its files as `pack` lists them.
+ */
+export function packed(tarball: string): ReturnType<typeof pack> {
+  const r = run('tar', ['-tzf', tarball], REPO_ROOT);
+  if (r.status !== 0) throw new Error(explain('tar -tzf', r));
+  const files = r.stdout.trim().split('\n').filter((f) => !f.endsWith('/')).map((f) => f.replace(/^package\//, ''));
+  return { tarball, size: statSync(tarball).size, files, warnings: [] };
 }
 
 /** A fresh project at `dir` with the tarball (and `extra` packages) installed from the npm cache. */
