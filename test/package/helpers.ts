@@ -31,10 +31,7 @@ export function pack(dir: string): { tarball: string; size: number; files: strin
   return { tarball: path.join(dir, info!.filename), size: info!.size, files: info!.files.map((f) => f.path), warnings };
 }
 
-/**
- * A tarball packed beforehand (.ci/run packs once for the runs on other Node versions, which run at
- * the same time: two `npm pack`s would rebuild the same dist/ at once); its files as `pack` lists them.
- */
+/** A tarball packed beforehand (.ci/run packs once for the runs on the other Node versions); its files as `pack` lists them. */
 export function packed(tarball: string): ReturnType<typeof pack> {
   const r = run('tar', ['-tzf', tarball], REPO_ROOT);
   if (r.status !== 0) throw new Error(explain('tar -tzf', r));
