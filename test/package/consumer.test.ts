@@ -3,7 +3,7 @@
 // TypeScript, Deno, Bun, a Worker of its own in workerd, an esbuild bundle in Chromium, and the
 // `clip-edge` command. The examples in examples/ run here, against the installed package.
 // CLIP_EDGE_PACKAGE_NODE_ONLY=1 (.ci/run, on the other Node versions) runs only what depends on the
-// Node version: the type checks, Deno, Bun and the Chromium bundle are the same on every Node;
+// Node version: the type checks, Deno, Bun, workerd and the Chromium bundle are the same on every Node;
 // CLIP_EDGE_PACKAGE_TARBALL names a tarball packed beforehand instead of packing here.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -123,7 +123,7 @@ describe('a consumer project', () => {
     expect(top(r.stdout).top!.label).toBe('red circle');
   });
 
-  it('(e) runs a Worker of its own (its wrangler.toml, importing clip-edge/workers) in workerd', async () => {
+  it.skipIf(NODE_ONLY)('(e) runs a Worker of its own (its wrangler.toml, importing clip-edge/workers) in workerd', async () => {
     const dir = path.join(app, 'worker');
     copy(path.join(REPO_ROOT, 'examples/worker'), dir);
     mkdirSync(path.join(dir, 'public/models'), { recursive: true });
