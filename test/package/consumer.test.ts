@@ -31,7 +31,7 @@ beforeAll(() => {
   packed = process.env.CLIP_EDGE_PACKAGE_TARBALL ? packedTarball(process.env.CLIP_EDGE_PACKAGE_TARBALL) : pack(tmp);
   consumerProject(app, packed.tarball, [`@hono/node-server@${lockedVersion('@hono/node-server')}`, `@types/node@${lockedVersion('@types/node')}`, ...(NODE_ONLY ? [] : Object.entries(TYPESCRIPT).map(([k, v]) => `typescript-${k}@npm:typescript@${v}`))]);
   for (const f of ['quick-start.mjs', 'node-classify.mjs', 'hono-app.mjs']) copy(path.join(REPO_ROOT, 'examples', f), path.join(app, f));
-  for (const f of ['check.ts', 'tsconfig.json', 'web.ts', 'tsconfig.web.json', 'deno.ts', 'bun.ts']) copy(path.join(REPO_ROOT, 'test/package/consumer', f), path.join(app, f));
+  for (const f of ['check.ts', 'tsconfig.json', 'web.ts', 'tsconfig.web.json', 'deno.ts', 'deno-serve.ts', 'bun.ts']) copy(path.join(REPO_ROOT, 'test/package/consumer', f), path.join(app, f));
   copy(path.join(REPO_ROOT, 'test/fixtures/tiny-clip-eval/images/red_circle_01.jpg'), path.join(app, 'photo.jpg'));
 }, 600_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -115,6 +115,19 @@ describe('a consumer project', () => {
     const r = run(BIN('deno'), ['run', '--allow-read', '--allow-env', 'deno.ts'], app, { ...env, DENO_NO_UPDATE_CHECK: '1' });
     expect(r.status, explain('deno run', r)).toBe(0);
     expect(top(r.stdout).top!.label).toBe('red circle');
+  });
+
+  it.skipIf(NODE_ONLY)('(c) serves the API and the prebuilt page at / on Deno', async () => {
+    const s = await start(BIN('deno'), ['run', '--allow-read', '--allow-env', '--allow-net', 'deno-serve.ts'], app, /listening on (http:\/\/\S+)/, { ...env, DENO_NO_UPDATE_CHECK: '1' });
+    try {
+      const page = await fetch(`${s.match[1]}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toMatch(/<html/i);
+      expect((await fetch(`${s.match[1]}/healthz`)).status).toBe(200);
+      expect(s.output()).not.toMatch(/not served/);
+    } finally {
+      stop(s.child);
+    }
   });
 
   it.skipIf(NODE_ONLY)('(d) runs on Bun', () => {
