@@ -12,7 +12,7 @@ import type { PassOptions, QuantVariant } from './pipeline.ts';
 import type { Gate } from './verify/gates.ts';
 import { makeVariants, type MadeVariant } from './folder/make.ts';
 import { updateManifest } from './folder/manifest.ts';
-import { planTowers, verifyBudget, type VerifyBudget } from './folder/plan.ts';
+import { ortPlan, planTowers, toRecord, verifyBudget, type VerifyBudget } from './folder/plan.ts';
 import { embedFp32, judgeVariant, loadVerifySet, ortVariant, type Judging, type OrtReport, type TowerReport } from './folder/verify.ts';
 
 export type { VerifyBudget } from './folder/plan.ts';
@@ -97,24 +97,24 @@ export async function quantizeModelFolder(dir: string, options: QuantizeFolderOp
       } else await discardStaged(m.staged);
     }
 
-    // 4. ORT-format forms, converted from the variants now in place, each loaded in place and gated.
-    for (const variant of options.ort ?? []) {
-      for (const tower of towers) {
-        const ofRun = reports.find((r) => r.variant === variant && r.tower === tower);
-        if (ofRun && !ofRun.written) continue;
-        const from = ofRun?.file ?? info.variants[variant]![tower]!.file;
-        const r = await ortVariant(dir, variant, tower, from, set.inputs[tower], fp32.get(tower)!, info.embedDim, judging);
-        ortReports.push(r);
-        failures.push(...r.gate.failures);
-      }
+    // 4. ORT-format forms, converted from the variants now in place, each loaded in place and gated:
+    //    those asked for, and those the folder already has for a variant this run rewrote (an .ort
+    //    converted from the old file would no longer match it, and dropping its manifest entry while
+    //    the file stays would silently turn in-place loading off).
+    for (const { variant, tower } of ortPlan(dir, info, towers, options.ort ?? [], reports, log)) {
+      const ofRun = reports.find((r) => r.variant === variant && r.tower === tower);
+      if (ofRun && !ofRun.written) continue;
+      const from = ofRun?.file ?? info.variants[variant]![tower]!.file;
+      const r = await ortVariant(dir, variant, tower, from, set.inputs[tower], fp32.get(tower)!, info.embedDim, judging);
+      ortReports.push(r);
+      failures.push(...r.gate.failures);
     }
   } catch (e) {
     await Promise.all(made.map((m) => discardStaged(m.staged)));
     throw e;
   }
   const manifestFile = path.join(dir, 'manifest.json');
-  if (reports.some((r) => r.written) || ortReports.some((r) => r.written)) {
-    await updateManifest(dir, info, reports.filter((r) => r.written), sources, options.passes, ortReports.filter((r) => r.written));
-  }
+  const record = toRecord(info, sources, reports.filter((r) => r.written), ortReports.filter((r) => r.written), log);
+  if (record.reports.length || record.ort.length) await updateManifest(dir, info, record, sources, options.passes);
   return { reports, ortReports, manifestFile, verifySources: sources, failures };
 }

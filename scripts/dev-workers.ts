@@ -14,6 +14,9 @@ import { readWranglerToml } from './workers-upload.ts';
 import { writeStaticPage } from './build-web.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
+// wrangler 4 is pinned here (the Worker tests and this script move it together), so the "update
+// available" banner each of its calls prints (seeding R2/KV takes several) is noise: hidden for all.
+process.env.WRANGLER_HIDE_BANNER ??= 'true';
 const STATE = path.resolve(process.env.CLIP_EDGE_DEV_STATE ?? path.join(ROOT, '.cache/wrangler-state'));
 const MARKS = path.join(STATE, '..', `dev-workers-${createHash('sha256').update(STATE).digest('hex').slice(0, 8)}`);
 const PUBLIC = path.join(ROOT, 'src/runtime/workers/public');

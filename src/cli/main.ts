@@ -85,6 +85,8 @@ const serve = defineCommand({
 const classify = defineCommand({
   meta: { name: 'classify', description: 'Zero-shot classify image files' },
   args: {
+    // Listed so that --help shows them; all of them are read from args._ (one or more files).
+    images: { type: 'positional', description: 'Image files (JPEG, PNG or WebP), one or more', required: false },
     ...modelArgs,
     labels: { type: 'string', description: 'Comma-separated class names', valueHint: 'a,b,c' },
     'label-set': { type: 'string', description: 'A built-in or model label set name, or a JSON file {classes, templates}' },

@@ -5,6 +5,7 @@ import { makeLabelSet } from '../core/label-sets.ts';
 import { createNodeClipEdge, DEFAULT_MODEL_DIR } from '../runtime/fs/create.ts';
 import { readLabelSetFile } from '../runtime/fs/label-sets.ts';
 import { fsPromptCacheStore } from '../runtime/fs/prompt-cache-fs.ts';
+import { isInstalledPath, modelPromptCacheDir } from '../runtime/fs/user-cache.ts';
 import { fail, guard, parseIntArg, progress } from './common.ts';
 
 const isFile = (s: string) => /\.json$/i.test(s) || s.includes('/');
@@ -17,15 +18,15 @@ const build = defineCommand({
     templates: { type: 'string', description: 'Use the templates of this label set name or JSON file instead' },
     name: { type: 'string', description: 'Name of the cache (default: the label set name or the file\'s base name)' },
     dtype: { type: 'string', description: 'fp16 (half the bytes, same top-1) or fp32', default: 'fp16' },
-    'text-variant': { type: 'string', description: 'Text encoder used to build', default: 'fp32' },
-    out: { type: 'string', description: 'Output folder (default: <model>/prompts)' },
+    'text-variant': { type: 'string', description: 'Text encoder used to build: fp32, fp16, int8, q4 or auto (fp32 when the folder has it, else the backend\'s choice)', default: 'auto' },
+    out: { type: 'string', description: 'Output folder (default: <model>/prompts; for a model inside node_modules, such as the installed package\'s bundled one, the per-user prompt cache the kit reads first)' },
     batch: { type: 'string', description: 'Prompts per text-encoder run', default: '256' },
   },
   run: ({ args }) =>
     guard(async () => {
       if (args.dtype !== 'fp16' && args.dtype !== 'fp32') fail('--dtype takes fp16 or fp32');
       const modelDir = path.resolve(args.model ?? DEFAULT_MODEL_DIR);
-      const clip = await createNodeClipEdge({ model: modelDir, text: true, textVariant: args['text-variant'] as 'fp32' });
+      const clip = await createNodeClipEdge({ model: modelDir, text: true, textVariant: args['text-variant'] as 'auto' });
       let set = isFile(args.labels) ? await readLabelSetFile(args.labels, args.name) : await clip.labelSet(args.labels);
       if (args.templates) {
         const t = isFile(args.templates) ? await readLabelSetTemplates(args.templates) : (await clip.labelSet(args.templates)).templates;
@@ -46,13 +47,23 @@ const build = defineCommand({
         },
       });
       bar.stop();
-      const out = args.out ?? path.join(modelDir, 'prompts');
+      const out = args.out ?? defaultOut(modelDir);
       await fsPromptCacheStore(out).put(name, entry);
       process.stderr.write(
         `wrote ${path.join(out, `${name}.bin`)} (${entry.data.byteLength} bytes, ${entry.header.dtype}) and .json in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
       );
     }),
 });
+
+/**
+ * `<model>/prompts`, except for a model inside node_modules (the installed package's bundled one):
+ * an installed package is never written to, so the cache goes to the per-user folder that the kit
+ * reads in front of the model's shipped caches (`$CLIP_EDGE_PROMPT_CACHE`, else ~/.cache/clip-edge).
+ */
+function defaultOut(modelDir: string): string {
+  if (!isInstalledPath(modelDir)) return path.join(modelDir, 'prompts');
+  return modelPromptCacheDir(modelDir) ?? fail(`${modelDir} is inside an installed package and there is no home folder for the per-user cache: give --out <folder>`);
+}
 
 async function readLabelSetTemplates(file: string): Promise<string[]> {
   const json = JSON.parse(await readFile(file, 'utf8')) as { templates?: unknown };

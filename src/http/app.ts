@@ -232,8 +232,7 @@ export function createClipOpenApiApp(options: ClipAppOptions): OpenAPIHono<Blank
   app.on('POST', ['/v1/classify', '/v1/embed/image', '/v1/embed/text', '/v1/index', '/v1/search'], limit);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'Needed when the server has an API key.' });
-  // No `servers` entry: OpenAPI then means the origin the document was fetched from. Copying the
-  // request's Host header into it would echo whatever a client (or a poisoned cache key) sent.
+  // Its server is relative to the document (openapi.ts), so a mounted app's paths keep their base path.
   app.doc31('/openapi.json', openApiConfig());
   app.get('/docs', (c) => c.html(docsPage()));
 

@@ -13,10 +13,10 @@ export const json = <T extends z.ZodType>(schema: T, description: string) => ({ 
 /** Load shedding (429 RATE_LIMITED; 503 OVERLOADED, TIMEOUT) says when to come back. */
 const RETRY_AFTER = z.object({ 'Retry-After': z.string().openapi({ description: 'Seconds to wait before retrying', example: '1' }) });
 
-/** The error responses of a route: each status with the codes that produce it (from STATUS_OF). */
+/** The error responses of a route: each status with the codes that produce it (from STATUS_OF), each code once. */
 export function errors(...codes: ClipEdgeErrorCode[]) {
   const byStatus = new Map<number, ClipEdgeErrorCode[]>();
-  for (const code of codes) byStatus.set(STATUS_OF[code], [...(byStatus.get(STATUS_OF[code]) ?? []), code]);
+  for (const code of new Set(codes)) byStatus.set(STATUS_OF[code], [...(byStatus.get(STATUS_OF[code]) ?? []), code]);
   return Object.fromEntries(
     [...byStatus].map(([status, cs]) => {
       const shed = cs.some((c) => c === 'OVERLOADED' || c === 'TIMEOUT' || c === 'RATE_LIMITED');
@@ -37,28 +37,35 @@ export function documented(schema: z.ZodType): Record<string, unknown> {
   return json;
 }
 
+/** A raw image body: any image/* type, or application/octet-stream (the bytes say which format). */
+export const RAW_IMAGE = {
+  'image/*': { schema: { type: 'string' as const, format: 'binary' } },
+  'application/octet-stream': { schema: { type: 'string' as const, format: 'binary' } },
+};
+
 const imageBody = (multipart: z.ZodType) => ({
   required: true,
-  description: 'The image (JPEG, PNG or WebP) as the raw body, or as the "image" field of a multipart form.',
+  description: 'The image (JPEG, PNG or WebP) as the raw body (image/* or application/octet-stream), or as the "image" field of a multipart form.',
   // Documentation only (not zod objects here): the handler reads raw and multipart bodies itself,
   // streaming under the body limit, and parses the fields with the same schemas.
-  content: {
-    'image/*': { schema: { type: 'string' as const, format: 'binary' } },
-    'multipart/form-data': { schema: documented(multipart) },
-  },
+  content: { ...RAW_IMAGE, 'multipart/form-data': { schema: documented(multipart) } },
 });
 
 export const healthRoute = createRoute({
   method: 'get',
   path: '/healthz',
+  operationId: 'health',
   summary: 'Liveness (no API key needed)',
   security: [],
-  responses: { 200: json(S.Health, 'OK') },
+  // The route takes no input and needs no key, so the app itself refuses nothing here; the HTTP
+  // server in front of it (Node, Deno, Bun, workerd) still answers 431 before the app runs.
+  responses: { 200: json(S.Health, 'OK'), 431: { description: 'Request header fields too large: answered by the HTTP server, before the app (no JSON body)' } },
 });
 
 export const modelsRoute = createRoute({
   method: 'get',
   path: '/v1/models',
+  operationId: 'listModels',
   summary: 'The loaded model: variants, sizes, backend in use',
   responses: { 200: json(S.Models, 'Models'), ...errors(...V1_ERRORS) },
 });
@@ -66,6 +73,7 @@ export const modelsRoute = createRoute({
 export const loadRoute = createRoute({
   method: 'get',
   path: '/v1/load',
+  operationId: 'getLoad',
   summary: 'The in-flight limit of this process / isolate: slots held now, the limit, slots admitted and released since start',
   responses: { 200: json(S.Load, 'The in-flight gauge'), ...errors(...V1_ERRORS) },
 });
@@ -73,6 +81,7 @@ export const loadRoute = createRoute({
 export const labelSetsRoute = createRoute({
   method: 'get',
   path: '/v1/label-sets',
+  operationId: 'listLabelSets',
   summary: 'Names of stored label sets',
   responses: { 200: json(S.LabelSets, 'Label set names'), ...errors(...V1_ERRORS) },
 });
@@ -80,6 +89,7 @@ export const labelSetsRoute = createRoute({
 export const classifyRoute = createRoute({
   method: 'post',
   path: '/v1/classify',
+  operationId: 'classify',
   summary: 'Zero-shot classification of one image',
   request: { query: S.ClassifyParams, body: imageBody(S.ClassifyUpload) },
   responses: {
@@ -91,6 +101,7 @@ export const classifyRoute = createRoute({
 export const embedImageRoute = createRoute({
   method: 'post',
   path: '/v1/embed/image',
+  operationId: 'embedImage',
   summary: 'L2-normalised image embedding',
   request: { body: imageBody(S.ImageUpload) },
   responses: { 200: json(S.ImageEmbedding, 'Embedding'), ...errors(...V1_ERRORS, ...IMAGE_ERRORS) },
@@ -99,6 +110,7 @@ export const embedImageRoute = createRoute({
 export const embedTextRoute = createRoute({
   method: 'post',
   path: '/v1/embed/text',
+  operationId: 'embedText',
   summary: 'L2-normalised text embeddings',
   request: {
     body: { required: true, content: { 'application/json': { schema: documented(S.EmbedTextBody) } } },

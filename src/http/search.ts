@@ -9,7 +9,8 @@ import { createSearchService, type IndexItem, type SearchRequest, type SearchSer
 import type { VectorIndex } from '../search/types.ts';
 import { type MultipartLimits, readImagesForm } from './multipart.ts';
 import { requestSignal } from './overload.ts';
-import { BODY_ERRORS, documented, errors, IMAGE_ERRORS, json, V1_ERRORS } from './routes.ts';
+import { BODY_ERRORS, documented, errors, IMAGE_ERRORS, json, RAW_IMAGE, V1_ERRORS } from './routes.ts';
+import { TopK } from './schemas.ts';
 
 /** Most images in one POST /v1/index request (the body limit applies too). */
 export const MAX_INDEX_BATCH = 64;
@@ -35,6 +36,7 @@ const SEARCH_ERRORS = ['NOT_FOUND', 'INDEX_MISMATCH', 'INDEX_UNAVAILABLE'] as co
 export const indexRoute = createRoute({
   method: 'post',
   path: '/v1/index',
+  operationId: 'indexImages',
   summary: 'Embed images and add them to the search index (id defaults to the sha256 of the bytes; an existing id is replaced)',
   request: {
     query: z.object({
@@ -45,7 +47,7 @@ export const indexRoute = createRoute({
       required: true,
       description: `One image as the raw body, or up to ${MAX_INDEX_BATCH} "image" files of a multipart form with optional "id" and "metadata" fields in the same order. A bad image fails the request and nothing is written.`,
       content: {
-        'image/*': { schema: { type: 'string' as const, format: 'binary' } },
+        ...RAW_IMAGE,
         'multipart/form-data': { schema: documented(z.object({ image: z.array(binary), id: z.array(z.string()).optional(), metadata: z.array(z.string()).optional() })) },
       },
     },
@@ -56,6 +58,7 @@ export const indexRoute = createRoute({
 export const deleteRoute = createRoute({
   method: 'delete',
   path: '/v1/index/{id}',
+  operationId: 'deleteImage',
   summary: 'Remove an image from the search index',
   request: { params: z.object({ id: z.string() }) },
   responses: { 200: json(z.object({ deleted: z.string() }), 'Deleted'), ...errors(...V1_ERRORS, 'BAD_INPUT', ...SEARCH_ERRORS) },
@@ -64,15 +67,16 @@ export const deleteRoute = createRoute({
 export const searchRoute = createRoute({
   method: 'post',
   path: '/v1/search',
+  operationId: 'search',
   summary: 'Search the index by text ({"text": …}) or by an image (more like this one)',
   request: {
-    query: z.object({ topK: z.string().optional().openapi({ description: 'Matches (image queries; default 10; Vectorize allows 20 with metadata)' }), filter: z.string().optional().openapi({ description: 'A Filter as JSON (image queries)' }) }),
+    query: z.object({ topK: TopK.optional().openapi({ description: 'Matches (image queries; default 10; Vectorize allows 20 with metadata)', type: 'integer', minimum: 1, maximum: 1000 }), filter: z.string().optional().openapi({ description: 'A Filter as JSON (image queries)' }) }),
     body: {
       required: true,
       content: {
         'application/json': { schema: documented(TextSearchBody) },
-        'image/*': { schema: { type: 'string' as const, format: 'binary' } },
-        'multipart/form-data': { schema: documented(z.object({ image: binary, topK: z.string().optional(), filter: z.string().optional() })) },
+        ...RAW_IMAGE,
+        'multipart/form-data': { schema: documented(z.object({ image: binary, topK: TopK.optional(), filter: z.string().optional() })) },
       },
     },
   },

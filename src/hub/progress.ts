@@ -5,9 +5,18 @@
 import cliProgress from 'cli-progress';
 import type { PullEvent } from './pull.ts';
 
+/**
+ * Where progress goes: `process.stderr` or any writable with `write` (bars also need a TTY's cursor
+ * methods). Structural, so the published declarations of the Deno and Bun entries need no Node types.
+ */
+export interface ProgressStream {
+  write(chunk: string): unknown;
+  isTTY?: boolean;
+}
+
 export interface PullProgressOptions {
   /** @defaultValue `process.stderr` */
-  stream?: NodeJS.WritableStream & { isTTY?: boolean };
+  stream?: ProgressStream;
   /** Draw bars; @defaultValue whether `stream` is a TTY */
   bars?: boolean;
 }
@@ -21,7 +30,7 @@ export interface PullProgress {
 
 export function createPullProgress(options: PullProgressOptions = {}): PullProgress {
   const stream = options.stream ?? process.stderr;
-  return (options.bars ?? stream.isTTY === true) ? barsOn(stream) : linesOn(stream);
+  return (options.bars ?? stream.isTTY === true) ? barsOn(stream as NodeJS.WritableStream) : linesOn(stream);
 }
 
 export function formatBytes(n: number): string {
@@ -42,7 +51,7 @@ function describe(event: Extract<PullEvent, { type: 'file-done' }>): string {
   return `${file.path} ${formatBytes(file.bytes)} ${file.status} (${check})`;
 }
 
-function linesOn(stream: NodeJS.WritableStream): PullProgress {
+function linesOn(stream: ProgressStream): PullProgress {
   const say = (line: string) => void stream.write(`${line}\n`);
   return {
     onProgress(event) {

@@ -145,13 +145,13 @@ describe('no outbound fetch of anything a client sends', () => {
   });
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-  it('/openapi.json does not echo the Host header (no servers entry: the document\'s own origin)', async () => {
+  it('/openapi.json does not echo the Host header (its one server is ".", relative to the document)', async () => {
     const app = createClipApp({ clip });
     const res = await app.request('http://evil.example/openapi.json', { headers: { host: 'evil.example' } });
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(text).not.toContain('evil.example');
-    expect(JSON.parse(text).servers).toBeUndefined();
+    expect(JSON.parse(text).servers.map((s: { url: string }) => s.url)).toEqual(['.']);
   });
 
   it('URLs in every parameter and field are treated as text, never fetched', async () => {

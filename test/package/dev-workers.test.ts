@@ -25,6 +25,8 @@ describe('npm run dev:workers', () => {
     const first = await devWorkers(port);
     try {
       expect(first.output()).toMatch(/r2-kv-seed missing, building it/);
+      // No warning the project can remove: npm's config warnings, wrangler's update banner.
+      expect(first.output()).not.toMatch(/npm warn|update available/i);
       const res = await fetch(`http://127.0.0.1:${port}/v1/classify?labelSet=tiny-clip-shapes&topK=1`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: photo });
       const body = (await res.json()) as { results: { label: string }[]; classes: { source: string } };
       expect(res.status, JSON.stringify(body)).toBe(200);

@@ -1,6 +1,6 @@
 // Packing the repository and installing the tarball into a fresh project, as a user would.
 import { type ChildProcess, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,12 +22,21 @@ export function run(cmd: string, args: string[], cwd: string, env: Record<string
 
 export const explain = (what: string, r: Run) => `${what} exited ${r.status}\n--- stdout\n${r.stdout.slice(-4000)}\n--- stderr\n${r.stderr.slice(-4000)}`;
 
-/** `npm pack` (its prepack builds dist/) into `dir`; the tarball's path and npm's file list. */
-export function pack(dir: string): { tarball: string; size: number; files: string[] } {
+/** `npm pack` (its prepack builds dist/) into `dir`; the tarball's path, npm's file list and its warnings. */
+export function pack(dir: string): { tarball: string; size: number; files: string[]; warnings: string[] } {
   const r = run('npm', ['pack', '--json', '--pack-destination', dir], REPO_ROOT, {}, 300_000);
   if (r.status !== 0) throw new Error(explain('npm pack', r));
   const [info] = JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as { filename: string; size: number; files: { path: string }[] }[];
-  return { tarball: path.join(dir, info!.filename), size: info!.size, files: info!.files.map((f) => f.path) };
+  const warnings = r.stderr.split('\n').filter((l) => /^npm warn/i.test(l));
+  return { tarball: path.join(dir, info!.filename), size: info!.size, files: info!.files.map((f) => f.path), warnings };
+}
+
+/** A tarball packed beforehand (.ci/run packs once for the runs on the other Node versions); its files as `pack` lists them. */
+export function packed(tarball: string): ReturnType<typeof pack> {
+  const r = run('tar', ['-tzf', tarball], REPO_ROOT);
+  if (r.status !== 0) throw new Error(explain('tar -tzf', r));
+  const files = r.stdout.trim().split('\n').filter((f) => !f.endsWith('/')).map((f) => f.replace(/^package\//, ''));
+  return { tarball, size: statSync(tarball).size, files, warnings: [] };
 }
 
 /** A fresh project at `dir` with the tarball (and `extra` packages) installed from the npm cache. */

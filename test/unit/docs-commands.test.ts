@@ -19,7 +19,7 @@ import { docs, shellCommands, words, type ShellCommand } from '../helpers/doc-bl
 
 const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
 /** npm's own commands the docs use (not scripts). */
-const NPM_BUILTINS = new Set(['ci', 'i', 'install', 'pack', 'publish', 'help', 'exec', 'view']);
+const NPM_BUILTINS = new Set(['ci', 'i', 'install', 'pack', 'publish', 'help', 'exec', 'view', 'install-scripts']);
 /** Flags whose value is a path the command creates, so it need not exist yet. */
 const OUTPUT_FLAGS = new Set(['--out', '--outdir', '--cache-dir', '--db', '--persist-to']);
 /** Flags whose value is a configuration file the command reads (`wrangler -c wrangler.toml`). */

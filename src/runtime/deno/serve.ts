@@ -12,7 +12,8 @@ declare const Deno: {
 /** Starts the HTTP API with `Deno.serve` (the model folder is read through Deno's node:fs). */
 export async function serveDeno(config: ServiceConfig = configFromEnv(Deno.env.toObject())) {
   // WASM by default: onnxruntime-node is a Node add-on.
-  const app = await createServiceApp(config, { backend: 'wasm' });
+  // The page at / too, as on Node (prebuilt in the installed package; a clone builds it with esbuild).
+  const app = await createServiceApp(config, { backend: 'wasm', page: 'if-possible' });
   return new Promise<{ url: string; close(): Promise<void> }>((resolve) => {
     const server = Deno.serve(
       {

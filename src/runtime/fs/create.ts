@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Backend } from '../../core/backend.ts';
 import { type ClipEdge, type ClipEdgeOptions, createClipEdge } from '../../core/clip.ts';
@@ -12,7 +11,7 @@ import { createDecodePool, defaultDecodeThreads } from './decode-pool.ts';
 import { fsModelSource } from './fs-source.ts';
 import { dirLabelSets } from './label-sets.ts';
 import { fsPromptCacheStore } from './prompt-cache-fs.ts';
-import { userPromptCacheDir } from './user-cache.ts';
+import { modelPromptCacheDir } from './user-cache.ts';
 import { type PromptCacheStore, tieredPromptCacheStore } from '../../core/prompt-cache/store.ts';
 
 /**
@@ -108,9 +107,7 @@ function decodePoolOf(threads: number | undefined, maxPixels: number | undefined
  */
 function defaultPromptCache(dir: string): PromptCacheStore {
   const shipped = fsPromptCacheStore(path.join(dir, 'prompts'));
-  const userDir = userPromptCacheDir();
+  const userDir = modelPromptCacheDir(dir);
   if (!userDir) return { ...shipped, name: `${shipped.name} (read-only)`, put: async () => {}, delete: async () => {} };
-  // Two model folders with the same name must not share (and overwrite) caches.
-  const perModel = `${path.basename(dir)}-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`;
-  return tieredPromptCacheStore(fsPromptCacheStore(path.join(userDir, perModel)), shipped);
+  return tieredPromptCacheStore(fsPromptCacheStore(userDir), shipped);
 }

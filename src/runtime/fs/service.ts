@@ -11,9 +11,11 @@ export interface ServiceAppOptions {
   backend?: string;
   /**
    * Serve the mobile-web classifier page at `/` (and the model files it fetches under `/models/`).
-   * Not served when an API key is set: the page's model downloads carry no key. @defaultValue false
+   * Not served when an API key is set: the page's model downloads carry no key. `if-possible`: a
+   * page that cannot be built here (Deno in a clone: esbuild does not run there) is left out with a warning.
+   * @defaultValue false
    */
-  page?: boolean;
+  page?: boolean | 'if-possible';
   /** A page build made beforehand (tests). */
   pageBuild?: WebBuild;
   /** Enables search (POST /v1/index, /v1/search): a LanceDB folder, opened for the loaded model. @defaultValue none */
@@ -56,9 +58,16 @@ export async function createServiceApp(config: ServiceConfig, defaults: ServiceA
     ...(defaults.search ? { index: await openNodeIndex(clip, defaults.search) } : {}),
   });
   if (defaults.page && !config.apiKey) {
-    // Imported here so that API-only servers (Deno, Bun, tests) never load esbuild.
+    // Imported here so that API-only servers (tests) never load esbuild.
     const { createPageRoutes } = await import('../../page-server/routes.ts');
-    app.route('/', await createPageRoutes({ clip, modelDir: config.model ?? DEFAULT_MODEL_DIR, ...(defaults.pageBuild ? { build: defaults.pageBuild } : {}) }));
+    try {
+      app.route('/', await createPageRoutes({ clip, modelDir: config.model ?? DEFAULT_MODEL_DIR, ...(defaults.pageBuild ? { build: defaults.pageBuild } : {}) }));
+    } catch (e) {
+      if (defaults.page !== 'if-possible') throw e;
+      // A clone has no prebuilt page and builds it with esbuild, whose JS API does not run under
+      // Deno (measured: Deno 2.9, esbuild 0.28): the API is served without the page, and says so.
+      console.warn(`[clip-edge] the page at / is not served: esbuild could not build it here (${(e as Error).message.split('\n')[0]}); the installed package serves its prebuilt page, and \`clip-edge serve\` on Node builds it in a clone`);
+    }
   }
   return app;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import path from 'node:path';
 
@@ -25,3 +26,17 @@ export function userPromptCacheDir(env: Record<string, string | undefined> = pro
   const home = userHome(env);
   return home ? path.join(home, '.cache', 'clip-edge', 'prompts') : undefined;
 }
+
+/**
+ * The per-user prompt-cache folder of one model folder, `<userPromptCacheDir>/<folder name>-<hash of
+ * its path>` (two folders with the same name must not share, and overwrite, caches); the kit reads
+ * it in front of the caches shipped in `<model>/prompts/`. Undefined with no home folder.
+ */
+export function modelPromptCacheDir(modelDir: string, env: Record<string, string | undefined> = process.env): string | undefined {
+  const userDir = userPromptCacheDir(env);
+  const dir = path.resolve(modelDir);
+  return userDir ? path.join(userDir, `${path.basename(dir)}-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`) : undefined;
+}
+
+/** Whether a folder lies inside an installed package (a `node_modules` folder): never written to. */
+export const isInstalledPath = (dir: string): boolean => path.resolve(dir).split(path.sep).includes('node_modules');

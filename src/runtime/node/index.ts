@@ -1,3 +1,8 @@
+// The Node entry's declarations use Node's types (serveNode returns @hono/node-server's server, whose
+// own declarations import node:http). TypeScript 6+ no longer loads @types packages unless a tsconfig
+// lists them, so this directive (kept in the emitted .d.ts by preserve) loads @types/node for a
+// consumer that has it installed, with no `types` setting. The root entry stays free of Node types.
+/// <reference types="node" preserve="true" />
 export { createNodeClipEdge, DEFAULT_MODEL_DIR, BUILTIN_LABEL_SETS_DIR, PACKAGE_ROOT, type NodeClipEdgeOptions } from '../fs/create.ts';
 export { serveNode, type RunningServer } from './serve.ts';
 export { wasmBackend, nativeBackend, defaultNodeBackends, type NodeBackendOptions } from '../fs/backends.ts';

@@ -245,7 +245,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   const { existing, writable, latest, queue, optimizeNow } = w;
 
   const search = async (q: ReturnType<typeof checkQuery>) => {
-    let s = tuneQuery(table.vectorSearch(Array.from(q.vector)).distanceType('cosine').limit(q.topK), tuning).select(q.includeMetadata ? ['id', 'meta'] : ['id']);
+    let s = tuneQuery(table.vectorSearch(Array.from(q.vector)).distanceType('cosine').limit(q.topK), tuning).select(q.includeMetadata ? ['id', 'meta', '_distance'] : ['id', '_distance']);
     if (q.filter) s = s.where(filterSql(q.filter));
     return (await s.toArray()) as { id: string; meta?: string; _distance: number }[];
   };
