@@ -15,6 +15,8 @@ export default {
     'src/core/tokenizer.ts', // tokenizer wrapper
     'src/core/image/preprocess.ts', // preprocessing
     'src/http/unread-body.ts', // reading what the app left of a body: its bounds and the drain cap (issue 29)
+    'src/core/image/byte-budget.ts', // decode memory shared by concurrent decodes (issue 23)
+    'src/core/image/resample-stream.ts', // the streaming resize + crop, exact to PIL's (issue 23)
   ],
   coverageAnalysis: 'perTest',
   concurrency: 1, // a shared 2-core machine

@@ -18,6 +18,8 @@ export default defineConfig({
       'test/unit/tokenizer-options.test.ts',
       'test/prompt-cache/format-edges.test.ts',
       'test/unit/unread-body.test.ts',
+      'test/unit/image/byte-budget.test.ts',
+      'test/unit/image/resample-stream.test.ts',
     ],
     env: { CLIP_EDGE_PROMPT_CACHE: '/tmp/clip-edge-stryker-prompts' },
     testTimeout: 60_000,
