@@ -15,6 +15,7 @@ import { overloadOptionsOf } from '../../http/overload.ts';
 import { cloudflareRateLimiter } from './rate-limit.ts';
 import { assetsModelSource, r2ModelSource } from './model-source.ts';
 import { ortWasmMemoryBytes, workersWasmBackend } from './ort.ts';
+import { workersRemoteText } from './remote-text.ts';
 import { fallthroughPromptCacheStore, kvPromptCacheStore, r2PromptCacheStore } from './prompt-cache.ts';
 import { createVectorizeIndex } from '../../search/drivers/cloudflare-vectorize-binding.ts';
 import type { VectorIndex } from '../../search/types.ts';
@@ -90,7 +91,8 @@ export interface WorkersClipEdgeOptions extends Partial<Omit<ClipEdgeOptions, 's
   source?: ModelSource;
 }
 
-function modelSourceOf(env: WorkersEnv, cfg: WorkersConfig): ModelSource {
+/** The model folder the bindings point at (R2, or static assets). */
+export function modelSourceOf(env: WorkersEnv, cfg: WorkersConfig): ModelSource {
   if (cfg.modelSource === 'r2') {
     if (!env.MODELS) throw new ClipEdgeError('MODEL_NOT_FOUND', 'CLIP_EDGE_MODEL_SOURCE is r2 but no R2 bucket is bound as MODELS (wrangler.toml [[r2_buckets]])');
     return r2ModelSource(env.MODELS, cfg.model);
@@ -121,7 +123,8 @@ function labelSetsOf(env: WorkersEnv, cfg: WorkersConfig, source: ModelSource): 
 
 /**
  * clip-edge on Workers: the model folder from R2 (or static assets), ORT's precompiled wasm,
- * prompt caches from KV (then R2), vision tower only unless `CLIP_EDGE_TEXT=true`.
+ * prompt caches from KV (then R2), vision tower only unless `CLIP_EDGE_TEXT=true`; with a TEXT
+ * service binding, the text Worker embeds what no cache holds.
  */
 export async function createWorkersClipEdge(env: WorkersEnv, options: WorkersClipEdgeOptions = {}): Promise<ClipEdge> {
   const cfg = workersConfig(env);
@@ -145,6 +148,8 @@ export async function createWorkersClipEdge(env: WorkersEnv, options: WorkersCli
     requireIntegrity: true,
     inPlace: cfg.inPlace,
     ...(promptCache ? { promptCache } : {}),
+    // The text Worker over its service binding, unless this Worker loads the text tower itself.
+    ...(env.TEXT && !cfg.text ? { textEmbedder: workersRemoteText(env, source, cfg.textVariant) } : {}),
     ...options,
     source,
   });
