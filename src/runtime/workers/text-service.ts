@@ -5,7 +5,7 @@ import type { TextService, TextServiceReply, TextServiceRequest } from '../../co
 import { createTextEmbedder } from '../../core/text-embedder.ts';
 import { type TextItem, TowerRunner } from '../../core/tower.ts';
 import type { WorkersEnv } from './bindings.ts';
-import { modelSourceOf, workersConfig } from './create.ts';
+import { modelSourceOf, workersConfig } from './config.ts';
 import { manifestSha256 } from './model-source.ts';
 import { workersWasmBackend } from './ort.ts';
 import { workersTextEntry } from './variants.ts';

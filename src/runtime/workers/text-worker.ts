@@ -6,6 +6,8 @@ import type { WorkersEnv } from './bindings.ts';
 import { createTextService } from './text-service.ts';
 
 let service: { env: WorkersEnv; value: ReturnType<typeof createTextService> } | undefined;
+/** Calls and texts this isolate has served (reported by `info()`: logs and tests). */
+const served = { calls: 0, texts: 0 };
 
 /** One service per isolate (a failed load is retried by the next call). */
 function serviceOf(env: WorkersEnv): ReturnType<typeof createTextService> {
@@ -23,12 +25,14 @@ function serviceOf(env: WorkersEnv): ReturnType<typeof createTextService> {
 export class TextTower extends WorkerEntrypoint<WorkersEnv> {
   /** Raw text embeddings of `texts` (≤ 256, ≤ 1 MiB), or a refusal when the caller serves another model. */
   async embedTexts(texts: string[], request: TextServiceRequest): Promise<TextServiceReply> {
+    served.calls++;
+    served.texts += Array.isArray(texts) ? texts.length : 0;
     return (await serviceOf(this.env)).embedTexts(texts, request);
   }
 
-  /** Which model and text encoder this Worker serves (sha256 of its manifest and of the text encoder file). */
-  async info(): Promise<{ manifestSha256: string; textSha256: string }> {
-    return (await serviceOf(this.env)).info();
+  /** Which model and text encoder this Worker serves (sha256 of its manifest and of the text encoder file), and what this isolate has served. */
+  async info(): Promise<{ manifestSha256: string; textSha256: string; calls: number; texts: number }> {
+    return { ...(await (await serviceOf(this.env)).info()), ...served };
   }
 }
 

@@ -42,7 +42,7 @@ export function populate(cfg: Partial<DeployConfig> = {}): Promise<void> {
     // The model files are listed but not read here: the source says they exist (readModelInfo checks that).
     const listed = new Set(files);
     const info = await readModelInfo({ ...memorySource(MODEL_ID, small), exists: async (p: string) => listed.has(p) });
-    const plan = uploadPlan(files, info.variants, { model: MODEL_ID, variant: 'auto', text: true, ...cfg });
+    const plan = uploadPlan(files, info.variants, { model: MODEL_ID, variant: 'auto', text: true, textWorker: 'auto', ...cfg });
     for (const { key, path } of plan.r2) await env.MODELS.put(key, small[path] ?? (await repoFile(`${MODEL_DIR}/${path}`)));
     for (const { key, json, bin } of plan.kv) {
       const header = JSON.parse(new TextDecoder().decode(small[json]!)) as Parameters<typeof packPromptCache>[0]['header'];
@@ -51,6 +51,9 @@ export function populate(cfg: Partial<DeployConfig> = {}): Promise<void> {
   })());
 }
 
-/** The test bindings with some vars replaced (e.g. CLIP_EDGE_TEXT, API_KEY). */
+/**
+ * The test bindings with some vars replaced (e.g. CLIP_EDGE_TEXT, API_KEY); without the TEXT service
+ * binding (the text Worker) unless `bindings` passes it, so each test says which deployment it runs.
+ */
 type Vars = { [K in keyof WorkersEnv as NonNullable<WorkersEnv[K]> extends string ? K : never]?: string };
-export const envWith = (vars: Vars): TestEnv => ({ ...env, ...vars });
+export const envWith = (vars: Vars, bindings: Partial<TestEnv> = {}): TestEnv => ({ ...env, TEXT: undefined, ...vars, ...bindings });
