@@ -1,4 +1,5 @@
 import { env } from 'cloudflare:test';
+import type { TextService } from '../../../src/core/remote-text.ts';
 import { readModelInfo } from '../../../src/core/model/info.ts';
 import { memorySource } from '../../../src/core/model/source.ts';
 import { packPromptCache } from '../../../src/core/prompt-cache/format.ts';
@@ -13,6 +14,10 @@ export interface TestEnv extends WorkersEnv {
   MODELS: R2BucketLike;
   PROMPTS: KVNamespaceLike;
   FIXTURES: FetcherLike;
+  /** The text Worker of wrangler.text.toml, as wrangler.toml binds it. */
+  TEXT: TextService;
+  /** The same text Worker pointed at a model folder R2 lacks: every call throws (test/workers/vitest.config.ts). */
+  TEXT_BROKEN: TextService;
 }
 
 /** A repository file, read through the FIXTURES binding (workerd cannot see the file system). */
@@ -56,4 +61,4 @@ export function populate(cfg: Partial<DeployConfig> = {}): Promise<void> {
  * binding (the text Worker) unless `bindings` passes it, so each test says which deployment it runs.
  */
 type Vars = { [K in keyof WorkersEnv as NonNullable<WorkersEnv[K]> extends string ? K : never]?: string };
-export const envWith = (vars: Vars, bindings: Partial<TestEnv> = {}): TestEnv => ({ ...env, TEXT: undefined, ...vars, ...bindings });
+export const envWith = (vars: Vars, bindings: Partial<WorkersEnv> = {}): WorkersEnv => ({ ...env, TEXT: undefined, ...vars, ...bindings });
