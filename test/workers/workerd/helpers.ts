@@ -61,4 +61,5 @@ export function populate(cfg: Partial<DeployConfig> = {}): Promise<void> {
  * binding (the text Worker) unless `bindings` passes it, so each test says which deployment it runs.
  */
 type Vars = { [K in keyof WorkersEnv as NonNullable<WorkersEnv[K]> extends string ? K : never]?: string };
-export const envWith = (vars: Vars, bindings: Partial<WorkersEnv> = {}): WorkersEnv => ({ ...env, TEXT: undefined, ...vars, ...bindings });
+export type AppEnv = Omit<TestEnv, 'TEXT'> & { TEXT?: TextService };
+export const envWith = (vars: Vars, bindings: Partial<WorkersEnv> = {}): AppEnv => ({ ...env, TEXT: undefined, ...vars, ...bindings });
