@@ -15,6 +15,14 @@ export const TEXT_SERVICE_MAX_TEXTS = 256;
 /** UTF-8 bytes of texts one call may carry. */
 export const TEXT_SERVICE_MAX_BYTES = 1024 * 1024;
 
+/** What the text Worker serves: its manifest's and text encoder's sha256 (what callers must send), the variant, and whether it is loaded in place. */
+export interface TextServiceInfo {
+  manifestSha256: string;
+  textSha256: string;
+  variant: string;
+  inPlace: boolean;
+}
+
 function checkCall(texts: unknown, maxTextLength: number): asserts texts is string[] {
   if (!Array.isArray(texts) || texts.length === 0 || texts.length > TEXT_SERVICE_MAX_TEXTS) {
     throw new ClipEdgeError('BAD_INPUT', `embedTexts takes 1 to ${TEXT_SERVICE_MAX_TEXTS} texts`);
@@ -32,7 +40,7 @@ function checkCall(texts: unknown, maxTextLength: number): asserts texts is stri
  * lists one, streamed from R2 and hashed as the vision tower is) and tokenizer, loaded once per
  * isolate. A caller that serves another manifest or expects another text encoder is refused.
  */
-export async function createTextService(env: WorkersEnv): Promise<TextService & { info: () => Promise<{ manifestSha256: string; textSha256: string }> }> {
+export async function createTextService(env: WorkersEnv): Promise<TextService & { info: () => Promise<TextServiceInfo> }> {
   const cfg = workersConfig(env);
   const source = modelSourceOf(env, cfg);
   const [info, manifest] = await Promise.all([readModelInfo(source), manifestSha256(source)]);
@@ -51,7 +59,7 @@ export async function createTextService(env: WorkersEnv): Promise<TextService & 
   const text = await createTextEmbedder(source, info, runner);
   const maxTextLength = cfg.limits?.maxTextLength ?? DEFAULT_LIMITS.maxTextLength;
   return {
-    info: async () => ({ manifestSha256: manifest, textSha256: expected.sha256 }),
+    info: async () => ({ manifestSha256: manifest, textSha256: expected.sha256, variant: expected.precision, inPlace: runner.inPlace }),
     async embedTexts(texts: string[], req: TextServiceRequest): Promise<TextServiceReply> {
       checkCall(texts, maxTextLength);
       if (req?.manifestSha256 !== manifest || req.textSha256 !== expected.sha256) {

@@ -3,7 +3,7 @@
 import { WorkerEntrypoint } from 'cloudflare:workers';
 import type { TextServiceReply, TextServiceRequest } from '../../core/remote-text.ts';
 import type { WorkersEnv } from './bindings.ts';
-import { createTextService } from './text-service.ts';
+import { type TextServiceInfo, createTextService } from './text-service.ts';
 
 let service: { env: WorkersEnv; value: ReturnType<typeof createTextService> } | undefined;
 /** Calls and texts this isolate has served (reported by `info()`: logs and tests). */
@@ -31,7 +31,7 @@ export class TextTower extends WorkerEntrypoint<WorkersEnv> {
   }
 
   /** Which model and text encoder this Worker serves (sha256 of its manifest and of the text encoder file), and what this isolate has served. */
-  async info(): Promise<{ manifestSha256: string; textSha256: string; calls: number; texts: number }> {
+  async info(): Promise<TextServiceInfo & { calls: number; texts: number }> {
     return { ...(await (await serviceOf(this.env)).info()), ...served };
   }
 }
