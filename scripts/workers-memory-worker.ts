@@ -53,7 +53,7 @@ export default {
       if (url.pathname === '/load-text') {
         // The text Worker's own service (src/runtime/workers/text-worker.ts), loaded and run once.
         const t0 = performance.now();
-        text = await createTextService({ ...env, CLIP_EDGE_MODEL: q('model'), CLIP_EDGE_TEXT_VARIANT: q('variant'), CLIP_EDGE_IN_PLACE: q('inPlace') || 'true' });
+        text = await createTextService({ ...env, CLIP_EDGE_MODEL: q('model'), CLIP_EDGE_TEXT_VARIANT: q('variant'), CLIP_EDGE_IN_PLACE: q('inPlace') || 'true', CLIP_EDGE_TEXT_RUN_BATCH: q('runBatch') });
         const about = await text.info();
         const r = await text.embedTexts(['a photo of a dog.'], about);
         if (!r.ok) throw new Error(r.message);

@@ -86,6 +86,8 @@ export interface WorkersEnv {
    * CLIP_EDGE_TEXT) those answer 422 TEXT_ENCODER_UNAVAILABLE.
    */
   TEXT?: TextService;
+  /** The text Worker: prompts per text-tower run (memory: activations stay in ORT's wasm heap). @defaultValue 8 */
+  CLIP_EDGE_TEXT_RUN_BATCH?: string;
   /** Milliseconds to wait for the text Worker before 503 TEXT_ENCODER_DOWN. @defaultValue 15000 */
   CLIP_EDGE_TEXT_TIMEOUT_MS?: string;
   /** Secret (`wrangler secret put API_KEY`): bearer key required on every route but /healthz. */

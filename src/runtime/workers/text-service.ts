@@ -10,6 +10,18 @@ import { manifestSha256 } from './model-source.ts';
 import { workersWasmBackend } from './ort.ts';
 import { workersTextEntry } from './variants.ts';
 
+/** CLIP_EDGE_TEXT_RUN_BATCH: prompts per text-tower run in the text Worker. @defaultValue 8 */
+export function runBatchOf(env: WorkersEnv): number {
+  const v = env.CLIP_EDGE_TEXT_RUN_BATCH?.trim();
+  if (!v) return TEXT_SERVICE_RUN_BATCH;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_TEXT_RUN_BATCH must be a whole number in [1, 64], got "${v.slice(0, 40)}"`);
+  return n;
+}
+
+/** Prompts per text-tower run (see runBatchOf). */
+export const TEXT_SERVICE_RUN_BATCH = 8;
+
 /** Texts one call may carry: the vision Worker sends 64 (the batch the text Worker's memory is measured with). */
 export const TEXT_SERVICE_MAX_TEXTS = 256;
 /** UTF-8 bytes of texts one call may carry. */
@@ -53,8 +65,10 @@ export async function createTextService(env: WorkersEnv): Promise<TextService & 
     precision: expected.precision,
     requireIntegrity: true,
     inPlace: cfg.inPlace,
-    // One call's texts in one run (the vision Worker sends 64 at most).
-    maxBatch: 64,
+    // Prompts per text-tower run: a call's 64 prompts run a few at a time, because the activations of
+    // one run stay in ORT's wasm memory for good (it never shrinks). 64 at once took ViT-B/32's int8
+    // text Worker to 243 MiB (bench/results/workers-memory-text.md).
+    maxBatch: runBatchOf(env),
   });
   const text = await createTextEmbedder(source, info, runner);
   const maxTextLength = cfg.limits?.maxTextLength ?? DEFAULT_LIMITS.maxTextLength;
