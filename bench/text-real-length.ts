@@ -64,7 +64,11 @@ async function main(): Promise<void> {
       full.out.forEach((x, j) => {
         const y = real.out[j]!;
         let d = 0, nx = 0, ny = 0;
-        for (let k = 0; k < x.length; k++) (d += x[k]! * y[k]!), (nx += x[k]! * x[k]!), (ny += y[k]! * y[k]!);
+        for (let k = 0; k < x.length; k++) {
+          d += x[k]! * y[k]!;
+          nx += x[k]! * x[k]!;
+          ny += y[k]! * y[k]!;
+        }
         worst = Math.min(worst, d / Math.sqrt(nx * ny));
       });
       rows.push({ model: id, backend: name, msPerPrompt77: full.ms, msPerPromptReal: real.ms, ratio: real.ms / full.ms, minCosine: worst });

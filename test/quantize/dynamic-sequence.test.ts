@@ -68,7 +68,11 @@ describe('the text tower on the prompts’ real length', () => {
       a.out.forEach((x, j) => {
         const y = b.out[j]!;
         let d = 0, nx = 0, ny = 0;
-        for (let k = 0; k < x.length; k++) (d += x[k]! * y[k]!), (nx += x[k]! * x[k]!), (ny += y[k]! * y[k]!);
+        for (let k = 0; k < x.length; k++) {
+          d += x[k]! * y[k]!;
+          nx += x[k]! * x[k]!;
+          ny += y[k]! * y[k]!;
+        }
         worst = Math.min(worst, d / Math.sqrt(nx * ny));
       });
     }
