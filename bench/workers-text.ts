@@ -109,7 +109,18 @@ async function main(): Promise<number> {
     // Fresh isolates (KV and R2 persisted): the same classify is answered from KV, the text Worker never called.
     await dev.stop();
     dev = await startWranglerDev({}, persist, configs);
-    const again = (await post(url, photos[0]! as BodyInit, 'image/jpeg')) as { classes: { source: string } };
+    // wrangler dev answers /bench/ping before both Workers are wired up: retry a refused connection.
+    const retry = async <T>(f: () => Promise<T>): Promise<T> => {
+      for (let i = 0; ; i++) {
+        try {
+          return await f();
+        } catch (e) {
+          if (i >= 10 || !/fetch failed/.test(String(e))) throw e;
+          await new Promise((r) => setTimeout(r, 2000));
+        }
+      }
+    };
+    const again = (await retry(() => post(`${dev.url}${new URL(url).pathname}${new URL(url).search}`, photos[0]! as BodyInit, 'image/jpeg'))) as { classes: { source: string } };
     const afterRestart = (await (await fetch(`${dev.url}/bench/text-info`)).json()) as { calls: number };
     result = {
       measuredAt: new Date().toISOString(),
