@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'src/runtime/workers/public/**', 'models/**', '.cache/**', 'test-results/**', 'coverage/**', '**/*.py'] },
+  { ignores: ['node_modules/**', 'dist/**', '.wrangler/**', 'src/runtime/workers/public/**', 'models/**', '.cache/**', 'test-results/**', 'coverage/**', '**/*.py'] },
   ...tseslint.configs.recommended,
   {
     rules: {

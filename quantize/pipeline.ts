@@ -4,6 +4,7 @@ import { TOWER_IO } from '../src/core/tower.ts';
 import { checkGraph } from './graph/check.ts';
 import { Graph, declaredType } from './graph/graph.ts';
 import { DT, dtName, type ModelProto } from './onnx/model.ts';
+import { dynamicSequencePass } from './passes/dynamic-sequence.ts';
 import { fp16Pass, type Fp16Options } from './passes/fp16.ts';
 import { int8ConvPass } from './passes/int8-conv.ts';
 import { int8GatherPass } from './passes/int8-gather.ts';
@@ -33,10 +34,20 @@ export interface PassOptions {
     gather?: WeightSelection;
   };
   q4?: Q4Options;
+  /**
+   * Make text variants' sequence axis dynamic (dynamicSequencePass): prompts then run at their real
+   * length, exactly. Off by default for now so that re-quantizing the bundled model reproduces its
+   * files byte for byte. @defaultValue false
+   */
+  dynamicText?: boolean;
 }
 
 /** The passes making a variant, in order. */
 export function passesFor(variant: QuantVariant, o: PassOptions = {}): Pass[] {
+  return [...(o.dynamicText ? [dynamicSequencePass()] : []), ...variantPasses(variant, o)];
+}
+
+function variantPasses(variant: QuantVariant, o: PassOptions): Pass[] {
   switch (variant) {
     case 'fp16':
       return [fp16Pass(o.fp16)];

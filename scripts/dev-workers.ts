@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readWranglerToml } from './workers-upload.ts';
+import { bindsTextWorker, readWranglerToml } from './workers-upload.ts';
 import { writeStaticPage } from './build-web.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -22,6 +22,9 @@ const MARKS = path.join(STATE, '..', `dev-workers-${createHash('sha256').update(
 const PUBLIC = path.join(ROOT, 'src/runtime/workers/public');
 
 const toml = readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8');
+// The text Worker (wrangler.text.toml) runs beside the vision Worker when wrangler.toml binds it (TEXT).
+const TEXT_TOML = path.join(ROOT, 'wrangler.text.toml');
+const configs = ['-c', 'wrangler.toml', ...(bindsTextWorker(toml) ? ['-c', 'wrangler.text.toml'] : [])];
 const modelDir = path.join(ROOT, 'models', readWranglerToml(toml).vars.CLIP_EDGE_MODEL ?? 'tiny-clip');
 
 /** sha256 over files (relative path + bytes), in a stable order. */
@@ -53,7 +56,7 @@ async function ensure(name: string, now: string, present: boolean, make: () => P
 
 const ortVersion = (JSON.parse(readFileSync(path.join(ROOT, 'node_modules/onnxruntime-web/package.json'), 'utf8')) as { version: string }).version;
 // Metadata, prompt caches and ONNX headers' hashes (in manifest.json) decide what R2/KV hold.
-const seedFiles = [...walk(modelDir, (f) => !f.endsWith('.onnx')), path.join(ROOT, 'wrangler.toml'), path.join(ROOT, 'scripts/workers-upload.ts')];
+const seedFiles = [...walk(modelDir, (f) => !f.endsWith('.onnx')), path.join(ROOT, 'wrangler.toml'), TEXT_TOML, path.join(ROOT, 'scripts/workers-upload.ts')];
 await ensure('r2-kv-seed', fingerprint(seedFiles), existsSync(path.join(STATE, 'v3')), () => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/workers-upload.ts'), '--local', '--persist-to', STATE], { cwd: ROOT, stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`workers:upload --local failed (exit ${r.status})`);
@@ -64,7 +67,7 @@ await ensure('page', fingerprint(pageFiles, ortVersion), existsSync(path.join(PU
   console.error(`dev:workers: wrote ${r.files} page files to ${path.relative(ROOT, PUBLIC)}${r.skipped.length ? ` (left out: ${r.skipped.join(', ')})` : ''}`);
 });
 
-const wrangler = spawn(process.execPath, [path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev', '--local', '--persist-to', STATE, ...process.argv.slice(2)], {
+const wrangler = spawn(process.execPath, [path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev', ...configs, '--local', '--persist-to', STATE, ...process.argv.slice(2)], {
   cwd: ROOT,
   stdio: 'inherit',
   env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },

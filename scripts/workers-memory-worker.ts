@@ -7,8 +7,10 @@ import type { WorkersEnv } from '../src/runtime/workers/bindings.ts';
 import { createWorkersClipEdge } from '../src/runtime/workers/create.ts';
 import { WORKERS_DEFAULT_BODY_MEMORY_MB, decodeBudgetFromModel } from '../src/runtime/workers/limits.ts';
 import { ortWasmMemoryBytes, workersWasmBackend } from '../src/runtime/workers/ort.ts';
+import { createTextService } from '../src/runtime/workers/text-service.ts';
 
 let clip: ClipEdge | undefined;
+let text: Awaited<ReturnType<typeof createTextService>> | undefined;
 let fixedBudgetMb = 0;
 const memory = () => ({
   ortWasm: ortWasmMemoryBytes() ?? 0,
@@ -47,6 +49,20 @@ export default {
         await clip.warmup();
         const status = clip.status().active.vision;
         return Response.json({ ...memory(), variant: status.variant, inPlace: status.inPlace === true, loadMs: performance.now() - t0 });
+      }
+      if (url.pathname === '/load-text') {
+        // The text Worker's own service (src/runtime/workers/text-worker.ts), loaded and run once.
+        const t0 = performance.now();
+        text = await createTextService({ ...env, CLIP_EDGE_MODEL: q('model'), CLIP_EDGE_TEXT_VARIANT: q('variant'), CLIP_EDGE_IN_PLACE: q('inPlace') || 'true', CLIP_EDGE_TEXT_RUN_BATCH: q('runBatch') });
+        const about = await text.info();
+        const r = await text.embedTexts(['a photo of a dog.'], about);
+        if (!r.ok) throw new Error(r.message);
+        return Response.json({ ortWasm: ortWasmMemoryBytes() ?? 0, variant: about.variant, inPlace: about.inPlace, loadMs: performance.now() - t0 });
+      }
+      if (url.pathname === '/embed-texts') {
+        const r = await text!.embedTexts((await request.json()) as string[], await text!.info());
+        if (!r.ok) throw new Error(r.message);
+        return Response.json({ ortWasm: ortWasmMemoryBytes() ?? 0, rows: r.truncated.length });
       }
       if (url.pathname === '/classify') {
         const r = await clip!.classify(new Uint8Array(await request.arrayBuffer()), { labelSet: q('labelSet'), topK: 1 });

@@ -1,4 +1,5 @@
 // npm run workers:memory [-- --model models/vit-b-32-random --variants int8,q4 --text no --in-place yes|no --budget 48] —
+// (`-- --text-worker [--model DIR --variants int8 --in-place yes|no]`: the text Worker instead, see measureTextWorker)
 // measures, inside workerd (`wrangler dev --local`), the memory of each configuration of a model
 // (vision variant × text tower × loaded in place from its ORT-format file or copied from the .onnx)
 // after loading and at the peak of a request with 1 and 4 MP photos, 12 MP ones (baseline and
@@ -32,7 +33,7 @@ import { resolveTextVariant, uploadPlan } from './workers-plan.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const { values: args } = parseArgs({
-  options: { model: { type: 'string' }, variants: { type: 'string' }, text: { type: 'string' }, 'in-place': { type: 'string' }, budget: { type: 'string' } },
+  options: { model: { type: 'string' }, variants: { type: 'string' }, text: { type: 'string' }, 'in-place': { type: 'string' }, budget: { type: 'string' }, 'text-worker': { type: 'boolean' }, 'run-batch': { type: 'string' } },
 });
 const MODEL = path.resolve(ROOT, args.model ?? process.env.CLIP_EDGE_MODEL_DIR ?? 'models/tiny-clip');
 const MODEL_ID = path.basename(MODEL);
@@ -299,4 +300,101 @@ async function main(): Promise<void> {
   console.log(`wrote bench/results/workers-memory.json (${rows.length} configurations measured, ${merged.length} in the table); ${(WORKERS_MEMORY_LIMIT / MB).toFixed(0)} MB limit`);
 }
 
-await main();
+/** Sends `work` to the measuring Worker while sampling its JS heap every few ms; returns the largest sample too. */
+async function sampledHeap<T>(cdp: Awaited<ReturnType<typeof inspector>>, work: () => Promise<T>): Promise<{ result: T; heapMax: number }> {
+  let done = false;
+  let heapMax = 0;
+  const sampler = (async () => {
+    while (!done) {
+      const u = await cdp.send('Runtime.getHeapUsage');
+      heapMax = Math.max(heapMax, (u.usedSize ?? 0) + (u.backingStorageSize ?? 0));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  try {
+    return { result: await work(), heapMax };
+  } finally {
+    done = true;
+    await sampler;
+  }
+}
+
+/**
+ * `--text-worker`: the text Worker's memory (src/runtime/workers/text-service.ts, as text-worker.ts
+ * runs it) for each text variant the folder has in Workers order, in place and copied: after loading,
+ * and the peak of one 64-prompt batch (ImageNet classes in "a photo of a {}.", the largest batch the
+ * vision Worker sends). Writes bench/results/workers-memory-text.{json,md}.
+ */
+async function measureTextWorker(): Promise<void> {
+  if (typeof WebSocket === 'undefined') throw new Error('run with node --experimental-websocket (npm run workers:memory does)');
+  mkdirSync(CACHE, { recursive: true });
+  const info = await readModelInfo(fsModelSource(MODEL));
+  const wanted = args.variants?.split(',') ?? ['int8'];
+  const variants = Object.keys(info.variants).filter((p) => info.variants[p as keyof typeof info.variants]?.text && wanted.includes(p));
+  const imagenet = JSON.parse(readFileSync(path.join(ROOT, 'third_party/zero-shot-prompts/imagenet.json'), 'utf8')) as { classes: (string | string[])[] };
+  const prompts = imagenet.classes.slice(0, 64).map((c) => `a photo of a ${Array.isArray(c) ? c[0] : c}.`);
+  const rows: Record<string, unknown>[] = [];
+  let dev = await startDev();
+  try {
+    for (const v of variants) {
+      const e = info.variants[v as keyof typeof info.variants]!.text!;
+      for (const f of [e.file, ...(e.ort ? [e.ort.file] : [])]) {
+        const file = path.join(MODEL, f);
+        await call(`/put?key=${encodeURIComponent(`${MODEL_ID}/${f}`)}&size=${statSync(file).size}`, new Uint8Array(readFileSync(file)));
+      }
+      for (const name of ['manifest.json', 'config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'preprocessor_config.json'].filter((n) => existsSync(path.join(MODEL, n)))) {
+        await call(`/put?key=${encodeURIComponent(`${MODEL_ID}/${name}`)}&size=${statSync(path.join(MODEL, name)).size}`, new Uint8Array(readFileSync(path.join(MODEL, name))));
+      }
+      const places = e.ort && args['in-place'] !== 'no' ? (args['in-place'] === 'yes' ? [true] : [true, false]) : [false];
+      for (const [inPlace, runBatch] of places.flatMap((p) => (args['run-batch'] ?? '8').split(',').map((b) => [p, Number(b)] as const))) {
+        await dev.stop();
+        dev = await startDev();
+        const cdp = await inspector();
+        const gcHeap = async () => {
+          await cdp.send('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+          const u = await cdp.send('Runtime.getHeapUsage');
+          return (u.usedSize ?? 0) + (u.backingStorageSize ?? 0);
+        };
+        const t0 = performance.now();
+        const loaded = (await call(`/load-text?model=${MODEL_ID}&variant=${v}&inPlace=${inPlace}&runBatch=${runBatch}`)) as { ortWasm: number; inPlace: boolean };
+        const loadMs = performance.now() - t0;
+        if (loaded.inPlace !== inPlace) throw new Error(`${v}: asked in place=${inPlace}, loaded in place=${loaded.inPlace}`);
+        const heapLoaded = await gcHeap();
+        const body = new TextEncoder().encode(JSON.stringify(prompts));
+        const t1 = performance.now();
+        const s = await sampledHeap(cdp, () => call('/embed-texts', body) as Promise<{ ortWasm: number }>);
+        const batchMs = performance.now() - t1;
+        cdp.close();
+        const peak = s.result.ortWasm + s.heapMax;
+        rows.push({ model: MODEL_ID, variant: v, inPlace, runBatch, loadMs: Math.round(loadMs), afterLoad: { ortWasm: loaded.ortWasm, jsHeap: heapLoaded }, batch64: { ortWasm: s.result.ortWasm, jsHeapMax: s.heapMax, peakMeasured: peak, ms: Math.round(batchMs) } });
+        console.log(JSON.stringify(rows.at(-1)));
+      }
+    }
+  } finally {
+    await dev.stop();
+  }
+  const jsonPath = path.join(ROOT, 'bench/results/workers-memory-text.json');
+  const old = existsSync(jsonPath) ? ((JSON.parse(readFileSync(jsonPath, 'utf8')) as { rows: Record<string, unknown>[] }).rows ?? []) : [];
+  const key = (r: Record<string, unknown>) => `${String(r.model)}|${String(r.variant)}|${String(r.inPlace)}|${String(r.runBatch ?? 64)}`;
+  const merged = [...old.filter((o) => !rows.some((r) => key(r) === key(o))), ...rows];
+  writeFileSync(jsonPath, `${JSON.stringify({ measuredAt: new Date().toISOString(), runtime: 'workerd (wrangler dev --local)', limitBytes: WORKERS_MEMORY_LIMIT, rows: merged }, null, 1)}\n`);
+  const mib = (b: unknown) => (Number(b) / MB).toFixed(1);
+  const md = [
+    '# The text Worker\'s memory in workerd (`npm run workers:memory -- --text-worker`)',
+    '',
+    'After loading (ORT wasm + JS heap after a GC) and at the peak of one call of 64 prompts (ImageNet classes, \"a photo of a {}.\"; run `prompts per run` at a time: CLIP_EDGE_TEXT_RUN_BATCH) (ORT wasm + the largest JS-heap sample while it ran), MiB. The limit is 128 MB (122.1 MiB if decimal). Batch time is the round trip as the client sees it (workerd, 1 thread, shared 2-core machine).',
+    '',
+    '| model | text variant | loaded | prompts per run | after loading: ORT wasm + JS heap | 64 prompts: peak (measured) | 64 prompts: ms | fits 128 MB |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | --- |',
+    ...merged.map((r) => {
+      const a = r.afterLoad as { ortWasm: number; jsHeap: number };
+      const b = r.batch64 as { peakMeasured: number; ms: number };
+      return `| ${String(r.model)} | ${String(r.variant)} | ${r.inPlace ? 'in place (.ort)' : 'copy (.onnx)'} | ${String(r.runBatch ?? 64)} | ${mib(a.ortWasm)} + ${mib(a.jsHeap)} | ${mib(b.peakMeasured)} | ${b.ms} | ${b.peakMeasured <= 128e6 ? '✓' : '✗'} |`;
+    }),
+    '',
+  ].join('\n');
+  writeFileSync(path.join(ROOT, 'bench/results/workers-memory-text.md'), md);
+  console.log('wrote bench/results/workers-memory-text.{json,md}');
+}
+
+await (args['text-worker'] ? measureTextWorker() : main());

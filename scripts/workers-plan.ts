@@ -18,6 +18,8 @@ export interface DeployConfig {
   text: boolean;
   /** CLIP_EDGE_IN_PLACE: upload (and load) a variant's ORT-format form instead of its .onnx when the manifest lists one. @defaultValue true */
   inPlace?: boolean;
+  /** The text Worker's CLIP_EDGE_TEXT_VARIANT (wrangler.text.toml) when it is deployed: its text tower is uploaded too. @defaultValue none */
+  textWorker?: string;
 }
 
 export interface UploadPlan {
@@ -25,6 +27,8 @@ export interface UploadPlan {
   /** The vision (or text) tower is loaded in place from its ORT-format file. */
   inPlace: boolean;
   text?: Precision;
+  /** The text Worker's text variant (uploaded beside the vision Worker's files, in the same folder). */
+  textWorker?: Precision;
   /** R2 objects: key → file path relative to the model folder. */
   r2: { key: string; path: string }[];
   /** KV prompt caches: key → the header/matrix pair to pack. */
@@ -50,6 +54,18 @@ export function resolveTextVariant(variants: ModelInfo['variants']): Precision |
   return (['fp32', ...WORKERS_VARIANT_ORDER] as Precision[]).find((p) => have.includes(p));
 }
 
+/** The text variant the text Worker picks (`auto`: the Workers order, int8 first; see workersTextEntry). */
+export function resolveTextWorkerVariant(variants: ModelInfo['variants'], wanted: string): Precision {
+  const have = (Object.keys(variants) as Precision[]).filter((p) => variants[p]?.text);
+  if (wanted !== 'auto') {
+    if (!isPrecision(wanted) || !have.includes(wanted)) throw new Error(`the model has no ${wanted} text encoder for the text Worker (it has: ${have.join(', ') || 'none'})`);
+    return wanted;
+  }
+  const pick = WORKERS_VARIANT_ORDER.find((p) => have.includes(p));
+  if (!pick) throw new Error('the text Worker is configured but the model has no text encoder');
+  return pick;
+}
+
 /** Plans an upload of a model folder whose files (relative paths, `/`-separated) are `files`. */
 export function uploadPlan(files: readonly string[], variants: ModelInfo['variants'], cfg: DeployConfig): UploadPlan {
   const vision = resolveVisionVariant(variants, cfg.variant);
@@ -59,7 +75,8 @@ export function uploadPlan(files: readonly string[], variants: ModelInfo['varian
     const e = variants[p]![t]!;
     return cfg.inPlace !== false && e.ort ? e.ort.file : e.file;
   };
-  const onnx = new Set([fileOf('vision', vision), ...(text ? [fileOf('text', text)] : [])]);
+  const textWorker = cfg.textWorker ? resolveTextWorkerVariant(variants, cfg.textWorker) : undefined;
+  const onnx = new Set([fileOf('vision', vision), ...(text ? [fileOf('text', text)] : []), ...(textWorker ? [fileOf('text', textWorker)] : [])]);
   const r2 = files
     .filter((f) => (/\.(onnx|onnx_data|ort)$/.test(f) ? onnx.has(f) : !f.startsWith('.') && !f.includes('/.')))
     .map((path) => ({ key: `${cfg.model}/${path}`, path }));
@@ -67,5 +84,5 @@ export function uploadPlan(files: readonly string[], variants: ModelInfo['varian
   const kv = files
     .filter((f) => /^prompts\/[^/]+\.json$/.test(f) && files.includes(f.replace(/\.json$/, '.bin')))
     .map((json) => ({ key: `${cfg.model}/${json.slice('prompts/'.length, -'.json'.length)}`, json, bin: json.replace(/\.json$/, '.bin') }));
-  return { vision, ...(text ? { text } : {}), inPlace: [...onnx].some((f) => f.endsWith('.ort')), r2, kv };
+  return { vision, ...(text ? { text } : {}), ...(textWorker ? { textWorker } : {}), inPlace: [...onnx].some((f) => f.endsWith('.ort')), r2, kv };
 }

@@ -1,5 +1,8 @@
 // npm run workers:upload -- [--model models/tiny-clip] [--variant auto] [--text] [--decode-budget-mb auto|48] [--in-place false]
+//                            [--text-worker auto|int8|… | --no-text-worker]
 //                            [--local [--persist-to DIR] | --remote] [--dry-run] [--force]
+// When wrangler.toml binds the text Worker (TEXT), the text tower it loads (wrangler.text.toml's
+// CLIP_EDGE_TEXT_VARIANT, auto: int8, its .ort when listed) is uploaded into the same folder.
 //
 // Uploads a model folder to the MODELS R2 bucket (<model id>/…) and its prompt caches to the PROMPTS
 // KV namespace (<model id>/<label set>, packed), after checking that the configuration fits the
@@ -77,6 +80,15 @@ function listFiles(dir: string): string[] {
     .sort();
 }
 
+/** Whether a wrangler.toml binds the text Worker (`[[services]] binding = "TEXT"`): its text tower is then uploaded too. */
+export const bindsTextWorker = (tomlText: string): boolean => /\[\[services\]\][^[]*?binding\s*=\s*"TEXT"/.test(tomlText);
+
+/** The text Worker's CLIP_EDGE_TEXT_VARIANT (wrangler.text.toml beside `config`), `auto` when unset. */
+function textWorkerVariant(config: string): string {
+  const file = path.join(path.dirname(config), 'wrangler.text.toml');
+  return (existsSync(file) && readWranglerToml(readFileSync(file, 'utf8')).vars.CLIP_EDGE_TEXT_VARIANT) || 'auto';
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -84,6 +96,8 @@ async function main(): Promise<number> {
       variant: { type: 'string' },
       text: { type: 'boolean' },
       'no-text': { type: 'boolean' },
+      'text-worker': { type: 'string' },
+      'no-text-worker': { type: 'boolean' },
       'decode-budget-mb': { type: 'string' },
       'in-place': { type: 'string' },
       local: { type: 'boolean' },
@@ -94,7 +108,8 @@ async function main(): Promise<number> {
       config: { type: 'string', default: path.join(ROOT, 'wrangler.toml') },
     },
   });
-  const toml = readWranglerToml(readFileSync(values.config!, 'utf8'));
+  const tomlText = readFileSync(values.config!, 'utf8');
+  const toml = readWranglerToml(tomlText);
   const dir = path.resolve(values.model ?? path.join(ROOT, 'models', toml.vars.CLIP_EDGE_MODEL ?? 'tiny-clip'));
   const budgetArg = (values['decode-budget-mb'] ?? toml.vars.CLIP_EDGE_DECODE_BUDGET_MB) || 'auto';
   const opts: UploadOptions = {
@@ -105,6 +120,8 @@ async function main(): Promise<number> {
     decodeBudgetBytes: budgetArg === 'auto' ? 'auto' : Number(budgetArg) * 1024 * 1024,
     bodyMemoryBytes: Number(toml.vars.CLIP_EDGE_BODY_MEMORY_MB || WORKERS_DEFAULT_BODY_MEMORY_MB) * 1024 * 1024,
     inPlace: !/^(0|false)$/i.test(values['in-place'] ?? toml.vars.CLIP_EDGE_IN_PLACE ?? 'true'),
+    // The text Worker reads the same folder: its text tower (int8 .ort when listed) goes up too.
+    ...(values['no-text-worker'] || !(values['text-worker'] || bindsTextWorker(tomlText)) ? {} : { textWorker: values['text-worker'] ?? textWorkerVariant(values.config!) }),
   };
   if (opts.decodeBudgetBytes !== 'auto' && !(opts.decodeBudgetBytes > 0)) throw new Error(`--decode-budget-mb must be auto or a positive number of MB`);
   if (!existsSync(dir)) throw new Error(`model folder ${dir} does not exist`);
@@ -135,7 +152,7 @@ async function main(): Promise<number> {
   });
   writeFileSync(kvFile, JSON.stringify(kvEntries.map((e) => ({ key: e.key, value: readFileSync(e.file).toString('base64'), base64: true }))));
   const bytes = plan.r2.reduce((s, o) => s + readFileSync(path.join(dir, o.path)).byteLength, 0);
-  console.log(`plan: vision ${plan.vision}${plan.inPlace ? ' (ORT format, in place)' : ''}${plan.text ? `, text ${plan.text}` : ''}; R2 ${plan.r2.length} objects (${(bytes / 1048576).toFixed(1)} MiB) under ${opts.model}/; KV ${plan.kv.length} prompt caches`);
+  console.log(`plan: vision ${plan.vision}${plan.inPlace ? ' (ORT format, in place)' : ''}${plan.text ? `, text ${plan.text}` : ''}${plan.textWorker ? `, text Worker ${plan.textWorker}` : ''}; R2 ${plan.r2.length} objects (${(bytes / 1048576).toFixed(1)} MiB) under ${opts.model}/; KV ${plan.kv.length} prompt caches`);
   // Local state where `npm run dev:workers` reads it.
   const where = values.remote ? ['--remote'] : ['--local', '--persist-to', values['persist-to'] ?? path.join(ROOT, '.cache/wrangler-state')];
   const bucket = toml.bucket ?? 'clip-edge-models';

@@ -29,14 +29,15 @@ export const freePort = (): Promise<number> =>
 /**
  * Starts the bench Worker with `vars` (wrangler.toml's overridden; the request log is off unless
  * `vars` turns it on) and resolves once /bench/ping answers; rejects with wrangler's last output when
- * it exits or is not ready within two minutes.
+ * it exits or is not ready within two minutes. `configs` (`-c a.toml -c b.toml`) runs those Workers
+ * instead, the first one's main being the bench Worker.
  */
-export async function startWranglerDev(vars: Record<string, string>, persist: string): Promise<WranglerDev> {
+export async function startWranglerDev(vars: Record<string, string>, persist: string, configs?: string[]): Promise<WranglerDev> {
   const [port, inspector] = [await freePort(), await freePort()];
   const spawnedAt = performance.now();
   const proc: ChildProcess = spawn(
     process.execPath,
-    [path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev', 'bench/workers/bench-worker.ts', '--local', '--ip', '127.0.0.1', '--port', String(port),
+    [path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev', ...(configs ?? ['bench/workers/bench-worker.ts']), '--local', '--ip', '127.0.0.1', '--port', String(port),
       '--inspector-port', String(inspector), '--persist-to', persist, '--log-level', 'warn', ...Object.entries({ CLIP_EDGE_REQUEST_LOG: '0', ...vars }).flatMap(([k, v]) => ['--var', `${k}:${v}`])],
     { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -20,6 +20,12 @@ export default {
       switch (url.pathname) {
         case '/bench/ping':
           return Response.json({});
+        case '/bench/text-info': {
+          // The text Worker's own counters (calls and texts this isolate served), over the TEXT binding.
+          const text = env.TEXT as unknown as { info(): Promise<unknown> } | undefined;
+          if (!text) return Response.json({ error: 'no TEXT binding' }, { status: 404 });
+          return Response.json(await text.info());
+        }
         case '/bench/put':
           await env.MODELS.put(url.searchParams.get('key')!, await request.arrayBuffer());
           return Response.json({});

@@ -49,7 +49,13 @@ export async function guard(fn: () => Promise<void>): Promise<void> {
 /** A progress bar on stderr when it is a terminal and there is enough work to show; silent otherwise. */
 export function progress(total: number, label: string): { tick(): void; stop(): void } {
   if (!process.stderr.isTTY || total < 3) return { tick() {}, stop() {} };
-  const bar = new SingleBar({ format: `${label} [{bar}] {value}/{total} {eta_formatted}`, stream: process.stderr, hideCursor: true });
-  bar.start(total, 0);
-  return { tick: () => bar.increment(), stop: () => bar.stop() };
+  // The rate (items per second since the start) says what a long build costs; the ETA follows it.
+  const bar = new SingleBar({ format: `${label} [{bar}] {value}/{total} {rate}/s ETA {eta_formatted}`, stream: process.stderr, hideCursor: true, etaBuffer: 50 });
+  const t0 = performance.now();
+  let done = 0;
+  bar.start(total, 0, { rate: '-' });
+  return {
+    tick: () => bar.increment(1, { rate: (++done / ((performance.now() - t0) / 1000)).toFixed(1) }),
+    stop: () => bar.stop(),
+  };
 }

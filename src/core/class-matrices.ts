@@ -39,7 +39,7 @@ export function createClassMatrices(o: ClassMatricesOptions): ClassMatrices {
   const knownTextShas = async (): Promise<string[]> => {
     // A cache built by a variant this copy of the folder lacks (the fp32 text tower) is still this model's.
     const shas = [...Object.values(info.variants), ...Object.values(info.missing)].map((t) => t?.text?.sha256).filter((x): x is string => !!x);
-    if (text) shas.push(await text.runner.sha256());
+    if (text) shas.push(await text.sha256());
     return shas;
   };
 

@@ -34,7 +34,9 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
   const vision = new TowerRunner<VisionItem>({ ...runnerOpts, tower: 'vision', precision: pickVariant(info, 'vision', options.visionVariant, backend.preferred) });
   const wantText = options.text ?? true;
   let text: TextEmbedder | undefined;
-  if (wantText && availablePrecisions(info, 'text').length) {
+  if (options.textEmbedder && options.text !== true) {
+    text = await options.textEmbedder(info);
+  } else if (wantText && availablePrecisions(info, 'text').length) {
     const precision = pickVariant(info, 'text', options.textVariant, ['fp32', ...backend.preferred]);
     text = await createTextEmbedder(options.source, info, new TowerRunner<TextItem>({ ...runnerOpts, tower: 'text', precision }));
   } else if (wantText && options.text === true) {
@@ -81,7 +83,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
       const img = await embedImage(image, signal);
       const classes = await classesP;
       return {
-        ...head({ vision: vision.precision, ...(text ? { text: text.runner.precision } : {}) }),
+        ...head({ vision: vision.precision, ...(text ? { text: text.precision } : {}) }),
         ...(req.labelSet ? { labelSet: req.labelSet } : {}),
         results: rankLabels(img.embedding, classes.matrix, set.labels, { dim: info.embedDim, scale: info.logitScale, k }),
         classes: { count: set.labels.length, source: classes.source },
@@ -104,14 +106,14 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
       checkTexts(texts, limits);
       const r = await t.encode(texts, signal);
       const timings = { tokenizeMs: r.tokenizeMs, inferenceMs: r.inferenceMs, totalMs: since(t0) };
-      return { ...head(t.runner.precision), embeddings: r.out.map((e) => normalizeRows(e, info.embedDim)), truncated: r.truncated, timings };
+      return { ...head(t.precision), embeddings: r.out.map((e) => normalizeRows(e, info.embedDim)), truncated: r.truncated, timings };
     },
 
-    status: () => clipEdgeStatus(info, backend, vision, text?.runner),
+    status: () => clipEdgeStatus(info, backend, vision, text),
     codecMemoryBytes: () => embedImage.codecMemoryBytes(),
     async warmup(o = {}) {
       // Both load at once; a failure is reported vision first, so the error does not depend on timing.
-      const loads = await Promise.allSettled([vision.load(), o.text === false ? undefined : text?.runner.load(), embedImage.warmup()]);
+      const loads = await Promise.allSettled([vision.load(), o.text === false ? undefined : text?.load(), embedImage.warmup()]);
       for (const r of loads) if (r.status === 'rejected') throw r.reason;
     },
   };

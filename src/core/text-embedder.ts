@@ -3,6 +3,7 @@ import { type LabelSet, expandPrompts } from './label-sets.ts';
 import type { ClipLimits } from './limits.ts';
 import type { ModelInfo } from './model/info.ts';
 import type { ModelSource } from './model/source.ts';
+import type { Precision } from './precision.ts';
 import type { PromptCacheHeader } from './prompt-cache/format.ts';
 import { createClipTokenizer } from './tokenizer.ts';
 import type { TextItem, TowerRunner } from './tower.ts';
@@ -18,7 +19,17 @@ export interface EncodedTexts {
 
 /** Text → tokenizer → text tower; and label sets → ensembled class matrices (CLIP's prompt ensembling). */
 export interface TextEmbedder {
-  readonly runner: TowerRunner<TextItem>;
+  /** The local text tower; absent when it runs elsewhere (remote-text.ts). */
+  readonly runner?: TowerRunner<TextItem>;
+  readonly precision: Precision;
+  /** True when the text tower runs in another Worker (a service binding). */
+  readonly remote?: boolean;
+  /** Whether the tower has run (or its session was created). */
+  readonly loaded: boolean;
+  /** Prepares the tower (creates the local session; nothing for a remote one). */
+  load(): Promise<unknown>;
+  /** sha256 of the text encoder file (recorded in prompt caches). */
+  sha256(): Promise<string>;
   encode(texts: readonly string[], signal?: AbortSignal): Promise<EncodedTexts>;
   /** The [K, D] normalised class matrix of a label set, embedded `batch` prompts at a time. */
   embedLabelSet(set: LabelSet, batch: number, onProgress?: (done: number, total: number) => void): Promise<Float32Array>;
@@ -71,7 +82,18 @@ export async function createTextEmbedder(source: ModelSource, info: ModelInfo, r
   };
 
   const meta = async () => ({ file: runner.file, precision: runner.precision, sha256: await runner.sha256() });
-  return { runner, encode, embedLabelSet, meta };
+  return {
+    runner,
+    precision: runner.precision,
+    get loaded() {
+      return runner.loaded;
+    },
+    load: () => runner.load(),
+    sha256: () => runner.sha256(),
+    encode,
+    embedLabelSet,
+    meta,
+  };
 }
 
 /** The error every text-needing call gives on a vision-only deployment. */

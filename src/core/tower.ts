@@ -185,12 +185,12 @@ export class TowerRunner<I extends VisionItem | TextItem> {
       (items as Float32Array[]).forEach((x, i) => data.set(x, i * per));
       feeds.pixel_values = backend.tensor('float32', data, [n, 3, h, w]);
     } else {
-      const ctx = (items[0] as TextItem).ids.length;
+      const ctx = textRunLength(session, items as TextItem[]);
       const ids = new BigInt64Array(n * ctx);
       const mask = new BigInt64Array(n * ctx);
       (items as TextItem[]).forEach((t, i) => {
-        ids.set(t.ids, i * ctx);
-        mask.set(t.mask, i * ctx);
+        ids.set(t.ids.subarray(0, ctx), i * ctx);
+        mask.set(t.mask.subarray(0, ctx), i * ctx);
       });
       feeds.input_ids = backend.tensor('int64', ids, [n, ctx]);
       if (session.inputNames.includes('attention_mask')) feeds.attention_mask = backend.tensor('int64', mask, [n, ctx]);
@@ -207,4 +207,30 @@ export class TowerRunner<I extends VisionItem | TextItem> {
     }
     return Array.from({ length: n }, (_, i) => data.slice(i * dim, (i + 1) * dim));
   }
+}
+
+/** Whether the text graph's sequence axis is dynamic (a named or -1 dimension): it then runs on the prompts' real length. */
+export function hasDynamicSequence(session: SessionLike): boolean {
+  const dim = session.inputMetadata?.find((m) => m.name === 'input_ids')?.shape?.[1];
+  return typeof dim === 'string' || dim === -1;
+}
+
+/**
+ * Positions a text batch runs on: its longest prompt's (through its end-of-text token) when the
+ * graph's sequence axis is dynamic, else the full context length (77). CLIP's text tower is causal and
+ * pools at the end-of-text token, so positions after it cannot change the result.
+ */
+export function textRunLength(session: SessionLike, items: readonly TextItem[]): number {
+  const full = items[0]!.ids.length;
+  if (!hasDynamicSequence(session)) return full;
+  let len = 1;
+  for (const t of items) {
+    for (let j = full - 1; j >= len; j--) {
+      if (t.mask[j] !== 0n) {
+        len = j + 1;
+        break;
+      }
+    }
+  }
+  return len;
 }

@@ -8,6 +8,7 @@ import type { ModelSource } from './model/source.ts';
 import type { Precision } from './precision.ts';
 import type { PromptCacheDtype, PromptCacheEntry } from './prompt-cache/format.ts';
 import type { PromptCacheStore } from './prompt-cache/store.ts';
+import type { TextEmbedder } from './text-embedder.ts';
 
 /** The public shapes of a ClipEdge: its options, requests, results and methods. */
 
@@ -38,6 +39,12 @@ export interface ClipEdgeOptions {
   textVariant?: Precision | 'auto';
   /** Load the text tower: needed for inline labels and text embeddings. @defaultValue true */
   text?: boolean;
+  /**
+   * A text encoder that runs elsewhere (Workers: the text Worker over a service binding,
+   * `createRemoteTextEmbedder`), used instead of loading the text tower here unless `text` is
+   * `true`. @defaultValue none
+   */
+  textEmbedder?: (info: ModelInfo) => TextEmbedder | Promise<TextEmbedder>;
   /** How the runtime provides the image codecs' WebAssembly. */
   imageCodecs?: ImageCodecWasm;
   /**
@@ -147,7 +154,7 @@ export interface ClipEdgeStatus {
   logitScale: number;
   variants: Record<string, { vision?: { file: string; bytes?: number }; text?: { file: string; bytes?: number } }>;
   /** `inPlace`: the tower's ORT-format form is (to be) loaded in place (weights used from the streamed bytes). */
-  active: { vision: { variant: Precision; loaded: boolean; inPlace?: true }; text?: { variant: Precision; loaded: boolean; inPlace?: true } };
+  active: { vision: { variant: Precision; loaded: boolean; inPlace?: true }; text?: { variant: Precision; loaded: boolean; inPlace?: true; remote?: true } };
   license?: string;
   description?: string;
 }

@@ -13,6 +13,8 @@ export const STATUS_OF: Readonly<Record<ClipEdgeErrorCode, number>> = Object.fre
   UNSUPPORTED_MEDIA_TYPE: 415,
   UNSUPPORTED_IMAGE: 415,
   TEXT_ENCODER_UNAVAILABLE: 422,
+  // The text tower runs elsewhere (the text Worker) and failed or did not answer: cached labels still work.
+  TEXT_ENCODER_DOWN: 503,
   OVERLOADED: 503,
   TIMEOUT: 503,
   RATE_LIMITED: 429,

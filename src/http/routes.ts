@@ -94,7 +94,7 @@ export const classifyRoute = createRoute({
   request: { query: S.ClassifyParams, body: imageBody(S.ClassifyUpload) },
   responses: {
     200: json(S.ClassifyResult, 'Top-k classes'),
-    ...errors(...V1_ERRORS, ...IMAGE_ERRORS, 'TOO_MANY_LABELS', 'UNKNOWN_LABEL_SET', 'TEXT_ENCODER_UNAVAILABLE'),
+    ...errors(...V1_ERRORS, ...IMAGE_ERRORS, 'TOO_MANY_LABELS', 'UNKNOWN_LABEL_SET', 'TEXT_ENCODER_UNAVAILABLE', 'TEXT_ENCODER_DOWN'),
   },
 });
 
@@ -115,5 +115,5 @@ export const embedTextRoute = createRoute({
   request: {
     body: { required: true, content: { 'application/json': { schema: documented(S.EmbedTextBody) } } },
   },
-  responses: { 200: json(S.TextEmbeddings, 'Embeddings'), ...errors(...V1_ERRORS, ...BODY_ERRORS, 'TEXT_ENCODER_UNAVAILABLE') },
+  responses: { 200: json(S.TextEmbeddings, 'Embeddings'), ...errors(...V1_ERRORS, ...BODY_ERRORS, 'TEXT_ENCODER_UNAVAILABLE', 'TEXT_ENCODER_DOWN') },
 });

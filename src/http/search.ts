@@ -80,7 +80,7 @@ export const searchRoute = createRoute({
       },
     },
   },
-  responses: { 200: json(SearchResultSchema, 'Matches, best first'), ...errors(...V1_ERRORS, ...IMAGE_ERRORS, ...BODY_ERRORS, ...SEARCH_ERRORS, 'TEXT_ENCODER_UNAVAILABLE') },
+  responses: { 200: json(SearchResultSchema, 'Matches, best first'), ...errors(...V1_ERRORS, ...IMAGE_ERRORS, ...BODY_ERRORS, ...SEARCH_ERRORS, 'TEXT_ENCODER_UNAVAILABLE', 'TEXT_ENCODER_DOWN') },
 });
 
 const parseJson = (raw: string, what: string): unknown => {

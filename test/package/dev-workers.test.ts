@@ -1,6 +1,7 @@
 // `npm run dev:workers` on a fresh clone: nothing uploaded or built first. The script seeds local
 // R2/KV and builds the page, then wrangler dev serves classify from the KV prompt cache and the
-// page from static assets; a second start finds both up to date and rebuilds nothing.
+// page from static assets, and inline labels through the text Worker (wrangler.text.toml, started beside
+// it); a second start finds both up to date and rebuilds nothing.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -33,6 +34,12 @@ describe('npm run dev:workers', () => {
       expect(body.results[0]!.label).toBe('red circle');
       expect(body.classes.source).toBe('prompt-cache');
       expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toMatch(/<html/i);
+      // Both Workers run: labels typed now are embedded by the text Worker over the TEXT binding.
+      const inline = await fetch(`http://127.0.0.1:${port}/v1/classify?labels=red%20circle,blue%20star&topK=1`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: photo });
+      const j = (await inline.json()) as { results: { label: string }[]; classes: { source: string } };
+      expect(inline.status, JSON.stringify(j)).toBe(200);
+      expect(j.results[0]!.label).toBe('red circle');
+      expect(j.classes.source).toBe('text-encoder');
     } finally {
       stop(first.child);
     }

@@ -4,7 +4,24 @@ export interface NodeAnswers {
   variant: string;
   labelSet: string;
   images: { file: string; results: { label: string; score: number }[]; embedding: number[]; inPlaceEmbedding: number[] }[];
+  /** Node's answers for what the text Worker computes (TEXT_COMPARE). */
+  text: {
+    variant: string;
+    classify: { file: string; results: { label: string; score: number }[] }[];
+    queryEmbedding: number[];
+    searchFiles: string[];
+    searchTop10: string[];
+  };
 }
+
+/** Inline labels no cache holds (the model's default templates: 20 prompts), a text query, and images to classify. */
+export const TEXT_COMPARE = {
+  variant: 'int8',
+  labels: ['red circle', 'blue star', 'green heart', 'yellow square', 'purple triangle'],
+  // Not one of the labels' prompts: an int8 row depends slightly on its batch-mates (DynamicQuantizeLinear's per-tensor scale), so the query is embedded alone on both sides.
+  query: 'a blue star on a plain background',
+  images: ['test/fixtures/tiny-clip-eval/images/red_circle_01.jpg', 'test/fixtures/tiny-clip-eval/images/blue_star_01.jpg', 'test/fixtures/tiny-clip-eval/images/green_heart_00.jpg'],
+} as const;
 
 /** The bundled model's own label set; its prompt cache ships in models/tiny-clip/prompts/. */
 export const COMPARE_LABEL_SET = 'tiny-clip-shapes';

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +35,32 @@ async function fixtures(request: Request): Promise<Response> {
   return new Response('bad request', { status: 400 });
 }
 
+/**
+ * The text Worker (wrangler.text.toml), bundled as `wrangler deploy --dry-run` builds it (~5 s):
+ * vitest-pool-workers runs auxiliary Workers from built modules only. It is the `clip-edge-text`
+ * service that wrangler.toml's TEXT binding names, with its own isolate and the same local R2.
+ */
+function textWorker(name = 'clip-edge-text', vars: Record<string, string> = {}) {
+  const outdir = path.join(ROOT, '.cache/workerd-tests/text-worker');
+  const dry = spawnSync(process.execPath, ['node_modules/wrangler/bin/wrangler.js', 'deploy', '--dry-run', '-c', 'wrangler.text.toml', '--outdir', outdir], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+  });
+  if (dry.status !== 0) throw new Error(`wrangler deploy --dry-run -c wrangler.text.toml failed:\n${dry.stderr}`);
+  return {
+    name,
+    modulesRoot: outdir,
+    modules: [
+      { type: 'ESModule' as const, path: path.join(outdir, 'text-worker.js') },
+      ...readdirSync(outdir).filter((f) => f.endsWith('.wasm')).map((f) => ({ type: 'CompiledWasm' as const, path: path.join(outdir, f) })),
+    ],
+    compatibilityDate: '2026-04-01',
+    bindings: { CLIP_EDGE_MODEL: 'tiny-clip', CLIP_EDGE_MODEL_SOURCE: 'r2', CLIP_EDGE_TEXT_VARIANT: 'auto', CLIP_EDGE_IN_PLACE: 'true', ...vars },
+    r2Buckets: { MODELS: 'clip-edge-models' },
+  };
+}
+
 // `npm run test:workers`: the Workers adapter inside workerd (wrangler.toml's bindings, R2/KV filled
 // from the bundled model), and the upload/size/memory scripts' logic in Node.
 export default defineConfig({
@@ -46,7 +74,9 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: path.join(ROOT, 'wrangler.toml') },
             miniflare: {
-              serviceBindings: { FIXTURES: fixtures },
+              // TEXT_BROKEN: the same text Worker pointed at a folder R2 lacks, so every call throws (fault tests).
+              serviceBindings: { FIXTURES: fixtures, TEXT_BROKEN: { name: 'clip-edge-text-broken', entrypoint: 'TextTower' } },
+              workers: [textWorker(), textWorker('clip-edge-text-broken', { CLIP_EDGE_MODEL: 'no-such-model' })],
               // Cloudflare's Rate Limiting binding, as Miniflare runs it; under another name than the
               // adapter looks up (RATE_LIMITER), so only the tests that pass it in are limited.
               ratelimits: { TEST_RATE_LIMITER: { namespace_id: '1001', simple: { limit: 2, period: 60 } } },

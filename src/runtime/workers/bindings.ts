@@ -1,4 +1,5 @@
 import type { VectorizeBinding } from '../../search/drivers/cloudflare-vectorize-binding.ts';
+import type { TextService } from '../../core/remote-text.ts';
 import type { DeadLetter, QueueProducerLike } from './index-queue.ts';
 
 /**
@@ -77,8 +78,18 @@ export interface WorkersEnv {
   /** Vision variant, `auto` by default (int8 when the folder has it, else fp32). */
   CLIP_EDGE_VARIANT?: string;
   CLIP_EDGE_TEXT_VARIANT?: string;
-  /** `true` loads the text tower too (inline labels, /v1/embed/text). @defaultValue false */
+  /** `true` loads the text tower in this Worker too (small models only; wins over TEXT). @defaultValue false */
   CLIP_EDGE_TEXT?: string;
+  /**
+   * The text Worker (`[[services]] binding = "TEXT", service = "clip-edge-text", entrypoint = "TextTower"`):
+   * inline labels, /v1/embed/text and text search, its rows cached in PROMPTS. Without it (and without
+   * CLIP_EDGE_TEXT) those answer 422 TEXT_ENCODER_UNAVAILABLE.
+   */
+  TEXT?: TextService;
+  /** The text Worker: prompts per text-tower run (memory: activations stay in ORT's wasm heap). @defaultValue 8 */
+  CLIP_EDGE_TEXT_RUN_BATCH?: string;
+  /** Milliseconds to wait for the text Worker before 503 TEXT_ENCODER_DOWN. @defaultValue 15000 */
+  CLIP_EDGE_TEXT_TIMEOUT_MS?: string;
   /** Secret (`wrangler secret put API_KEY`): bearer key required on every route but /healthz. */
   API_KEY?: string;
   CLIP_EDGE_CORS_ORIGINS?: string;

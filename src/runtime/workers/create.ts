@@ -1,7 +1,7 @@
 import type { Hono } from 'hono';
+import { type WorkersConfig, modelSourceOf, workersConfig } from './config.ts';
 import { createClipApp } from '../../http/app.ts';
 import { type ClipEdge, type ClipEdgeOptions, createClipEdge } from '../../core/clip.ts';
-import { type ServiceConfig, configFromEnv } from '../../http/config.ts';
 import { ClipEdgeError } from '../../core/errors.ts';
 import { chainLabelSets, type LabelSetProvider } from '../../core/label-sets.ts';
 import type { ModelSource } from '../../core/model/source.ts';
@@ -10,93 +10,24 @@ import type { WorkersEnv } from './bindings.ts';
 import { PAGE_HEADERS } from '../../http/page-headers.ts';
 import { workersImageCodecs } from './codecs.ts';
 import { builtinLabelSets, sourceLabelSets } from './label-sets.ts';
-import { WORKERS_DEFAULT_BODY_MEMORY_MB, WORKERS_DEFAULT_MAX_PIXELS, decodeBudgetFromModel } from './limits.ts';
+import { decodeBudgetFromModel } from './limits.ts';
 import { overloadOptionsOf } from '../../http/overload.ts';
 import { cloudflareRateLimiter } from './rate-limit.ts';
-import { assetsModelSource, r2ModelSource } from './model-source.ts';
 import { ortWasmMemoryBytes, workersWasmBackend } from './ort.ts';
+import { workersRemoteText } from './remote-text.ts';
 import { fallthroughPromptCacheStore, kvPromptCacheStore, r2PromptCacheStore } from './prompt-cache.ts';
 import { createVectorizeIndex } from '../../search/drivers/cloudflare-vectorize-binding.ts';
 import type { VectorIndex } from '../../search/types.ts';
+
+export { DEFAULT_WORKERS_MODEL, type WorkersConfig, modelSourceOf, workersConfig } from './config.ts';
 
 /** The Vectorize index for the loaded model's embeddings (search and the index queue share it). */
 export const vectorizeIndexOf = (env: WorkersEnv) => (clip: ClipEdge): Promise<VectorIndex> =>
   createVectorizeIndex({ binding: 'VECTORIZE', env: env as unknown as Record<string, unknown>, model: clip.info.id, dim: clip.info.embedDim });
 
-/** The model served when `CLIP_EDGE_MODEL` is unset: the bundled demonstration model, uploaded with `npm run workers:upload`. */
-export const DEFAULT_WORKERS_MODEL = 'tiny-clip';
-
-
-/** Settings of a Worker, read from its vars and secrets once per isolate. */
-export interface WorkersConfig extends ServiceConfig {
-  model: string;
-  modelSource: 'r2' | 'assets';
-  text: boolean;
-  /** Bytes one image decode may hold (CLIP_EDGE_DECODE_BUDGET_MB), or `auto`: what the isolate has left once the model is loaded. */
-  decodeBudgetBytes: number | 'auto';
-  /** Bytes of image request bodies held at once (CLIP_EDGE_BODY_MEMORY_MB). */
-  bodyMemoryBytes: number;
-  /** DCT-scaled JPEG decoding for images over the budget (CLIP_EDGE_JPEG_SCALING). */
-  jpegScaling: boolean;
-  /** Load ORT-format variants in place when the manifest lists them (CLIP_EDGE_IN_PLACE). */
-  inPlace: boolean;
-}
-
-/** Reads the Worker's vars (invalid values throw a ClipEdgeError naming the variable). */
-export function workersConfig(env: WorkersEnv): WorkersConfig {
-  const vars: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(env)) if (typeof v === 'string') vars[k] = v;
-  vars.CLIP_EDGE_API_KEY = env.API_KEY;
-  const base = configFromEnv(vars);
-  const model = base.model ?? DEFAULT_WORKERS_MODEL;
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/.test(model)) {
-    throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_MODEL must be a folder name like "tiny-clip", got "${model.slice(0, 80)}"`);
-  }
-  const where = env.CLIP_EDGE_MODEL_SOURCE || (env.MODELS ? 'r2' : 'assets');
-  if (where !== 'r2' && where !== 'assets') throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_MODEL_SOURCE must be r2 or assets, got "${where}"`);
-  const budgetVar = env.CLIP_EDGE_DECODE_BUDGET_MB?.trim() || 'auto';
-  const budgetMb = budgetVar === 'auto' ? 0 : Number(budgetVar);
-  if (budgetVar !== 'auto' && !(budgetMb > 0 && budgetMb <= 128)) {
-    throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_DECODE_BUDGET_MB must be auto or a number of MB in (0, 128], got "${budgetVar.slice(0, 40)}"`);
-  }
-  const bodyMb = env.CLIP_EDGE_BODY_MEMORY_MB?.trim() ? Number(env.CLIP_EDGE_BODY_MEMORY_MB) : WORKERS_DEFAULT_BODY_MEMORY_MB;
-  if (!(bodyMb > 0 && bodyMb <= 128)) {
-    throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_BODY_MEMORY_MB must be a number of MB in (0, 128], got "${String(env.CLIP_EDGE_BODY_MEMORY_MB).slice(0, 40)}"`);
-  }
-  const scaling = env.CLIP_EDGE_JPEG_SCALING?.trim().toLowerCase() || 'true';
-  if (!['true', 'false', '1', '0'].includes(scaling)) {
-    throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_JPEG_SCALING must be true or false, got "${scaling.slice(0, 40)}"`);
-  }
-  const inPlace = env.CLIP_EDGE_IN_PLACE?.trim().toLowerCase() || 'true';
-  if (!['true', 'false', '1', '0'].includes(inPlace)) {
-    throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_IN_PLACE must be true or false, got "${inPlace.slice(0, 40)}"`);
-  }
-  return {
-    ...base,
-    model,
-    inPlace: inPlace === 'true' || inPlace === '1',
-    decodeBudgetBytes: budgetVar === 'auto' ? 'auto' : Math.floor(budgetMb * 1024 * 1024),
-    bodyMemoryBytes: Math.floor(bodyMb * 1024 * 1024),
-    jpegScaling: scaling === 'true' || scaling === '1',
-    modelSource: where,
-    // Vision-only by default: label sets come from the prompt cache; the text tower is opt-in.
-    text: base.text ?? false,
-    limits: { maxPixels: WORKERS_DEFAULT_MAX_PIXELS, ...base.limits },
-  };
-}
-
 export interface WorkersClipEdgeOptions extends Partial<Omit<ClipEdgeOptions, 'source'>> {
   /** Replace the model source chosen from the bindings. */
   source?: ModelSource;
-}
-
-function modelSourceOf(env: WorkersEnv, cfg: WorkersConfig): ModelSource {
-  if (cfg.modelSource === 'r2') {
-    if (!env.MODELS) throw new ClipEdgeError('MODEL_NOT_FOUND', 'CLIP_EDGE_MODEL_SOURCE is r2 but no R2 bucket is bound as MODELS (wrangler.toml [[r2_buckets]])');
-    return r2ModelSource(env.MODELS, cfg.model);
-  }
-  if (!env.ASSETS) throw new ClipEdgeError('MODEL_NOT_FOUND', 'no model source: bind an R2 bucket as MODELS or static assets as ASSETS (wrangler.toml)');
-  return assetsModelSource(env.ASSETS, `models/${cfg.model}`);
 }
 
 /** KV in front (written back to), then the prompt caches uploaded inside the model folder in R2. */
@@ -121,7 +52,8 @@ function labelSetsOf(env: WorkersEnv, cfg: WorkersConfig, source: ModelSource): 
 
 /**
  * clip-edge on Workers: the model folder from R2 (or static assets), ORT's precompiled wasm,
- * prompt caches from KV (then R2), vision tower only unless `CLIP_EDGE_TEXT=true`.
+ * prompt caches from KV (then R2), vision tower only unless `CLIP_EDGE_TEXT=true`; with a TEXT
+ * service binding, the text Worker embeds what no cache holds.
  */
 export async function createWorkersClipEdge(env: WorkersEnv, options: WorkersClipEdgeOptions = {}): Promise<ClipEdge> {
   const cfg = workersConfig(env);
@@ -145,6 +77,8 @@ export async function createWorkersClipEdge(env: WorkersEnv, options: WorkersCli
     requireIntegrity: true,
     inPlace: cfg.inPlace,
     ...(promptCache ? { promptCache } : {}),
+    // The text Worker over its service binding, unless this Worker loads the text tower itself.
+    ...(env.TEXT && !cfg.text ? { textEmbedder: workersRemoteText(env, source, cfg.textVariant) } : {}),
     ...options,
     source,
   });

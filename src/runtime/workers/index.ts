@@ -10,3 +10,8 @@ export type { WorkersEnv, R2BucketLike, KVNamespaceLike, FetcherLike } from './b
 export { createVectorizeIndex, VECTORIZE_LIMITS, type VectorizeBinding, type VectorizeIndexOptions } from '../../search/drivers/cloudflare-vectorize-binding.ts';
 export { createIndexConsumer, type IndexConsumerOptions, type DeadLetter } from './index-queue.ts';
 export * from '../../index.ts';
+// The text Worker (wrangler.text.toml: src/runtime/workers/text-worker.ts exports TextTower): its
+// service, and the vision side's remote text encoder over the TEXT binding with its KV row cache.
+export { createTextService, type TextServiceInfo } from './text-service.ts';
+export { kvRowStore, workersRemoteText } from './remote-text.ts';
+export { createRemoteTextEmbedder, type TextService, type TextServiceReply, type TextServiceRequest, type PromptRowStore, type RemoteTextOptions } from '../../core/remote-text.ts';

@@ -1,4 +1,5 @@
 import { ClipEdgeError } from '../../core/errors.ts';
+import { sha256Hex } from '../../core/model/integrity.ts';
 import { type ModelSource, type ModelStream, checkModelPath } from '../../core/model/source.ts';
 import type { FetcherLike, R2BucketLike } from './bindings.ts';
 
@@ -112,3 +113,10 @@ const bytesOf = async (res: Response): Promise<ModelStream> => {
   const b = new Uint8Array(await res.arrayBuffer());
   return { size: b.byteLength, body: [b] };
 };
+
+/** sha256 of a model folder's manifest.json: what both Workers compare to know they serve the same model. */
+export async function manifestSha256(source: ModelSource): Promise<string> {
+  const bytes = await source.read('manifest.json');
+  if (!bytes) throw new ClipEdgeError('MODEL_INVALID', `${source.name}/manifest.json is missing: Workers need the manifest (sizes and sha256 of every file)`);
+  return sha256Hex(bytes);
+}

@@ -1,4 +1,5 @@
 import { env } from 'cloudflare:test';
+import type { TextService } from '../../../src/core/remote-text.ts';
 import { readModelInfo } from '../../../src/core/model/info.ts';
 import { memorySource } from '../../../src/core/model/source.ts';
 import { packPromptCache } from '../../../src/core/prompt-cache/format.ts';
@@ -13,6 +14,10 @@ export interface TestEnv extends WorkersEnv {
   MODELS: R2BucketLike;
   PROMPTS: KVNamespaceLike;
   FIXTURES: FetcherLike;
+  /** The text Worker of wrangler.text.toml, as wrangler.toml binds it. */
+  TEXT: TextService;
+  /** The same text Worker pointed at a model folder R2 lacks: every call throws (test/workers/vitest.config.ts). */
+  TEXT_BROKEN: TextService;
 }
 
 /** A repository file, read through the FIXTURES binding (workerd cannot see the file system). */
@@ -42,7 +47,7 @@ export function populate(cfg: Partial<DeployConfig> = {}): Promise<void> {
     // The model files are listed but not read here: the source says they exist (readModelInfo checks that).
     const listed = new Set(files);
     const info = await readModelInfo({ ...memorySource(MODEL_ID, small), exists: async (p: string) => listed.has(p) });
-    const plan = uploadPlan(files, info.variants, { model: MODEL_ID, variant: 'auto', text: true, ...cfg });
+    const plan = uploadPlan(files, info.variants, { model: MODEL_ID, variant: 'auto', text: true, textWorker: 'auto', ...cfg });
     for (const { key, path } of plan.r2) await env.MODELS.put(key, small[path] ?? (await repoFile(`${MODEL_DIR}/${path}`)));
     for (const { key, json, bin } of plan.kv) {
       const header = JSON.parse(new TextDecoder().decode(small[json]!)) as Parameters<typeof packPromptCache>[0]['header'];
@@ -51,6 +56,10 @@ export function populate(cfg: Partial<DeployConfig> = {}): Promise<void> {
   })());
 }
 
-/** The test bindings with some vars replaced (e.g. CLIP_EDGE_TEXT, API_KEY). */
+/**
+ * The test bindings with some vars replaced (e.g. CLIP_EDGE_TEXT, API_KEY); without the TEXT service
+ * binding (the text Worker) unless `bindings` passes it, so each test says which deployment it runs.
+ */
 type Vars = { [K in keyof WorkersEnv as NonNullable<WorkersEnv[K]> extends string ? K : never]?: string };
-export const envWith = (vars: Vars): TestEnv => ({ ...env, ...vars });
+export type AppEnv = Omit<TestEnv, 'TEXT'> & { TEXT?: TextService };
+export const envWith = (vars: Vars, bindings: Partial<WorkersEnv> = {}): AppEnv => ({ ...env, TEXT: undefined, ...vars, ...bindings });
