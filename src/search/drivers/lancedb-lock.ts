@@ -116,7 +116,9 @@ function lockWriter(folder: string, table: string): WriterLock {
         if ((e as { code?: string }).code !== 'EEXIST') throw e;
       }
       const h = read(file);
-      if (attempt >= 3 || (h && (h.host !== me.host || alive(h.pid)))) refuse(file, h);
+      // Our own pid in a lock this process does not hold (writerOf asks only then) is an earlier
+      // process's: a restarted container runs its server under the same pid and hostname again.
+      if (attempt >= 3 || (h && (h.host !== me.host || (h.pid !== me.pid && alive(h.pid))))) refuse(file, h);
       // Stale: moved aside under our own name (only one taker's rename finds it), then checked
       // again in case a live process replaced it meanwhile.
       const aside = `${mine}.stale`;
