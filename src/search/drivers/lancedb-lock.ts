@@ -9,6 +9,7 @@
 import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import process from 'node:process';
 import { ClipEdgeError } from '../../core/errors.ts';
 
@@ -69,7 +70,7 @@ export function writerOf(uri: string, table: string): TableWriter {
 
 /** A local folder's path, or undefined for object storage (s3://, gs://, az://): no lock there. */
 export function localFolder(uri: string): string | undefined {
-  if (uri.startsWith('file://')) return new URL(uri).pathname;
+  if (uri.startsWith('file://')) return fileURLToPath(uri); // decoded: %20 is a space in the folder's name
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) ? undefined : uri;
 }
 
