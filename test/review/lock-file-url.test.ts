@@ -15,3 +15,8 @@ it('a file:// URI of a folder with a space in its name takes the lock in that fo
   expect(existsSync(path.join(dir, 'images.clip-edge.lock'))).toBe(true);
   w.release();
 });
+
+it('a lock that cannot be written (no such folder, no permission) is INDEX_UNAVAILABLE, not a raw fs error', () => {
+  const dir = path.join(mkdtempSync(path.join(tmpdir(), 'lock-url-')), 'missing');
+  expect(() => writerOf(dir, 'images')).toThrow(expect.objectContaining({ code: 'INDEX_UNAVAILABLE' }));
+});

@@ -107,7 +107,11 @@ function lockWriter(folder: string, table: string): WriterLock {
   // Written whole under a private name, then linked into place: link fails if the lock exists, so
   // a reader never sees a half-written lock and two takers cannot both win.
   const mine = `${file}.${process.pid}.${Date.now()}`;
-  writeFileSync(mine, JSON.stringify(me));
+  try {
+    writeFileSync(mine, JSON.stringify(me));
+  } catch (e) {
+    throw new ClipEdgeError('INDEX_UNAVAILABLE', `cannot take the writer lock ${file}: ${(e as Error).message}`, { cause: e });
+  }
   try {
     for (let attempt = 0; ; attempt++) {
       try {
