@@ -10,7 +10,7 @@ import { repoRoot } from '../helpers/shared-data.ts';
 
 it('a decode after close() is refused instead of starting a thread nothing will end', async () => {
   const pool = createDecodePool({ threads: 1, maxPixels: 40_000_000 });
-  await pool.warmup();
+  await pool.warmup?.();
   await pool.close();
   const png = new Uint8Array(readFileSync(path.join(repoRoot, 'test/fixtures/pil/inputs/rgb8.png')));
   const late = pool.decodeForClip(png, CLIP_PREPROCESS);
