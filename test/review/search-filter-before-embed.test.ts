@@ -45,3 +45,18 @@ describe('a search request the index refuses is refused before the query is embe
     expect(embeds.image).toBe(0);
   });
 });
+
+describe('an index request the index refuses is refused before any image is embedded', () => {
+  const png = () => new Uint8Array(readFileSync(path.join(repoRoot, 'test/fixtures/pil/inputs/rgb8.png')));
+  const bad = [
+    ['metadata of the wrong type for a declared field', [{ image: png(), metadata: { album: 5 } }, { image: png() }]],
+    ['a metadata key that is not allowed', [{ image: png(), metadata: { 'a.b': 'x' } }]],
+    ['an id over 64 bytes', [{ image: png(), id: 'x'.repeat(65) }]],
+    ['the same id twice', [{ image: png(), id: 'same' }, { image: png(), id: 'same' }]],
+  ] as const;
+  it.each(bad)('%s', async (_, items) => {
+    embeds.image = 0;
+    await expect(service.add(items as never)).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    expect(embeds.image).toBe(0);
+  });
+});
