@@ -4,6 +4,7 @@ import type { CallOptions, ClipEdge } from '../core/clip.ts';
 import { ClipEdgeError } from '../core/errors.ts';
 import { sha256Hex } from '../core/model/integrity.ts';
 import type { Filter, Match, Metadata, VectorIndex } from './types.ts';
+import { checkId, checkMetadata, checkQueryOptions } from './validate.ts';
 
 export interface IndexItem {
   image: Uint8Array;
@@ -54,9 +55,28 @@ function which(e: unknown, i: number, n: number): unknown {
 export function createSearchService(clip: ClipEdge, index: VectorIndex): SearchService {
   checkIndexFits(clip, index);
   const model = clip.info.id;
+  const queryOptions = (r: SearchRequest | undefined) => ({ ...(r?.topK !== undefined ? { topK: r.topK } : {}), ...(r?.filter ? { filter: r.filter } : {}), ...(r?.includeMetadata !== undefined ? { includeMetadata: r.includeMetadata } : {}) });
+  /** The request's topK and filter, refused before the query is embedded (the embedding is the expensive part). */
+  const precheck = (r: SearchRequest | undefined) => void checkQueryOptions(queryOptions(r), index);
+  /** Given ids and metadata, refused before any image is embedded (the index checks them again on upsert). */
+  const precheckItems = (items: readonly IndexItem[]) => {
+    const seen = new Set<string>();
+    items.forEach((item, i) => {
+      try {
+        if (item.id !== undefined) {
+          checkId(item.id);
+          if (seen.has(item.id)) throw new ClipEdgeError('BAD_INPUT', `id "${item.id}" appears twice in one upsert`);
+          seen.add(item.id);
+        }
+        if (item.metadata !== undefined) checkMetadata(item.metadata, index.fields, index.limits);
+      } catch (e) {
+        throw which(e, i, items.length);
+      }
+    });
+  };
   const query = async (vector: Float32Array, r: SearchRequest | undefined, embedMs: number, t0: number): Promise<SearchResult> => {
     const t1 = performance.now();
-    const matches = await index.query(vector, { ...(r?.topK !== undefined ? { topK: r.topK } : {}), ...(r?.filter ? { filter: r.filter } : {}), ...(r?.includeMetadata !== undefined ? { includeMetadata: r.includeMetadata } : {}) });
+    const matches = await index.query(vector, queryOptions(r));
     const now = performance.now();
     return { model, matches, timings: { embedMs, searchMs: now - t1, totalMs: now - t0 } };
   };
@@ -64,6 +84,7 @@ export function createSearchService(clip: ClipEdge, index: VectorIndex): SearchS
     index,
     async add(items, options) {
       if (!items.length) throw new ClipEdgeError('BAD_INPUT', 'no images to index');
+      precheckItems(items);
       const t0 = performance.now();
       // Embedded concurrently: the vision tower's micro-batcher runs them as one batch.
       const embedded = await Promise.all(
@@ -85,11 +106,13 @@ export function createSearchService(clip: ClipEdge, index: VectorIndex): SearchS
     },
     async searchText(text, r, options) {
       if (typeof text !== 'string' || !text.trim()) throw new ClipEdgeError('BAD_INPUT', 'the search text is empty');
+      precheck(r);
       const t0 = performance.now();
       const { embeddings } = await clip.embedText([text], options);
       return query(embeddings[0]!, r, performance.now() - t0, t0);
     },
     async searchImage(image, r, options) {
+      precheck(r);
       const t0 = performance.now();
       const { embedding } = await clip.embedImage(image, options);
       return query(embedding, r, performance.now() - t0, t0);

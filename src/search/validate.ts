@@ -123,6 +123,14 @@ export function checkQuery(
   index: { space: { dim: number }; fields: Readonly<Record<string, FieldType>>; limits: IndexLimits },
 ): CheckedQuery {
   const v = checkVector(vector, index.space.dim, 'the query vector');
+  return { vector: v, ...checkQueryOptions(options, index) };
+}
+
+/** topK, includeMetadata and the filter of a query, checked before its vector exists (so before a query is embedded). */
+export function checkQueryOptions(
+  options: QueryOptions | undefined,
+  index: { fields: Readonly<Record<string, FieldType>>; limits: IndexLimits },
+): Omit<CheckedQuery, 'vector'> {
   const topK = options?.topK ?? DEFAULT_TOP_K;
   const includeMetadata = options?.includeMetadata ?? true;
   const max = includeMetadata ? index.limits.maxTopKWithMetadata : index.limits.maxTopK;
@@ -130,7 +138,7 @@ export function checkQuery(
     throw bad(`topK must be an integer from 1 to ${max}${includeMetadata && max < index.limits.maxTopK ? ` when metadata is returned (${index.limits.maxTopK} without)` : ''}, got ${String(topK)}`);
   }
   if (options?.filter !== undefined) checkFilter(options.filter, index.fields, index.limits);
-  return { vector: v, topK, filter: options?.filter && Object.keys(options.filter).length ? options.filter : undefined, includeMetadata };
+  return { topK, filter: options?.filter && Object.keys(options.filter).length ? options.filter : undefined, includeMetadata };
 }
 
 export function checkFilter(filter: unknown, fields: Readonly<Record<string, FieldType>>, limits: Pick<IndexLimits, 'maxFilterValues' | 'maxFilterBytes'>): asserts filter is Filter {

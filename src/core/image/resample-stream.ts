@@ -175,11 +175,16 @@ function transposedCrop(g: Geometry, sw: number, orientation: number, place: (wy
   const feeds = columnFeeds(hc, window.width, sh);
   let pushed = 0;
   return {
-    needsRow: (y) => feeds.offsets[(flipX ? sh - 1 - y : y) + 1]! > feeds.offsets[flipX ? sh - 1 - y : y]!,
+    needsRow: (y) => {
+      const c = (flipX ? sh - 1 - y : y) - feeds.first;
+      return c >= 0 && c < feeds.count && feeds.offsets[c + 1]! > feeds.offsets[c]!;
+    },
     pushRow(y, row) {
       const x = flipX ? sh - 1 - y : y;
       pushed++;
-      for (let f = feeds.offsets[x]!; f < feeds.offsets[x + 1]!; f++) {
+      const c = x - feeds.first;
+      if (c < 0 || c >= feeds.count) return;
+      for (let f = feeds.offsets[c]!; f < feeds.offsets[c + 1]!; f++) {
         const j = feeds.cols[f]!;
         const w = hc.weights[j * hc.ksize + (x - hc.bounds[j * 2]!)]!;
         if (w === 0) continue;
@@ -209,13 +214,24 @@ function transposedCrop(g: Geometry, sw: number, orientation: number, place: (wy
   };
 }
 
-/** For each upright column (0 .. width-1), the output columns whose window holds it (CSR). */
-function columnFeeds(hc: Coefficients, outCols: number, width: number): { offsets: Int32Array; cols: Int32Array } {
-  const counts = new Int32Array(width + 1);
-  for (let j = 0; j < outCols; j++) for (let x = hc.bounds[j * 2]!; x < hc.bounds[j * 2]! + hc.bounds[j * 2 + 1]!; x++) counts[x + 1]!++;
+/**
+ * For each upright column the crop reads (`first` .. `first + count - 1`), the output columns whose
+ * window holds it (CSR). Only those columns: a tall stored image shown sideways has millions of
+ * upright columns, and the crop's reservation does not count one entry per column.
+ */
+function columnFeeds(hc: Coefficients, outCols: number, width: number): { first: number; count: number; offsets: Int32Array; cols: Int32Array } {
+  let first = width;
+  let end = 0;
+  for (let j = 0; j < outCols; j++) {
+    first = Math.min(first, hc.bounds[j * 2]!);
+    end = Math.max(end, hc.bounds[j * 2]! + hc.bounds[j * 2 + 1]!);
+  }
+  const count = Math.max(0, end - first);
+  const counts = new Int32Array(count + 1);
+  for (let j = 0; j < outCols; j++) for (let x = hc.bounds[j * 2]!; x < hc.bounds[j * 2]! + hc.bounds[j * 2 + 1]!; x++) counts[x - first + 1]!++;
   for (let i = 1; i < counts.length; i++) counts[i]! += counts[i - 1]!;
-  const cols = new Int32Array(counts[width]!);
+  const cols = new Int32Array(counts[count]!);
   const fill = counts.slice(0, -1);
-  for (let j = 0; j < outCols; j++) for (let x = hc.bounds[j * 2]!; x < hc.bounds[j * 2]! + hc.bounds[j * 2 + 1]!; x++) cols[fill[x]!++] = j;
-  return { offsets: counts, cols };
+  for (let j = 0; j < outCols; j++) for (let x = hc.bounds[j * 2]!; x < hc.bounds[j * 2]! + hc.bounds[j * 2 + 1]!; x++) cols[fill[x - first]!++] = j;
+  return { first, count, offsets: counts, cols };
 }

@@ -148,6 +148,8 @@ export function createDecodePool(options: DecodePoolOptions): DecodeExecutor & {
   async function run<T>(job: Omit<DecodeJob, 'id'>, signal?: AbortSignal): Promise<T> {
     const slot = await acquire(signal);
     try {
+      // After close() no thread is started again (nothing would end it).
+      if (closed) throw new ClipEdgeError('INTERNAL', 'the image decode threads were closed');
       const worker = slot.worker ?? spawn(slot);
       // A thread still starting is never ended on an abort (its replacement would start over, and
       // a deadline shorter than a start-up would never see a decode): wait for it here instead.

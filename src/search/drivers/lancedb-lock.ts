@@ -9,6 +9,7 @@
 import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import process from 'node:process';
 import { ClipEdgeError } from '../../core/errors.ts';
 
@@ -69,7 +70,7 @@ export function writerOf(uri: string, table: string): TableWriter {
 
 /** A local folder's path, or undefined for object storage (s3://, gs://, az://): no lock there. */
 export function localFolder(uri: string): string | undefined {
-  if (uri.startsWith('file://')) return new URL(uri).pathname;
+  if (uri.startsWith('file://')) return fileURLToPath(uri); // decoded: %20 is a space in the folder's name
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) ? undefined : uri;
 }
 
@@ -106,7 +107,11 @@ function lockWriter(folder: string, table: string): WriterLock {
   // Written whole under a private name, then linked into place: link fails if the lock exists, so
   // a reader never sees a half-written lock and two takers cannot both win.
   const mine = `${file}.${process.pid}.${Date.now()}`;
-  writeFileSync(mine, JSON.stringify(me));
+  try {
+    writeFileSync(mine, JSON.stringify(me));
+  } catch (e) {
+    throw new ClipEdgeError('INDEX_UNAVAILABLE', `cannot take the writer lock ${file}: ${(e as Error).message}`, { cause: e });
+  }
   try {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -116,7 +121,9 @@ function lockWriter(folder: string, table: string): WriterLock {
         if ((e as { code?: string }).code !== 'EEXIST') throw e;
       }
       const h = read(file);
-      if (attempt >= 3 || (h && (h.host !== me.host || alive(h.pid)))) refuse(file, h);
+      // Our own pid in a lock this process does not hold (writerOf asks only then) is an earlier
+      // process's: a restarted container runs its server under the same pid and hostname again.
+      if (attempt >= 3 || (h && (h.host !== me.host || (h.pid !== me.pid && alive(h.pid))))) refuse(file, h);
       // Stale: moved aside under our own name (only one taker's rename finds it), then checked
       // again in case a live process replaced it meanwhile.
       const aside = `${mine}.stale`;

@@ -123,6 +123,21 @@ async function openTable(db: import('@lancedb/lancedb').Connection, arrow: Arrow
     Object.assign(fields, stored);
   }
   if (names.has(tableName) && names.has(settingsName)) return db.openTable(tableName);
+  if (names.has(tableName)) {
+    // A table of that name without the kit's settings: another tool's (never replaced), or an empty
+    // one left by a process killed between the two creations below (replaced).
+    const rows = await guarded('count', async () => {
+      const t = await db.openTable(tableName);
+      try {
+        return await t.countRows();
+      } finally {
+        t.close();
+      }
+    });
+    if (rows > 0) {
+      throw new ClipEdgeError('INDEX_MISMATCH', `${o.uri}: the table "${tableName}" holds ${rows} rows but is not a clip-edge index (no ${settingsName} table); choose another table name or folder`);
+    }
+  }
   const { Schema, Field, Float32, FixedSizeList, Utf8, Float64, Int8, Int32 } = arrow;
   const typeOf = { string: () => new Utf8(), number: () => new Float64(), boolean: () => new Int8() };
   const schema = new Schema([
