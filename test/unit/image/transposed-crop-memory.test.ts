@@ -6,10 +6,10 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { expect, it } from 'vitest';
-import { streamedPngBytes } from '../../src/core/image/png-stream.ts';
-import { CLIP_PREPROCESS } from '../../src/core/image/preprocess.ts';
-import type { PngHeader } from '../../src/core/image/png-header.ts';
-import { createStreamingCrop } from '../../src/core/image/resample-stream.ts';
+import { streamedPngBytes } from '../../../src/core/image/png-stream.ts';
+import { CLIP_PREPROCESS } from '../../../src/core/image/preprocess.ts';
+import type { PngHeader } from '../../../src/core/image/png-header.ts';
+import { createStreamingCrop } from '../../../src/core/image/resample-stream.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
