@@ -21,6 +21,8 @@ export interface ImageEmbedder {
   codecMemoryBytes(): number;
   /** Readies the decoder (Node: its decode threads). */
   warmup(): Promise<void>;
+  /** Ends the decoder's threads, if any. */
+  close(): Promise<void>;
 }
 
 export interface EmbeddedImage {
@@ -72,5 +74,5 @@ export function createImageEmbedder(o: ImageEmbedderOptions): ImageEmbedder {
       inferenceMs: performance.now() - t2,
     };
   };
-  return Object.assign(embed, { codecMemoryBytes: () => decoder.jpegCodecMemoryBytes(), warmup: () => decoder.warmup() });
+  return Object.assign(embed, { codecMemoryBytes: () => decoder.jpegCodecMemoryBytes(), warmup: () => decoder.warmup(), close: () => decoder.close() });
 }

@@ -188,4 +188,9 @@ export interface ClipEdge {
   codecMemoryBytes(): number;
   /** Creates the sessions now instead of on the first request (`{ text: false }`: the vision tower only). */
   warmup(options?: { text?: boolean }): Promise<void>;
+  /**
+   * Ends what the instance holds outside the JS heap that would outlive it: on Node, its image decode
+   * threads. Later image calls are refused. Servers call it when they close.
+   */
+  close(): Promise<void>;
 }

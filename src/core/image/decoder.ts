@@ -90,6 +90,8 @@ export interface DecodeExecutor {
   decode(bytes: Uint8Array, signal?: AbortSignal): Promise<RgbImage>;
   /** Makes it ready now (threads started and loaded) instead of on the first image. */
   warmup?(): Promise<void>;
+  /** Ends what it holds (threads); later decodes are refused. */
+  close?(): Promise<void>;
 }
 
 /** How an image was decoded: `exact` (PIL's pixels) or DCT-scaled at 1/2, 1/4 or 1/8 before the resize. */
@@ -128,6 +130,8 @@ export interface ImageDecoder {
   memory(): { reservedBytes: number; waiting: number };
   /** Readies the executor (e.g. starts decode threads) so that the first image does not pay for it. */
   warmup(): Promise<void>;
+  /** Ends the executor's threads, if any. */
+  close(): Promise<void>;
 }
 
 interface ResolvedOptions {
@@ -154,10 +158,12 @@ export function estimateDecodeBytes(header: FormatHeader, fileBytes: number, o: 
   switch (header.format) {
     case 'jpeg':
       if (o.jpegTurbo) return jpegTurboDecodeBytes(header, fileBytes, 1) + fullCopies;
-      // mozjpeg: RGBA in wasm, its JS copy, the RGB image, the upright copy.
-      return fileBytes + header.coefficientBytes + MiB + 4 * px + 4 * px + 3 * px + rotated;
+      // mozjpeg: its wasm heap (measured ~5.2 B/pixel at 24 MP besides the coefficients: RGBA plus
+      // libjpeg's buffers), the RGBA's JS copy, the RGB image, the upright copy.
+      return fileBytes + header.coefficientBytes + MiB + 5.5 * px + 4 * px + 3 * px + rotated;
     case 'webp':
-      return fileBytes + MiB + 4 * px + 4 * px + 3 * px + rotated;
+      // libwebp's wasm heap (measured at 24 MP: ~5.9 B/pixel lossy, ~7.7 lossless), the RGBA copy, RGB, upright.
+      return fileBytes + MiB + (header.lossless ? 8 : 6) * px + 4 * px + 3 * px + rotated;
     case 'png':
       return fileBytes + 2 * pngRawBytes(header) + 3 * px + rotated;
   }
@@ -400,6 +406,10 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
 
     warmup: async () => {
       await executor?.warmup?.();
+    },
+
+    close: async () => {
+      await executor?.close?.();
     },
 
     async decodeForClip(input, config, signal): Promise<ClipCrop> {

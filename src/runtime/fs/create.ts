@@ -93,7 +93,7 @@ export async function createNodeClipEdge(options: NodeClipEdgeOptions = {}): Pro
   });
 }
 
-/** Node's decode threads (none on Deno and Bun, whose worker_threads cannot run the clone's TypeScript through tsx). */
+/** Node's decode threads (none by default on Deno and Bun: their worker_threads ran the pool in a manual check, but no test covers them there; `decodeThreads` opts in). */
 function decodePoolOf(threads: number | undefined, maxPixels: number | undefined): { executor?: ReturnType<typeof createDecodePool> } {
   const g = globalThis as { Deno?: unknown; Bun?: unknown };
   const n = threads ?? (g.Deno === undefined && g.Bun === undefined ? defaultDecodeThreads() : 0);

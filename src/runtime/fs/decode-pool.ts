@@ -57,6 +57,9 @@ function bootstrap(url: URL): string {
   return url.pathname.endsWith('.ts') ? `import('tsx/esm/api').then((m) => m.register()).then(() => ${load}).catch((e) => { throw e; });` : `${load}.catch((e) => { throw e; });`;
 }
 
+/** How long an aborted decode may go on before its thread is ended (see run()). */
+export const ABORT_GRACE_MS = 250;
+
 export const defaultDecodeThreads = (): number => Math.max(1, Math.min(4, availableParallelism() - 1));
 
 /** A pool of decode threads as a {@link DecodeExecutor}; `close()` ends the threads. */
@@ -147,6 +150,7 @@ export function createDecodePool(options: DecodePoolOptions): DecodeExecutor & {
 
   async function run<T>(job: Omit<DecodeJob, 'id'>, signal?: AbortSignal): Promise<T> {
     const slot = await acquire(signal);
+    let handedOff = false; // once the job is in a thread, the slot comes back when the thread is done with it
     try {
       // After close() no thread is started again (nothing would end it).
       if (closed) throw new ClipEdgeError('INTERNAL', 'the image decode threads were closed');
@@ -157,26 +161,39 @@ export function createDecodePool(options: DecodePoolOptions): DecodeExecutor & {
       throwIfAborted(signal);
       if (slot.worker !== worker) throw new ClipEdgeError('INTERNAL', 'an image decode thread could not start (see the server log)');
       const id = nextId++;
+      handedOff = true;
+      let settled = false;
+      const free = () => {
+        if (settled) return;
+        settled = true;
+        release(slot);
+      };
       return await new Promise<T>((resolve, reject) => {
         const onAbort = () => {
-          pending.delete(id);
-          // Stop the decode where it is, and start the replacement now (the ended thread's exit, which
-          // comes later, then finds the slot taken and fails nothing else).
-          if (slot.worker === worker && !closed) spawn(slot);
-          void worker.terminate();
+          // The caller has its answer now. The decode: a short one is let finish (its result
+          // dropped: ending a thread costs a new one's start-up, ~0.1–0.4 s of CPU), one still at
+          // work after ABORT_GRACE_MS is stopped where it is and its thread replaced.
           try {
             throwIfAborted(signal);
           } catch (e) {
             reject(e);
           }
+          const stop = setTimeout(() => {
+            if (!pending.delete(id)) return;
+            if (slot.worker === worker && !closed) spawn(slot); // the ended thread's exit then finds the slot taken
+            void worker.terminate();
+            free();
+          }, ABORT_GRACE_MS);
+          stop.unref();
+          pending.set(id, { resolve: () => (clearTimeout(stop), free()), reject: () => (clearTimeout(stop), free()), worker });
         };
         signal?.addEventListener('abort', onAbort, { once: true });
         const done = () => signal?.removeEventListener('abort', onAbort);
-        pending.set(id, { resolve: (v) => (done(), resolve(v as T)), reject: (e) => (done(), reject(e)), worker });
+        pending.set(id, { resolve: (v) => (done(), free(), resolve(v as T)), reject: (e) => (done(), free(), reject(e)), worker });
         worker.postMessage({ id, ...job } satisfies DecodeJob);
       });
     } finally {
-      release(slot);
+      if (!handedOff) release(slot);
     }
   }
 

@@ -1,4 +1,5 @@
 import type { Context, Hono } from 'hono';
+import type { ClipEdge } from '../../core/clip.ts';
 import { createClipApp } from '../../http/app.ts';
 import type { ServiceConfig } from '../../http/config.ts';
 import { overloadOptionsOf } from '../../http/overload.ts';
@@ -35,6 +36,11 @@ const peerAddress = (c: Context): string | undefined => {
  * server listens (so the first request is not slow). Shared by the Node, Deno and Bun servers.
  */
 export async function createServiceApp(config: ServiceConfig, defaults: ServiceAppOptions = {}): Promise<Hono> {
+  return (await createService(config, defaults)).app;
+}
+
+/** {@link createServiceApp}, with the ClipEdge behind it (a server closes it when it stops: its decode threads). */
+export async function createService(config: ServiceConfig, defaults: ServiceAppOptions = {}): Promise<{ app: Hono; clip: ClipEdge }> {
   const clip = await createNodeClipEdge({
     model: config.model,
     backend: config.backend ?? defaults.backend,
@@ -69,5 +75,5 @@ export async function createServiceApp(config: ServiceConfig, defaults: ServiceA
       console.warn(`[clip-edge] the page at / is not served: esbuild could not build it here (${(e as Error).message.split('\n')[0]}); the installed package serves its prebuilt page, and \`clip-edge serve\` on Node builds it in a clone`);
     }
   }
-  return app;
+  return { app, clip };
 }

@@ -1,7 +1,7 @@
 import { serve as honoServe, type ServerType } from '@hono/node-server';
 import type { ServiceConfig } from '../../http/config.ts';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../http/overload.ts';
-import { createServiceApp, type ServiceAppOptions } from '../fs/service.ts';
+import { createService, type ServiceAppOptions } from '../fs/service.ts';
 
 /** Time a client has to send its request headers (less when the request deadline + 5 s is shorter). */
 export const HEADERS_TIMEOUT_MS = 15_000;
@@ -19,7 +19,7 @@ export interface RunningServer {
  * unless `page: false` or an API key is set. Loads the model before listening.
  */
 export async function serveNode(config: ServiceConfig = {}, options: ServiceAppOptions = {}): Promise<RunningServer> {
-  const app = await createServiceApp(config, { page: true, ...options });
+  const { app, clip } = await createService(config, { page: true, ...options });
   const hostname = config.host ?? '127.0.0.1';
   // Backstops behind the app's own deadline (which answers with JSON first): slow headers and
   // bodies cannot hold a socket for Node's default 5 minutes. Node only looks for expired ones every
@@ -34,7 +34,7 @@ export async function serveNode(config: ServiceConfig = {}, options: ServiceAppO
       resolve({
         url: `http://${host}:${info.port}`,
         server,
-        close: () => new Promise<void>((r) => server.close(() => r())),
+        close: () => new Promise<void>((r) => server.close(() => r())).then(() => clip.close()),
       });
     });
   });

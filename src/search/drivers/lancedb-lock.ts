@@ -134,7 +134,13 @@ function lockWriter(folder: string, table: string): WriterLock {
       }
       const moved = read(aside);
       if (moved && moved.pid !== h?.pid) {
-        renameSync(aside, file); // a live lock: put it back
+        // A live lock: put it back, unless a third taker linked its own meanwhile (link, unlike
+        // rename, never replaces a file): then that one holds it, and this one steps back.
+        try {
+          linkSync(aside, file);
+        } finally {
+          unlinkSync(aside);
+        }
         refuse(file, moved);
       }
       unlinkSync(aside);

@@ -112,7 +112,7 @@ export function createWriteQueue(store: WriteStore, options: WriteQueueOptions =
       new Promise<T>((resolve, reject) =>
         push({
           kind: 'task',
-          run: () => task().then(resolve, reject),
+          run: () => Promise.resolve().then(task).then(resolve, reject), // a task that throws at once still settles its caller
         }),
       ),
     idle: async () => {
