@@ -173,17 +173,17 @@ function transposedCrop(g: Geometry, sw: number, orientation: number, place: (wy
   // Horizontal sums per upright row the crop reads; a column feeds the output columns whose window holds it.
   const sums = new Int32Array(rows * n).fill(HALF);
   const feeds = columnFeeds(hc, window.width, sh);
-  let pushed = 0;
+  const reads = (c: number) => c >= 0 && c < feeds.count && feeds.offsets[c + 1]! > feeds.offsets[c]!;
+  let needed = 0; // columns the crop reads, counted down as they arrive
+  for (let c = 0; c < feeds.count; c++) if (reads(c)) needed++;
+  const needs = needed;
   return {
-    needsRow: (y) => {
-      const c = (flipX ? sh - 1 - y : y) - feeds.first;
-      return c >= 0 && c < feeds.count && feeds.offsets[c + 1]! > feeds.offsets[c]!;
-    },
+    needsRow: (y) => reads((flipX ? sh - 1 - y : y) - feeds.first),
     pushRow(y, row) {
       const x = flipX ? sh - 1 - y : y;
-      pushed++;
       const c = x - feeds.first;
-      if (c < 0 || c >= feeds.count) return;
+      if (!reads(c)) return;
+      needed--;
       for (let f = feeds.offsets[c]!; f < feeds.offsets[c + 1]!; f++) {
         const j = feeds.cols[f]!;
         const w = hc.weights[j * hc.ksize + (x - hc.bounds[j * 2]!)]!;
@@ -199,7 +199,7 @@ function transposedCrop(g: Geometry, sw: number, orientation: number, place: (wy
       }
     },
     finish() {
-      if (pushed === 0) throw new Error('streaming crop finished with no rows');
+      if (needed !== 0) throw new Error(`streaming crop finished with ${needs - needed} of ${needs} columns`);
       const tmp = new Uint8Array(rows * n);
       for (let i = 0; i < tmp.length; i++) tmp[i] = clip8(sums[i]!);
       if (vc) {

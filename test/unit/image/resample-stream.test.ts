@@ -59,6 +59,29 @@ describe('streaming resize + center crop', () => {
     );
   });
 
+  it('ignores rows the crop does not read when a decoder pushes every row anyway', () => {
+    for (const orientation of [1, 3, 6]) {
+      const [w, h] = [120, 700]; // tall: most rows are outside the crop's window
+      const data = noise(w, h, orientation);
+      const want = resizeAndCenterCropOriented({ width: w, height: h, data }, orientation, config(24, 24, 24)).data;
+      const s = createStreamingCrop(w, h, orientation, config(24, 24, 24));
+      for (let y = 0; y < h; y++) s.pushRow(y, data.subarray(y * w * 3, (y + 1) * w * 3));
+      expect(Buffer.from(s.finish().data).equals(Buffer.from(want)), `orientation ${orientation}`).toBe(true);
+    }
+  });
+
+  it('equals the whole-image path when the resize keeps the size (shortest side = the edge) and the crop is smaller, every orientation', () => {
+    for (let orientation = 1; orientation <= 8; orientation++) {
+      for (const [w, h] of [[30, 50], [50, 30], [30, 30]] as const) {
+        const data = noise(w, h, orientation * 7 + w);
+        const c = config(30, 20, 16);
+        const want = resizeAndCenterCropOriented({ width: w, height: h, data }, orientation, c).data;
+        const got = streamed(data, w, h, orientation, c, Array.from({ length: h }, (_, y) => y));
+        expect(Buffer.from(got).equals(Buffer.from(want)), `${w}×${h} orientation ${orientation}`).toBe(true);
+      }
+    }
+  });
+
   it('reads only the rows the crop needs (a tall image keeps most of its rows out)', () => {
     const s = createStreamingCrop(300, 3000, 1, CLIP_PREPROCESS);
     const needed = Array.from({ length: 3000 }, (_, y) => s.needsRow(y)).filter(Boolean).length;
@@ -70,5 +93,9 @@ describe('streaming resize + center crop', () => {
     const s = createStreamingCrop(50, 50, 1, config(20, 20, 20));
     s.pushRow(0, noise(50, 1, 1));
     expect(() => s.finish()).toThrow(/streaming crop finished with \d+ of 20 rows/);
+    expect(() => createStreamingCrop(50, 50, 6, config(20, 20, 20)).finish()).toThrow(/streaming crop finished with 0 of \d+ columns/);
+    const t = createStreamingCrop(50, 50, 6, config(20, 20, 20));
+    t.pushRow(10, noise(50, 1, 1));
+    expect(() => t.finish()).toThrow(/streaming crop finished with 1 of \d+ columns/);
   });
 });
