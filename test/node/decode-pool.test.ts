@@ -1,6 +1,7 @@
 // Node's decode threads (src/runtime/fs/decode-pool.ts): the same pixels as decoding in the calling
 // thread, errors with their codes, the event loop free while a decode runs, and a decode whose
 // signal aborts stopped (its thread ended and replaced).
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -53,6 +54,24 @@ describe('decode threads (Node)', () => {
     expect(pooled.memory()).toEqual({ reservedBytes: 0, waiting: 0 }); // its budget share is back
     // The next job gets a fresh thread.
     expect((await pooled.decodeForClip(input('rgb8.png'), CLIP_PREPROCESS)).decode).toBe('exact');
+  });
+
+  it('never keeps a process alive once its work is done, and keeps it alive while a decode is pending', () => {
+    // A child that decodes one image through a fresh pool and then simply returns: it must print the
+    // result (the pending decode held the process) and exit by itself (the idle thread did not).
+    const script = `
+      import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+      import { createDecodePool } from ${JSON.stringify(path.join(repoRoot, 'src/runtime/fs/decode-pool.ts'))};
+      import { CLIP_PREPROCESS } from ${JSON.stringify(path.join(repoRoot, 'src/core/image/preprocess.ts'))};
+      const pool = createDecodePool({ threads: 1, maxPixels: 40_000_000 });
+      const r = await pool.decodeForClip(readFileSync(${JSON.stringify(path.join(repoRoot, 'test/fixtures/pil/inputs/rgb8.png'))}), CLIP_PREPROCESS);
+      console.log('crop', r.crop.width, r.crop.height);
+    `;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+    expect(r.signal, r.stderr).toBeNull(); // not killed by the timeout: it exited by itself
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('crop 224 224');
   });
 
   it('refuses a bad thread count', () => {

@@ -76,7 +76,6 @@ export function createDecodePool(options: DecodePoolOptions): DecodeExecutor & {
 
   const spawn = (slot: Slot): Worker => {
     const w = new Worker(bootstrap(url), { eval: true, workerData: data });
-    w.unref(); // an idle pool never keeps the process alive
     slot.worker = w;
     slot.ready = false;
     w.on('message', (reply: DecodeReply | { ready: true }) => {
@@ -87,7 +86,23 @@ export function createDecodePool(options: DecodePoolOptions): DecodeExecutor & {
     });
     w.on('error', (e) => endThread(slot, w, e));
     w.on('exit', (code) => endThread(slot, w, new Error(`decode thread exited (${code})`)));
+    // An idle thread never keeps the process alive; one with work (or being waited for) does: see
+    // hold(). After the listeners: adding a 'message' listener refs the worker's port again (a CLI
+    // that had decoded one image then never exited).
+    w.unref();
     return w;
+  };
+  const holds = new Map<Worker, number>();
+  /** Keeps the process alive while someone waits on `w` (a job in it, or its start-up). */
+  const hold = (w: Worker) => {
+    holds.set(w, (holds.get(w) ?? 0) + 1);
+    w.ref();
+  };
+  const letGo = (w: Worker) => {
+    const n = (holds.get(w) ?? 1) - 1;
+    if (n > 0) return void holds.set(w, n);
+    holds.delete(w);
+    w.unref();
   };
   /** A thread ended (crashed, or terminated on an abort): its jobs fail, and the slot gets a fresh thread at once. */
   const endThread = (slot: Slot, w: Worker, e: unknown) => {
@@ -155,19 +170,26 @@ export function createDecodePool(options: DecodePoolOptions): DecodeExecutor & {
       // After close() no thread is started again (nothing would end it).
       if (closed) throw new ClipEdgeError('INTERNAL', 'the image decode threads were closed');
       const worker = slot.worker ?? spawn(slot);
+      hold(worker);
       // A thread still starting is never ended on an abort (its replacement would start over, and
       // a deadline shorter than a start-up would never see a decode): wait for it here instead.
-      if (!slot.ready) await waitFor((w) => slot.readyWaiters.push(w), remove(slot.readyWaiters), signal);
-      throwIfAborted(signal);
-      if (slot.worker !== worker) throw new ClipEdgeError('INTERNAL', 'an image decode thread could not start (see the server log)');
-      const id = nextId++;
-      handedOff = true;
       let settled = false;
       const free = () => {
         if (settled) return;
         settled = true;
+        letGo(worker);
         release(slot);
       };
+      try {
+        if (!slot.ready) await waitFor((w) => slot.readyWaiters.push(w), remove(slot.readyWaiters), signal);
+        throwIfAborted(signal);
+        if (slot.worker !== worker) throw new ClipEdgeError('INTERNAL', 'an image decode thread could not start (see the server log)');
+      } catch (e) {
+        letGo(worker);
+        throw e;
+      }
+      const id = nextId++;
+      handedOff = true;
       return await new Promise<T>((resolve, reject) => {
         const onAbort = () => {
           // The caller has its answer now. The decode: a short one is let finish (its result
@@ -203,9 +225,15 @@ export function createDecodePool(options: DecodePoolOptions): DecodeExecutor & {
     decode: (bytes: Uint8Array, signal?: AbortSignal) => run<RgbImage>({ bytes }, signal),
     async warmup() {
       await Promise.all(
-        slots.map((s) => {
-          if (!s.worker) spawn(s);
-          return s.ready ? undefined : waitFor((w) => s.readyWaiters.push(w), remove(s.readyWaiters));
+        slots.map(async (s) => {
+          const w = s.worker ?? spawn(s);
+          if (s.ready) return;
+          hold(w);
+          try {
+            await waitFor((wake) => s.readyWaiters.push(wake), remove(s.readyWaiters));
+          } finally {
+            letGo(w);
+          }
         }),
       );
     },
