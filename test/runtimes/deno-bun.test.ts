@@ -18,7 +18,18 @@ const evalSet = JSON.parse(readFileSync(path.join(EVAL_DIR, 'labels.json'), 'utf
 /** PyTorch's top-1 per eval image (the recipe's fp32 checkpoint, PIL preprocessing, the eval templates). */
 const torchTop1 = (JSON.parse(readFileSync(path.join(EVAL_DIR, 'torch-reference.json'), 'utf8')) as { torch_top1: Record<string, string> }).torch_top1;
 const children: ChildProcess[] = [];
-afterAll(() => children.forEach((c) => c.kill('SIGKILL')));
+// Each server is the leader of its own process group, killed whole: node_modules/.bin/deno is a Node
+// shim that starts the real binary as a child (its install script is not run), and killing the shim
+// alone left that child serving after the suite.
+afterAll(() =>
+  children.forEach((c) => {
+    try {
+      process.kill(-c.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }),
+);
 
 /** Starts a server on an ephemeral loopback port and resolves with its URL (read from its log line). */
 function start(name: keyof typeof RUNTIMES, extraEnv: Record<string, string> = {}): Promise<string> {
@@ -27,6 +38,7 @@ function start(name: keyof typeof RUNTIMES, extraEnv: Record<string, string> = {
     cwd: REPO_ROOT,
     env: userEnv({ PORT: '0', HOST: '127.0.0.1', DENO_NO_UPDATE_CHECK: '1', ...extraEnv }).env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   children.push(child);
   return new Promise((resolve, reject) => {
