@@ -3,6 +3,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } fr
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { killGroups } from '../helpers/process-groups.ts';
 import { EVAL_DIR, REPO_ROOT, type EvalSet } from '../helpers/clip.ts';
 import { userEnv } from '../helpers/user-env.ts';
 import { rawExchange, requestHead } from '../../bench/lib/socket.ts';
@@ -18,18 +19,7 @@ const evalSet = JSON.parse(readFileSync(path.join(EVAL_DIR, 'labels.json'), 'utf
 /** PyTorch's top-1 per eval image (the recipe's fp32 checkpoint, PIL preprocessing, the eval templates). */
 const torchTop1 = (JSON.parse(readFileSync(path.join(EVAL_DIR, 'torch-reference.json'), 'utf8')) as { torch_top1: Record<string, string> }).torch_top1;
 const children: ChildProcess[] = [];
-// Each server is the leader of its own process group, killed whole: node_modules/.bin/deno is a Node
-// shim that starts the real binary as a child (its install script is not run), and killing the shim
-// alone left that child serving after the suite.
-afterAll(() =>
-  children.forEach((c) => {
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }),
-);
+afterAll(() => killGroups(children)); // each server leads its own process group (detached)
 
 /** Starts a server on an ephemeral loopback port and resolves with its URL (read from its log line). */
 function start(name: keyof typeof RUNTIMES, extraEnv: Record<string, string> = {}): Promise<string> {

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { killGroups } from '../helpers/process-groups.ts';
 import { REPO_ROOT } from '../helpers/clip.ts';
 import { userEnv } from '../helpers/user-env.ts';
 
@@ -9,18 +10,7 @@ import { userEnv } from '../helpers/user-env.ts';
 // from a clone it serves the API alone and says why on stderr (the installed package's prebuilt
 // page needs no build).
 const children: ChildProcess[] = [];
-// Each server is the leader of its own process group, killed whole: node_modules/.bin/deno is a Node
-// shim that starts the real binary as a child (its install script is not run), and killing the shim
-// alone left that child serving after the suite.
-afterAll(() =>
-  children.forEach((c) => {
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }),
-);
+afterAll(() => killGroups(children)); // each server leads its own process group (detached)
 
 function start(bin: string, args: string[]): Promise<{ url: string; log: () => string }> {
   const child = spawn(path.join(REPO_ROOT, 'node_modules/.bin', bin), args, { cwd: REPO_ROOT, env: { ...userEnv().env, PORT: '0', DENO_NO_UPDATE_CHECK: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });

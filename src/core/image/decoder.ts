@@ -1,13 +1,13 @@
 import { throwIfAborted } from '../abort.ts';
 import { ClipEdgeError, isClipEdgeError } from '../errors.ts';
 import { ByteBudget } from './byte-budget.ts';
+import { DEFAULT_MAX_JPEG_SCANS, DEFAULT_MAX_PIXELS_PER_BYTE, estimateDecodeBytes, type HeaderLimits, headerWithin, mb, tooLargeToDecode } from './decode-cost.ts';
 import { corrupt } from './errors.ts';
-import { type FormatHeader, readFormatHeader } from './header.ts';
-import { assertJpegComplete, type JpegHeader } from './jpeg-header.ts';
+import type { FormatHeader } from './header.ts';
+import type { JpegHeader } from './jpeg-header.ts';
 import { createJpegCodec, decodeJpeg } from './jpeg.ts';
 import { JpegTurboCodec, type JpegScale, jpegTurboDecodeBytes, scaledJpegSize } from './jpeg-turbo.ts';
 import { applyOrientation } from './orient.ts';
-import { maxPngChunks, PNG_BASE_CHUNKS, type PngHeader } from './png-header.ts';
 import { decodePng } from './png.ts';
 import { canStreamPng, decodePngForClip, streamedPngBytes } from './png-stream.ts';
 import { type ClipPreprocessConfig, assertResizable, resizeAndCenterCrop, resizeAndCenterCropOriented } from './preprocess.ts';
@@ -16,16 +16,10 @@ import type { ImageCodecWasm } from './wasm-codec.ts';
 import { createWebpCodec, decodeWebp } from './webp.ts';
 
 export type { ImageCodecWasm } from './wasm-codec.ts';
+export { DEFAULT_MAX_JPEG_SCANS, DEFAULT_MAX_PIXELS_PER_BYTE, PIXELS_PER_BYTE_FLOOR, estimateDecodeBytes } from './decode-cost.ts';
 
 /** Default {@link ImageDecoderOptions.maxPixels}: 40 megapixels (a 12 MP photo is 12,000,000). */
 export const DEFAULT_MAX_PIXELS = 40_000_000;
-/** Default {@link ImageDecoderOptions.maxJpegScans}. Encoders write 1 (baseline) to ~12 (progressive). */
-export const DEFAULT_MAX_JPEG_SCANS = 100;
-/** Default {@link ImageDecoderOptions.maxPixelsPerByte}. */
-export const DEFAULT_MAX_PIXELS_PER_BYTE = 1024;
-/** Images up to this many pixels are not held to {@link ImageDecoderOptions.maxPixelsPerByte} (their cost is small anyway). */
-export const PIXELS_PER_BYTE_FLOOR = 4_000_000;
-
 export interface ImageDecoderOptions {
   /**
    * Compiled codec wasm from the runtime adapter (JPEG and WebP; PNG is pure JS). A format
@@ -146,33 +140,6 @@ interface ResolvedOptions {
 
 const MiB = 1024 * 1024;
 
-/**
- * Estimated peak bytes of decoding an image exactly (no scaling): the codec's wasm memory and the
- * JS copies alive at once. `full` adds the upright full-size RGB that `decode()` returns; without
- * it only the 224-px crop is kept (decodeForClip).
- */
-export function estimateDecodeBytes(header: FormatHeader, fileBytes: number, o: { jpegTurbo: boolean; full: boolean }): number {
-  const px = header.width * header.height;
-  const rotated = header.orientation !== 1 ? 3 * px : 0;
-  const fullCopies = o.full ? 3 * px + rotated : 0;
-  switch (header.format) {
-    case 'jpeg':
-      if (o.jpegTurbo) return jpegTurboDecodeBytes(header, fileBytes, 1) + fullCopies;
-      // mozjpeg: its wasm heap (measured ~5.2 B/pixel at 24 MP besides the coefficients: RGBA plus
-      // libjpeg's buffers), the RGBA's JS copy, the RGB image, the upright copy.
-      return fileBytes + header.coefficientBytes + MiB + 5.5 * px + 4 * px + 3 * px + rotated;
-    case 'webp':
-      // libwebp's wasm heap (measured at 24 MP: ~5.9 B/pixel lossy, ~7.7 lossless), the RGBA copy, RGB, upright.
-      return fileBytes + MiB + (header.lossless ? 8 : 6) * px + 4 * px + 3 * px + rotated;
-    case 'png':
-      return fileBytes + 2 * pngRawBytes(header) + 3 * px + rotated;
-  }
-}
-
-const PNG_CHANNELS = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 } as const;
-/** Inflated scanlines (filter byte per row): held once inflated and once decoded. */
-const pngRawBytes = (h: PngHeader): number => (Math.ceil((h.width * PNG_CHANNELS[h.colorType] * h.depth) / 8) + 1) * h.height;
-
 export function resolveImageDecoderOptions(o: ImageDecoderOptions = {}): ResolvedOptions {
   const maxPixels = o.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (!Number.isSafeInteger(maxPixels) || maxPixels < 1) {
@@ -191,76 +158,6 @@ function positiveInteger(name: string, v: number | undefined, fallback: number):
   if (v === undefined) return fallback;
   if (!Number.isSafeInteger(v) || v < 1) throw new ClipEdgeError('BAD_INPUT', `${name} must be a positive integer, got ${String(v)}`);
   return v;
-}
-
-const mb = (b: number) => `${(b / MiB).toFixed(1)} MB`;
-
-interface HeaderLimits {
-  readonly maxPixels: number;
-  readonly maxPixelsPerByte: number;
-  readonly maxJpegScans: number;
-}
-
-/**
- * The image's header, after every check that bounds a decode's cost by the bytes sent: the pixel
- * limit, pixels per byte, a PNG's chunk count and a JPEG's scan count (IMAGE_TOO_LARGE or
- * UNSUPPORTED_IMAGE). Linear in the input, nothing decoded.
- */
-function headerWithin(bytes: Uint8Array, limits: HeaderLimits): FormatHeader {
-  const header = readFormatHeader(bytes);
-  const { width, height } = header;
-  const pixels = width * height;
-  const { maxPixels, maxPixelsPerByte, maxJpegScans } = limits;
-  if (pixels > maxPixels) {
-    throw new ClipEdgeError(
-      'IMAGE_TOO_LARGE',
-      `Image is ${width}×${height} (${pixels.toLocaleString('en-US')} pixels), over the limit of ${maxPixels.toLocaleString('en-US')} pixels`,
-      { details: { width, height, pixels, maxPixels } },
-    );
-  }
-  if (pixels > PIXELS_PER_BYTE_FLOOR && pixels > maxPixelsPerByte * bytes.length) {
-    throw new ClipEdgeError(
-      'IMAGE_TOO_LARGE',
-      `Image claims ${width}×${height} (${pixels.toLocaleString('en-US')} pixels) in ${bytes.length.toLocaleString('en-US')} bytes: ` +
-        `over ${maxPixelsPerByte.toLocaleString('en-US')} pixels per byte sent, which no photo needs; refused before decoding`,
-      { details: { width, height, pixels, fileBytes: bytes.length, maxPixelsPerByte } },
-    );
-  }
-  if (header.format === 'png') {
-    const maxChunks = maxPngChunks(bytes.length);
-    if (header.chunks > maxChunks) {
-      throw new ClipEdgeError(
-        'UNSUPPORTED_IMAGE',
-        `PNG is split into more than ${maxChunks.toLocaleString('en-US')} chunks, the most a ${bytes.length.toLocaleString('en-US')}-byte PNG may have ` +
-          `(${PNG_BASE_CHUNKS} plus one per KiB); re-save it with any image tool`,
-        { details: { maxChunks, fileBytes: bytes.length } },
-      );
-    }
-  }
-  if (header.format === 'jpeg') {
-    const scans = assertJpegComplete(bytes, header.scanOffset);
-    if (scans > maxJpegScans) {
-      throw new ClipEdgeError(
-        'UNSUPPORTED_IMAGE',
-        `JPEG has ${scans.toLocaleString('en-US')} scans, over the limit of ${maxJpegScans} (each scan is another pass over the whole image; encoders write 1 to ~12); re-save it with any image tool`,
-        { details: { scans, maxJpegScans } },
-      );
-    }
-  }
-  return header;
-}
-
-/** IMAGE_TOO_LARGE for an image whose decode would not fit the budget, with the size that would. */
-function tooLargeToDecode(header: FormatHeader, need: number, fileBytes: number, full: boolean, decodeBudgetBytes: number, why = ''): ClipEdgeError {
-  const px = header.width * header.height;
-  // Bytes grow linearly in pixels: scale down to what fits (rounded down to 0.1 MP).
-  const fits = Math.floor(((px * decodeBudgetBytes) / need) / 100_000) * 100_000;
-  return new ClipEdgeError(
-    'IMAGE_TOO_LARGE',
-    `Decoding this ${header.width}×${header.height} ${describe(header)} needs ~${mb(need)}${why}, over this server's decode budget of ${mb(decodeBudgetBytes)}; ` +
-      `send a smaller image (a ${header.format.toUpperCase()} of ~${(fits / 1e6).toFixed(1)} MP fits; CLIP sees ${full ? 'it' : '224 px'} anyway)`,
-    { details: { width: header.width, height: header.height, estimatedBytes: Math.round(need), decodeBudgetBytes, fileBytes } },
-  );
 }
 
 /**
@@ -443,9 +340,6 @@ const KEEP_CODEC_BUDGET_BYTES = 256 * MiB;
 
 /** A codec instance whose wasm memory grew past this is dropped after the decode (memory never shrinks). */
 const DISCARD_AFTER_BYTES = 16 * MiB;
-
-const describe = (h: FormatHeader): string =>
-  h.format === 'jpeg' ? `${h.progressive ? 'progressive ' : ''}JPEG` : h.format === 'png' ? `${h.depth}-bit PNG` : 'WebP';
 
 /** Whatever a codec throws on bad data (RangeError, TypeError, ...) is still bad data. */
 async function guard<T>(header: FormatHeader, fn: () => Promise<T>): Promise<T> {

@@ -86,3 +86,34 @@ export async function inflateIdat(h: PngHeader, keep: boolean): Promise<Uint8Arr
   }
   return kept;
 }
+
+/** PNG's five row filters, in place, against the previous (unfiltered) row; `bpp` bytes per pixel (≥ 1). */
+export function unfilter(filter: number, row: Uint8Array, prev: Uint8Array, bpp: number): void {
+  const n = row.length;
+  switch (filter) {
+    case 0:
+      return;
+    case 1:
+      for (let i = bpp; i < n; i++) row[i] = (row[i]! + row[i - bpp]!) & 255;
+      return;
+    case 2:
+      for (let i = 0; i < n; i++) row[i] = (row[i]! + prev[i]!) & 255;
+      return;
+    case 3:
+      for (let i = 0; i < n; i++) row[i] = (row[i]! + (((i >= bpp ? row[i - bpp]! : 0) + prev[i]!) >> 1)) & 255;
+      return;
+    case 4:
+      for (let i = 0; i < n; i++) {
+        const a = i >= bpp ? row[i - bpp]! : 0;
+        const b = prev[i]!;
+        const c = i >= bpp ? prev[i - bpp]! : 0;
+        const pa = Math.abs(b - c);
+        const pb = Math.abs(a - c);
+        const pc = Math.abs(a + b - 2 * c);
+        row[i] = (row[i]! + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 255;
+      }
+      return;
+    default:
+      throw corrupt('PNG', `unknown row filter type ${filter}`);
+  }
+}

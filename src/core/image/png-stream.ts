@@ -1,6 +1,7 @@
 import { throwIfAborted } from '../abort.ts';
 import { corrupt } from './errors.ts';
 import { checkCrcs, paletteOf } from './png.ts';
+import { unfilter } from './png-inflate.ts';
 import { pngChannels, type PngHeader } from './png-header.ts';
 import { paletteLut } from './png-pixels.ts';
 import type { ClipPreprocessConfig } from './preprocess.ts';
@@ -110,37 +111,6 @@ async function inflateRows(h: PngHeader, onChunk: (chunk: Uint8Array) => boolean
       }
     }
     if (complete) return;
-  }
-}
-
-/** PNG's five row filters, in place, against the previous (unfiltered) row; `bpp` bytes per pixel (≥ 1). */
-function unfilter(filter: number, row: Uint8Array, prev: Uint8Array, bpp: number): void {
-  const n = row.length;
-  switch (filter) {
-    case 0:
-      return;
-    case 1:
-      for (let i = bpp; i < n; i++) row[i] = (row[i]! + row[i - bpp]!) & 255;
-      return;
-    case 2:
-      for (let i = 0; i < n; i++) row[i] = (row[i]! + prev[i]!) & 255;
-      return;
-    case 3:
-      for (let i = 0; i < n; i++) row[i] = (row[i]! + (((i >= bpp ? row[i - bpp]! : 0) + prev[i]!) >> 1)) & 255;
-      return;
-    case 4:
-      for (let i = 0; i < n; i++) {
-        const a = i >= bpp ? row[i - bpp]! : 0;
-        const b = prev[i]!;
-        const c = i >= bpp ? prev[i - bpp]! : 0;
-        const pa = Math.abs(b - c);
-        const pb = Math.abs(a - c);
-        const pc = Math.abs(a + b - 2 * c);
-        row[i] = (row[i]! + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 255;
-      }
-      return;
-    default:
-      throw corrupt('PNG', `unknown row filter type ${filter}`);
   }
 }
 

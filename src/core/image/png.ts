@@ -1,7 +1,7 @@
 import { decode as decodePngFile } from 'fast-png';
 import { corrupt } from './errors.ts';
 import type { PngHeader } from './png-header.ts';
-import { adam7Passes, inflateIdat } from './png-inflate.ts';
+import { adam7Passes, inflateIdat, unfilter } from './png-inflate.ts';
 import { pngToRgb } from './png-pixels.ts';
 import type { RgbImage } from './types.ts';
 
@@ -62,7 +62,7 @@ function deinterlaceSubByte(lines: Uint8Array, width: number, height: number, de
       const filter = lines[o]!;
       const row = lines.slice(o + 1, o + 1 + stride);
       o += 1 + stride;
-      unfilterBpp1(filter, row, prev);
+      unfilter(filter, row, prev, 1); // one byte per "pixel" for sub-byte depths, as the spec says
       const oy = p.y0 + y * p.dy;
       for (let x = 0; x < p.w; x++) {
         const bit = x * depth;
@@ -72,37 +72,6 @@ function deinterlaceSubByte(lines: Uint8Array, width: number, height: number, de
     }
   }
   return out;
-}
-
-/** PNG row filters with one byte per "pixel", as the spec says for sub-byte depths. */
-export function unfilterBpp1(filter: number, row: Uint8Array, prev: Uint8Array): void {
-  const n = row.length;
-  switch (filter) {
-    case 0:
-      return;
-    case 1:
-      for (let i = 1; i < n; i++) row[i] = (row[i]! + row[i - 1]!) & 255;
-      return;
-    case 2:
-      for (let i = 0; i < n; i++) row[i] = (row[i]! + prev[i]!) & 255;
-      return;
-    case 3:
-      for (let i = 0; i < n; i++) row[i] = (row[i]! + (((i > 0 ? row[i - 1]! : 0) + prev[i]!) >> 1)) & 255;
-      return;
-    case 4:
-      for (let i = 0; i < n; i++) {
-        const a = i > 0 ? row[i - 1]! : 0;
-        const b = prev[i]!;
-        const c = i > 0 ? prev[i - 1]! : 0;
-        const pa = Math.abs(b - c);
-        const pb = Math.abs(a - c);
-        const pc = Math.abs(a + b - 2 * c);
-        row[i] = (row[i]! + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 255;
-      }
-      return;
-    default:
-      throw corrupt('PNG', `unknown row filter type ${filter}`);
-  }
 }
 
 let crcTable: Int32Array | null = null;
