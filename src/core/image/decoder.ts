@@ -10,7 +10,8 @@ import { JpegTurboCodec, type JpegScale, jpegTurboDecodeBytes, scaledJpegSize } 
 import { applyOrientation } from './orient.ts';
 import { decodePng } from './png.ts';
 import { canStreamPng, decodePngForClip, streamedPngBytes } from './png-stream.ts';
-import { type ClipPreprocessConfig, assertResizable, resizeAndCenterCrop, resizeAndCenterCropOriented } from './preprocess.ts';
+import { type ClipPreprocessConfig, assertResizable, resizeAndCenterCrop } from './preprocess.ts';
+import { createStreamingCrop } from './resample-stream.ts';
 import type { ImageHeader, RgbImage } from './types.ts';
 import type { ImageCodecWasm } from './wasm-codec.ts';
 import { createWebpCodec, decodeWebp } from './webp.ts';
@@ -220,13 +221,11 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
   };
 
   /** Full-size upright RGB (the caller has checked the header and reserved the memory). */
-  const decodeWhole = async (bytes: Uint8Array, header: FormatHeader, need: number): Promise<RgbImage> => {
+  const decodeWhole = async (bytes: Uint8Array, header: FormatHeader, need: number, signal?: AbortSignal): Promise<RgbImage> => {
     const img = await guard(header, (): Promise<RgbImage> => {
       switch (header.format) {
         case 'jpeg':
-          return turbo
-            ? turbo.decode(bytes, header, 1, (v) => ({ ...v, data: v.data.slice() }), discardAfter(need))
-            : decodeJpeg(jpeg, bytes, header);
+          return turbo ? turboWhole(turbo, bytes, header, discardAfter(need), signal) : decodeJpeg(jpeg, bytes, header);
         case 'png':
           return decodePng(bytes, header);
         case 'webp':
@@ -238,23 +237,31 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
 
   type Cropped = Omit<ClipCrop, 'width' | 'height'>;
 
-  /** libjpeg-turbo: resized straight from the codec's memory, DCT-scaled at 1/`denom` (the caller has reserved the memory). */
-  const turboForClip = async (turboCodec: JpegTurboCodec, bytes: Uint8Array, header: JpegHeader, denom: JpegScale, need: number, config: ClipPreprocessConfig): Promise<Cropped> => {
+  /** libjpeg-turbo, row by row into the streaming resize + crop, DCT-scaled at 1/`denom` (the caller has reserved the memory). */
+  const turboForClip = async (turboCodec: JpegTurboCodec, bytes: Uint8Array, header: JpegHeader, denom: JpegScale, need: number, config: ClipPreprocessConfig, signal?: AbortSignal): Promise<Cropped> => {
     const t0 = performance.now();
-    let t1 = t0;
-    const crop = await guard(header, () =>
-      turboCodec.decode(
+    const size = scaledJpegSize(header.width, header.height, denom);
+    const crop = createStreamingCrop(size.width, size.height, header.orientation, config);
+    const stride = size.width * 3;
+    let resize = 0;
+    await guard(header, () =>
+      turboCodec.decodeRows(
         bytes,
         header,
         denom,
-        (view) => {
-          t1 = performance.now();
-          return resizeAndCenterCropOriented(view, header.orientation, config);
+        (rows, y, count) => {
+          const t = performance.now();
+          for (let i = 0; i < count; i++) if (crop.needsRow(y + i)) crop.pushRow(y + i, rows.subarray(i * stride, (i + 1) * stride));
+          resize += performance.now() - t;
         },
         discardAfter(need),
+        signal,
       ),
     );
-    return { crop, decode: denom === 1 ? 'exact' : `dct-1/${denom}`, ms: { decode: t1 - t0, resize: performance.now() - t1 } };
+    const t1 = performance.now();
+    const result = crop.finish();
+    resize += performance.now() - t1;
+    return { crop: result, decode: denom === 1 ? 'exact' : `dct-1/${denom}`, ms: { decode: t1 - t0 - resize, resize } };
   };
 
   /** Whole image, then resize + crop. */
@@ -275,7 +282,7 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
     if (header.format === 'jpeg' && turbo) {
       const denom = jpegScale(header, bytes.length, config);
       const need = jpegTurboDecodeBytes(header, bytes.length, denom);
-      return { need, run: () => turboForClip(turbo, bytes, header, denom, need, config) };
+      return { need, run: () => turboForClip(turbo, bytes, header, denom, need, config, signal) };
     }
     if (header.format === 'png' && canStreamPng(header)) {
       const run = async (): Promise<Cropped> => {
@@ -330,9 +337,17 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
       const header = checkedHeader(bytes);
       const need = estimateDecodeBytes(header, bytes.length, { jpegTurbo: turbo !== null, full: true });
       if (need > decodeBudgetBytes) throw overBudget(header, need, bytes.length, true);
-      return reserved(need, signal, () => (executor ? executor.decode(bytes, signal) : decodeWhole(bytes, header, need)));
+      return reserved(need, signal, () => (executor ? executor.decode(bytes, signal) : decodeWhole(bytes, header, need, signal)));
     },
   };
+}
+
+/** A JPEG decoded whole, row by row into one buffer (stored orientation). */
+async function turboWhole(codec: JpegTurboCodec, bytes: Uint8Array, header: JpegHeader, discard: boolean, signal?: AbortSignal): Promise<RgbImage> {
+  const data = new Uint8Array(header.width * header.height * 3);
+  const stride = header.width * 3;
+  await codec.decodeRows(bytes, header, 1, (rows, y) => data.set(rows, y * stride), discard, signal);
+  return { width: header.width, height: header.height, data };
 }
 
 /** Budgets up to this keep the JPEG codec instance between decodes (see keepCodec). */

@@ -10,8 +10,9 @@ export interface ImageCodecWasm {
   /** mozjpeg's decoder: `@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm`. */
   readonly jpeg?: () => Promise<WebAssembly.Module>;
   /**
-   * libjpeg-turbo (`@cwasm/jpeg-turbo/jpeg-turbo.wasm`): when given, JPEG is decoded with it
-   * instead of mozjpeg: resized straight from its wasm memory, with DCT-scaled decoding available
+   * libjpeg-turbo as this package builds it (`src/core/image/libjpeg-turbo.wasm`, from
+   * codecs/libjpeg-turbo/): when given, JPEG is decoded with it instead of mozjpeg, row by row
+   * into the resize (a baseline JPEG is never whole in memory), with DCT-scaled decoding available
    * (see ImageDecoderOptions.jpegScaling). Same pixels as mozjpeg and PIL when not scaled.
    */
   readonly jpegTurbo?: () => Promise<WebAssembly.Module>;
