@@ -1,12 +1,12 @@
 import { throwIfAborted } from '../abort.ts';
 import { ClipEdgeError, isClipEdgeError } from '../errors.ts';
 import { ByteBudget } from './byte-budget.ts';
-import { DEFAULT_MAX_JPEG_SCANS, DEFAULT_MAX_PIXELS_PER_BYTE, estimateDecodeBytes, type HeaderLimits, headerWithin, mb, tooLargeToDecode } from './decode-cost.ts';
+import { DEFAULT_MAX_JPEG_SCANS, DEFAULT_MAX_PIXELS_PER_BYTE, estimateDecodeBytes, jpegForClipBytes, type HeaderLimits, headerWithin, mb, tooLargeToDecode } from './decode-cost.ts';
 import { corrupt } from './errors.ts';
 import type { FormatHeader } from './header.ts';
 import type { JpegHeader } from './jpeg-header.ts';
 import { createJpegCodec, decodeJpeg } from './jpeg.ts';
-import { JpegTurboCodec, type JpegScale, jpegTurboDecodeBytes, scaledJpegSize } from './jpeg-turbo.ts';
+import { JpegTurboCodec, type JpegScale, scaledJpegSize } from './jpeg-turbo.ts';
 import { applyOrientation } from './orient.ts';
 import { decodePng } from './png.ts';
 import { canStreamPng, decodePngForClip, streamedPngBytes } from './png-stream.ts';
@@ -200,20 +200,21 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
 
   const overBudget = (header: FormatHeader, need: number, fileBytes: number, full: boolean, why = '') => tooLargeToDecode(header, need, fileBytes, full, decodeBudgetBytes, why);
 
-  /** Exact, or the least DCT scaling that fits the budget and keeps the shortest side ≥ the model's input. */
-  const jpegScale = (header: JpegHeader, fileBytes: number, config: ClipPreprocessConfig): JpegScale => {
-    const exact = jpegTurboDecodeBytes(header, fileBytes, 1);
-    if (exact <= decodeBudgetBytes) return 1;
+  /** Exact, or the least DCT scaling that fits the budget and keeps the shortest side ≥ the model's input; and the memory it needs. */
+  const jpegScale = (header: JpegHeader, fileBytes: number, config: ClipPreprocessConfig): { denom: JpegScale; need: number } => {
+    const needAt = (denom: JpegScale) => jpegForClipBytes(header, denom, config);
+    const exact = needAt(1);
+    if (exact <= decodeBudgetBytes) return { denom: 1, need: exact };
     if (!jpegScaling) throw overBudget(header, exact, fileBytes, false);
     for (const denom of [2, 4, 8] as const) {
       const s = scaledJpegSize(header.width, header.height, denom);
       if (Math.min(s.width, s.height) < config.shortestEdge) break;
-      if (jpegTurboDecodeBytes(header, fileBytes, denom) <= decodeBudgetBytes) return denom;
+      const need = needAt(denom);
+      if (need <= decodeBudgetBytes) return { denom, need };
     }
-    const least = jpegTurboDecodeBytes(header, fileBytes, 8);
     throw overBudget(
       header,
-      Math.max(least, Math.min(exact, decodeBudgetBytes + 1)),
+      Math.max(needAt(8), Math.min(exact, decodeBudgetBytes + 1)),
       fileBytes,
       false,
       header.coefficientBytes ? ` even scaled (a ${header.progressive ? 'progressive' : 'multi-scan'} JPEG keeps all its DCT coefficients: ${mb(header.coefficientBytes)})` : '',
@@ -280,8 +281,7 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
    */
   const planForClip = (bytes: Uint8Array, header: FormatHeader, config: ClipPreprocessConfig, signal?: AbortSignal): { need: number; run: () => Promise<Cropped> } => {
     if (header.format === 'jpeg' && turbo) {
-      const denom = jpegScale(header, bytes.length, config);
-      const need = jpegTurboDecodeBytes(header, bytes.length, denom);
+      const { denom, need } = jpegScale(header, bytes.length, config);
       return { need, run: () => turboForClip(turbo, bytes, header, denom, need, config, signal) };
     }
     if (header.format === 'png' && canStreamPng(header)) {
