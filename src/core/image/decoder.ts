@@ -178,10 +178,13 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
     return decodeBudgetBytes;
   };
   const memory = new ByteBudget(budgetNow);
+  const oneAtATime = typeof budgetOption === 'function';
   /** Reserves `need` bytes of the budget for `fn` (waiting for room, up to the signal), then releases them. */
   const reserved = async <T>(need: number, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> => {
     if (!budgeted) return fn();
-    const release = await memory.acquire(need, signal);
+    // A budget that follows the model (a memory-capped isolate, one thread): decodes take turns, as
+    // running them interleaved would gain no speed there and would hold every decode's state at once.
+    const release = await memory.acquire(oneAtATime ? Math.max(need, decodeBudgetBytes) : need, signal);
     try {
       throwIfAborted(signal);
       return await fn();
