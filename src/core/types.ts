@@ -24,6 +24,8 @@ export interface ImageDecodeOptions {
   jpegScaling?: boolean;
   /** Where checked, admitted decodes run (Node: a pool of worker threads); see ImageDecoderOptions.executor. @defaultValue the calling thread */
   executor?: DecodeExecutor;
+  /** Let the event loop run during a long streamed decode; see ImageDecoderOptions.yieldBetweenRows. @defaultValue true */
+  yieldBetweenRows?: boolean;
 }
 
 export interface ClipEdgeOptions {

@@ -77,6 +77,16 @@ export interface ImageDecoderOptions {
    * @defaultValue decodes in the calling thread
    */
   readonly executor?: DecodeExecutor;
+  /**
+   * Let the event loop run between batches of streamed rows (every ~2 MP), so that timers and an
+   * aborted request's signal reach a long decode running in the calling thread; an aborted decode
+   * then stops there. Workers turn it off: a request that resumes from another request's promise
+   * (a decode waiting for the budget, granted when the other one finishes) and then sets a timer
+   * is cancelled with the other request ("the Worker's code had hung") — and the platform bounds
+   * each request's CPU anyway.
+   * @defaultValue true
+   */
+  readonly yieldBetweenRows?: boolean;
 }
 
 /** Runs checked, admitted decodes somewhere (see ImageDecoderOptions.executor). */
@@ -137,6 +147,7 @@ interface ResolvedOptions {
   readonly maxJpegScans: number;
   readonly maxPixelsPerByte: number;
   readonly executor: DecodeExecutor | null;
+  readonly yieldBetweenRows: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -152,7 +163,7 @@ export function resolveImageDecoderOptions(o: ImageDecoderOptions = {}): Resolve
   }
   const maxJpegScans = positiveInteger('maxJpegScans', o.maxJpegScans, DEFAULT_MAX_JPEG_SCANS);
   const maxPixelsPerByte = positiveInteger('maxPixelsPerByte', o.maxPixelsPerByte, DEFAULT_MAX_PIXELS_PER_BYTE);
-  return { wasm: o.wasm ?? {}, maxPixels, decodeBudgetBytes, jpegScaling: o.jpegScaling ?? false, maxJpegScans, maxPixelsPerByte, executor: o.executor ?? null };
+  return { wasm: o.wasm ?? {}, maxPixels, decodeBudgetBytes, jpegScaling: o.jpegScaling ?? false, maxJpegScans, maxPixelsPerByte, executor: o.executor ?? null, yieldBetweenRows: o.yieldBetweenRows ?? true };
 }
 
 function positiveInteger(name: string, v: number | undefined, fallback: number): number {
@@ -168,7 +179,7 @@ function positiveInteger(name: string, v: number | undefined, fallback: number):
  * decode budget before any pixel is decoded.
  */
 export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder {
-  const { wasm, maxPixels, decodeBudgetBytes: budgetOption, jpegScaling, maxJpegScans, maxPixelsPerByte, executor } = resolveImageDecoderOptions(options);
+  const { wasm, maxPixels, decodeBudgetBytes: budgetOption, jpegScaling, maxJpegScans, maxPixelsPerByte, executor, yieldBetweenRows } = resolveImageDecoderOptions(options);
   const limits: HeaderLimits = { maxPixels, maxPixelsPerByte, maxJpegScans };
   const budgeted = budgetOption !== Infinity;
   /** The budget of the decode being planned (asked once per decode when it is a function). */
@@ -259,7 +270,7 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
           resize += performance.now() - t;
         },
         discardAfter(need),
-        signal,
+        yieldBetweenRows ? signal : null,
       ),
     );
     const t1 = performance.now();

@@ -83,10 +83,10 @@ export class JpegTurboCodec {
 
   /**
    * Decodes at scale 1/`denom`, handing `sink` the RGB rows top to bottom (stored orientation) a few
-   * at a time; yields to the event loop every ~2 MP and stops with the signal's reason when aborted.
-   * Returns the decoded size. `discard` drops the instance after.
+   * at a time; yields to the event loop every ~2 MP and stops with the signal's reason when aborted
+   * (`signal` null: never yields). Returns the decoded size. `discard` drops the instance after.
    */
-  async decodeRows(bytes: Uint8Array, header: JpegHeader, denom: JpegScale, sink: RowSink, discard: boolean, signal?: AbortSignal): Promise<{ width: number; height: number }> {
+  async decodeRows(bytes: Uint8Array, header: JpegHeader, denom: JpegScale, sink: RowSink, discard: boolean, signal?: AbortSignal | null): Promise<{ width: number; height: number }> {
     assertJpegComplete(bytes, header.scanOffset);
     const inst = await this.acquire();
     const e = inst.exports;
@@ -113,7 +113,7 @@ export class JpegTurboCodec {
         sink(new Uint8Array(e.memory.buffer, e.decoder_pixels(decoder), n * width * 3), y, n);
         y += n;
         sinceYield += n * width;
-        if (sinceYield >= PIXELS_PER_YIELD && y < height) {
+        if (sinceYield >= PIXELS_PER_YIELD && y < height && signal !== null) {
           sinceYield = 0;
           await yieldToEventLoop();
           throwIfAborted(signal);
