@@ -22,7 +22,7 @@ if (tsc.status !== 0) {
 }
 // The codec wasm this package builds (codecs/libjpeg-turbo) sits beside the image core, where the
 // runtime adapters find it relative to their own modules, in src/ and in dist/src/ alike.
-copyFileSync(path.join(ROOT, 'src/core/image/libjpeg-turbo.wasm'), path.join(DIST, 'src/core/image/libjpeg-turbo.wasm'));
+for (const wasm of ['libjpeg-turbo.wasm', 'libwebp.wasm']) copyFileSync(path.join(ROOT, 'src/core/image', wasm), path.join(DIST, 'src/core/image', wasm));
 // From src/ (no prebuilt page there) this builds with esbuild; dist/src/web-page/ is where
 // page-server/build.ts's PREBUILT_WEB_DIR points once emitted to dist/src/page-server/.
 const page = await buildWeb();

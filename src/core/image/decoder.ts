@@ -6,15 +6,16 @@ import { corrupt } from './errors.ts';
 import type { FormatHeader } from './header.ts';
 import type { JpegHeader } from './jpeg-header.ts';
 import { createJpegCodec, decodeJpeg } from './jpeg.ts';
-import { JpegTurboCodec, type JpegScale, scaledJpegSize } from './jpeg-turbo.ts';
+import { JpegTurboCodec, type JpegScale, type RowSink, scaledJpegSize } from './jpeg-turbo.ts';
 import { applyOrientation } from './orient.ts';
 import { decodePng } from './png.ts';
 import { canStreamPng, decodePngForClip, streamedPngBytes } from './png-stream.ts';
 import { type ClipPreprocessConfig, assertResizable, resizeAndCenterCrop } from './preprocess.ts';
-import { createStreamingCrop } from './resample-stream.ts';
-import type { ImageHeader, RgbImage } from './types.ts';
+import { createStreamingCrop, streamingCropBytes } from './resample-stream.ts';
+import type { ExifOrientation, ImageHeader, RgbImage } from './types.ts';
 import type { ImageCodecWasm } from './wasm-codec.ts';
 import { createWebpCodec, decodeWebp } from './webp.ts';
+import { WebpStreamCodec, webpStreamBytes } from './webp-stream.ts';
 
 export type { ImageCodecWasm } from './wasm-codec.ts';
 export { DEFAULT_MAX_JPEG_SCANS, DEFAULT_MAX_PIXELS_PER_BYTE, PIXELS_PER_BYTE_FLOOR, estimateDecodeBytes } from './decode-cost.ts';
@@ -211,6 +212,7 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
   const jpeg = createJpegCodec(wasm);
   const turbo = wasm.jpegTurbo ? new JpegTurboCodec(wasm.jpegTurbo) : null;
   const webp = createWebpCodec(wasm);
+  const webpStream = wasm.webpStream ? new WebpStreamCodec(wasm.webpStream) : null;
 
   const overBudget = (header: FormatHeader, need: number, fileBytes: number, full: boolean, why = '') => tooLargeToDecode(header, need, fileBytes, full, decodeBudgetBytes, why);
 
@@ -240,7 +242,7 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
     const img = await guard(header, (): Promise<RgbImage> => {
       switch (header.format) {
         case 'jpeg':
-          return turbo ? turboWhole(turbo, bytes, header, discardAfter(need), signal) : decodeJpeg(jpeg, bytes, header);
+          return turbo ? turboWhole(turbo, bytes, header, discardAfter(need), yieldBetweenRows ? signal : null) : decodeJpeg(jpeg, bytes, header);
         case 'png':
           return decodePng(bytes, header);
         case 'webp':
@@ -252,31 +254,35 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
 
   type Cropped = Omit<ClipCrop, 'width' | 'height'>;
 
-  /** libjpeg-turbo, row by row into the streaming resize + crop, DCT-scaled at 1/`denom` (the caller has reserved the memory). */
-  const turboForClip = async (turboCodec: JpegTurboCodec, bytes: Uint8Array, header: JpegHeader, denom: JpegScale, need: number, config: ClipPreprocessConfig, signal?: AbortSignal): Promise<Cropped> => {
+  /** A decoder's rows (stored orientation, top to bottom) through the streaming resize + crop, timing the two apart. */
+  const streamedForClip = async (
+    size: { width: number; height: number; orientation: ExifOrientation; format: FormatHeader['format'] },
+    config: ClipPreprocessConfig,
+    decodeRows: (sink: RowSink) => Promise<unknown>,
+    path: DecodePath = 'exact',
+  ): Promise<Cropped> => {
     const t0 = performance.now();
-    const size = scaledJpegSize(header.width, header.height, denom);
-    const crop = createStreamingCrop(size.width, size.height, header.orientation, config);
+    const crop = createStreamingCrop(size.width, size.height, size.orientation, config);
     const stride = size.width * 3;
     let resize = 0;
-    await guard(header, () =>
-      turboCodec.decodeRows(
-        bytes,
-        header,
-        denom,
-        (rows, y, count) => {
-          const t = performance.now();
-          for (let i = 0; i < count; i++) if (crop.needsRow(y + i)) crop.pushRow(y + i, rows.subarray(i * stride, (i + 1) * stride));
-          resize += performance.now() - t;
-        },
-        discardAfter(need),
-        yieldBetweenRows ? signal : null,
-      ),
+    await guard(size, () =>
+      decodeRows((rows, y, count) => {
+        const t = performance.now();
+        for (let i = 0; i < count; i++) if (crop.needsRow(y + i)) crop.pushRow(y + i, rows.subarray(i * stride, (i + 1) * stride));
+        resize += performance.now() - t;
+      }),
     );
     const t1 = performance.now();
     const result = crop.finish();
     resize += performance.now() - t1;
-    return { crop: result, decode: denom === 1 ? 'exact' : `dct-1/${denom}`, ms: { decode: t1 - t0 - resize, resize } };
+    return { crop: result, decode: path, ms: { decode: t1 - t0 - resize, resize } };
+  };
+
+  /** libjpeg-turbo, row by row into the streaming resize + crop, DCT-scaled at 1/`denom` (the caller has reserved the memory). */
+  const turboForClip = (turboCodec: JpegTurboCodec, bytes: Uint8Array, header: JpegHeader, denom: JpegScale, need: number, config: ClipPreprocessConfig, signal?: AbortSignal): Promise<Cropped> => {
+    const size = { ...scaledJpegSize(header.width, header.height, denom), orientation: header.orientation, format: header.format };
+    const path: DecodePath = denom === 1 ? 'exact' : `dct-1/${denom}`;
+    return streamedForClip(size, config, (sink) => turboCodec.decodeRows(bytes, header, denom, sink, discardAfter(need), yieldBetweenRows ? signal : null), path);
   };
 
   /** Whole image, then resize + crop. */
@@ -297,6 +303,10 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
     if (header.format === 'jpeg' && turbo) {
       const { denom, need } = jpegScale(header, bytes.length, config);
       return { need, run: () => turboForClip(turbo, bytes, header, denom, need, config, signal) };
+    }
+    if (header.format === 'webp' && webpStream && !header.lossless && !header.animated) {
+      const run = () => streamedForClip(header, config, (sink) => webpStream.decodeRows(bytes, header, sink, discardAfter(bytes.length)));
+      return { need: webpStreamBytes(header, bytes.length) + streamingCropBytes(header.width, header.orientation, config), run };
     }
     if (header.format === 'png' && canStreamPng(header)) {
       const run = async (): Promise<Cropped> => {
@@ -357,7 +367,7 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
 }
 
 /** A JPEG decoded whole, row by row into one buffer (stored orientation). */
-async function turboWhole(codec: JpegTurboCodec, bytes: Uint8Array, header: JpegHeader, discard: boolean, signal?: AbortSignal): Promise<RgbImage> {
+async function turboWhole(codec: JpegTurboCodec, bytes: Uint8Array, header: JpegHeader, discard: boolean, signal: AbortSignal | null | undefined): Promise<RgbImage> {
   const data = new Uint8Array(header.width * header.height * 3);
   const stride = header.width * 3;
   await codec.decodeRows(bytes, header, 1, (rows, y) => data.set(rows, y * stride), discard, signal);
@@ -371,7 +381,7 @@ const KEEP_CODEC_BUDGET_BYTES = 256 * MiB;
 const DISCARD_AFTER_BYTES = 16 * MiB;
 
 /** Whatever a codec throws on bad data (RangeError, TypeError, ...) is still bad data. */
-async function guard<T>(header: FormatHeader, fn: () => Promise<T>): Promise<T> {
+async function guard<T>(header: { format: FormatHeader['format'] }, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {

@@ -16,8 +16,14 @@ export interface ImageCodecWasm {
    * (see ImageDecoderOptions.jpegScaling). Same pixels as mozjpeg and PIL when not scaled.
    */
   readonly jpegTurbo?: () => Promise<WebAssembly.Module>;
-  /** libwebp's decoder: `@jsquash/webp/codec/dec/webp_dec.wasm`. */
+  /** libwebp's decoder: `@jsquash/webp/codec/dec/webp_dec.wasm` (whole images: lossless, animated-frame checks, decode()). */
   readonly webp?: () => Promise<WebAssembly.Module>;
+  /**
+   * libwebp's lossy decoder as this package builds it (`src/core/image/libwebp.wasm`, from
+   * codecs/libwebp/): when given, a lossy WebP goes to CLIP's crop row by row, never whole in
+   * memory. Same pixels as `webp` and PIL.
+   */
+  readonly webpStream?: () => Promise<WebAssembly.Module>;
 }
 
 /** What the jsquash decoders return: RGBA, 4 bytes per pixel (a copy, not a view of wasm memory). */

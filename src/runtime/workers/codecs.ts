@@ -1,4 +1,5 @@
 import jpegTurboWasm from '../../core/image/libjpeg-turbo.wasm';
+import webpStreamWasm from '../../core/image/libwebp.wasm';
 import webpWasm from '@jsquash/webp/codec/dec/webp_dec.wasm';
 import type { ImageCodecWasm } from '../../core/image/wasm-codec.ts';
 
@@ -10,4 +11,5 @@ import type { ImageCodecWasm } from '../../core/image/wasm-codec.ts';
 export const workersImageCodecs = (): ImageCodecWasm => ({
   jpegTurbo: async () => jpegTurboWasm,
   webp: async () => webpWasm,
+  webpStream: async () => webpStreamWasm,
 });
