@@ -75,5 +75,5 @@ export function createImageEmbedder(o: ImageEmbedderOptions): ImageEmbedder {
       inferenceMs: performance.now() - t2,
     };
   };
-  return Object.assign(embed, { codecMemoryBytes: () => decoder.jpegCodecMemoryBytes(), warmup: () => decoder.warmup(), close: () => decoder.close() });
+  return Object.assign(embed, { codecMemoryBytes: () => decoder.codecMemoryBytes(), warmup: () => decoder.warmup(), close: () => decoder.close() });
 }

@@ -186,7 +186,7 @@ export interface ClipEdge {
   labelSet(name: string): Promise<LabelSet>;
   labelSetNames(): Promise<string[]>;
   status(): ClipEdgeStatus;
-  /** Wasm memory of the image decoder's JPEG codec (bytes; under a decode budget its high-water mark, the instance being kept). */
+  /** Wasm memory of the image decoder's streaming codecs, JPEG and lossy WebP (bytes; under a decode budget their high-water marks, the instances being kept). */
   codecMemoryBytes(): number;
   /** Creates the sessions now instead of on the first request (`{ text: false }`: the vision tower only). */
   warmup(options?: { text?: boolean }): Promise<void>;

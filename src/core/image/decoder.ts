@@ -132,6 +132,8 @@ export interface ImageDecoder {
   decodeForClip(bytes: Uint8Array | ArrayBuffer, config: ClipPreprocessConfig, signal?: AbortSignal): Promise<ClipCrop>;
   /** Wasm memory (bytes) of the JPEG codec instance after its last decode (0 before any). */
   jpegCodecMemoryBytes(): number;
+  /** Wasm memory (bytes) of the streaming codecs' instances after their last decodes: JPEG plus lossy WebP (0 before any). */
+  codecMemoryBytes(): number;
   /** Decode memory reserved now by decodes at work, and how many wait for room (see decodeBudgetBytes). */
   memory(): { reservedBytes: number; waiting: number };
   /** Readies the executor (e.g. starts decode threads) so that the first image does not pay for it. */
@@ -329,6 +331,8 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
     },
 
     jpegCodecMemoryBytes: () => turbo?.lastMemoryBytes ?? jpeg.lastMemoryBytes,
+
+    codecMemoryBytes: () => (turbo?.lastMemoryBytes ?? jpeg.lastMemoryBytes) + (webpStream?.lastMemoryBytes ?? 0),
 
     memory: () => ({ reservedBytes: memory.inUse, waiting: memory.queued }),
 
