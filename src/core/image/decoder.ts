@@ -307,8 +307,12 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
       return { need, run: () => turboForClip(turbo, bytes, header, denom, need, config, signal) };
     }
     if (header.format === 'webp' && webpStream && !header.lossless && !header.animated) {
-      const run = () => streamedForClip(header, config, (sink) => webpStream.decodeRows(bytes, header, sink, discardAfter(bytes.length)));
-      return { need: webpStreamBytes(header, bytes.length) + streamingCropBytes(header.width, header.orientation, config), run };
+      // Its wasm memory holds the file, so a kept instance would hold the largest file seen; under a
+      // memory-capped budget it is dropped after each decode (measured: a kept 4 MB instance beside
+      // four 12 MP JPEGs at once), and a fresh one from the compiled module costs ~1 ms.
+      const need = webpStreamBytes(header, bytes.length) + streamingCropBytes(header.width, header.orientation, config);
+      const run = () => streamedForClip(header, config, (sink) => webpStream.decodeRows(bytes, header, sink, keepCodec || discardAfter(need)));
+      return { need, run };
     }
     if (header.format === 'png' && canStreamPng(header)) {
       const run = async (): Promise<Cropped> => {
