@@ -15,8 +15,10 @@
 //      the Worker computes, so it cannot time itself);
 //      A run in which no batch finishes for `--stall` s (a local workerd fault, see waitFor) is
 //      started again, at most three runs, and counted in the report.
-//   3. baseline in the same run: Node embeds the same photos one after another with
-//      onnxruntime-web WASM, one thread, in place (what the Worker runs) → the ratio.
+//   3. baselines in the same run: Node embeds the same photos one after another with
+//      onnxruntime-web WASM, one thread, in place (what the Worker runs) → the images/s ratio; and
+//      on the `.onnx` with pre-packing on (onnxruntime-web's default) → CPU per image of workerd ÷
+//      Node's (issue 28's figure). Node's CPU is this process's (decode threads included).
 // Appends a row to bench/results/workers-queue.json (one per model × batch size) and rewrites
 // bench/results/workers-queue.md from all rows.
 import { request } from 'node:http';
@@ -178,6 +180,11 @@ interface Row {
   batchMs: number[];
   /** Runs before this one that stalled in local workerd (see waitFor). */
   stalledRuns: number;
+  /** CPU s per image of Node in place, and of Node on the `.onnx` with pre-packing on (rows from before issue 28 lack them). */
+  nodeCpuSecondsPerImage?: number;
+  nodePrepackedCpuSecondsPerImage?: number;
+  /** workerd's CPU per image ÷ Node pre-packed's: the issue-28 figure (target ≤ 1.05). */
+  cpuRatioToPrepacked?: number;
 }
 
 /** Each photo resized (Lanczos) to about `mp` megapixels at its aspect ratio, baseline JPEG q90 4:2:0: what a phone uploads. */
@@ -192,12 +199,24 @@ async function upscale(photos: Uint8Array[], mp: number): Promise<Uint8Array[]> 
   }));
 }
 
-async function node(photos: Uint8Array[]): Promise<number> {
-  const clip = await createNodeClipEdge({ model: MODEL, text: false, visionVariant: 'int8', backends: [wasmBackend({ inPlace: true, threads: 1 })] });
-  await clip.embedImage(photos[0]!);
-  const t = performance.now();
-  for (const p of photos) await clip.embedImage(p);
-  return photos.length / ((performance.now() - t) / 1000);
+/**
+ * Node embeds the photos one after another (onnxruntime-web WASM, one thread): images/s and CPU
+ * seconds per image of this process (decode threads included). `inPlace`: the `.ort` in place,
+ * pre-packing off, as the Worker; otherwise the `.onnx` copied with ORT's default pre-packing on.
+ */
+async function node(photos: Uint8Array[], inPlace: boolean): Promise<{ imagesPerSecond: number; cpuSecondsPerImage: number }> {
+  const clip = await createNodeClipEdge({ model: MODEL, text: false, visionVariant: 'int8', backends: [wasmBackend({ inPlace, threads: 1 })] });
+  try {
+    // Warm-up: a few images, so that V8 has tiered up ORT's hot wasm functions (see NODE_BENCH_FLAGS).
+    for (const p of photos.slice(0, 3)) await clip.embedImage(p);
+    const t = performance.now();
+    const c = process.cpuUsage();
+    for (const p of photos) await clip.embedImage(p);
+    const cpu = process.cpuUsage(c);
+    return { imagesPerSecond: photos.length / ((performance.now() - t) / 1000), cpuSecondsPerImage: (cpu.user + cpu.system) / 1e6 / photos.length };
+  } finally {
+    await clip.close();
+  }
 }
 
 /** One run in a fresh workerd: model and photos into R2, a one-image warm-up, then the timed batches. */
@@ -265,9 +284,14 @@ async function main(): Promise<void> {
     }
   }
   row.stalledRuns = stalled;
-  console.error('Node baseline: onnxruntime-web WASM, 1 thread, in place, one image after another');
-  row.nodeImagesPerSecond = await node(photos);
+  console.error('Node baselines: onnxruntime-web WASM, 1 thread, one image after another: in place, then the .onnx pre-packed');
+  const inPlace = await node(photos, true);
+  const prepacked = await node(photos, false);
+  row.nodeImagesPerSecond = inPlace.imagesPerSecond;
   row.ratio = row.imagesPerSecond / row.nodeImagesPerSecond;
+  row.nodeCpuSecondsPerImage = inPlace.cpuSecondsPerImage;
+  row.nodePrepackedCpuSecondsPerImage = prepacked.cpuSecondsPerImage;
+  row.cpuRatioToPrepacked = row.cpuSecondsPerImage / prepacked.cpuSecondsPerImage;
   report(row);
 }
 
@@ -283,12 +307,14 @@ function report(row: Row): void {
     'Worker bundled by `wrangler deploy --dry-run`), images in local R2, keys on a local Queue; local Queues deliver one batch at a',
     'time, so this is one consumer. Timed: all images enqueued at once → all in the index (after a one-image warm-up that loads the',
     'model). CPU: the workerd process (/proc), including local R2 and Queues.',
-    'Baseline, same run: Node, onnxruntime-web WASM, one thread, in place, one image after another. "Stalled runs before": runs in',
+    'Baselines, same run: Node, onnxruntime-web WASM, one thread, one image after another, in place (images/s, ratio) and on the',
+    '`.onnx` copied with pre-packing on (CPU s / image of the Node process; "CPU ÷ Node pre-packed" = workerd\'s CPU per image ÷ that).',
+    'Node decodes exactly (mozjpeg), the Worker DCT-scales large JPEGs to its decode budget. "Stalled runs before": runs in',
     'which local workerd left a batch unfinished after the consumer had returned (see waitFor in the script); the row is the next run.',
     '',
-    '| model | batch | images | photos | warm-up s | images/s | CPU s / image | s per batch (Miniflare) | Node WASM images/s | ratio | batches delivered | stalled runs before |',
-    '|---|---:|---:|---|---:|---:|---:|---|---:|---:|---|---:|',
-    ...rows.map((r) => `| ${r.model} | ${r.batch} | ${r.images} | ${r.photos.replace(/ \(\.\.\/shared[^)]*\)/, '')} | ${f(r.coldSeconds)} | ${f(r.imagesPerSecond, 2)} | ${f(r.cpuSecondsPerImage, 3)} | ${(r.batchMs ?? []).map((ms) => f(ms / 1000)).join(', ')} | ${f(r.nodeImagesPerSecond, 2)} | ${f(r.ratio, 2)}× | ${r.deliveries.join(', ')} | ${r.stalledRuns ?? 0} |`),
+    '| model | batch | images | photos | warm-up s | images/s | CPU s / image | s per batch (Miniflare) | Node WASM images/s | ratio | Node CPU s / image: in place, pre-packed | CPU ÷ Node pre-packed | batches delivered | stalled runs before |',
+    '|---|---:|---:|---|---:|---:|---:|---|---:|---:|---|---:|---|---:|',
+    ...rows.map((r) => `| ${r.model} | ${r.batch} | ${r.images} | ${r.photos.replace(/ \(\.\.\/shared[^)]*\)/, '')} | ${f(r.coldSeconds)} | ${f(r.imagesPerSecond, 2)} | ${f(r.cpuSecondsPerImage, 3)} | ${(r.batchMs ?? []).map((ms) => f(ms / 1000)).join(', ')} | ${f(r.nodeImagesPerSecond, 2)} | ${f(r.ratio, 2)}× | ${r.nodePrepackedCpuSecondsPerImage ? `${f(r.nodeCpuSecondsPerImage!, 3)}, ${f(r.nodePrepackedCpuSecondsPerImage, 3)}` : '—'} | ${r.cpuRatioToPrepacked ? `${f(r.cpuRatioToPrepacked, 2)}×` : '—'} | ${r.deliveries.join(', ')} | ${r.stalledRuns ?? 0} |`),
     '',
   ].join('\n');
   writeFileSync(`${RESULTS}.json`, `${JSON.stringify({ rows }, null, 1)}\n`);
