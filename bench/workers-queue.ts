@@ -335,7 +335,7 @@ async function main(): Promise<void> {
 
 function report(row: Row): void {
   const prev = existsSync(`${RESULTS}.json`) ? (JSON.parse(readFileSync(`${RESULTS}.json`, 'utf8')) as { rows: Row[] }).rows : [];
-  const rows = [...prev.filter((r) => r.model !== row.model || r.batch !== row.batch || r.photos !== row.photos || (r.via ?? 'queue') !== row.via), row].sort((a, b) => a.model.localeCompare(b.model) || a.photos.localeCompare(b.photos) || a.batch - b.batch);
+  const rows = [...prev.filter((r) => r.model !== row.model || r.batch !== row.batch || r.photos !== row.photos || (r.via ?? 'queue') !== row.via || r.warmupRequests !== row.warmupRequests), row].sort((a, b) => a.model.localeCompare(b.model) || a.photos.localeCompare(b.photos) || a.batch - b.batch);
   const f = (x: number, d = 1) => x.toFixed(d);
   const md = [
     '# One index-queue consumer inside workerd',
