@@ -124,14 +124,15 @@ const cpuMs = (since: NodeJS.CpuUsage) => {
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 
-/** Two warm-up runs each, then `RUNS` rounds, every session once a round. */
+/** Two warm-up runs each, then `RUNS` rounds, every session once a round (order alternating). */
 async function interleave(all: Timed[], feeds: Record<string, ort.Tensor>, output: string): Promise<void> {
   for (const t of all) {
     t.out = (await t.session.run(feeds))[output]!.data as Float32Array;
     await t.session.run(feeds);
   }
   for (let r = 0; r < RUNS; r++) {
-    for (const t of all) {
+    // Every other round in reverse order, so that no session always runs right after the same one.
+    for (const t of r % 2 ? [...all].reverse() : all) {
       const c = process.cpuUsage();
       await t.session.run(feeds);
       t.cpuMs.push(cpuMs(c));
@@ -214,7 +215,7 @@ function report(layerRows: LayerRow[], modelRows: ModelRow[]): void {
     '',
     `\`npm run bench:prepack -- --model ${path.relative(ROOT, MODEL)} --runs ${RUNS}\` (bench/prepack.ts) on ${hostname()} (${cpus().length} × ${cpuModel()}),`,
     `Node ${process.versions.node} --no-liftoff, onnxruntime-web ${ort.env.versions.web} WASM, 1 thread, ${new Date().toISOString().slice(0, 10)}.`,
-    'CPU time of the process per run (median of the rounds; every session of a part loaded first and run once a round, interleaved).',
+    'CPU time of the process per run (median of the rounds; every session of a part loaded first and run once a round, interleaved, the order reversed every other round).',
     '',
     `## Layers: ${LAYERS} × MLP ${D}↔${H}, [1, 50, ${D}] (one image's tokens)`,
     '',
