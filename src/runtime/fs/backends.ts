@@ -12,7 +12,7 @@ export interface NodeBackendOptions {
    * Load ORT-format variants (`clip-edge quantize --ort`) in place: the weights stay in the model
    * bytes, ~1.0× the file in wasm memory instead of ~2.2×, with pre-packing off. That costs int8
    * variants nothing (onnxruntime-web's WASM build never pre-packs MatMulInteger weights), float32
-   * MatMuls ~1.3× (bench/results/prepack.md). For memory-bound hosts; the WASM backend only. @defaultValue false
+   * MatMuls up to ~1.3× (bench/results/workers-prepacking.md). For memory-bound hosts; the WASM backend only. @defaultValue false
    */
   inPlace?: boolean;
 }
