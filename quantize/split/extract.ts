@@ -26,7 +26,6 @@ const floatInput = (name: string, like: ValueInfoProto | undefined): ValueInfoPr
 export function extractParts(model: ModelProto, cuts: readonly Cut[], where: string): TowerPart[] {
   const graph = new Graph(model);
   const free = constantNodes(graph);
-  const inits = graph.initializerMap();
   const valueInfo = new Map(graph.proto.value_info.map((v) => [v.name ?? '', v]));
   const producer = new Map<string, number>();
   graph.nodes.forEach((n, i) => n.output.forEach((o) => producer.set(o, i)));
@@ -53,17 +52,20 @@ export function extractParts(model: ModelProto, cuts: readonly Cut[], where: str
       graph: {
         ...graph.proto,
         name: `${graph.proto.name ?? 'tower'}_part${k + 1}of${cuts.length + 1}`,
-        node: nodes.map((n) => structuredClone(n)),
+        // Nodes and initializers are shared with the whole graph, not copied (a Constant's tensor is a
+        // view into the file's bytes: structuredClone would copy the whole file per node): parts are
+        // encoded one at a time and never edited.
+        node: nodes,
         initializer: graph.initializers.filter((t) => read.has(t.name ?? '')),
         input: input === undefined ? graph.realInputs().map((v) => structuredClone(v)) : [floatInput(input, valueInfo.get(input))],
         output: output === undefined ? graph.outputs.map((v) => structuredClone(v)) : [floatInput(output, valueInfo.get(output))],
         value_info: graph.proto.value_info.filter((v) => read.has(v.name ?? '') && v.name !== input && v.name !== output),
       },
     };
-    // Initializers are shared, not copied: the parts are encoded one at a time and never edited.
-    part.graph!.initializer = part.graph!.initializer.map((t) => inits.get(t.name ?? '') ?? t);
     checkGraph(new Graph(part), `${where} part ${k + 1} of ${cuts.length + 1}`);
-    const blocks = [...new Set(nodes.map((n) => blockOf(n)).filter((b) => b !== undefined))];
+    const blocks = [...new Set(nodes.filter((n) => n.op_type !== 'Constant').map((n) => blockOf(n)).filter((b) => b !== undefined))].sort(
+      (a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()),
+    );
     return {
       index: k,
       model: part,
