@@ -110,25 +110,38 @@ export function findCuts(graph: Graph, where: string): Cut[] {
 export const totalWeightBytes = (graph: Graph): number => nodeWeightBytes(graph, constantNodes(graph)).reduce((a, b) => a + b, 0);
 
 /**
- * Picks `parts - 1` cuts, preferring block boundaries (a cut whose next node starts a new block),
- * so that the parts' weights are as even as they can be: each cut is the candidate nearest to
- * k/parts of the total weight, never before the previous one.
+ * Picks `parts - 1` cuts, at block boundaries when there are enough of them, so that the heaviest
+ * part (in weight bytes) is as light as it can be: an exact search over the candidates (a few dozen
+ * boundaries, so the O(parts · candidates²) table is small).
  */
 export function chooseCuts(cuts: readonly Cut[], totalBytes: number, parts: number): Cut[] {
   if (parts < 2) return [];
   const atBlocks = cuts.filter((c) => c.boundary);
   const pool = atBlocks.length >= parts - 1 ? atBlocks : cuts;
   if (pool.length < parts - 1) throw new ClipEdgeError('BAD_INPUT', `the tower has ${pool.length + 1} parts at most (${pool.length} cut points), ${parts} asked`);
-  const chosen: Cut[] = [];
-  let from = 0;
-  for (let k = 1; k < parts; k++) {
-    const target = (totalBytes * k) / parts;
-    // Leave enough candidates for the cuts still to choose.
-    const last = pool.length - (parts - 1 - k) - 1;
-    let best = from;
-    for (let j = from; j <= last; j++) if (Math.abs(pool[j]!.weightBytesBefore - target) < Math.abs(pool[best]!.weightBytesBefore - target)) best = j;
-    chosen.push(pool[best]!);
-    from = best + 1;
+  // Positions 0..m: 0 = the start, j = after pool[j-1], m+1 = the end.
+  const at = [0, ...pool.map((c) => c.weightBytesBefore), totalBytes];
+  const m = pool.length;
+  // best[k][j]: the lightest heaviest part when k parts cover the tower up to position j (j ≤ m).
+  const best: number[][] = Array.from({ length: parts }, () => new Array<number>(m + 2).fill(Infinity));
+  const from: number[][] = Array.from({ length: parts }, () => new Array<number>(m + 2).fill(-1));
+  for (let j = 1; j <= m; j++) best[1]![j] = at[j]!;
+  for (let k = 2; k < parts; k++) {
+    for (let j = k; j <= m; j++) {
+      for (let i = k - 1; i < j; i++) {
+        const v = Math.max(best[k - 1]![i]!, at[j]! - at[i]!);
+        if (v < best[k]![j]!) [best[k]![j], from[k]![j]] = [v, i];
+      }
+    }
   }
-  return chosen;
+  // The last part runs from the last cut to the end.
+  let last = -1;
+  let bestMax = Infinity;
+  for (let j = parts - 1; j <= m; j++) {
+    const v = Math.max(best[parts - 1]![j]!, totalBytes - at[j]!);
+    if (v < bestMax) [bestMax, last] = [v, j];
+  }
+  const chosen: number[] = [last];
+  for (let k = parts - 1; k >= 2; k--) chosen.unshift(from[k]![chosen[0]!]!);
+  return chosen.map((j) => pool[j - 1]!);
 }
