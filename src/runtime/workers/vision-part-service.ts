@@ -60,7 +60,9 @@ async function forward(next: VisionPartService | undefined, request: VisionPartR
  * output goes on to NEXT_PART, or back as the embedding when this is the last part. A caller that
  * serves another manifest, variant or part number is refused.
  */
-export async function createVisionPartService(env: WorkersEnv): Promise<VisionPartService & { info(): Promise<VisionPartInfo> }> {
+export async function createVisionPartService(
+  env: WorkersEnv,
+): Promise<VisionPartService & { info(): Promise<VisionPartInfo>; load(): Promise<void>; runLocal(data: Float32Array, dims: number[]): Promise<{ data: Float32Array; dims: number[] }> }> {
   const cfg = workersConfig(env);
   const part = partNumberOf(env);
   const timeoutMs = visionTimeoutMs(env);
@@ -74,6 +76,16 @@ export async function createVisionPartService(env: WorkersEnv): Promise<VisionPa
   let loaded = false;
   const last = part === parts.length;
   return {
+    /** Loads the part now instead of on the first call. */
+    load: async () => {
+      await runner.load();
+    },
+    /** This part alone, without passing the result on (`npm run workers:memory -- --parts` measures each part in its own isolate). */
+    runLocal: async (data, dims) => {
+      const out = await runner.run(data, dims);
+      loaded = true;
+      return out;
+    },
     info: async () => ({ manifestSha256: manifest, variant, part, parts: parts.length, file: (runner.inPlace ? entry.ort! : entry).file, inPlace: runner.inPlace, loaded, ortWasmBytes: ortWasmMemoryBytes() ?? 0 }),
     async runPart(request) {
       const bad = checkPartRequest(request);
