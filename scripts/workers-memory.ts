@@ -24,6 +24,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,8 +43,16 @@ const { values: args } = parseArgs({
 const MODEL = path.resolve(ROOT, args.model ?? process.env.CLIP_EDGE_MODEL_DIR ?? 'models/tiny-clip');
 const MODEL_ID = path.basename(MODEL);
 const CACHE = path.join(ROOT, '.cache/workers-memory');
-const PORT = 8799;
-const INSPECTOR = 9239;
+/** A port the OS just handed out and released: fixed ports collided with another workers:memory run on the same machine (its requests then reached the other run's Worker). */
+const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+const PORT = Number(process.env.CLIP_EDGE_MEMORY_PORT) || (await freePort());
+const INSPECTOR = Number(process.env.CLIP_EDGE_MEMORY_INSPECTOR_PORT) || (await freePort());
 const MB = 1024 * 1024;
 const LABEL_SET = process.env.CLIP_EDGE_LABEL_SET ?? 'cifar10';
 
@@ -78,7 +87,7 @@ async function photo(width: number, height: number, progressive: boolean): Promi
 async function startDev(): Promise<{ proc: ChildProcess; stop: () => Promise<void> }> {
   const proc = spawn(
     process.execPath,
-    [path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev', 'scripts/workers-memory-worker.ts', '--local', '--port', String(PORT),
+    [path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev', 'scripts/workers-memory-worker.ts', '--local', '--ip', '127.0.0.1', '--port', String(PORT),
       '--inspector-port', String(INSPECTOR), '--persist-to', path.join(CACHE, 'state'), '--log-level', 'warn'],
     { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
