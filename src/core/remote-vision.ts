@@ -86,8 +86,12 @@ export function createRemoteVision(o: RemoteVisionOptions): VisionTower {
     },
     inPlace: false,
     remote: { parts: o.parts },
-    // Nothing to load here: each part Worker loads its own part on its first call.
-    load: async () => undefined,
+    // Each part Worker loads its own part; warm() has them all load at once (a failure shows on the first run instead).
+    load: async () => {
+      if (!o.service.warm) return;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([o.service.warm(), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]).catch(() => undefined).finally(() => clearTimeout(timer));
+    },
     run: async (items, signal) => {
       const out: Float32Array[] = [];
       for (const x of items) out.push(await one(x, signal));

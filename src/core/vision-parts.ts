@@ -32,6 +32,11 @@ export type VisionPartReply =
 /** What a part Worker offers over RPC (`entrypoint = "VisionPart"`). */
 export interface VisionPartService {
   runPart(request: VisionPartRequest): Promise<VisionPartReply>;
+  /**
+   * Loads this part and, at the same time, asks the next one to load: the chain's cold start is then
+   * its slowest part's load, not the sum of them. Resolves with the parts loaded (this one and those after it).
+   */
+  warm?(): Promise<number>;
 }
 
 export interface VisionPartEntry {

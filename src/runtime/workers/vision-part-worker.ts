@@ -38,6 +38,13 @@ export class VisionPart extends WorkerEntrypoint<WorkersEnv> {
     }
   }
 
+  /** Loads this part while the next part loads too (the vision Worker calls it before its first image). */
+  async warm(): Promise<number> {
+    const next = this.env.NEXT_PART?.warm?.() ?? Promise.resolve(0);
+    const [, after] = await Promise.all([(await serviceOf(this.env)).load(), next]);
+    return 1 + after;
+  }
+
   /** Which part of which model this Worker serves, and its isolate's ORT memory. */
   async info(): Promise<VisionPartInfo & { calls: number }> {
     return { ...(await (await serviceOf(this.env)).info()), calls };
