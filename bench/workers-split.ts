@@ -109,9 +109,10 @@ async function main(): Promise<number> {
       const cpu0 = workerdCpuSeconds();
       const t0 = performance.now();
       const r = await fetch(`${dev.url}/v1/embed/image`, { method: 'POST', body: p as Uint8Array<ArrayBuffer>, headers: { 'content-type': 'image/jpeg' }, signal: AbortSignal.timeout(600_000) });
-      const j = (await r.json()) as { embedding: number[]; image: { decode: string }; error?: unknown };
+      const text = await r.text();
       const ms = performance.now() - t0;
-      if (!r.ok) throw new Error(`${r.status} ${JSON.stringify(j.error)}`);
+      if (!r.ok || !text.startsWith('{')) throw new Error(`${r.status} after ${ms.toFixed(0)} ms: ${text.slice(0, 500)}`);
+      const j = JSON.parse(text) as { embedding: number[]; image: { decode: string } };
       return { j, ms, cpuMs: (workerdCpuSeconds() - cpu0) * 1000 };
     };
     // The first request: every part Worker streams, hashes and loads its part (one after another, as the chain reaches it).
