@@ -8,9 +8,11 @@ import { createWorkersClipEdge } from '../src/runtime/workers/create.ts';
 import { WORKERS_DEFAULT_BODY_MEMORY_MB, decodeBudgetFromModel } from '../src/runtime/workers/limits.ts';
 import { ortWasmMemoryBytes, workersWasmBackend } from '../src/runtime/workers/ort.ts';
 import { createTextService } from '../src/runtime/workers/text-service.ts';
+import { createVisionPartService } from '../src/runtime/workers/vision-part-service.ts';
 
 let clip: ClipEdge | undefined;
 let text: Awaited<ReturnType<typeof createTextService>> | undefined;
+let part: Awaited<ReturnType<typeof createVisionPartService>> | undefined;
 let fixedBudgetMb = 0;
 const memory = () => ({
   ortWasm: ortWasmMemoryBytes() ?? 0,
@@ -58,6 +60,21 @@ export default {
         const r = await text.embedTexts(['a photo of a dog.'], about);
         if (!r.ok) throw new Error(r.message);
         return Response.json({ ortWasm: ortWasmMemoryBytes() ?? 0, variant: about.variant, inPlace: about.inPlace, loadMs: performance.now() - t0 });
+      }
+      if (url.pathname === '/load-part') {
+        // A part Worker's own service (src/runtime/workers/vision-part-worker.ts), its part loaded; not bound to the next part.
+        const t0 = performance.now();
+        part = await createVisionPartService({ ...env, CLIP_EDGE_MODEL: q('model'), CLIP_EDGE_VARIANT: q('variant') || 'auto', CLIP_EDGE_VISION_PART: q('part'), CLIP_EDGE_IN_PLACE: 'true', NEXT_PART: undefined });
+        await part.load();
+        const about = await part.info();
+        return Response.json({ ...about, loadMs: performance.now() - t0 });
+      }
+      if (url.pathname === '/run-part') {
+        // This part on the activations sent (float32, little-endian, dims in the query); its output comes back the same way.
+        const dims = q('dims').split(',').map(Number);
+        const out = await part!.runLocal(new Float32Array(await request.arrayBuffer()), dims);
+        const about = await part!.info();
+        return new Response(new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength), { headers: { 'x-dims': out.dims.join(','), 'x-ort-wasm': String(about.ortWasmBytes), 'x-loaded': String(about.loaded) } });
       }
       if (url.pathname === '/embed-texts') {
         const r = await text!.embedTexts((await request.json()) as string[], await text!.info());

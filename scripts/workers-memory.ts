@@ -1,5 +1,6 @@
 // npm run workers:memory [-- --model models/vit-b-32-random --variants int8,q4 --text no --in-place yes|no --budget 48] —
 // (`-- --text-worker [--model DIR --variants int8 --in-place yes|no]`: the text Worker instead, see measureTextWorker)
+// (`-- --parts [--model DIR --variant int8]`: each part Worker of a vision tower split across Workers, see measureParts)
 // measures, inside workerd (`wrangler dev --local`), the memory of each configuration of a model
 // (vision variant × text tower × loaded in place from its ORT-format file or copied from the .onnx)
 // after loading and at the peak of a request with 1 and 4 MP photos, 12 MP ones (baseline and
@@ -23,6 +24,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { createServer } from 'node:net';
 import { crc32, deflateSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -31,16 +33,27 @@ import { readModelInfo } from '../src/core/model/info.ts';
 import { fsModelSource } from '../src/runtime/fs/fs-source.ts';
 import { type MemoryRow, type MemoryTable, WORKERS_MEMORY_LIMIT, estimatePeak, memoryMarkdown } from './workers-budget.ts';
 import { resolveTextVariant, uploadPlan } from './workers-plan.ts';
+import { splitVariantOf, visionPartsOf } from '../src/core/vision-parts.ts';
+import { WORKERS_VARIANT_ORDER } from '../src/runtime/workers/variants.ts';
+import type { Precision } from '../src/core/precision.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const { values: args } = parseArgs({
-  options: { model: { type: 'string' }, variants: { type: 'string' }, text: { type: 'string' }, 'in-place': { type: 'string' }, budget: { type: 'string' }, 'text-worker': { type: 'boolean' }, 'run-batch': { type: 'string' } },
+  options: { model: { type: 'string' }, variants: { type: 'string' }, text: { type: 'string' }, 'in-place': { type: 'string' }, budget: { type: 'string' }, 'text-worker': { type: 'boolean' }, 'run-batch': { type: 'string' }, parts: { type: 'boolean' }, variant: { type: 'string' } },
 });
 const MODEL = path.resolve(ROOT, args.model ?? process.env.CLIP_EDGE_MODEL_DIR ?? 'models/tiny-clip');
 const MODEL_ID = path.basename(MODEL);
 const CACHE = path.join(ROOT, '.cache/workers-memory');
-const PORT = 8799;
-const INSPECTOR = 9239;
+/** A port the OS just handed out and released: fixed ports collided with another workers:memory run on the same machine (its requests then reached the other run's Worker). */
+const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+const PORT = Number(process.env.CLIP_EDGE_MEMORY_PORT) || (await freePort());
+const INSPECTOR = Number(process.env.CLIP_EDGE_MEMORY_INSPECTOR_PORT) || (await freePort());
 const MB = 1024 * 1024;
 const LABEL_SET = process.env.CLIP_EDGE_LABEL_SET ?? 'cifar10';
 
@@ -107,7 +120,7 @@ async function photo(width: number, height: number, kind: PhotoKind): Promise<Ui
 async function startDev(): Promise<{ proc: ChildProcess; stop: () => Promise<void> }> {
   const proc = spawn(
     process.execPath,
-    [path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev', 'scripts/workers-memory-worker.ts', '--local', '--port', String(PORT),
+    [path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev', 'scripts/workers-memory-worker.ts', '--local', '--ip', '127.0.0.1', '--port', String(PORT),
       '--inspector-port', String(INSPECTOR), '--persist-to', path.join(CACHE, 'state'), '--log-level', 'warn'],
     { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -440,4 +453,96 @@ async function measureTextWorker(): Promise<void> {
   console.log('wrote bench/results/workers-memory-text.{json,md}');
 }
 
-await (args['text-worker'] ? measureTextWorker() : main());
+/**
+ * `--parts`: each part Worker of a vision tower split across Workers (`clip-edge quantize --split`),
+ * its part loaded in place by the part Worker's own service (src/runtime/workers/vision-part-service.ts)
+ * in a fresh isolate: ORT wasm + JS heap after loading, and the peak of one batch-1 run on the
+ * activations the previous part gave (part 1: pixels of the tower's input size) — ORT wasm after the
+ * run + the largest JS-heap sample while it ran (the activations in and out are part of that heap).
+ * Writes bench/results/workers-memory-parts.{json,md}.
+ */
+async function measureParts(): Promise<void> {
+  if (typeof WebSocket === 'undefined') throw new Error('run with node --experimental-websocket (npm run workers:memory does)');
+  mkdirSync(CACHE, { recursive: true });
+  const info = await readModelInfo(fsModelSource(MODEL));
+  const variant = splitVariantOf(info, (args.variant as Precision | undefined) ?? 'auto', WORKERS_VARIANT_ORDER);
+  const parts = visionPartsOf(info, variant);
+  const { cropHeight: h, cropWidth: w } = info.preprocess;
+  let x = new Float32Array(3 * h * w);
+  let seed = 7;
+  for (let i = 0; i < x.length; i++) x[i] = ((seed = (seed * 16807) % 2147483647) / 2147483647) * 4 - 2;
+  let dims = [1, 3, h, w];
+  const rows: Record<string, unknown>[] = [];
+  let dev = await startDev();
+  try {
+    const meta = ['manifest.json', 'config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'].filter((n) => existsSync(path.join(MODEL, n)));
+    for (const f of [...meta, ...parts.map((p) => p.ort?.file ?? p.file)]) {
+      const file = path.join(MODEL, f);
+      await call(`/put?key=${encodeURIComponent(`${MODEL_ID}/${f}`)}&size=${statSync(file).size}`, new Uint8Array(readFileSync(file)));
+    }
+    for (const [i, p] of parts.entries()) {
+      await dev.stop();
+      dev = await startDev(); // a fresh isolate per part, as each part Worker has its own
+      const cdp = await inspector();
+      const gcHeap = async () => {
+        await cdp.send('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+        const u = await cdp.send('Runtime.getHeapUsage');
+        return (u.usedSize ?? 0) + (u.backingStorageSize ?? 0);
+      };
+      const t0 = performance.now();
+      const loaded = (await call(`/load-part?model=${MODEL_ID}&variant=${variant}&part=${i + 1}`)) as { ortWasmBytes: number; inPlace: boolean; file: string };
+      const loadMs = performance.now() - t0;
+      if (!loaded.inPlace) throw new Error(`part ${i + 1}: not loaded in place (${loaded.file})`);
+      const heapLoaded = await gcHeap();
+      const run = async () => {
+        const r = await fetch(`http://127.0.0.1:${PORT}/run-part?dims=${dims.join(',')}`, { method: 'POST', body: new Uint8Array(x.buffer, x.byteOffset, x.byteLength), signal: AbortSignal.timeout(600_000) });
+        if (!r.ok) throw new Error(`part ${i + 1}: ${r.status} ${await r.text()}`);
+        return { data: new Float32Array(await r.arrayBuffer()), dims: r.headers.get('x-dims')!.split(',').map(Number), ortWasm: Number(r.headers.get('x-ort-wasm')) };
+      };
+      const t1 = performance.now();
+      const first = await sampledHeap(cdp, run); // the first run: ORT's arena grows to the activations
+      const firstMs = performance.now() - t1;
+      const second = await sampledHeap(cdp, run);
+      cdp.close();
+      // Timed alone: the inspector's heap sampling slows the isolate down.
+      const t3 = performance.now();
+      await run();
+      const warmMs = performance.now() - t3;
+      const peak = Math.max(first.result.ortWasm + first.heapMax, second.result.ortWasm + second.heapMax);
+      rows.push({
+        model: MODEL_ID, variant, part: i + 1, parts: parts.length, file: loaded.file, fileBytes: p.ort?.bytes ?? p.bytes, input: `${p.input} [${dims.join(', ')}]`,
+        loadMs: Math.round(loadMs), afterLoad: { ortWasm: loaded.ortWasmBytes, jsHeap: heapLoaded },
+        run: { ortWasm: second.result.ortWasm, jsHeapMax: Math.max(first.heapMax, second.heapMax), peakMeasured: peak, firstMs: Math.round(firstMs), warmMs: Math.round(warmMs) },
+      });
+      console.log(JSON.stringify(rows.at(-1)));
+      [x, dims] = [second.result.data, second.result.dims];
+    }
+  } finally {
+    await dev.stop();
+  }
+  if (x.length !== info.embedDim) throw new Error(`the last part gave ${x.length} values, the model's embedDim is ${info.embedDim}`);
+  const jsonPath = path.join(ROOT, 'bench/results/workers-memory-parts.json');
+  const old = existsSync(jsonPath) ? ((JSON.parse(readFileSync(jsonPath, 'utf8')) as { rows: Record<string, unknown>[] }).rows ?? []) : [];
+  const key = (r: Record<string, unknown>) => `${String(r.model)}|${String(r.variant)}|${String(r.parts)}|${String(r.part)}`;
+  const merged = [...old.filter((o) => !rows.some((r) => key(r) === key(o)) && !(o.model === MODEL_ID && o.variant === variant)), ...rows];
+  writeFileSync(jsonPath, `${JSON.stringify({ measuredAt: new Date().toISOString(), runtime: 'workerd (wrangler dev --local)', limitBytes: WORKERS_MEMORY_LIMIT, rows: merged }, null, 1)}\n`);
+  const mib = (b: unknown) => (Number(b) / MB).toFixed(1);
+  const md = [
+    '# Part Workers\' memory in workerd (`npm run workers:memory -- --parts`)',
+    '',
+    'A vision tower split across Workers (`clip-edge quantize <dir> --split int8`), each part in its own fresh isolate, loaded in place by the part Worker\'s own service: after loading (ORT wasm + JS heap after a GC), and the peak of a batch-1 run on the activations the previous part gave (ORT wasm after the run + the largest JS-heap sample while it ran, incoming and outgoing activations included), MiB. The limit is 128 MB (122.1 MiB if decimal). Times are the client\'s (workerd, 1 thread, shared 2-core machine).',
+    '',
+    '| model | variant | part | `.ort` MiB | input | after loading: ORT wasm + JS heap | run: peak (measured) | load ms | run ms (first, warm) | fits 128 MB (122.1 MiB) |',
+    '| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |',
+    ...merged.map((r) => {
+      const a = r.afterLoad as { ortWasm: number; jsHeap: number };
+      const b = r.run as { peakMeasured: number; firstMs: number; warmMs: number };
+      return `| ${String(r.model)} | ${String(r.variant)} | ${String(r.part)} of ${String(r.parts)} | ${mib(r.fileBytes)} | ${String(r.input)} | ${mib(a.ortWasm)} + ${mib(a.jsHeap)} | ${mib(b.peakMeasured)} | ${String(r.loadMs)} | ${b.firstMs}, ${b.warmMs} | ${b.peakMeasured <= 128e6 ? '✓' : '✗'} |`;
+    }),
+    '',
+  ].join('\n');
+  writeFileSync(path.join(ROOT, 'bench/results/workers-memory-parts.md'), md);
+  console.log('wrote bench/results/workers-memory-parts.{json,md}');
+}
+
+await (args.parts ? measureParts() : args['text-worker'] ? measureTextWorker() : main());

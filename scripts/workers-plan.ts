@@ -20,6 +20,11 @@ export interface DeployConfig {
   inPlace?: boolean;
   /** The text Worker's CLIP_EDGE_TEXT_VARIANT (wrangler.text.toml) when it is deployed: its text tower is uploaded too. @defaultValue none */
   textWorker?: string;
+  /**
+   * The vision tower split across part Workers: the parts' files (`visionPartsOf(info, variant)`),
+   * uploaded too (their `.ort` when in place). The whole tower's file is then left out. @defaultValue none
+   */
+  visionParts?: readonly { file: string; ort?: { file: string } }[];
 }
 
 export interface UploadPlan {
@@ -76,7 +81,9 @@ export function uploadPlan(files: readonly string[], variants: ModelInfo['varian
     return cfg.inPlace !== false && e.ort ? e.ort.file : e.file;
   };
   const textWorker = cfg.textWorker ? resolveTextWorkerVariant(variants, cfg.textWorker) : undefined;
-  const onnx = new Set([fileOf('vision', vision), ...(text ? [fileOf('text', text)] : []), ...(textWorker ? [fileOf('text', textWorker)] : [])]);
+  const parts = (cfg.visionParts ?? []).map((p) => (cfg.inPlace !== false && p.ort ? p.ort.file : p.file));
+  // Split across part Workers, the vision Worker loads no vision tower: only the parts travel.
+  const onnx = new Set([...(parts.length ? parts : [fileOf('vision', vision)]), ...(text ? [fileOf('text', text)] : []), ...(textWorker ? [fileOf('text', textWorker)] : [])]);
   const r2 = files
     .filter((f) => (/\.(onnx|onnx_data|ort)$/.test(f) ? onnx.has(f) : !f.startsWith('.') && !f.includes('/.')))
     .map((path) => ({ key: `${cfg.model}/${path}`, path }));

@@ -1,6 +1,8 @@
 // npm run workers:upload -- [--model models/tiny-clip] [--variant auto] [--text] [--decode-budget-mb auto|48] [--in-place false]
 //                            [--text-worker auto|int8|… | --no-text-worker]
 //                            [--local [--persist-to DIR] | --remote] [--dry-run] [--force]
+// --split (or a --config binding VISION_PARTS): the vision tower split across part Workers: its parts (.ort) go up
+// instead of the whole tower, checked against bench/results/workers-memory-parts.json.
 // When wrangler.toml binds the text Worker (TEXT), the text tower it loads (wrangler.text.toml's
 // CLIP_EDGE_TEXT_VARIANT, auto: int8, its .ort when listed) is uploaded into the same folder.
 //
@@ -18,7 +20,10 @@ import { readModelInfo, type ModelInfo } from '../src/core/model/info.ts';
 import { packPromptCache, type PromptCacheHeader } from '../src/core/prompt-cache/format.ts';
 import { fsModelSource } from '../src/runtime/fs/fs-source.ts';
 import { WORKERS_DEFAULT_BODY_MEMORY_MB } from '../src/runtime/workers/limits.ts';
-import { type BudgetInput, type MemoryTable, checkBudget } from './workers-budget.ts';
+import { type BudgetInput, type MemoryTable, WORKERS_MEMORY_LIMIT, checkBudget } from './workers-budget.ts';
+import { splitVariantOf, visionPartsOf } from '../src/core/vision-parts.ts';
+import type { Precision } from '../src/core/precision.ts';
+import { WORKERS_VARIANT_ORDER } from '../src/runtime/workers/variants.ts';
 import { type DeployConfig, resolveTextVariant, resolveVisionVariant, uploadPlan } from './workers-plan.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -98,6 +103,7 @@ async function main(): Promise<number> {
       'no-text': { type: 'boolean' },
       'text-worker': { type: 'string' },
       'no-text-worker': { type: 'boolean' },
+      split: { type: 'boolean' },
       'decode-budget-mb': { type: 'string' },
       'in-place': { type: 'string' },
       local: { type: 'boolean' },
@@ -127,11 +133,14 @@ async function main(): Promise<number> {
   if (!existsSync(dir)) throw new Error(`model folder ${dir} does not exist`);
   const info = await readModelInfo(fsModelSource(dir));
   const files = listFiles(dir);
-  const plan = uploadPlan(files, info.variants, opts);
+  // A vision tower split across part Workers (--split, or a config binding VISION_PARTS): its parts go up instead of the whole tower.
+  const split = values.split || /^binding = "VISION_PARTS"$/m.test(tomlText);
+  const variant = split ? splitVariantOf(info, (opts.variant === 'auto' ? 'auto' : opts.variant) as Precision | 'auto', WORKERS_VARIANT_ORDER) : undefined;
+  const plan = uploadPlan(files, info.variants, { ...opts, ...(variant ? { visionParts: visionPartsOf(info, variant) } : {}) });
 
   const tablePath = path.join(ROOT, 'bench/results/workers-memory.json');
   const table = existsSync(tablePath) ? (JSON.parse(readFileSync(tablePath, 'utf8')) as MemoryTable) : undefined;
-  const budget = budgetFor(info, table, opts);
+  const budget = variant ? partsBudget(opts.model, variant) : budgetFor(info, table, opts);
   console.log(`${budget.ok ? 'fits' : 'DOES NOT FIT'}: ${budget.message}`);
   if (!budget.ok && !values.force) {
     console.error('refusing to upload (measure with `npm run workers:memory`, or pass --force)');
@@ -183,4 +192,14 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
       process.exit(2);
     },
   );
+}
+
+/** The part Workers' measured peaks (`npm run workers:memory -- --parts`): every part must stay within 128 MB. */
+function partsBudget(model: string, variant: string): { ok: boolean; message: string } {
+  const file = path.join(ROOT, 'bench/results/workers-memory-parts.json');
+  const rows = existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { rows: { model: string; variant: string; part: number; run: { peakMeasured: number } }[] }).rows ?? []).filter((r) => r.model === model && r.variant === variant) : [];
+  if (!rows.length) return { ok: true, message: `${model} ${variant} in parts: not measured yet (npm run workers:memory -- --parts --model <dir>); the split chose parts within its budget` };
+  const worst = rows.reduce((a, r) => (r.run.peakMeasured > a.run.peakMeasured ? r : a));
+  const ok = worst.run.peakMeasured <= WORKERS_MEMORY_LIMIT;
+  return { ok, message: `${model} ${variant} in ${rows.length} parts: largest measured peak ${(worst.run.peakMeasured / 2 ** 20).toFixed(1)} MiB (part ${worst.part})${ok ? '' : ' is over 128 MB: split into more parts (clip-edge quantize --split --parts N)'}` };
 }

@@ -6,6 +6,7 @@ import { removeInFlight } from '../../quantize/onnx/io.ts';
 import { nodeImageCodecs } from '../runtime/fs/codecs.ts';
 import { fsModelSource } from '../runtime/fs/fs-source.ts';
 import { quantizeModelFolder } from '../../quantize/folder.ts';
+import { splitVisionTower } from '../../quantize/split/folder.ts';
 import { isQuantVariant, QUANT_VARIANTS, type QuantVariant } from '../../quantize/pipeline.ts';
 import { verificationTable } from '../../quantize/report.ts';
 import { parseGates } from '../../quantize/verify/gates.ts';
@@ -31,11 +32,16 @@ export const quantize = defineCommand({
     'max-images': { type: 'string', description: 'Verification images (default: all; 32 for towers over 50 MB)' },
     'max-templates': { type: 'string', description: 'Templates per class (default: all; 1 for towers over 50 MB)' },
     'latency-runs': { type: 'string', description: 'Timed batch-1 runs per model (default 20; 5 for towers over 50 MB)' },
+    split: { type: 'string', description: 'Cut this variant\'s vision tower (e.g. int8) into consecutive parts at block boundaries, one Worker each (.onnx + .ort per part, recorded in manifest.json); nothing else is made' },
+    parts: { type: 'string', description: 'With --split: number of parts (default: the fewest that fit --part-budget-mb)' },
+    'part-budget-mb': { type: 'string', description: 'With --split: MiB one part\'s Worker may use, weights + ORT + JS heap + activations (default 116, under 128 MB)' },
+    'activation-mb': { type: 'string', description: 'With --split: MiB of activations allowed per part within the budget (default 16)' },
     // `--no-shared-data` is citty's negation of this flag (see `serve --no-text`).
     'shared-data': { type: 'boolean', default: true, description: 'Add ../shared/data images to the verification set when present', negativeDescription: 'Leave ../shared/data images out of the verification set' },
   },
   run: ({ args }) =>
     guard(async () => {
+      if (args.split) return splitCommand(args);
       const ort = list(args.ort) ?? [];
       if (ort.some((v) => !isPrecision(v))) fail('--ort takes variant names such as int8, q8, q4');
       // With --ort alone (existing variants converted), --variants '' makes nothing new.
@@ -85,3 +91,33 @@ export const quantize = defineCommand({
       }
     }),
 });
+
+/** `clip-edge quantize <dir> --split int8 [--parts N | --part-budget-mb MiB]`: see quantize/split/ and docs/workers.md. */
+async function splitCommand(args: { dir: string; split?: string; parts?: string; 'part-budget-mb'?: string; 'activation-mb'?: string; force?: boolean }): Promise<void> {
+  const variant = args.split!;
+  if (!isPrecision(variant)) fail('--split takes a variant name such as int8');
+  const budget = args['part-budget-mb'] === undefined ? undefined : Number(args['part-budget-mb']);
+  if (budget !== undefined && !(budget > 0 && budget <= 4096)) fail('--part-budget-mb takes a number of MiB in (0, 4096]');
+  const activation = args['activation-mb'] === undefined ? undefined : Number(args['activation-mb']);
+  if (activation !== undefined && !(activation >= 0 && activation <= 1024)) fail('--activation-mb takes a number of MiB in [0, 1024]');
+  const parts = parseIntArg('parts', args.parts, 2);
+  const onSignal = () => void removeInFlight().then(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const r = await splitVisionTower(args.dir, {
+      variant,
+      ...(parts !== undefined ? { parts } : {}),
+      ...(budget !== undefined ? { budgetMiB: budget } : {}),
+      ...(activation !== undefined ? { activationMiB: activation } : {}),
+      io: { source: fsModelSource(args.dir) },
+      force: !!args.force,
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    for (const p of r.parts) process.stderr.write(`wrote ${path.join(args.dir, p.file)} and ${path.basename(p.ort.file)} (${p.ort.bytes} bytes)\n`);
+    process.stdout.write(`${JSON.stringify({ variant: r.variant, parts: r.parts.length, largestPartMiB: Number(r.largestPartMiB.toFixed(1)), check: r.check })}\n`);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -13,6 +13,7 @@ import { type TextItem, TowerRunner, type VisionItem } from './tower.ts';
 import type { ClipEdge, ClipEdgeOptions } from './types.ts';
 import { pickVariant } from './variants.ts';
 import { normalizeRows, rankLabels } from './zeroshot.ts';
+import type { VisionTower } from './remote-vision.ts';
 
 export { DEFAULT_LIMITS, type ClipLimits } from './limits.ts';
 export { throwIfAborted } from './abort.ts';
@@ -31,7 +32,10 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
   const backend = await resolveBackend(options.backends, options.backend);
   const maxBatch = options.maxBatch ?? 16;
   const runnerOpts = { backend, source: options.source, info, verify: options.verify, requireIntegrity: options.requireIntegrity, inPlace: options.inPlace, maxBatch, maxQueue: options.maxQueue ?? 256 };
-  const vision = new TowerRunner<VisionItem>({ ...runnerOpts, tower: 'vision', precision: pickVariant(info, 'vision', options.visionVariant, backend.preferred) });
+  // A vision tower split across Workers runs elsewhere; otherwise it is loaded here.
+  const vision: VisionTower = options.visionTower
+    ? await options.visionTower(info)
+    : new TowerRunner<VisionItem>({ ...runnerOpts, tower: 'vision', precision: pickVariant(info, 'vision', options.visionVariant, backend.preferred) });
   const wantText = options.text ?? true;
   let text: TextEmbedder | undefined;
   if (options.textEmbedder && options.text !== true) {

@@ -3,13 +3,13 @@ import { createImageDecoder } from './image/decoder.ts';
 import { clipNormalize } from './image/preprocess.ts';
 import type { ImageCodecWasm } from './image/wasm-codec.ts';
 import type { ModelInfo } from './model/info.ts';
-import type { TowerRunner, VisionItem } from './tower.ts';
+import type { VisionTower } from './remote-vision.ts';
 import type { ImageDecodeOptions, ImageInfo } from './types.ts';
 import { normalizeRows } from './zeroshot.ts';
 
 export interface ImageEmbedderOptions {
   info: ModelInfo;
-  vision: TowerRunner<VisionItem>;
+  vision: VisionTower;
   maxPixels: number;
   imageCodecs?: ImageCodecWasm;
   imageDecode?: ImageDecodeOptions;

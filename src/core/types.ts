@@ -9,6 +9,7 @@ import type { Precision } from './precision.ts';
 import type { PromptCacheDtype, PromptCacheEntry } from './prompt-cache/format.ts';
 import type { PromptCacheStore } from './prompt-cache/store.ts';
 import type { TextEmbedder } from './text-embedder.ts';
+import type { VisionTower } from './remote-vision.ts';
 
 /** The public shapes of a ClipEdge: its options, requests, results and methods. */
 
@@ -47,6 +48,11 @@ export interface ClipEdgeOptions {
    * `true`. @defaultValue none
    */
   textEmbedder?: (info: ModelInfo) => TextEmbedder | Promise<TextEmbedder>;
+  /**
+   * A vision tower that runs elsewhere (Workers: a chain of part Workers over service bindings,
+   * `createRemoteVision`), used instead of loading the vision tower here. @defaultValue none
+   */
+  visionTower?: (info: ModelInfo) => VisionTower | Promise<VisionTower>;
   /** How the runtime provides the image codecs' WebAssembly. */
   imageCodecs?: ImageCodecWasm;
   /**
@@ -156,7 +162,7 @@ export interface ClipEdgeStatus {
   logitScale: number;
   variants: Record<string, { vision?: { file: string; bytes?: number }; text?: { file: string; bytes?: number } }>;
   /** `inPlace`: the tower's ORT-format form is (to be) loaded in place (weights used from the streamed bytes). */
-  active: { vision: { variant: Precision; loaded: boolean; inPlace?: true }; text?: { variant: Precision; loaded: boolean; inPlace?: true; remote?: true } };
+  active: { vision: { variant: Precision; loaded: boolean; inPlace?: true; parts?: number }; text?: { variant: Precision; loaded: boolean; inPlace?: true; remote?: true } };
   license?: string;
   description?: string;
 }

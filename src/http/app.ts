@@ -62,7 +62,7 @@ const DRAIN_BOUNDS = { ms: 10_000, idleMs: 2_000, maxConcurrent: 16 };
 const IMAGE_TYPES = /^(image\/[a-z0-9.+-]+|application\/octet-stream)$/i;
 
 /** Errors that shed load: their message is for the client, they carry Retry-After, and they are not server faults to log. */
-const SHED = new Set(['OVERLOADED', 'TIMEOUT', 'RATE_LIMITED', 'CANCELLED', 'TEXT_ENCODER_DOWN']);
+const SHED = new Set(['OVERLOADED', 'TIMEOUT', 'RATE_LIMITED', 'CANCELLED', 'TEXT_ENCODER_DOWN', 'VISION_TOWER_DOWN']);
 
 const mediaType = (c: Context) => (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
 

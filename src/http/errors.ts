@@ -15,6 +15,8 @@ export const STATUS_OF: Readonly<Record<ClipEdgeErrorCode, number>> = Object.fre
   TEXT_ENCODER_UNAVAILABLE: 422,
   // The text tower runs elsewhere (the text Worker) and failed or did not answer: cached labels still work.
   TEXT_ENCODER_DOWN: 503,
+  // The vision tower runs split across part Workers and one of them failed, did not answer or is not bound.
+  VISION_TOWER_DOWN: 503,
   OVERLOADED: 503,
   TIMEOUT: 503,
   RATE_LIMITED: 429,

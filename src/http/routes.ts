@@ -28,7 +28,7 @@ export function errors(...codes: ClipEdgeErrorCode[]) {
 /** Every /v1 route: auth, load shedding, a client that went away, model and backend faults. */
 export const V1_ERRORS = ['UNAUTHORIZED', 'RATE_LIMITED', 'OVERLOADED', 'TIMEOUT', 'BACKEND_UNAVAILABLE', 'CANCELLED', 'INTERNAL', 'MODEL_NOT_FOUND', 'MODEL_INVALID', 'INTEGRITY_MISMATCH'] as const;
 export const BODY_ERRORS = ['BAD_INPUT', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const;
-export const IMAGE_ERRORS = [...BODY_ERRORS, 'CORRUPT_IMAGE', 'IMAGE_TOO_LARGE', 'UNSUPPORTED_IMAGE'] as const;
+export const IMAGE_ERRORS = [...BODY_ERRORS, 'CORRUPT_IMAGE', 'IMAGE_TOO_LARGE', 'UNSUPPORTED_IMAGE', 'VISION_TOWER_DOWN'] as const;
 
 /** A zod schema as a plain JSON Schema for a body the handler parses itself (no validator is attached). */
 export function documented(schema: z.ZodType): Record<string, unknown> {

@@ -86,6 +86,7 @@ const Active = z.object({
   variant: Precision,
   loaded: z.boolean(),
   inPlace: z.literal(true).optional().openapi({ description: "The variant's ORT-format file is loaded in place (weights used from the streamed bytes)." }),
+  parts: z.number().int().min(2).optional().openapi({ description: 'The vision tower runs split across this many part Workers, chained over service bindings.' }),
 });
 export const ModelStatus = z
   .object({

@@ -8,7 +8,7 @@ import { defineConfig } from 'vitest/config';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Folders the workerd tests may read through the FIXTURES binding (workerd does not see the file system). */
-const READABLE = ['models/tiny-clip', 'test/fixtures/tiny-clip-eval', 'test/workers/fixtures'];
+const READABLE = ['models/tiny-clip', 'test/fixtures/tiny-clip-eval', 'test/workers/fixtures', '.cache/workerd-tests/tiny-clip-split'];
 
 async function listFiles(dir: string, base = dir): Promise<string[]> {
   const out: string[] = [];
@@ -61,6 +61,37 @@ function textWorker(name = 'clip-edge-text', vars: Record<string, string> = {}) 
   };
 }
 
+let partBundle: string | undefined;
+/**
+ * A part Worker (wrangler.vision-part.toml, bundled once like the text Worker) running part `part` of
+ * the bundled model's int8 vision tower split in two (`.cache/workerd-tests/tiny-clip-split`, cut by
+ * test/workers/global-setup.ts), bound to `next` as NEXT_PART when given.
+ */
+function visionPartWorker(name: string, part: number, next?: string, vars: Record<string, string> = {}) {
+  const outdir = path.join(ROOT, '.cache/workerd-tests/vision-part');
+  if (!partBundle) {
+    const dry = spawnSync(process.execPath, ['node_modules/wrangler/bin/wrangler.js', 'deploy', '--dry-run', '-c', 'wrangler.vision-part.toml', '--outdir', outdir], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+    });
+    if (dry.status !== 0) throw new Error(`wrangler deploy --dry-run -c wrangler.vision-part.toml failed:\n${dry.stderr}`);
+    partBundle = outdir;
+  }
+  return {
+    name,
+    modulesRoot: outdir,
+    modules: [
+      { type: 'ESModule' as const, path: path.join(outdir, 'vision-part-worker.js') },
+      ...readdirSync(outdir).filter((f) => f.endsWith('.wasm')).map((f) => ({ type: 'CompiledWasm' as const, path: path.join(outdir, f) })),
+    ],
+    compatibilityDate: '2026-04-01',
+    bindings: { CLIP_EDGE_MODEL: 'tiny-clip-split', CLIP_EDGE_MODEL_SOURCE: 'r2', CLIP_EDGE_VARIANT: 'auto', CLIP_EDGE_IN_PLACE: 'true', CLIP_EDGE_VISION_PART: String(part), CLIP_EDGE_VISION_TIMEOUT_MS: '2000', ...vars },
+    r2Buckets: { MODELS: 'clip-edge-models' },
+    ...(next ? { serviceBindings: { NEXT_PART: { name: next, entrypoint: 'VisionPart' } } } : {}),
+  };
+}
+
 // `npm run test:workers`: the Workers adapter inside workerd (wrangler.toml's bindings, R2/KV filled
 // from the bundled model), and the upload/size/memory scripts' logic in Node.
 export default defineConfig({
@@ -75,8 +106,25 @@ export default defineConfig({
             wrangler: { configPath: path.join(ROOT, 'wrangler.toml') },
             miniflare: {
               // TEXT_BROKEN: the same text Worker pointed at a folder R2 lacks, so every call throws (fault tests).
-              serviceBindings: { FIXTURES: fixtures, TEXT_BROKEN: { name: 'clip-edge-text-broken', entrypoint: 'TextTower' } },
-              workers: [textWorker(), textWorker('clip-edge-text-broken', { CLIP_EDGE_MODEL: 'no-such-model' })],
+              // SPLIT_*: the vision tower in two part Workers (vision-split.test.ts): the working chain; part 1
+              // with no NEXT_PART bound; part 1 bound to a part 2 whose model folder R2 lacks (it fails).
+              serviceBindings: {
+                FIXTURES: fixtures,
+                TEXT_BROKEN: { name: 'clip-edge-text-broken', entrypoint: 'TextTower' },
+                SPLIT_PARTS: { name: 'clip-edge-vision-part-1', entrypoint: 'VisionPart' },
+                SPLIT_PART_2: { name: 'clip-edge-vision-part-2', entrypoint: 'VisionPart' },
+                SPLIT_UNBOUND: { name: 'clip-edge-vision-part-1-unbound', entrypoint: 'VisionPart' },
+                SPLIT_BROKEN: { name: 'clip-edge-vision-part-1-to-broken', entrypoint: 'VisionPart' },
+              },
+              workers: [
+                textWorker(),
+                textWorker('clip-edge-text-broken', { CLIP_EDGE_MODEL: 'no-such-model' }),
+                visionPartWorker('clip-edge-vision-part-1', 1, 'clip-edge-vision-part-2'),
+                visionPartWorker('clip-edge-vision-part-2', 2),
+                visionPartWorker('clip-edge-vision-part-1-unbound', 1),
+                visionPartWorker('clip-edge-vision-part-1-to-broken', 1, 'clip-edge-vision-part-2-broken'),
+                visionPartWorker('clip-edge-vision-part-2-broken', 2, undefined, { CLIP_EDGE_MODEL: 'no-such-model' }),
+              ],
               // Cloudflare's Rate Limiting binding, as Miniflare runs it; under another name than the
               // adapter looks up (RATE_LIMITER), so only the tests that pass it in are limited.
               ratelimits: { TEST_RATE_LIMITER: { namespace_id: '1001', simple: { limit: 2, period: 60 } } },

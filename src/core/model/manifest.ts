@@ -35,6 +35,25 @@ export const TowerFileSchema = z.looseObject({
   ort: z.optional(OrtFileSchema),
 });
 
+/**
+ * One consecutive part of a vision tower cut for several Workers (`clip-edge quantize --split`): its
+ * ONNX and ORT-format files, and the tensors it takes and gives (the activations at the cuts).
+ */
+export const TowerPartSchema = z.looseObject({
+  file: SafePath,
+  bytes: z.optional(Count),
+  sha256: z.optional(Sha256),
+  ort: z.optional(OrtFileSchema),
+  input: z.string().check(z.minLength(1)),
+  output: z.string().check(z.minLength(1)),
+});
+
+/** `variants.<precision>.visionParts`: the variant's vision tower as consecutive parts, and the whole file they were cut from. */
+export const VisionPartsSchema = z.looseObject({
+  from: z.looseObject({ file: SafePath, sha256: z.optional(Sha256) }),
+  parts: z.array(TowerPartSchema).check(z.minLength(2), z.maxLength(64)),
+});
+
 const Triple = z.tuple([z.number(), z.number(), z.number()]);
 const Side = z.int().check(z.gte(1), z.lte(4096));
 
@@ -52,13 +71,16 @@ export const ManifestSchema = z.looseObject({
   ),
   defaultTemplates: z.optional(z.array(z.string().check(z.includes('{}', 'must contain {}'))).check(z.minLength(1))),
   /** `variants.<precision>.<tower>`: precisions outside the table are kept but not loaded. */
-  variants: z.optional(z.record(z.string(), z.looseObject({ vision: z.optional(TowerFileSchema), text: z.optional(TowerFileSchema) }))),
+  variants: z.optional(
+    z.record(z.string(), z.looseObject({ vision: z.optional(TowerFileSchema), text: z.optional(TowerFileSchema), visionParts: z.optional(VisionPartsSchema) })),
+  ),
   /** The quantizer's reports per variant and tower (quantize/folder.ts). */
   quantization: z.optional(z.record(z.string(), z.unknown())),
 });
 
 export type Manifest = z.infer<typeof ManifestSchema>;
 export type ManifestTowerFile = z.infer<typeof TowerFileSchema>;
+export type ManifestVisionParts = z.infer<typeof VisionPartsSchema>;
 
 /** Checks a parsed manifest.json; `where` names it in the MODEL_INVALID message (first problem, with its field). */
 export function parseManifest(json: unknown, where: string): Manifest {

@@ -1,5 +1,6 @@
 import type { VectorizeBinding } from '../../search/drivers/cloudflare-vectorize-binding.ts';
 import type { TextService } from '../../core/remote-text.ts';
+import type { VisionPartService } from '../../core/vision-parts.ts';
 import type { DeadLetter, QueueProducerLike } from './index-queue.ts';
 
 /**
@@ -90,6 +91,18 @@ export interface WorkersEnv {
   CLIP_EDGE_TEXT_RUN_BATCH?: string;
   /** Milliseconds to wait for the text Worker before 503 TEXT_ENCODER_DOWN. @defaultValue 15000 */
   CLIP_EDGE_TEXT_TIMEOUT_MS?: string;
+  /**
+   * The vision tower split across Workers (`clip-edge quantize --split`): part 1's Worker
+   * (`[[services]] binding = "VISION_PARTS", service = "clip-edge-vision-part-1", entrypoint = "VisionPart"`).
+   * With it this Worker decodes and preprocesses only; the chain of parts computes the embedding.
+   */
+  VISION_PARTS?: VisionPartService;
+  /** A part Worker's next part (`[[services]] binding = "NEXT_PART"`); the last part has none. */
+  NEXT_PART?: VisionPartService;
+  /** A part Worker's part, 1-based (wrangler.vision-part.toml). */
+  CLIP_EDGE_VISION_PART?: string;
+  /** Milliseconds to wait for the rest of the part chain before 503 VISION_TOWER_DOWN. @defaultValue 30000 */
+  CLIP_EDGE_VISION_TIMEOUT_MS?: string;
   /** Secret (`wrangler secret put API_KEY`): bearer key required on every route but /healthz. */
   API_KEY?: string;
   CLIP_EDGE_CORS_ORIGINS?: string;

@@ -15,6 +15,7 @@ import { overloadOptionsOf } from '../../http/overload.ts';
 import { cloudflareRateLimiter } from './rate-limit.ts';
 import { ortWasmMemoryBytes, workersWasmBackend } from './ort.ts';
 import { workersRemoteText } from './remote-text.ts';
+import { workersRemoteVision } from './remote-vision.ts';
 import { fallthroughPromptCacheStore, kvPromptCacheStore, r2PromptCacheStore } from './prompt-cache.ts';
 import { createVectorizeIndex } from '../../search/drivers/cloudflare-vectorize-binding.ts';
 import type { VectorIndex } from '../../search/types.ts';
@@ -82,6 +83,8 @@ export async function createWorkersClipEdge(env: WorkersEnv, options: WorkersCli
     ...(promptCache ? { promptCache } : {}),
     // The text Worker over its service binding, unless this Worker loads the text tower itself.
     ...(env.TEXT && !cfg.text ? { textEmbedder: workersRemoteText(env, source, cfg.textVariant) } : {}),
+    // The vision tower split across part Workers (VISION_PARTS: part 1): this Worker decodes and preprocesses only.
+    ...(env.VISION_PARTS ? { visionTower: workersRemoteVision(env, source, cfg.visionVariant) } : {}),
     ...options,
     source,
   });

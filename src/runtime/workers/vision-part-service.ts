@@ -1,0 +1,113 @@
+import { ClipEdgeError } from '../../core/errors.ts';
+import { readModelInfo } from '../../core/model/info.ts';
+import { createPartRunner } from '../../core/part-runner.ts';
+import type { Precision } from '../../core/precision.ts';
+import { type VisionPartReply, type VisionPartRequest, type VisionPartService, checkPartRequest, splitVariantOf, visionPartsOf } from '../../core/vision-parts.ts';
+import type { WorkersEnv } from './bindings.ts';
+import { modelSourceOf, workersConfig } from './config.ts';
+import { manifestSha256 } from './model-source.ts';
+import { ortWasmMemoryBytes, workersWasmBackend } from './ort.ts';
+import { WORKERS_VARIANT_ORDER } from './variants.ts';
+
+/** CLIP_EDGE_VISION_TIMEOUT_MS: how long a Worker waits for the rest of the part chain. @defaultValue 30000 */
+export function visionTimeoutMs(env: WorkersEnv): number {
+  const v = env.CLIP_EDGE_VISION_TIMEOUT_MS?.trim();
+  if (!v) return 30_000;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_VISION_TIMEOUT_MS must be a whole number of ms ≥ 1, got "${v.slice(0, 40)}"`);
+  return n;
+}
+
+/** CLIP_EDGE_VISION_PART: the part this Worker runs, 1-based. */
+export function partNumberOf(env: WorkersEnv): number {
+  const v = env.CLIP_EDGE_VISION_PART?.trim() ?? '';
+  const n = Number(v);
+  if (!v || !Number.isInteger(n) || n < 1) throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_VISION_PART must be this Worker's part number (1, 2, …), got "${v.slice(0, 40)}"`);
+  return n;
+}
+
+/** What a part Worker serves, and the memory its isolate holds (logs, tests and `workers:memory`). */
+export interface VisionPartInfo {
+  manifestSha256: string;
+  variant: Precision;
+  part: number;
+  parts: number;
+  file: string;
+  inPlace: boolean;
+  loaded: boolean;
+  ortWasmBytes: number;
+}
+
+/** Sends `request` to the next part under a deadline; every failure becomes a reply naming that part. */
+async function forward(next: VisionPartService | undefined, request: VisionPartRequest, part: number, timeoutMs: number): Promise<VisionPartReply> {
+  if (!next) return { ok: false, code: 'UNBOUND', part, message: `part ${part}'s Worker is not bound as NEXT_PART in part ${part - 1}'s Worker (wrangler config)` };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<VisionPartReply>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, code: 'TIMEOUT', part, message: `part ${part} did not answer within ${timeoutMs} ms` }), timeoutMs);
+  });
+  try {
+    return await Promise.race([next.runPart(request), deadline]);
+  } catch (e) {
+    return { ok: false, code: 'FAILED', part, message: e instanceof Error ? e.message.split('\n')[0]! : String(e) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A part Worker's work: its part of the vision tower (the `.ort` the manifest lists, streamed from R2
+ * into ORT's heap and used in place, hashed as it streams), run on the activations it is sent; the
+ * output goes on to NEXT_PART, or back as the embedding when this is the last part. A caller that
+ * serves another manifest, variant or part number is refused.
+ */
+export async function createVisionPartService(
+  env: WorkersEnv,
+): Promise<VisionPartService & { info(): Promise<VisionPartInfo>; load(): Promise<void>; runLocal(data: Float32Array, dims: number[]): Promise<{ data: Float32Array; dims: number[] }> }> {
+  const cfg = workersConfig(env);
+  const part = partNumberOf(env);
+  const timeoutMs = visionTimeoutMs(env);
+  const source = modelSourceOf(env, cfg);
+  const [info, manifest] = await Promise.all([readModelInfo(source), manifestSha256(source)]);
+  const variant = splitVariantOf(info, cfg.visionVariant, WORKERS_VARIANT_ORDER);
+  const parts = visionPartsOf(info, variant);
+  const entry = parts[part - 1];
+  if (!entry) throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_VISION_PART is ${part}, but ${info.id}'s ${variant} vision tower has ${parts.length} parts`);
+  const runner = createPartRunner({ backend: workersWasmBackend(), source, part: entry, inPlace: cfg.inPlace, requireIntegrity: true });
+  let loaded = false;
+  const last = part === parts.length;
+  return {
+    /** Loads the part now instead of on the first call. */
+    load: async () => {
+      await runner.load();
+    },
+    /** This part alone, without passing the result on (`npm run workers:memory -- --parts` measures each part in its own isolate). */
+    runLocal: async (data, dims) => {
+      const out = await runner.run(data, dims);
+      loaded = true;
+      return out;
+    },
+    info: async () => ({ manifestSha256: manifest, variant, part, parts: parts.length, file: (runner.inPlace ? entry.ort! : entry).file, inPlace: runner.inPlace, loaded, ortWasmBytes: ortWasmMemoryBytes() ?? 0 }),
+    async runPart(request) {
+      const bad = checkPartRequest(request);
+      if (bad) return { ok: false, code: 'BAD_INPUT', part, message: bad };
+      if (request.manifestSha256 !== manifest || request.variant !== variant || request.part !== part) {
+        return {
+          ok: false,
+          code: 'MODEL_MISMATCH',
+          part,
+          message: `this Worker serves part ${part} of ${parts.length} of ${info.id}'s ${variant} vision tower (manifest sha256 ${manifest.slice(0, 12)}…); it was asked for part ${request.part} of the ${request.variant} tower of manifest ${String(request.manifestSha256).slice(0, 12)}…`,
+        };
+      }
+      let out: { data: Float32Array; dims: number[] };
+      try {
+        out = await runner.run(request.data, request.dims);
+        loaded = true;
+      } catch (e) {
+        console.error(`[clip-edge] vision part ${part} failed:`, e);
+        return { ok: false, code: 'FAILED', part, message: e instanceof Error ? e.message.split('\n')[0]! : String(e) };
+      }
+      if (last) return { ok: true, data: out.data, dims: out.dims, parts: parts.length };
+      return forward(env.NEXT_PART, { ...request, part: part + 1, data: out.data, dims: out.dims }, part + 1, timeoutMs);
+    },
+  };
+}
