@@ -45,7 +45,7 @@ interface Row {
   int8OrtBytes?: number;
   int8Gate?: { cosineMean: number; cosineMin: number; n: number; passed: boolean; ortCosineMin?: number };
   openClipCheck?: { minImageCosine: number; minTextCosine?: number; backend: string };
-  latencyMs?: Record<string, { int8: number; runs: number; measuredAt: string; cpu: string }>;
+  latencyMs?: Record<string, { int8: number; runs: number; measuredAt: string; cpu: string; loadAverage: number }>;
   workers?: { loadedMiB: number; peak12MpMiB: number; decode12Mp: string; peakMaxMiB: number; fits: boolean };
 }
 
@@ -103,7 +103,7 @@ async function rowOf(id: string, title: string): Promise<Row> {
     for (let i = 0; i < runs; i++) ms.push((await clip.embedImage(bytes)).timings.inferenceMs);
     await clip.close();
     ms.sort((a, b) => a - b);
-    row.latencyMs = { ...row.latencyMs, [backend]: { int8: Math.round(ms[ms.length >> 1]! * 10) / 10, runs, measuredAt: new Date().toISOString(), cpu: `${os.cpus()[0]?.model ?? '?'} × ${os.cpus().length}` } };
+    row.latencyMs = { ...row.latencyMs, [backend]: { int8: Math.round(ms[ms.length >> 1]! * 10) / 10, runs, measuredAt: new Date().toISOString(), cpu: `${os.cpus()[0]?.model ?? '?'} × ${os.cpus().length}`, loadAverage: os.loadavg()[0]! } };
   }
   return row;
 }
@@ -119,7 +119,8 @@ const md = [
   '',
   'Stand-ins with random weights at the full shapes of OpenAI\'s card (`npm run models:build -- <name>-random`), one row per model;',
   `made by \`npm run bench:model-card\` (bench/model-card.ts) from what was measured — "${NM}" where nothing was.`,
-  'Vision tower only (the edge path: prompts come from the cache). Latency: batch 1, 1 thread, int8 vision, median, inference only (a 420 px JPEG).',
+  'Vision tower only (the edge path: prompts come from the cache). Latency: batch 1, 1 thread, int8 vision, median, inference only (a 420 px JPEG),',
+  'on a shared 2-core machine: the 1-minute load average at the time is in model-card.json (compare rows measured together only).',
   'Workers: `npm run workers:memory -- --model models/<name> --variants int8 --text no --in-place yes` in local workerd (which does not enforce 128 MB).',
   '',
   '| model | input | image params | text params | fp32 vision MiB | int8 .onnx MiB | int8 .ort MiB | int8 gate cosine mean / min (n) | = open_clip (min cos) | WASM int8 ms | onnxruntime-node int8 ms | Workers: loaded MiB | 12 MP peak MiB | fits one Worker (12 MP) |',
