@@ -123,7 +123,7 @@ const md = [
   'on a shared 2-core machine: the 1-minute load average at the time is in model-card.json (compare rows measured together only).',
   'Workers: `npm run workers:memory -- --model models/<name> --variants int8 --text no --in-place yes` in local workerd (which does not enforce 128 MB).',
   '',
-  '| model | input | image params | text params | fp32 vision MiB | int8 .onnx MiB | int8 .ort MiB | int8 gate cosine mean / min (n) | = open_clip (min cos) | WASM int8 ms | onnxruntime-node int8 ms | Workers: loaded MiB | 12 MP peak MiB | fits one Worker (12 MP) |',
+  '| model | input | image params | text params | fp32 vision MiB | int8 .onnx MiB | int8 .ort MiB | int8 gate cosine mean / min (n) | = open_clip: min cosine (fp32, photos + prompts) | WASM int8 ms | onnxruntime-node int8 ms | Workers: loaded MiB | 12 MP peak MiB | fits one Worker (12 MP) |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | --- |',
   ...rows.map((r) =>
     [
@@ -135,7 +135,7 @@ const md = [
       mib(r.int8VisionBytes),
       mib(r.int8OrtBytes),
       r.int8Gate ? `${r.int8Gate.cosineMean.toFixed(5)} / ${r.int8Gate.cosineMin.toFixed(5)} (${r.int8Gate.n})${r.int8Gate.passed ? '' : ' FAILED'}` : NM,
-      r.openClipCheck ? `${Math.min(r.openClipCheck.minImageCosine, r.openClipCheck.minTextCosine ?? 1).toFixed(7)}` : r.model === 'vit-b-32-random' ? 'own recipe' : NM,
+      r.openClipCheck ? `1 − ${Math.max(1e-12, 1 - Math.min(r.openClipCheck.minImageCosine, r.openClipCheck.minTextCosine ?? 1)).toExponential(0)}` : r.model === 'vit-b-32-random' ? 'own recipe' : NM,
       r.latencyMs?.wasm ? `${r.latencyMs.wasm.int8}` : NM,
       r.latencyMs?.node ? `${r.latencyMs.node.int8}` : NM,
       r.workers ? r.workers.loadedMiB.toFixed(1) : NM,
