@@ -46,7 +46,7 @@ interface Row {
   int8Gate?: { cosineMean: number; cosineMin: number; n: number; passed: boolean; ortCosineMin?: number };
   openClipCheck?: { minImageCosine: number; minTextCosine?: number; backend: string };
   latencyMs?: Record<string, { int8: number; runs: number; measuredAt: string; cpu: string; loadAverage: number }>;
-  workers?: { loadedMiB: number; peak12MpMiB: number; decode12Mp: string; peakMaxMiB: number; fits: boolean };
+  workers?: { loadedMiB: number; peak12MpMiB: number; decode12Mp: string; decodeBudgetMiB: number; peakMaxMiB: number; fits: boolean };
 }
 
 const readJson = <T>(file: string): T | undefined => (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : undefined);
@@ -89,6 +89,8 @@ async function rowOf(id: string, title: string): Promise<Row> {
       loadedMiB: (mem.loaded.ortWasm + mem.loaded.jsHeapUsed) / MIB,
       peak12MpMiB: (twelve?.peakMeasured ?? 0) / MIB,
       decode12Mp: twelve?.decode ?? '?',
+      // `auto` (what the model leaves) unless workers:memory was given a fixed --budget because auto left nothing.
+      decodeBudgetMiB: (twelve?.decodeBudget ?? 0) / MIB,
       peakMaxMiB: Math.max(...peaks) / MIB,
       fits: Math.max(...peaks) <= LIMIT && twelve?.decode !== undefined && !twelve.decode.startsWith('refused'),
     };
@@ -120,7 +122,7 @@ const md = [
   'Stand-ins with random weights at the full shapes of OpenAI\'s card (`npm run models:build -- <name>-random`), one row per model;',
   `made by \`npm run bench:model-card\` (bench/model-card.ts) from what was measured — "${NM}" where nothing was.`,
   'Vision tower only (the edge path: prompts come from the cache). Latency: batch 1, 1 thread, int8 vision, median, inference only (a 420 px JPEG),',
-  'on a shared 2-core machine: the 1-minute load average at the time is in model-card.json (compare rows measured together only).',
+  'on a shared 2-core machine with other sessions\' builds running: each latency cell gives the 1-minute load average when it was measured (2 = the machine\'s cores); they are not comparable across rows with different loads.',
   'Workers: `npm run workers:memory -- --model models/<name> --variants int8 --text no --in-place yes` in local workerd (which does not enforce 128 MB).',
   '',
   '| model | input | image params | text params | fp32 vision MiB | int8 .onnx MiB | int8 .ort MiB | int8 gate cosine mean / min (n) | = open_clip: min cosine (fp32, photos + prompts) | WASM int8 ms | onnxruntime-node int8 ms | Workers: loaded MiB | 12 MP peak MiB | fits one Worker (12 MP) |',
@@ -136,10 +138,10 @@ const md = [
       mib(r.int8OrtBytes),
       r.int8Gate ? `${r.int8Gate.cosineMean.toFixed(5)} / ${r.int8Gate.cosineMin.toFixed(5)} (${r.int8Gate.n})${r.int8Gate.passed ? '' : ' FAILED'}` : NM,
       r.openClipCheck ? `1 − ${Math.max(1e-12, 1 - Math.min(r.openClipCheck.minImageCosine, r.openClipCheck.minTextCosine ?? 1)).toExponential(0)}` : r.model === 'vit-b-32-random' ? 'own recipe' : NM,
-      r.latencyMs?.wasm ? `${r.latencyMs.wasm.int8}` : NM,
-      r.latencyMs?.node ? `${r.latencyMs.node.int8}` : NM,
+      r.latencyMs?.wasm ? `${r.latencyMs.wasm.int8} (load ${r.latencyMs.wasm.loadAverage?.toFixed(0) ?? '?'})` : NM,
+      r.latencyMs?.node ? `${r.latencyMs.node.int8} (load ${r.latencyMs.node.loadAverage?.toFixed(0) ?? '?'})` : NM,
       r.workers ? r.workers.loadedMiB.toFixed(1) : NM,
-      r.workers ? `${r.workers.peak12MpMiB.toFixed(1)} (${r.workers.decode12Mp})` : NM,
+      r.workers ? `${r.workers.peak12MpMiB.toFixed(1)} (${r.workers.decode12Mp}, decode budget ${r.workers.decodeBudgetMiB.toFixed(1)})` : NM,
       r.workers ? (r.workers.fits ? `yes (largest ${r.workers.peakMaxMiB.toFixed(1)})` : `no (largest ${r.workers.peakMaxMiB.toFixed(1)})`) : r.int8OrtBytes !== undefined && r.int8OrtBytes > LIMIT ? 'no: the int8 .ort alone exceeds 128 MiB' : NM,
     ].join(' | '),
   ).map((l) => `| ${l} |`),
