@@ -21,7 +21,7 @@ import { deflateSync } from 'node:zlib';
 import { pngChunk } from './lib/hostile-images.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const { values: args } = parseArgs({ options: { sizes: { type: 'string' }, formats: { type: 'string' }, repeat: { type: 'string' }, child: { type: 'string' }, file: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { sizes: { type: 'string' }, formats: { type: 'string' }, repeat: { type: 'string' }, child: { type: 'string' }, make: { type: 'string' }, file: { type: 'string' } } });
 const MiB = 2 ** 20;
 
 /** A photo-like baseline JPEG (4:2:0, quality 90; libvips' encoder) with the pixels of photoPng. */
@@ -82,7 +82,12 @@ async function child(way: string, file: string): Promise<void> {
   process.stdout.write(JSON.stringify({ ms, peakMiB: (process.resourceUsage().maxRSS * 1024 - before) / MiB }));
 }
 
-if (args.child) {
+if (args.make) {
+  // In its own process: encoding 48 MP images grows a process by hundreds of MB, and Linux carries a
+  // parent's RSS at fork into its children's maxRSS, which would then measure the encoder, not the decode.
+  const [format, mp] = args.make.split(':') as [string, string];
+  writeFileSync(args.file!, format === 'jpeg' ? await photoJpeg(Number(mp)) : format === 'webp' ? await photoWebp(Number(mp)) : photoPng(Number(mp)));
+} else if (args.child) {
   await child(args.child, args.file!);
 } else {
   const sizes = (args.sizes ?? '1,12,48').split(',').map(Number);
@@ -93,8 +98,8 @@ if (args.child) {
   for (const format of formats)
   for (const mp of sizes) {
     const file = path.join(dir, `photo-${mp}mp.${format}`);
-    const png = format === 'jpeg' ? await photoJpeg(mp) : format === 'webp' ? await photoWebp(mp) : photoPng(mp);
-    writeFileSync(file, png);
+    execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--make', `${format}:${mp}`, '--file', file], { cwd: ROOT, stdio: 'inherit' });
+    const png = readFileSync(file);
     const cells: string[] = [];
     const figures: Record<string, { ms: number; peakMiB: number }> = {};
     for (const way of ['whole', 'streamed', 'sharp']) {

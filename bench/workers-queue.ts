@@ -15,8 +15,10 @@
 //      the Worker computes, so it cannot time itself);
 //      A run in which no batch finishes for `--stall` s (a local workerd fault, see waitFor) is
 //      started again, at most three runs, and counted in the report.
-//   3. baseline in the same run: Node embeds the same photos one after another with
-//      onnxruntime-web WASM, one thread, in place (what the Worker runs) → the ratio.
+//   3. baselines in the same run: Node embeds the same photos one after another with
+//      onnxruntime-web WASM, one thread, in place (what the Worker runs) → the images/s ratio; and
+//      on the `.onnx` with pre-packing on (onnxruntime-web's default) → CPU per image of workerd ÷
+//      Node's (issue 28's figure). Node's CPU is this process's (decode threads included).
 // Appends a row to bench/results/workers-queue.json (one per model × batch size) and rewrites
 // bench/results/workers-queue.md from all rows.
 import { request } from 'node:http';
@@ -50,6 +52,14 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '25' },
     /** Upscale every photo to about this many megapixels first (a phone's 12 MP), JPEG q90, with sharp. */
     megapixels: { type: 'string' },
+    /**
+     * `queue`: the index queue's consumer (batches of `--batch`). `http`: the same Worker's
+     * POST /v1/embed/image, one photo after another (decode, the in-place tower; no R2 read, no
+     * upsert) — for when local Queues stall (see waitFor).
+     */
+    via: { type: 'string', default: 'queue' },
+    /** `--via http`: requests of the small warm-up JPEG before the timed ones (the first loads the model; more let V8 tier up ORT's hot wasm functions first). */
+    warmup: { type: 'string', default: '1' },
     /** Seconds without a finished batch after which a run counts as stalled and is started again (at most 3 runs). */
     stall: { type: 'string', default: '60' },
   },
@@ -61,6 +71,8 @@ const COUNT = Number(args.images);
 const CACHE = path.join(ROOT, '.cache/bench-queue');
 const RESULTS = path.join(ROOT, 'bench/results/workers-queue');
 if (!(BATCH >= 1 && BATCH <= 100)) throw new Error('--batch: 1 to 100 (Queues\' max_batch_size)');
+const VIA = args.via === 'http' ? 'http' : 'queue';
+if (args.via !== VIA) throw new Error('--via: queue or http');
 if (!existsSync(path.join(MODEL, 'manifest.json'))) throw new Error(`${MODEL}: no manifest.json (for the ViT-B/32-shape stand-in see docs/workers.md)`);
 
 /** CPU seconds (user + system) of `pid` and all its descendants, from /proc (Linux). */
@@ -124,9 +136,9 @@ interface State { vectorCount: number; crashes: number; deadLetters: unknown[]; 
  * batch runs is answered only when the batch ends, and a reused keep-alive connection was closed
  * instead of answered (undici: "other side closed"), so fetch()'s pooled connections are not used.
  */
-function call(w: Consumer, route: string, body?: Uint8Array | string): Promise<unknown> {
+function call(w: Consumer, route: string, body?: Uint8Array | string, contentType?: string): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const req = request(`${w.url}${route}`, { method: body === undefined ? 'GET' : 'POST', agent: false, timeout: 120_000 }, (res) => {
+    const req = request(`${w.url}${route}`, { method: body === undefined ? 'GET' : 'POST', agent: false, timeout: 120_000, ...(contentType ? { headers: { 'content-type': contentType } } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -171,6 +183,10 @@ async function waitFor(w: Consumer, n: number): Promise<State> {
 }
 
 interface Row {
+  /** How the photos reached the Worker (rows from before lack it: queue). */
+  via?: 'queue' | 'http';
+  /** `--via http`: warm-up requests before the timed ones. */
+  warmupRequests?: number;
   measuredAt: string; model: string; batch: number; images: number; photos: string;
   coldSeconds: number; wallSeconds: number; imagesPerSecond: number; cpuSecondsPerImage: number;
   nodeImagesPerSecond: number; ratio: number; deliveries: number[];
@@ -178,6 +194,11 @@ interface Row {
   batchMs: number[];
   /** Runs before this one that stalled in local workerd (see waitFor). */
   stalledRuns: number;
+  /** CPU s per image of Node in place, and of Node on the `.onnx` with pre-packing on (rows from before issue 28 lack them). */
+  nodeCpuSecondsPerImage?: number;
+  nodePrepackedCpuSecondsPerImage?: number;
+  /** workerd's CPU per image ÷ Node pre-packed's: the issue-28 figure (target ≤ 1.05). */
+  cpuRatioToPrepacked?: number;
 }
 
 /** Each photo resized (Lanczos) to about `mp` megapixels at its aspect ratio, baseline JPEG q90 4:2:0: what a phone uploads. */
@@ -192,19 +213,54 @@ async function upscale(photos: Uint8Array[], mp: number): Promise<Uint8Array[]> 
   }));
 }
 
-async function node(photos: Uint8Array[]): Promise<number> {
-  const clip = await createNodeClipEdge({ model: MODEL, text: false, visionVariant: 'int8', backends: [wasmBackend({ inPlace: true, threads: 1 })] });
-  await clip.embedImage(photos[0]!);
-  const t = performance.now();
-  for (const p of photos) await clip.embedImage(p);
-  return photos.length / ((performance.now() - t) / 1000);
+/**
+ * Node embeds the photos one after another (onnxruntime-web WASM, one thread): images/s and CPU
+ * seconds per image of this process (decode threads included). `inPlace`: the `.ort` in place,
+ * pre-packing off, as the Worker; otherwise the `.onnx` copied with ORT's default pre-packing on.
+ */
+async function node(photos: Uint8Array[], inPlace: boolean): Promise<{ imagesPerSecond: number; cpuSecondsPerImage: number }> {
+  const clip = await createNodeClipEdge({ model: MODEL, text: false, visionVariant: 'int8', backends: [wasmBackend({ inPlace, threads: 1 })] });
+  try {
+    // Warm-up: a few images, so that V8 has tiered up ORT's hot wasm functions (see NODE_BENCH_FLAGS).
+    for (const p of photos.slice(0, 3)) await clip.embedImage(p);
+    const t = performance.now();
+    const c = process.cpuUsage();
+    for (const p of photos) await clip.embedImage(p);
+    const cpu = process.cpuUsage(c);
+    return { imagesPerSecond: photos.length / ((performance.now() - t) / 1000), cpuSecondsPerImage: (cpu.user + cpu.system) / 1e6 / photos.length };
+  } finally {
+    await clip.close();
+  }
+}
+
+/** `--via http`: the warm-up photo, then every photo, one POST /v1/embed/image at a time; CPU of workerd meanwhile. */
+async function measureHttp(w: Consumer, set: { source: string }, photos: Uint8Array[], warmup: Uint8Array): Promise<Row> {
+  let t = performance.now();
+  await call(w, '/v1/embed/image', warmup, 'image/jpeg');
+  const coldSeconds = (performance.now() - t) / 1000;
+  for (let i = 1; i < Number(args.warmup); i++) await call(w, '/v1/embed/image', warmup, 'image/jpeg');
+  console.error(`  warm-up (model load + first request): ${coldSeconds.toFixed(1)} s, then ${Number(args.warmup) - 1} more requests`);
+  const cpu0 = treeCpuSeconds(w.pid);
+  t = performance.now();
+  for (const [i, p] of photos.entries()) {
+    await call(w, '/v1/embed/image', p, 'image/jpeg');
+    process.stderr.write(`\r  ${i + 1} / ${photos.length} done`);
+  }
+  const wallSeconds = (performance.now() - t) / 1000;
+  const cpu = treeCpuSeconds(w.pid) - cpu0;
+  console.error(`\n  ${photos.length} images in ${wallSeconds.toFixed(1)} s wall, ${cpu.toFixed(1)} s CPU`);
+  return {
+    via: 'http', warmupRequests: Number(args.warmup), measuredAt: new Date().toISOString(), model: MODEL_ID, batch: 1, images: photos.length, photos: set.source,
+    coldSeconds, wallSeconds, imagesPerSecond: photos.length / wallSeconds, cpuSecondsPerImage: cpu / photos.length,
+    nodeImagesPerSecond: 0, ratio: 0, stalledRuns: 0, deliveries: [], batchMs: [],
+  };
 }
 
 /** One run in a fresh workerd: model and photos into R2, a one-image warm-up, then the timed batches. */
 async function measureWorkerd(info: Awaited<ReturnType<typeof readModelInfo>>, set: { source: string; files: string[] }, photos: Uint8Array[], warmup: Uint8Array): Promise<Row> {
   rmSync(CACHE, { recursive: true, force: true });
   mkdirSync(CACHE, { recursive: true });
-  console.error(`workerd: one consumer, batches of ${BATCH}, ${MODEL_ID} int8 vision in place`);
+  console.error(`workerd: ${VIA === 'queue' ? `one consumer, batches of ${BATCH}` : 'POST /v1/embed/image, one at a time'}, ${MODEL_ID} int8 vision in place`);
   const w = await startConsumer(info.embedDim);
   try {
     const files = readdirSync(MODEL, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.relative(MODEL, path.join(e.parentPath, e.name)).split(path.sep).join('/'));
@@ -216,6 +272,7 @@ async function measureWorkerd(info: Awaited<ReturnType<typeof readModelInfo>>, s
     await call(w, '/test/put?bucket=IMAGES&key=warmup/blue_circle_00.jpg', warmup);
     for (const [i, p] of photos.entries()) await call(w, `/test/put?bucket=IMAGES&key=${encodeURIComponent(`photos/${i}-${path.basename(set.files[i]!)}`)}`, p as Uint8Array<ArrayBuffer>);
 
+    if (VIA === 'http') return await measureHttp(w, set, photos, warmup);
     let t = performance.now();
     await call(w, '/test/enqueue', JSON.stringify([{ key: 'warmup/blue_circle_00.jpg' }]));
     await waitFor(w, 1);
@@ -230,7 +287,7 @@ async function measureWorkerd(info: Awaited<ReturnType<typeof readModelInfo>>, s
     const cpu = treeCpuSeconds(w.pid) - cpu0;
     console.error(`\n  ${photos.length} images in ${wallSeconds.toFixed(1)} s wall, ${cpu.toFixed(1)} s CPU`);
     return {
-      measuredAt: new Date().toISOString(), model: MODEL_ID, batch: BATCH, images: photos.length, photos: set.source,
+      via: 'queue', measuredAt: new Date().toISOString(), model: MODEL_ID, batch: BATCH, images: photos.length, photos: set.source,
       coldSeconds, wallSeconds, imagesPerSecond: photos.length / wallSeconds, cpuSecondsPerImage: cpu / photos.length,
       nodeImagesPerSecond: 0, ratio: 0, stalledRuns: 0,
       deliveries: s.deliveries.filter((d) => d.queue === QUEUE).map((d) => d.size),
@@ -265,15 +322,20 @@ async function main(): Promise<void> {
     }
   }
   row.stalledRuns = stalled;
-  console.error('Node baseline: onnxruntime-web WASM, 1 thread, in place, one image after another');
-  row.nodeImagesPerSecond = await node(photos);
+  console.error('Node baselines: onnxruntime-web WASM, 1 thread, one image after another: in place, then the .onnx pre-packed');
+  const inPlace = await node(photos, true);
+  const prepacked = await node(photos, false);
+  row.nodeImagesPerSecond = inPlace.imagesPerSecond;
   row.ratio = row.imagesPerSecond / row.nodeImagesPerSecond;
+  row.nodeCpuSecondsPerImage = inPlace.cpuSecondsPerImage;
+  row.nodePrepackedCpuSecondsPerImage = prepacked.cpuSecondsPerImage;
+  row.cpuRatioToPrepacked = row.cpuSecondsPerImage / prepacked.cpuSecondsPerImage;
   report(row);
 }
 
 function report(row: Row): void {
   const prev = existsSync(`${RESULTS}.json`) ? (JSON.parse(readFileSync(`${RESULTS}.json`, 'utf8')) as { rows: Row[] }).rows : [];
-  const rows = [...prev.filter((r) => r.model !== row.model || r.batch !== row.batch || r.photos !== row.photos), row].sort((a, b) => a.model.localeCompare(b.model) || a.photos.localeCompare(b.photos) || a.batch - b.batch);
+  const rows = [...prev.filter((r) => r.model !== row.model || r.batch !== row.batch || r.photos !== row.photos || (r.via ?? 'queue') !== row.via || r.warmupRequests !== row.warmupRequests), row].sort((a, b) => a.model.localeCompare(b.model) || a.photos.localeCompare(b.photos) || a.batch - b.batch);
   const f = (x: number, d = 1) => x.toFixed(d);
   const md = [
     '# One index-queue consumer inside workerd',
@@ -283,12 +345,14 @@ function report(row: Row): void {
     'Worker bundled by `wrangler deploy --dry-run`), images in local R2, keys on a local Queue; local Queues deliver one batch at a',
     'time, so this is one consumer. Timed: all images enqueued at once → all in the index (after a one-image warm-up that loads the',
     'model). CPU: the workerd process (/proc), including local R2 and Queues.',
-    'Baseline, same run: Node, onnxruntime-web WASM, one thread, in place, one image after another. "Stalled runs before": runs in',
+    'Baselines, same run: Node, onnxruntime-web WASM, one thread, one image after another, in place (images/s, ratio) and on the',
+    '`.onnx` copied with pre-packing on (CPU s / image of the Node process; "CPU ÷ Node pre-packed" = workerd\'s CPU per image ÷ that).',
+    'Node decodes exactly (mozjpeg), the Worker DCT-scales large JPEGs to its decode budget. "Stalled runs before": runs in',
     'which local workerd left a batch unfinished after the consumer had returned (see waitFor in the script); the row is the next run.',
     '',
-    '| model | batch | images | photos | warm-up s | images/s | CPU s / image | s per batch (Miniflare) | Node WASM images/s | ratio | batches delivered | stalled runs before |',
-    '|---|---:|---:|---|---:|---:|---:|---|---:|---:|---|---:|',
-    ...rows.map((r) => `| ${r.model} | ${r.batch} | ${r.images} | ${r.photos.replace(/ \(\.\.\/shared[^)]*\)/, '')} | ${f(r.coldSeconds)} | ${f(r.imagesPerSecond, 2)} | ${f(r.cpuSecondsPerImage, 3)} | ${(r.batchMs ?? []).map((ms) => f(ms / 1000)).join(', ')} | ${f(r.nodeImagesPerSecond, 2)} | ${f(r.ratio, 2)}× | ${r.deliveries.join(', ')} | ${r.stalledRuns ?? 0} |`),
+    '| model | via | batch | images | photos | warm-up s | images/s | CPU s / image | s per batch (Miniflare) | Node WASM images/s | ratio | Node CPU s / image: in place, pre-packed | CPU ÷ Node pre-packed | batches delivered | stalled runs before |',
+    '|---|---|---:|---:|---|---:|---:|---:|---|---:|---:|---|---:|---|---:|',
+    ...rows.map((r) => `| ${r.model} | ${r.via === 'http' ? `HTTP (${r.warmupRequests ?? 1} warm-up)` : 'queue'} | ${r.batch} | ${r.images} | ${r.photos.replace(/ \(\.\.\/shared[^)]*\)/, '')} | ${f(r.coldSeconds)} | ${f(r.imagesPerSecond, 2)} | ${f(r.cpuSecondsPerImage, 3)} | ${(r.batchMs ?? []).map((ms) => f(ms / 1000)).join(', ')} | ${f(r.nodeImagesPerSecond, 2)} | ${f(r.ratio, 2)}× | ${r.nodePrepackedCpuSecondsPerImage ? `${f(r.nodeCpuSecondsPerImage!, 3)}, ${f(r.nodePrepackedCpuSecondsPerImage, 3)}` : '—'} | ${r.cpuRatioToPrepacked ? `${f(r.cpuRatioToPrepacked, 2)}×` : '—'} | ${r.deliveries.join(', ')} | ${r.stalledRuns ?? 0} |`),
     '',
   ].join('\n');
   writeFileSync(`${RESULTS}.json`, `${JSON.stringify({ rows }, null, 1)}\n`);

@@ -13,7 +13,7 @@ export const NAMES = Object.freeze({
   dqlNode: (value: string) => `${value}/DynamicQuantizeLinear`,
   dqlOutputs: (value: string) => [`${value}/quantized`, `${value}/scale`, `${value}/zero_point`] as const,
   /** int8/q4: a weight's quantized data, scales and zero points. */
-  quantWeight: (weight: string, kind: 'int8' | 'uint8' | 'q4') => `${weight}/${kind}`,
+  quantWeight: (weight: string, kind: 'int8' | 'uint8' | 'q4' | 'q8') => `${weight}/${kind}`,
   weightScale: (weight: string) => `${weight}/scale`,
   weightZeroPoint: (weight: string) => `${weight}/zero_point`,
   /** int8: the nodes replacing one MatMul/Gemm/Conv/Gather (named after the node they replace). */

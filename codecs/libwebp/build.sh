@@ -3,7 +3,7 @@
 # links) plus clip_edge_webp.c's row-streaming interface, for wasm32-wasi, with Debian's toolchain.
 #
 #   sudo apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32
-#   npm run codecs:build -- [--webp path/to/libwebp_1.2.4.orig.tar.gz]
+#   npm run codecs:build -- [path/to/libjpeg-turbo_2.1.5.orig.tar.gz path/to/libwebp_1.2.4.orig.tar.gz]
 #
 # The source is Debian's orig tarball of libwebp 1.2.4 (= the upstream release), checked by sha256;
 # without an argument it is fetched with `apt-get source --download-only libwebp` (needs a deb-src
@@ -35,4 +35,5 @@ clang-14 --target=wasm32-wasi --sysroot=/usr -O2 -DNDEBUG -I"$src" -I"$src/src" 
   -ffile-prefix-map="$work"=. -ffile-prefix-map="$here"=. \
   -nostartfiles -Wl,--no-entry -Wl,--strip-all -Wl,-z,stack-size=262144 \
   -o "$out" "$here/clip_edge_webp.c" "${files[@]}"
+chmod 644 "$out"
 echo "codecs: wrote ${out#"$root"/} ($(stat -c %s "$out") bytes, sha256 $(sha256sum "$out" | cut -c1-16)…)"

@@ -3,13 +3,19 @@ import { intAttr } from '../onnx/attrs.ts';
 import { DT, tensorProto, type NodeProto } from '../onnx/model.ts';
 import { bytesOf, floatValues } from '../onnx/tensor.ts';
 import { NAMES } from '../names.ts';
-import { q4Blockwise } from '../quant/math.ts';
+import { nBitBlockwise } from '../quant/math.ts';
 import { weightedNodes, type WeightSelection } from '../quant/select.ts';
 import type { Pass } from './pass.ts';
 
 export interface Q4Options extends WeightSelection {
   /** Rows of K sharing one scale and zero point (a power of two ≥ 16). @defaultValue 32 */
   blockSize?: number;
+  /**
+   * Bits per weight. 8 was tried for Workers in place (issue 28): the kernel still dequantizes to
+   * float32 per run in ORT-web's WASM build, so it is slower than MatMulInteger there
+   * (bench/results/prepack.md). @defaultValue 4
+   */
+  bits?: 4 | 8;
 }
 
 /**
@@ -20,6 +26,8 @@ export interface Q4Options extends WeightSelection {
  */
 export function q4MatMulPass(options: Q4Options = {}): Pass {
   const block = options.blockSize ?? 32;
+  const bits = options.bits ?? 4;
+  if (bits !== 4 && bits !== 8) throw new ClipEdgeError('BAD_INPUT', `MatMulNBits bits must be 4 or 8, got ${String(bits)}`);
   if (!(block >= 16 && (block & (block - 1)) === 0)) throw new ClipEdgeError('BAD_INPUT', `q4 block size must be a power of two ≥ 16, got ${block}`);
   return {
     name: 'q4-matmul',
@@ -30,9 +38,9 @@ export function q4MatMulPass(options: Q4Options = {}): Pass {
         const [K, N] = w.dims as [number, number];
         let t = done.get(wName);
         if (!t) {
-          const { q, scale, zeroPoint, blocks, blob } = q4Blockwise(floatValues(w), K, N, block);
+          const { q, scale, zeroPoint, blocks, blob } = nBitBlockwise(floatValues(w), K, N, block, bits);
           t = {
-            q: graph.uniqueName(NAMES.quantWeight(wName, 'q4')),
+            q: graph.uniqueName(NAMES.quantWeight(wName, bits === 4 ? 'q4' : 'q8')),
             scale: graph.uniqueName(NAMES.weightScale(wName)),
             zp: graph.uniqueName(NAMES.weightZeroPoint(wName)),
           };
@@ -51,15 +59,15 @@ export function q4MatMulPass(options: Q4Options = {}): Pass {
             name: graph.uniqueName(NAMES.quantNode(base, 'MatMulNBits')),
             op_type: 'MatMulNBits',
             domain: 'com.microsoft',
-            attribute: [intAttr('K', K), intAttr('N', N), intAttr('bits', 4), intAttr('block_size', block)],
+            attribute: [intAttr('K', K), intAttr('N', N), intAttr('bits', bits), intAttr('block_size', block)],
           },
         ]);
       }
       if (replaced.size) graph.requireOpset('com.microsoft', 1);
       graph.nodes = graph.nodes.flatMap((n) => replaced.get(n) ?? [n]);
       const removed = graph.removeUnused();
-      if (replaced.size) ctx.log(`q4-matmul: ${replaced.size} MatMul → MatMulNBits (4-bit, block ${block})`);
-      return { quantizedNodes: replaced.size, removedInitializers: removed, blockSize: block };
+      if (replaced.size) ctx.log(`q4-matmul: ${replaced.size} MatMul → MatMulNBits (${bits}-bit, block ${block})`);
+      return { quantizedNodes: replaced.size, removedInitializers: removed, blockSize: block, bits };
     },
   };
 }

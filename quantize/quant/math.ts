@@ -56,18 +56,24 @@ export function uint8PerChannelZp128(w: Float32Array, M: number): { q: Uint8Arra
 }
 
 /**
- * 4-bit block-wise, asymmetric, in com.microsoft MatMulNBits' layout: for output column n and
- * block b of `block` rows of K, `q` holds [N, blocks, block/2] bytes (two values a byte, the first
- * in the low nibble), `scale` [N·blocks], `zeroPoint` [N·ceil(blocks/2)] packed the same way.
- * w[k, n] ≈ (q − zp) · scale. K is padded with zeros to a whole number of blocks.
+ * 4- or 8-bit block-wise, asymmetric, in com.microsoft MatMulNBits' layout: for output column n
+ * and block b of `block` rows of K, `q` holds [N, blocks, block·bits/8] bytes (4-bit: two values
+ * a byte, the first in the low nibble), `scale` [N·blocks], `zeroPoint` [N·ceil(blocks·bits/8)]
+ * packed the same way. w[k, n] ≈ (q − zp) · scale. K is padded with zeros to a whole number of blocks.
  */
-export function q4Blockwise(w: Float32Array, K: number, N: number, block: number) {
+export function nBitBlockwise(w: Float32Array, K: number, N: number, block: number, bits: 4 | 8 = 4) {
   const blocks = Math.ceil(K / block);
-  const blob = block / 2;
-  const zpBytes = Math.ceil(blocks / 2);
+  const perByte = 8 / bits;
+  const top = (1 << bits) - 1;
+  const blob = block / perByte;
+  const zpBytes = Math.ceil(blocks / perByte);
   const q = new Uint8Array(N * blocks * blob);
   const scale = new Float32Array(N * blocks);
   const zeroPoint = new Uint8Array(N * zpBytes);
+  // Value i of a run of packed values: its byte, and its shift within the byte (low nibble first).
+  const put = (a: Uint8Array, base: number, i: number, v: number) => {
+    a[base + Math.floor(i / perByte)]! |= v << ((i % perByte) * bits);
+  };
   for (let n = 0; n < N; n++) {
     for (let b = 0; b < blocks; b++) {
       let lo = 0;
@@ -79,17 +85,19 @@ export function q4Blockwise(w: Float32Array, K: number, N: number, block: number
         if (v < lo) lo = v;
         if (v > hi) hi = v;
       }
-      const s = hi > lo ? (hi - lo) / 15 : 1;
-      const zp = Math.min(15, Math.max(0, Math.round(-lo / s)));
+      const s = hi > lo ? (hi - lo) / top : 1;
+      const zp = Math.min(top, Math.max(0, Math.round(-lo / s)));
       scale[n * blocks + b] = s;
-      zeroPoint[n * zpBytes + (b >> 1)]! |= b & 1 ? zp << 4 : zp;
+      put(zeroPoint, n * zpBytes, b, zp);
       const base = (n * blocks + b) * blob;
       for (let k = k0; k < k0 + block; k++) {
-        const v = k < K ? Math.min(15, Math.max(0, Math.round(w[k * N + n]! / s) + zp)) : zp;
-        const i = k - k0;
-        q[base + (i >> 1)]! |= i & 1 ? v << 4 : v;
+        const v = k < K ? Math.min(top, Math.max(0, Math.round(w[k * N + n]! / s) + zp)) : zp;
+        put(q, base, k - k0, v);
       }
     }
   }
   return { q, scale, zeroPoint, blocks, blob };
 }
+
+/** {@link nBitBlockwise} at 4 bits. */
+export const q4Blockwise = (w: Float32Array, K: number, N: number, block: number) => nBitBlockwise(w, K, N, block, 4);

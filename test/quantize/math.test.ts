@@ -3,7 +3,7 @@
 // integer range used exactly, zero rows and zero points as specified.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { int8PerColumn, int8PerRow, q4Blockwise, uint8PerChannelZp128 } from '../../quantize/quant/math.ts';
+import { int8PerColumn, int8PerRow, nBitBlockwise, q4Blockwise, uint8PerChannelZp128 } from '../../quantize/quant/math.ts';
 
 /** A [rows, cols] float32 matrix with some all-zero and some constant columns/rows mixed in. */
 const matrix = (maxRows = 12, maxCols = 12) =>
@@ -165,6 +165,43 @@ describe('4-bit block-wise asymmetric (MatMulNBits layout)', () => {
             if (i < 0) continue;
             const byte = r.q[(n * r.blocks + b) * r.blob + (i >> 1)]!;
             if (((byte >> (i & 1 ? 4 : 0)) & 15) !== zp) return false;
+          }
+        }
+        return true;
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('8-bit block-wise asymmetric (MatMulNBits layout, bits = 8)', () => {
+  it('one byte a weight, [N, blocks, block]; scale = (max − min)/255 over the block and 0; |w − (q − zp)·scale| ≤ scale/2; padding holds the zero point', () => {
+    fc.assert(
+      fc.property(matrix(70, 6), fc.constantFrom(16, 32), ({ w, rows: K, cols: N }, block) => {
+        const r = nBitBlockwise(w, K, N, block, 8);
+        if (r.blocks !== Math.ceil(K / block) || r.blob !== block || r.q.length !== N * r.blocks * block) return false;
+        if (r.scale.length !== N * r.blocks || r.zeroPoint.length !== N * r.blocks) return false;
+        for (let n = 0; n < N; n++) for (let b = 0; b < r.blocks; b++) {
+          let lo = 0;
+          let hi = 0;
+          for (let k = b * block; k < Math.min(K, (b + 1) * block); k++) {
+            lo = Math.min(lo, w[k * N + n]!);
+            hi = Math.max(hi, w[k * N + n]!);
+          }
+          const s = r.scale[n * r.blocks + b]!;
+          if (s !== (hi > lo ? Math.fround((hi - lo) / 255) : 1)) return false;
+          const zp = r.zeroPoint[n * r.blocks + b]!;
+          for (let i = 0; i < block; i++) {
+            const q = r.q[(n * r.blocks + b) * block + i]!;
+            const k = b * block + i;
+            if (k >= K) {
+              if (q !== zp) return false;
+              continue;
+            }
+            const v = w[k * N + n]!;
+            const back = (q - zp) * s;
+            if (Math.abs(v - back) > halfStep(s, v) + s * 1e-6) return false;
+            if (v === 0 && back !== 0) return false;
           }
         }
         return true;

@@ -211,6 +211,20 @@ const CASES: Case[] = [
       expect(after.opset_import).toContainEqual({ domain: 'com.microsoft', version: 1 });
     },
   },
+  {
+    name: 'q4-matmul with bits 8: MatMul → MatMulNBits (8-bit, block 32), one byte a weight',
+    build: oddK,
+    passes: [q4MatMulPass({ bits: 8 })],
+    feeds: () => ({ x: x3(2, 3, 48) }),
+    // 255 steps a block instead of 15: ~17× finer than 4-bit.
+    cosine: 0.9999,
+    check: (_b, after) => {
+      const n = after.graph!.node[0]!;
+      expect([n.domain, n.op_type]).toEqual(['com.microsoft', 'MatMulNBits']);
+      expect(getAttr(n, 'bits')?.i).toBe(8);
+      expect(after.graph!.initializer[0]!.dims).toEqual([40, 2, 32]);
+    },
+  },
 ];
 
 describe('quantize passes on hand-built graphs', () => {

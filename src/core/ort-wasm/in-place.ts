@@ -28,7 +28,8 @@ export type { ModelStream };
 export const IN_PLACE_SESSION_CONFIG = Object.freeze({
   'session.use_ort_model_bytes_directly': '1',
   'session.use_ort_model_bytes_for_initializers': '1',
-  // Pre-packing copies weights into a second layout: that copy is exactly what in place avoids.
+  // Pre-packing copies weights into a second layout: that copy is exactly what in place avoids. It
+  // costs int8 variants no speed: the WASM build's int8 GEMM has no packed form (bench/results/prepack.md).
   'session.disable_prepacking': '1',
 });
 

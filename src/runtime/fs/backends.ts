@@ -10,8 +10,9 @@ export interface NodeBackendOptions {
   threads?: number;
   /**
    * Load ORT-format variants (`clip-edge quantize --ort`) in place: the weights stay in the model
-   * bytes, ~1.0× the file in wasm memory instead of ~2.2×, at the cost of pre-packing (slower int8
-   * MatMuls). For memory-bound hosts; the WASM backend only. @defaultValue false
+   * bytes, ~1.0× the file in wasm memory instead of ~2.2×, with pre-packing off. That costs int8
+   * variants nothing (onnxruntime-web's WASM build never pre-packs MatMulInteger weights), float32
+   * MatMuls up to ~1.3× (bench/results/workers-prepacking.md). For memory-bound hosts; the WASM backend only. @defaultValue false
    */
   inPlace?: boolean;
 }
