@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readModelInfo, type ModelInfo } from '../src/core/model/info.ts';
 import { packPromptCache, type PromptCacheHeader } from '../src/core/prompt-cache/format.ts';
-import { fsModelSource } from '../src/runtime/fs/fs-source.ts';
+import { fsModelSource } from '../src/runtime/fs/model-source.ts';
 import { WORKERS_DEFAULT_BODY_MEMORY_MB } from '../src/runtime/workers/limits.ts';
 import { type BudgetInput, type MemoryTable, checkBudget } from './workers-budget.ts';
 import { type DeployConfig, resolveTextVariant, resolveVisionVariant, uploadPlan } from './workers-plan.ts';

@@ -11,7 +11,7 @@ import { isPrecision } from '../core/precision.ts';
 import { createClipTokenizer } from '../core/tokenizer.ts';
 import { createNodeClipEdge, DEFAULT_MODEL_DIR } from '../runtime/fs/create.ts';
 import { nodeImageCodecs } from '../runtime/fs/codecs.ts';
-import { fsModelSource } from '../runtime/fs/fs-source.ts';
+import { fsModelSource } from '../runtime/fs/model-source.ts';
 import { readLabelSetFile } from '../runtime/fs/label-sets.ts';
 import { createPullProgress } from '../hub/progress.ts';
 import { pullModel } from '../hub/pull.ts';

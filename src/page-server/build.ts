@@ -4,7 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ORT_BUILDS } from '../runtime/browser/backends.ts';
+import { ORT_BUILDS } from '../runtime/browser/ort.ts';
 import { CODEC_WASM_FILES } from '../runtime/browser/codecs.ts';
 
 const WEB_DIR = fileURLToPath(new URL('../web/', import.meta.url));

@@ -6,7 +6,7 @@ import type { Backend, SessionLike } from '../../src/core/backend.ts';
 import type { ClipEdge } from '../../src/core/clip.ts';
 import { tokenBucketRateLimiter } from '../../src/http/overload.ts';
 import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
-import { wasmBackend } from '../../src/runtime/fs/backends.ts';
+import { wasmBackend } from '../../src/runtime/fs/ort.ts';
 import { EVAL_DIR, type EvalSet } from '../helpers/clip.ts';
 
 // Overload behaviour of the core app (the same on Node, Deno, Bun and Workers), against the real

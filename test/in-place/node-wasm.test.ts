@@ -13,9 +13,9 @@ import { ClipEdgeError } from '../../src/core/errors.ts';
 import { readModelInfo } from '../../src/core/model/info.ts';
 import { createInPlaceLoader, IN_PLACE_SESSION_CONFIG, type InPlaceLoader } from '../../src/core/ort-wasm/in-place.ts';
 import { wrappedInstances } from '../../src/core/ort-wasm/instance.ts';
-import { wasmBackend } from '../../src/runtime/fs/backends.ts';
+import { wasmBackend } from '../../src/runtime/fs/ort.ts';
 import { nodeImageCodecs } from '../../src/runtime/fs/codecs.ts';
-import { fsModelSource } from '../../src/runtime/fs/fs-source.ts';
+import { fsModelSource } from '../../src/runtime/fs/model-source.ts';
 import { MODEL_DIR } from '../helpers/clip.ts';
 
 const ORT_FILE = path.join(MODEL_DIR, 'onnx/vision_model_int8.ort');

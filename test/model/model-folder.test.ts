@@ -4,9 +4,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createClipEdge } from '../../src/core/clip.ts';
 import { readModelInfo } from '../../src/core/model/info.ts';
 import { memorySource } from '../../src/core/model/source.ts';
-import { wasmBackend } from '../../src/runtime/fs/backends.ts';
+import { wasmBackend } from '../../src/runtime/fs/ort.ts';
 import { nodeImageCodecs } from '../../src/runtime/fs/codecs.ts';
-import { fsModelSource } from '../../src/runtime/fs/fs-source.ts';
+import { fsModelSource } from '../../src/runtime/fs/model-source.ts';
 import { EVAL_DIR, MODEL_DIR } from '../helpers/clip.ts';
 import { prerequisite } from '../helpers/prerequisite.ts';
 
@@ -109,7 +109,7 @@ describe('model folder layout (Hugging Face / Optimum)', () => {
 
 describe('backends', () => {
   it('native onnxruntime-node (when installed) and WASM give the same answers', async () => {
-    const { nativeBackend } = await import('../../src/runtime/fs/backends.ts');
+    const { nativeBackend } = await import('../../src/runtime/fs/ort.ts');
     const native = nativeBackend();
     const available = await native.init().then(() => true, () => false);
     if (!prerequisite(available, 'onnxruntime-node (a devDependency)')) return void console.warn('onnxruntime-node is not installed: native/WASM comparison skipped');

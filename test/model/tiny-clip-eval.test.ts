@@ -5,7 +5,7 @@ import { createClipApp } from '../../src/http/app.ts';
 import { createClipTokenizer } from '../../src/core/tokenizer.ts';
 import { EVAL_DIR, MODEL_DIR, type EvalSet } from '../helpers/clip.ts';
 import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
-import { wasmBackend } from '../../src/runtime/fs/backends.ts';
+import { wasmBackend } from '../../src/runtime/fs/ort.ts';
 
 interface TorchReference {
   synthetic_image_embeds: number[][];

@@ -7,7 +7,7 @@ import type { ClipEdge } from '../../src/core/clip.ts';
 import { createImageDecoder } from '../../src/core/image/decoder.ts';
 import { clipNormalize } from '../../src/core/image/preprocess.ts';
 import { logits, normalizeRows, topK } from '../../src/core/zeroshot.ts';
-import { wasmBackend } from '../../src/runtime/fs/backends.ts';
+import { wasmBackend } from '../../src/runtime/fs/ort.ts';
 import { nodeImageCodecs } from '../../src/runtime/fs/codecs.ts';
 import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
 import { EVAL_DIR, MODEL_DIR, type EvalSet } from '../helpers/clip.ts';

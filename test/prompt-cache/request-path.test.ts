@@ -8,7 +8,7 @@ import { decodePromptCache } from '../../src/core/prompt-cache/format.ts';
 import { memoryPromptCacheStore } from '../../src/core/prompt-cache/store.ts';
 import { logits } from '../../src/core/zeroshot.ts';
 import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
-import { fsPromptCacheStore } from '../../src/runtime/fs/prompt-cache-fs.ts';
+import { fsPromptCacheStore } from '../../src/runtime/fs/prompt-cache.ts';
 import { EVAL_DIR, MODEL_DIR, type EvalSet } from '../helpers/clip.ts';
 
 const evalSet = JSON.parse(readFileSync(path.join(EVAL_DIR, 'labels.json'), 'utf8')) as EvalSet;

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/core/backend.ts';
 import { decodePromptCache, type PromptCacheHeader as Header } from '../../src/core/prompt-cache/format.ts';
 import { createClipTokenizer } from '../../src/core/tokenizer.ts';
-import { nativeBackend, wasmBackend } from '../../src/runtime/fs/backends.ts';
+import { nativeBackend, wasmBackend } from '../../src/runtime/fs/ort.ts';
 import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
 import { EVAL_DIR, MODEL_DIR, type EvalSet } from '../helpers/clip.ts';
 import { prerequisite } from '../helpers/prerequisite.ts';

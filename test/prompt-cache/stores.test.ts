@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { memoryPromptCacheStore, tieredPromptCacheStore } from '../../src/core/prompt-cache/store.ts';
-import { fsPromptCacheStore } from '../../src/runtime/fs/prompt-cache-fs.ts';
+import { fsPromptCacheStore } from '../../src/runtime/fs/prompt-cache.ts';
 import { sampleEntry, testPromptCacheStore } from './contract.ts';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'clip-edge-pc-'));

@@ -3,7 +3,7 @@ import { type ClipEdgeOptions, createClipEdge } from '../../core/clip.ts';
 import { type ClipEdgeKit, withImageInputs } from '../../core/kit.ts';
 import { chainLabelSets, type LabelSetProvider } from '../../core/label-sets.ts';
 import { type PromptCacheStore, tieredPromptCacheStore } from '../../core/prompt-cache/store.ts';
-import { type BrowserBackendOptions, defaultBrowserBackends } from './backends.ts';
+import { type BrowserBackendOptions, defaultBrowserBackends } from './ort.ts';
 import { browserImageCodecs } from './codecs.ts';
 import { sourceLabelSets } from './label-sets.ts';
 import { type DownloadProgress, fetchModelSource } from './model-source.ts';

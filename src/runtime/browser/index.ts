@@ -7,7 +7,7 @@ export {
   ORT_BUILDS,
   type BrowserBackendOptions,
   type OrtBuild,
-} from './backends.ts';
+} from './ort.ts';
 export { fetchModelSource, readWithProgress, type DownloadProgress, type FetchModelSourceOptions } from './model-source.ts';
 export { cacheStoragePromptCacheStore, sourcePromptCacheStore, type CacheStoragePromptCacheOptions } from './prompt-cache.ts';
 export { browserImageCodecs, CODEC_WASM_FILES } from './codecs.ts';

@@ -5,12 +5,12 @@ import type { Backend } from '../../core/backend.ts';
 import { type ClipEdge, type ClipEdgeOptions, createClipEdge } from '../../core/clip.ts';
 import { DEFAULT_LIMITS } from '../../core/limits.ts';
 import { chainLabelSets, type LabelSetProvider } from '../../core/label-sets.ts';
-import { defaultNodeBackends } from './backends.ts';
+import { defaultNodeBackends } from './ort.ts';
 import { nodeImageCodecs } from './codecs.ts';
 import { createDecodePool, defaultDecodeThreads } from './decode-pool.ts';
-import { fsModelSource } from './fs-source.ts';
+import { fsModelSource } from './model-source.ts';
 import { dirLabelSets } from './label-sets.ts';
-import { fsPromptCacheStore } from './prompt-cache-fs.ts';
+import { fsPromptCacheStore } from './prompt-cache.ts';
 import { modelPromptCacheDir } from './user-cache.ts';
 import { type PromptCacheStore, tieredPromptCacheStore } from '../../core/prompt-cache/store.ts';
 

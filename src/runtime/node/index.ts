@@ -5,8 +5,8 @@
 /// <reference types="node" preserve="true" />
 export { createNodeClipEdge, DEFAULT_MODEL_DIR, BUILTIN_LABEL_SETS_DIR, PACKAGE_ROOT, type NodeClipEdgeOptions } from '../fs/create.ts';
 export { serveNode, type RunningServer } from './serve.ts';
-export { wasmBackend, nativeBackend, defaultNodeBackends, type NodeBackendOptions } from '../fs/backends.ts';
-export { fsModelSource } from '../fs/fs-source.ts';
+export { wasmBackend, nativeBackend, defaultNodeBackends, type NodeBackendOptions } from '../fs/ort.ts';
+export { fsModelSource } from '../fs/model-source.ts';
 export { dirLabelSets, readLabelSetFile } from '../fs/label-sets.ts';
 export { nodeImageCodecs } from '../fs/codecs.ts';
 export { pullModel, type PullOptions, type PullResult, type PullEvent } from '../../hub/pull.ts';
