@@ -1,8 +1,8 @@
 import { ClipEdgeError } from './errors.ts';
 import type { Precision } from './precision.ts';
-import { createInPlaceLoader, type InPlaceLoader, type InPlaceOptions, type ModelStream } from './ort-wasm/in-place.ts';
-import { withWrappedOrtInstance, wrappedInstances } from './ort-wasm/instance.ts';
-import type { Sha256Stream } from './ort-wasm/sha256.ts';
+import { createInPlaceLoader, type InPlaceLoader, type InPlaceOptions, type ModelStream } from './ort/wasm/in-place.ts';
+import { withWrappedOrtInstance, wrappedInstances } from './ort/wasm/instance.ts';
+import type { Sha256Stream } from './ort/wasm/sha256.ts';
 
 /** The slice of onnxruntime's API (common to onnxruntime-web and onnxruntime-node) that clip-edge uses. */
 export interface TensorLike {
@@ -46,7 +46,7 @@ export interface Backend {
   createSession(model: Uint8Array): Promise<SessionLike>;
   /**
    * Creates a session over an ORT-format model streamed into the backend's wasm heap and used in
-   * place (src/core/ort-wasm/in-place.ts). Only backends built with `inPlace` have it.
+   * place (src/core/ort/wasm/in-place.ts). Only backends built with `inPlace` have it.
    */
   createSessionInPlace?(model: ModelStream, options: Pick<InPlaceOptions, 'where' | 'expected'>): Promise<SessionLike>;
   /** Bytes of the backend's wasm memory, when it can tell (in-place backends). */

@@ -1,6 +1,6 @@
-import type { OrtModule, SessionLike } from '../backend.ts';
-import { ClipEdgeError } from '../errors.ts';
-import type { ModelStream } from '../model/source.ts';
+import type { OrtModule, SessionLike } from '../../backend.ts';
+import { ClipEdgeError } from '../../errors.ts';
+import type { ModelStream } from '../../model/source.ts';
 import { type ExportCall, type OrtWasmInstance, wrappedInstances } from './instance.ts';
 import { type Sha256Stream, defaultSha256Stream } from './sha256.ts';
 
@@ -50,7 +50,7 @@ const changed = (what: string) =>
   new ClipEdgeError(
     'BACKEND_UNAVAILABLE',
     `in-place model loading is unavailable: this onnxruntime-web ${what}. It relies on onnxruntime-web 1.30's createSession ` +
-      '(src/core/ort-wasm/in-place.ts); load the .onnx variant instead (CLIP_EDGE_IN_PLACE=false) or pin onnxruntime-web 1.30',
+      '(src/core/ort/wasm/in-place.ts); load the .onnx variant instead (CLIP_EDGE_IN_PLACE=false) or pin onnxruntime-web 1.30',
   );
 
 /** Finds ORT's malloc and free by watching a probe session being created (behaviour 1 above). */
