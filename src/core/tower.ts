@@ -98,7 +98,7 @@ export class TowerRunner<I extends VisionItem | TextItem> {
   /** Whether the session uses the ORT-format file in place (decided when the runner is made). */
   get inPlace(): boolean {
     const entry = this.opts.info.variants[this.precision]![this.tower]!;
-    return this.opts.inPlace !== false && entry.ort !== undefined && this.opts.backend.createSessionInPlace !== undefined;
+    return this.opts.inPlace !== false && entry.ort !== undefined && this.opts.backend.inPlace !== undefined;
   }
 
   private async createSessionInPlace(): Promise<SessionLike> {
@@ -116,7 +116,7 @@ export class TowerRunner<I extends VisionItem | TextItem> {
     if (!stream) throw new ClipEdgeError('MODEL_NOT_FOUND', `${where} is missing`);
     const check = this.opts.verify !== false || this.opts.requireIntegrity;
     await backend.init();
-    const session = await backend.createSessionInPlace!(stream, { where, ...(check ? { expected: { bytes: entry.bytes, sha256: entry.sha256 } } : {}) });
+    const session = await backend.inPlace!.createSession(stream, { where, ...(check ? { expected: { bytes: entry.bytes, sha256: entry.sha256 } } : {}) });
     this.fileSha = (session as { sha256?: string }).sha256;
     return session;
   }

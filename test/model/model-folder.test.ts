@@ -121,7 +121,8 @@ describe('backends', () => {
   });
 
   it('an unavailable backend is skipped; when none starts, one error lists every reason', async () => {
-    const { resolveBackend, ortBackend } = await import('../../src/core/backend.ts');
+    const { resolveBackend } = await import('../../src/core/backend.ts');
+    const { ortBackend } = await import('../../src/core/ort/backend.ts');
     const broken = (name: string, priority: number) =>
       ortBackend({ name, priority, preferred: ['fp32'], load: async () => { throw new Error(`${name} is not here`); } });
     expect((await resolveBackend([broken('gpu', 30), backend])).name).toBe('wasm');

@@ -1,4 +1,5 @@
-import { type Backend, type OrtModule, ortBackend } from '../../core/backend.ts';
+import type { Backend, OrtModule } from '../../core/backend.ts';
+import { ortBackend } from '../../core/ort/backend.ts';
 import type { Precision } from '../../core/precision.ts';
 
 /** The slice of WebGPU's API used to pick a variant (typed here: not every TS lib has WebGPU types). */

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { type Backend, type OrtModule, ortBackend } from '../../core/backend.ts';
+import type { Backend, OrtModule } from '../../core/backend.ts';
+import { ortBackend } from '../../core/ort/backend.ts';
 
 export interface NodeBackendOptions {
   /**

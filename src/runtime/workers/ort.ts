@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-web/wasm';
 import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
-import { type Backend, type OrtModule, ortBackend } from '../../core/backend.ts';
+import type { Backend, OrtModule } from '../../core/backend.ts';
+import { ortBackend } from '../../core/ort/backend.ts';
 import { wrappedInstances } from '../../core/ort/wasm/instance.ts';
 import type { Sha256Stream } from '../../core/ort/wasm/sha256.ts';
 import { WORKERS_VARIANT_ORDER } from './variants.ts';
