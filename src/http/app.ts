@@ -51,6 +51,9 @@ export interface ClipAppOptions {
   onInternalError?: (err: unknown) => void;
 }
 
+/** A runtime factory's kit (ClipEdgeKit) as the bytes-only ClipEdge under it: the app reads bodies itself, under its own limits. */
+const bytesOnly = (clip: ClipEdge): ClipEdge => (clip as ClipEdge & { core?: ClipEdge }).core ?? clip;
+
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 /**
  * Reading what a request left of its body before the answer: for ≤ 10 s, not past 2 s without bytes
@@ -180,9 +183,9 @@ export function createClipOpenApiApp(options: ClipAppOptions): OpenAPIHono<Blank
   });
   let clipP: Promise<ClipEdge> | undefined;
   const getClip = (): Promise<ClipEdge> => {
-    if (typeof options.clip !== 'function') return Promise.resolve(options.clip);
+    if (typeof options.clip !== 'function') return Promise.resolve(bytesOnly(options.clip));
     const load = options.clip;
-    clipP ??= load().catch((e) => {
+    clipP ??= load().then(bytesOnly, (e) => {
       clipP = undefined; // a failed load is retried by the next request
       throw e;
     });

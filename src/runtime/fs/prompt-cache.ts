@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pairPromptCacheStore } from '../../core/prompt-cache/drivers.ts';
-import type { PromptCacheStore } from '../../core/prompt-cache/store.ts';
+import { type PromptCacheStore, tieredPromptCacheStore } from '../../core/prompt-cache/store.ts';
+import { modelPromptCacheDir } from './user-cache.ts';
 
 export interface FsPromptCacheOptions {
   /**
@@ -70,4 +71,16 @@ export function fsPromptCacheStore(dir: string, options: FsPromptCacheOptions = 
       if (key.startsWith('inline-')) await pruneInline();
     },
   };
+}
+
+/**
+ * A model folder's prompt caches: those shipped in `<model>/prompts/` (read-only) behind the
+ * per-user folder, or the shipped ones alone when there is no home folder to write to (inline
+ * labels are then kept in memory only).
+ */
+export function modelPromptCache(dir: string): PromptCacheStore {
+  const shipped = fsPromptCacheStore(path.join(dir, 'prompts'));
+  const userDir = modelPromptCacheDir(dir);
+  if (!userDir) return { ...shipped, name: `${shipped.name} (read-only)`, put: async () => {}, delete: async () => {} };
+  return tieredPromptCacheStore(fsPromptCacheStore(userDir), shipped);
 }

@@ -1,9 +1,7 @@
 import { ClipEdgeError } from '../../core/errors.ts';
-import type { ModelSource } from '../../core/model/source.ts';
 import { type ServiceConfig, configFromEnv } from '../../http/config.ts';
 import type { WorkersEnv } from './bindings.ts';
 import { WORKERS_DEFAULT_BODY_MEMORY_MB, WORKERS_DEFAULT_MAX_PIXELS } from './limits.ts';
-import { assetsModelSource, r2ModelSource } from './model-source.ts';
 
 /** The model served when `CLIP_EDGE_MODEL` is unset: the bundled demonstration model, uploaded with `npm run workers:upload`. */
 export const DEFAULT_WORKERS_MODEL = 'tiny-clip';
@@ -65,14 +63,4 @@ export function workersConfig(env: WorkersEnv): WorkersConfig {
     text: base.text ?? false,
     limits: { maxPixels: WORKERS_DEFAULT_MAX_PIXELS, ...base.limits },
   };
-}
-
-/** The model folder the bindings point at (R2, or static assets). */
-export function modelSourceOf(env: WorkersEnv, cfg: WorkersConfig): ModelSource {
-  if (cfg.modelSource === 'r2') {
-    if (!env.MODELS) throw new ClipEdgeError('MODEL_NOT_FOUND', 'CLIP_EDGE_MODEL_SOURCE is r2 but no R2 bucket is bound as MODELS (wrangler.toml [[r2_buckets]])');
-    return r2ModelSource(env.MODELS, cfg.model);
-  }
-  if (!env.ASSETS) throw new ClipEdgeError('MODEL_NOT_FOUND', 'no model source: bind an R2 bucket as MODELS or static assets as ASSETS (wrangler.toml)');
-  return assetsModelSource(env.ASSETS, `models/${cfg.model}`);
 }

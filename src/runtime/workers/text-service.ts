@@ -5,7 +5,8 @@ import type { TextService, TextServiceReply, TextServiceRequest } from '../../co
 import { createTextEmbedder } from '../../core/text-embedder.ts';
 import { type TextItem, TowerRunner } from '../../core/tower.ts';
 import type { WorkersEnv } from './bindings.ts';
-import { modelSourceOf, workersConfig } from './config.ts';
+import { workersConfig } from './config.ts';
+import { modelSourceOf } from './model-source.ts';
 import { manifestSha256 } from './model-source.ts';
 import { workersWasmBackend } from './ort.ts';
 import { workersTextEntry } from './variants.ts';

@@ -1,6 +1,6 @@
 import { beforeAll, inject } from 'vitest';
 import { testBadInputs } from '../../contract/bad-inputs.ts';
-import { createWorkersApp } from '../../../src/runtime/workers/create.ts';
+import { createWorkersApp } from '../../../src/runtime/workers/app.ts';
 import { envWith, populate, repoFile } from './helpers.ts';
 
 // The bad-input matrix of test/app/app.test.ts, against the Worker app inside workerd (text tower
