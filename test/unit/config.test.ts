@@ -51,3 +51,27 @@ describe('configFromEnv', () => {
     expect(() => configFromEnv({ [k]: v })).toThrow(k);
   });
 });
+
+// One environment parser: a boolean means the same in configFromEnv (Node, Deno, Bun) and in a
+// Worker's vars (workersConfig), where CLIP_EDGE_JPEG_SCALING / CLIP_EDGE_IN_PLACE used to accept
+// only true/false/1/0.
+describe('one boolean rule for every runtime', () => {
+  const assets = { fetch: async () => new Response(null, { status: 404 }) };
+  it.each([
+    ['1', true], ['true', true], ['YES', true], ['on', true],
+    ['0', false], ['false', false], ['no', false], ['Off', false],
+  ] as const)('%s is %s everywhere', async (v, want) => {
+    const { workersConfig } = await import('../../src/runtime/workers/config.ts');
+    expect(configFromEnv({ CLIP_EDGE_TEXT: v }).text).toBe(want);
+    expect(configFromEnv({ CLIP_EDGE_REQUEST_LOG: v }).requestLog).toBe(want);
+    const w = workersConfig({ ASSETS: assets, CLIP_EDGE_TEXT: v, CLIP_EDGE_JPEG_SCALING: v, CLIP_EDGE_IN_PLACE: v } as never);
+    expect([w.text, w.jpegScaling, w.inPlace]).toEqual([want, want, want]);
+  });
+
+  it('refuses anything else, naming the variable, on every runtime', async () => {
+    const { workersConfig } = await import('../../src/runtime/workers/config.ts');
+    expect(() => configFromEnv({ CLIP_EDGE_TEXT: 'maybe' })).toThrow(/CLIP_EDGE_TEXT must be true or false/);
+    expect(() => workersConfig({ ASSETS: assets, CLIP_EDGE_IN_PLACE: 'maybe' } as never)).toThrow(/CLIP_EDGE_IN_PLACE must be true or false/);
+    expect(() => workersConfig({ ASSETS: assets, CLIP_EDGE_RATE_LIMIT_PERIOD: '0' } as never)).toThrow(/CLIP_EDGE_RATE_LIMIT_PERIOD/);
+  });
+});

@@ -5,6 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readImagePath } from './image-path.ts';
+import { envBool } from '../../http/env.ts';
 import { ClipEdgeError } from '../../core/errors.ts';
 import { type ClipEdgeKit, withImageInputs } from '../../core/kit.ts';
 import type { Precision } from '../../core/precision.ts';
@@ -42,7 +43,7 @@ async function hubFolder(repo: string, o: LoadClipEdgeOptions): Promise<string> 
   const marker = path.join(dir, PULLED_MARKER);
   const pulled = existsSync(marker) ? (JSON.parse(await readFile(marker, 'utf8')) as { variants: Precision[] }).variants : [];
   if (variants.every((v) => pulled.includes(v))) return dir;
-  const offline = o.offline ?? process.env.HF_HUB_OFFLINE === '1';
+  const offline = o.offline ?? envBool(process.env, 'HF_HUB_OFFLINE') ?? false;
   if (offline) {
     throw new ClipEdgeError('MODEL_NOT_FOUND', `${repo} is not in the cache (${dir}) with variants ${variants.join(', ')}, and offline is set`);
   }

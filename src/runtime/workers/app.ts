@@ -1,6 +1,5 @@
 // The Workers app: the same Hono app as on every runtime, plus the browser page from static assets.
 import type { Hono } from 'hono';
-import { ClipEdgeError } from '../../core/errors.ts';
 import { createClipApp } from '../../http/app.ts';
 import { overloadOptionsOf } from '../../http/overload.ts';
 import { PAGE_HEADERS } from '../../http/page-headers.ts';
@@ -10,21 +9,12 @@ import { createWorkersClipEdge, type WorkersClipEdgeOptions } from './create.ts'
 import { cloudflareRateLimiter } from './rate-limit.ts';
 import { vectorizeIndexOf } from './search-index.ts';
 
-function ratePeriod(env: WorkersEnv): number {
-  const v = env.CLIP_EDGE_RATE_LIMIT_PERIOD;
-  if (v === undefined || v === '') return 60;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_RATE_LIMIT_PERIOD must be an integer ≥ 1 (seconds), got "${v}"`);
-  return n;
-}
-
 /**
  * The same Hono app as on every runtime. The kit is created on the first request that needs it
  * and kept for the isolate's life (a failed load is retried by the next request).
  */
 export function createWorkersApp(env: WorkersEnv, options: WorkersClipEdgeOptions = {}): Hono {
   const cfg = workersConfig(env);
-  const period = ratePeriod(env);
   const app = createClipApp({
     clip: async () => (await createWorkersClipEdge(env, options)).core,
     ...(env.VECTORIZE ? { index: vectorizeIndexOf(env) } : {}),
@@ -35,7 +25,7 @@ export function createWorkersApp(env: WorkersEnv, options: WorkersClipEdgeOption
     // Limits here are per isolate; the Rate Limiting binding, when bound, counts network-wide.
     overload: overloadOptionsOf(cfg, {
       clientKey: (c) => c.req.header('cf-connecting-ip'),
-      ...(env.RATE_LIMITER ? { rateLimiter: cloudflareRateLimiter(env.RATE_LIMITER, period) } : {}),
+      ...(env.RATE_LIMITER ? { rateLimiter: cloudflareRateLimiter(env.RATE_LIMITER, cfg.ratePeriodSeconds) } : {}),
     }),
     requestLog: cfg.requestLog ?? true, // one console.log line per request: Workers Logs / wrangler tail
   });
