@@ -12,11 +12,11 @@ import { drainUnreadBodies } from './unread-body.ts';
 import { ClipEdgeError, isClipEdgeError } from '../core/errors.ts';
 import { quotedPath, STATUS_OF } from './errors.ts';
 import { DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_MULTIPART_PARTS, type MultipartLimits, readImageForm } from './multipart.ts';
-import { classifyRoute, embedImageRoute, embedTextRoute, healthRoute, labelSetsRoute, loadRoute, modelsRoute } from './routes.ts';
+import { classifyRoute, embedImageRoute, embedTextRoute, healthRoute, labelSetsRoute, loadRoute, modelsRoute } from './routes/docs.ts';
 import { openApiConfig } from './openapi.ts';
 import { ClassifyParams, EmbedTextBody } from './schemas.ts';
 import { createOverloadGuard, type OverloadOptions, requestBodyUnfinished, requestSignal } from './overload.ts';
-import { mountSearchRoutes } from './search.ts';
+import { mountSearchRoutes } from './routes/search.ts';
 import type { VectorIndex } from '../search/types.ts';
 
 export interface ClipAppOptions {

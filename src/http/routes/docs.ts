@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import type { ClipEdgeErrorCode } from '../core/errors.ts';
-import { STATUS_OF } from './errors.ts';
-import * as S from './schemas.ts';
+import type { ClipEdgeErrorCode } from '../../core/errors.ts';
+import { STATUS_OF } from '../errors.ts';
+import * as S from '../schemas.ts';
 
 /**
  * The routes with their request and response schemas: the handlers in app.ts are typed by these,

@@ -3,14 +3,14 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { BlankEnv } from 'hono/types';
-import type { ClipEdge } from '../core/clip.ts';
-import { ClipEdgeError, isClipEdgeError } from '../core/errors.ts';
-import { createSearchService, type IndexItem, type SearchRequest, type SearchService } from '../search/service.ts';
-import type { VectorIndex } from '../search/types.ts';
-import { type MultipartLimits, readImagesForm } from './multipart.ts';
-import { requestSignal } from './overload.ts';
-import { BODY_ERRORS, documented, errors, IMAGE_ERRORS, json, RAW_IMAGE, V1_ERRORS } from './routes.ts';
-import { TopK } from './schemas.ts';
+import type { ClipEdge } from '../../core/clip.ts';
+import { ClipEdgeError, isClipEdgeError } from '../../core/errors.ts';
+import { createSearchService, type IndexItem, type SearchRequest, type SearchService } from '../../search/service.ts';
+import type { VectorIndex } from '../../search/types.ts';
+import { type MultipartLimits, readImagesForm } from '../multipart.ts';
+import { requestSignal } from '../overload.ts';
+import { BODY_ERRORS, documented, errors, IMAGE_ERRORS, json, RAW_IMAGE, V1_ERRORS } from './docs.ts';
+import { TopK } from '../schemas.ts';
 
 /** Most images in one POST /v1/index request (the body limit applies too). */
 export const MAX_INDEX_BATCH = 64;
