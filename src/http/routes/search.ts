@@ -1,22 +1,20 @@
-// The search routes of the HTTP API, on the same app as the others (same auth, limits, errors,
-// OpenAPI document): POST /v1/index, DELETE /v1/index/{id}, POST /v1/search.
+// POST /v1/index, DELETE /v1/index/{id}, POST /v1/search: the search routes, on the same app as the
+// others (same auth, limits, errors, OpenAPI document).
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { BlankEnv } from 'hono/types';
-import type { ClipEdge } from '../../core/clip.ts';
-import { ClipEdgeError, isClipEdgeError } from '../../core/errors.ts';
+import { ClipEdgeError } from '../../core/errors.ts';
+import { IMAGE_TYPES, mediaType, readJson, readRawImage } from '../body.ts';
 import { createSearchService, type IndexItem, type SearchRequest, type SearchService } from '../../search/service.ts';
-import type { VectorIndex } from '../../search/types.ts';
 import { type MultipartLimits, readImagesForm } from '../multipart.ts';
 import { requestSignal } from '../overload.ts';
 import { BODY_ERRORS, documented, errors, IMAGE_ERRORS, json, RAW_IMAGE, V1_ERRORS } from './docs.ts';
+import { type RouteContext, routeGroup } from './group.ts';
 import { TopK } from '../schemas.ts';
 
 /** Most images in one POST /v1/index request (the body limit applies too). */
 export const MAX_INDEX_BATCH = 64;
 
-const IMAGE_TYPES = /^(image\/[a-z0-9.+-]+|application\/octet-stream)$/i;
-const mediaType = (c: Context) => (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
 const bad = (m: string, cause?: unknown) => new ClipEdgeError('BAD_INPUT', m, cause === undefined ? undefined : { cause });
 const binary = z.string().openapi({ type: 'string', format: 'binary' });
 
@@ -135,8 +133,7 @@ async function readIndexItems(c: Context, limits: MultipartLimits): Promise<Inde
   if (!IMAGE_TYPES.test(type)) {
     throw new ClipEdgeError('UNSUPPORTED_MEDIA_TYPE', `send the image as the body with an image/* content type, or "image" fields of multipart/form-data (got "${type || 'none'}")`);
   }
-  const image = new Uint8Array(await c.req.arrayBuffer());
-  if (!image.byteLength) throw bad('the request body is empty: send the image bytes');
+  const image = await readRawImage(c, 'the request body is empty: send the image bytes');
   const url = new URL(c.req.url);
   const id = url.searchParams.get('id') ?? undefined;
   const metadata = readMetadata(url.searchParams.get('metadata') ?? undefined);
@@ -145,22 +142,16 @@ async function readIndexItems(c: Context, limits: MultipartLimits): Promise<Inde
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
-export interface SearchRouteDeps {
-  getClip: () => Promise<ClipEdge>;
-  /** The index, or a function that opens it for the loaded model on first use; absent: search is not enabled. */
-  index?: VectorIndex | ((clip: ClipEdge) => Promise<VectorIndex>);
-  multipartLimits: MultipartLimits;
-}
-
-export function mountSearchRoutes(app: OpenAPIHono<BlankEnv>, deps: SearchRouteDeps): void {
+/** The search service over the app's index, made on first use (a failed open is retried by the next request). */
+function searchServiceOf(ctx: RouteContext): () => Promise<SearchService> {
   let serviceP: Promise<SearchService> | undefined;
-  const service = (): Promise<SearchService> => {
-    const source = deps.index;
+  return () => {
+    const source = ctx.index;
     if (!source) {
       return Promise.reject(new ClipEdgeError('NOT_FOUND', 'search is not enabled on this server: start it with an index (clip-edge serve --db <dir>)'));
     }
     serviceP ??= (async () => {
-      const clip = await deps.getClip();
+      const clip = await ctx.getClip();
       return createSearchService(clip, typeof source === 'function' ? await source(clip) : source);
     })().catch((e) => {
       serviceP = undefined; // retried by the next request
@@ -168,9 +159,14 @@ export function mountSearchRoutes(app: OpenAPIHono<BlankEnv>, deps: SearchRouteD
     });
     return serviceP;
   };
+}
 
-  app.openapi(indexRoute, async (c) => {
-    const items = await readIndexItems(c, deps.multipartLimits);
+export function searchRoutes(ctx: RouteContext): OpenAPIHono<BlankEnv> {
+  const app = routeGroup();
+  const service = searchServiceOf(ctx);
+
+  app.openapi({ ...indexRoute, middleware: ctx.imageBody }, async (c) => {
+    const items = await readIndexItems(c, ctx.multipartLimits);
     const s = await service();
     const r = await s.add(items, { signal: requestSignal(c) });
     return c.json({ model: s.index.space.model, ids: r.ids, count: await s.index.count(), timings: { embedMs: round(r.timings.embedMs), upsertMs: round(r.timings.upsertMs) } }, 200);
@@ -183,29 +179,22 @@ export function mountSearchRoutes(app: OpenAPIHono<BlankEnv>, deps: SearchRouteD
     return c.json({ deleted: id }, 200);
   });
 
-  app.openapi(searchRoute, async (c) => {
+  app.openapi({ ...searchRoute, middleware: ctx.imageBody }, async (c) => {
     const type = mediaType(c);
     const signal = requestSignal(c);
     let result;
     if (type === 'application/json') {
-      let body: unknown;
-      try {
-        body = await c.req.json();
-      } catch (cause) {
-        if (isClipEdgeError(cause)) throw cause;
-        throw bad('the body is not valid JSON', cause);
-      }
+      const body = await readJson(c);
       const p = TextSearchBody.safeParse(body);
       if (!p.success) throw bad(`expected {"text": string, "topK"?: number, "filter"?: object}: ${zodMessage(p.error)}`);
       const { text, ...request } = p.data;
       if (request.filter) request.filter = (body as { filter: typeof request.filter }).filter; // as parsed (see readMetadata)
       result = await (await service()).searchText(text, request as SearchRequest, { signal });
     } else if (type === 'multipart/form-data') {
-      const { images, fields } = await readImagesForm(c.req.raw, deps.multipartLimits, 1);
+      const { images, fields } = await readImagesForm(c.req.raw, ctx.multipartLimits, 1);
       result = await (await service()).searchImage(images[0]!, readSearchParams((k) => fields.get(k)?.[0]), { signal });
     } else if (IMAGE_TYPES.test(type)) {
-      const image = new Uint8Array(await c.req.arrayBuffer());
-      if (!image.byteLength) throw bad('the request body is empty: send the image bytes, or {"text": …} as JSON');
+      const image = await readRawImage(c, 'the request body is empty: send the image bytes, or {"text": …} as JSON');
       const url = new URL(c.req.url);
       result = await (await service()).searchImage(image, readSearchParams((k) => url.searchParams.get(k) ?? undefined), { signal });
     } else {
@@ -214,4 +203,5 @@ export function mountSearchRoutes(app: OpenAPIHono<BlankEnv>, deps: SearchRouteD
     const t = result.timings;
     return c.json({ ...result, timings: { embedMs: round(t.embedMs), searchMs: round(t.searchMs), totalMs: round(t.totalMs) } }, 200);
   });
+  return app;
 }
