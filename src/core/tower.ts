@@ -1,6 +1,7 @@
 import type { Backend, SessionLike, TensorLike } from './backend.ts';
 import { createBatchQueue, type BatchQueue } from './batch-queue.ts';
 import { ClipEdgeError, isClipEdgeError } from './errors.ts';
+import { BATCH } from './limits.ts';
 import type { ModelInfo } from './model/info.ts';
 import { sha256Hex, verifyBytes } from './model/integrity.ts';
 import type { ModelSource } from './model/source.ts';
@@ -62,7 +63,7 @@ export class TowerRunner<I extends VisionItem | TextItem> {
     this.tower = opts.tower;
     this.precision = opts.precision;
     this.file = entry.file;
-    this.queue = createBatchQueue((items) => this.runBatch(items), { maxBatch: opts.maxBatch ?? 16, maxQueue: opts.maxQueue });
+    this.queue = createBatchQueue((items) => this.runBatch(items), { maxBatch: opts.maxBatch ?? BATCH.maxBatch, maxQueue: opts.maxQueue });
   }
 
   get loaded(): boolean {

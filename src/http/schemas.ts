@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { TOP_K } from '../core/limits.ts';
 import { PRECISIONS } from '../core/precision.ts';
 
 /**
@@ -12,11 +13,10 @@ import { PRECISIONS } from '../core/precision.ts';
 export const stringOrList = (description: string) =>
   z.union([z.string(), z.array(z.string())]).optional().openapi({ description, type: 'array', items: { type: 'string' } });
 
-export const TopK = z.coerce
-  .number({ error: 'topK must be an integer from 1 to 1000' })
-  .int({ error: 'topK must be an integer from 1 to 1000' })
-  .min(1, { error: 'topK must be an integer from 1 to 1000' })
-  .max(1000, { error: 'topK must be an integer from 1 to 1000' });
+const TOP_K_RANGE = `topK must be an integer from 1 to ${TOP_K.max}`;
+export const TopK = z.coerce.number({ error: TOP_K_RANGE }).int({ error: TOP_K_RANGE }).min(1, { error: TOP_K_RANGE }).max(TOP_K.max, { error: TOP_K_RANGE });
+/** TopK as the OpenAPI document shows it (a query parameter coerced from text is still an integer). */
+export const topKDoc = (description: string) => ({ description, type: 'integer' as const, minimum: 1, maximum: TOP_K.max });
 
 export const binary = z.string().openapi({ format: 'binary' });
 // ---- responses ----------------------------------------------------------------------------------

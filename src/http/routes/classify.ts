@@ -3,9 +3,11 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { BlankEnv } from 'hono/types';
 import type { ClassifyRequest } from '../../core/clip.ts';
 import { ClipEdgeError } from '../../core/errors.ts';
+import { splitLabels } from '../../core/label-sets.ts';
 import { readImageRequest } from '../body.ts';
 import { requestSignal } from '../overload.ts';
-import { binary, ImageInfo, Precision, stringOrList, Timings, TopK } from '../schemas.ts';
+import { binary, ImageInfo, Precision, stringOrList, Timings, TopK, topKDoc } from '../schemas.ts';
+import { TOP_K } from '../../core/limits.ts';
 import { errors, IMAGE_ERRORS, imageBody, json, V1_ERRORS } from './docs.ts';
 import { badInput, type RouteContext, roundTimings, routeGroup } from './group.ts';
 
@@ -14,7 +16,7 @@ export const ClassifyParams = z.object({
   labels: stringOrList('Class names: repeat the parameter (taken verbatim) or give one comma-separated value.'),
   labelSet: z.string({ error: 'give labelSet once' }).optional().openapi({ description: 'Name of a stored label set (see GET /v1/label-sets). Use instead of labels.' }),
   templates: stringOrList("Prompt templates with {} for the class name (repeat for several). Default: the label set's, or the model's."),
-  topK: TopK.optional().openapi({ description: 'How many classes to return (default 5).', type: 'integer', minimum: 1, maximum: 1000 }),
+  topK: TopK.optional().openapi(topKDoc(`How many classes to return (default ${TOP_K.classify}).`)),
 });
 
 export const ClassifyUpload = ClassifyParams.extend({ image: binary });
@@ -52,7 +54,7 @@ export function readClassifyParams(get: (k: string) => string[]): ClassifyReques
   const parsed = ClassifyParams.safeParse(fields);
   if (!parsed.success) throw badInput(parsed.error);
   const { labels: labelsRaw, labelSet, templates, topK } = parsed.data;
-  const labels = typeof labelsRaw === 'string' ? labelsRaw.split(',').map((s) => s.trim()).filter(Boolean) : labelsRaw;
+  const labels = typeof labelsRaw === 'string' ? splitLabels(labelsRaw) : labelsRaw;
   if (labelsRaw !== undefined && !labels?.length) throw new ClipEdgeError('BAD_INPUT', 'labels is empty');
   return {
     ...(labels ? { labels } : {}),

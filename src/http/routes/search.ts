@@ -10,7 +10,9 @@ import { type MultipartLimits, readImagesForm } from '../multipart.ts';
 import { requestSignal } from '../overload.ts';
 import { BODY_ERRORS, documented, errors, IMAGE_ERRORS, json, RAW_IMAGE, V1_ERRORS } from './docs.ts';
 import { type RouteContext, routeGroup } from './group.ts';
-import { TopK } from '../schemas.ts';
+import { TopK, topKDoc } from '../schemas.ts';
+import { TOP_K } from '../../core/limits.ts';
+import { VECTORIZE_LIMITS } from '../../search/drivers/cloudflare-vectorize-binding.ts';
 
 /** Most images in one POST /v1/index request (the body limit applies too). */
 export const MAX_INDEX_BATCH = 64;
@@ -22,7 +24,7 @@ const MetadataSchema = z.record(z.string(), z.union([z.string(), z.number(), z.b
 const FilterSchema = z.record(z.string(), z.unknown()).openapi('Filter', {
   description: 'Vectorize\'s filter language on the index\'s declared fields: {"field": value} (equality) or {"field": {"$eq"|"$ne"|"$lt"|"$lte"|"$gt"|"$gte": value, "$in"|"$nin": [values]}}; fields are ANDed.',
 });
-const TopKSchema = z.coerce.number().int().min(1).max(1000);
+const TopKSchema = z.coerce.number().int().min(1).max(TOP_K.max);
 const TextSearchBody = z.object({ text: z.string(), topK: TopKSchema.optional(), filter: FilterSchema.optional(), includeMetadata: z.boolean().optional() }).strict();
 const Match = z.object({ id: z.string(), score: z.number().openapi({ description: 'cosine similarity' }), metadata: MetadataSchema.optional() }).openapi('Match');
 const SearchResultSchema = z
@@ -68,7 +70,7 @@ export const searchRoute = createRoute({
   operationId: 'search',
   summary: 'Search the index by text ({"text": …}) or by an image (more like this one)',
   request: {
-    query: z.object({ topK: TopK.optional().openapi({ description: 'Matches (image queries; default 10; Vectorize allows 20 with metadata)', type: 'integer', minimum: 1, maximum: 1000 }), filter: z.string().optional().openapi({ description: 'A Filter as JSON (image queries)' }) }),
+    query: z.object({ topK: TopK.optional().openapi(topKDoc(`Matches (image queries; default ${TOP_K.search}; Vectorize allows ${VECTORIZE_LIMITS.maxTopKWithMetadata} with metadata)`)), filter: z.string().optional().openapi({ description: 'A Filter as JSON (image queries)' }) }),
     body: {
       required: true,
       content: {
@@ -103,7 +105,7 @@ function readSearchParams(get: (k: string) => string | undefined): SearchRequest
   const topK = get('topK');
   if (topK !== undefined) {
     const p = TopKSchema.safeParse(topK);
-    if (!p.success) throw bad(`topK must be an integer from 1 to 1000, got "${topK.slice(0, 20)}"`);
+    if (!p.success) throw bad(`topK must be an integer from 1 to ${TOP_K.max}, got "${topK.slice(0, 20)}"`);
     r.topK = p.data;
   }
   const filter = get('filter');

@@ -1,6 +1,6 @@
 import type { Backend, OrtModule } from '../../core/backend.ts';
 import { ortBackend } from '../../core/ort/backend.ts';
-import type { Precision } from '../../core/precision.ts';
+import { type Precision, WASM_PREFERENCE } from '../../core/precision.ts';
 
 /** The slice of WebGPU's API used to pick a variant (typed here: not every TS lib has WebGPU types). */
 interface GpuLike {
@@ -65,7 +65,7 @@ export function browserWasmBackend(o: BrowserBackendOptions): Backend {
   return ortBackend({
     name: 'wasm',
     priority: 10,
-    preferred: ['int8', 'q8', 'uint8', 'fp32', 'fp16', 'q4'],
+    preferred: WASM_PREFERENCE,
     ...ortFor('wasm', o),
     sessionOptions: { executionProviders: ['wasm'], graphOptimizationLevel: 'all', logSeverityLevel: 3 },
   });

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import type { Backend, OrtModule } from '../../core/backend.ts';
 import { ortBackend } from '../../core/ort/backend.ts';
+import { NATIVE_PREFERENCE, WASM_PREFERENCE } from '../../core/precision.ts';
 
 export interface NodeBackendOptions {
   /**
@@ -22,7 +23,7 @@ export function wasmBackend(options: NodeBackendOptions = {}): Backend {
   return ortBackend({
     name: 'wasm',
     priority: 10,
-    preferred: ['int8', 'q8', 'uint8', 'fp32', 'fp16', 'q4'],
+    preferred: WASM_PREFERENCE,
     load: async () => (await import('onnxruntime-web')) as unknown as OrtModule,
     configure: (ort) => {
       const env = ort.env as { wasm: { numThreads: number; proxy?: boolean }; logLevel?: string };
@@ -46,7 +47,7 @@ export function nativeBackend(options: NodeBackendOptions = {}): Backend {
   return ortBackend({
     name: 'node',
     priority: 20,
-    preferred: ['fp32', 'int8', 'q8', 'uint8', 'fp16'],
+    preferred: NATIVE_PREFERENCE,
     load: async () => {
       // Resolve first so that "not installed" is a one-line reason, not a stack of loader errors.
       try {

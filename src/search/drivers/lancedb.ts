@@ -6,6 +6,7 @@
 // at a time, concurrent requests grouped), one process writes to a local folder at a time
 // (lancedb-lock.ts), and the kit compacts and drops old versions itself (lancedb-maintenance.ts).
 import { ClipEdgeError, isClipEdgeError } from '../../core/errors.ts';
+import { TOP_K } from '../../core/limits.ts';
 import { annSettings, buildAnn, builtType, type LanceDbAnnOptions, querySettings, tuneQuery } from './lancedb-ann.ts';
 import { type TableWriter, writerOf } from './lancedb-lock.ts';
 import { type LanceDbMaintenanceOptions, maintenanceSchedule, maintenanceSettings, type MaintenanceSettings, type OptimizeReport } from './lancedb-maintenance.ts';
@@ -45,7 +46,7 @@ export interface LanceDbIndex extends VectorIndex {
   optimize(options?: { keepVersionsMs?: number }): Promise<OptimizeReport>;
 }
 
-export const LANCEDB_LIMITS: Readonly<IndexLimits> = Object.freeze({ maxBatch: 10_000, maxTopK: 1000, maxTopKWithMetadata: 1000, maxMetadataBytes: 10 * 1024, maxFilterValues: 1024, maxFilterBytes: 64 * 1024 });
+export const LANCEDB_LIMITS: Readonly<IndexLimits> = Object.freeze({ maxBatch: 10_000, maxTopK: TOP_K.max, maxTopKWithMetadata: TOP_K.max, maxMetadataBytes: 10 * 1024, maxFilterValues: 1024, maxFilterBytes: 64 * 1024 });
 
 type LanceDb = typeof import('@lancedb/lancedb');
 type Arrow = typeof import('apache-arrow');

@@ -2,6 +2,7 @@
 // vectors (bench/search.ts measures it); Web-standard, so the browser, tests and tools share it.
 // Persistence is optional and pluggable (`store`), e.g. Cache Storage in the browser driver.
 import { ClipEdgeError } from '../../core/errors.ts';
+import { TOP_K } from '../../core/limits.ts';
 import { mismatch, toMatch } from '../driver-helpers.ts';
 import { topK } from '../top-k.ts';
 import type { FieldType, IndexLimits, IndexOptions, Match, Metadata, VectorIndex } from '../types.ts';
@@ -34,7 +35,7 @@ export interface FlatIndex extends VectorIndex {
   get(id: string): { vector: Float32Array; metadata: Metadata } | undefined;
 }
 
-export const MEMORY_LIMITS: Readonly<IndexLimits> = Object.freeze({ maxBatch: 1000, maxTopK: 1000, maxTopKWithMetadata: 1000, maxMetadataBytes: 10 * 1024, maxFilterValues: 1024, maxFilterBytes: 64 * 1024 });
+export const MEMORY_LIMITS: Readonly<IndexLimits> = Object.freeze({ maxBatch: 1000, maxTopK: TOP_K.max, maxTopKWithMetadata: TOP_K.max, maxMetadataBytes: 10 * 1024, maxFilterValues: 1024, maxFilterBytes: 64 * 1024 });
 const FORMAT = 'clip-edge-flat-index/1';
 
 interface Header {
