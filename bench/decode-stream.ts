@@ -1,9 +1,13 @@
-// npm run bench:decode-stream [-- --sizes 1,12,48 --repeat 3]
+// npm run bench:decode-stream [-- --sizes 1,12,48 --formats png,jpeg --repeat 3]
 //
-// Decode + CLIP preprocess (resize shortest side to 224, center crop) of PNG photos at 1, 12 and
-// 48 MP, three ways, each in a fresh child process so that its peak memory (maxRSS) is its own:
-//   whole:    decode() to full-size RGB, then resizeAndCenterCrop (the path before streaming);
-//   streamed: decodeForClip (the PNG streamed row by row into the crop, src/core/image/png-stream.ts);
+// Decode + CLIP preprocess (resize shortest side to 224, center crop) of photo-like PNGs and
+// baseline JPEGs and lossy WebPs at 1, 12 and 48 MP, three ways, each in a fresh child process so that its peak
+// memory (maxRSS) is its own:
+//   whole:    decode() to full-size RGB, then resizeAndCenterCrop (the path before streaming; JPEG:
+//             mozjpeg, Node's decoder before libjpeg-turbo was streamed);
+//   streamed: decodeForClip (PNG: src/core/image/png-stream.ts; JPEG: libjpeg-turbo's scanlines,
+//             src/core/image/jpeg-turbo.ts; WebP: libwebp's rows, src/core/image/webp-stream.ts;
+//             all row by row into the crop);
 //   sharp:    sharp (libvips; what transformers.js uses in Node) resize to 224 + crop.
 // Reports the median time of `--repeat` runs and the child's peak RSS minus its RSS before the image
 // was read. Writes bench/results/decode-stream.md.
@@ -17,8 +21,21 @@ import { deflateSync } from 'node:zlib';
 import { pngChunk } from './lib/hostile-images.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const { values: args } = parseArgs({ options: { sizes: { type: 'string' }, repeat: { type: 'string' }, child: { type: 'string' }, file: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { sizes: { type: 'string' }, formats: { type: 'string' }, repeat: { type: 'string' }, child: { type: 'string' }, file: { type: 'string' } } });
 const MiB = 2 ** 20;
+
+/** A photo-like baseline JPEG (4:2:0, quality 90; libvips' encoder) with the pixels of photoPng. */
+async function photoJpeg(mp: number): Promise<Buffer> {
+  const sharp = (await import('sharp')).default;
+  const png = photoPng(mp);
+  return sharp(png, { limitInputPixels: false }).jpeg({ quality: 90, chromaSubsampling: '4:2:0', progressive: false }).toBuffer();
+}
+
+/** A photo-like lossy WebP (quality 80; libvips' encoder) with the pixels of photoPng. */
+async function photoWebp(mp: number): Promise<Buffer> {
+  const sharp = (await import('sharp')).default;
+  return sharp(photoPng(mp), { limitInputPixels: false }).webp({ quality: 80 }).toBuffer();
+}
 
 /** A photo-like 8-bit RGB PNG (smooth gradients plus grain) of about `mp` megapixels, 4:3. */
 function photoPng(mp: number): Buffer {
@@ -51,7 +68,8 @@ async function child(way: string, file: string): Promise<void> {
   const { CLIP_PREPROCESS, resizeAndCenterCrop } = await import('../src/core/image/preprocess.ts');
   const { nodeImageCodecs } = await import('../src/runtime/fs/codecs.ts');
   const sharp = (await import('sharp')).default;
-  const decoder = createImageDecoder({ wasm: nodeImageCodecs(), maxPixels: 100_000_000 }); // 48 MP is over the server's default 40 MP
+  const options = { maxPixels: 100_000_000, maxPixelsPerByte: 100_000 }; // 48 MP is over the server's default 40 MP
+  const decoder = createImageDecoder({ wasm: nodeImageCodecs({ jpegTurbo: way !== 'whole' }), ...options });
   const bytes = new Uint8Array(readFileSync(file));
   const before = process.memoryUsage().rss;
   const t0 = performance.now();
@@ -68,12 +86,14 @@ if (args.child) {
   await child(args.child, args.file!);
 } else {
   const sizes = (args.sizes ?? '1,12,48').split(',').map(Number);
+  const formats = (args.formats ?? 'png,jpeg,webp').split(',');
   const repeat = Number(args.repeat ?? '3');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'decode-stream-'));
   const rows: string[] = [];
+  for (const format of formats)
   for (const mp of sizes) {
-    const file = path.join(dir, `photo-${mp}mp.png`);
-    const png = photoPng(mp);
+    const file = path.join(dir, `photo-${mp}mp.${format}`);
+    const png = format === 'jpeg' ? await photoJpeg(mp) : format === 'webp' ? await photoWebp(mp) : photoPng(mp);
     writeFileSync(file, png);
     const cells: string[] = [];
     const figures: Record<string, { ms: number; peakMiB: number }> = {};
@@ -85,17 +105,17 @@ if (args.child) {
       const peakMiB = Math.max(...runs.map((r) => r.peakMiB));
       figures[way] = { ms, peakMiB };
       cells.push(`${ms.toFixed(0)} ms, ${peakMiB.toFixed(1)} MiB`);
-      process.stderr.write(`${mp} MP ${way}: ${ms.toFixed(0)} ms, peak +${peakMiB.toFixed(1)} MiB\n`);
+      process.stderr.write(`${format} ${mp} MP ${way}: ${ms.toFixed(0)} ms, peak +${peakMiB.toFixed(1)} MiB\n`);
     }
     const s = figures.streamed!;
     const w = figures.whole!;
-    rows.push(`| ${mp} MP (${(png.length / MiB).toFixed(1)} MB) | ${cells.join(' | ')} | ${(s.ms / w.ms).toFixed(2)}× | ${(s.peakMiB / Math.max(0.1, w.peakMiB)).toFixed(3)}× |`);
+    rows.push(`| ${format.toUpperCase()} ${mp} MP (${(png.length / MiB).toFixed(1)} MB) | ${cells.join(' | ')} | ${(s.ms / w.ms).toFixed(2)}× | ${(s.peakMiB / Math.max(0.1, w.peakMiB)).toFixed(3)}× |`);
   }
   const md = [
-    '# PNG decode + CLIP preprocess: whole image vs streamed vs sharp',
+    '# Decode + CLIP preprocess: whole image vs streamed vs sharp',
     '',
     `\`npm run bench:decode-stream\`, ${new Date().toISOString().slice(0, 10)}, ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, Node ${process.version}; median of ${repeat} runs, each in a fresh process; memory: peak RSS minus RSS before the image was read (sharp's libvips threads and caches included).`,
-    'Photo-like 8-bit RGB PNGs (gradients + grain, Sub filter, zlib level 6), 4:3. "whole": decode() + resizeAndCenterCrop (the path before streaming); "streamed": decodeForClip; "sharp": libvips resize + crop (not PIL\'s pixels).',
+    'Photo-like 8-bit RGB PNGs (gradients + grain, Sub filter, zlib level 6), 4:3, and the same pixels as baseline JPEGs (libvips, 4:2:0, quality 90) and lossy WebPs (libvips, quality 80). "whole": decode() + resizeAndCenterCrop (the path before streaming; JPEG with mozjpeg, WebP with jsquash libwebp); "streamed": decodeForClip (JPEG: libjpeg-turbo scanlines; WebP: libwebp rows); "sharp": libvips resize + crop (not PIL\'s pixels).',
     '',
     '| image | whole | streamed | sharp | streamed / whole time | streamed / whole memory |',
     '| --- | --- | --- | --- | ---: | ---: |',

@@ -8,7 +8,7 @@ import { WORKERS_JS_HEAP_ALLOWANCE, WORKERS_MEMORY_LIMIT, decodeBudgetFromModel 
 
 export { WORKERS_MEMORY_LIMIT };
 const MB = 1024 * 1024;
-/** Below this, an `auto` decode budget is useless: a 12 MP baseline JPEG needs ~4.6 MB even at 1/4 scale. */
+/** Below this, an `auto` decode budget is useless: a 12 MP photo streamed into the crop (baseline JPEG, PNG, lossy WebP) needs 2–5 MB, its file included. */
 export const MIN_AUTO_DECODE_BUDGET = 5 * MB;
 
 export interface RequestMemory {
@@ -143,7 +143,7 @@ export function checkBudget(table: MemoryTable | undefined, cfg: BudgetInput, ot
     .map((o) => ({ o, p: modelOf(o).bytes + (o.decodeBudgetBytes === 'auto' ? MIN_AUTO_DECODE_BUDGET : o.decodeBudgetBytes) }))
     .filter(({ p }) => p <= limit)
     .map(({ o, p }) => `${o.label} (${mb(p)})`);
-  // The budget that would fit beside this model, if it leaves room for a 12 MP baseline JPEG (~37 MB) or at least 8 MB.
+  // The budget that would fit beside this model, if it leaves at least 8 MB (streamed photos need 2–5 MB; a 12 MP progressive JPEG ~38 MB).
   const room = Math.floor((limit - model) / MB);
   return {
     ok: false,
@@ -152,7 +152,7 @@ export function checkBudget(table: MemoryTable | undefined, cfg: BudgetInput, ot
     message:
       `${what}: peak ${mb(peak)} (${basis}) exceeds the Workers limit of ${mb(limit)}.` +
       (fitting.length ? ` Would fit: ${fitting.join('; ')}.` : ' No other variant of this model fits either: use a smaller model.') +
-      (room >= 8 ? ` This variant fits with CLIP_EDGE_DECODE_BUDGET_MB=${room} (${room >= 38 ? '12 MP baseline JPEGs still decode exactly' : 'large JPEGs are then DCT-scaled, PNG/WebP limited to ~' + (Math.floor((room / 11) * 10) / 10).toFixed(1) + ' MP'}).` : ''),
+      (room >= 8 ? ` This variant fits with CLIP_EDGE_DECODE_BUDGET_MB=${room} (${room >= 38 ? '12 MP progressive JPEGs still decode exactly' : 'baseline JPEG, PNG and lossy WebP still decode exactly, streamed; progressive JPEG up to ~' + (Math.floor((room / 3.2) * 10) / 10).toFixed(1) + ' MP, lossless WebP up to ~' + (Math.floor((room / 11) * 10) / 10).toFixed(1) + ' MP'}).` : ''),
   };
 }
 
@@ -180,7 +180,7 @@ function checkAuto(table: MemoryTable | undefined, cfg: BudgetInput, limit: numb
     basis,
     message:
       `${what}: ORT ${mb(ort)} (${basis}) leaves a decode budget of ${mb(decode)}${measured > limit ? ` and a request peaked at ${mb(measured)}` : ''}, ` +
-      `under the ${mb(MIN_AUTO_DECODE_BUDGET)} a 12 MP photo needs even DCT-scaled, within the Workers limit of ${mb(limit)}. Use a smaller variant, its ORT-format form (clip-edge quantize --ort), or a smaller CLIP_EDGE_BODY_MEMORY_MB.`,
+      `under the ${mb(MIN_AUTO_DECODE_BUDGET)} a 12 MP photo needs streamed, within the Workers limit of ${mb(limit)}. Use a smaller variant, its ORT-format form (clip-edge quantize --ort), or a smaller CLIP_EDGE_BODY_MEMORY_MB.`,
   };
 }
 
@@ -202,7 +202,7 @@ export function memoryMarkdown(t: MemoryTable): string {
     '- **decode**: how the Worker decoded the photo: `exact` (libjpeg-turbo, PIL\'s pixels) or `dct-1/2`… (DCT-scaled to fit',
     '  the decode budget); **budget** is what `CLIP_EDGE_DECODE_BUDGET_MB=auto` (the default) gave it: 128 MB − ORT wasm',
     '  − 8 MB JS heap − the 8 MB request-body pool, at most 48 MB.',
-    '- **codec wasm**: libjpeg-turbo\'s wasm memory after the request (kept between decodes: its high-water mark).',
+    '- **codec wasm**: the streaming codecs\' wasm memory after the request (libjpeg-turbo + libwebp, kept between decodes: high-water marks).',
     '- **peak (measured)**: ORT wasm + codec wasm (exact high-water marks) + the largest JS heap (used + backing stores) sampled',
     '  every few ms through the inspector while the request ran. **peak (est.)**: JS heap after load + ORT + codec + the',
     '  resize\'s intermediate + 2× the file(s) (`estimatePeak`). **4×**: four requests sent at once; their figures are the burst\'s.',

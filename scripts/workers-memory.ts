@@ -23,6 +23,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { crc32, deflateSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,13 +44,17 @@ const INSPECTOR = 9239;
 const MB = 1024 * 1024;
 const LABEL_SET = process.env.CLIP_EDGE_LABEL_SET ?? 'cifar10';
 
-/** A synthetic photo-like JPEG (smooth gradients, shapes, sensor-like noise) so that its file size is realistic; phones write baseline JPEG. */
-async function photo(width: number, height: number, progressive: boolean): Promise<Uint8Array> {
-  const file = path.join(CACHE, `photo-${width}x${height}-${progressive ? 'progressive' : 'baseline'}.jpg`);
+/** How a test photo is encoded: baseline or progressive JPEG (phones write baseline), lossy WebP, or PNG. */
+type PhotoKind = 'baseline' | 'progressive' | 'webp' | 'png';
+
+/**
+ * A synthetic photo-like image (smooth gradients, shapes, sensor-like noise) so that its file size is
+ * realistic. The PNG has no noise (a noisy 12 MP PNG is ~25 MB, over the Worker's 8 MB body pool).
+ */
+async function photo(width: number, height: number, kind: PhotoKind): Promise<Uint8Array> {
+  const file = path.join(CACHE, `photo-${width}x${height}-${kind}.${kind === 'png' || kind === 'webp' ? kind : 'jpg'}`);
   if (existsSync(file)) return new Uint8Array(readFileSync(file));
   const require = createRequire(import.meta.url);
-  const { init, default: encode } = await import('@jsquash/jpeg/encode.js');
-  await init(await WebAssembly.compile(readFileSync(require.resolve('@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm'))));
   const data = new Uint8ClampedArray(width * height * 4);
   let seed = 12345;
   const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
@@ -58,16 +63,44 @@ async function photo(width: number, height: number, progressive: boolean): Promi
       const i = (y * width + x) * 4;
       const u = x / width, v = y / height;
       const disc = (u - 0.5) ** 2 + (v - 0.55) ** 2 < 0.04;
-      const n = (rnd() - 0.5) * 24;
+      const n = kind === 'png' ? 0 : (rnd() - 0.5) * 24;
       data[i] = (disc ? 200 : 90 + 120 * u) + n;
       data[i + 1] = (disc ? 60 : 140 - 60 * v) + n;
       data[i + 2] = (disc ? 40 : 160 + 60 * Math.sin(u * 9 + v * 5)) + n;
       data[i + 3] = 255;
     }
   }
-  const jpeg = new Uint8Array(await encode({ data, width, height, colorSpace: 'srgb' } as ImageData, { quality: 85, progressive, baseline: !progressive }));
-  writeFileSync(file, jpeg);
-  return jpeg;
+  let out: Uint8Array;
+  if (kind === 'png') {
+    const raw = Buffer.alloc((1 + width * 3) * height);
+    for (let y = 0, o = 0; y < height; y++) {
+      raw[o++] = 0;
+      for (let x = 0; x < width; x++, o += 3) raw.set(data.subarray((y * width + x) * 4, (y * width + x) * 4 + 3), o);
+    }
+    const chunk = (type: string, body: Uint8Array) => {
+      const head = Buffer.alloc(8);
+      head.writeUInt32BE(body.length, 0);
+      head.write(type, 4, 'latin1');
+      const crc = Buffer.alloc(4);
+      crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), body])) >>> 0, 0);
+      return Buffer.concat([head, body, crc]);
+    };
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(width, 0);
+    ihdr.writeUInt32BE(height, 4);
+    ihdr.set([8, 2, 0, 0, 0], 8);
+    out = Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
+  } else if (kind === 'webp') {
+    const { init, default: encode } = await import('@jsquash/webp/encode.js');
+    await init(await WebAssembly.compile(readFileSync(require.resolve('@jsquash/webp/codec/enc/webp_enc.wasm'))));
+    out = new Uint8Array(await encode({ data, width, height, colorSpace: 'srgb' } as ImageData, { quality: 80 }));
+  } else {
+    const { init, default: encode } = await import('@jsquash/jpeg/encode.js');
+    await init(await WebAssembly.compile(readFileSync(require.resolve('@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm'))));
+    out = new Uint8Array(await encode({ data, width, height, colorSpace: 'srgb' } as ImageData, { quality: 85, progressive: kind === 'progressive', baseline: kind === 'baseline' }));
+  }
+  writeFileSync(file, out);
+  return out;
 }
 
 /** `wrangler dev --local` on the measuring Worker; resolves when it is ready. */
@@ -146,7 +179,15 @@ async function main(): Promise<void> {
   if (typeof WebSocket === 'undefined') throw new Error('run with node --experimental-websocket (npm run workers:memory does)');
   mkdirSync(CACHE, { recursive: true });
   const info = await readModelInfo(fsModelSource(MODEL));
-  const sizes: [number, number, boolean][] = [[1224, 816, false], [2448, 1632, false], [4000, 3000, false], [4000, 3000, true], [6000, 4000, false]];
+  const sizes: [number, number, PhotoKind][] = [
+    [1224, 816, 'baseline'],
+    [2448, 1632, 'baseline'],
+    [4000, 3000, 'baseline'],
+    [4000, 3000, 'progressive'],
+    [6000, 4000, 'baseline'],
+    [4000, 3000, 'png'],
+    [4000, 3000, 'webp'],
+  ];
   const photos: Uint8Array[] = [];
   for (const [w, h, p] of sizes) photos.push(await photo(w, h, p));
   const wanted = args.variants?.split(',');
@@ -221,11 +262,11 @@ async function main(): Promise<void> {
       const afterLoad = await heap(true);
       const requests: MemoryRow['requests'] = [];
       const asRequest = (k: number, r: Answer, s: { heapMax: number; last: { used: number; backing: number } }, ms: number, concurrent?: number): MemoryRow['requests'][number] => {
-        const [w, h, progressive] = sizes[k]!;
+        const [w, h, kind] = sizes[k]!;
         const denom = Number(/dct-1\/(\d)/.exec(r.image.decode)?.[1] ?? 1);
         return {
           pixels: w * h,
-          size: `${w}x${h}${progressive ? ' progressive' : ''}`,
+          size: `${w}x${h}${kind === 'baseline' ? '' : ` ${kind}`}`,
           fileBytes: photos[k]!.byteLength,
           decode: r.image.decode,
           ...(concurrent ? { concurrent } : {}),
@@ -254,14 +295,16 @@ async function main(): Promise<void> {
         if (k === 0) coldStartMs = Math.round(loadMs + s.result.ms);
         requests.push(asRequest(k, s.result.r, s, s.result.ms));
       }
-      // Four 12 MP baseline photos at once: they share the isolate's budget (body pool, one decode at a time).
-      await heap(true);
-      const twelve = sizes.findIndex(([w, , p]) => w === 4000 && !p);
-      const burst = await sampled(() => Promise.all([0, 1, 2, 3].map(() => send(twelve))));
-      // One row for the burst: its slowest request, and the decode path (all four decode the same way: they share one budget).
-      const slowest = burst.result.reduce((a, b) => (b.ms > a.ms ? b : a));
-      if (new Set(burst.result.map((x) => x.r.image.decode)).size !== 1) throw new Error(`the burst decoded differently: ${burst.result.map((x) => x.r.image.decode).join(', ')}`);
-      requests.push({ ...asRequest(twelve, slowest.r, burst, slowest.ms, 4), peakMeasured: Math.max(...burst.result.map((x) => x.r.ortWasm + x.r.codecWasm)) + burst.heapMax });
+      // Four 12 MP photos at once (baseline JPEG, PNG, WebP): they share the isolate's budget (body pool, one decode at a time).
+      for (const kind of ['baseline', 'png', 'webp'] as const) {
+        await heap(true);
+        const twelve = sizes.findIndex(([w, , p]) => w === 4000 && p === kind);
+        const burst = await sampled(() => Promise.all([0, 1, 2, 3].map(() => send(twelve))));
+        // One row for the burst: its slowest request, and the decode path (all four decode the same way: they share one budget).
+        const slowest = burst.result.reduce((a, b) => (b.ms > a.ms ? b : a));
+        if (new Set(burst.result.map((x) => x.r.image.decode)).size !== 1) throw new Error(`the burst decoded differently: ${burst.result.map((x) => x.r.image.decode).join(', ')}`);
+        requests.push({ ...asRequest(twelve, slowest.r, burst, slowest.ms, 4), peakMeasured: Math.max(...burst.result.map((x) => x.r.ortWasm + x.r.codecWasm)) + burst.heapMax });
+      }
       // Warm latency, batch 1: the 1 MP photo's round trip as the client sees it (workerd's own clock only
       // moves on I/O, so the Worker cannot time its inference); decode, HTTP and loopback are the same for every configuration.
       const client: number[] = [];

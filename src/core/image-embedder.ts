@@ -42,6 +42,7 @@ export function createImageEmbedder(o: ImageEmbedderOptions): ImageEmbedder {
     ...(o.imageDecode?.budgetBytes !== undefined ? { decodeBudgetBytes: o.imageDecode.budgetBytes } : {}),
     jpegScaling: o.imageDecode?.jpegScaling ?? false,
     ...(o.imageDecode?.executor ? { executor: o.imageDecode.executor } : {}),
+    ...(o.imageDecode?.yieldBetweenRows !== undefined ? { yieldBetweenRows: o.imageDecode.yieldBetweenRows } : {}),
   });
   const { preprocess, embedDim } = o.info;
   // A budget that follows the model is measured with the model loaded and run once (its heap may grow on the first run).
@@ -74,5 +75,5 @@ export function createImageEmbedder(o: ImageEmbedderOptions): ImageEmbedder {
       inferenceMs: performance.now() - t2,
     };
   };
-  return Object.assign(embed, { codecMemoryBytes: () => decoder.jpegCodecMemoryBytes(), warmup: () => decoder.warmup(), close: () => decoder.close() });
+  return Object.assign(embed, { codecMemoryBytes: () => decoder.codecMemoryBytes(), warmup: () => decoder.warmup(), close: () => decoder.close() });
 }

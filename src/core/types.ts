@@ -24,6 +24,8 @@ export interface ImageDecodeOptions {
   jpegScaling?: boolean;
   /** Where checked, admitted decodes run (Node: a pool of worker threads); see ImageDecoderOptions.executor. @defaultValue the calling thread */
   executor?: DecodeExecutor;
+  /** Let the event loop run during a long streamed decode; see ImageDecoderOptions.yieldBetweenRows. @defaultValue true */
+  yieldBetweenRows?: boolean;
 }
 
 export interface ClipEdgeOptions {
@@ -184,7 +186,7 @@ export interface ClipEdge {
   labelSet(name: string): Promise<LabelSet>;
   labelSetNames(): Promise<string[]>;
   status(): ClipEdgeStatus;
-  /** Wasm memory of the image decoder's JPEG codec (bytes; under a decode budget its high-water mark, the instance being kept). */
+  /** Wasm memory of the image decoder's streaming codecs, JPEG and lossy WebP (bytes; under a decode budget their high-water marks, the instances being kept). */
   codecMemoryBytes(): number;
   /** Creates the sessions now instead of on the first request (`{ text: false }`: the vision tower only). */
   warmup(options?: { text?: boolean }): Promise<void>;

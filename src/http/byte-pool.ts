@@ -1,10 +1,14 @@
 import { ClipEdgeError } from '../core/errors.ts';
+import { GRANT_POLL_MS } from '../core/image/byte-budget.ts';
 
 /**
  * A pool of bytes shared by concurrent requests (request bodies held at once in a memory-capped
  * isolate). `acquire` resolves, first come first served, when the bytes are free; the returned
  * function gives them back. Nothing in the Web platform or Hono counts memory across requests,
- * hence this small semaphore.
+ * hence this small semaphore. A waiter learns of its grant on its own timer, never from the
+ * releasing request's call: in a Workers isolate a promise resolved by another request resumes its
+ * awaiter in that request's I/O context, where reading its own body fails or dies with the other
+ * request (see ByteBudget in src/core/image/byte-budget.ts).
  */
 export interface BytePool {
   readonly total: number;
@@ -46,21 +50,30 @@ export function createBytePool(total: number): BytePool {
         return Promise.resolve(releaser(bytes));
       }
       return new Promise((resolve, reject) => {
-        const entry = {
-          bytes,
-          grant: () => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve(releaser(bytes));
-          },
+        let granted: (() => void) | null = null;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const entry = { bytes, grant: () => (granted = releaser(bytes)) };
+        const poll = () => {
+          if (!granted) {
+            timer = setTimeout(poll, GRANT_POLL_MS);
+            return;
+          }
+          signal?.removeEventListener('abort', onAbort);
+          resolve(granted);
         };
         const onAbort = () => {
-          const i = waiting.indexOf(entry);
-          if (i >= 0) waiting.splice(i, 1);
+          clearTimeout(timer);
+          if (granted) granted();
+          else {
+            const i = waiting.indexOf(entry);
+            if (i >= 0) waiting.splice(i, 1);
+            pump();
+          }
           reject(signal!.reason);
-          pump();
         };
         signal?.addEventListener('abort', onAbort, { once: true });
         waiting.push(entry);
+        timer = setTimeout(poll, GRANT_POLL_MS);
       });
     },
   };

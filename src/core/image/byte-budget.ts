@@ -1,5 +1,8 @@
 import { throwIfAborted } from '../abort.ts';
 
+/** How often a waiting decode looks for its grant (see ByteBudget). */
+export const GRANT_POLL_MS = 2;
+
 interface Waiter {
   readonly bytes: number;
   readonly grant: () => void;
@@ -11,6 +14,12 @@ interface Waiter {
  * requests at once cost at most the budget, not N × the largest image (16 hostile 40 MP WebPs
  * took 2.76 GB before). One reservation alone is always granted once nothing else is held (the
  * caller has refused anything over the whole budget), so a large image waits, never starves.
+ *
+ * A waiter learns of its grant on its own timer (every {@link GRANT_POLL_MS} ms), not from the
+ * releasing request's call: in a Workers isolate, a promise resolved by another request resumes
+ * its awaiter in that request's I/O context, so the decode that follows (a PNG's
+ * DecompressionStream, timers) would belong to the other request and die with it — workerd then
+ * cancels the waiting request as "hung". Measured: four 12 MP PNGs at once hung that way.
  */
 export class ByteBudget {
   private used = 0;
@@ -37,21 +46,30 @@ export class ByteBudget {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (this.waiting.length === 0 && this.fits(bytes)) return Promise.resolve(this.take(bytes));
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        bytes,
-        grant: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(this.take(bytes));
-        },
+      let granted: (() => void) | null = null;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const waiter: Waiter = { bytes, grant: () => (granted = this.take(bytes)) };
+      const poll = () => {
+        if (!granted) {
+          timer = setTimeout(poll, GRANT_POLL_MS);
+          return;
+        }
+        signal?.removeEventListener('abort', onAbort);
+        resolve(granted);
       };
       const onAbort = () => {
-        const i = this.waiting.indexOf(waiter);
-        if (i >= 0) this.waiting.splice(i, 1);
+        clearTimeout(timer);
+        if (granted) granted(); // granted but not yet picked up: give it back
+        else {
+          const i = this.waiting.indexOf(waiter);
+          if (i >= 0) this.waiting.splice(i, 1);
+          this.pump(); // the next one may fit now that this one left the head of the line
+        }
         reject(abortReason(signal!));
-        this.pump(); // the next one may fit now that this one left the head of the line
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(waiter);
+      timer = setTimeout(poll, GRANT_POLL_MS);
     });
   }
 

@@ -1,8 +1,10 @@
 import { ClipEdgeError } from '../errors.ts';
 import type { FormatHeader } from './header.ts';
 import { readFormatHeader } from './header.ts';
-import { assertJpegComplete } from './jpeg-header.ts';
-import { jpegTurboDecodeBytes } from './jpeg-turbo.ts';
+import { assertJpegComplete, type JpegHeader } from './jpeg-header.ts';
+import { type JpegScale, jpegTurboDecodeBytes, scaledJpegSize } from './jpeg-turbo.ts';
+import type { ClipPreprocessConfig } from './preprocess.ts';
+import { streamingCropBytes } from './resample-stream.ts';
 import { maxPngChunks, PNG_BASE_CHUNKS, type PngHeader } from './png-header.ts';
 
 /*
@@ -41,6 +43,10 @@ export function estimateDecodeBytes(header: FormatHeader, fileBytes: number, o: 
       return fileBytes + 2 * pngRawBytes(header) + 3 * px + rotated;
   }
 }
+
+/** Peak bytes of a JPEG streamed by libjpeg-turbo at 1/`denom` into the resize + crop for `config`. */
+export const jpegForClipBytes = (header: JpegHeader, denom: JpegScale, config: ClipPreprocessConfig): number =>
+  jpegTurboDecodeBytes(header, 0, denom) + streamingCropBytes(scaledJpegSize(header.width, header.height, denom).width, header.orientation, config);
 
 const PNG_CHANNELS = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 } as const;
 /** Inflated scanlines (filter byte per row): held once inflated and once decoded. */

@@ -1,19 +1,21 @@
 import { throwIfAborted } from '../abort.ts';
 import { ClipEdgeError, isClipEdgeError } from '../errors.ts';
 import { ByteBudget } from './byte-budget.ts';
-import { DEFAULT_MAX_JPEG_SCANS, DEFAULT_MAX_PIXELS_PER_BYTE, estimateDecodeBytes, type HeaderLimits, headerWithin, mb, tooLargeToDecode } from './decode-cost.ts';
+import { DEFAULT_MAX_JPEG_SCANS, DEFAULT_MAX_PIXELS_PER_BYTE, estimateDecodeBytes, jpegForClipBytes, type HeaderLimits, headerWithin, mb, tooLargeToDecode } from './decode-cost.ts';
 import { corrupt } from './errors.ts';
 import type { FormatHeader } from './header.ts';
 import type { JpegHeader } from './jpeg-header.ts';
 import { createJpegCodec, decodeJpeg } from './jpeg.ts';
-import { JpegTurboCodec, type JpegScale, jpegTurboDecodeBytes, scaledJpegSize } from './jpeg-turbo.ts';
+import { JpegTurboCodec, type JpegScale, type RowSink, scaledJpegSize } from './jpeg-turbo.ts';
 import { applyOrientation } from './orient.ts';
 import { decodePng } from './png.ts';
 import { canStreamPng, decodePngForClip, streamedPngBytes } from './png-stream.ts';
-import { type ClipPreprocessConfig, assertResizable, resizeAndCenterCrop, resizeAndCenterCropOriented } from './preprocess.ts';
-import type { ImageHeader, RgbImage } from './types.ts';
+import { type ClipPreprocessConfig, assertResizable, resizeAndCenterCrop } from './preprocess.ts';
+import { createStreamingCrop, streamingCropBytes } from './resample-stream.ts';
+import type { ExifOrientation, ImageHeader, RgbImage } from './types.ts';
 import type { ImageCodecWasm } from './wasm-codec.ts';
 import { createWebpCodec, decodeWebp } from './webp.ts';
+import { WebpStreamCodec, webpStreamBytes } from './webp-stream.ts';
 
 export type { ImageCodecWasm } from './wasm-codec.ts';
 export { DEFAULT_MAX_JPEG_SCANS, DEFAULT_MAX_PIXELS_PER_BYTE, PIXELS_PER_BYTE_FLOOR, estimateDecodeBytes } from './decode-cost.ts';
@@ -76,6 +78,16 @@ export interface ImageDecoderOptions {
    * @defaultValue decodes in the calling thread
    */
   readonly executor?: DecodeExecutor;
+  /**
+   * Let the event loop run between batches of streamed rows (every ~2 MP), so that timers and an
+   * aborted request's signal reach a long decode running in the calling thread; an aborted decode
+   * then stops there. Workers turn it off: a request that resumes from another request's promise
+   * (a decode waiting for the budget, granted when the other one finishes) and then sets a timer
+   * is cancelled with the other request ("the Worker's code had hung") — and the platform bounds
+   * each request's CPU anyway.
+   * @defaultValue true
+   */
+  readonly yieldBetweenRows?: boolean;
 }
 
 /** Runs checked, admitted decodes somewhere (see ImageDecoderOptions.executor). */
@@ -120,6 +132,8 @@ export interface ImageDecoder {
   decodeForClip(bytes: Uint8Array | ArrayBuffer, config: ClipPreprocessConfig, signal?: AbortSignal): Promise<ClipCrop>;
   /** Wasm memory (bytes) of the JPEG codec instance after its last decode (0 before any). */
   jpegCodecMemoryBytes(): number;
+  /** Wasm memory (bytes) of the streaming codecs' instances after their last decodes: JPEG plus lossy WebP (0 before any). */
+  codecMemoryBytes(): number;
   /** Decode memory reserved now by decodes at work, and how many wait for room (see decodeBudgetBytes). */
   memory(): { reservedBytes: number; waiting: number };
   /** Readies the executor (e.g. starts decode threads) so that the first image does not pay for it. */
@@ -136,6 +150,7 @@ interface ResolvedOptions {
   readonly maxJpegScans: number;
   readonly maxPixelsPerByte: number;
   readonly executor: DecodeExecutor | null;
+  readonly yieldBetweenRows: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -151,7 +166,7 @@ export function resolveImageDecoderOptions(o: ImageDecoderOptions = {}): Resolve
   }
   const maxJpegScans = positiveInteger('maxJpegScans', o.maxJpegScans, DEFAULT_MAX_JPEG_SCANS);
   const maxPixelsPerByte = positiveInteger('maxPixelsPerByte', o.maxPixelsPerByte, DEFAULT_MAX_PIXELS_PER_BYTE);
-  return { wasm: o.wasm ?? {}, maxPixels, decodeBudgetBytes, jpegScaling: o.jpegScaling ?? false, maxJpegScans, maxPixelsPerByte, executor: o.executor ?? null };
+  return { wasm: o.wasm ?? {}, maxPixels, decodeBudgetBytes, jpegScaling: o.jpegScaling ?? false, maxJpegScans, maxPixelsPerByte, executor: o.executor ?? null, yieldBetweenRows: o.yieldBetweenRows ?? true };
 }
 
 function positiveInteger(name: string, v: number | undefined, fallback: number): number {
@@ -167,7 +182,7 @@ function positiveInteger(name: string, v: number | undefined, fallback: number):
  * decode budget before any pixel is decoded.
  */
 export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder {
-  const { wasm, maxPixels, decodeBudgetBytes: budgetOption, jpegScaling, maxJpegScans, maxPixelsPerByte, executor } = resolveImageDecoderOptions(options);
+  const { wasm, maxPixels, decodeBudgetBytes: budgetOption, jpegScaling, maxJpegScans, maxPixelsPerByte, executor, yieldBetweenRows } = resolveImageDecoderOptions(options);
   const limits: HeaderLimits = { maxPixels, maxPixelsPerByte, maxJpegScans };
   const budgeted = budgetOption !== Infinity;
   /** The budget of the decode being planned (asked once per decode when it is a function). */
@@ -177,10 +192,13 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
     return decodeBudgetBytes;
   };
   const memory = new ByteBudget(budgetNow);
+  const oneAtATime = typeof budgetOption === 'function';
   /** Reserves `need` bytes of the budget for `fn` (waiting for room, up to the signal), then releases them. */
   const reserved = async <T>(need: number, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> => {
     if (!budgeted) return fn();
-    const release = await memory.acquire(need, signal);
+    // A budget that follows the model (a memory-capped isolate, one thread): decodes take turns, as
+    // running them interleaved would gain no speed there and would hold every decode's state at once.
+    const release = await memory.acquire(oneAtATime ? Math.max(need, decodeBudgetBytes) : need, signal);
     try {
       throwIfAborted(signal);
       return await fn();
@@ -196,23 +214,25 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
   const jpeg = createJpegCodec(wasm);
   const turbo = wasm.jpegTurbo ? new JpegTurboCodec(wasm.jpegTurbo) : null;
   const webp = createWebpCodec(wasm);
+  const webpStream = wasm.webpStream ? new WebpStreamCodec(wasm.webpStream) : null;
 
   const overBudget = (header: FormatHeader, need: number, fileBytes: number, full: boolean, why = '') => tooLargeToDecode(header, need, fileBytes, full, decodeBudgetBytes, why);
 
-  /** Exact, or the least DCT scaling that fits the budget and keeps the shortest side ≥ the model's input. */
-  const jpegScale = (header: JpegHeader, fileBytes: number, config: ClipPreprocessConfig): JpegScale => {
-    const exact = jpegTurboDecodeBytes(header, fileBytes, 1);
-    if (exact <= decodeBudgetBytes) return 1;
+  /** Exact, or the least DCT scaling that fits the budget and keeps the shortest side ≥ the model's input; and the memory it needs. */
+  const jpegScale = (header: JpegHeader, fileBytes: number, config: ClipPreprocessConfig): { denom: JpegScale; need: number } => {
+    const needAt = (denom: JpegScale) => jpegForClipBytes(header, denom, config);
+    const exact = needAt(1);
+    if (exact <= decodeBudgetBytes) return { denom: 1, need: exact };
     if (!jpegScaling) throw overBudget(header, exact, fileBytes, false);
     for (const denom of [2, 4, 8] as const) {
       const s = scaledJpegSize(header.width, header.height, denom);
       if (Math.min(s.width, s.height) < config.shortestEdge) break;
-      if (jpegTurboDecodeBytes(header, fileBytes, denom) <= decodeBudgetBytes) return denom;
+      const need = needAt(denom);
+      if (need <= decodeBudgetBytes) return { denom, need };
     }
-    const least = jpegTurboDecodeBytes(header, fileBytes, 8);
     throw overBudget(
       header,
-      Math.max(least, Math.min(exact, decodeBudgetBytes + 1)),
+      Math.max(needAt(8), Math.min(exact, decodeBudgetBytes + 1)),
       fileBytes,
       false,
       header.coefficientBytes ? ` even scaled (a ${header.progressive ? 'progressive' : 'multi-scan'} JPEG keeps all its DCT coefficients: ${mb(header.coefficientBytes)})` : '',
@@ -220,13 +240,11 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
   };
 
   /** Full-size upright RGB (the caller has checked the header and reserved the memory). */
-  const decodeWhole = async (bytes: Uint8Array, header: FormatHeader, need: number): Promise<RgbImage> => {
+  const decodeWhole = async (bytes: Uint8Array, header: FormatHeader, need: number, signal?: AbortSignal): Promise<RgbImage> => {
     const img = await guard(header, (): Promise<RgbImage> => {
       switch (header.format) {
         case 'jpeg':
-          return turbo
-            ? turbo.decode(bytes, header, 1, (v) => ({ ...v, data: v.data.slice() }), discardAfter(need))
-            : decodeJpeg(jpeg, bytes, header);
+          return turbo ? turboWhole(turbo, bytes, header, discardAfter(need), yieldBetweenRows ? signal : null) : decodeJpeg(jpeg, bytes, header);
         case 'png':
           return decodePng(bytes, header);
         case 'webp':
@@ -238,23 +256,35 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
 
   type Cropped = Omit<ClipCrop, 'width' | 'height'>;
 
-  /** libjpeg-turbo: resized straight from the codec's memory, DCT-scaled at 1/`denom` (the caller has reserved the memory). */
-  const turboForClip = async (turboCodec: JpegTurboCodec, bytes: Uint8Array, header: JpegHeader, denom: JpegScale, need: number, config: ClipPreprocessConfig): Promise<Cropped> => {
+  /** A decoder's rows (stored orientation, top to bottom) through the streaming resize + crop, timing the two apart. */
+  const streamedForClip = async (
+    size: { width: number; height: number; orientation: ExifOrientation; format: FormatHeader['format'] },
+    config: ClipPreprocessConfig,
+    decodeRows: (sink: RowSink) => Promise<unknown>,
+    path: DecodePath = 'exact',
+  ): Promise<Cropped> => {
     const t0 = performance.now();
-    let t1 = t0;
-    const crop = await guard(header, () =>
-      turboCodec.decode(
-        bytes,
-        header,
-        denom,
-        (view) => {
-          t1 = performance.now();
-          return resizeAndCenterCropOriented(view, header.orientation, config);
-        },
-        discardAfter(need),
-      ),
+    const crop = createStreamingCrop(size.width, size.height, size.orientation, config);
+    const stride = size.width * 3;
+    let resize = 0;
+    await guard(size, () =>
+      decodeRows((rows, y, count) => {
+        const t = performance.now();
+        for (let i = 0; i < count; i++) if (crop.needsRow(y + i)) crop.pushRow(y + i, rows.subarray(i * stride, (i + 1) * stride));
+        resize += performance.now() - t;
+      }),
     );
-    return { crop, decode: denom === 1 ? 'exact' : `dct-1/${denom}`, ms: { decode: t1 - t0, resize: performance.now() - t1 } };
+    const t1 = performance.now();
+    const result = crop.finish();
+    resize += performance.now() - t1;
+    return { crop: result, decode: path, ms: { decode: t1 - t0 - resize, resize } };
+  };
+
+  /** libjpeg-turbo, row by row into the streaming resize + crop, DCT-scaled at 1/`denom` (the caller has reserved the memory). */
+  const turboForClip = (turboCodec: JpegTurboCodec, bytes: Uint8Array, header: JpegHeader, denom: JpegScale, need: number, config: ClipPreprocessConfig, signal?: AbortSignal): Promise<Cropped> => {
+    const size = { ...scaledJpegSize(header.width, header.height, denom), orientation: header.orientation, format: header.format };
+    const path: DecodePath = denom === 1 ? 'exact' : `dct-1/${denom}`;
+    return streamedForClip(size, config, (sink) => turboCodec.decodeRows(bytes, header, denom, sink, discardAfter(need), yieldBetweenRows ? signal : null), path);
   };
 
   /** Whole image, then resize + crop. */
@@ -273,9 +303,16 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
    */
   const planForClip = (bytes: Uint8Array, header: FormatHeader, config: ClipPreprocessConfig, signal?: AbortSignal): { need: number; run: () => Promise<Cropped> } => {
     if (header.format === 'jpeg' && turbo) {
-      const denom = jpegScale(header, bytes.length, config);
-      const need = jpegTurboDecodeBytes(header, bytes.length, denom);
-      return { need, run: () => turboForClip(turbo, bytes, header, denom, need, config) };
+      const { denom, need } = jpegScale(header, bytes.length, config);
+      return { need, run: () => turboForClip(turbo, bytes, header, denom, need, config, signal) };
+    }
+    if (header.format === 'webp' && webpStream && !header.lossless && !header.animated) {
+      // Its wasm memory holds the file, so a kept instance would hold the largest file seen; under a
+      // memory-capped budget it is dropped after each decode (measured: a kept 4 MB instance beside
+      // four 12 MP JPEGs at once), and a fresh one from the compiled module costs ~1 ms.
+      const need = webpStreamBytes(header, bytes.length) + streamingCropBytes(header.width, header.orientation, config);
+      const run = () => streamedForClip(header, config, (sink) => webpStream.decodeRows(bytes, header, sink, keepCodec || discardAfter(need)));
+      return { need, run };
     }
     if (header.format === 'png' && canStreamPng(header)) {
       const run = async (): Promise<Cropped> => {
@@ -298,6 +335,8 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
     },
 
     jpegCodecMemoryBytes: () => turbo?.lastMemoryBytes ?? jpeg.lastMemoryBytes,
+
+    codecMemoryBytes: () => (turbo?.lastMemoryBytes ?? jpeg.lastMemoryBytes) + (webpStream?.lastMemoryBytes ?? 0),
 
     memory: () => ({ reservedBytes: memory.inUse, waiting: memory.queued }),
 
@@ -330,9 +369,17 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
       const header = checkedHeader(bytes);
       const need = estimateDecodeBytes(header, bytes.length, { jpegTurbo: turbo !== null, full: true });
       if (need > decodeBudgetBytes) throw overBudget(header, need, bytes.length, true);
-      return reserved(need, signal, () => (executor ? executor.decode(bytes, signal) : decodeWhole(bytes, header, need)));
+      return reserved(need, signal, () => (executor ? executor.decode(bytes, signal) : decodeWhole(bytes, header, need, signal)));
     },
   };
+}
+
+/** A JPEG decoded whole, row by row into one buffer (stored orientation). */
+async function turboWhole(codec: JpegTurboCodec, bytes: Uint8Array, header: JpegHeader, discard: boolean, signal: AbortSignal | null | undefined): Promise<RgbImage> {
+  const data = new Uint8Array(header.width * header.height * 3);
+  const stride = header.width * 3;
+  await codec.decodeRows(bytes, header, 1, (rows, y) => data.set(rows, y * stride), discard, signal);
+  return { width: header.width, height: header.height, data };
 }
 
 /** Budgets up to this keep the JPEG codec instance between decodes (see keepCodec). */
@@ -342,7 +389,7 @@ const KEEP_CODEC_BUDGET_BYTES = 256 * MiB;
 const DISCARD_AFTER_BYTES = 16 * MiB;
 
 /** Whatever a codec throws on bad data (RangeError, TypeError, ...) is still bad data. */
-async function guard<T>(header: FormatHeader, fn: () => Promise<T>): Promise<T> {
+async function guard<T>(header: { format: FormatHeader['format'] }, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {

@@ -1,145 +1,186 @@
+import { throwIfAborted } from '../abort.ts';
 import { ClipEdgeError } from '../errors.ts';
 import { corrupt } from './errors.ts';
 import { assertJpegComplete, type JpegHeader } from './jpeg-header.ts';
-import type { RgbImage } from './types.ts';
 
 /*
- * libjpeg-turbo's TurboJPEG API in WebAssembly (`@cwasm/jpeg-turbo`: a plain clang/WASI build that
- * exports malloc, free, tjInitDecompress, tjDecompressHeader3, tjDecompress2 and tjDestroy).
- * Used instead of mozjpeg (jsquash) where memory is tight, for two things jsquash cannot do:
- * - the decoded RGB stays in the codec's wasm memory and is resized from there (jsquash returns a
- *   JS copy of RGBA: a 12 MP photo then costs ~50 MB of wasm plus 48 MB of copy);
- * - DCT-domain scaled decoding (tjDecompress2 with a smaller size picks libjpeg's scale 1/2, 1/4 or
- *   1/8: the reduced IDCT), for images far larger than CLIP's 224 px that would not fit otherwise.
+ * libjpeg-turbo 2.1.5 in WebAssembly, built by this project (codecs/libjpeg-turbo/: the library's
+ * decoder plus a scanline interface, clip_edge_jpeg.c), used row by row: the caller receives a few
+ * decoded rows at a time and resizes them as they come, so a baseline JPEG never exists whole in
+ * memory. The compressed bytes are read from JavaScript in 64 KiB slices (js_read), not copied in.
+ * A progressive (multi-scan) file is the exception libjpeg cannot avoid: all its DCT coefficients
+ * are kept until the last scan (JpegHeader.coefficientBytes), then rows come out the same way.
+ *
  * Unscaled, it is libjpeg-turbo with its defaults (islow IDCT, fancy upsampling): PIL's decoder,
- * pixel for pixel. The package's own index.js (fs + a JS copy) is not used, only its .wasm.
+ * pixel for pixel. Scaled (1/2, 1/4, 1/8), libjpeg's reduced IDCT: not PIL's pixels (see
+ * ImageDecoderOptions.jpegScaling).
  */
 
 interface TurboExports {
   readonly memory: WebAssembly.Memory;
-  malloc(size: number): number;
-  free(ptr: number): void;
-  tjInitDecompress(): number;
-  tjDestroy(handle: number): number;
-  tjDecompressHeader3(handle: number, buf: number, size: number, w: number, h: number, subsamp: number, colorspace: number): number;
-  tjDecompress2(handle: number, buf: number, size: number, dst: number, width: number, pitch: number, height: number, pixelFormat: number, flags: number): number;
+  decoder_create(id: number): number;
+  decoder_start(decoder: number, denom: number, rows: number): number;
+  decoder_width(decoder: number): number;
+  decoder_height(decoder: number): number;
+  decoder_pixels(decoder: number): number;
+  decoder_read(decoder: number): number;
+  decoder_destroy(decoder: number): void;
 }
 
-const TJPF_RGB = 0;
 const ENOSYS = 52;
+/** Rows decoded per call into the wasm module. */
+const ROWS_PER_READ = 16;
+/** Decoded pixels between yields to the event loop (an in-thread decode lets timers and aborts in). */
+const PIXELS_PER_YIELD = 2_000_000;
 
-/** libjpeg's error_exit longjmps; the build imports longjmp from JS, so it arrives here as a throw. */
+/** libjpeg's error_exit, thrown through the wasm frames by js_fail. */
 class LibjpegError extends Error {}
 
 /** DCT scaling: 1 (exact), 1/2, 1/4, 1/8. */
 export type JpegScale = 1 | 2 | 4 | 8;
 
-/** Size libjpeg gives at scale 1/`denom` (TJSCALED: rounded up). */
+/** Size libjpeg gives at scale 1/`denom` (rounded up). */
 export const scaledJpegSize = (width: number, height: number, denom: JpegScale): { width: number; height: number } => ({
   width: Math.ceil(width / denom),
   height: Math.ceil(height / denom),
 });
 
-/** Wasm memory the codec needs to decode `header` at 1/`denom` (file + whole-image coefficients + RGB output + 1 MiB of libjpeg state). */
-export function jpegTurboDecodeBytes(header: JpegHeader, fileBytes: number, denom: JpegScale): number {
+/**
+ * Wasm memory the codec needs to decode `header` at 1/`denom`, row by row: the whole-image
+ * coefficients of a multi-scan file, libjpeg's row buffers (main, upsampling and colour-conversion
+ * rows of every component: measured under 60 bytes per output column, 128 allowed), the rows
+ * handed out per read, and ~1 MiB of code, stack and libjpeg state. The file stays in JS.
+ */
+export function jpegTurboDecodeBytes(header: JpegHeader, _fileBytes: number, denom: JpegScale): number {
   const s = scaledJpegSize(header.width, header.height, denom);
-  return fileBytes + header.coefficientBytes + s.width * s.height * 3 + (1 << 20);
+  return header.coefficientBytes + s.width * (128 + 3 * ROWS_PER_READ) + (1 << 20);
 }
 
-/** Stored-orientation RGB in the codec's wasm memory, valid only inside the callback. */
-export type DecodedView = RgbImage;
+/** Rows `[y, y + count)` of a `width`-pixel-wide RGB image, a view into wasm memory valid only during the call. */
+export type RowSink = (rows: Uint8Array, y: number, count: number) => void;
+
+interface Instance {
+  readonly exports: TurboExports;
+  /** Files being read, by the id js_read is called with. */
+  readonly files: Map<number, { bytes: Uint8Array; offset: number }>;
+}
+
+let nextFileId = 1;
 
 /**
- * One libjpeg-turbo instance, created on first use from the compiled module and dropped after a
- * failure (a longjmp thrown through wasm leaves its stack pointer behind) or after a large image
- * (wasm memory never shrinks): a fresh instance from the same compiled module is cheap.
+ * libjpeg-turbo instances from one compiled module. A decode takes the idle instance or makes a
+ * fresh one (cheap), so concurrent decodes never share one; after a libjpeg error (a throw through
+ * wasm leaves its stack pointer behind) or a large image (wasm memory never shrinks) the instance is
+ * dropped, otherwise kept idle for the next decode.
  */
 export class JpegTurboCodec {
   private compiled: Promise<WebAssembly.Module> | null = null;
-  private instance: TurboExports | null = null;
+  private idle: Instance | null = null;
   /** Wasm memory of the instance after the last decode (bytes). */
   lastMemoryBytes = 0;
 
   constructor(private readonly getModule: () => Promise<WebAssembly.Module>) {}
 
   /**
-   * Decodes at scale 1/`denom` and calls `use` with a view of the RGB pixels inside wasm memory
-   * (stored orientation); the buffers are freed when `use` returns. `discard` drops the instance after.
+   * Decodes at scale 1/`denom`, handing `sink` the RGB rows top to bottom (stored orientation) a few
+   * at a time; yields to the event loop every ~2 MP and stops with the signal's reason when aborted
+   * (`signal` null: never yields). Returns the decoded size. `discard` drops the instance after.
    */
-  async decode<T>(bytes: Uint8Array, header: JpegHeader, denom: JpegScale, use: (view: DecodedView) => T, discard: boolean): Promise<T> {
+  async decodeRows(bytes: Uint8Array, header: JpegHeader, denom: JpegScale, sink: RowSink, discard: boolean, signal?: AbortSignal | null): Promise<{ width: number; height: number }> {
     assertJpegComplete(bytes, header.scanOffset);
-    const e = await this.ready();
-    let input = 0;
-    let output = 0;
-    let handle = 0;
-    let failed = true;
+    const inst = await this.acquire();
+    const e = inst.exports;
+    const id = nextFileId++;
+    inst.files.set(id, { bytes, offset: 0 });
+    let decoder = 0;
+    let poisoned = true; // until the wasm calls are known to have returned normally
     try {
-      input = e.malloc(bytes.length);
-      if (!input) throw new ClipEdgeError('IMAGE_TOO_LARGE', `Not enough memory to hold the ${bytes.length}-byte JPEG`);
-      new Uint8Array(e.memory.buffer, input, bytes.length).set(bytes);
-      handle = e.tjInitDecompress();
-      if (!handle) throw new ClipEdgeError('INTERNAL', 'libjpeg-turbo could not create a decompressor');
-      const { width, height } = scaledJpegSize(header.width, header.height, denom);
-      output = e.malloc(width * height * 3);
-      if (!output) throw new ClipEdgeError('IMAGE_TOO_LARGE', `Not enough memory to decode a ${width}×${height} JPEG`);
-      // A return of -1 without a longjmp is a libjpeg warning (e.g. corrupt entropy data): like
-      // PIL and mozjpeg, the pixels it produced are kept (truncation was refused above).
-      e.tjDecompress2(handle, input, bytes.length, output, width, 0, height, TJPF_RGB, 0);
-      e.free(input);
-      input = 0;
-      this.lastMemoryBytes = e.memory.buffer.byteLength;
-      const result = use({ width, height, data: new Uint8Array(e.memory.buffer, output, width * height * 3) });
-      failed = false;
-      return result;
+      decoder = e.decoder_create(id);
+      if (!decoder) throw new ClipEdgeError('IMAGE_TOO_LARGE', 'Not enough memory to start the JPEG decoder');
+      if (e.decoder_start(decoder, denom, ROWS_PER_READ) !== 0) throw new ClipEdgeError('IMAGE_TOO_LARGE', `Not enough memory to decode a ${header.width}×${header.height} JPEG`);
+      const width = e.decoder_width(decoder);
+      const height = e.decoder_height(decoder);
+      const want = scaledJpegSize(header.width, header.height, denom);
+      poisoned = false;
+      if (width !== want.width || height !== want.height) throw corrupt('JPEG', `decoded ${width}×${height}, header said ${header.width}×${header.height}`);
+      let y = 0;
+      let sinceYield = 0;
+      while (y < height) {
+        poisoned = true;
+        const n = e.decoder_read(decoder);
+        poisoned = false;
+        if (n <= 0) throw corrupt('JPEG', `libjpeg stopped after ${y} of ${height} rows`);
+        sink(new Uint8Array(e.memory.buffer, e.decoder_pixels(decoder), n * width * 3), y, n);
+        y += n;
+        sinceYield += n * width;
+        if (sinceYield >= PIXELS_PER_YIELD && y < height && signal !== null) {
+          sinceYield = 0;
+          await yieldToEventLoop();
+          throwIfAborted(signal);
+        }
+      }
+      return { width, height };
     } catch (err) {
-      if (err instanceof LibjpegError) throw corrupt('JPEG', 'libjpeg-turbo stopped on invalid data', err);
+      if (err instanceof LibjpegError) throw corrupt('JPEG', `libjpeg-turbo: ${err.message}`, err);
       throw err;
     } finally {
-      if (failed || discard) {
-        this.instance = null; // its heap and stack are abandoned with it
+      inst.files.delete(id);
+      this.lastMemoryBytes = e.memory.buffer.byteLength;
+      if (poisoned) {
+        // Its stack and heap are abandoned with it.
       } else {
-        if (handle) e.tjDestroy(handle);
-        if (input) e.free(input);
-        if (output) e.free(output);
+        if (decoder) e.decoder_destroy(decoder);
+        if (!discard && !this.idle) this.idle = inst;
       }
     }
   }
 
-  private async ready(): Promise<TurboExports> {
-    if (this.instance) return this.instance;
+  private async acquire(): Promise<Instance> {
+    const idle = this.idle;
+    if (idle) {
+      this.idle = null;
+      return idle;
+    }
     this.compiled ??= this.getModule().catch((err: unknown) => {
       this.compiled = null;
       throw new ClipEdgeError('INTERNAL', `Could not load the libjpeg-turbo wasm: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     });
-    const module = await this.compiled;
-    const bound: { memory?: WebAssembly.Memory } = {};
-    const zero = (...ptrs: number[]): number => {
-      const v = new DataView(bound.memory!.buffer);
-      for (const p of ptrs) v.setUint32(p, 0, true);
-      return 0;
-    };
-    const instance = new WebAssembly.Instance(module, {
-      env: {
-        // setjmp always "returns 0"; error_exit's longjmp becomes a JS throw that unwinds the call.
-        setjmp: () => 0,
-        longjmp: () => {
-          throw new LibjpegError('libjpeg error_exit');
-        },
-      },
-      wasi_snapshot_preview1: {
-        environ_sizes_get: (count: number, size: number) => zero(count, size), // no JPEGMEM
-        environ_get: () => 0,
-        proc_exit: (code: number) => {
-          throw new LibjpegError(`libjpeg-turbo exited (${code})`);
-        },
-        fd_close: () => ENOSYS,
-        fd_seek: () => ENOSYS,
-        fd_write: () => ENOSYS,
-      },
-    });
-    const exports = instance.exports as unknown as TurboExports;
-    bound.memory = exports.memory;
-    this.instance = exports;
-    return exports;
+    return instantiate(await this.compiled);
   }
 }
+
+function instantiate(module: WebAssembly.Module): Instance {
+  const files = new Map<number, { bytes: Uint8Array; offset: number }>();
+  let memory: WebAssembly.Memory | null = null;
+  const instance = new WebAssembly.Instance(module, {
+    env: {
+      js_read: (id: number, ptr: number, max: number): number => {
+        const f = files.get(id);
+        if (!f) return 0;
+        const n = Math.min(max, f.bytes.length - f.offset);
+        new Uint8Array(memory!.buffer, ptr, n).set(f.bytes.subarray(f.offset, f.offset + n));
+        f.offset += n;
+        return n;
+      },
+      js_fail: (_code: number, message: number): never => {
+        const bytes = new Uint8Array(memory!.buffer, message);
+        throw new LibjpegError(new TextDecoder().decode(bytes.subarray(0, Math.max(0, bytes.indexOf(0)))));
+      },
+    },
+    wasi_snapshot_preview1: {
+      // Linked in by libjpeg's default message printer and exit(), which clip_edge_jpeg.c replaces.
+      proc_exit: (code: number) => {
+        throw new LibjpegError(`exited (${code})`);
+      },
+      fd_close: () => ENOSYS,
+      fd_seek: () => ENOSYS,
+      fd_write: () => ENOSYS,
+    },
+  });
+  const exports = instance.exports as unknown as TurboExports;
+  memory = exports.memory;
+  return { exports, files };
+}
+
+/** A macrotask turn: lets timers (a request's deadline) and abort events run between rows. */
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));

@@ -5,7 +5,7 @@ import { unfilter } from './png-inflate.ts';
 import { pngChannels, type PngHeader } from './png-header.ts';
 import { paletteLut } from './png-pixels.ts';
 import type { ClipPreprocessConfig } from './preprocess.ts';
-import { createStreamingCrop } from './resample-stream.ts';
+import { createStreamingCrop, streamingCropBytes } from './resample-stream.ts';
 import type { RgbImage } from './types.ts';
 
 /*
@@ -23,9 +23,7 @@ export const canStreamPng = (h: PngHeader): boolean => !h.interlaced && typeof D
 /** Bytes a streamed decode holds at its peak, besides the file: scanlines, inflater, crop state. */
 export function streamedPngBytes(h: PngHeader, config: ClipPreprocessConfig): number {
   const row = Math.ceil((h.width * pngChannels(h.colorType) * h.depth) / 8) + 1;
-  const swap = h.orientation >= 5;
-  const cropState = swap ? h.width * config.cropWidth * 3 * 4 : config.cropWidth * config.cropHeight * 3 * 9;
-  return 4 * row + h.width * 3 + cropState + (1 << 20);
+  return 4 * row + h.width * 3 + streamingCropBytes(h.width, h.orientation, config) + (1 << 20);
 }
 
 /** Decodes and crops; `bytes` passed the header checks (IDAT present, lengths within the file). */

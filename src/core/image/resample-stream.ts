@@ -13,9 +13,10 @@ import type { RgbImage } from './types.ts';
  * dropped as soon as its last input row has arrived. Memory: a few output rows of crop width.
  *
  * Rows that are upright columns (5–8, the transposed ones: a phone photo taken upright is stored
- * sideways with orientation 6): the horizontal pass runs across rows, so its sums are kept for every
- * upright row the crop reads (crop width × rows × 3 int32: 10 MB for a 12 MP photo, against 36 MB
- * for its pixels), rounded to 8 bits once the last column arrived, then the vertical pass runs.
+ * sideways with orientation 6): the horizontal pass runs across rows, so an output column's sums are
+ * kept for every upright row the crop reads while its window of columns arrives, then rounded to
+ * 8 bits and put through the vertical pass at once. Rows in order keep a few columns open
+ * (~4 × 4,000 rows × 3 int32 ≈ 200 KB for a 12 MP photo, against 36 MB for its pixels).
  *
  * The 8-bit rounding between the passes is PIL's, so the crop is the same to the last bit.
  */
@@ -67,6 +68,17 @@ function geometry(width: number, height: number, config: ClipPreprocessConfig): 
     rowFirst: vc ? vc.bounds[0]! : window.top,
     rowEnd: vc ? vc.bounds[last]! + vc.bounds[last + 1]! : window.top + window.height,
   };
+}
+
+/**
+ * Bytes a streaming crop holds at its peak, rows arriving in order: the crop, and either a few open
+ * output rows (float64 sums of crop width) or a few open output columns (int32 sums of the stored
+ * width, for orientations 5–8), with room to spare.
+ */
+export function streamingCropBytes(storedWidth: number, orientation: number, config: ClipPreprocessConfig): number {
+  const crop = config.cropWidth * config.cropHeight * 3;
+  const open = orientation >= 5 && orientation <= 8 ? storedWidth * 3 * 4 * 8 + storedWidth * 3 : config.cropWidth * 3 * 8 * 8;
+  return 2 * crop + open;
 }
 
 /** A streaming resize + center crop of a `storedWidth` × `storedHeight` image shown with EXIF `orientation`. */
@@ -170,45 +182,54 @@ function transposedCrop(g: Geometry, sw: number, orientation: number, place: (wy
   const { window, hc, vc, rowFirst, rowEnd } = g;
   const rows = rowEnd - rowFirst;
   const n = window.width * 3;
-  // Horizontal sums per upright row the crop reads; a column feeds the output columns whose window holds it.
-  const sums = new Int32Array(rows * n).fill(HALF);
+  // Each output column's horizontal sums over the upright rows the crop reads, kept only while its
+  // window of upright columns (stored rows) is arriving: rounded to 8 bits (PIL's intermediate) and
+  // put through the vertical pass as soon as its last column arrived. Rows arriving in order keep
+  // only the few columns whose windows overlap open.
   const feeds = columnFeeds(hc, window.width, sh);
   const reads = (c: number) => c >= 0 && c < feeds.count && feeds.offsets[c + 1]! > feeds.offsets[c]!;
-  let needed = 0; // columns the crop reads, counted down as they arrive
-  for (let c = 0; c < feeds.count; c++) if (reads(c)) needed++;
-  const needs = needed;
+  const open = new Map<number, { sum: Int32Array; left: number }>();
+  const crop = new Uint8Array(window.height * n);
+  const column = new Uint8Array(rows * 3);
+  const done = new Uint8Array(window.height * 3);
+  let closed = 0;
+  const close = (j: number, sum: Int32Array) => {
+    for (let i = 0; i < column.length; i++) column[i] = clip8(sum[i]!);
+    if (vc) verticalPass(column, 3, 0, rowFirst, vc, 1, window.height, done);
+    else done.set(column.subarray((window.top - rowFirst) * 3, (window.top - rowFirst + window.height) * 3));
+    for (let wy = 0; wy < window.height; wy++) crop.set(done.subarray(wy * 3, wy * 3 + 3), wy * n + j * 3);
+    closed++;
+  };
   return {
     needsRow: (y) => reads((flipX ? sh - 1 - y : y) - feeds.first),
     pushRow(y, row) {
       const x = flipX ? sh - 1 - y : y;
       const c = x - feeds.first;
       if (!reads(c)) return;
-      needed--;
       for (let f = feeds.offsets[c]!; f < feeds.offsets[c + 1]!; f++) {
         const j = feeds.cols[f]!;
+        let a = open.get(j);
+        if (!a) open.set(j, (a = { sum: new Int32Array(rows * 3).fill(HALF), left: hc.bounds[j * 2 + 1]! }));
         const w = hc.weights[j * hc.ksize + (x - hc.bounds[j * 2]!)]!;
-        if (w === 0) continue;
-        for (let r = 0; r < rows; r++) {
-          const uy = rowFirst + r;
-          const p = (flipY ? sw - 1 - uy : uy) * 3;
-          const s = r * n + j * 3;
-          sums[s] = sums[s]! + row[p]! * w;
-          sums[s + 1] = sums[s + 1]! + row[p + 1]! * w;
-          sums[s + 2] = sums[s + 2]! + row[p + 2]! * w;
+        if (w !== 0) {
+          const sum = a.sum;
+          for (let r = 0, s = 0; r < rows; r++, s += 3) {
+            const uy = rowFirst + r;
+            const p = (flipY ? sw - 1 - uy : uy) * 3;
+            sum[s] = sum[s]! + row[p]! * w;
+            sum[s + 1] = sum[s + 1]! + row[p + 1]! * w;
+            sum[s + 2] = sum[s + 2]! + row[p + 2]! * w;
+          }
+        }
+        if (--a.left === 0) {
+          open.delete(j);
+          close(j, a.sum);
         }
       }
     },
     finish() {
-      if (needed !== 0) throw new Error(`streaming crop finished with ${needs - needed} of ${needs} columns`);
-      const tmp = new Uint8Array(rows * n);
-      for (let i = 0; i < tmp.length; i++) tmp[i] = clip8(sums[i]!);
-      if (vc) {
-        const crop = new Uint8Array(window.height * n);
-        verticalPass(tmp, n, 0, rowFirst, vc, window.width, window.height, crop);
-        for (let wy = 0; wy < window.height; wy++) place(wy, crop.subarray(wy * n, (wy + 1) * n));
-      } else {
-        for (let wy = 0; wy < window.height; wy++) place(wy, tmp.subarray((window.top + wy - rowFirst) * n, (window.top + wy - rowFirst + 1) * n));
-      }
+      if (closed !== window.width) throw new Error(`streaming crop finished with ${closed} of ${window.width} columns`);
+      for (let wy = 0; wy < window.height; wy++) place(wy, crop.subarray(wy * n, (wy + 1) * n));
       return finish();
     },
   };

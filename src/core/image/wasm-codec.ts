@@ -10,13 +10,20 @@ export interface ImageCodecWasm {
   /** mozjpeg's decoder: `@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm`. */
   readonly jpeg?: () => Promise<WebAssembly.Module>;
   /**
-   * libjpeg-turbo (`@cwasm/jpeg-turbo/jpeg-turbo.wasm`): when given, JPEG is decoded with it
-   * instead of mozjpeg: resized straight from its wasm memory, with DCT-scaled decoding available
+   * libjpeg-turbo as this package builds it (`src/core/image/libjpeg-turbo.wasm`, from
+   * codecs/libjpeg-turbo/): when given, JPEG is decoded with it instead of mozjpeg, row by row
+   * into the resize (a baseline JPEG is never whole in memory), with DCT-scaled decoding available
    * (see ImageDecoderOptions.jpegScaling). Same pixels as mozjpeg and PIL when not scaled.
    */
   readonly jpegTurbo?: () => Promise<WebAssembly.Module>;
-  /** libwebp's decoder: `@jsquash/webp/codec/dec/webp_dec.wasm`. */
+  /** libwebp's decoder: `@jsquash/webp/codec/dec/webp_dec.wasm` (whole images: lossless, animated-frame checks, decode()). */
   readonly webp?: () => Promise<WebAssembly.Module>;
+  /**
+   * libwebp's lossy decoder as this package builds it (`src/core/image/libwebp.wasm`, from
+   * codecs/libwebp/): when given, a lossy WebP goes to CLIP's crop row by row, never whole in
+   * memory. Same pixels as `webp` and PIL.
+   */
+  readonly webpStream?: () => Promise<WebAssembly.Module>;
 }
 
 /** What the jsquash decoders return: RGBA, 4 bytes per pixel (a copy, not a view of wasm memory). */

@@ -26,7 +26,7 @@ export interface DecodePoolOptions {
   readonly maxPixels: number;
   readonly maxJpegScans?: number;
   readonly maxPixelsPerByte?: number;
-  /** Decode JPEG with libjpeg-turbo instead of mozjpeg. @defaultValue false */
+  /** Decode JPEG row by row with the package's libjpeg-turbo; `false`: whole, with mozjpeg. @defaultValue true */
   readonly jpegTurbo?: boolean;
 }
 
@@ -66,7 +66,7 @@ export const defaultDecodeThreads = (): number => Math.max(1, Math.min(4, availa
 export function createDecodePool(options: DecodePoolOptions): DecodeExecutor & { close(): Promise<void>; readonly threads: number } {
   const threads = options.threads ?? defaultDecodeThreads();
   if (!Number.isSafeInteger(threads) || threads < 1) throw new ClipEdgeError('BAD_INPUT', `decode threads must be a positive integer, got ${String(options.threads)}`);
-  const data = { maxPixels: options.maxPixels, maxJpegScans: options.maxJpegScans ?? 100, maxPixelsPerByte: options.maxPixelsPerByte ?? 1024, jpegTurbo: options.jpegTurbo ?? false };
+  const data = { maxPixels: options.maxPixels, maxJpegScans: options.maxJpegScans ?? 100, maxPixelsPerByte: options.maxPixelsPerByte ?? 1024, jpegTurbo: options.jpegTurbo ?? true };
   const url = workerUrl();
   const slots: Slot[] = Array.from({ length: threads }, () => ({ worker: null, ready: false, readyWaiters: [], busy: false }));
   const waiting: (() => void)[] = [];

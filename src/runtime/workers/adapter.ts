@@ -33,6 +33,9 @@ export const workersAdapter: RuntimeAdapter<WorkersPlace> = {
     imageDecode: {
       budgetBytes: cfg.decodeBudgetBytes === 'auto' ? () => decodeBudgetFromModel({ ortWasmBytes: ortWasmMemoryBytes() ?? 0, bodyMemoryBytes: cfg.bodyMemoryBytes }) : cfg.decodeBudgetBytes,
       jpegScaling: cfg.jpegScaling,
+      // Decodes wait for each other's budget across requests; a timer set after such a wait would
+      // belong to the request that granted it (see ImageDecoderOptions.yieldBetweenRows).
+      yieldBetweenRows: false,
     },
     // One image per inference run: a batch of 4 grew ViT-B/32's heap by 20 MiB, and one thread gains little from batching.
     maxBatch: 1,

@@ -16,18 +16,21 @@ export const WORKERS_JS_HEAP_ALLOWANCE = 8 * MiB;
 export const WORKERS_DEFAULT_BODY_MEMORY_MB = 8;
 
 /**
- * The most one image decode may hold when the budget follows the model (`auto`): a 12 MP baseline
- * JPEG decodes exactly in ~37 MB of libjpeg-turbo memory, so 48 MB keeps PIL's pixels for phone
- * photos when the model leaves that much room (tiny-clip does; ViT-B/32 does not, and its JPEGs
- * are then DCT-scaled: `image.decode: "dct-1/2"` … in the answer).
+ * The most one image decode may hold when the budget follows the model (`auto`). JPEG and PNG are
+ * streamed row by row into the resize (a 12 MP baseline JPEG needs ~2 MB, a 48 MP one ~3 MB), so
+ * this bounds what only a whole decode needs: a progressive JPEG's coefficients (~3 B/pixel: 12 MP
+ * fits in 48 MB), a WebP (~11 B/pixel), an interlaced PNG. What a model leaves (ViT-B/32 int8 in
+ * place: ~11.6 MB) still decodes 12–48 MP baseline JPEGs and PNGs exactly; the rest gets 413, or a
+ * DCT-scaled decode where allowed (`image.decode: "dct-1/2"` … in the answer).
  */
 export const WORKERS_MAX_DECODE_BUDGET_MB = 48;
 
 /**
  * The decode budget that follows the model (CLIP_EDGE_DECODE_BUDGET_MB=auto, the default): what the
  * 128 MB isolate has left once the model is loaded, minus the JS heap and the request-body pool,
- * capped at {@link WORKERS_MAX_DECODE_BUDGET_MB}. Decodes run one at a time with one codec
- * instance, so concurrent requests share this budget; 0 when nothing is left (every image 413).
+ * capped at {@link WORKERS_MAX_DECODE_BUDGET_MB}. Decodes run one at a time (the decoder's rule for a
+ * budget that follows the model) with one kept codec instance, so concurrent requests share this
+ * budget; 0 when nothing is left (every image 413).
  */
 export function decodeBudgetFromModel(o: { ortWasmBytes: number; bodyMemoryBytes: number; jsHeapBytes?: number; limitBytes?: number }): number {
   const left = (o.limitBytes ?? WORKERS_MEMORY_LIMIT) - o.ortWasmBytes - (o.jsHeapBytes ?? WORKERS_JS_HEAP_ALLOWANCE) - o.bodyMemoryBytes;
@@ -36,6 +39,6 @@ export function decodeBudgetFromModel(o: { ortWasmBytes: number; bodyMemoryBytes
 
 /**
  * Largest image (width × height) a Worker accepts, checked from the header: the decode budget, not
- * this, is what bounds memory (a 40 MP baseline JPEG decodes at 1/8 scale in a few MB).
+ * this, is what bounds memory (a 40 MP baseline JPEG streams through the resize in ~3 MB).
  */
 export const WORKERS_DEFAULT_MAX_PIXELS = 40_000_000;

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ByteBudget } from '../../../src/core/image/byte-budget.ts';
+import { ByteBudget, GRANT_POLL_MS } from '../../../src/core/image/byte-budget.ts';
 import { ClipEdgeError } from '../../../src/core/errors.ts';
 
-const settled = () => new Promise((r) => setTimeout(r, 0));
+// A waiter picks its grant up on its own timer (GRANT_POLL_MS): wait a few of those.
+const settled = () => new Promise((r) => setTimeout(r, GRANT_POLL_MS * 5));
 
 /** Acquires and records the order in which grants arrive. */
 function tracker(b: ByteBudget) {

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createImageDecoder } from '../../../src/core/image/decoder.ts';
 import { readJpegHeader } from '../../../src/core/image/jpeg-header.ts';
-import { jpegTurboDecodeBytes } from '../../../src/core/image/jpeg-turbo.ts';
+import { jpegForClipBytes } from '../../../src/core/image/decode-cost.ts';
 import { applyOrientation } from '../../../src/core/image/orient.ts';
 import { CLIP_PREPROCESS, resizeAndCenterCrop, resizeAndCenterCropOriented } from '../../../src/core/image/preprocess.ts';
 import type { ExifOrientation } from '../../../src/core/image/types.ts';
@@ -63,8 +63,8 @@ describe('resize + crop through an EXIF orientation', () => {
 describe('decode budget and DCT scaling', () => {
   const bytes = read('baseline-420.jpg'); // 300×200
   const header = readJpegHeader(bytes);
-  const exact = jpegTurboDecodeBytes(header, bytes.length, 1);
-  const half = jpegTurboDecodeBytes(header, bytes.length, 2);
+  const exact = jpegForClipBytes(header, 1, small);
+  const half = jpegForClipBytes(header, 2, small);
 
   it('takes the exact path while it fits the budget', async () => {
     const d = createImageDecoder({ wasm: nodeImageCodecs({ jpegTurbo: true }), decodeBudgetBytes: exact, jpegScaling: true });

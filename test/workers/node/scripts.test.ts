@@ -117,7 +117,7 @@ describe('the decode budget follows the model (CLIP_EDGE_DECODE_BUDGET_MB=auto)'
     }
   });
 
-  it('the upload check passes a model that leaves room for a DCT-scaled 12 MP photo and refuses one that does not', () => {
+  it('the upload check passes a model that leaves room for a streamed 12 MP photo and refuses one that does not', () => {
     const rowOf = (ortWasm: number, inPlace: boolean): MemoryTable['rows'][number] => ({
       model: 'm', variant: 'int8', text: false, inPlace,
       idle: { jsHeapUsed: 3 * MiB, backing: 0 }, loaded: { jsHeapUsed: 4.5 * MiB, backing: 0, ortWasm }, requests: [],
