@@ -1,7 +1,7 @@
 // The index service's input layer: every VectorIndex users get is a driver wrapped here. The wrapper
 // checks and normalises each input once (validate.ts: ids, records, vectors, metadata, topK,
 // filters), so a driver is raw calls on clean input, and a new driver cannot forget a check. The
-// driver contract suite (test/search/contract.ts) runs through createXIndex, i.e. through this.
+// driver contract suite (test/contract/search-index.ts) runs through createXIndex, i.e. through this.
 import type { FieldType, IndexLimits, IndexOptions, IndexSpace, Match, VectorIndex } from './types.ts';
 import { type CheckedQuery, type CheckedRecord, checkIds, checkOptions, checkQuery, checkRecords } from './validate.ts';
 

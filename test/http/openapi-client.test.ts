@@ -42,7 +42,7 @@ beforeAll(async () => {
   doc = (await (await fetch(docUrl)).json()) as typeof doc;
   mkdirSync(work, { recursive: true });
   writeFileSync(path.join(work, 'api.ts'), astToString(await openapiTS(doc as never)));
-  copyFileSync(path.join(REPO_ROOT, 'test/app/openapi-client/calls.ts'), path.join(work, 'calls.ts'));
+  copyFileSync(path.join(REPO_ROOT, 'test/http/openapi-client/calls.ts'), path.join(work, 'calls.ts'));
 }, 120_000);
 afterAll(async () => {
   await new Promise((r) => server?.close(r));

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { memoryPromptCacheStore, tieredPromptCacheStore } from '../../src/core/prompt-cache/store.ts';
 import { fsPromptCacheStore } from '../../src/runtime/fs/prompt-cache.ts';
-import { sampleEntry, testPromptCacheStore } from './contract.ts';
+import { sampleEntry, testPromptCacheStore } from '../contract/prompt-cache.ts';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'clip-edge-pc-'));
 

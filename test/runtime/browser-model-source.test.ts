@@ -1,5 +1,5 @@
 // The browser adapter's model source over a fetch that the test controls (Cache Storage is
-// exercised in Chromium by test/browser/); here: the index contract, integrity and paths.
+// exercised in Chromium by test/web/); here: the index contract, integrity and paths.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ModelWebIndex } from '../../src/core/model/web-index.ts';

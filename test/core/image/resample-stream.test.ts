@@ -1,5 +1,5 @@
 // The streaming resize + crop (src/core/image/resample-stream.ts) against the whole-image one,
-// which test/unit/image/parity.test.ts checks against PIL: the same bytes for every EXIF
+// which test/core/image/parity.test.ts checks against PIL: the same bytes for every EXIF
 // orientation, downscales and upscales, crops larger than the image (torchvision's zero padding),
 // and rows pushed in any order.
 import fc from 'fast-check';

@@ -1,5 +1,5 @@
 // A client of the served OpenAPI document, as a user generates one: types by openapi-typescript
-// (api.ts, generated next to this file by test/app/openapi-client.test.ts), requests by
+// (api.ts, generated next to this file by test/http/openapi-client.test.ts), requests by
 // openapi-fetch, each operation found by its operationId in the document. Type-checked there with
 // strict settings: an operationId missing from the document leaves `operations` without it, and
 // this file does not compile.

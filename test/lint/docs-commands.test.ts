@@ -159,7 +159,7 @@ describe('the shell commands in README.md and docs/*.md', () => {
     expect(at('clip-edge embed picture a.jpg')[0]).toMatch(/clip-edge embed has no subcommand "picture"/);
     expect(at('npm run no-such-script')[0]).toMatch(/no script "no-such-script"/);
     expect(at('npm run bench -- --no-such-option 1')[0]).toMatch(/npm run bench takes no --no-such-option/);
-    expect(at('npx vitest run test/unit/no-such.test.ts')[0]).toMatch(/test\/unit\/no-such\.test\.ts does not exist/);
+    expect(at('npx vitest run test/core/no-such.test.ts')[0]).toMatch(/test\/core\/no-such\.test\.ts does not exist/);
     expect(at('npx wrangler dev -c wrangler.no-such.toml')[0]).toMatch(/wrangler\.no-such\.toml does not exist/);
     expect(at('npx vitest run -c test/workers/vitest.config.ts test/workers/')).toEqual([]);
     expect(at('npx clip-edge serve --port 8787 [--no-text]')).toEqual([]);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createClipTokenizer } from '../../src/core/tokenizer.ts';
 
-const root = new URL('../../', import.meta.url);
+const root = new URL('../..', import.meta.url);
 const json = (p: string) => JSON.parse(readFileSync(new URL(p, root), 'utf8'));
 const tokenizer = createClipTokenizer(json('models/tiny-clip/tokenizer.json'), json('models/tiny-clip/tokenizer_config.json'));
 const golden = json('test/fixtures/golden/tokenizer_golden.json') as {

@@ -5,7 +5,7 @@ import type { PromptCacheEntry } from '../../src/core/prompt-cache/format.ts';
 import type { PromptCacheStore } from '../../src/core/prompt-cache/store.ts';
 import { openBundlePage, type BundlePage } from '../helpers/bundle-page.ts';
 import { chromiumAvailable } from '../helpers/chromium.ts';
-import { sampleEntry, testPromptCacheStore } from '../prompt-cache/contract.ts';
+import { sampleEntry, testPromptCacheStore } from '../contract/prompt-cache.ts';
 
 const chromium = chromiumAvailable();
 
@@ -19,7 +19,7 @@ let session: Promise<BundlePage> | undefined;
 /** One Chromium page with the store's code loaded. */
 const open = () =>
   (session ??= openBundlePage(
-    `import { cacheStoragePromptCacheStore } from './src/runtime/browser/prompt-cache.ts'; globalThis.__store = (prefix) => cacheStoragePromptCacheStore({ prefix });`,
+    `import { cacheStoragePromptCacheStore } from '../browser/src/runtime/browser/prompt-cache.ts'; globalThis.__store = (prefix) => cacheStoragePromptCacheStore({ prefix });`,
   ));
 
 let n = 0;
