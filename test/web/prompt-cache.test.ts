@@ -19,7 +19,7 @@ let session: Promise<BundlePage> | undefined;
 /** One Chromium page with the store's code loaded. */
 const open = () =>
   (session ??= openBundlePage(
-    `import { cacheStoragePromptCacheStore } from '../browser/src/runtime/browser/prompt-cache.ts'; globalThis.__store = (prefix) => cacheStoragePromptCacheStore({ prefix });`,
+    `import { cacheStoragePromptCacheStore } from './src/runtime/browser/prompt-cache.ts'; globalThis.__store = (prefix) => cacheStoragePromptCacheStore({ prefix });`,
   ));
 
 let n = 0;

@@ -30,7 +30,7 @@ describe.skipIf(!chromium.ok)('browser runtime in Chromium: PyTorch\'s probabili
     const esbuild = await import('esbuild');
     const bundle = await esbuild.build({
       stdin: {
-        contents: `import { createBrowserClipEdge } from '../browser/src/runtime/browser/create.ts'; globalThis.__createClip = createBrowserClipEdge;`,
+        contents: `import { createBrowserClipEdge } from './src/runtime/browser/create.ts'; globalThis.__createClip = createBrowserClipEdge;`,
         resolveDir: REPO_ROOT,
         sourcefile: 'entry.ts',
         loader: 'ts',
