@@ -15,10 +15,10 @@ import { readJpegHeader } from '../src/core/image/jpeg-header.ts';
 import { type JpegScale, jpegTurboDecodeBytes } from '../src/core/image/jpeg-turbo.ts';
 import { CLIP_PREPROCESS } from '../src/core/image/preprocess.ts';
 import { cosine } from '../src/core/zeroshot.ts';
-import { wasmBackend } from '../src/runtime/fs/backends.ts';
+import { wasmBackend } from '../src/runtime/fs/ort.ts';
 import { nodeImageCodecs } from '../src/runtime/fs/codecs.ts';
-import { fsModelSource } from '../src/runtime/fs/fs-source.ts';
-import { fsPromptCacheStore } from '../src/runtime/fs/prompt-cache-fs.ts';
+import { fsModelSource } from '../src/runtime/fs/model-source.ts';
+import { fsPromptCacheStore } from '../src/runtime/fs/prompt-cache.ts';
 import { dirLabelSets } from '../src/runtime/fs/label-sets.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));

@@ -9,7 +9,7 @@ import { decodePromptCache, encodePromptCache } from '../src/core/prompt-cache/f
 import { memoryPromptCacheStore } from '../src/core/prompt-cache/store.ts';
 import { logits, normalizeRows, softmax, topK } from '../src/core/zeroshot.ts';
 import { createNodeClipEdge, DEFAULT_MODEL_DIR, PACKAGE_ROOT } from '../src/runtime/fs/create.ts';
-import { fsPromptCacheStore } from '../src/runtime/fs/prompt-cache-fs.ts';
+import { fsPromptCacheStore } from '../src/runtime/fs/prompt-cache.ts';
 
 const { values } = parseArgs({
   options: { model: { type: 'string' }, iterations: { type: 'string', default: '15' }, backend: { type: 'string', default: 'wasm' }, ks: { type: 'string', default: '10,100,1000' } },

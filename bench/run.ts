@@ -14,7 +14,7 @@ import type { ClassifyResult } from './cases/classify.ts';
 import { readModelInfo } from '../src/core/model/info.ts';
 import { type Precision } from '../src/core/precision.ts';
 import { DEFAULT_MODEL_DIR } from '../src/runtime/fs/create.ts';
-import { fsModelSource } from '../src/runtime/fs/fs-source.ts';
+import { fsModelSource } from '../src/runtime/fs/model-source.ts';
 import { NODE_BENCH_FLAGS, ROOT, runCase as runCaseWith } from './lib/case.ts';
 import { benchPhotos, TEMPLATE } from './lib/photos.ts';
 import { type BenchResult, chartSvgs, reportMarkdown, type VisionEntry } from './lib/report.ts';

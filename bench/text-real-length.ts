@@ -15,7 +15,7 @@ import { readModelInfo } from '../src/core/model/info.ts';
 import { memorySource } from '../src/core/model/source.ts';
 import { createTextEmbedder } from '../src/core/text-embedder.ts';
 import { type TextItem, TowerRunner } from '../src/core/tower.ts';
-import { nativeBackend, wasmBackend } from '../src/runtime/fs/backends.ts';
+import { nativeBackend, wasmBackend } from '../src/runtime/fs/ort.ts';
 import { readOnnx } from '../quantize/onnx/io.ts';
 import { encodeModel } from '../quantize/onnx/model.ts';
 import { dynamicSequencePass } from '../quantize/passes/dynamic-sequence.ts';

@@ -12,9 +12,9 @@ import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'n
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readModelInfo } from '../src/core/model/info.ts';
-import { wasmBackend } from '../src/runtime/fs/backends.ts';
+import { wasmBackend } from '../src/runtime/fs/ort.ts';
 import { createNodeClipEdge } from '../src/runtime/fs/create.ts';
-import { fsModelSource } from '../src/runtime/fs/fs-source.ts';
+import { fsModelSource } from '../src/runtime/fs/model-source.ts';
 import { uploadPlan } from '../scripts/workers-plan.ts';
 import { ROOT } from './lib/case.ts';
 import { benchPhotos, readPhotos } from './lib/photos.ts';

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { readModelInfo } from '../src/core/model/info.ts';
 import { memoryPromptCacheStore } from '../src/core/prompt-cache/store.ts';
 import { createNodeClipEdge } from '../src/runtime/fs/create.ts';
-import { fsModelSource } from '../src/runtime/fs/fs-source.ts';
+import { fsModelSource } from '../src/runtime/fs/model-source.ts';
 import { uploadPlan } from '../scripts/workers-plan.ts';
 import { ROOT } from './lib/case.ts';
 import { benchPhotos, readPhotos } from './lib/photos.ts';

@@ -1,5 +1,5 @@
 import { ClipEdgeError } from '../src/core/errors.ts';
-import type { Tower } from '../src/core/precision.ts';
+import { type Precision, PRECISION_TABLE, QUANTIZED_PRECISIONS, type Tower } from '../src/core/precision.ts';
 import { TOWER_IO } from '../src/core/tower.ts';
 import { checkGraph } from './graph/check.ts';
 import { Graph, declaredType } from './graph/graph.ts';
@@ -13,9 +13,9 @@ import type { Pass, PassContext, PassReport } from './passes/pass.ts';
 import { q4MatMulPass, type Q4Options } from './passes/q4-matmul.ts';
 import type { WeightSelection } from './quant/select.ts';
 
-/** The variants this toolchain writes (names from the shared precision table). */
-export const QUANT_VARIANTS = Object.freeze(['fp16', 'int8', 'q4'] as const);
-export type QuantVariant = (typeof QUANT_VARIANTS)[number];
+/** The variants this toolchain writes: the rows of the shared precision table with a gate (each needs its case in variantPasses). */
+export const QUANT_VARIANTS = QUANTIZED_PRECISIONS as readonly QuantVariant[];
+export type QuantVariant = { [P in Precision]: (typeof PRECISION_TABLE)[P] extends { gate: object } ? P : never }[Precision];
 export const isQuantVariant = (s: string): s is QuantVariant => (QUANT_VARIANTS as readonly string[]).includes(s);
 
 export interface PassOptions {

@@ -18,7 +18,7 @@ import { writeStaticPage } from './build-web.ts';
 import { splitConfigs } from './workers-split-config.ts';
 import { readModelInfo } from '../src/core/model/info.ts';
 import { splitVariantOf, visionPartsOf } from '../src/core/vision-parts.ts';
-import { fsModelSource } from '../src/runtime/fs/fs-source.ts';
+import { fsModelSource } from '../src/runtime/fs/model-source.ts';
 import { WORKERS_VARIANT_ORDER } from '../src/runtime/workers/variants.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));

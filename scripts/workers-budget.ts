@@ -196,7 +196,7 @@ export function memoryMarkdown(t: MemoryTable): string {
     `Limit: ${mb(t.limitBytes)} MB per isolate (not enforced by local workerd, hence this table). MB = MiB.`,
     '',
     '- **load**: `in place (.ort)`: the variant\'s ORT-format file streamed from R2 into ORT\'s heap and used there',
-    '  (src/core/ort-wasm/in-place.ts); `copy (.onnx)`: the .onnx file handed to ORT, which copies every initializer.',
+    '  (src/core/ort/wasm/in-place.ts); `copy (.onnx)`: the .onnx file handed to ORT, which copies every initializer.',
     '- **ORT wasm**: `memory.buffer.byteLength` of onnxruntime-web\'s instance (it never shrinks: a high-water mark).',
     '- **JS heap**: V8 `usedSize` from the inspector protocol (`Runtime.getHeapUsage`) after a forced GC.',
     '- **decode**: how the Worker decoded the photo: `exact` (libjpeg-turbo, PIL\'s pixels) or `dct-1/2`… (DCT-scaled to fit',

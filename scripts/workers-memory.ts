@@ -30,7 +30,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readModelInfo } from '../src/core/model/info.ts';
-import { fsModelSource } from '../src/runtime/fs/fs-source.ts';
+import { fsModelSource } from '../src/runtime/fs/model-source.ts';
 import { type MemoryRow, type MemoryTable, WORKERS_MEMORY_LIMIT, estimatePeak, memoryMarkdown } from './workers-budget.ts';
 import { resolveTextVariant, uploadPlan } from './workers-plan.ts';
 import { splitVariantOf, visionPartsOf } from '../src/core/vision-parts.ts';

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { readModelInfo } from '../src/core/model/info.ts';
 import { isPrecision } from '../src/core/precision.ts';
 import { splitVariantOf, visionPartsOf } from '../src/core/vision-parts.ts';
-import { fsModelSource } from '../src/runtime/fs/fs-source.ts';
+import { fsModelSource } from '../src/runtime/fs/model-source.ts';
 import { WORKERS_VARIANT_ORDER } from '../src/runtime/workers/variants.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readModelInfo, type ModelInfo } from '../src/core/model/info.ts';
 import { packPromptCache, type PromptCacheHeader } from '../src/core/prompt-cache/format.ts';
-import { fsModelSource } from '../src/runtime/fs/fs-source.ts';
+import { fsModelSource } from '../src/runtime/fs/model-source.ts';
 import { WORKERS_DEFAULT_BODY_MEMORY_MB } from '../src/runtime/workers/limits.ts';
 import { type BudgetInput, type MemoryTable, WORKERS_MEMORY_LIMIT, checkBudget } from './workers-budget.ts';
 import { splitVariantOf, visionPartsOf } from '../src/core/vision-parts.ts';

@@ -7,7 +7,8 @@ export { createClipApp, DEFAULT_MAX_BODY_BYTES, type ClipAppOptions } from './ht
 export { configFromEnv, type ServiceConfig } from './http/config.ts';
 export { ClipEdgeError, isClipEdgeError, type ClipEdgeErrorCode } from './core/errors.ts';
 export { STATUS_OF } from './http/errors.ts';
-export { ortBackend, resolveBackend, type Backend, type OrtModule, type SessionLike } from './core/backend.ts';
+export { resolveBackend, type Backend, type InPlaceSessions, type OrtModule, type SessionLike } from './core/backend.ts';
+export { ortBackend, type OrtBackendOptions } from './core/ort/backend.ts';
 export { memorySource, type ModelSource } from './core/model/source.ts';
 export { readModelInfo, type ModelInfo, type PreprocessConfig } from './core/model/info.ts';
 export { PRECISION_SUFFIX, PRECISIONS, onnxFileOf, type Precision, type Tower } from './core/precision.ts';

@@ -6,7 +6,7 @@ import { createImageDecoder } from '../../src/core/image/decoder.ts';
 import { clipPreprocess } from '../../src/core/image/preprocess.ts';
 import { readModelInfo } from '../../src/core/model/info.ts';
 import { nodeImageCodecs } from '../../src/runtime/fs/codecs.ts';
-import { fsModelSource } from '../../src/runtime/fs/fs-source.ts';
+import { fsModelSource } from '../../src/runtime/fs/model-source.ts';
 import { caseMain } from '../lib/case.ts';
 import { peerModelFolder } from '../lib/combined-model.ts';
 import { loadPeer } from '../lib/peer.ts';

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import path from 'node:path';
 import { readModelInfo } from '../../src/core/model/info.ts';
 import type { Precision } from '../../src/core/precision.ts';
-import { fsModelSource } from '../../src/runtime/fs/fs-source.ts';
+import { fsModelSource } from '../../src/runtime/fs/model-source.ts';
 import { uploadPlan } from '../../scripts/workers-plan.ts';
 import { caseMain } from '../lib/case.ts';
 import { readPhotos } from '../lib/photos.ts';

@@ -17,7 +17,7 @@ import { Graph } from '../../quantize/graph/graph.ts';
 import { checkGraph } from '../../quantize/graph/check.ts';
 import { readModelInfo } from '../../src/core/model/info.ts';
 import { PRECISION_SUFFIX, type Precision } from '../../src/core/precision.ts';
-import { fsModelSource } from '../../src/runtime/fs/fs-source.ts';
+import { fsModelSource } from '../../src/runtime/fs/model-source.ts';
 
 /** Files transformers.js reads from a CLIP folder besides the ONNX graph. */
 export const PEER_METADATA_FILES = ['config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'] as const;

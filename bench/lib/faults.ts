@@ -149,7 +149,7 @@ export const FAULTS: Fault[] = [
     allowed: ['413 PAYLOAD_TOO_LARGE', '503 OVERLOADED'],
     // workerd's local server now and then reports the connection of a flood body lost before the
     // Worker reads it ("Network connection lost" at its first read; ~1 in 6 runs of test/e2e beside
-    // test/app on a 2-core machine), and closes it without the 413. The attacker loses the answer;
+    // test/http on a 2-core machine), and closes it without the 413. The attacker loses the answer;
     // the fault's point (no parsing of 140,000 parts, full capacity after) is asserted either way,
     // and recovery.test.ts requires at least one 413 and checks honest clients' refusals separately.
     allowedOn: { workerd: ['0'] },

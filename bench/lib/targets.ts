@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { readWranglerToml } from '../../scripts/workers-upload.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const STATE = path.join(ROOT, '.cache/bench-load/wrangler-state');
 const BUILD = path.join(ROOT, '.cache/bench-load/build');
 

@@ -17,7 +17,7 @@ interface Report {
   files: Record<string, { source: string; mutants: Mutant[] }>;
 }
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // Stryker JSON reports, later ones replacing earlier ones file by file (a rerun of some modules
 // after new tests); default: the last full run.
 const { positionals } = parseArgs({ allowPositionals: true, options: {} });

@@ -3,7 +3,7 @@ import { AT, getAttr, intAttr } from '../onnx/attrs.ts';
 import { DT, tensorProto, type NodeProto, type TensorProto } from '../onnx/model.ts';
 import { bytesOf, floatValues, toFloat16 } from '../onnx/tensor.ts';
 import { inferTypes, nodeLabel, ruleOf, TypeMismatch } from '../graph/dtypes.ts';
-import { declaredType, setDeclaredType } from '../graph/graph.ts';
+import { declaredType, type Graph, setDeclaredType } from '../graph/graph.ts';
 import { findFp32Patterns, type Fp32Pattern } from '../graph/patterns.ts';
 import { NAMES } from '../names.ts';
 import type { Pass, PassReport } from './pass.ts';
@@ -39,63 +39,19 @@ const FP32_ONLY_INPUTS: Readonly<Record<string, readonly number[]>> = { Resize: 
  * direction); float32 graph inputs and outputs keep their type through a Cast; value_info follows.
  */
 export function fp16Pass(options: Fp16Options = {}): Pass {
-  const keepOps = new Set(options.keepOps ?? FP16_KEEP_OPS);
-  const keepNodes = new Set(options.keepNodes ?? []);
-  const keepPatterns = options.keepPatterns ?? ['layernorm', 'l2norm'];
+  const keep: Keep = {
+    ops: new Set(options.keepOps ?? FP16_KEEP_OPS),
+    nodes: new Set(options.keepNodes ?? []),
+    patterns: options.keepPatterns ?? ['layernorm', 'l2norm'],
+  };
   return {
     name: 'fp16',
     run(graph, ctx) {
-      const oldTypes = inferTypes(graph, ctx.where);
-      const isF32 = (v: string) => !!v && oldTypes.get(v) === DT.FLOAT;
-      const patterned = findFp32Patterns(graph, keepPatterns);
-      const listed = (n: NodeProto) =>
-        keepOps.has(n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.op_type}` : n.op_type ?? '') || keepNodes.has(n.name ?? '') || patterned.has(n);
-      // A constant read only by float32 nodes stays float32 too (a layer norm's epsilon, say).
-      const consumers = graph.consumers();
-      const keptConstant = (n: NodeProto) =>
-        (n.op_type === 'Constant' || n.op_type === 'ConstantOfShape') && !n.domain &&
-        n.output.every((o) => (consumers.get(o) ?? []).every(listed)) && (consumers.get(n.output[0] ?? '') ?? []).length > 0;
-      const kept = (n: NodeProto) => listed(n) || keptConstant(n);
-      const touchesFloat = (n: NodeProto) =>
-        n.input.some(isF32) || n.output.some(isF32) || (n.op_type === 'Cast' && getAttr(n, 'to')?.i === DT.FLOAT);
-      for (const n of graph.nodes) {
-        if (!kept(n) && touchesFloat(n) && !ruleOf(n)) {
-          throw new ClipEdgeError(
-            'MODEL_INVALID',
-            `${ctx.where}: node ${nodeLabel(n)} is an operator the fp16 pass cannot convert; keep it in float32 (fp16 keepOps/keepNodes) if its types are declared in value_info`,
-          );
-        }
-      }
+      const sel = selectNodes(graph, ctx.where, keep);
       const report = { keptNodes: 0, fp16Nodes: 0, casts: 0, initializers: 0, clampedValues: 0 };
-
-      // What each float32 initializer's readers want: all float16 → convert it; any float32 reader → keep it and cast for the others.
-      const inits = graph.initializerMap();
-      const wantsF32 = new Set<string>();
-      for (const n of graph.nodes) {
-        n.input.forEach((i, k) => {
-          if (inits.has(i) && isF32(i) && (kept(n) || FP32_ONLY_INPUTS[n.op_type ?? '']?.includes(k))) wantsF32.add(i);
-        });
-      }
-      for (const o of graph.outputs) if (inits.has(o.name ?? '')) wantsF32.add(o.name ?? '');
-      const newTypes = new Map<string, number>();
-      for (const t of graph.initializers) {
-        if (t.data_type === DT.FLOAT && !wantsF32.has(t.name ?? '')) {
-          report.clampedValues += toFp16Tensor(t);
-          report.initializers++;
-        }
-        newTypes.set(t.name ?? '', t.data_type!);
-      }
-      for (const i of graph.inputs) if (!newTypes.has(i.name ?? '')) newTypes.set(i.name ?? '', declaredType(i) ?? 0);
-
-      // Graph outputs made by float16 nodes are renamed; a Cast at the end restores the float32 name.
-      const outputs = new Set(graph.outputs.filter((o) => isF32(o.name ?? '') && !inits.has(o.name ?? '')).map((o) => o.name!));
-      const renamed = new Map<string, string>();
-      for (const n of graph.nodes) {
-        n.output.forEach((o, k) => {
-          if (outputs.has(o) && !kept(n) && touchesFloat(n)) renamed.set(o, (n.output[k] = graph.uniqueName(NAMES.fp16Output(o))));
-        });
-      }
-      for (const n of graph.nodes) n.input = n.input.map((i) => renamed.get(i) ?? i);
+      const { inits, newTypes } = convertInitializers(graph, sel, report);
+      const renamed = renameFloatOutputs(graph, sel, inits);
+      const { kept, touchesFloat, isF32, oldTypes } = sel;
 
       const out: NodeProto[] = [];
       const casts = new Map<string, string>();
@@ -151,6 +107,76 @@ export function fp16Pass(options: Fp16Options = {}): Pass {
       return { ...report, ...(removed ? { removedInitializers: removed } : {}) } satisfies PassReport;
     },
   };
+}
+
+/** What stays float32: operators, node names, and node patterns (layer norms). */
+interface Keep {
+  ops: ReadonlySet<string>;
+  nodes: ReadonlySet<string>;
+  patterns: readonly Fp32Pattern[];
+}
+
+/** Which nodes stay float32 and which touch float values; refuses a float node the pass has no rule for. */
+function selectNodes(graph: Graph, where: string, keep: Keep) {
+  const oldTypes = inferTypes(graph, where);
+  const isF32 = (v: string) => !!v && oldTypes.get(v) === DT.FLOAT;
+  const patterned = findFp32Patterns(graph, keep.patterns);
+  const listed = (n: NodeProto) =>
+    keep.ops.has(n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.op_type}` : n.op_type ?? '') || keep.nodes.has(n.name ?? '') || patterned.has(n);
+  // A constant read only by float32 nodes stays float32 too (a layer norm's epsilon, say).
+  const consumers = graph.consumers();
+  const keptConstant = (n: NodeProto) =>
+    (n.op_type === 'Constant' || n.op_type === 'ConstantOfShape') && !n.domain &&
+    n.output.every((o) => (consumers.get(o) ?? []).every(listed)) && (consumers.get(n.output[0] ?? '') ?? []).length > 0;
+  const kept = (n: NodeProto) => listed(n) || keptConstant(n);
+  const touchesFloat = (n: NodeProto) =>
+    n.input.some(isF32) || n.output.some(isF32) || (n.op_type === 'Cast' && getAttr(n, 'to')?.i === DT.FLOAT);
+  for (const n of graph.nodes) {
+    if (!kept(n) && touchesFloat(n) && !ruleOf(n)) {
+      throw new ClipEdgeError(
+        'MODEL_INVALID',
+        `${where}: node ${nodeLabel(n)} is an operator the fp16 pass cannot convert; keep it in float32 (fp16 keepOps/keepNodes) if its types are declared in value_info`,
+      );
+    }
+  }
+  return { oldTypes, isF32, kept, touchesFloat };
+}
+
+type Selection = ReturnType<typeof selectNodes>;
+
+/** What each float32 initializer's readers want: all float16 → convert it; any float32 reader → keep it and cast for the others. */
+function convertInitializers(graph: Graph, { isF32, kept }: Selection, report: { initializers: number; clampedValues: number }) {
+  const inits = graph.initializerMap();
+  const wantsF32 = new Set<string>();
+  for (const n of graph.nodes) {
+    n.input.forEach((i, k) => {
+      if (inits.has(i) && isF32(i) && (kept(n) || FP32_ONLY_INPUTS[n.op_type ?? '']?.includes(k))) wantsF32.add(i);
+    });
+  }
+  for (const o of graph.outputs) if (inits.has(o.name ?? '')) wantsF32.add(o.name ?? '');
+  const newTypes = new Map<string, number>();
+  for (const t of graph.initializers) {
+    if (t.data_type === DT.FLOAT && !wantsF32.has(t.name ?? '')) {
+      report.clampedValues += toFp16Tensor(t);
+      report.initializers++;
+    }
+    newTypes.set(t.name ?? '', t.data_type!);
+  }
+  for (const i of graph.inputs) if (!newTypes.has(i.name ?? '')) newTypes.set(i.name ?? '', declaredType(i) ?? 0);
+  return { inits, newTypes };
+}
+
+/** Graph outputs made by float16 nodes are renamed; a Cast at the end restores the float32 name. */
+function renameFloatOutputs(graph: Graph, { isF32, kept, touchesFloat }: Selection, inits: ReadonlyMap<string, unknown>): Map<string, string> {
+  const outputs = new Set(graph.outputs.filter((o) => isF32(o.name ?? '') && !inits.has(o.name ?? '')).map((o) => o.name!));
+  const renamed = new Map<string, string>();
+  for (const n of graph.nodes) {
+    n.output.forEach((o, k) => {
+      if (outputs.has(o) && !kept(n) && touchesFloat(n)) renamed.set(o, (n.output[k] = graph.uniqueName(NAMES.fp16Output(o))));
+    });
+  }
+  for (const n of graph.nodes) n.input = n.input.map((i) => renamed.get(i) ?? i);
+  return renamed;
 }
 
 /** Rewrites a float32 tensor in place as float16; returns how many values were clamped to ±65504. */

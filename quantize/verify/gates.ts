@@ -1,5 +1,6 @@
 import { ClipEdgeError } from '../../src/core/errors.ts';
-import type { QuantVariant } from '../pipeline.ts';
+import { PRECISION_TABLE } from '../../src/core/precision.ts';
+import { isQuantVariant, QUANT_VARIANTS, type QuantVariant } from '../pipeline.ts';
 import type { CosineStats, Top1Stats } from './metrics.ts';
 
 /** Minimums a variant must reach against float32, on every tower it is written for. */
@@ -9,11 +10,10 @@ export interface Gate {
   top1Agreement?: number;
 }
 
-export const DEFAULT_GATES: Readonly<Record<QuantVariant, Readonly<Gate>>> = Object.freeze({
-  int8: Object.freeze({ cosineMean: 0.99, cosineMin: 0.97, top1Agreement: 0.97 }),
-  fp16: Object.freeze({ cosineMean: 0.9995 }),
-  q4: Object.freeze({ cosineMean: 0.98 }),
-});
+/** The gates of the shared precision table (src/core/precision.ts). */
+export const DEFAULT_GATES: Readonly<Record<QuantVariant, Readonly<Gate>>> = Object.freeze(
+  Object.fromEntries(QUANT_VARIANTS.map((v) => [v, Object.freeze({ ...PRECISION_TABLE[v].gate })])) as Record<QuantVariant, Readonly<Gate>>,
+);
 
 const GATE_KEYS = ['cosineMean', 'cosineMin', 'top1Agreement'] as const;
 
@@ -22,13 +22,13 @@ const GATE_KEYS = ['cosineMean', 'cosineMin', 'top1Agreement'] as const;
  * over the defaults.
  */
 export function parseGates(spec: string | undefined): Record<QuantVariant, Gate> {
-  const gates = { int8: { ...DEFAULT_GATES.int8 }, fp16: { ...DEFAULT_GATES.fp16 }, q4: { ...DEFAULT_GATES.q4 } };
+  const gates = Object.fromEntries(QUANT_VARIANTS.map((v) => [v, { ...DEFAULT_GATES[v] }])) as Record<QuantVariant, Gate>;
   for (const part of (spec ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = /^(int8|fp16|q4)\.(\w+)=([0-9.]+)$/.exec(part);
+    const m = /^(\w+)\.(\w+)=([0-9.]+)$/.exec(part);
     const key = m?.[2] as (typeof GATE_KEYS)[number] | undefined;
     const value = Number(m?.[3]);
-    if (!m || !key || !GATE_KEYS.includes(key) || !(value >= 0 && value <= 1)) {
-      throw new ClipEdgeError('BAD_INPUT', `bad gate "${part}": expected <int8|fp16|q4>.<${GATE_KEYS.join('|')}>=<number in 0..1>`);
+    if (!m || !isQuantVariant(m[1]!) || !key || !GATE_KEYS.includes(key) || !(value >= 0 && value <= 1)) {
+      throw new ClipEdgeError('BAD_INPUT', `bad gate "${part}": expected <${QUANT_VARIANTS.join('|')}>.<${GATE_KEYS.join('|')}>=<number in 0..1>`);
     }
     gates[m[1] as QuantVariant][key] = value;
   }

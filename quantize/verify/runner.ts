@@ -4,8 +4,8 @@ import type { Tower } from '../../src/core/precision.ts';
 import type { TokenizedBatch } from '../../src/core/tokenizer.ts';
 import { normalizeRows } from '../../src/core/zeroshot.ts';
 import type { OrtModule } from '../../src/core/backend.ts';
-import { createInPlaceLoader, type InPlaceLoader } from '../../src/core/ort-wasm/in-place.ts';
-import { withWrappedOrtInstance } from '../../src/core/ort-wasm/instance.ts';
+import { createInPlaceLoader, type InPlaceLoader } from '../../src/core/ort/wasm/in-place.ts';
+import { withWrappedOrtInstance } from '../../src/core/ort/wasm/instance.ts';
 
 /**
  * Runs a tower with onnxruntime-web's WASM build on one thread, as the kit's WASM backend does —

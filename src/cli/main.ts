@@ -2,6 +2,8 @@
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { defineCommand } from 'citty';
+import { splitLabels } from '../core/label-sets.ts';
+import { TOP_K } from '../core/limits.ts';
 import { configFromEnv } from '../http/config.ts';
 import { toNpy } from '../core/image/npy.ts';
 import { createImageDecoder } from '../core/image/decoder.ts';
@@ -11,7 +13,7 @@ import { isPrecision } from '../core/precision.ts';
 import { createClipTokenizer } from '../core/tokenizer.ts';
 import { createNodeClipEdge, DEFAULT_MODEL_DIR } from '../runtime/fs/create.ts';
 import { nodeImageCodecs } from '../runtime/fs/codecs.ts';
-import { fsModelSource } from '../runtime/fs/fs-source.ts';
+import { fsModelSource } from '../runtime/fs/model-source.ts';
 import { readLabelSetFile } from '../runtime/fs/label-sets.ts';
 import { createPullProgress } from '../hub/progress.ts';
 import { pullModel } from '../hub/pull.ts';
@@ -91,7 +93,7 @@ const classify = defineCommand({
     labels: { type: 'string', description: 'Comma-separated class names', valueHint: 'a,b,c' },
     'label-set': { type: 'string', description: 'A built-in or model label set name, or a JSON file {classes, templates}' },
     templates: { type: 'string', description: 'Templates separated by "|", each with {} (default: the set\'s or the model\'s)' },
-    'top-k': { type: 'string', description: 'Classes to show per image', default: '5' },
+    'top-k': { type: 'string', description: 'Classes to show per image', default: String(TOP_K.classify) },
     json: { type: 'boolean', description: 'One JSON object per image (JSON Lines)' },
   },
   run: ({ args }) =>
@@ -102,7 +104,7 @@ const classify = defineCommand({
       const topK = parseIntArg('top-k', args['top-k']);
       const templates = args.templates?.split('|').map((t) => t.trim()).filter(Boolean);
       const clip = await clipFrom(args);
-      let labels: string[] | undefined = args.labels?.split(',').map((s) => s.trim()).filter(Boolean);
+      let labels: string[] | undefined = args.labels === undefined ? undefined : splitLabels(args.labels);
       let labelSet: string | undefined = args['label-set'];
       let setTemplates = templates;
       if (labelSet && /\.json$/i.test(labelSet)) {

@@ -4,7 +4,7 @@ import { defineCommand } from 'citty';
 import { makeLabelSet } from '../core/label-sets.ts';
 import { createNodeClipEdge, DEFAULT_MODEL_DIR } from '../runtime/fs/create.ts';
 import { readLabelSetFile } from '../runtime/fs/label-sets.ts';
-import { fsPromptCacheStore } from '../runtime/fs/prompt-cache-fs.ts';
+import { fsPromptCacheStore } from '../runtime/fs/prompt-cache.ts';
 import { isInstalledPath, modelPromptCacheDir } from '../runtime/fs/user-cache.ts';
 import { fail, guard, parseIntArg, progress } from './common.ts';
 

@@ -4,7 +4,7 @@ import { ClipEdgeError } from '../core/errors.ts';
 import { isPrecision, type Precision, type Tower } from '../core/precision.ts';
 import { removeInFlight } from '../../quantize/onnx/io.ts';
 import { nodeImageCodecs } from '../runtime/fs/codecs.ts';
-import { fsModelSource } from '../runtime/fs/fs-source.ts';
+import { fsModelSource } from '../runtime/fs/model-source.ts';
 import { quantizeModelFolder } from '../../quantize/folder.ts';
 import { splitVisionTower } from '../../quantize/split/folder.ts';
 import { isQuantVariant, QUANT_VARIANTS, type QuantVariant } from '../../quantize/pipeline.ts';

@@ -2,6 +2,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { defineCommand } from 'citty';
+import { BATCH, TOP_K } from '../core/limits.ts';
 import { setMaxListeners } from 'node:events';
 import { SingleBar } from 'cli-progress';
 import type { ClipEdge } from '../core/clip.ts';
@@ -103,7 +104,7 @@ export const indexCommand = defineCommand({
     ...indexArgs,
     optimize: { type: 'boolean', description: 'Compact the index and delete its old versions now (after indexing the folder, if one is given); the kit also does this by itself as it writes' },
     ...modelArgs,
-    batch: { type: 'string', description: 'Images per inference batch', default: '16' },
+    batch: { type: 'string', description: 'Images per inference batch', default: String(BATCH.maxBatch) },
     chunk: { type: 'string', description: 'Images read and embedded together', default: '64' },
     json: { type: 'boolean', description: 'Print the summary as JSON on stdout' },
   },
@@ -154,7 +155,7 @@ export const searchCommand = defineCommand({
     ...annArg,
     ...modelArgs,
     image: { type: 'string', description: 'Search with an image file instead of text', valueHint: 'file' },
-    'top-k': { type: 'string', description: 'Matches to print', default: '10' },
+    'top-k': { type: 'string', description: 'Matches to print', default: String(TOP_K.search) },
     json: { type: 'boolean', description: 'One JSON object per match (JSON Lines)' },
   },
   run: ({ args }) =>

@@ -1,4 +1,5 @@
 import { ClipEdgeError } from './errors.ts';
+import { BATCH } from './limits.ts';
 
 export interface BatchQueueOptions {
   /** Most items in one run. @defaultValue 16 */
@@ -33,7 +34,7 @@ export function createBatchQueue<I, O>(
   runBatch: (items: I[]) => Promise<O[]>,
   options: BatchQueueOptions = {},
 ): BatchQueue<I, O> {
-  const maxBatch = options.maxBatch ?? 16;
+  const maxBatch = options.maxBatch ?? BATCH.maxBatch;
   const maxQueue = options.maxQueue ?? Infinity;
   const pending: Pending<I, O>[] = [];
   let running = false;

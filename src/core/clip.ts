@@ -4,7 +4,7 @@ import { createClassMatrices } from './class-matrices.ts';
 import { ClipEdgeError } from './errors.ts';
 import { createImageEmbedder } from './image-embedder.ts';
 import { createLabelResolver } from './label-resolver.ts';
-import { type ClipLimits, DEFAULT_LIMITS } from './limits.ts';
+import { BATCH, type ClipLimits, DEFAULT_LIMITS, TOP_K } from './limits.ts';
 import { availablePrecisions, readModelInfo } from './model/info.ts';
 import { encodePromptCache } from './prompt-cache/format.ts';
 import { clipEdgeStatus } from './status.ts';
@@ -30,8 +30,8 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
   const limits: ClipLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const info = await readModelInfo(options.source);
   const backend = await resolveBackend(options.backends, options.backend);
-  const maxBatch = options.maxBatch ?? 16;
-  const runnerOpts = { backend, source: options.source, info, verify: options.verify, requireIntegrity: options.requireIntegrity, inPlace: options.inPlace, maxBatch, maxQueue: options.maxQueue ?? 256 };
+  const maxBatch = options.maxBatch ?? BATCH.maxBatch;
+  const runnerOpts = { backend, source: options.source, info, verify: options.verify, requireIntegrity: options.requireIntegrity, inPlace: options.inPlace, maxBatch, maxQueue: options.maxQueue ?? BATCH.maxQueue };
   // A vision tower split across Workers runs elsewhere; otherwise it is loaded here.
   const vision: VisionTower = options.visionTower
     ? await options.visionTower(info)
@@ -52,7 +52,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
     info,
     text,
     limits,
-    batch: maxBatch * 4,
+    batch: maxBatch * BATCH.promptBatchFactor,
     promptCache: options.promptCache,
     onCacheWriteError: options.onCacheWriteError,
     cacheBytes: options.classCacheBytes,
@@ -77,7 +77,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
       const t0 = performance.now();
       throwIfAborted(signal);
       const set = await labels.resolve(req);
-      const k = req.topK ?? 5;
+      const k = req.topK ?? TOP_K.classify;
       if (!Number.isInteger(k) || k < 1) throw new ClipEdgeError('BAD_INPUT', `topK must be a positive integer, got ${String(req.topK)}`);
       // Text and image work run side by side; a cached label set costs nothing here.
       const tText = performance.now();

@@ -14,10 +14,11 @@ export interface ClipEdgeKit extends Omit<ClipEdge, 'classify' | 'embedImage'> {
 
 /** Wraps a ClipEdge so its image methods read any `ImageInput`. */
 export function withImageInputs(clip: ClipEdge, options: ReadImageOptions = {}): ClipEdgeKit {
-  return {
+  const kit = {
     ...clip,
-    core: clip,
     classify: async (image, request, call) => clip.classify(await readImageInput(image, options), request, call),
     embedImage: async (image, call) => clip.embedImage(await readImageInput(image, options), call),
-  };
+  } as Omit<ClipEdgeKit, 'core'>;
+  // Not enumerable: a copy of the kit (`{ ...kit, classify }`) is a new kit, not a view of this one's core.
+  return Object.defineProperty(kit, 'core', { value: clip, enumerable: false }) as ClipEdgeKit;
 }

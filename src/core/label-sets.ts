@@ -1,6 +1,17 @@
 import { ClipEdgeError } from './errors.ts';
 import type { ModelSource } from './model/source.ts';
 
+/**
+ * Labels typed as one string — a `labels` query value, `clip-edge classify --labels`, the page's
+ * text box — split on commas (and, with `lines`, new lines), trimmed, empties dropped. Repeated
+ * `labels` fields are taken verbatim instead, so a label can hold a comma.
+ */
+export const splitLabels = (text: string, o: { lines?: boolean } = {}): string[] =>
+  text
+    .split(o.lines ? /[\n,]/ : ',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
 /** Zero-shot classes and the prompt templates they are read through (CLIP paper, §3.1.4). */
 export interface LabelSet {
   readonly name: string;

@@ -28,3 +28,23 @@ export const DEFAULT_LIMITS: Readonly<ClipLimits> = Object.freeze({
   maxLabelSetClasses: 1000,
   maxPrompts: 2048,
 });
+
+/** topK everywhere: what classify and search return by default, and the most any request may ask for. */
+export const TOP_K = Object.freeze({
+  /** Classes POST /v1/classify (and ClipEdge.classify) return. */
+  classify: 5,
+  /** Matches a search returns (an index driver may allow fewer: VECTORIZE_LIMITS). */
+  search: 10,
+  /** The most a request may ask for, on every route. */
+  max: 1000,
+});
+
+/** Inference batching: how many queued items run together, and how many may wait. */
+export const BATCH = Object.freeze({
+  /** Images (or prompts) per inference run under micro-batching (Workers: 1). */
+  maxBatch: 16,
+  /** Items waiting per tower before OVERLOADED. */
+  maxQueue: 256,
+  /** Prompts per run while a label set's class matrix is built: maxBatch × this. */
+  promptBatchFactor: 4,
+});

@@ -29,7 +29,7 @@ export interface PartRunner {
  * run on the activations handed in. Runs are serialised: one session, one thread.
  */
 export function createPartRunner(o: PartRunnerOptions): PartRunner {
-  const inPlace = o.inPlace !== false && o.part.ort !== undefined && o.backend.createSessionInPlace !== undefined;
+  const inPlace = o.inPlace !== false && o.part.ort !== undefined && o.backend.inPlace !== undefined;
   const file = inPlace ? o.part.ort! : o.part;
   const where = `${o.source.name}/${file.file}`;
   let session: Promise<SessionLike> | undefined;
@@ -40,7 +40,7 @@ export function createPartRunner(o: PartRunnerOptions): PartRunner {
       if (inPlace) {
         const stream = (await o.source.stream?.(file.file)) ?? (await o.source.read(file.file).then((b) => b && { size: b.byteLength, body: [b] }));
         if (!stream) throw new ClipEdgeError('MODEL_NOT_FOUND', `${where} is missing`);
-        return await o.backend.createSessionInPlace!(stream, { where, expected: { bytes: file.bytes, sha256: file.sha256 } });
+        return await o.backend.inPlace!.createSession(stream, { where, expected: { bytes: file.bytes, sha256: file.sha256 } });
       }
       const bytes = await o.source.read(file.file);
       if (!bytes) throw new ClipEdgeError('MODEL_NOT_FOUND', `${where} is missing`);

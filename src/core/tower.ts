@@ -1,6 +1,7 @@
 import type { Backend, SessionLike, TensorLike } from './backend.ts';
 import { createBatchQueue, type BatchQueue } from './batch-queue.ts';
 import { ClipEdgeError, isClipEdgeError } from './errors.ts';
+import { BATCH } from './limits.ts';
 import type { ModelInfo } from './model/info.ts';
 import { sha256Hex, verifyBytes } from './model/integrity.ts';
 import type { ModelSource } from './model/source.ts';
@@ -62,7 +63,7 @@ export class TowerRunner<I extends VisionItem | TextItem> {
     this.tower = opts.tower;
     this.precision = opts.precision;
     this.file = entry.file;
-    this.queue = createBatchQueue((items) => this.runBatch(items), { maxBatch: opts.maxBatch ?? 16, maxQueue: opts.maxQueue });
+    this.queue = createBatchQueue((items) => this.runBatch(items), { maxBatch: opts.maxBatch ?? BATCH.maxBatch, maxQueue: opts.maxQueue });
   }
 
   get loaded(): boolean {
@@ -98,7 +99,7 @@ export class TowerRunner<I extends VisionItem | TextItem> {
   /** Whether the session uses the ORT-format file in place (decided when the runner is made). */
   get inPlace(): boolean {
     const entry = this.opts.info.variants[this.precision]![this.tower]!;
-    return this.opts.inPlace !== false && entry.ort !== undefined && this.opts.backend.createSessionInPlace !== undefined;
+    return this.opts.inPlace !== false && entry.ort !== undefined && this.opts.backend.inPlace !== undefined;
   }
 
   private async createSessionInPlace(): Promise<SessionLike> {
@@ -116,7 +117,7 @@ export class TowerRunner<I extends VisionItem | TextItem> {
     if (!stream) throw new ClipEdgeError('MODEL_NOT_FOUND', `${where} is missing`);
     const check = this.opts.verify !== false || this.opts.requireIntegrity;
     await backend.init();
-    const session = await backend.createSessionInPlace!(stream, { where, ...(check ? { expected: { bytes: entry.bytes, sha256: entry.sha256 } } : {}) });
+    const session = await backend.inPlace!.createSession(stream, { where, ...(check ? { expected: { bytes: entry.bytes, sha256: entry.sha256 } } : {}) });
     this.fileSha = (session as { sha256?: string }).sha256;
     return session;
   }

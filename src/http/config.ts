@@ -1,7 +1,7 @@
 import type { ClipLimits } from '../core/clip.ts';
 import { parseApiKeys } from './auth.ts';
-import { ClipEdgeError } from '../core/errors.ts';
-import { type Precision, isPrecision } from '../core/precision.ts';
+import type { Precision } from '../core/precision.ts';
+import { type EnvRecord, envBool, envInt, envMegabytes, envString, envVariant } from './env.ts';
 
 /** Service settings that every runtime reads from its environment (process.env, Deno.env, Workers vars). */
 export interface ServiceConfig {
@@ -48,72 +48,43 @@ export interface ServiceConfig {
   decodeThreads?: number;
 }
 
-const int = (name: string, v: string | undefined, min: number): number | undefined => {
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new ClipEdgeError('BAD_INPUT', `${name} must be an integer ≥ ${min}, got "${v}"`);
-  return n;
-};
-
-const variant = (name: string, v: string | undefined): Precision | 'auto' | undefined => {
-  if (v === undefined || v === '') return undefined;
-  if (v !== 'auto' && !isPrecision(v)) throw new ClipEdgeError('BAD_INPUT', `${name} must be auto or a precision (fp32, fp16, int8, …), got "${v}"`);
-  return v;
-};
-
-const bool = (name: string, v: string | undefined): boolean | undefined => {
-  if (v === undefined || v === '') return undefined;
-  if (/^(1|true|yes|on)$/i.test(v)) return true;
-  if (/^(0|false|no|off)$/i.test(v)) return false;
-  throw new ClipEdgeError('BAD_INPUT', `${name} must be true or false, got "${v}"`);
-};
-
-const megabytes = (name: string, v: string | undefined): number | 'auto' | undefined => {
-  const t = v?.trim();
-  if (t === undefined || t === '') return undefined;
-  if (t.toLowerCase() === 'auto') return 'auto';
-  const n = Number(t);
-  if (!(n > 0) || !Number.isFinite(n)) throw new ClipEdgeError('BAD_INPUT', `${name} must be auto or a positive number of MiB, got "${t.slice(0, 40)}"`);
-  return n;
-};
-
 const apiKeys = (v: string | undefined): string | string[] | undefined => {
   const keys = parseApiKeys(v ?? '');
   return keys.length === 0 ? undefined : keys.length === 1 ? keys[0] : keys;
 };
 
 /** Reads settings from an environment record; invalid values are errors, never silently ignored. */
-export function configFromEnv(env: Record<string, string | undefined>): ServiceConfig {
+export function configFromEnv(env: EnvRecord): ServiceConfig {
   const cors = env.CLIP_EDGE_CORS_ORIGINS;
   const limits: Partial<ClipLimits> = {};
-  const maxPixels = int('CLIP_EDGE_MAX_PIXELS', env.CLIP_EDGE_MAX_PIXELS, 1);
-  const maxLabels = int('CLIP_EDGE_MAX_LABELS', env.CLIP_EDGE_MAX_LABELS, 1);
-  const maxTexts = int('CLIP_EDGE_MAX_TEXTS', env.CLIP_EDGE_MAX_TEXTS, 1);
-  const maxTextLength = int('CLIP_EDGE_MAX_TEXT_LENGTH', env.CLIP_EDGE_MAX_TEXT_LENGTH, 1);
+  const maxPixels = envInt(env, 'CLIP_EDGE_MAX_PIXELS', 1);
+  const maxLabels = envInt(env, 'CLIP_EDGE_MAX_LABELS', 1);
+  const maxTexts = envInt(env, 'CLIP_EDGE_MAX_TEXTS', 1);
+  const maxTextLength = envInt(env, 'CLIP_EDGE_MAX_TEXT_LENGTH', 1);
   if (maxPixels !== undefined) limits.maxPixels = maxPixels;
   if (maxLabels !== undefined) limits.maxLabels = maxLabels;
   if (maxTexts !== undefined) limits.maxTexts = maxTexts;
   if (maxTextLength !== undefined) limits.maxTextLength = maxTextLength;
   const cfg: ServiceConfig = {
-    model: env.CLIP_EDGE_MODEL || undefined,
-    backend: env.CLIP_EDGE_BACKEND || undefined,
-    visionVariant: variant('CLIP_EDGE_VARIANT', env.CLIP_EDGE_VARIANT),
-    textVariant: variant('CLIP_EDGE_TEXT_VARIANT', env.CLIP_EDGE_TEXT_VARIANT),
-    text: bool('CLIP_EDGE_TEXT', env.CLIP_EDGE_TEXT),
-    threads: int('CLIP_EDGE_THREADS', env.CLIP_EDGE_THREADS, 1),
-    maxBatch: int('CLIP_EDGE_MAX_BATCH', env.CLIP_EDGE_MAX_BATCH, 1),
+    model: envString(env, 'CLIP_EDGE_MODEL'),
+    backend: envString(env, 'CLIP_EDGE_BACKEND'),
+    visionVariant: envVariant(env, 'CLIP_EDGE_VARIANT'),
+    textVariant: envVariant(env, 'CLIP_EDGE_TEXT_VARIANT'),
+    text: envBool(env, 'CLIP_EDGE_TEXT'),
+    threads: envInt(env, 'CLIP_EDGE_THREADS', 1),
+    maxBatch: envInt(env, 'CLIP_EDGE_MAX_BATCH', 1),
     apiKey: apiKeys(env.CLIP_EDGE_API_KEY),
     corsOrigins: cors ? (cors.trim() === '*' ? '*' : cors.split(',').map((s) => s.trim()).filter(Boolean)) : undefined,
-    maxBodyBytes: int('CLIP_EDGE_MAX_BODY_BYTES', env.CLIP_EDGE_MAX_BODY_BYTES, 1),
-    maxInFlight: int('CLIP_EDGE_MAX_IN_FLIGHT', env.CLIP_EDGE_MAX_IN_FLIGHT, 1),
-    requestTimeoutMs: int('CLIP_EDGE_REQUEST_TIMEOUT_MS', env.CLIP_EDGE_REQUEST_TIMEOUT_MS, 0),
-    rateLimitPerMinute: int('CLIP_EDGE_RATE_LIMIT', env.CLIP_EDGE_RATE_LIMIT, 1),
-    requestLog: bool('CLIP_EDGE_REQUEST_LOG', env.CLIP_EDGE_REQUEST_LOG),
-    port: int('PORT', env.PORT, 0),
-    host: env.HOST || undefined,
+    maxBodyBytes: envInt(env, 'CLIP_EDGE_MAX_BODY_BYTES', 1),
+    maxInFlight: envInt(env, 'CLIP_EDGE_MAX_IN_FLIGHT', 1),
+    requestTimeoutMs: envInt(env, 'CLIP_EDGE_REQUEST_TIMEOUT_MS', 0),
+    rateLimitPerMinute: envInt(env, 'CLIP_EDGE_RATE_LIMIT', 1),
+    requestLog: envBool(env, 'CLIP_EDGE_REQUEST_LOG'),
+    port: envInt(env, 'PORT', 0),
+    host: envString(env, 'HOST'),
     limits: Object.keys(limits).length ? limits : undefined,
-    decodeBudgetMb: megabytes('CLIP_EDGE_DECODE_BUDGET_MB', env.CLIP_EDGE_DECODE_BUDGET_MB),
-    decodeThreads: int('CLIP_EDGE_DECODE_THREADS', env.CLIP_EDGE_DECODE_THREADS, 0),
+    decodeBudgetMb: envMegabytes(env, 'CLIP_EDGE_DECODE_BUDGET_MB', { auto: true }),
+    decodeThreads: envInt(env, 'CLIP_EDGE_DECODE_THREADS', 0),
   };
   return Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) as ServiceConfig;
 }

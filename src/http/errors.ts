@@ -35,6 +35,12 @@ export const STATUS_OF: Readonly<Record<ClipEdgeErrorCode, number>> = Object.fre
 });
 
 /**
+ * Errors that shed load: their message is for the client, they carry Retry-After (app.onError sets
+ * it, the OpenAPI document declares it), and they are not server faults to log.
+ */
+export const SHED_CODES: ReadonlySet<ClipEdgeErrorCode> = new Set<ClipEdgeErrorCode>(['OVERLOADED', 'TIMEOUT', 'RATE_LIMITED', 'CANCELLED', 'TEXT_ENCODER_DOWN', 'VISION_TOWER_DOWN']);
+
+/**
  * A request path as error messages quote it: at most `max` characters, so that a 13 KB path is not
  * echoed back (or into logs) whole.
  */

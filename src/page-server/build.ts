@@ -4,15 +4,15 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ORT_BUILDS } from '../runtime/browser/backends.ts';
+import { ORT_BUILDS } from '../runtime/browser/ort.ts';
 import { CODEC_WASM_FILES } from '../runtime/browser/codecs.ts';
 
-const WEB_DIR = fileURLToPath(new URL('../web/', import.meta.url));
+const WEB_DIR = fileURLToPath(new URL('../web', import.meta.url));
 /**
  * The page as the published package ships it (`npm run build` writes it to dist/src/web-page/),
  * so an installed package serves it without esbuild; a clone has none there and builds in memory.
  */
-export const PREBUILT_WEB_DIR = fileURLToPath(new URL('../web-page/', import.meta.url));
+export const PREBUILT_WEB_DIR = fileURLToPath(new URL('../web-page', import.meta.url));
 const PREBUILT_INDEX = 'web-build.json';
 const require = createRequire(import.meta.url);
 

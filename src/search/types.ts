@@ -1,6 +1,6 @@
 /**
  * The vector index seam: one interface, one driver per storage (src/search/drivers/, file names say
- * the runtime), one contract suite every driver passes (test/search/contract.ts).
+ * the runtime), one contract suite every driver passes (test/contract/search-index.ts).
  * Vectors are CLIP embeddings, L2-normalised; scores are cosine similarities (higher is closer).
  */
 

@@ -4,10 +4,11 @@
 // Keys that clients send are looked up as own properties only (Object.hasOwn): "constructor" or
 // "toString" are ordinary names, never Object.prototype's members.
 import { ClipEdgeError } from '../core/errors.ts';
+import { TOP_K } from '../core/limits.ts';
 import type { FieldType, Filter, IndexLimits, IndexOptions, Metadata, MetadataValue, QueryOptions, VectorRecord } from './types.ts';
 
 export const MAX_ID_BYTES = 64;
-export const DEFAULT_TOP_K = 10;
+export const DEFAULT_TOP_K = TOP_K.search;
 const utf8 = new TextEncoder();
 const OPS = new Set(['$eq', '$ne', '$lt', '$lte', '$gt', '$gte', '$in', '$nin']);
 

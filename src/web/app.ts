@@ -1,5 +1,7 @@
 // The page's UI thread: camera, files, label choice, results. Inference runs in app/worker.js.
 import type { ClassifyResult } from '../core/clip.ts';
+import { splitLabels } from '../core/label-sets.ts';
+import { TOP_K } from '../core/limits.ts';
 import type { FromWorker, PhotosReply, PhotosRequest, ReadyInfo, ToWorker } from './protocol.ts';
 import { createSearchTab } from './search-tab.ts';
 
@@ -161,11 +163,7 @@ function fillLabelSets(names: string[]) {
   ui.customBox.hidden = ui.labelSet.value !== CUSTOM;
 }
 
-const customLabels = () =>
-  ui.labels.value
-    .split(/[\n,]/)
-    .map((s) => s.trim())
-    .filter(Boolean);
+const customLabels = () => splitLabels(ui.labels.value, { lines: true });
 
 /** Sends a request to the worker; its answer (or CodedError) comes back by id. */
 function call<T>(msg: ToWorker & { id: number }, transfer: Transferable[] = []): Promise<T> {
@@ -179,7 +177,7 @@ function call<T>(msg: ToWorker & { id: number }, transfer: Transferable[] = []):
 async function classifyHere(image: Uint8Array): Promise<{ result: ClassifyResult; ms: number }> {
   const copy = image.slice().buffer;
   const custom = ui.labelSet.value === CUSTOM;
-  return call({ type: 'classify', id: nextId++, image: copy, topK: 5, ...(custom ? { labels: customLabels() } : { labelSet: ui.labelSet.value }) }, [copy]);
+  return call({ type: 'classify', id: nextId++, image: copy, topK: TOP_K.classify, ...(custom ? { labels: customLabels() } : { labelSet: ui.labelSet.value }) }, [copy]);
 }
 
 // The "Search my photos" tab: its requests wait for the model, then go to the same worker.
@@ -196,7 +194,7 @@ async function classifyOnServer(image: Uint8Array): Promise<{ result: ClassifyRe
   form.set('image', new Blob([image as Uint8Array<ArrayBuffer>]), 'image');
   if (ui.labelSet.value === CUSTOM) for (const l of customLabels()) form.append('labels', l);
   else form.set('labelSet', ui.labelSet.value);
-  form.set('topK', '5');
+  form.set('topK', String(TOP_K.classify));
   const t0 = performance.now();
   let res: Response;
   try {

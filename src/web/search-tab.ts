@@ -46,8 +46,9 @@ function photoFigure(p: Photo): HTMLElement[] {
   return [img, name];
 }
 
-export function createSearchTab(deps: SearchTabDeps): { ready(info: ReadyInfo): void } {
-  const ui = {
+/** The tab's elements (src/web/index.html). */
+function searchTabUi() {
+  return {
     tabs: [$<HTMLButtonElement>('tab-classify'), $<HTMLButtonElement>('tab-search')],
     panels: [$('panel-classify'), $('panel-search')],
     add: $<HTMLButtonElement>('add-photos'),
@@ -64,6 +65,113 @@ export function createSearchTab(deps: SearchTabDeps): { ready(info: ReadyInfo): 
     meta: $('search-meta'),
     gallery: $<HTMLUListElement>('gallery'),
   };
+}
+
+/** Tabs: a plain tablist; the chosen tab is kept in the address (#search) across reloads. */
+function bindTabs(tabs: HTMLButtonElement[], panels: HTMLElement[]): void {
+  const show = (i: number) => {
+    tabs.forEach((t, j) => {
+      t.setAttribute('aria-selected', String(i === j));
+      t.classList.toggle('secondary', i !== j);
+      t.tabIndex = i === j ? 0 : -1;
+    });
+    panels.forEach((p, j) => (p.hidden = i !== j));
+    history.replaceState(null, '', i === 1 ? '#search' : location.pathname + location.search);
+  };
+  tabs.forEach((t, i) => t.addEventListener('click', () => show(i)));
+  tabs.forEach((t, i) =>
+    t.addEventListener('keydown', (e) => {
+      if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+      const next = (i + 1) % 2;
+      show(next);
+      tabs[next]!.focus();
+    }),
+  );
+  if (location.hash === '#search') show(1);
+}
+
+/** The gallery: a button per photo (newest first) that searches for photos like it. */
+function galleryItems(photos: Photo[], pick: (p: Photo) => void): HTMLLIElement[] {
+  return photos.reverse().map((p) => {
+    const li = document.createElement('li');
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'photo';
+    b.dataset.id = p.id;
+    b.setAttribute('aria-label', `Find photos like ${p.name}`);
+    b.append(...photoFigure(p));
+    b.addEventListener('click', () => pick(p));
+    li.append(b);
+    return li;
+  });
+}
+
+/** Matches, best first, with their cosine similarity. */
+function matchItems(matches: PhotoMatch[]): HTMLLIElement[] {
+  return matches.map((m) => {
+    const li = document.createElement('li');
+    li.dataset.id = m.id;
+    li.dataset.name = m.name;
+    li.dataset.score = String(m.score);
+    const score = document.createElement('span');
+    score.className = 'score';
+    score.textContent = m.score.toFixed(3);
+    li.append(...photoFigure(m), score);
+    return li;
+  });
+}
+
+/** Files that could not be added, each with what to do about it. */
+function failureItems(failed: PhotoFailure[], deps: SearchTabDeps): HTMLLIElement[] {
+  return failed.map((f) => {
+    const li = document.createElement('li');
+    li.dataset.name = f.name;
+    li.dataset.code = f.code;
+    li.textContent = `${f.name}: ${deps.explain(f.code, f.message)}`;
+    return li;
+  });
+}
+
+/** Reads a chunk of picked files (bytes and a thumbnail); one that cannot be read goes to `failed`. */
+async function readFiles(files: File[], failed: PhotoFailure[]) {
+  const read = await Promise.all(
+    files.map(async (f) => {
+      try {
+        return { name: f.name, image: await f.arrayBuffer(), ...(await thumbnail(f).then((t) => (t ? { thumb: t } : {}))) };
+      } catch (e) {
+        failed.push({ name: f.name, code: 'BAD_INPUT', message: `the file cannot be read (${String(e)})` });
+        return undefined;
+      }
+    }),
+  );
+  return read.filter((x) => x !== undefined);
+}
+
+/** Sends picked files to the worker a chunk at a time: how many were added, and the files that were not. */
+async function sendPhotos(deps: SearchTabDeps, files: File[], status: (text: string) => void): Promise<{ added: number; failed: PhotoFailure[] }> {
+  const failed: PhotoFailure[] = [];
+  let added = 0;
+  for (let i = 0; i < files.length; i += CHUNK) {
+    status(`Adding photos: ${i} of ${files.length}…`);
+    const chunk = files.slice(i, i + CHUNK);
+    const items = await readFiles(chunk, failed);
+    if (!items.length) continue;
+    try {
+      const r = await deps.photos({ op: 'add', files: items }, items.map((x) => x.image));
+      if (r.op !== 'add') continue;
+      added += r.added.length;
+      failed.push(...r.failed);
+    } catch (e) {
+      // The whole chunk was refused (e.g. the stored index cannot be read): every file in it says so.
+      const code = (e as { code?: string }).code ?? 'INTERNAL';
+      failed.push(...items.map((x) => ({ name: x.name, code, message: e instanceof Error ? e.message : String(e) })));
+    }
+  }
+  return { added, failed };
+}
+
+export function createSearchTab(deps: SearchTabDeps): { ready(info: ReadyInfo): void } {
+  const ui = searchTabUi();
   const panel = ui.panels[1]!;
   let count = 0;
   let textLoaded = false;
@@ -86,20 +194,7 @@ export function createSearchTab(deps: SearchTabDeps): { ready(info: ReadyInfo): 
   };
 
   function renderGallery(photos: Photo[]) {
-    ui.gallery.replaceChildren(
-      ...photos.reverse().map((p) => {
-        const li = document.createElement('li');
-        const b = document.createElement('button');
-        b.type = 'button';
-        b.className = 'photo';
-        b.dataset.id = p.id;
-        b.setAttribute('aria-label', `Find photos like ${p.name}`);
-        b.append(...photoFigure(p));
-        b.addEventListener('click', () => void run(() => searchBy({ op: 'search-photo', photoId: p.id, topK: TOP_K }, `like ${p.name}`)));
-        li.append(b);
-        return li;
-      }),
-    );
+    ui.gallery.replaceChildren(...galleryItems(photos, (p) => void run(() => searchBy({ op: 'search-photo', photoId: p.id, topK: TOP_K }, `like ${p.name}`))));
     showCount(photos.length);
     ui.status.textContent = photos.length ? `${photos.length} photo${photos.length > 1 ? 's' : ''} on this device. Tap one to find similar photos.` : 'No photos yet: add some to search them.';
   }
@@ -110,19 +205,7 @@ export function createSearchTab(deps: SearchTabDeps): { ready(info: ReadyInfo): 
   };
 
   function renderMatches(matches: PhotoMatch[]) {
-    ui.matches.replaceChildren(
-      ...matches.map((m) => {
-        const li = document.createElement('li');
-        li.dataset.id = m.id;
-        li.dataset.name = m.name;
-        li.dataset.score = String(m.score);
-        const score = document.createElement('span');
-        score.className = 'score';
-        score.textContent = m.score.toFixed(3);
-        li.append(...photoFigure(m), score);
-        return li;
-      }),
-    );
+    ui.matches.replaceChildren(...matchItems(matches));
   }
 
   async function searchBy(request: PhotosRequest, what: string) {
@@ -135,74 +218,16 @@ export function createSearchTab(deps: SearchTabDeps): { ready(info: ReadyInfo): 
     ui.meta.textContent = r.count ? `${r.matches.length} best of ${r.count} for ${what} · cosine similarity · ${Math.round(r.ms)} ms` : 'No photos yet: add some to search them.';
   }
 
-  function renderFailures(failed: PhotoFailure[]) {
-    ui.failures.replaceChildren(
-      ...failed.map((f) => {
-        const li = document.createElement('li');
-        li.dataset.name = f.name;
-        li.dataset.code = f.code;
-        li.textContent = `${f.name}: ${deps.explain(f.code, f.message)}`;
-        return li;
-      }),
-    );
-  }
-
   async function addPhotos(files: File[]) {
     ui.error.textContent = '';
-    const failed: PhotoFailure[] = [];
-    let added = 0;
-    for (let i = 0; i < files.length; i += CHUNK) {
-      ui.status.textContent = `Adding photos: ${i} of ${files.length}…`;
-      const chunk = files.slice(i, i + CHUNK);
-      const read = await Promise.all(
-        chunk.map(async (f) => {
-          try {
-            return { name: f.name, image: await f.arrayBuffer(), ...(await thumbnail(f).then((t) => (t ? { thumb: t } : {}))) };
-          } catch (e) {
-            failed.push({ name: f.name, code: 'BAD_INPUT', message: `the file cannot be read (${String(e)})` });
-            return undefined;
-          }
-        }),
-      );
-      const items = read.filter((x) => x !== undefined);
-      if (!items.length) continue;
-      try {
-        const r = await deps.photos({ op: 'add', files: items }, items.map((x) => x.image));
-        if (r.op !== 'add') continue;
-        added += r.added.length;
-        failed.push(...r.failed);
-      } catch (e) {
-        // The whole chunk was refused (e.g. the stored index cannot be read): every file in it says so.
-        const code = (e as { code?: string }).code ?? 'INTERNAL';
-        failed.push(...items.map((x) => ({ name: x.name, code, message: e instanceof Error ? e.message : String(e) })));
-      }
-    }
-    renderFailures(failed);
+    const { added, failed } = await sendPhotos(deps, files, (text) => (ui.status.textContent = text));
+    ui.failures.replaceChildren(...failureItems(failed, deps));
     await refresh();
     const notRead = failed.length ? ` ${failed.length} file${failed.length > 1 ? 's' : ''} could not be added (below).` : '';
     ui.status.textContent = `Added ${added} photo${added === 1 ? '' : 's'}; ${count} on this device.${notRead}`;
   }
 
-  // Tabs: a plain tablist; the chosen tab is kept in the address (#search) across reloads.
-  const show = (i: number) => {
-    ui.tabs.forEach((t, j) => {
-      t.setAttribute('aria-selected', String(i === j));
-      t.classList.toggle('secondary', i !== j);
-      t.tabIndex = i === j ? 0 : -1;
-    });
-    ui.panels.forEach((p, j) => (p.hidden = i !== j));
-    history.replaceState(null, '', i === 1 ? '#search' : location.pathname + location.search);
-  };
-  ui.tabs.forEach((t, i) => t.addEventListener('click', () => show(i)));
-  ui.tabs.forEach((t, i) =>
-    t.addEventListener('keydown', (e) => {
-      if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
-      const next = (i + 1) % 2;
-      show(next);
-      ui.tabs[next]!.focus();
-    }),
-  );
-  if (location.hash === '#search') show(1);
+  bindTabs(ui.tabs, ui.panels);
 
   ui.add.addEventListener('click', () => ui.file.click());
   ui.file.addEventListener('change', () => {

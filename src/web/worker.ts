@@ -4,7 +4,7 @@
 import type { ClipEdge } from '../core/clip.ts';
 import { isClipEdgeError } from '../core/errors.ts';
 import { isPrecision } from '../core/precision.ts';
-import { defaultThreads } from '../runtime/browser/backends.ts';
+import { defaultThreads } from '../runtime/browser/ort.ts';
 import { createBrowserClipEdge } from '../runtime/browser/create.ts';
 import { fetchModelSource, readWithProgress } from '../runtime/browser/model-source.ts';
 import { createPhotoLibrary, type PhotoLibrary } from './photos.ts';

@@ -6,7 +6,7 @@ import { createImageDecoder, type ImageDecoder } from '../../src/core/image/deco
 import { clipPreprocess } from '../../src/core/image/preprocess.ts';
 import { nodeImageCodecs } from '../../src/runtime/fs/codecs.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The codes an image decoder may fail with (its documented contract). */
 export const IMAGE_ERROR_CODES: ReadonlySet<string> = new Set(['BAD_INPUT', 'UNSUPPORTED_IMAGE', 'CORRUPT_IMAGE', 'IMAGE_TOO_LARGE']);

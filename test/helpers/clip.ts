@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { ClipEdge } from '../../src/core/clip.ts';
 import { createNodeClipEdge, DEFAULT_MODEL_DIR } from '../../src/runtime/fs/create.ts';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const MODEL_DIR = DEFAULT_MODEL_DIR;
 export const EVAL_DIR = path.join(REPO_ROOT, 'test/fixtures/tiny-clip-eval');
 

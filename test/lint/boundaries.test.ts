@@ -13,7 +13,7 @@ async function messages(filePath: string, code: string): Promise<string[]> {
 
 describe('import boundaries (npx eslint .)', () => {
   it.each([
-    ['core ↛ runtime', 'src/core/fixture.ts', "import { fsModelSource } from '../runtime/fs/fs-source.ts';", /must not depend on a runtime adapter/],
+    ['core ↛ runtime', 'src/core/fixture.ts', "import { fsModelSource } from '../runtime/fs/model-source.ts';", /must not depend on a runtime adapter/],
     ['core ↛ http', 'src/core/model/fixture.ts', "import { STATUS_OF } from '../../http/errors.ts';", /core ↛ http/],
     ['core ↛ node:*', 'src/core/fixture.ts', "import { readFile } from 'node:fs/promises';", /Web-standard/],
     ['core ↛ an ORT build', 'src/core/fixture.ts', "import * as ort from 'onnxruntime-web';", /hand onnxruntime in/],
@@ -22,7 +22,7 @@ describe('import boundaries (npx eslint .)', () => {
     ['runtime ↛ web page code', 'src/runtime/workers/fixture.ts', "import { PAGE } from '../../web/app.ts';", /runtime ↛ web page code/],
     ['runtime ↛ cli', 'src/runtime/node/fixture.ts', "import { main } from '../../cli/main.ts';", /adapters only adapt/],
     ['quantize ↛ runtime', 'quantize/fixture.ts', "import { nodeImageCodecs } from '../src/runtime/fs/codecs.ts';", /quantize ↛ runtime/],
-    ['quantize/verify ↛ runtime', 'quantize/verify/fixture.ts', "import { fsModelSource } from '../../src/runtime/fs/fs-source.ts';", /quantize ↛ runtime/],
+    ['quantize/verify ↛ runtime', 'quantize/verify/fixture.ts', "import { fsModelSource } from '../../src/runtime/fs/model-source.ts';", /quantize ↛ runtime/],
   ])('%s fails', async (_, file, code, message) => {
     expect(await messages(file, `${code}\nexport {};\n`)).toEqual([expect.stringMatching(message)]);
   });

@@ -9,7 +9,7 @@ import { readModelInfo } from '../../src/core/model/info.ts';
 import { memorySource } from '../../src/core/model/source.ts';
 import { createTextEmbedder, type TextEmbedder } from '../../src/core/text-embedder.ts';
 import { hasDynamicSequence, type TextItem, TowerRunner } from '../../src/core/tower.ts';
-import { wasmBackend } from '../../src/runtime/fs/backends.ts';
+import { wasmBackend } from '../../src/runtime/fs/ort.ts';
 import { readOnnx } from '../../quantize/onnx/io.ts';
 import { encodeModel } from '../../quantize/onnx/model.ts';
 import { dynamicSequencePass } from '../../quantize/passes/dynamic-sequence.ts';

@@ -3,7 +3,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readModelInfo } from '../../src/core/model/info.ts';
-import { fsModelSource } from '../../src/runtime/fs/fs-source.ts';
+import { fsModelSource } from '../../src/runtime/fs/model-source.ts';
 import { nodeImageCodecs } from '../../src/runtime/fs/codecs.ts';
 import { node } from '../../quantize/onnx/build.ts';
 import { commitStaged, stageOnnx } from '../../quantize/onnx/io.ts';

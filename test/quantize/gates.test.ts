@@ -66,7 +66,7 @@ describe('quantization gates', () => {
     expect(parseGates(' , int8.cosineMin=0.5 ,, ').int8.cosineMin).toBe(0.5); // blanks and empty parts are ignored
     for (const bad of ['int4.cosineMean=0.9', 'int8.cosine=0.9', 'int8.cosineMean=1.5', 'int8.cosineMean=-1', 'int8.cosineMean', 'int8.cosineMean=x', 'xint8.cosineMean=0.9', 'int8.cosineMean=0.9x']) {
       expect(() => parseGates(bad), bad).toThrow(
-        expect.objectContaining({ code: 'BAD_INPUT', message: `bad gate "${bad}": expected <int8|fp16|q4>.<cosineMean|cosineMin|top1Agreement>=<number in 0..1>` }),
+        expect.objectContaining({ code: 'BAD_INPUT', message: `bad gate "${bad}": expected <fp16|int8|q4>.<cosineMean|cosineMin|top1Agreement>=<number in 0..1>` }),
       );
     }
   });
@@ -83,6 +83,6 @@ describe('gate overrides (--gates)', () => {
   });
 
   it.each(['int8.cosineMin=1.5', 'int8.bogus=0.5', 'int4.cosineMin=0.5', 'int8.cosineMin', 'cosineMin=0.5', 'int8.cosineMin=-1', 'int8.cosineMin=0..5'])('refuses "%s" naming it and the form', (spec) => {
-    expect(() => parseGates(spec)).toThrow(expect.objectContaining({ code: 'BAD_INPUT', message: expect.stringContaining(`bad gate "${spec}": expected <int8|fp16|q4>.<`) }));
+    expect(() => parseGates(spec)).toThrow(expect.objectContaining({ code: 'BAD_INPUT', message: expect.stringContaining(`bad gate "${spec}": expected <fp16|int8|q4>.<`) }));
   });
 });

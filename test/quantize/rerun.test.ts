@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { quantizeModelFolder, type QuantizeFolderOptions } from '../../quantize/folder.ts';
 import { parseGates } from '../../quantize/verify/gates.ts';
 import { nodeImageCodecs } from '../../src/runtime/fs/codecs.ts';
-import { fsModelSource } from '../../src/runtime/fs/fs-source.ts';
+import { fsModelSource } from '../../src/runtime/fs/model-source.ts';
 import { toyFolder } from './toy.ts';
 
 // Running docs/quantization.md's command again on a folder that already has variants: without

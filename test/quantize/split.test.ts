@@ -9,7 +9,7 @@ import { chooseCuts, findCuts, totalWeightBytes } from '../../quantize/split/cut
 import { splitVisionTower } from '../../quantize/split/folder.ts';
 import { readModelInfo } from '../../src/core/model/info.ts';
 import { visionPartsOf } from '../../src/core/vision-parts.ts';
-import { fsModelSource } from '../../src/runtime/fs/fs-source.ts';
+import { fsModelSource } from '../../src/runtime/fs/model-source.ts';
 
 // `clip-edge quantize --split`: the bundled model's int8 vision tower (3 transformer blocks, per its
 // manifest's architecture) cut into consecutive parts at block boundaries, each part's .onnx and

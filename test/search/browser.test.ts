@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { openBundlePage } from '../helpers/bundle-page.ts';
 import { chromiumAvailable } from '../helpers/chromium.ts';
-import { indexContract } from './contract.ts';
+import { indexContract } from '../contract/search-index.ts';
 
 const chromium = chromiumAvailable();
 
@@ -11,7 +11,7 @@ describe.skipIf(!chromium.ok)('index contract: browser-cache-storage driver (Chr
   it('passes every case in the page, and a snapshot survives a reload', async () => {
     const { page, reload, close } = await openBundlePage(`
       import { createCacheStorageIndex } from './src/search/drivers/browser-cache-storage.ts';
-      import { indexContract } from './test/search/contract.ts';
+      import { indexContract } from './test/contract/search-index.ts';
       globalThis.__runContract = async () => {
         const passed = [], failed = [];
         for (const c of indexContract((o, key) => createCacheStorageIndex({ ...o, name: key }))) {

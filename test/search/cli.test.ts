@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cosine, uniform } from '../../bench/lib/clip-like.ts';
-import { wasmBackend } from '../../src/runtime/fs/backends.ts';
+import { wasmBackend } from '../../src/runtime/fs/ort.ts';
 import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
 import { openNodeIndex } from '../../src/runtime/fs/search-index.ts';
 import { EVAL_DIR, REPO_ROOT, type EvalSet } from '../helpers/clip.ts';

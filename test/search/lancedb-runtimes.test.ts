@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/clip.ts';
-import { indexContract } from './contract.ts';
+import { indexContract } from '../contract/search-index.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'clip-edge-lancedb-rt-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

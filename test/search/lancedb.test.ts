@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, it } from 'vitest';
 import { createLanceDbIndex } from '../../src/search/drivers/lancedb.ts';
-import { indexContract } from './contract.ts';
+import { indexContract } from '../contract/search-index.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'clip-edge-lancedb-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

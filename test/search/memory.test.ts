@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryIndex, type SnapshotStore } from '../../src/search/drivers/memory.ts';
-import { indexContract } from './contract.ts';
+import { indexContract } from '../contract/search-index.ts';
 
 // Snapshots kept in a Map per key: reopening a key reads what persist() wrote.
 const blobs = new Map<string, Uint8Array>();

@@ -3,7 +3,7 @@
 // Runs every case against the LanceDB driver in <dir> and prints one JSON line:
 // {"runtime", "passed": [names], "failed": [{name, error}]}.
 import { createLanceDbIndex } from '../../src/search/drivers/lancedb.ts';
-import { indexContract } from './contract.ts';
+import { indexContract } from '../contract/search-index.ts';
 
 declare const Deno: { args: string[] } | undefined;
 declare const Bun: { version: string } | undefined;

@@ -11,7 +11,7 @@ import type { NodeAnswers } from './fixtures.ts';
  * nothing is committed, so a retrained model never leaves a stale fixture.
  */
 export default function setup(project: TestProject): void {
-  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const root = fileURLToPath(new URL('../..', import.meta.url));
   splitTinyClip(root);
   const out = execFileSync(process.execPath, ['--import', 'tsx', 'test/workers/node-answers.ts'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
   project.provide('nodeAnswers', JSON.parse(out) as NodeAnswers);

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createMemoryIndex } from '../../src/search/drivers/memory.ts';
-import { wasmBackend } from '../../src/runtime/fs/backends.ts';
+import { wasmBackend } from '../../src/runtime/fs/ort.ts';
 import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
 import { EVAL_DIR } from '../helpers/clip.ts';
 import { COMPARE_LABEL_SET, TEXT_COMPARE, type NodeAnswers } from './fixtures.ts';

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Folders the workerd tests may read through the FIXTURES binding (workerd does not see the file system). */
 const READABLE = ['models/tiny-clip', 'test/fixtures/tiny-clip-eval', 'test/workers/fixtures', '.cache/workerd-tests/tiny-clip-split'];
 

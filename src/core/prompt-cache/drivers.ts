@@ -5,7 +5,7 @@ import { type PromptCacheStore, STORE_KEY } from './store.ts';
 /**
  * The prompt-cache stores, written once over small per-runtime bytes drivers (the unstorage
  * shape): a runtime supplies get/put/delete/list of bytes by name; the store supplies key checks,
- * the file layout, the write order and the errors. Drivers: runtime/fs/prompt-cache-fs.ts
+ * the file layout, the write order and the errors. Drivers: runtime/fs/prompt-cache.ts
  * (files), runtime/workers/prompt-cache.ts (KV, R2), runtime/browser/prompt-cache.ts (Cache
  * Storage, the model folder's shipped caches).
  */

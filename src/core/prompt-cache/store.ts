@@ -3,7 +3,7 @@ import type { PromptCacheEntry } from './format.ts';
 /**
  * Where prompt caches are shared: memory per isolate, files (Node/Deno/Bun), Workers KV or R2,
  * browser Cache Storage. Keys are label set names (`cifar10`) or `inline-<content key>`.
- * Every implementation passes test/prompt-cache/contract.ts.
+ * Every implementation passes test/contract/prompt-cache.ts.
  */
 export interface PromptCacheStore {
   readonly name: string;

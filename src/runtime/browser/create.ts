@@ -1,13 +1,12 @@
 import type { Backend } from '../../core/backend.ts';
-import { type ClipEdgeOptions, createClipEdge } from '../../core/clip.ts';
-import { type ClipEdgeKit, withImageInputs } from '../../core/kit.ts';
-import { chainLabelSets, type LabelSetProvider } from '../../core/label-sets.ts';
-import { type PromptCacheStore, tieredPromptCacheStore } from '../../core/prompt-cache/store.ts';
-import { type BrowserBackendOptions, defaultBrowserBackends } from './backends.ts';
-import { browserImageCodecs } from './codecs.ts';
-import { sourceLabelSets } from './label-sets.ts';
+import type { ClipEdgeOptions } from '../../core/clip.ts';
+import type { ClipEdgeKit } from '../../core/kit.ts';
+import type { LabelSetProvider } from '../../core/label-sets.ts';
+import type { PromptCacheStore } from '../../core/prompt-cache/store.ts';
+import { createFromAdapter } from '../adapter.ts';
+import { browserAdapter } from './adapter.ts';
+import type { BrowserBackendOptions } from './ort.ts';
 import { type DownloadProgress, fetchModelSource } from './model-source.ts';
-import { cacheStoragePromptCacheStore, sourcePromptCacheStore } from './prompt-cache.ts';
 
 export interface BrowserClipEdgeOptions
   extends Omit<ClipEdgeOptions, 'source' | 'backends' | 'imageCodecs' | 'labelSets' | 'promptCache'>,
@@ -44,16 +43,6 @@ export async function createBrowserClipEdge(options: BrowserClipEdgeOptions): Pr
   const { modelUrl, source: given, ortBaseUrl, codecBaseUrl, backends, labelSets, promptCache, onProgress, cacheName, load, wasmBinary, threads, ...rest } =
     options;
   const source = given ?? fetchModelSource(modelUrl, { ...(onProgress ? { onProgress } : {}), ...(cacheName ? { cacheName } : {}) });
-  const index = await source.index();
-  const providers = [...(labelSets ? [labelSets] : []), sourceLabelSets(source, async () => index.labelSets)];
-  const clip = await createClipEdge({
-    ...rest,
-    source,
-    backends: backends ?? defaultBrowserBackends({ ortBaseUrl, ...(load ? { load } : {}), ...(wasmBinary ? { wasmBinary } : {}), ...(threads ? { threads } : {}) }),
-    imageCodecs: browserImageCodecs(codecBaseUrl),
-    labelSets: chainLabelSets(...providers),
-    promptCache: promptCache ?? tieredPromptCacheStore(cacheStoragePromptCacheStore({ prefix: index.id }), sourcePromptCacheStore(source)),
-  });
-  // classify/embedImage also take a Blob/File (an <input type=file>), a ReadableStream or a Response.
-  return withImageInputs(clip);
+  const ort = { ortBaseUrl, ...(load ? { load } : {}), ...(wasmBinary ? { wasmBinary } : {}), ...(threads ? { threads } : {}) };
+  return createFromAdapter(browserAdapter, { source, ort, codecBaseUrl }, { ...rest, backends, labelSets, promptCache });
 }

@@ -41,6 +41,17 @@ export async function readWithProgress(res: Response, report: (loaded: number) =
   return concatBytes(parts);
 }
 
+/** Deletes cached files of the folder at `base` that its current index no longer lists under the same hash. */
+async function pruneCache(c: Cache | undefined, base: URL, idx: ModelWebIndex): Promise<void> {
+  if (!c) return;
+  for (const req of await c.keys()) {
+    const u = new URL(req.url);
+    if (!u.href.startsWith(base.href) || !u.searchParams.has('sha256')) continue;
+    const path = decodeURI(u.pathname.slice(base.pathname.length));
+    if (idx.files[path]?.sha256 !== u.searchParams.get('sha256')) await c.delete(req);
+  }
+}
+
 /**
  * A model folder served over HTTP (`<baseUrl>/files.json` + the files), cached in Cache Storage:
  * each file is stored under `<url>?sha256=<hash>` and checked against the index's sha256, so a
@@ -71,7 +82,7 @@ export function fetchModelSource(baseUrl: string | URL, options: FetchModelSourc
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       index = (await res.clone().json()) as ModelWebIndex;
       await c?.put(url, res);
-      void prune(c, index);
+      void pruneCache(c, base, index);
     } catch (e) {
       why = e instanceof Error ? e.message : String(e);
       const hit = await c?.match(url);
@@ -89,17 +100,6 @@ export function fetchModelSource(baseUrl: string | URL, options: FetchModelSourc
       throw e;
     });
     return indexP;
-  };
-
-  /** Deletes cached files of this folder that the current index no longer lists under the same hash. */
-  const prune = async (c: Cache | undefined, idx: ModelWebIndex) => {
-    if (!c) return;
-    for (const req of await c.keys()) {
-      const u = new URL(req.url);
-      if (!u.href.startsWith(base.href) || !u.searchParams.has('sha256')) continue;
-      const path = decodeURI(u.pathname.slice(base.pathname.length));
-      if (idx.files[path]?.sha256 !== u.searchParams.get('sha256')) await c.delete(req);
-    }
   };
 
   const urlOf = (path: string, sha256: string) => {

@@ -1,5 +1,6 @@
 export { serveDeno } from './serve.ts';
-export { createNodeClipEdge as createDenoClipEdge, DEFAULT_MODEL_DIR } from '../fs/create.ts';
+export { createDenoClipEdge, type DenoClipEdgeOptions } from './create.ts';
+export { DEFAULT_MODEL_DIR } from '../fs/paths.ts';
 export { loadClipEdge, type LoadClipEdgeOptions } from '../fs/load.ts';
 export { createPullProgress } from '../../hub/progress.ts';
 export * from '../../index.ts';

@@ -1,7 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ClipEdgeError } from '../../core/errors.ts';
-import { type LabelSetLimits, type LabelSetProvider, LABEL_SET_NAME, parseLabelSet, readWithSubset, withSubsetName } from '../../core/label-sets.ts';
+import { BUILTIN_LABEL_SETS_DIR } from './paths.ts';
+import { chainLabelSets, type LabelSetLimits, type LabelSetProvider, LABEL_SET_NAME, parseLabelSet, readWithSubset, withSubsetName } from '../../core/label-sets.ts';
 
 /**
  * Label sets stored as `<name>.json` files in a folder, in openai/CLIP's prompt form
@@ -57,4 +58,9 @@ export async function readLabelSetFile(file: string, name?: string, limits?: Lab
     throw new ClipEdgeError('BAD_INPUT', `could not read label set file ${file}: ${(cause as Error).message}`, { cause });
   }
   return parseLabelSet(json, name ?? path.basename(file).replace(/\.json$/i, ''), limits);
+}
+
+/** A model folder's label sets: its `label-sets/` folder, then openai/CLIP's built-in lists. */
+export function modelLabelSets(dir: string, maxLabels?: number): LabelSetProvider {
+  return chainLabelSets(dirLabelSets(path.join(dir, 'label-sets'), { maxLabels }), dirLabelSets(BUILTIN_LABEL_SETS_DIR, { allowDuplicates: true, maxLabels }));
 }

@@ -1,15 +1,16 @@
 // One call from "which model" to a ready kit, as transformers.js' pipeline() is: nothing (the
 // bundled model), a folder, or a Hugging Face id pulled into the cache on first use.
 import { existsSync, statSync } from 'node:fs';
-import { open, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readImagePath } from './image-path.ts';
+import { envBool } from '../../http/env.ts';
 import { ClipEdgeError } from '../../core/errors.ts';
 import { type ClipEdgeKit, withImageInputs } from '../../core/kit.ts';
 import type { Precision } from '../../core/precision.ts';
 import { createNodeClipEdge, type NodeClipEdgeOptions } from './create.ts';
 import { modelDirOf, pullModel, type PullEvent, type PullOptions, resolvePullOptions } from '../../hub/pull.ts';
-import { concatBytes } from '../../core/bytes.ts';
 
 export interface LoadClipEdgeOptions extends Omit<NodeClipEdgeOptions, 'model'> {
   /** Progress of a hub download (plan, per-file progress, done); `createPullProgress().onProgress` draws bars. */
@@ -32,38 +33,6 @@ const PULLED_MARKER = '.clip-edge-pulled.json';
 
 const looksLikePath = (s: string) => s.startsWith('.') || s.startsWith('/') || s.startsWith('~') || s.includes('\\') || /^[A-Za-z]:/.test(s);
 
-/**
- * A file path or `file:` URL → bytes, refused as soon as it passes `maxBytes`. Read through an
- * open handle rather than stat + readFile: Deno's node:fs stat asks for --allow-sys (uid).
- */
-export async function readImagePath(p: string | URL, maxBytes: number): Promise<Uint8Array> {
-  const file = p instanceof URL ? fileURLToPath(p) : p;
-  const cannot = (cause: unknown) => {
-    const code = (cause as NodeJS.ErrnoException).code;
-    return new ClipEdgeError('BAD_INPUT', `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code ?? 'error'}`, { cause });
-  };
-  const handle = await open(file, 'r').catch((e: unknown) => {
-    throw cannot(e);
-  });
-  try {
-    const chunks: Uint8Array[] = [];
-    let n = 0;
-    for (;;) {
-      const chunk = new Uint8Array(1 << 20);
-      const { bytesRead } = await handle.read(chunk, 0, chunk.byteLength, null).catch((e: unknown) => {
-        throw cannot(e);
-      });
-      if (bytesRead === 0) break;
-      n += bytesRead;
-      if (n > maxBytes) throw new ClipEdgeError('PAYLOAD_TOO_LARGE', `${file} has more than the ${maxBytes} bytes allowed (maxImageBytes)`);
-      chunks.push(chunk.subarray(0, bytesRead));
-    }
-    return concatBytes(chunks);
-  } finally {
-    await handle.close();
-  }
-}
-
 /** Where a model id lives in the cache, pulling it first when it is not complete there. */
 async function hubFolder(repo: string, o: LoadClipEdgeOptions): Promise<string> {
   const wanted = o.variants ?? [
@@ -74,7 +43,7 @@ async function hubFolder(repo: string, o: LoadClipEdgeOptions): Promise<string> 
   const marker = path.join(dir, PULLED_MARKER);
   const pulled = existsSync(marker) ? (JSON.parse(await readFile(marker, 'utf8')) as { variants: Precision[] }).variants : [];
   if (variants.every((v) => pulled.includes(v))) return dir;
-  const offline = o.offline ?? process.env.HF_HUB_OFFLINE === '1';
+  const offline = o.offline ?? envBool(process.env, 'HF_HUB_OFFLINE') ?? false;
   if (offline) {
     throw new ClipEdgeError('MODEL_NOT_FOUND', `${repo} is not in the cache (${dir}) with variants ${variants.join(', ')}, and offline is set`);
   }
@@ -104,6 +73,6 @@ export async function loadClipEdge(model?: string | URL, options: LoadClipEdgeOp
       dir = expanded;
     } else dir = await hubFolder(model, options);
   }
-  const clip = await createNodeClipEdge({ ...rest, ...(dir ? { model: dir } : {}) });
-  return withImageInputs(clip, { maxBytes: maxImageBytes, readPath: readImagePath });
+  const kit = await createNodeClipEdge({ ...rest, ...(dir ? { model: dir } : {}) });
+  return withImageInputs(kit.core, { maxBytes: maxImageBytes, readPath: readImagePath });
 }

@@ -41,7 +41,7 @@ export async function createServiceApp(config: ServiceConfig, defaults: ServiceA
 
 /** {@link createServiceApp}, with the ClipEdge behind it (a server closes it when it stops: its decode threads). */
 export async function createService(config: ServiceConfig, defaults: ServiceAppOptions = {}): Promise<{ app: Hono; clip: ClipEdge }> {
-  const clip = await createNodeClipEdge({
+  const { core: clip } = await createNodeClipEdge({
     model: config.model,
     backend: config.backend ?? defaults.backend,
     visionVariant: config.visionVariant,

@@ -1,9 +1,8 @@
 import { ClipEdgeError } from '../../core/errors.ts';
-import type { ModelSource } from '../../core/model/source.ts';
 import { type ServiceConfig, configFromEnv } from '../../http/config.ts';
+import { envBool, envInt, envMegabytes, envOneOf } from '../../http/env.ts';
 import type { WorkersEnv } from './bindings.ts';
 import { WORKERS_DEFAULT_BODY_MEMORY_MB, WORKERS_DEFAULT_MAX_PIXELS } from './limits.ts';
-import { assetsModelSource, r2ModelSource } from './model-source.ts';
 
 /** The model served when `CLIP_EDGE_MODEL` is unset: the bundled demonstration model, uploaded with `npm run workers:upload`. */
 export const DEFAULT_WORKERS_MODEL = 'tiny-clip';
@@ -22,6 +21,8 @@ export interface WorkersConfig extends ServiceConfig {
   jpegScaling: boolean;
   /** Load ORT-format variants in place when the manifest lists them (CLIP_EDGE_IN_PLACE). */
   inPlace: boolean;
+  /** The Rate Limiting binding's period in seconds (CLIP_EDGE_RATE_LIMIT_PERIOD). @defaultValue 60 */
+  ratePeriodSeconds: number;
 }
 
 /** Reads the Worker's vars (invalid values throw a ClipEdgeError naming the variable). */
@@ -34,45 +35,20 @@ export function workersConfig(env: WorkersEnv): WorkersConfig {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/.test(model)) {
     throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_MODEL must be a folder name like "tiny-clip", got "${model.slice(0, 80)}"`);
   }
-  const where = env.CLIP_EDGE_MODEL_SOURCE || (env.MODELS ? 'r2' : 'assets');
-  if (where !== 'r2' && where !== 'assets') throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_MODEL_SOURCE must be r2 or assets, got "${where}"`);
-  const budgetVar = env.CLIP_EDGE_DECODE_BUDGET_MB?.trim() || 'auto';
-  const budgetMb = budgetVar === 'auto' ? 0 : Number(budgetVar);
-  if (budgetVar !== 'auto' && !(budgetMb > 0 && budgetMb <= 128)) {
-    throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_DECODE_BUDGET_MB must be auto or a number of MB in (0, 128], got "${budgetVar.slice(0, 40)}"`);
-  }
-  const bodyMb = env.CLIP_EDGE_BODY_MEMORY_MB?.trim() ? Number(env.CLIP_EDGE_BODY_MEMORY_MB) : WORKERS_DEFAULT_BODY_MEMORY_MB;
-  if (!(bodyMb > 0 && bodyMb <= 128)) {
-    throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_BODY_MEMORY_MB must be a number of MB in (0, 128], got "${String(env.CLIP_EDGE_BODY_MEMORY_MB).slice(0, 40)}"`);
-  }
-  const scaling = env.CLIP_EDGE_JPEG_SCALING?.trim().toLowerCase() || 'true';
-  if (!['true', 'false', '1', '0'].includes(scaling)) {
-    throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_JPEG_SCALING must be true or false, got "${scaling.slice(0, 40)}"`);
-  }
-  const inPlace = env.CLIP_EDGE_IN_PLACE?.trim().toLowerCase() || 'true';
-  if (!['true', 'false', '1', '0'].includes(inPlace)) {
-    throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_IN_PLACE must be true or false, got "${inPlace.slice(0, 40)}"`);
-  }
+  const where = envOneOf(vars, 'CLIP_EDGE_MODEL_SOURCE', ['r2', 'assets'] as const) ?? (env.MODELS ? 'r2' : 'assets');
+  const budgetMb = envMegabytes(vars, 'CLIP_EDGE_DECODE_BUDGET_MB', { auto: true, max: 128 }) ?? 'auto';
+  const bodyMb = (envMegabytes(vars, 'CLIP_EDGE_BODY_MEMORY_MB', { max: 128 }) as number | undefined) ?? WORKERS_DEFAULT_BODY_MEMORY_MB; // no auto: a number
   return {
     ...base,
     model,
-    inPlace: inPlace === 'true' || inPlace === '1',
-    decodeBudgetBytes: budgetVar === 'auto' ? 'auto' : Math.floor(budgetMb * 1024 * 1024),
+    inPlace: envBool(vars, 'CLIP_EDGE_IN_PLACE') ?? true,
+    decodeBudgetBytes: budgetMb === 'auto' ? 'auto' : Math.floor(budgetMb * 1024 * 1024),
     bodyMemoryBytes: Math.floor(bodyMb * 1024 * 1024),
-    jpegScaling: scaling === 'true' || scaling === '1',
+    jpegScaling: envBool(vars, 'CLIP_EDGE_JPEG_SCALING') ?? true,
+    ratePeriodSeconds: envInt(vars, 'CLIP_EDGE_RATE_LIMIT_PERIOD', 1) ?? 60,
     modelSource: where,
     // Vision-only by default: label sets come from the prompt cache; the text tower is opt-in.
     text: base.text ?? false,
     limits: { maxPixels: WORKERS_DEFAULT_MAX_PIXELS, ...base.limits },
   };
-}
-
-/** The model folder the bindings point at (R2, or static assets). */
-export function modelSourceOf(env: WorkersEnv, cfg: WorkersConfig): ModelSource {
-  if (cfg.modelSource === 'r2') {
-    if (!env.MODELS) throw new ClipEdgeError('MODEL_NOT_FOUND', 'CLIP_EDGE_MODEL_SOURCE is r2 but no R2 bucket is bound as MODELS (wrangler.toml [[r2_buckets]])');
-    return r2ModelSource(env.MODELS, cfg.model);
-  }
-  if (!env.ASSETS) throw new ClipEdgeError('MODEL_NOT_FOUND', 'no model source: bind an R2 bucket as MODELS or static assets as ASSETS (wrangler.toml)');
-  return assetsModelSource(env.ASSETS, `models/${cfg.model}`);
 }

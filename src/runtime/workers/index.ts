@@ -1,4 +1,5 @@
-export { createWorkersClipEdge, createWorkersApp, workersConfig, DEFAULT_WORKERS_MODEL, type WorkersConfig, type WorkersClipEdgeOptions } from './create.ts';
+export { createWorkersClipEdge, workersConfig, DEFAULT_WORKERS_MODEL, type WorkersConfig, type WorkersClipEdgeOptions } from './create.ts';
+export { createWorkersApp } from './app.ts';
 export { WORKERS_DEFAULT_MAX_PIXELS } from './limits.ts';
 export { WORKERS_VARIANT_ORDER } from './variants.ts';
 export { workersWasmBackend, ortWasmMemoryBytes, type WorkersWasmBackendOptions } from './ort.ts';
@@ -15,3 +16,5 @@ export * from '../../index.ts';
 export { createTextService, type TextServiceInfo } from './text-service.ts';
 export { kvRowStore, workersRemoteText } from './remote-text.ts';
 export { createRemoteTextEmbedder, type TextService, type TextServiceReply, type TextServiceRequest, type PromptRowStore, type RemoteTextOptions } from '../../core/remote-text.ts';
+export { workersAdapter, type WorkersPlace } from './adapter.ts';
+export { createFromAdapter, type RuntimeAdapter, type AdapterOverrides } from '../adapter.ts';

@@ -1,5 +1,7 @@
-import { type LabelSet, type LabelSetProvider, parseLabelSet, readWithSubset, sourceLabelSets as coreSourceLabelSets, withSubsetName } from '../../core/label-sets.ts';
+import { chainLabelSets, type LabelSet, type LabelSetProvider, parseLabelSet, readWithSubset, sourceLabelSets as coreSourceLabelSets, withSubsetName } from '../../core/label-sets.ts';
 import type { ModelSource } from '../../core/model/source.ts';
+import type { WorkersEnv } from './bindings.ts';
+import type { WorkersConfig } from './config.ts';
 import birdsnap from '../../../third_party/zero-shot-prompts/birdsnap.json';
 import caltech101 from '../../../third_party/zero-shot-prompts/caltech101.json';
 import cifar10 from '../../../third_party/zero-shot-prompts/cifar10.json';
@@ -80,4 +82,16 @@ export function builtinLabelSets(): LabelSetProvider {
 /** The model folder's own label sets, read through its ModelSource (R2 lists them; assets give a fixed list). */
 export function sourceLabelSets(source: ModelSource, list?: () => Promise<string[]>): LabelSetProvider {
   return coreSourceLabelSets(source, list, { sort: true });
+}
+
+/** The model folder's label sets in R2 (listed under `<model>/label-sets/`), then openai/CLIP's built-in lists. */
+export function labelSetsOf(env: WorkersEnv, cfg: WorkersConfig, source: ModelSource): LabelSetProvider {
+  const bucket = cfg.modelSource === 'r2' ? env.MODELS : undefined;
+  const prefix = `${cfg.model}/label-sets/`;
+  const list = async () => {
+    if (!bucket) return [];
+    const r = await bucket.list({ prefix });
+    return r.objects.map((o) => o.key.slice(prefix.length)).filter((k) => k.endsWith('.json')).map((k) => k.slice(0, -5));
+  };
+  return chainLabelSets(sourceLabelSets(source, list), builtinLabelSets());
 }

@@ -1,7 +1,8 @@
 import { ClipEdgeError } from '../../core/errors.ts';
 import { sha256Hex } from '../../core/model/integrity.ts';
 import { type ModelSource, type ModelStream, checkModelPath } from '../../core/model/source.ts';
-import type { FetcherLike, R2BucketLike } from './bindings.ts';
+import type { FetcherLike, R2BucketLike, WorkersEnv } from './bindings.ts';
+import type { WorkersConfig } from './config.ts';
 
 export interface CachedSourceOptions {
   /**
@@ -119,4 +120,14 @@ export async function manifestSha256(source: ModelSource): Promise<string> {
   const bytes = await source.read('manifest.json');
   if (!bytes) throw new ClipEdgeError('MODEL_INVALID', `${source.name}/manifest.json is missing: Workers need the manifest (sizes and sha256 of every file)`);
   return sha256Hex(bytes);
+}
+
+/** The model folder the bindings point at (R2, or static assets). */
+export function modelSourceOf(env: WorkersEnv, cfg: WorkersConfig): ModelSource {
+  if (cfg.modelSource === 'r2') {
+    if (!env.MODELS) throw new ClipEdgeError('MODEL_NOT_FOUND', 'CLIP_EDGE_MODEL_SOURCE is r2 but no R2 bucket is bound as MODELS (wrangler.toml [[r2_buckets]])');
+    return r2ModelSource(env.MODELS, cfg.model);
+  }
+  if (!env.ASSETS) throw new ClipEdgeError('MODEL_NOT_FOUND', 'no model source: bind an R2 bucket as MODELS or static assets as ASSETS (wrangler.toml)');
+  return assetsModelSource(env.ASSETS, `models/${cfg.model}`);
 }

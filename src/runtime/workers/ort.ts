@@ -1,8 +1,9 @@
 import * as ort from 'onnxruntime-web/wasm';
 import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
-import { type Backend, type OrtModule, ortBackend } from '../../core/backend.ts';
-import { wrappedInstances } from '../../core/ort-wasm/instance.ts';
-import type { Sha256Stream } from '../../core/ort-wasm/sha256.ts';
+import type { Backend, OrtModule } from '../../core/backend.ts';
+import { ortBackend } from '../../core/ort/backend.ts';
+import { wrappedInstances } from '../../core/ort/wasm/instance.ts';
+import type { Sha256Stream } from '../../core/ort/wasm/sha256.ts';
 import { WORKERS_VARIANT_ORDER } from './variants.ts';
 
 /**
@@ -10,8 +11,8 @@ import { WORKERS_VARIANT_ORDER } from './variants.ts';
  * imported as a module (compiled when the Worker is uploaded). ORT has no `instantiateWasm` hook:
  * given `env.wasm.wasmBinary` its loader calls `WebAssembly.instantiate(bytes, imports)`. We hand
  * it a small marker as the "binary" and, during ORT's start-up only, answer that call with an
- * instance of the precompiled module (src/core/ort-wasm/instance.ts), whose exports the in-place
- * loader then guards (weights used from the streamed model, src/core/ort-wasm/in-place.ts).
+ * instance of the precompiled module (src/core/ort/wasm/instance.ts), whose exports the in-place
+ * loader then guards (weights used from the streamed model, src/core/ort/wasm/in-place.ts).
  */
 
 /** Marker bytes standing in for the wasm binary; ORT copies them (`new Uint8Array(binary)`) before instantiating. */

@@ -1,6 +1,7 @@
 import { blobPromptCacheStore, pairPromptCacheStore } from '../../core/prompt-cache/drivers.ts';
 import { type PromptCacheStore, tieredPromptCacheStore } from '../../core/prompt-cache/store.ts';
-import type { KVNamespaceLike, R2BucketLike } from './bindings.ts';
+import type { KVNamespaceLike, R2BucketLike, WorkersEnv } from './bindings.ts';
+import type { WorkersConfig } from './config.ts';
 
 const joinPrefix = (prefix: string) => (prefix ? `${prefix.replace(/\/+$/, '')}/` : '');
 
@@ -59,3 +60,12 @@ export function r2PromptCacheStore(bucket: R2BucketLike, prefix = ''): PromptCac
 
 /** The core's tiered store (reads fall through unreadable tiers); the old name, kept for the ./workers API. */
 export const fallthroughPromptCacheStore = tieredPromptCacheStore;
+
+/** KV in front (written back to), then the prompt caches uploaded inside the model folder in R2. */
+export function promptCacheOf(env: WorkersEnv, cfg: WorkersConfig): PromptCacheStore | undefined {
+  const stores: PromptCacheStore[] = [];
+  if (env.PROMPTS) stores.push(kvPromptCacheStore(env.PROMPTS, cfg.model));
+  if (env.MODELS && cfg.modelSource === 'r2') stores.push(r2PromptCacheStore(env.MODELS, `${cfg.model}/prompts`));
+  const [first, ...rest] = stores;
+  return first && fallthroughPromptCacheStore(first, ...rest);
+}

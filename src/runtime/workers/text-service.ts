@@ -5,18 +5,16 @@ import type { TextService, TextServiceReply, TextServiceRequest } from '../../co
 import { createTextEmbedder } from '../../core/text-embedder.ts';
 import { type TextItem, TowerRunner } from '../../core/tower.ts';
 import type { WorkersEnv } from './bindings.ts';
-import { modelSourceOf, workersConfig } from './config.ts';
+import { workersConfig } from './config.ts';
+import { modelSourceOf } from './model-source.ts';
 import { manifestSha256 } from './model-source.ts';
+import { type EnvRecord, envInt } from '../../http/env.ts';
 import { workersWasmBackend } from './ort.ts';
 import { workersTextEntry } from './variants.ts';
 
 /** CLIP_EDGE_TEXT_RUN_BATCH: prompts per text-tower run in the text Worker. @defaultValue 8 */
 export function runBatchOf(env: WorkersEnv): number {
-  const v = env.CLIP_EDGE_TEXT_RUN_BATCH?.trim();
-  if (!v) return TEXT_SERVICE_RUN_BATCH;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_TEXT_RUN_BATCH must be a whole number in [1, 64], got "${v.slice(0, 40)}"`);
-  return n;
+  return envInt(env as unknown as EnvRecord, 'CLIP_EDGE_TEXT_RUN_BATCH', 1, 64) ?? TEXT_SERVICE_RUN_BATCH;
 }
 
 /** Prompts per text-tower run (see runBatchOf). */

@@ -4,8 +4,8 @@ import { createPartRunner } from '../../core/part-runner.ts';
 import type { Precision } from '../../core/precision.ts';
 import { type VisionPartReply, type VisionPartRequest, type VisionPartService, checkPartRequest, splitVariantOf, visionPartsOf } from '../../core/vision-parts.ts';
 import type { WorkersEnv } from './bindings.ts';
-import { modelSourceOf, workersConfig } from './config.ts';
-import { manifestSha256 } from './model-source.ts';
+import { workersConfig } from './config.ts';
+import { manifestSha256, modelSourceOf } from './model-source.ts';
 import { ortWasmMemoryBytes, workersWasmBackend } from './ort.ts';
 import { WORKERS_VARIANT_ORDER } from './variants.ts';
 

@@ -2,7 +2,9 @@
 import type { Hono } from 'hono';
 import { isClipEdgeError } from '../../core/errors.ts';
 import type { WorkersEnv } from './bindings.ts';
-import { createWorkersApp, createWorkersClipEdge, vectorizeIndexOf } from './create.ts';
+import { createWorkersApp } from './app.ts';
+import { createWorkersClipEdge } from './create.ts';
+import { vectorizeIndexOf } from './search-index.ts';
 import { createIndexConsumer, type MessageBatchLike } from './index-queue.ts';
 
 let app: { env: WorkersEnv; app: Hono } | undefined;
@@ -28,7 +30,7 @@ export default {
       consumer = {
         env,
         run: createIndexConsumer({
-          clip: () => createWorkersClipEdge(env, { text: false }),
+          clip: async () => (await createWorkersClipEdge(env, { text: false })).core,
           index: vectorizeIndexOf(env),
           images: env.IMAGES,
           ...(env.INDEX_DLQ ? { deadLetter: env.INDEX_DLQ } : {}),

@@ -8,8 +8,8 @@
 // asynchronous: an upsert is visible to queries a few seconds later, and count() lags likewise.
 import { ClipEdgeError } from '../../core/errors.ts';
 import { mismatch, presentIds, toMatch } from '../driver-helpers.ts';
-import type { IndexLimits, IndexOptions, Match, Metadata, QueryOptions, VectorIndex, VectorRecord } from '../types.ts';
-import { checkIds, checkOptions, checkQuery, checkRecords } from '../validate.ts';
+import type { IndexLimits, IndexOptions, Match, Metadata, VectorIndex } from '../types.ts';
+import { type CheckedQuery, type CheckedRecord, type IndexDriver, openCheckedIndex } from '../checked-index.ts';
 
 /** The part of Cloudflare's `Vectorize` binding type (@cloudflare/workers-types) this driver uses. */
 export interface VectorizeBinding {
@@ -53,8 +53,10 @@ const withoutModel = (m: Record<string, string | number | boolean> | undefined):
   return rest;
 };
 
-export async function createVectorizeIndex(options: VectorizeIndexOptions): Promise<VectorIndex> {
-  checkOptions(options);
+/** A Vectorize index over its Workers binding. */
+export const createVectorizeIndex = (options: VectorizeIndexOptions): Promise<VectorIndex> => openCheckedIndex(options, vectorizeDriver);
+
+async function vectorizeDriver(options: VectorizeIndexOptions): Promise<IndexDriver> {
   const vz = lookup(options);
   const space = { model: options.model, dim: options.dim };
   const info = await vz.describe();
@@ -67,24 +69,22 @@ export async function createVectorizeIndex(options: VectorizeIndexOptions): Prom
   }
   const fields = { ...options.fields };
   const existing = (ids: string[]) => presentIds(ids, GET_CHUNK, async (chunk) => (await vz.getByIds(chunk)).map((v) => v.id));
-  const index: VectorIndex = {
+  return {
     driver: 'cloudflare-vectorize-binding',
     space,
     fields,
     limits: VECTORIZE_LIMITS,
-    async upsert(records: readonly VectorRecord[], { model }: { model: string }) {
-      const checked = checkRecords(records, model, index);
-      if (checked.length) await vz.upsert(checked.map((r) => ({ id: r.id, values: Array.from(r.vector), metadata: { ...r.metadata, [MODEL_KEY]: model } })));
+    async upsert(checked: readonly CheckedRecord[]) {
+      if (checked.length) await vz.upsert(checked.map((r) => ({ id: r.id, values: Array.from(r.vector), metadata: { ...r.metadata, [MODEL_KEY]: space.model } })));
       return { upserted: checked.length };
     },
-    async delete(list: readonly string[]) {
-      const found = [...(await existing(checkIds(list)))];
+    async delete(ids: readonly string[]) {
+      const found = [...(await existing([...ids]))];
       if (found.length) await vz.deleteByIds(found);
       return { deleted: found.length };
     },
-    has: (list: readonly string[]) => existing(checkIds(list)),
-    async query(vector: Float32Array | readonly number[], opts?: QueryOptions): Promise<Match[]> {
-      const q = checkQuery(vector, opts, index);
+    has: (ids: readonly string[]) => existing([...ids]),
+    async query(q: CheckedQuery): Promise<Match[]> {
       const r = await vz.query(Array.from(q.vector), {
         topK: q.topK,
         returnValues: false,
@@ -97,5 +97,4 @@ export async function createVectorizeIndex(options: VectorizeIndexOptions): Prom
     async persist() {},
     async close() {},
   };
-  return index;
 }

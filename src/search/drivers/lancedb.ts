@@ -6,13 +6,14 @@
 // at a time, concurrent requests grouped), one process writes to a local folder at a time
 // (lancedb-lock.ts), and the kit compacts and drops old versions itself (lancedb-maintenance.ts).
 import { ClipEdgeError, isClipEdgeError } from '../../core/errors.ts';
+import { TOP_K } from '../../core/limits.ts';
 import { annSettings, buildAnn, builtType, type LanceDbAnnOptions, querySettings, tuneQuery } from './lancedb-ann.ts';
 import { type TableWriter, writerOf } from './lancedb-lock.ts';
 import { type LanceDbMaintenanceOptions, maintenanceSchedule, maintenanceSettings, type MaintenanceSettings, type OptimizeReport } from './lancedb-maintenance.ts';
 import { createWriteQueue } from './lancedb-writes.ts';
 import { mismatch, presentIds, toMatch } from '../driver-helpers.ts';
-import type { FieldType, Filter, IndexLimits, IndexOptions, Match, Metadata, QueryOptions, VectorIndex, VectorRecord } from '../types.ts';
-import { type CheckedRecord, checkIds, checkOptions, checkQuery, checkRecords } from '../validate.ts';
+import type { FieldType, Filter, IndexLimits, IndexOptions, Match, Metadata, VectorIndex } from '../types.ts';
+import { type CheckedQuery, type CheckedRecord, openCheckedIndex } from '../checked-index.ts';
 
 export interface LanceDbIndexOptions extends IndexOptions {
   /** A folder path, or `s3://bucket/prefix` (R2: with `storageOptions.endpoint`). */
@@ -45,7 +46,7 @@ export interface LanceDbIndex extends VectorIndex {
   optimize(options?: { keepVersionsMs?: number }): Promise<OptimizeReport>;
 }
 
-export const LANCEDB_LIMITS: Readonly<IndexLimits> = Object.freeze({ maxBatch: 10_000, maxTopK: 1000, maxTopKWithMetadata: 1000, maxMetadataBytes: 10 * 1024, maxFilterValues: 1024, maxFilterBytes: 64 * 1024 });
+export const LANCEDB_LIMITS: Readonly<IndexLimits> = Object.freeze({ maxBatch: 10_000, maxTopK: TOP_K.max, maxTopKWithMetadata: TOP_K.max, maxMetadataBytes: 10 * 1024, maxFilterValues: 1024, maxFilterBytes: 64 * 1024 });
 
 type LanceDb = typeof import('@lancedb/lancedb');
 type Arrow = typeof import('apache-arrow');
@@ -238,8 +239,10 @@ function tableWrites(table: Table, o: LanceDbIndexOptions, tableName: string, fi
   return { existing, writable, latest, queue, optimizeNow, release: () => writer?.release() };
 }
 
-export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<LanceDbIndex> {
-  checkOptions(options);
+/** A LanceDB table (a folder, or S3/R2): exact search, then an approximate index once it is large. */
+export const createLanceDbIndex = (options: LanceDbIndexOptions): Promise<LanceDbIndex> => openCheckedIndex(options, lanceDbDriver);
+
+async function lanceDbDriver(options: LanceDbIndexOptions) {
   if ('annMinRows' in options) throw new ClipEdgeError('BAD_INPUT', 'annMinRows was replaced by ann: { minRows } (docs/search.md)');
   checkWriteOptions(options);
   const ann = annSettings(options.ann, options.dim);
@@ -259,32 +262,29 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   const w = tableWrites(table, options, tableName, fields, maintenance);
   const { existing, writable, latest, queue, optimizeNow } = w;
 
-  const search = async (q: ReturnType<typeof checkQuery>) => {
+  const search = async (q: CheckedQuery) => {
     let s = tuneQuery(table.vectorSearch(Array.from(q.vector)).distanceType('cosine').limit(q.topK), tuning).select(q.includeMetadata ? ['id', 'meta', '_distance'] : ['id', '_distance']);
     if (q.filter) s = s.where(filterSql(q.filter));
     return (await s.toArray()) as { id: string; meta?: string; _distance: number }[];
   };
 
-  const index: LanceDbIndex = {
+  const index = {
     driver: 'lancedb',
     space,
     fields,
     limits: LANCEDB_LIMITS,
-    async upsert(records: readonly VectorRecord[], { model }: { model: string }) {
-      const checked = checkRecords(records, model, index);
+    async upsert(checked: readonly CheckedRecord[]) {
       if (!checked.length) return { upserted: 0 };
       writable();
-      return { upserted: await queue.upsert(checked) };
+      return { upserted: await queue.upsert([...checked]) };
     },
-    async delete(list: readonly string[]) {
-      const ids = checkIds(list);
+    async delete(ids: readonly string[]) {
       if (!ids.length) return { deleted: 0 };
       writable();
-      return { deleted: await queue.delete(ids) };
+      return { deleted: await queue.delete([...ids]) };
     },
-    has: (list: readonly string[]) => guarded('read', () => existing(checkIds(list))),
-    async query(vector: Float32Array | readonly number[], opts?: QueryOptions): Promise<Match[]> {
-      const q = checkQuery(vector, opts, index);
+    has: (ids: readonly string[]) => guarded('read', () => existing([...ids])),
+    async query(q: CheckedQuery): Promise<Match[]> {
       const rows = await guarded('search', async () => {
         try {
           return await search(q);
@@ -298,7 +298,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
       return rows.map((r) => toMatch(r.id, 1 - r._distance, q.includeMetadata, () => JSON.parse(r.meta!) as Metadata));
     },
     count: () => guarded('count', () => table.countRows()),
-    async optimize(o) {
+    async optimize(o?: { keepVersionsMs?: number }): Promise<OptimizeReport> {
       if (o?.keepVersionsMs !== undefined) maintenanceSettings({ keepVersionsMs: o.keepVersionsMs });
       writable();
       return optimizeNow(o?.keepVersionsMs);

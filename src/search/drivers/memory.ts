@@ -2,10 +2,12 @@
 // vectors (bench/search.ts measures it); Web-standard, so the browser, tests and tools share it.
 // Persistence is optional and pluggable (`store`), e.g. Cache Storage in the browser driver.
 import { ClipEdgeError } from '../../core/errors.ts';
+import { TOP_K } from '../../core/limits.ts';
 import { mismatch, toMatch } from '../driver-helpers.ts';
 import { topK } from '../top-k.ts';
-import type { FieldType, IndexLimits, IndexOptions, Match, Metadata, QueryOptions, VectorIndex, VectorRecord } from '../types.ts';
-import { checkIds, checkOptions, checkQuery, checkRecords, matchesFilter } from '../validate.ts';
+import type { FieldType, IndexLimits, IndexOptions, Match, Metadata, VectorIndex } from '../types.ts';
+import { type CheckedQuery, type CheckedRecord, type IndexDriver, openCheckedIndex } from '../checked-index.ts';
+import { matchesFilter } from '../validate.ts';
 
 /** Where a memory index keeps its snapshot between sessions (one blob). */
 export interface SnapshotStore {
@@ -33,7 +35,7 @@ export interface FlatIndex extends VectorIndex {
   get(id: string): { vector: Float32Array; metadata: Metadata } | undefined;
 }
 
-export const MEMORY_LIMITS: Readonly<IndexLimits> = Object.freeze({ maxBatch: 1000, maxTopK: 1000, maxTopKWithMetadata: 1000, maxMetadataBytes: 10 * 1024, maxFilterValues: 1024, maxFilterBytes: 64 * 1024 });
+export const MEMORY_LIMITS: Readonly<IndexLimits> = Object.freeze({ maxBatch: 1000, maxTopK: TOP_K.max, maxTopKWithMetadata: TOP_K.max, maxMetadataBytes: 10 * 1024, maxFilterValues: 1024, maxFilterBytes: 64 * 1024 });
 const FORMAT = 'clip-edge-flat-index/1';
 
 interface Header {
@@ -94,8 +96,10 @@ function dotAll(v: Float32Array, data: Float32Array, n: number, dim: number): Fl
   return out;
 }
 
-export async function createMemoryIndex(options: MemoryIndexOptions): Promise<FlatIndex> {
-  checkOptions(options);
+/** An index in memory (optionally snapshotted to a store): exact cosine search over every row. */
+export const createMemoryIndex = (options: MemoryIndexOptions): Promise<FlatIndex> => openCheckedIndex(options, memoryDriver);
+
+async function memoryDriver(options: MemoryIndexOptions) {
   const space = { model: options.model, dim: options.dim };
   const fields = { ...options.fields };
   const limits = { ...MEMORY_LIMITS, ...options.limits };
@@ -127,13 +131,12 @@ export async function createMemoryIndex(options: MemoryIndexOptions): Promise<Fl
     grown.set(rows);
     rows = grown;
   };
-  const index: FlatIndex = {
+  const index = {
     driver: options.driver ?? 'memory',
     space,
     fields,
     limits,
-    async upsert(records: readonly VectorRecord[], { model }: { model: string }) {
-      const checked = checkRecords(records, model, index);
+    async upsert(checked: readonly CheckedRecord[]) {
       ensure(ids.length + checked.length);
       for (const r of checked) {
         let row = rowOf.get(r.id);
@@ -149,7 +152,7 @@ export async function createMemoryIndex(options: MemoryIndexOptions): Promise<Fl
     },
     async delete(list: readonly string[]) {
       let deleted = 0;
-      for (const id of checkIds(list)) {
+      for (const id of list) {
         const row = rowOf.get(id);
         if (row === undefined) continue;
         // Swap-remove: the last row takes the freed place.
@@ -168,10 +171,9 @@ export async function createMemoryIndex(options: MemoryIndexOptions): Promise<Fl
       return { deleted };
     },
     async has(list: readonly string[]) {
-      return new Set(checkIds(list).filter((id) => rowOf.has(id)));
+      return new Set(list.filter((id) => rowOf.has(id)));
     },
-    async query(vector: Float32Array | readonly number[], opts?: QueryOptions): Promise<Match[]> {
-      const q = checkQuery(vector, opts, index);
+    async query(q: CheckedQuery): Promise<Match[]> {
       const filter = q.filter;
       const scores = dotAll(q.vector, rows, ids.length, dim);
       const best = topK(ids.length, q.topK, (r) => scores[r]!, filter ? (r) => matchesFilter(metadata[r]!, filter) : undefined);
@@ -180,8 +182,8 @@ export async function createMemoryIndex(options: MemoryIndexOptions): Promise<Fl
     async count() {
       return ids.length;
     },
-    list: () => ids.map((id, i) => ({ id, metadata: { ...metadata[i]! } })),
-    get(id) {
+    list: (): { id: string; metadata: Metadata }[] => ids.map((id, i) => ({ id, metadata: { ...metadata[i]! } })),
+    get(id: string): { vector: Float32Array; metadata: Metadata } | undefined {
       const row = rowOf.get(id);
       return row === undefined ? undefined : { vector: rows.slice(row * dim, (row + 1) * dim), metadata: { ...metadata[row]! } };
     },
@@ -190,6 +192,6 @@ export async function createMemoryIndex(options: MemoryIndexOptions): Promise<Fl
       await options.store.write(encodeSnapshot({ format: FORMAT, model: space.model, dim, fields, ids, metadata }, rows.subarray(0, ids.length * dim)));
     },
     async close() {},
-  };
+  } satisfies IndexDriver & Pick<FlatIndex, 'list' | 'get'>;
   return index;
 }

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadPlan } from '../../../scripts/workers-plan.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const MODEL = path.join(ROOT, 'models/tiny-clip');
 const EVAL = path.join(ROOT, 'test/fixtures/tiny-clip-eval');
 const manifest = JSON.parse(readFileSync(path.join(MODEL, 'manifest.json'), 'utf8')) as { embedDim: number; variants: never };

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readModelInfo } from '../../../src/core/model/info.ts';
-import { fsModelSource } from '../../../src/runtime/fs/fs-source.ts';
+import { fsModelSource } from '../../../src/runtime/fs/model-source.ts';
 import { type MemoryTable, MIN_AUTO_DECODE_BUDGET, WORKERS_MEMORY_LIMIT, checkBudget, memoryMarkdown } from '../../../scripts/workers-budget.ts';
 import { WORKERS_JS_HEAP_ALLOWANCE, WORKERS_MAX_DECODE_BUDGET_MB, decodeBudgetFromModel } from '../../../src/runtime/workers/limits.ts';
 import { uploadPlan } from '../../../scripts/workers-plan.ts';

@@ -1,6 +1,6 @@
 import { inject } from 'vitest';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createWorkersApp } from '../../../src/runtime/workers/create.ts';
+import { createWorkersApp } from '../../../src/runtime/workers/app.ts';
 import { envWith, populate, repoFile } from './helpers.ts';
 
 type Json = Record<string, unknown>;

@@ -1,9 +1,9 @@
 import { beforeAll, inject } from 'vitest';
 import { testBadInputs } from '../../contract/bad-inputs.ts';
-import { createWorkersApp } from '../../../src/runtime/workers/create.ts';
+import { createWorkersApp } from '../../../src/runtime/workers/app.ts';
 import { envWith, populate, repoFile } from './helpers.ts';
 
-// The bad-input matrix of test/app/app.test.ts, against the Worker app inside workerd (text tower
+// The bad-input matrix of test/http/app.test.ts, against the Worker app inside workerd (text tower
 // on, so that every route behaves as on Node). Each case: a clear 4xx JSON error with a code,
 // and the next request still works.
 

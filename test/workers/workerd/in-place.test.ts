@@ -5,7 +5,7 @@ import { inject } from 'vitest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readModelInfo } from '../../../src/core/model/info.ts';
 import { r2ModelSource } from '../../../src/runtime/workers/model-source.ts';
-import { createWorkersApp } from '../../../src/runtime/workers/create.ts';
+import { createWorkersApp } from '../../../src/runtime/workers/app.ts';
 import { ortWasmMemoryBytes } from '../../../src/runtime/workers/ort.ts';
 import { MODEL_DIR, MODEL_ID } from '../fixtures.ts';
 import { envWith, populate, repoFile } from './helpers.ts';

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { createWorkersApp } from '../../../src/runtime/workers/create.ts';
+import { createWorkersApp } from '../../../src/runtime/workers/app.ts';
 import { envWith, populate, repoFile } from './helpers.ts';
 
 // Overload behaviour inside workerd: the same core guard as on Node (per isolate), and Cloudflare's

@@ -3,7 +3,7 @@
 import { describe, it } from 'vitest';
 import { createVectorizeIndex } from '../../../src/search/drivers/cloudflare-vectorize-binding.ts';
 import { createMemoryIndex, type SnapshotStore } from '../../../src/search/drivers/memory.ts';
-import { indexContract } from '../../search/contract.ts';
+import { indexContract } from '../../contract/search-index.ts';
 import { VectorizeStandIn } from '../vectorize-stand-in.ts';
 
 // One stand-in index per key (as `wrangler vectorize create <name> --dimensions --metric cosine`);

@@ -2,7 +2,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { unpackPromptCache } from '../../../src/core/prompt-cache/format.ts';
 import { fallthroughPromptCacheStore, kvPromptCacheStore, r2PromptCacheStore } from '../../../src/runtime/workers/prompt-cache.ts';
-import { sampleEntry, testPromptCacheStore } from '../../prompt-cache/contract.ts';
+import { sampleEntry, testPromptCacheStore } from '../../contract/prompt-cache.ts';
 
 let n = 0;
 const fresh = () => `contract-${++n}`;

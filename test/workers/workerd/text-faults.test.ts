@@ -7,7 +7,7 @@ import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { TextService } from '../../../src/core/remote-text.ts';
 import type { WorkersEnv } from '../../../src/runtime/workers/bindings.ts';
-import { createWorkersApp } from '../../../src/runtime/workers/create.ts';
+import { createWorkersApp } from '../../../src/runtime/workers/app.ts';
 import { envWith, populate, repoFile } from './helpers.ts';
 
 const answers = inject('nodeAnswers');

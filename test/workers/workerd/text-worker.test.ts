@@ -4,7 +4,7 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { TextService } from '../../../src/core/remote-text.ts';
-import { createWorkersApp } from '../../../src/runtime/workers/create.ts';
+import { createWorkersApp } from '../../../src/runtime/workers/app.ts';
 import worker from '../../../src/runtime/workers/worker.ts';
 import { TEXT_COMPARE } from '../fixtures.ts';
 import { VectorizeStandIn } from '../vectorize-stand-in.ts';

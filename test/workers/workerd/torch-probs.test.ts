@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createWorkersApp } from '../../../src/runtime/workers/create.ts';
+import { createWorkersApp } from '../../../src/runtime/workers/app.ts';
 import { PROB_TOLERANCE, caseQuery, probGap, type TorchProbs } from '../../helpers/torch-probs.ts';
 import { envWith, populate, repoFile } from './helpers.ts';
 

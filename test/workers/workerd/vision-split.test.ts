@@ -11,7 +11,7 @@ import { memorySource } from '../../../src/core/model/source.ts';
 import type { VisionPartReply, VisionPartRequest, VisionPartService } from '../../../src/core/vision-parts.ts';
 import { visionPartsOf } from '../../../src/core/vision-parts.ts';
 import type { WorkersEnv } from '../../../src/runtime/workers/bindings.ts';
-import { createWorkersApp } from '../../../src/runtime/workers/create.ts';
+import { createWorkersApp } from '../../../src/runtime/workers/app.ts';
 import type { VisionPartInfo } from '../../../src/runtime/workers/vision-part-service.ts';
 import { uploadPlan } from '../../../scripts/workers-plan.ts';
 import { COMPARE_LABEL_SET } from '../fixtures.ts';

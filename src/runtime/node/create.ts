@@ -1,0 +1,2 @@
+// Node runs the fs adapter (src/runtime/fs/), shared with Deno and Bun.
+export { createNodeClipEdge, type NodeClipEdgeOptions } from '../fs/create.ts';

@@ -1,0 +1,46 @@
+// The Workers app: the same Hono app as on every runtime, plus the browser page from static assets.
+import type { Hono } from 'hono';
+import { createClipApp } from '../../http/app.ts';
+import { overloadOptionsOf } from '../../http/overload.ts';
+import { PAGE_HEADERS } from '../../http/page-headers.ts';
+import type { WorkersEnv } from './bindings.ts';
+import { workersConfig } from './config.ts';
+import { createWorkersClipEdge, type WorkersClipEdgeOptions } from './create.ts';
+import { cloudflareRateLimiter } from './rate-limit.ts';
+import { vectorizeIndexOf } from './search-index.ts';
+
+/**
+ * The same Hono app as on every runtime. The kit is created on the first request that needs it
+ * and kept for the isolate's life (a failed load is retried by the next request).
+ */
+export function createWorkersApp(env: WorkersEnv, options: WorkersClipEdgeOptions = {}): Hono {
+  const cfg = workersConfig(env);
+  const app = createClipApp({
+    clip: async () => (await createWorkersClipEdge(env, options)).core,
+    ...(env.VECTORIZE ? { index: vectorizeIndexOf(env) } : {}),
+    ...(cfg.apiKey ? { apiKey: cfg.apiKey } : {}),
+    ...(cfg.corsOrigins ? { corsOrigins: cfg.corsOrigins } : {}),
+    ...(cfg.maxBodyBytes ? { maxBodyBytes: cfg.maxBodyBytes } : {}),
+    bodyMemoryBytes: cfg.bodyMemoryBytes,
+    // Limits here are per isolate; the Rate Limiting binding, when bound, counts network-wide.
+    overload: overloadOptionsOf(cfg, {
+      clientKey: (c) => c.req.header('cf-connecting-ip'),
+      ...(env.RATE_LIMITER ? { rateLimiter: cloudflareRateLimiter(env.RATE_LIMITER, cfg.ratePeriodSeconds) } : {}),
+    }),
+    requestLog: cfg.requestLog ?? true, // one console.log line per request: Workers Logs / wrangler tail
+  });
+  // The browser page (`npm run build:web -- --out src/runtime/workers/public`): any other GET is a
+  // static asset, sent cross-origin isolated; what the assets lack stays the API's JSON 404.
+  const assets = env.ASSETS;
+  if (assets) {
+    app.get('*', async (c) => {
+      if (c.req.path.startsWith('/v1/')) return c.notFound();
+      const res = await assets.fetch(c.req.raw);
+      if (res.status === 404) return c.notFound();
+      const out = new Response(res.body, res);
+      for (const [k, v] of Object.entries(PAGE_HEADERS)) out.headers.set(k, v);
+      return out;
+    });
+  }
+  return app;
+}
