@@ -65,7 +65,7 @@ if (name === 'openclip-fixtures') {
   const fixtures = path.join(here, '..', '..', 'test', 'fixtures', 'openclip');
   runOpenClip(['export.py', '--small', 'rn', '--model-dir', path.join(fixtures, 'rn')]);
   runOpenClip(['export.py', '--small', 'vit', '--no-text', '--model-dir', path.join(fixtures, 'vit')]);
-  console.error('now: npx vitest run test/model/openclip-export.test.ts');
+  console.error('now: npx vitest run test/core/openclip-export.test.ts');
   process.exit(0);
 }
 
