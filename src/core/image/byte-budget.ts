@@ -25,8 +25,15 @@ export class ByteBudget {
   private used = 0;
   private readonly waiting: Waiter[] = [];
 
-  /** `budget` is asked at every grant (it may follow what a memory-capped isolate has left). */
-  constructor(private readonly budget: () => number) {}
+  /**
+   * `budget` is asked at every grant (it may follow what a memory-capped isolate has left);
+   * `reasonOf` is what an aborted wait rejects with (default: the signal's ClipEdgeError reason as
+   * is, anything else as CANCELLED).
+   */
+  constructor(
+    private readonly budget: () => number,
+    private readonly reasonOf: (signal: AbortSignal) => unknown = abortReason,
+  ) {}
 
   /** Bytes reserved by decodes at work now. */
   get inUse(): number {
@@ -43,7 +50,7 @@ export class ByteBudget {
    * CANCELLED) if the signal aborts first, leaving the queue as if it had never waited.
    */
   acquire(bytes: number, signal?: AbortSignal): Promise<() => void> {
-    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (signal?.aborted) return Promise.reject(this.reasonOf(signal));
     if (this.waiting.length === 0 && this.fits(bytes)) return Promise.resolve(this.take(bytes));
     return new Promise((resolve, reject) => {
       let granted: (() => void) | null = null;
@@ -65,7 +72,7 @@ export class ByteBudget {
           if (i >= 0) this.waiting.splice(i, 1);
           this.pump(); // the next one may fit now that this one left the head of the line
         }
-        reject(abortReason(signal!));
+        reject(this.reasonOf(signal!));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(waiter);

@@ -1,6 +1,7 @@
 import { throwIfAborted } from '../abort.ts';
 import { ClipEdgeError } from '../errors.ts';
 import { corrupt } from './errors.ts';
+import { WasmInstances } from './wasm-instances.ts';
 import { assertJpegComplete, type JpegHeader } from './jpeg-header.ts';
 
 /*
@@ -67,19 +68,15 @@ interface Instance {
 
 let nextFileId = 1;
 
-/**
- * libjpeg-turbo instances from one compiled module. A decode takes the idle instance or makes a
- * fresh one (cheap), so concurrent decodes never share one; after a libjpeg error (a throw through
- * wasm leaves its stack pointer behind) or a large image (wasm memory never shrinks) the instance is
- * dropped, otherwise kept idle for the next decode.
- */
+/** libjpeg-turbo, one instance per decode at a time (WasmInstances: dropped after a libjpeg error or a large image). */
 export class JpegTurboCodec {
-  private compiled: Promise<WebAssembly.Module> | null = null;
-  private idle: Instance | null = null;
+  private readonly instances: WasmInstances<Instance>;
   /** Wasm memory of the instance after the last decode (bytes). */
   lastMemoryBytes = 0;
 
-  constructor(private readonly getModule: () => Promise<WebAssembly.Module>) {}
+  constructor(getModule: () => Promise<WebAssembly.Module>) {
+    this.instances = new WasmInstances('libjpeg-turbo', getModule, instantiate);
+  }
 
   /**
    * Decodes at scale 1/`denom`, handing `sink` the RGB rows top to bottom (stored orientation) a few
@@ -88,7 +85,7 @@ export class JpegTurboCodec {
    */
   async decodeRows(bytes: Uint8Array, header: JpegHeader, denom: JpegScale, sink: RowSink, discard: boolean, signal?: AbortSignal | null): Promise<{ width: number; height: number }> {
     assertJpegComplete(bytes, header.scanOffset);
-    const inst = await this.acquire();
+    const inst = await this.instances.acquire();
     const e = inst.exports;
     const id = nextFileId++;
     inst.files.set(id, { bytes, offset: 0 });
@@ -130,23 +127,11 @@ export class JpegTurboCodec {
         // Its stack and heap are abandoned with it.
       } else {
         if (decoder) e.decoder_destroy(decoder);
-        if (!discard && !this.idle) this.idle = inst;
+        if (!discard) this.instances.keep(inst);
       }
     }
   }
 
-  private async acquire(): Promise<Instance> {
-    const idle = this.idle;
-    if (idle) {
-      this.idle = null;
-      return idle;
-    }
-    this.compiled ??= this.getModule().catch((err: unknown) => {
-      this.compiled = null;
-      throw new ClipEdgeError('INTERNAL', `Could not load the libjpeg-turbo wasm: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    });
-    return instantiate(await this.compiled);
-  }
 }
 
 function instantiate(module: WebAssembly.Module): Instance {

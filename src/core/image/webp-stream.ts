@@ -1,5 +1,6 @@
 import { ClipEdgeError } from '../errors.ts';
 import { corrupt } from './errors.ts';
+import { WasmInstances } from './wasm-instances.ts';
 import type { RowSink } from './jpeg-turbo.ts';
 import type { WebpHeader } from './webp-header.ts';
 
@@ -39,19 +40,20 @@ interface Instance {
 
 let nextId = 1;
 
-/** Instances of the compiled module: one per decode at a time, the last good one kept idle (as JpegTurboCodec). */
+/** libwebp's lossy decoder, one instance per decode at a time (WasmInstances). */
 export class WebpStreamCodec {
-  private compiled: Promise<WebAssembly.Module> | null = null;
-  private idle: Instance | null = null;
+  private readonly instances: WasmInstances<Instance>;
   /** Wasm memory of the instance after the last decode (bytes). */
   lastMemoryBytes = 0;
 
-  constructor(private readonly getModule: () => Promise<WebAssembly.Module>) {}
+  constructor(getModule: () => Promise<WebAssembly.Module>) {
+    this.instances = new WasmInstances('libwebp', getModule, instantiate);
+  }
 
   /** Decodes a lossy WebP, handing `sink` its RGB rows top to bottom (stored orientation). `discard` drops the instance after. */
   async decodeRows(bytes: Uint8Array, header: WebpHeader, sink: RowSink, discard: boolean): Promise<void> {
     if (header.lossless) throw new ClipEdgeError('INTERNAL', 'a lossless WebP cannot be streamed');
-    const inst = await this.acquire();
+    const inst = await this.instances.acquire();
     const e = inst.exports;
     const id = nextId++;
     inst.sinks.set(id, { sink, width: header.width });
@@ -71,23 +73,11 @@ export class WebpStreamCodec {
       this.lastMemoryBytes = e.memory.buffer.byteLength;
       if (reusable) {
         if (input) e.webp_free(input);
-        if (!discard && !this.idle) this.idle = inst;
+        if (!discard) this.instances.keep(inst);
       }
     }
   }
 
-  private async acquire(): Promise<Instance> {
-    const idle = this.idle;
-    if (idle) {
-      this.idle = null;
-      return idle;
-    }
-    this.compiled ??= this.getModule().catch((err: unknown) => {
-      this.compiled = null;
-      throw new ClipEdgeError('INTERNAL', `Could not load the libwebp wasm: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    });
-    return instantiate(await this.compiled);
-  }
 }
 
 function instantiate(module: WebAssembly.Module): Instance {
