@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { chainLabelSets, expandPrompts, makeLabelSet, parseLabelSet, staticLabelSets } from '../../src/core/label-sets.ts';
 
-const dir = new URL('../../third_party/zero-shot-prompts', import.meta.url);
+const dir = new URL('../../third_party/zero-shot-prompts/', import.meta.url);
 
 describe('label sets', () => {
   it('parses every built-in openai/CLIP prompt file', () => {
