@@ -1,5 +1,6 @@
 // The Workers app: the same Hono app as on every runtime, plus the browser page from static assets.
 import type { Hono } from 'hono';
+import type { ClipEdge } from '../../core/clip.ts';
 import { createClipApp } from '../../http/app.ts';
 import { overloadOptionsOf } from '../../http/overload.ts';
 import { PAGE_HEADERS } from '../../http/page-headers.ts';
@@ -11,12 +12,13 @@ import { vectorizeIndexOf } from './search-index.ts';
 
 /**
  * The same Hono app as on every runtime. The kit is created on the first request that needs it
- * and kept for the isolate's life (a failed load is retried by the next request).
+ * and kept for the isolate's life (a failed load is retried by the next request). `clip` hands it
+ * a kit made elsewhere instead (the Worker entry shares one with its queue consumer).
  */
-export function createWorkersApp(env: WorkersEnv, options: WorkersClipEdgeOptions = {}): Hono {
+export function createWorkersApp(env: WorkersEnv, options: WorkersClipEdgeOptions = {}, clip?: () => Promise<ClipEdge>): Hono {
   const cfg = workersConfig(env);
   const app = createClipApp({
-    clip: async () => (await createWorkersClipEdge(env, options)).core,
+    clip: clip ?? (async () => (await createWorkersClipEdge(env, options)).core),
     ...(env.VECTORIZE ? { index: vectorizeIndexOf(env) } : {}),
     ...(cfg.apiKey ? { apiKey: cfg.apiKey } : {}),
     ...(cfg.corsOrigins ? { corsOrigins: cfg.corsOrigins } : {}),

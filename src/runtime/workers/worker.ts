@@ -1,5 +1,6 @@
 // The Workers entry (wrangler.toml `main`): one app per isolate, built from the bindings on the first request.
 import type { Hono } from 'hono';
+import type { ClipEdge } from '../../core/clip.ts';
 import { isClipEdgeError } from '../../core/errors.ts';
 import type { WorkersEnv } from './bindings.ts';
 import { createWorkersApp } from './app.ts';
@@ -9,11 +10,33 @@ import { createIndexConsumer, type MessageBatchLike } from './index-queue.ts';
 
 let app: { env: WorkersEnv; app: Hono } | undefined;
 let consumer: { env: WorkersEnv; run: (batch: MessageBatchLike) => Promise<void> } | undefined;
+let kit: { env: WorkersEnv; get: () => Promise<ClipEdge> } | undefined;
+
+/**
+ * The isolate's one kit, shared by the HTTP app and the queue consumer: an isolate that serves both
+ * would otherwise hold the vision tower twice (ViT-B/32: 2 × 100 MiB, over the 128 MB limit; the
+ * second then left a decode budget of 0). A failed load is retried by the next caller.
+ */
+function kitOf(env: WorkersEnv): () => Promise<ClipEdge> {
+  if (kit?.env !== env) {
+    let loading: Promise<ClipEdge> | undefined;
+    const get = () =>
+      (loading ??= createWorkersClipEdge(env).then(
+        (k) => k.core,
+        (e: unknown) => {
+          loading = undefined;
+          throw e;
+        },
+      ));
+    kit = { env, get };
+  }
+  return kit.get;
+}
 
 export default {
   fetch(request: Request, env: WorkersEnv, ctx: unknown): Response | Promise<Response> {
     try {
-      if (app?.env !== env) app = { env, app: createWorkersApp(env) };
+      if (app?.env !== env) app = { env, app: createWorkersApp(env, {}, kitOf(env)) };
     } catch (e) {
       // A misconfigured deployment (bad var): say which variable, but as a server error, not the client's.
       console.error('[clip-edge] invalid Worker configuration:', e);
@@ -30,7 +53,7 @@ export default {
       consumer = {
         env,
         run: createIndexConsumer({
-          clip: async () => (await createWorkersClipEdge(env, { text: false })).core,
+          clip: kitOf(env),
           index: vectorizeIndexOf(env),
           images: env.IMAGES,
           ...(env.INDEX_DLQ ? { deadLetter: env.INDEX_DLQ } : {}),
