@@ -198,7 +198,8 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
     if (!budgeted) return fn();
     // A budget that follows the model (a memory-capped isolate, one thread): decodes take turns, as
     // running them interleaved would gain no speed there and would hold every decode's state at once.
-    const release = await memory.acquire(oneAtATime ? Math.max(need, decodeBudgetBytes) : need, signal);
+    // (A budget function may answer Infinity: a reservation of Infinity would come back as NaN.)
+    const release = await memory.acquire(oneAtATime && Number.isFinite(decodeBudgetBytes) ? Math.max(need, decodeBudgetBytes) : need, signal);
     try {
       throwIfAborted(signal);
       return await fn();
