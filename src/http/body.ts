@@ -1,6 +1,7 @@
 // Reading request bodies, the same way in every route: the media type, a raw image, JSON, and the
 // byte pool that bounds how many bodies are held at once.
 import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { ClipEdgeError, isClipEdgeError } from '../core/errors.ts';
 import type { createBytePool } from './byte-pool.ts';
 import { type MultipartLimits, readImageForm } from './multipart.ts';
@@ -54,22 +55,35 @@ export async function readJson(c: Context): Promise<unknown> {
 /**
  * Request bodies share a byte pool (Workers: CLIP_EDGE_BODY_MEMORY_MB). A request holds its declared
  * length (multipart is parsed into a second copy) until it ends; one that could never fit is 413.
+ * `limit` (the body limit) runs once the bytes are reserved: it reads a body of unknown length whole.
  */
-export function bodyMemory(pool: ReturnType<typeof createBytePool>, maxBody: number): MiddlewareHandler {
+export function bodyMemory(pool: ReturnType<typeof createBytePool>, maxBody: number, limit: MiddlewareHandler): MiddlewareHandler {
   return async (c, next) => {
     const header = c.req.header('content-length');
     const declared = header === undefined ? NaN : Number(header);
     const copies = mediaType(c) === 'multipart/form-data' ? 2 : 1;
-    // A body of unknown length (chunked) holds the whole pool: it runs alone, capped by the body limit.
-    const bytes = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, maxBody) * copies : pool.total;
+    const known = Number.isSafeInteger(declared) && declared >= 0;
+    if (known && declared > maxBody) return limit(c, next); // refused by its length, without waiting for the pool
+    // A body of unknown length (chunked) holds the whole pool: it runs alone, capped by the body limit
+    // and by the pool (its copies included).
+    const bytes = known ? Math.min(declared, maxBody) * copies : pool.total;
     if (bytes > pool.total) {
       throw new ClipEdgeError('PAYLOAD_TOO_LARGE', `this server holds at most ${(pool.total / 2 ** 20).toFixed(1)} MB of request bodies at once; the request needs ${(bytes / 2 ** 20).toFixed(1)} MB: send a smaller image`);
     }
     const release = await pool.acquire(bytes, requestSignal(c));
     try {
-      await next();
+      await (known || maxBody * copies <= pool.total ? limit : unknownLengthLimit(Math.floor(pool.total / copies)))(c, next);
     } finally {
       release();
     }
   };
 }
+
+/** The body limit of a body of unknown length that would outgrow the pool. */
+const unknownLengthLimit = (maxSize: number) =>
+  bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new ClipEdgeError('PAYLOAD_TOO_LARGE', `this server holds at most ${(maxSize / 2 ** 20).toFixed(1)} MB of a request body sent without a Content-Length: send a smaller image, or its length`);
+    },
+  });

@@ -56,19 +56,23 @@ export type AdapterOverrides = Partial<ClipEdgeOptions>;
 /**
  * The one way a runtime's factory builds its kit: the adapter's parts, its defaults, then what the
  * caller gave. A given `source`, `backends` or `promptCache` replaces the adapter's; given
- * `labelSets` are looked up before the adapter's.
+ * `labelSets` are looked up before the adapter's; given `imageDecode` keys replace the adapter's one by one.
  */
 export async function createFromAdapter<Place>(adapter: RuntimeAdapter<Place>, place: Place, overrides: AdapterOverrides = {}): Promise<ClipEdgeKit> {
   const source = overrides.source ?? adapter.modelSource(place);
   const promptCache = overrides.promptCache ?? (await adapter.promptCache(place, source));
   const own = await adapter.labelSets(place, source);
   const labelSets = overrides.labelSets ? chainLabelSets(overrides.labelSets, own) : own;
+  const defaults = adapter.defaults?.(place, source) ?? {};
+  // imageDecode key by key: a caller's jpegScaling must not drop the adapter's budget or executor.
+  const imageDecode = defaults.imageDecode || overrides.imageDecode ? { imageDecode: { ...defaults.imageDecode, ...withoutUndefined(overrides.imageDecode ?? {}) } } : {};
   const clip = await createClipEdge({
     backends: overrides.backends ?? adapter.backends(place),
     imageCodecs: adapter.imageCodecs(place),
     ...(promptCache ? { promptCache } : {}),
-    ...adapter.defaults?.(place, source),
+    ...defaults,
     ...withoutUndefined(overrides),
+    ...imageDecode,
     source,
     labelSets,
   });

@@ -51,7 +51,8 @@ export class DecodeMemory {
   /** Reserves `need` bytes of the budget for `fn` (waiting for room, up to the signal), then releases them. */
   async reserved<T>(need: number, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
     if (!this.budgeted) return fn();
-    const release = await this.pool.acquire(this.oneAtATime ? Math.max(need, this.bytes) : need, signal);
+    // (A budget function may answer Infinity: a reservation of Infinity would come back as NaN.)
+    const release = await this.pool.acquire(this.oneAtATime && Number.isFinite(this.bytes) ? Math.max(need, this.bytes) : need, signal);
     try {
       throwIfAborted(signal);
       return await fn();

@@ -53,8 +53,10 @@ export function bodyMiddleware(maxBodyBytes: number, bodyMemoryBytes: number | u
       throw new ClipEdgeError('PAYLOAD_TOO_LARGE', `the request body is larger than ${maxBodyBytes} bytes`);
     },
   });
-  const pool = bodyMemoryBytes ? [bodyMemory(createBytePool(bodyMemoryBytes), maxBodyBytes)] : [];
-  return { imageBody: [limit, ...pool], jsonBody: [limit] };
+  // With a pool, it reserves before the limit reads anything: hono's bodyLimit reads a body of
+  // unknown length (chunked) whole before passing it on, so such bodies were held without a reservation.
+  const imageBody = bodyMemoryBytes ? [bodyMemory(createBytePool(bodyMemoryBytes), maxBodyBytes, limit)] : [limit];
+  return { imageBody, jsonBody: [limit] };
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;

@@ -78,3 +78,19 @@ describe('codec wasm', () => {
     expect(a).toEqual(b);
   });
 });
+
+describe('a decode budget function that answers Infinity', () => {
+  it('lets every decode through, one after another (the reservation comes back whole)', async () => {
+    const { pngWithScanlines } = await import('./png-builder.ts');
+    const png = pngWithScanlines(4, 4, new Uint8Array(4 * (1 + 4 * 3)));
+    const d = createImageDecoder({ decodeBudgetBytes: () => Infinity });
+    for (let i = 0; i < 3; i++) {
+      const ctl = new AbortController();
+      const timer = setTimeout(() => ctl.abort(), 2_000); // a decode that waits for room would wait forever
+      const img = await d.decode(png, ctl.signal);
+      clearTimeout(timer);
+      expect(img).toMatchObject({ width: 4, height: 4 });
+    }
+    expect(d.memory()).toEqual({ reservedBytes: 0, waiting: 0 });
+  });
+});
