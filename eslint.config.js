@@ -66,11 +66,6 @@ export default tseslint.config(
     rules: { 'max-lines-per-function': ['error', { max: 100, skipBlankLines: false, skipComments: false, IIFEs: true }] },
   },
   {
-    // Being split (createDecodePool): the rule applies once that lands.
-    files: ['src/runtime/fs/decode-pool.ts'],
-    rules: { 'max-lines-per-function': 'off' },
-  },
-  {
     // Server adapters take bytes from ModelSources and bindings, never from a URL a client could
     // choose; `clip-edge pull` (src/hub/, operator-given hub URL) and the browser page are the exceptions.
     files: ['src/runtime/fs/**/*.ts', 'src/runtime/node/**/*.ts', 'src/runtime/deno/**/*.ts', 'src/runtime/bun/**/*.ts', 'src/runtime/workers/**/*.ts'],
