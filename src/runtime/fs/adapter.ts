@@ -11,7 +11,7 @@ import { fsModelSource } from './model-source.ts';
 import { defaultNodeBackends } from './ort.ts';
 import { DEFAULT_MODEL_DIR } from './paths.ts';
 import { modelPromptCache } from './prompt-cache.ts';
-import { type NodeIndexOptions, openNodeIndex } from './search-index.ts';
+import { type FsIndexOptions, openNodeIndex } from './search-index.ts';
 
 /**
  * Default decode budget on Node, Deno and Bun: 1 GiB for the image decodes at work at once. The
@@ -34,8 +34,8 @@ export interface FsPlace {
   imageDecode?: ClipEdgeOptions['imageDecode'];
   /** Threads that decode images off the event loop. @defaultValue max(1, min(4, cores - 1)) on Node, 0 on Deno and Bun */
   decodeThreads?: number;
-  /** The search index (a LanceDB folder). @defaultValue none */
-  search?: NodeIndexOptions;
+  /** The search index: a LanceDB folder (`{ db }`), or any driver (`{ open }`). @defaultValue none */
+  search?: FsIndexOptions;
 }
 
 const dirOf = (place: FsPlace) => path.resolve(place.model ?? DEFAULT_MODEL_DIR);
