@@ -18,7 +18,8 @@ const ROWS = Object.entries(DEFAULT_GATES).flatMap(([variant, gate]) =>
 
 describe('quantization gates', () => {
   it('the defaults are the documented ones (int8: mean 0.99, min 0.97, top-1 97 %; fp16: mean 0.9995; q4: mean 0.98)', () => {
-    expect(DEFAULT_GATES).toEqual({
+    // These three as docs/quantization.md states them; a precision added later brings its own row (PRECISION_TABLE).
+    expect(DEFAULT_GATES).toMatchObject({
       int8: { cosineMean: 0.99, cosineMin: 0.97, top1Agreement: 0.97 },
       fp16: { cosineMean: 0.9995 },
       q4: { cosineMean: 0.98 },
