@@ -2,6 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_GATES, checkGate, parseGates, type Gate } from '../../quantize/verify/gates.ts';
 import type { CosineStats, Top1Stats } from '../../quantize/verify/metrics.ts';
+import { QUANT_VARIANTS } from '../../quantize/pipeline.ts';
+
+/** The variants a gate may name: every gated row of PRECISION_TABLE (fp16, int8, q4, and any added later). */
+const VARIANTS = QUANT_VARIANTS.join('|');
 
 const EPS = 1e-6;
 const cos = (mean: number, min: number): CosineStats => ({ mean, min, n: 10 });
@@ -59,7 +63,7 @@ describe('quantization gates', () => {
 
   it('parses overrides per variant and key over the defaults, and refuses anything else', () => {
     expect(parseGates('q4.cosineMin=0.9, fp16.top1Agreement=1')).toEqual({
-      int8: DEFAULT_GATES.int8,
+      ...DEFAULT_GATES,
       fp16: { ...DEFAULT_GATES.fp16, top1Agreement: 1 },
       q4: { ...DEFAULT_GATES.q4, cosineMin: 0.9 },
     });
@@ -67,7 +71,7 @@ describe('quantization gates', () => {
     expect(parseGates(' , int8.cosineMin=0.5 ,, ').int8.cosineMin).toBe(0.5); // blanks and empty parts are ignored
     for (const bad of ['int4.cosineMean=0.9', 'int8.cosine=0.9', 'int8.cosineMean=1.5', 'int8.cosineMean=-1', 'int8.cosineMean', 'int8.cosineMean=x', 'xint8.cosineMean=0.9', 'int8.cosineMean=0.9x']) {
       expect(() => parseGates(bad), bad).toThrow(
-        expect.objectContaining({ code: 'BAD_INPUT', message: `bad gate "${bad}": expected <fp16|int8|q4>.<cosineMean|cosineMin|top1Agreement>=<number in 0..1>` }),
+        expect.objectContaining({ code: 'BAD_INPUT', message: `bad gate "${bad}": expected <${VARIANTS}>.<cosineMean|cosineMin|top1Agreement>=<number in 0..1>` }),
       );
     }
   });
@@ -84,6 +88,6 @@ describe('gate overrides (--gates)', () => {
   });
 
   it.each(['int8.cosineMin=1.5', 'int8.bogus=0.5', 'int4.cosineMin=0.5', 'int8.cosineMin', 'cosineMin=0.5', 'int8.cosineMin=-1', 'int8.cosineMin=0..5'])('refuses "%s" naming it and the form', (spec) => {
-    expect(() => parseGates(spec)).toThrow(expect.objectContaining({ code: 'BAD_INPUT', message: expect.stringContaining(`bad gate "${spec}": expected <fp16|int8|q4>.<`) }));
+    expect(() => parseGates(spec)).toThrow(expect.objectContaining({ code: 'BAD_INPUT', message: expect.stringContaining(`bad gate "${spec}": expected <${VARIANTS}>.<`) }));
   });
 });
