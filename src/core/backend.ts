@@ -62,6 +62,8 @@ export interface Backend {
   readonly inPlace?: InPlaceSessions;
   tensor(type: 'float32', data: Float32Array, dims: readonly number[]): TensorLike;
   tensor(type: 'int64', data: BigInt64Array, dims: readonly number[]): TensorLike;
+  /** Ends what the backend holds outside this thread (Node's inference thread); ClipEdge's `close()` calls it. */
+  close?(): Promise<void>;
 }
 
 /**
