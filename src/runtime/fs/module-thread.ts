@@ -13,10 +13,19 @@ export function siblingModule(name: string): URL {
   return new URL(self.endsWith('.ts') ? `./${name}.ts` : `./${name}.js`, self);
 }
 
-/** An eval'd CommonJS bootstrap: registers tsx for a `.ts` module (a clone), then imports it. */
+/** Whether this runtime imports `.ts` files itself (Deno, Bun); Node needs tsx for them. */
+const runsTypeScript = (): boolean => {
+  const g = globalThis as { Deno?: unknown; Bun?: unknown };
+  return g.Deno !== undefined || g.Bun !== undefined;
+};
+
+/**
+ * An eval'd CommonJS bootstrap: registers tsx for a `.ts` module on Node (a clone), then imports it.
+ * Never tsx on Deno: it needs no loader, and tsx's set-up asks for `--allow-sys` there.
+ */
 export function bootstrapSource(url: URL): string {
   const load = `import(${JSON.stringify(url.href)})`;
-  return url.pathname.endsWith('.ts') ? `import('tsx/esm/api').then((m) => m.register()).then(() => ${load}).catch((e) => { throw e; });` : `${load}.catch((e) => { throw e; });`;
+  return url.pathname.endsWith('.ts') && !runsTypeScript() ? `import('tsx/esm/api').then((m) => m.register()).then(() => ${load}).catch((e) => { throw e; });` : `${load}.catch((e) => { throw e; });`;
 }
 
 /** Starts the module `name` in a new thread with `data` as its workerData. */
