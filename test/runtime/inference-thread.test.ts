@@ -8,6 +8,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
+import { threadedNodeBackends } from '../../src/runtime/fs/inference-thread.ts';
+import { wasmBackend } from '../../src/runtime/fs/ort.ts';
 import { serveNode, type RunningServer } from '../../src/runtime/node/serve.ts';
 import { EVAL_DIR, REPO_ROOT, type EvalSet } from '../helpers/clip.ts';
 import { slowVisionFolder } from '../helpers/slow-vision.ts';
@@ -43,6 +45,22 @@ describe.each([
       const item = evalSet.images.find((i) => i.split === 'seen' && torchTop1[i.file] === i.label)!;
       const r = await threaded.core.classify(new Uint8Array(readFileSync(path.join(EVAL_DIR, item.file))), { labels: evalSet.labels, topK: 1 });
       expect(r.results[0]!.label).toBe(torchTop1[item.file]);
+    } finally {
+      await Promise.all([threaded.core.close(), local.core.close()]);
+    }
+  }, 120_000);
+});
+
+describe('inference thread: weights in place', () => {
+  it('streams an ORT-format model into the thread chunk by chunk and runs it in place, as the calling thread does', async () => {
+    const threaded = await createNodeClipEdge({ backends: threadedNodeBackends({ inPlace: true }), backend: 'wasm', visionVariant: 'int8', text: false, decodeThreads: 0 });
+    const local = await createNodeClipEdge({ backends: [wasmBackend({ inPlace: true })], backend: 'wasm', visionVariant: 'int8', text: false, decodeThreads: 0 });
+    try {
+      const [a, b] = await Promise.all([threaded.core.embedImage(photo('baseline-420.jpg')), local.core.embedImage(photo('baseline-420.jpg'))]);
+      expect(threaded.core.status().active.vision).toMatchObject({ variant: 'int8', loaded: true, inPlace: true });
+      expect(same(a.embedding, b.embedding)).toBe(true);
+      // The thread's wasm memory is reported back (it holds the streamed file).
+      expect(threaded.core.backend.inPlace!.memoryBytes()).toBeGreaterThan(0);
     } finally {
       await Promise.all([threaded.core.close(), local.core.close()]);
     }

@@ -149,9 +149,11 @@ function threadedBackend(host: InferenceHost, inner: Backend, name: ThreadedBack
     preferred: inner.preferred,
     init: () => host.call<unknown>({ op: 'init', backend: name }).then(() => undefined),
     async createSession(model: Uint8Array) {
-      // Copied once into the thread (the source may keep its array: a memory source does). The copy
-      // here lives only until the thread has built the session; in-place sessions copy nothing whole.
-      const data = owned(model);
+      // Moved, not copied, when the array owns its buffer (a model file read whole: the tower drops
+      // it once the session exists), so that loading holds no second copy of a 350 MB file; a view
+      // into a larger buffer is copied first.
+      const whole = model.byteOffset === 0 && model.byteLength === model.buffer.byteLength && model.buffer instanceof ArrayBuffer;
+      const data = whole ? model : owned(model);
       return remoteSession(host, await host.call<SessionMeta>({ op: 'create', backend: name, model: data }, [data.buffer as ArrayBuffer]));
     },
     ...(inner.inPlace
