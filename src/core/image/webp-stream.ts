@@ -42,12 +42,13 @@ let nextId = 1;
 
 /** libwebp's lossy decoder, one instance per decode at a time (WasmInstances). */
 export class WebpStreamCodec {
-  private readonly instances: WasmInstances<Instance>;
+  /** Its instances (the decode budget counts the idle one: DecodeMemory). */
+  readonly instances: WasmInstances<Instance>;
   /** Wasm memory of the instance after the last decode (bytes). */
   lastMemoryBytes = 0;
 
   constructor(getModule: () => Promise<WebAssembly.Module>) {
-    this.instances = new WasmInstances('libwebp', getModule, instantiate);
+    this.instances = new WasmInstances('libwebp', getModule, instantiate, (i) => i.exports.memory.buffer.byteLength);
   }
 
   /** Decodes a lossy WebP, handing `sink` its RGB rows top to bottom (stored orientation). `discard` drops the instance after. */
@@ -71,10 +72,8 @@ export class WebpStreamCodec {
     } finally {
       inst.sinks.delete(id);
       this.lastMemoryBytes = e.memory.buffer.byteLength;
-      if (reusable) {
-        if (input) e.webp_free(input);
-        if (!discard) this.instances.keep(inst);
-      }
+      if (reusable && input) e.webp_free(input);
+      this.instances.release(inst, reusable && !discard);
     }
   }
 
