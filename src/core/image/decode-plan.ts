@@ -65,11 +65,12 @@ export function planForClip(ctx: DecodeContext, bytes: Uint8Array, header: Forma
     return { need, run, using: turbo.instances, jpegScale: denom };
   }
   if (header.format === 'webp' && webpStream && !header.lossless && !header.animated) {
-    // Its wasm memory holds the file, so a kept instance would hold the largest file seen; under a
-    // memory-capped budget it is dropped after each decode (measured: a kept 4 MB instance beside
-    // four 12 MP JPEGs at once), and a fresh one from the compiled module costs ~1 ms.
+    // Its wasm memory holds the file, so a kept instance holds the largest file seen: under a budget it
+    // is counted against it while idle (DecodeMemory) and let go when a decode needs the room. Kept,
+    // as dropping one per decode left each 4 MiB instance to the next GC (four 12 MP WebPs in a row
+    // measured 16 MiB of JS heap beside them in workerd); past 16 MiB (and no budget) it is dropped.
     const need = webpStreamBytes(header, bytes.length) + streamingCropBytes(header.width, header.orientation, config);
-    return { need, run: () => streamedForClip(header, config, (sink) => webpStream.decodeRows(bytes, header, sink, memory.keepCodec || memory.discardAfter(need))), using: webpStream.instances, jpegScale: 1 };
+    return { need, run: () => streamedForClip(header, config, (sink) => webpStream.decodeRows(bytes, header, sink, memory.discardAfter(need))), using: webpStream.instances, jpegScale: 1 };
   }
   if (header.format === 'png' && canStreamPng(header)) {
     const run = async (): Promise<Cropped> => {

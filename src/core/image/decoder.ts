@@ -44,7 +44,7 @@ export interface ImageDecoderOptions {
    * (libjpeg's reduced IDCT; needs `wasm.jpegTurbo`) when the exact decode would exceed
    * `decodeBudgetBytes` and the scaled image still has a shortest side ≥ the model's input size.
    * Not PIL's pixels (bench/results/jpeg-scaled-decode.md measures how far); the result says which
-   * path was taken. Off by default; on by default on Workers.
+   * path was taken. Off by default everywhere (Workers: CLIP_EDGE_JPEG_SCALING): exact decodes fit.
    * @defaultValue false
    */
   readonly jpegScaling?: boolean;

@@ -134,11 +134,24 @@ async function inflateRows(h: PngHeader, onChunk: (chunk: Uint8Array) => boolean
     let complete = true;
     try {
       complete = onChunk(next.value);
+      freeChunk(next.value);
     } finally {
       if (complete) end(); // all rows read, or a bad filter byte / the signal: stop the inflater
     }
     if (complete) return;
   }
+}
+
+/**
+ * Gives an inflated chunk's memory back now that its rows are read, where the runtime can
+ * (ArrayBuffer.prototype.transfer: workerd, Node ≥ 21, browsers): otherwise every chunk of the ~3
+ * bytes per pixel that pass through stays allocated until the next GC (measured in workerd: four
+ * 12 MP PNGs in a row peaked ~10 MiB above their live data). Only a buffer this chunk covers whole
+ * (the inflater's own output, handed over) is detached.
+ */
+function freeChunk(chunk: Uint8Array): void {
+  const buffer = chunk.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
+  if (typeof buffer.transfer === 'function' && chunk.byteOffset === 0 && chunk.byteLength === buffer.byteLength) buffer.transfer(0);
 }
 
 /** One unfiltered scanline to 8-bit RGB, by pngToRgb's rules (png-pixels.ts). */

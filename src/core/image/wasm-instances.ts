@@ -57,6 +57,7 @@ export class WasmInstances<I> implements KeptInstances {
   }
 
   dropIdle(): void {
+    this.peak = Math.max(this.peak, this.liveBytes());
     this.idle = null;
   }
 
@@ -67,7 +68,10 @@ export class WasmInstances<I> implements KeptInstances {
     return n;
   }
 
-  /** The most {@link liveBytes} seen since the previous call (it includes each decode's instance at its largest). */
+  /**
+   * The most {@link liveBytes} seen since the previous call (each decode's instance at its largest;
+   * read when instances are released or dropped, and now).
+   */
   takePeak(): number {
     const peak = Math.max(this.peak, this.liveBytes());
     this.peak = 0;
