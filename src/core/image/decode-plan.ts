@@ -70,7 +70,7 @@ export function planForClip(ctx: DecodeContext, bytes: Uint8Array, header: Forma
     // as dropping one per decode left each 4 MiB instance to the next GC (four 12 MP WebPs in a row
     // measured 16 MiB of JS heap beside them in workerd); past 16 MiB (and no budget) it is dropped.
     const need = webpStreamBytes(header, bytes.length) + streamingCropBytes(header.width, header.orientation, config);
-    return { need, run: () => streamedForClip(header, config, (sink) => webpStream.decodeRows(bytes, header, sink, memory.discardAfter(need))), using: webpStream.instances, jpegScale: 1 };
+    return { need, run: () => streamedForClip(header, config, (sink) => webpStream.decodeRows(bytes, header, sink, memory.discardAfter(need), yieldSignal)), using: webpStream.instances, jpegScale: 1 };
   }
   if (header.format === 'png' && canStreamPng(header)) {
     const run = async (): Promise<Cropped> => {

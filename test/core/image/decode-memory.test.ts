@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ClipEdgeError } from '../../../src/core/errors.ts';
 import { DecodeMemory } from '../../../src/core/image/decode-memory.ts';
 import { jpegForClipBytes } from '../../../src/core/image/decode-cost.ts';
 import { createImageDecoder } from '../../../src/core/image/decoder.ts';
@@ -96,5 +97,35 @@ describe('the decoder\'s codec memory', () => {
     expect(d.codecMemoryBytes()).toBe(jpeg);
     expect(d.codecMemoryPeakBytes()).toBe(both); // the mark: both were alive when the decode began
     expect(d.codecMemoryPeakBytes()).toBe(jpeg); // and starts again from what is alive
+  });
+});
+
+describe('a streamed lossy WebP decoded in the calling thread', () => {
+  it('lets the event loop run between rows and stops where it is when its signal aborts; the codec is fine afterwards', async () => {
+    const { init, default: encode } = await import('@jsquash/webp/encode.js');
+    const { createRequire } = await import('node:module');
+    const require = createRequire(import.meta.url);
+    await init(await WebAssembly.compile(readFileSync(require.resolve('@jsquash/webp/codec/enc/webp_enc.wasm'))));
+    const [w, h] = [2400, 1800]; // 4.3 MP: two yields at 2 MP each
+    const data = new Uint8ClampedArray(w * h * 4);
+    for (let i = 0; i < data.length; i += 4) [data[i], data[i + 1], data[i + 2], data[i + 3]] = [(i >> 4) & 255, (i >> 10) & 255, 90, 255];
+    const webp = new Uint8Array(await encode({ data, width: w, height: h, colorSpace: 'srgb' } as ImageData, { quality: 70 }));
+    const d = createImageDecoder({ wasm: nodeImageCodecs() });
+    const ac = new AbortController();
+    let ticks = 0;
+    const timer = setInterval(() => {
+      ticks++;
+      ac.abort(new ClipEdgeError('TIMEOUT', 'deadline'));
+    }, 0);
+    try {
+      await expect(d.decodeForClip(webp, CLIP_PREPROCESS, ac.signal)).rejects.toMatchObject({ code: 'TIMEOUT' });
+    } finally {
+      clearInterval(timer);
+    }
+    expect(ticks).toBeGreaterThan(0); // a timer ran while the decode was under way
+    const whole = await createImageDecoder({ wasm: nodeImageCodecs() }).decodeForClip(webp, CLIP_PREPROCESS);
+    const again = await d.decodeForClip(webp, CLIP_PREPROCESS);
+    expect(again.decode).toBe('exact');
+    expect(Buffer.from(again.crop.data).equals(Buffer.from(whole.crop.data))).toBe(true);
   });
 });
