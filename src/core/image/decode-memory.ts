@@ -7,8 +7,12 @@ const MiB = 1024 * 1024;
 /** Budgets up to this keep the JPEG codec instance between decodes (see DecodeMemory.keepCodec). */
 const KEEP_CODEC_BUDGET_BYTES = 256 * MiB;
 
-/** A codec instance whose wasm memory grew past this is dropped after the decode (memory never shrinks). */
-const DISCARD_AFTER_BYTES = 16 * MiB;
+/**
+ * Without a small budget, a codec instance whose decode needed more than this is dropped after it
+ * (wasm memory never shrinks): what a decoder keeps idle outside any budget (Node's decode threads
+ * have none: theirs is the main thread's) stays under ~4 MiB per codec.
+ */
+const DISCARD_AFTER_BYTES = 4 * MiB;
 
 /**
  * The decode budget of one decoder (ImageDecoderOptions.decodeBudgetBytes): the figure a decode is

@@ -68,7 +68,7 @@ export function planForClip(ctx: DecodeContext, bytes: Uint8Array, header: Forma
     // Its wasm memory holds the file, so a kept instance holds the largest file seen: under a budget it
     // is counted against it while idle (DecodeMemory) and let go when a decode needs the room. Kept,
     // as dropping one per decode left each 4 MiB instance to the next GC (four 12 MP WebPs in a row
-    // measured 16 MiB of JS heap beside them in workerd); past 16 MiB (and no budget) it is dropped.
+    // measured 16 MiB of JS heap beside them in workerd). Without a small budget one that needed over 4 MiB is dropped.
     const need = webpStreamBytes(header, bytes.length) + streamingCropBytes(header.width, header.orientation, config);
     return { need, run: () => streamedForClip(header, config, (sink) => webpStream.decodeRows(bytes, header, sink, memory.discardAfter(need), yieldSignal)), using: webpStream.instances, jpegScale: 1 };
   }
