@@ -3,6 +3,7 @@ import type { Worker } from 'node:worker_threads';
 import { throwIfAborted } from '../../core/abort.ts';
 import { ClipEdgeError, type ClipEdgeErrorCode } from '../../core/errors.ts';
 import type { ClipCrop, DecodeExecutor } from '../../core/image/decoder.ts';
+import type { JpegScale } from '../../core/image/jpeg-turbo.ts';
 import type { ClipPreprocessConfig } from '../../core/image/preprocess.ts';
 import type { RgbImage } from '../../core/image/types.ts';
 import type { DecodeJob, DecodeReply } from './decode-worker.ts';
@@ -81,7 +82,8 @@ export function createDecodePool(options: DecodePoolOptions): DecodeExecutor & {
   };
   return {
     threads,
-    decodeForClip: (bytes: Uint8Array, config: ClipPreprocessConfig, signal?: AbortSignal) => run<ClipCrop>(pool, { bytes, config: plainConfig(config) }, signal),
+    decodeForClip: (bytes: Uint8Array, config: ClipPreprocessConfig, signal?: AbortSignal, plan?: { readonly jpegScale: JpegScale }) =>
+      run<ClipCrop>(pool, { bytes, config: plainConfig(config), jpegScale: plan?.jpegScale ?? 1 }, signal),
     decode: (bytes: Uint8Array, signal?: AbortSignal) => run<RgbImage>(pool, { bytes }, signal),
     warmup: () => warmup(pool),
     async close() {
