@@ -5,7 +5,8 @@ import type { ServiceConfig } from '../../http/config.ts';
 import { overloadOptionsOf } from '../../http/overload.ts';
 import { createNodeClipEdge, DEFAULT_MODEL_DIR } from './create.ts';
 import type { WebBuild } from '../../page-server/build.ts';
-import { openNodeIndex, type FsIndexOptions } from './search-index.ts';
+import { fsAdapter } from './adapter.ts';
+import type { FsIndexOptions } from './search-index.ts';
 
 export interface ServiceAppOptions {
   /** Backend when the config names none (Deno and Bun: `wasm`). */
@@ -58,6 +59,7 @@ export async function createService(config: ServiceConfig, defaults: ServiceAppO
     ...(config.inferenceThread !== undefined ? { inferenceThread: config.inferenceThread } : {}),
   });
   await clip.warmup();
+  const openIndex = fsAdapter.index?.({ search: defaults.search });
   const app = createClipApp({
     clip,
     apiKey: config.apiKey,
@@ -65,7 +67,7 @@ export async function createService(config: ServiceConfig, defaults: ServiceAppO
     maxBodyBytes: config.maxBodyBytes,
     overload: overloadOptionsOf(config, { clientKey: peerAddress }),
     requestLog: config.requestLog ?? true,
-    ...(defaults.search ? { index: await openNodeIndex(clip, defaults.search) } : {}),
+    ...(openIndex ? { index: await openIndex(clip) } : {}),
   });
   if (defaults.page && !config.apiKey) {
     // Imported here so that API-only servers (tests) never load esbuild.
