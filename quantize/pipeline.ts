@@ -42,6 +42,11 @@ export interface PassOptions {
      * gates pass per batch and whose files stay as before); quant/per-image.ts.
      */
     activations?: ActivationMode;
+    /**
+     * In a CNN tower with per-image activations: the leading Convs stay float32 while their
+     * weights add up to at most this share of all Conv weights (0: none). @defaultValue 0.015 (CNN_LEADING_FLOAT)
+     */
+    leadingFloat?: number;
   };
   q4?: Q4Options;
   /**
@@ -64,7 +69,7 @@ function variantPasses(variant: QuantVariant, o: PassOptions): Pass[] {
     case 'int8':
       return [
         int8MatMulPass(o.int8?.matmul, o.int8?.activations),
-        ...((o.int8?.conv ?? 'int8') === 'int8' ? [int8ConvPass(o.int8?.convSelection, o.int8?.activations)] : []),
+        ...((o.int8?.conv ?? 'int8') === 'int8' ? [int8ConvPass(o.int8?.convSelection, o.int8?.activations, o.int8?.leadingFloat)] : []),
         int8GatherPass(o.int8?.gather),
       ];
     case 'q4':
