@@ -5,7 +5,7 @@ import type { ServiceConfig } from '../../http/config.ts';
 import { overloadOptionsOf } from '../../http/overload.ts';
 import { createNodeClipEdge, DEFAULT_MODEL_DIR } from './create.ts';
 import type { WebBuild } from '../../page-server/build.ts';
-import { openNodeIndex, type NodeIndexOptions } from './search-index.ts';
+import { openNodeIndex, type FsIndexOptions } from './search-index.ts';
 
 export interface ServiceAppOptions {
   /** Backend when the config names none (Deno and Bun: `wasm`). */
@@ -19,8 +19,11 @@ export interface ServiceAppOptions {
   page?: boolean | 'if-possible';
   /** A page build made beforehand (tests). */
   pageBuild?: WebBuild;
-  /** Enables search (POST /v1/index, /v1/search): a LanceDB folder, opened for the loaded model. @defaultValue none */
-  search?: NodeIndexOptions;
+  /**
+   * Enables search (POST /v1/index, /v1/search), opened for the loaded model: a LanceDB folder
+   * (`{ db }`), or any driver (`{ open: (space) => createXIndex({ ...space, … }) }`). @defaultValue none
+   */
+  search?: FsIndexOptions;
 }
 
 /** The peer address as each server exposes it: @hono/node-server `env.incoming`, Deno.serve's `info.remoteAddr`, Bun's `server.requestIP`. */
