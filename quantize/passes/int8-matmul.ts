@@ -4,7 +4,9 @@ import { bytesOf, floatValues } from '../onnx/tensor.ts';
 import { NAMES } from '../names.ts';
 import { DynamicQuantizer, integerNodes, splice } from '../quant/dynamic.ts';
 import { int8PerColumn } from '../quant/math.ts';
+import { perImageFor, PerTokenQuantizer, type ActivationMode } from '../quant/per-image.ts';
 import { weightedNodes, type WeightSelection } from '../quant/select.ts';
+import type { Graph } from '../graph/graph.ts';
 import type { Pass } from './pass.ts';
 
 /**
@@ -14,14 +16,17 @@ import type { Pass } from './pass.ts';
  * onnxruntime's own dynamic quantizer writes (its MatMulIntegerToFloat fusion looks for it); in ORT-web WASM it ran at 0.40× the time of the float32 MatMul on
  * ViT-B/32-sized layers (batch 1), where DequantizeLinear → MatMul (weight-only) took 1.9×
  * (bench/results/quantize-vit-b-32-random.md).
+ *
+ * In a CNN tower (`activations` `auto`, quant/per-image.ts) the activations are quantized per token
+ * instead (PerTokenQuantizer): batch-independent, as the ResNets' attention pool needs.
  */
-export function int8MatMulPass(sel: WeightSelection = {}): Pass {
+export function int8MatMulPass(sel: WeightSelection = {}, activations: ActivationMode = 'auto'): Pass {
   return {
     name: 'int8-matmul',
     run(graph, ctx) {
-      const dq = new DynamicQuantizer(graph);
+      const dq = perImageFor(graph, activations) ? new PerTokenQuantizer(graph) : new DynamicQuantizer(graph);
       const replaced = new Map<NodeProto, NodeProto[]>();
-      const quantizedWeights = new Map<string, { q: string; scale: string }>();
+      const quantizedWeights = new Map<string, { q: string; scale: string; colsum?: string }>();
       let weightsBefore = 0;
       let weightsAfter = 0;
       const plainGemm = (n: NodeProto) => attrInt(n, 'transA', 0) === 0 && (getAttr(n, 'alpha')?.f ?? 1) === 1 && (getAttr(n, 'beta')?.f ?? 1) === 1;
@@ -36,18 +41,43 @@ export function int8MatMulPass(sel: WeightSelection = {}): Pass {
           const { q, scale } = int8PerColumn(transB ? transpose(values, N, K) : values, K, N);
           qw = { q: graph.uniqueName(NAMES.quantWeight(wName, 'int8')), scale: graph.uniqueName(NAMES.weightScale(wName)) };
           graph.initializers.push(tensorProto(qw.q, DT.INT8, [K, N], bytesOf(q)), tensorProto(qw.scale, DT.FLOAT, [N], bytesOf(scale)));
+          if (dq instanceof PerTokenQuantizer) {
+            // colsum of the dequantized weight: the per-token offset's share of x·W (PerTokenQuantizer).
+            const colsum = new Float32Array(N);
+            for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) colsum[n]! += q[k * N + n]! * scale[n]!;
+            qw.colsum = graph.uniqueName(NAMES.quantValue(wName, 'colsum'));
+            graph.initializers.push(tensorProto(qw.colsum, DT.FLOAT, [N], bytesOf(colsum)));
+          }
           quantizedWeights.set(`${wName}:${transB}`, qw);
           weightsBefore += K * N * 4;
           weightsAfter += K * N + N * 4;
         }
-        replaced.set(node, integerNodes(graph, dq, node, x, 'MatMulInteger', qw, gemm ? bias : undefined));
+        const nodes = integerNodes(graph, dq, node, x, 'MatMulInteger', qw, gemm ? bias : undefined);
+        if (dq instanceof PerTokenQuantizer) addOffset(graph, nodes, dq.offsets.get(x)!, qw.colsum!);
+        replaced.set(node, nodes);
       }
       splice(graph, replaced, dq);
       const removed = graph.removeUnused();
-      if (replaced.size) ctx.log(`int8-matmul: ${replaced.size} MatMul/Gemm → MatMulInteger, ${dq.pending.size} DynamicQuantizeLinear`);
+      const how = dq instanceof PerTokenQuantizer ? 'quantized per token' : 'DynamicQuantizeLinear';
+      if (replaced.size) ctx.log(`int8-matmul: ${replaced.size} MatMul/Gemm → MatMulInteger, ${dq.pending.size} ${how}`);
       return { quantizedNodes: replaced.size, dynamicQuantizers: dq.pending.size, removedInitializers: removed, weightBytesBefore: weightsBefore, weightBytesAfter: weightsAfter };
     },
   };
+}
+
+/** x·W = scale · (q·W) + lo · colsum(W): adds the last term after the rescale (before any bias), keeping the node's output name last. */
+function addOffset(graph: Graph, nodes: NodeProto[], offset: string, colsum: string): void {
+  // integerNodes: [MatMulInteger, Cast, Mul (scales), Mul (rescale), Add (bias)?].
+  const rescaled = nodes[3]!;
+  const out = rescaled.output[0]!;
+  const base = graph.uniqueName(`${out}/before_offset`);
+  const term = graph.uniqueName(`${out}/offset_term`);
+  rescaled.output[0] = base;
+  const at = nodes.indexOf(rescaled) + 1;
+  nodes.splice(at, 0,
+    { input: [offset, colsum], output: [term], name: graph.uniqueName(`${out}/OffsetTerm`), op_type: 'Mul', attribute: [] },
+    { input: [base, term], output: [out], name: graph.uniqueName(`${out}/AddOffset`), op_type: 'Add', attribute: [] },
+  );
 }
 
 function transpose(w: Float32Array, rows: number, cols: number): Float32Array {

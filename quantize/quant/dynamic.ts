@@ -3,15 +3,22 @@ import { DT, type AttributeProto, type NodeProto } from '../onnx/model.ts';
 import type { Graph } from '../graph/graph.ts';
 import { NAMES } from '../names.ts';
 
+/** Quantizes float32 activations for the integer ops: [quantized, scale, zeroPoint] value names per activation. */
+export interface ActivationQuantizer {
+  of(value: string): readonly [string, string, string];
+  /** Nodes to insert right after each activation is produced, keyed by the activation. */
+  readonly pending: Map<string, NodeProto[]>;
+}
+
 /**
  * One DynamicQuantizeLinear per float32 activation, shared by every quantized reader of it (Q, K
  * and V projections read the same value): returns [quantized, scale, zeroPoint] value names and
- * the node to insert (once) right after the activation is produced.
+ * the node to insert (once) right after the activation is produced. Its scale is one per tensor:
+ * over the whole batch (see per-image.ts for activations where that matters).
  */
-export class DynamicQuantizer {
+export class DynamicQuantizer implements ActivationQuantizer {
   private readonly made = new Map<string, readonly [string, string, string]>();
-  /** Nodes to insert, keyed by the activation they quantize. */
-  readonly pending = new Map<string, NodeProto>();
+  readonly pending = new Map<string, NodeProto[]>();
 
   constructor(private readonly graph: Graph) {}
 
@@ -20,13 +27,15 @@ export class DynamicQuantizer {
     if (!names) {
       const [q, s, z] = NAMES.dqlOutputs(value);
       names = [this.graph.uniqueName(q), this.graph.uniqueName(s), this.graph.uniqueName(z)] as const;
-      this.pending.set(value, {
-        input: [value],
-        output: [...names],
-        name: this.graph.uniqueName(NAMES.dqlNode(value)),
-        op_type: 'DynamicQuantizeLinear',
-        attribute: [],
-      });
+      this.pending.set(value, [
+        {
+          input: [value],
+          output: [...names],
+          name: this.graph.uniqueName(NAMES.dqlNode(value)),
+          op_type: 'DynamicQuantizeLinear',
+          attribute: [],
+        },
+      ]);
       this.made.set(value, names);
     }
     return names;
@@ -38,16 +47,13 @@ export class DynamicQuantizer {
  * each pending DynamicQuantizeLinear goes right after its activation's producer (or first, for a
  * graph input), which keeps the list in topological order.
  */
-export function splice(graph: Graph, replaced: Map<NodeProto, NodeProto[]>, dq: DynamicQuantizer): void {
+export function splice(graph: Graph, replaced: Map<NodeProto, NodeProto[]>, ...quantizers: ActivationQuantizer[]): void {
   const out: NodeProto[] = [];
   const producers = graph.producers();
-  for (const [value, n] of dq.pending) if (!producers.has(value)) out.push(n);
+  for (const dq of quantizers) for (const [value, ns] of dq.pending) if (!producers.has(value)) out.push(...ns);
   for (const node of graph.nodes) {
     out.push(...(replaced.get(node) ?? [node]));
-    for (const o of node.output) {
-      const q = dq.pending.get(o);
-      if (q) out.push(q);
-    }
+    for (const o of node.output) for (const dq of quantizers) out.push(...(dq.pending.get(o) ?? []));
   }
   graph.nodes = out;
 }
@@ -72,7 +78,7 @@ export function rescale(graph: Graph, base: string, int32Value: string, activati
  */
 export function integerNodes(
   graph: Graph,
-  dq: DynamicQuantizer,
+  dq: ActivationQuantizer,
   node: NodeProto,
   x: string,
   op: 'ConvInteger' | 'MatMulInteger',

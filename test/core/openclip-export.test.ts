@@ -13,6 +13,10 @@ import { quantizeModelFolder } from '../../quantize/folder.ts';
 import { numel } from '../../quantize/onnx/model.ts';
 import { readOnnx } from '../../quantize/onnx/io.ts';
 import { parseGates } from '../../quantize/verify/gates.ts';
+import { openTower } from '../../quantize/verify/runner.ts';
+import { createImageDecoder } from '../../src/core/image/decoder.ts';
+import { clipPreprocess } from '../../src/core/image/preprocess.ts';
+import type { PreprocessConfig } from '../../src/core/model/info.ts';
 import { createClipTokenizer } from '../../src/core/tokenizer.ts';
 import { cosine } from '../../src/core/zeroshot.ts';
 import { nodeImageCodecs } from '../../src/runtime/fs/codecs.ts';
@@ -135,9 +139,18 @@ describe('int8 ResNet through the quantizer: Conv → ConvInteger, gated against
     expect(convs).toHaveLength(3 + 3 * 4 + 4);
     const large = convs.filter((n) => numel(inits.get(n.input[1]!)!.dims) >= 1024);
     expect(large.length).toBeGreaterThanOrEqual(6);
-    expect(report.passes.find((x) => x.pass === 'int8-conv')!.report.quantizedNodes).toBe(large.length);
-    // The attention pool's q/k/v/c projections.
-    expect(report.passes.find((x) => x.pass === 'int8-matmul')!.report.quantizedNodes).toBeGreaterThanOrEqual(4);
+    // A CNN tower: the leading Convs whose weights are ≤ 1.5 % of all stay float32 (CNN_LEADING_FLOAT);
+    // every other Conv reads a ReLU output and is quantized with one activation scale per image.
+    const conv = report.passes.find((x) => x.pass === 'int8-conv')!.report;
+    expect(conv.leadingFloatConvs).toBeGreaterThanOrEqual(1);
+    expect(conv.quantizedNodes).toBe(large.filter((n) => convs.indexOf(n) >= Number(conv.leadingFloatConvs)).length);
+    expect(conv.perImageActivations).toBe(conv.quantizedNodes);
+    expect(conv.perBatchActivations).toBe(0);
+    // The attention pool's q/k/v/c projections, their activations quantized per token (no DynamicQuantizeLinear).
+    const matmul = report.passes.find((x) => x.pass === 'int8-matmul')!.report;
+    expect(matmul.quantizedNodes).toBeGreaterThanOrEqual(4);
+    const int8 = (await readOnnx(path.join(folder, 'onnx/vision_model_int8.onnx'))).decode();
+    expect(int8.graph!.node.filter((n) => n.op_type === 'DynamicQuantizeLinear')).toEqual([]);
     expect(report.cosine.mean).toBeGreaterThanOrEqual(0.99);
     expect(r.ortReports.map((x) => `${x.variant} ${x.tower} ${x.written}`)).toEqual(['int8 vision true']);
   });
@@ -152,5 +165,21 @@ describe('int8 ResNet through the quantizer: Conv → ConvInteger, gated against
       const r = await clip.classify(photo(p), { labels: Object.keys(ref.texts!), templates: ['{}'], topK: 2 });
       expect(r.results).toHaveLength(2);
     }
+  });
+
+  it('an image’s int8 embedding does not depend on the other images in its batch (activations quantized per image)', async () => {
+    const info = JSON.parse(readFileSync(path.join(folder, 'manifest.json'), 'utf8')) as { preprocess: PreprocessConfig; imageSize: number };
+    const decoder = createImageDecoder({ wasm: nodeImageCodecs() });
+    const pixels = await Promise.all(Object.keys(ref.images).map(async (p) => clipPreprocess(await decoder.decode(photo(p)), info.preprocess)));
+    const S = info.imageSize;
+    const bytes = new Uint8Array(readFileSync(path.join(folder, 'onnx/vision_model_int8.onnx')));
+    const embed = async (batch: number) => {
+      const s = await openTower({ bytes }, { tower: 'vision', pixels, height: S, width: S }, 'int8', batch);
+      const e = await s.embed();
+      await s.release();
+      return e;
+    };
+    // The photos' activation ranges differ, so one scale per batch would give different answers.
+    expect(Array.from(await embed(pixels.length))).toEqual(Array.from(await embed(1)));
   });
 });

@@ -1,0 +1,182 @@
+import { intAttr, intsAttr } from '../onnx/attrs.ts';
+import { DT, tensorProto, type NodeProto } from '../onnx/model.ts';
+import { bytesOf, floatValues } from '../onnx/tensor.ts';
+import type { Graph } from '../graph/graph.ts';
+import { NAMES } from '../names.ts';
+import type { ActivationQuantizer } from './dynamic.ts';
+
+/** Ops that keep a non-negative input non-negative (and pass it on unchanged in value range). */
+const KEEPS_SIGN = new Set(['AveragePool', 'MaxPool', 'GlobalAveragePool', 'GlobalMaxPool', 'Reshape', 'Flatten', 'Transpose', 'Identity', 'Squeeze', 'Unsqueeze']);
+
+/** A Pad that adds no negative value: reflect / edge, or constant with no value (0) or a constant one ≥ 0. */
+function padKeepsSign(graph: Graph, pad: NodeProto): boolean {
+  const value = pad.input[2];
+  if (!value) return true;
+  const mode = pad.attribute.find((a) => a.name === 'mode')?.s;
+  if (mode && new TextDecoder().decode(mode) !== 'constant') return true;
+  const t = graph.initializerMap().get(value);
+  return t !== undefined && t.data_type === DT.FLOAT && floatValues(t).every((x) => x >= 0);
+}
+
+/**
+ * Whether a value is non-negative by construction: a Relu's output, or pooled / padded / reshaped
+ * from one. (A CNN's Conv inputs after its stem are all of this kind.)
+ */
+export function isNonNegative(graph: Graph, value: string, producers = graph.producers()): boolean {
+  for (let v = value, hops = 0; hops < 64; hops++) {
+    const p = producers.get(v);
+    if (!p || p.domain) return false;
+    if (p.op_type === 'Relu') return true;
+    const passes = KEEPS_SIGN.has(p.op_type ?? '') || (p.op_type === 'Pad' && padKeepsSign(graph, p));
+    if (!passes || !p.input[0]) return false;
+    v = p.input[0];
+  }
+  return false;
+}
+
+/**
+ * Dynamic uint8 quantization of a non-negative NCHW activation with one scale per image:
+ * ReduceMax over C, H, W → scale[n] = max / 255 → QuantizeLinear(axis 0), zero point 0.
+ *
+ * DynamicQuantizeLinear takes one scale for the whole tensor, i.e. for the whole batch: in a CNN
+ * post-ReLU activation ranges differ from image to image, so in a batch the image with the largest
+ * activations sets everyone's step, and an image's embedding depends on which other images share
+ * its run (RN50 stand-in: int8 cosine to fp32 0.988 alone, 0.776 in batches of 16 mixed photos;
+ * docs/models.md). Per image it is batch-independent, and equal to DynamicQuantizeLinear at batch 1
+ * (for x ≥ 0 that is max / 255 with zero point 0 too).
+ */
+export class PerImageQuantizer implements ActivationQuantizer {
+  private readonly made = new Map<string, readonly [string, string, string]>();
+  readonly pending = new Map<string, NodeProto[]>();
+  private consts?: { axes: string; eps: string; levels: string; flat: string; zero: string };
+
+  constructor(private readonly graph: Graph) {}
+
+  /** Shared constants, made on first use. */
+  private constants() {
+    if (this.consts) return this.consts;
+    const g = this.graph;
+    const c = {
+      axes: g.uniqueName('clip_edge/per_image/axes'),
+      eps: g.uniqueName('clip_edge/per_image/eps'),
+      levels: g.uniqueName('clip_edge/per_image/255'),
+      flat: g.uniqueName('clip_edge/per_image/flat'),
+      zero: g.uniqueName('clip_edge/per_image/zero_point'),
+    };
+    g.initializers.push(
+      tensorProto(c.axes, DT.INT64, [3], bytesOf(BigInt64Array.of(1n, 2n, 3n))),
+      // An all-zero image keeps a positive scale (its values quantize to 0, not NaN).
+      tensorProto(c.eps, DT.FLOAT, [], bytesOf(Float32Array.of(1e-30))),
+      tensorProto(c.levels, DT.FLOAT, [], bytesOf(Float32Array.of(255))),
+      tensorProto(c.flat, DT.INT64, [1], bytesOf(BigInt64Array.of(-1n))),
+      tensorProto(c.zero, DT.UINT8, [], Uint8Array.of(0)),
+    );
+    return (this.consts = c);
+  }
+
+  /** [quantized uint8, scale [N, 1, 1, 1] (broadcasts over the integer op's NCHW output), zero point 0]. */
+  of(value: string): readonly [string, string, string] {
+    const done = this.made.get(value);
+    if (done) return done;
+    const g = this.graph;
+    const c = this.constants();
+    const v = (step: string) => g.uniqueName(NAMES.quantValue(value, step));
+    const nm = (step: string) => g.uniqueName(NAMES.quantNode(value, step));
+    const [max, floor, scale, scaleN, q] = [v('ImageMax'), v('ImageMaxFloor'), v('ImageScale'), v('ImageScaleN'), v('quantized')];
+    // ReduceMax's axes moved from an attribute to an input at opset 18.
+    const reduce: NodeProto =
+      (g.opset() ?? 0) >= 18
+        ? { input: [value, c.axes], output: [max], name: nm('ImageMax'), op_type: 'ReduceMax', attribute: [intAttr('keepdims', 1)] }
+        : { input: [value], output: [max], name: nm('ImageMax'), op_type: 'ReduceMax', attribute: [intsAttr('axes', [1, 2, 3]), intAttr('keepdims', 1)] };
+    this.pending.set(value, [
+      reduce,
+      { input: [max, c.eps], output: [floor], name: nm('ImageMaxFloor'), op_type: 'Max', attribute: [] },
+      { input: [floor, c.levels], output: [scale], name: nm('ImageScale'), op_type: 'Div', attribute: [] },
+      { input: [scale, c.flat], output: [scaleN], name: nm('ImageScaleN'), op_type: 'Reshape', attribute: [] },
+      // No zero point input: uint8 out, zero point 0 (x ≥ 0).
+      { input: [value, scaleN], output: [q], name: nm('QuantizeLinear'), op_type: 'QuantizeLinear', attribute: [intAttr('axis', 0)] },
+    ]);
+    const names = [q, scale, c.zero] as const;
+    this.made.set(value, names);
+    return names;
+  }
+}
+
+/** Which activations the int8 passes quantize per image (batch-independent) rather than per batch. */
+export type ActivationMode = 'auto' | 'per-image' | 'per-batch';
+
+/**
+ * A CNN tower: some Conv reads a ReLU output. There the int8 passes quantize activations per image
+ * under `auto` (ReLU activation ranges vary from image to image); a ViT keeps per-batch dynamic
+ * quantization (its MatMuls read LayerNorm outputs, whose ranges do not: its gates pass at batch 16).
+ */
+export function isCnn(graph: Graph): boolean {
+  const producers = graph.producers();
+  return graph.nodes.some((n) => n.op_type === 'Conv' && !n.domain && !!n.input[0] && isNonNegative(graph, n.input[0], producers));
+}
+
+/** `auto` resolved for one graph. */
+export const perImageFor = (graph: Graph, mode: ActivationMode): boolean => mode === 'per-image' || (mode === 'auto' && isCnn(graph));
+
+/**
+ * Dynamic quantization with one range per token (per row of the last axis), whatever the layout:
+ * lo, hi = min, max over the last axis, scale = (hi − lo) / 255, q = round((x − lo) / scale) in
+ * uint8 with zero point 0 — so x ≈ scale · q + lo, and x·W = scale · (q·W) + lo · colsum(W): the
+ * matmul pass adds that last term (MatMulInteger takes one zero point per tensor, so the per-token
+ * offset goes there). Elementwise ops (QuantizeLinear before opset 21 has no per-row scales over a
+ * 3-D tensor). Batch-independent, and finer than one range per tensor: the standard for
+ * transformer activations with outlier tokens. For the ResNets' attention pool, whose input is
+ * [HW + 1, N, C] (the batch on axis 1) and mostly positive (ReLU output + position embedding).
+ */
+export class PerTokenQuantizer implements ActivationQuantizer {
+  private readonly made = new Map<string, readonly [string, string, string]>();
+  /** Each quantized activation's per-token offset `lo` ([..., 1]). */
+  readonly offsets = new Map<string, string>();
+  readonly pending = new Map<string, NodeProto[]>();
+  private consts?: { axes: string; eps: string; levels: string; lo: string; hi: string; zero: string };
+
+  constructor(private readonly graph: Graph) {}
+
+  private constants() {
+    if (this.consts) return this.consts;
+    const g = this.graph;
+    const n = (s: string) => g.uniqueName(`clip_edge/per_token/${s}`);
+    const c = { axes: n('axes'), eps: n('eps'), levels: n('255'), lo: n('0'), hi: n('255_clip'), zero: n('zero_point') };
+    const f = (name: string, v: number) => tensorProto(name, DT.FLOAT, [], bytesOf(Float32Array.of(v)));
+    g.initializers.push(
+      tensorProto(c.axes, DT.INT64, [1], bytesOf(BigInt64Array.of(-1n))),
+      f(c.eps, 1e-30), f(c.levels, 255), f(c.lo, 0), f(c.hi, 255),
+      tensorProto(c.zero, DT.UINT8, [], Uint8Array.of(0)),
+    );
+    return (this.consts = c);
+  }
+
+  /** [quantized uint8, scale [..., 1] (broadcasts over the integer op's output), zero point 0]; the offset is in `offsets`. */
+  of(value: string): readonly [string, string, string] {
+    const done = this.made.get(value);
+    if (done) return done;
+    const g = this.graph;
+    const c = this.constants();
+    const v = (step: string) => g.uniqueName(NAMES.quantValue(value, step));
+    const node = (op: string, input: string[], output: string, attribute: NodeProto['attribute'] = []): NodeProto => ({ input, output: [output], name: g.uniqueName(NAMES.quantNode(value, op)), op_type: op, attribute });
+    const [min, max, range, floor, scale, shifted, ratio, rounded, clipped, q] = ['TokenMin', 'TokenMax', 'TokenRange', 'TokenRangeFloor', 'TokenScale', 'Shift', 'Ratio', 'Round', 'Clip', 'quantized'].map(v) as [string, string, string, string, string, string, string, string, string, string];
+    const reduce = (op: 'ReduceMin' | 'ReduceMax', out: string) =>
+      (g.opset() ?? 0) >= 18 ? node(op, [value, c.axes], out, [intAttr('keepdims', 1)]) : node(op, [value], out, [intsAttr('axes', [-1]), intAttr('keepdims', 1)]);
+    this.pending.set(value, [
+      reduce('ReduceMin', min),
+      reduce('ReduceMax', max),
+      node('Sub', [max, min], range),
+      node('Max', [range, c.eps], floor),
+      node('Div', [floor, c.levels], scale),
+      node('Sub', [value, min], shifted),
+      node('Div', [shifted, scale], ratio),
+      node('Round', [ratio], rounded),
+      node('Clip', [rounded, c.lo, c.hi], clipped),
+      node('Cast', [clipped], q, [intAttr('to', DT.UINT8)]),
+    ]);
+    const names = [q, scale, c.zero] as const;
+    this.made.set(value, names);
+    this.offsets.set(value, min);
+    return names;
+  }
+}
