@@ -129,7 +129,7 @@ export default defineConfig({
               // TEXT_BROKEN: the same text Worker pointed at a folder R2 lacks, so every call throws (fault tests).
               // SPLIT_*: the vision tower in two part Workers (vision-split.test.ts): the working chain; part 1
               // with no NEXT_PART bound; part 1 bound to a part 2 whose model folder R2 lacks (it fails); part 1
-              // bound to a part 2 that never answers in time (hung); a chain whose folder R2 gets later (late).
+              // bound to a part 2 that never answers in time (hung).
               serviceBindings: {
                 FIXTURES: fixtures,
                 TEXT_BROKEN: { name: 'clip-edge-text-broken', entrypoint: 'TextTower' },
@@ -138,7 +138,6 @@ export default defineConfig({
                 SPLIT_UNBOUND: { name: 'clip-edge-vision-part-1-unbound', entrypoint: 'VisionPart' },
                 SPLIT_BROKEN: { name: 'clip-edge-vision-part-1-to-broken', entrypoint: 'VisionPart' },
                 SPLIT_HUNG: { name: 'clip-edge-vision-part-1-to-hung', entrypoint: 'VisionPart' },
-                SPLIT_LATE: { name: 'clip-edge-vision-part-1-late', entrypoint: 'VisionPart' },
               },
               workers: [
                 textWorker(),
@@ -152,8 +151,6 @@ export default defineConfig({
                 // in the test: the deadline the vision Worker sends is what must stop the wait.
                 visionPartWorker('clip-edge-vision-part-1-to-hung', 1, 'clip-edge-vision-part-2-hung', { CLIP_EDGE_VISION_TIMEOUT_MS: '60000' }),
                 hungPartWorker('clip-edge-vision-part-2-hung'),
-                visionPartWorker('clip-edge-vision-part-1-late', 1, 'clip-edge-vision-part-2-late', { CLIP_EDGE_MODEL: 'tiny-clip-split-late' }),
-                visionPartWorker('clip-edge-vision-part-2-late', 2, undefined, { CLIP_EDGE_MODEL: 'tiny-clip-split-late' }),
               ],
               // Cloudflare's Rate Limiting binding, as Miniflare runs it; under another name than the
               // adapter looks up (RATE_LIMITER), so only the tests that pass it in are limited.
