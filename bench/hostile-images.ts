@@ -11,9 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import sharp from 'sharp';
 import { healthzWhile } from './lib/faults.ts';
-import { blankPng, fragmentedPng, noisyPng, repeatedScanJpeg } from './lib/hostile-images.ts';
+import { hostileProbes, type Probe } from './lib/hostile-images.ts';
 import { rawExchange, requestHead } from './lib/socket.ts';
 import { rssOf, startNode, type Target } from './lib/targets.ts';
 
@@ -22,32 +21,6 @@ const { values: args } = parseArgs({ options: { baseline: { type: 'string' }, ou
 const OUT = path.resolve(ROOT, args.out ?? 'bench/results/hostile-images.md');
 const CLASSIFY = '/v1/classify?labelSet=tiny-clip-shapes&topK=1';
 const MiB = 2 ** 20;
-
-interface Probe {
-  name: string;
-  what: string;
-  type: string;
-  body: Buffer;
-  copies: number;
-}
-
-async function probes(): Promise<Probe[]> {
-  process.stderr.write('building the probes (a 36 MP progressive JPEG, a 40 MP lossless WebP, …)\n');
-  const flat36mp = await sharp({ create: { width: 6000, height: 6000, channels: 3, background: { r: 90, g: 140, b: 200 } } }).jpeg({ progressive: true, quality: 90 }).toBuffer();
-  const webp = await sharp({ create: { width: 6324, height: 6324, channels: 3, background: { r: 255, g: 0, b: 0 } } }).webp({ lossless: true }).toBuffer();
-  const scans = repeatedScanJpeg(flat36mp, 5000);
-  const chunks = fragmentedPng(noisyPng(480, 480), 1);
-  const png16 = blankPng(6324, 6324, { depth: 16, colorType: 6 });
-  const tall = blankPng(1, 40_000_000);
-  const kb = (b: Buffer) => `${(b.length / 1024).toFixed(0)} KB`;
-  return [
-    { name: 'scans', what: `6000×6000 progressive JPEG, last scan repeated 5,000 times (${kb(scans)})`, type: 'image/jpeg', body: scans, copies: 1 },
-    { name: 'webp', what: `16 at once: lossless WebP of one colour, 6324×6324 (${webp.length} bytes each)`, type: 'image/webp', body: webp, copies: 16 },
-    { name: 'chunks', what: `480×480 PNG cut into one-byte IDAT chunks (${kb(chunks)})`, type: 'image/png', body: chunks, copies: 1 },
-    { name: 'png16', what: `blank 16-bit RGBA PNG, 6324×6324 (${kb(png16)})`, type: 'image/png', body: png16, copies: 1 },
-    { name: 'tall', what: `1×40,000,000 PNG (${kb(tall)})`, type: 'image/png', body: tall, copies: 1 },
-  ];
-}
 
 interface Row {
   probe: string;
@@ -90,7 +63,7 @@ async function run(target: Target, list: Probe[]): Promise<Row[]> {
   return rows;
 }
 
-const list = await probes();
+const list = await hostileProbes();
 const results: { server: string; rows: Row[] }[] = [];
 for (const [label, root] of [...(args.baseline ? [['baseline', path.resolve(args.baseline)]] : []), ['this checkout', ROOT]] as [string, string][]) {
   process.stderr.write(`${label} (${root})\n`);

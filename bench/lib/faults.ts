@@ -296,17 +296,19 @@ const once = () => new Promise((resolve, reject) => {
   req.on('error', reject);
 });
 (async () => {
-  let worstMs = 0, polls = 0;
-  while (!stop) { worstMs = Math.max(worstMs, await once()); polls++; await new Promise((r) => setTimeout(r, 25)); }
-  parentPort.postMessage({ worstMs: Math.round(worstMs), polls });
+  const ms = [];
+  while (!stop) { ms.push(await once()); await new Promise((r) => setTimeout(r, 25)); }
+  ms.sort((a, b) => a - b);
+  const rank = (q) => ms.length ? +ms[Math.max(0, Math.ceil(ms.length * q) - 1)].toFixed(1) : 0;
+  parentPort.postMessage({ worstMs: Math.round(ms.at(-1) ?? 0), polls: ms.length, p50Ms: rank(0.5), p99Ms: rank(0.99), samples: ms.map((x) => +x.toFixed(1)) });
 })().catch((e) => parentPort.postMessage({ error: String(e) }));
 `;
 
 /** Polls /healthz (every 25 ms, from a worker thread) until `done` settles; the worst round trip is how long the server kept others waiting. */
-export async function healthzWhile(url: string, done: Promise<unknown>): Promise<{ worstMs: number; polls: number }> {
+export async function healthzWhile(url: string, done: Promise<unknown>): Promise<{ worstMs: number; polls: number; p50Ms: number; p99Ms: number; samples: number[] }> {
   const w = new Worker(POLLER, { eval: true, workerData: { url } });
   try {
-    const result = new Promise<{ worstMs: number; polls: number; error?: string }>((resolve, reject) => {
+    const result = new Promise<{ worstMs: number; polls: number; p50Ms: number; p99Ms: number; samples: number[]; error?: string }>((resolve, reject) => {
       w.once('message', resolve);
       w.once('error', reject);
     });
@@ -314,7 +316,7 @@ export async function healthzWhile(url: string, done: Promise<unknown>): Promise
     w.postMessage('stop');
     const r = await result;
     if (r.error) throw new Error(`/healthz poller: ${r.error}`);
-    return { worstMs: r.worstMs, polls: r.polls };
+    return { worstMs: r.worstMs, polls: r.polls, p50Ms: r.p50Ms, p99Ms: r.p99Ms, samples: r.samples };
   } finally {
     await w.terminate();
   }

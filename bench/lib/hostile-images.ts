@@ -116,3 +116,32 @@ export function claimingWebp(width: number, height: number): Buffer {
   riff.writeUInt32LE(body.length, 4);
   return Buffer.concat([riff, body]);
 }
+
+/** One of issue 23's probes at full size, as `npm run bench:hostile-images` and `bench:inference-thread` send it. */
+export interface Probe {
+  name: string;
+  what: string;
+  type: string;
+  body: Buffer;
+  copies: number;
+}
+
+/** The five probes (built with sharp: a 36 MP progressive JPEG, a 40 MP lossless WebP, …). */
+export async function hostileProbes(): Promise<Probe[]> {
+  const { default: sharp } = await import('sharp');
+  process.stderr.write('building the probes (a 36 MP progressive JPEG, a 40 MP lossless WebP, …)\n');
+  const flat36mp = await sharp({ create: { width: 6000, height: 6000, channels: 3, background: { r: 90, g: 140, b: 200 } } }).jpeg({ progressive: true, quality: 90 }).toBuffer();
+  const webp = await sharp({ create: { width: 6324, height: 6324, channels: 3, background: { r: 255, g: 0, b: 0 } } }).webp({ lossless: true }).toBuffer();
+  const scans = repeatedScanJpeg(flat36mp, 5000);
+  const chunks = fragmentedPng(noisyPng(480, 480), 1);
+  const png16 = blankPng(6324, 6324, { depth: 16, colorType: 6 });
+  const tall = blankPng(1, 40_000_000);
+  const kb = (b: Buffer) => `${(b.length / 1024).toFixed(0)} KB`;
+  return [
+    { name: 'scans', what: `6000×6000 progressive JPEG, last scan repeated 5,000 times (${kb(scans)})`, type: 'image/jpeg', body: scans, copies: 1 },
+    { name: 'webp', what: `16 at once: lossless WebP of one colour, 6324×6324 (${webp.length} bytes each)`, type: 'image/webp', body: webp, copies: 16 },
+    { name: 'chunks', what: `480×480 PNG cut into one-byte IDAT chunks (${kb(chunks)})`, type: 'image/png', body: chunks, copies: 1 },
+    { name: 'png16', what: `blank 16-bit RGBA PNG, 6324×6324 (${kb(png16)})`, type: 'image/png', body: png16, copies: 1 },
+    { name: 'tall', what: `1×40,000,000 PNG (${kb(tall)})`, type: 'image/png', body: tall, copies: 1 },
+  ];
+}

@@ -1,27 +1,22 @@
 // The clip-edge command tree; bin/clip-edge.js runs it (tests read its help from here).
+// What only some commands need (onnxruntime, the HTTP app, the hub client, the codecs) is imported
+// by those commands when they run, so `--help`, `tokenize` and `classify` do not load the server.
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { defineCommand } from 'citty';
 import { splitLabels } from '../core/label-sets.ts';
 import { TOP_K } from '../core/limits.ts';
-import { configFromEnv } from '../http/config.ts';
 import { toNpy } from '../core/image/npy.ts';
-import { createImageDecoder } from '../core/image/decoder.ts';
 import { clipPreprocess } from '../core/image/preprocess.ts';
 import { readModelInfo } from '../core/model/info.ts';
 import { isPrecision } from '../core/precision.ts';
 import { createClipTokenizer } from '../core/tokenizer.ts';
-import { createNodeClipEdge, DEFAULT_MODEL_DIR } from '../runtime/fs/create.ts';
-import { nodeImageCodecs } from '../runtime/fs/codecs.ts';
 import { fsModelSource } from '../runtime/fs/model-source.ts';
 import { readLabelSetFile } from '../runtime/fs/label-sets.ts';
-import { createPullProgress } from '../hub/progress.ts';
-import { pullModel } from '../hub/pull.ts';
-import { serveNode } from '../runtime/node/serve.ts';
+import { DEFAULT_MODEL_DIR } from '../runtime/fs/paths.ts';
 import { annArg, parseAnnArg, searchOptions } from './ann-arg.ts';
 import { fail, guard, modelArgs, parseIntArg, progress } from './common.ts';
 import { indexArgs, parseIndexArgs } from './index-args.ts';
-import { prompts } from './prompts.ts';
 
 const variantOf = (v: string | undefined) => {
   if (v === undefined || v === 'auto') return 'auto' as const;
@@ -29,8 +24,8 @@ const variantOf = (v: string | undefined) => {
   return v;
 };
 
-const clipFrom = (args: { model?: string; variant?: string; backend?: string; threads?: string }, text = true) =>
-  createNodeClipEdge({
+const clipFrom = async (args: { model?: string; variant?: string; backend?: string; threads?: string }, text = true) =>
+  (await import('../runtime/fs/create.ts')).createNodeClipEdge({
     model: args.model,
     visionVariant: variantOf(args.variant),
     backend: args.backend,
@@ -59,6 +54,7 @@ const serve = defineCommand({
       if (args.ann !== undefined && !args.db) fail('--ann applies to the search index: give --db <dir> too');
       const storage = parseIndexArgs(rawArgs, args);
       if (Object.keys(storage).length && !args.db) fail('--field and --keep-versions apply to the search index: give --db <dir> too');
+      const [{ configFromEnv }, { serveNode }] = await Promise.all([import('../http/config.ts'), import('../runtime/node/serve.ts')]);
       const env = configFromEnv(process.env);
       const running = await serveNode({
         ...env,
@@ -201,6 +197,7 @@ const preprocess = defineCommand({
   run: ({ args }) =>
     guard(async () => {
       const info = await readModelInfo(fsModelSource(args.model ?? DEFAULT_MODEL_DIR));
+      const [{ createImageDecoder }, { nodeImageCodecs }] = await Promise.all([import('../core/image/decoder.ts'), import('../runtime/fs/codecs.ts')]);
       const img = await createImageDecoder({ wasm: nodeImageCodecs() }).decode(new Uint8Array(await readFile(args.image)));
       const x = clipPreprocess(img, info.preprocess);
       const tmp = `${args.out}.${process.pid}.tmp`;
@@ -222,6 +219,7 @@ const pull = defineCommand({
   },
   run: ({ args }) =>
     guard(async () => {
+      const [{ createPullProgress }, { pullModel }] = await Promise.all([import('../hub/progress.ts'), import('../hub/pull.ts')]);
       const p = createPullProgress();
       const variants = args.variants?.split(',').map((s) => s.trim()).filter(Boolean);
       if (variants?.some((v) => !isPrecision(v))) fail(`--variants takes ${['fp32', 'fp16', 'int8', 'uint8', 'q8', 'q4'].join(', ')}`);
@@ -250,6 +248,6 @@ const pull = defineCommand({
 
 export const main = defineCommand({
   meta: { name: 'clip-edge', version: '0.1.0', description: 'CLIP at the edge: zero-shot classification and embeddings' },
-  subCommands: { serve, classify, embed, tokenize, preprocess, pull, prompts, quantize: () => import('./quantize.ts').then((m) => m.quantize), index: () => import('./search.ts').then((m) => m.indexCommand), search: () => import('./search.ts').then((m) => m.searchCommand) },
+  subCommands: { serve, classify, embed, tokenize, preprocess, pull, prompts: () => import('./prompts.ts').then((m) => m.prompts), quantize: () => import('./quantize.ts').then((m) => m.quantize), index: () => import('./search.ts').then((m) => m.indexCommand), search: () => import('./search.ts').then((m) => m.searchCommand) },
 });
 

@@ -57,11 +57,14 @@ export interface Backend {
   readonly preferred: readonly Precision[];
   /** Loads and initialises the backend once; throws when it cannot run here. */
   init(): Promise<void>;
+  /** A session over the model's bytes. A backend may take the array (Node's inference thread moves it to its thread): pass one you no longer need. */
   createSession(model: Uint8Array): Promise<SessionLike>;
   /** Sessions over a model file streamed into the backend's memory and used in place, when the backend can (see InPlaceSessions). */
   readonly inPlace?: InPlaceSessions;
   tensor(type: 'float32', data: Float32Array, dims: readonly number[]): TensorLike;
   tensor(type: 'int64', data: BigInt64Array, dims: readonly number[]): TensorLike;
+  /** Ends what the backend holds outside this thread (Node's inference thread); ClipEdge's `close()` calls it. */
+  close?(): Promise<void>;
 }
 
 /**

@@ -120,6 +120,6 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
       const loads = await Promise.allSettled([vision.load(), o.text === false ? undefined : text?.load(), embedImage.warmup()]);
       for (const r of loads) if (r.status === 'rejected') throw r.reason;
     },
-    close: () => embedImage.close(),
+    close: async () => void (await Promise.all([embedImage.close(), backend.close?.()])),
   };
 }

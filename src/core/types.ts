@@ -197,8 +197,8 @@ export interface ClipEdge {
   /** Creates the sessions now instead of on the first request (`{ text: false }`: the vision tower only). */
   warmup(options?: { text?: boolean }): Promise<void>;
   /**
-   * Ends what the instance holds outside the JS heap that would outlive it: on Node, its image decode
-   * threads. Later image calls are refused. Servers call it when they close.
+   * Ends what the instance holds outside the JS heap that would outlive it: on Node, Deno and Bun,
+   * its image decode threads and its inference thread. Later image calls are refused. Servers call it when they close.
    */
   close(): Promise<void>;
 }

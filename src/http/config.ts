@@ -44,8 +44,10 @@ export interface ServiceConfig {
    * `auto`: the runtime's default (Node, Deno, Bun: 1024; Workers: what the isolate has left).
    */
   decodeBudgetMb?: number | 'auto';
-  /** `CLIP_EDGE_DECODE_THREADS`: threads that decode images off the event loop (Node); 0 decodes on the main thread. */
+  /** `CLIP_EDGE_DECODE_THREADS`: threads that decode images off the event loop (Node, Deno, Bun); 0 decodes on the main thread. */
   decodeThreads?: number;
+  /** `CLIP_EDGE_INFERENCE_THREAD=0` runs inference on the main thread (Node, Deno, Bun; default: in a worker thread, off the event loop). */
+  inferenceThread?: boolean;
 }
 
 const apiKeys = (v: string | undefined): string | string[] | undefined => {
@@ -85,6 +87,7 @@ export function configFromEnv(env: EnvRecord): ServiceConfig {
     limits: Object.keys(limits).length ? limits : undefined,
     decodeBudgetMb: envMegabytes(env, 'CLIP_EDGE_DECODE_BUDGET_MB', { auto: true }),
     decodeThreads: envInt(env, 'CLIP_EDGE_DECODE_THREADS', 0),
+    inferenceThread: envBool(env, 'CLIP_EDGE_INFERENCE_THREAD'),
   };
   return Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) as ServiceConfig;
 }

@@ -39,8 +39,9 @@ describe('prompt cache on the request path', () => {
 
   it('fp16 storage gives the same top-1 as fp32 on the whole eval set', async () => {
     const dim = withText.info.embedDim;
-    const expectation = { labelSet: shapes, dim, textEncoderSha256: await Promise.resolve([(await withText.buildPromptCache(shapes, { dtype: 'float32' })).header.textEncoder.sha256]) };
-    const m32 = await decodePromptCache(await withText.buildPromptCache(shapes, { dtype: 'float32' }), expectation);
+    const built32 = await withText.buildPromptCache(shapes, { dtype: 'float32' });
+    const expectation = { labelSet: shapes, dim, textEncoderSha256: [built32.header.textEncoder.sha256] };
+    const m32 = await decodePromptCache(built32, expectation);
     const m16 = await decodePromptCache(await withText.buildPromptCache(shapes, { dtype: 'float16' }), expectation);
     let same = 0;
     for (const item of evalSet.images) {

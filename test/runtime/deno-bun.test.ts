@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { killGroups } from '../helpers/process-groups.ts';
 import { EVAL_DIR, REPO_ROOT, type EvalSet } from '../helpers/clip.ts';
 import { userEnv } from '../helpers/user-env.ts';
+import { slowVisionFolder } from '../helpers/slow-vision.ts';
 import { rawExchange, requestHead } from '../../bench/lib/socket.ts';
 
 // The real runtimes, from the npm packages `deno` and `bun` (devDependencies), run with the
@@ -44,7 +45,18 @@ function start(name: keyof typeof RUNTIMES, extraEnv: Record<string, string> = {
   });
 }
 
+const slowModel = slowVisionFolder(40); // inference of about a second: see threads-probe.ts
+afterAll(() => rmSync(slowModel, { recursive: true, force: true }));
+
 describe.each(Object.keys(RUNTIMES) as (keyof typeof RUNTIMES)[])('%s runtime', (name) => {
+  it('decodes in a decode thread and infers in the inference thread, the event loop free meanwhile, with the calling thread\'s results (test/runtime/threads-probe.ts)', () => {
+    const args = name === 'deno' ? ['run', '--allow-read', '--allow-env', '--allow-net'] : ['run'];
+    const r = spawnSync(RUNTIMES[name].bin, [...args, 'test/runtime/threads-probe.ts', slowModel], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 150_000, env: userEnv({ DENO_NO_UPDATE_CHECK: '1' }).env });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toEqual({ decode: { loopFree: true, sameCrop: true }, inference: { loopFree: true, sameEmbedding: true } });
+  }, 180_000);
+
+
   it(`serves the API on 127.0.0.1 and classifies a fixture image`, async () => {
     const url = await start(name);
     const item = evalSet.images.find((i) => i.split === 'seen' && i.file.endsWith('.jpg') && torchTop1[i.file] === i.label)!;

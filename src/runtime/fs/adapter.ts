@@ -8,6 +8,7 @@ import { createDecodePool, defaultDecodeThreads } from './decode-pool.ts';
 import { readImagePath } from './image-path.ts';
 import { modelLabelSets } from './label-sets.ts';
 import { fsModelSource } from './model-source.ts';
+import { threadedNodeBackends } from './inference-thread.ts';
 import { defaultNodeBackends } from './ort.ts';
 import { DEFAULT_MODEL_DIR } from './paths.ts';
 import { modelPromptCache } from './prompt-cache.ts';
@@ -32,18 +33,19 @@ export interface FsPlace {
   maxPixels?: number;
   /** Decode memory and scaling, on top of the 1 GiB default. */
   imageDecode?: ClipEdgeOptions['imageDecode'];
-  /** Threads that decode images off the event loop. @defaultValue max(1, min(4, cores - 1)) on Node, 0 on Deno and Bun */
+  /** Threads that decode images off the event loop. @defaultValue max(1, min(4, cores - 1)) */
   decodeThreads?: number;
+  /** Run onnxruntime and its sessions in a worker thread, off the event loop. @defaultValue true */
+  inferenceThread?: boolean;
   /** The search index (a LanceDB folder). @defaultValue none */
   search?: NodeIndexOptions;
 }
 
 const dirOf = (place: FsPlace) => path.resolve(place.model ?? DEFAULT_MODEL_DIR);
 
-/** Node's decode threads (none by default on Deno and Bun: their worker_threads ran the pool in a manual check, but no test covers them there; `decodeThreads` opts in). */
+/** The decode threads (Node, Deno and Bun alike: all three run node:worker_threads; test/runtime/deno-bun.test.ts). */
 function decodePoolOf(threads: number | undefined, maxPixels: number | undefined): { executor?: ReturnType<typeof createDecodePool> } {
-  const g = globalThis as { Deno?: unknown; Bun?: unknown };
-  const n = threads ?? (g.Deno === undefined && g.Bun === undefined ? defaultDecodeThreads() : 0);
+  const n = threads ?? defaultDecodeThreads();
   if (n === 0) return {};
   return { executor: createDecodePool({ threads: n, maxPixels: maxPixels ?? DEFAULT_LIMITS.maxPixels }) };
 }
@@ -51,7 +53,7 @@ function decodePoolOf(threads: number | undefined, maxPixels: number | undefined
 export const fsAdapter: RuntimeAdapter<FsPlace> = {
   name: 'node',
   modelSource: (place) => fsModelSource(dirOf(place)),
-  backends: (place) => defaultNodeBackends({ threads: place.threads }),
+  backends: (place) => (place.inferenceThread === false ? defaultNodeBackends : threadedNodeBackends)({ threads: place.threads }),
   imageCodecs: () => nodeImageCodecs(),
   promptCache: (place) => modelPromptCache(dirOf(place)),
   labelSets: (place) => modelLabelSets(dirOf(place), place.maxLabels),

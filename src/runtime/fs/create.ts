@@ -31,11 +31,20 @@ export interface NodeClipEdgeOptions
    */
   imageDecode?: ClipEdgeOptions['imageDecode'];
   /**
-   * Threads that decode images off the event loop (Node; a decode past its request's deadline is
-   * stopped); 0 decodes on the calling thread (always so on Deno and Bun).
-   * @defaultValue max(1, min(4, cores - 1)) on Node, 0 on Deno and Bun
+   * Threads that decode images off the event loop (a decode past its request's deadline is
+   * stopped); 0 decodes on the calling thread. Node, Deno and Bun alike.
+   * @defaultValue max(1, min(4, cores - 1))
    */
   decodeThreads?: number;
+  /**
+   * Run onnxruntime (native or WASM) and its sessions in one worker thread, so that inference
+   * (0.2–0.5 s of CPU per ViT-B/32 image in WASM, seconds for ViT-L/14) never holds the event loop:
+   * `/healthz` and cheap requests answer meanwhile, and a request past its deadline gets its 503 at
+   * the deadline. One thread, one copy of each session. `false`: inference on the calling thread.
+   * Ignored when `backends` is given (make them with `threadedNodeBackends()` for the same).
+   * @defaultValue true
+   */
+  inferenceThread?: boolean;
 }
 
 /**
@@ -44,7 +53,7 @@ export interface NodeClipEdgeOptions
  * take bytes, a Blob/File, a stream or a file path; `.core` is the bytes-only kit the HTTP app uses.
  */
 export async function createNodeClipEdge(options: NodeClipEdgeOptions = {}): Promise<ClipEdgeKit> {
-  const { model, threads, backends, labelSets, imageDecode, decodeThreads, ...rest } = options;
-  const place = { model, threads, maxLabels: rest.limits?.maxLabelSetClasses, maxPixels: rest.limits?.maxPixels, imageDecode, decodeThreads };
+  const { model, threads, backends, labelSets, imageDecode, decodeThreads, inferenceThread, ...rest } = options;
+  const place = { model, threads, maxLabels: rest.limits?.maxLabelSetClasses, maxPixels: rest.limits?.maxPixels, imageDecode, decodeThreads, inferenceThread };
   return createFromAdapter(fsAdapter, place, { ...rest, backends, labelSets });
 }

@@ -1,11 +1,12 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { throwIfAborted } from '../../core/abort.ts';
 import { ClipEdgeError, type ClipEdgeErrorCode } from '../../core/errors.ts';
 import type { ClipCrop, DecodeExecutor } from '../../core/image/decoder.ts';
 import type { ClipPreprocessConfig } from '../../core/image/preprocess.ts';
 import type { RgbImage } from '../../core/image/types.ts';
 import type { DecodeJob, DecodeReply } from './decode-worker.ts';
+import { startModuleThread } from './module-thread.ts';
 
 /*
  * Image decodes off the event loop (Node). A decode is one synchronous wasm or JS call of up to
@@ -45,18 +46,6 @@ interface Pending {
   worker: Worker;
 }
 
-/** The worker script beside this file: `.ts` in a clone (run through tsx), `.js` in the package. */
-function workerUrl(): URL {
-  const self = import.meta.url;
-  return new URL(self.endsWith('.ts') ? './decode-worker.ts' : './decode-worker.js', self);
-}
-
-/** An eval'd CommonJS bootstrap: registers tsx for a `.ts` worker (a clone), then imports it. */
-function bootstrap(url: URL): string {
-  const load = `import(${JSON.stringify(url.href)})`;
-  return url.pathname.endsWith('.ts') ? `import('tsx/esm/api').then((m) => m.register()).then(() => ${load}).catch((e) => { throw e; });` : `${load}.catch((e) => { throw e; });`;
-}
-
 /** How long an aborted decode may go on before its thread is ended (see run()). */
 export const ABORT_GRACE_MS = 250;
 
@@ -67,7 +56,6 @@ export function createDecodePool(options: DecodePoolOptions): DecodeExecutor & {
   const threads = options.threads ?? defaultDecodeThreads();
   if (!Number.isSafeInteger(threads) || threads < 1) throw new ClipEdgeError('BAD_INPUT', `decode threads must be a positive integer, got ${String(options.threads)}`);
   const data = { maxPixels: options.maxPixels, maxJpegScans: options.maxJpegScans ?? 100, maxPixelsPerByte: options.maxPixelsPerByte ?? 1024, jpegTurbo: options.jpegTurbo ?? true };
-  const url = workerUrl();
   const slots: Slot[] = Array.from({ length: threads }, () => ({ worker: null, ready: false, readyWaiters: [], busy: false }));
   const waiting: (() => void)[] = [];
   const pending = new Map<number, Pending>();
@@ -75,7 +63,7 @@ export function createDecodePool(options: DecodePoolOptions): DecodeExecutor & {
   let closed = false;
 
   const spawn = (slot: Slot): Worker => {
-    const w = new Worker(bootstrap(url), { eval: true, workerData: data });
+    const w = startModuleThread('decode-worker', data);
     slot.worker = w;
     slot.ready = false;
     w.on('message', (reply: DecodeReply | { ready: true }) => {

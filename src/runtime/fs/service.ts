@@ -52,6 +52,7 @@ export async function createService(config: ServiceConfig, defaults: ServiceAppO
     limits: config.limits,
     ...(typeof config.decodeBudgetMb === 'number' ? { imageDecode: { budgetBytes: Math.floor(config.decodeBudgetMb * 1024 * 1024) } } : {}),
     ...(config.decodeThreads !== undefined ? { decodeThreads: config.decodeThreads } : {}),
+    ...(config.inferenceThread !== undefined ? { inferenceThread: config.inferenceThread } : {}),
   });
   await clip.warmup();
   const app = createClipApp({

@@ -7,6 +7,7 @@ export { createNodeClipEdge, type NodeClipEdgeOptions } from './create.ts';
 export { DEFAULT_MODEL_DIR, BUILTIN_LABEL_SETS_DIR, PACKAGE_ROOT } from '../fs/paths.ts';
 export { serveNode, type RunningServer } from './serve.ts';
 export { wasmBackend, nativeBackend, defaultNodeBackends, type NodeBackendOptions } from '../fs/ort.ts';
+export { threadedNodeBackends } from '../fs/inference-thread.ts';
 export { fsModelSource } from '../fs/model-source.ts';
 export { dirLabelSets, readLabelSetFile } from '../fs/label-sets.ts';
 export { nodeImageCodecs } from '../fs/codecs.ts';

@@ -148,7 +148,8 @@ export interface InPlaceLoader {
   readonly exportNames: { malloc: string; free: string };
 }
 
-async function* chunksOf(body: ModelStream['body']): AsyncGenerator<Uint8Array> {
+/** A model stream's chunks, whichever form its body has (a Workers ReadableStream is not async-iterable). */
+export async function* chunksOf(body: ModelStream['body']): AsyncGenerator<Uint8Array> {
   if (!('getReader' in body)) {
     for await (const chunk of body) yield chunk;
     return;
