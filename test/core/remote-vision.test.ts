@@ -73,7 +73,9 @@ describe('the split vision chain: each hop its share of the request deadline', (
     expect(row).toHaveLength(info.embedDim);
     const deadlines = c.seen.map((r) => r.deadline!);
     const hop = c.seen[0]!.hopMs!;
-    expect(hop).toBe(visionHopMs(2_000, 4));
+    // From the time the request has left when the chain starts (a few ms under its 2 s).
+    expect(hop).toBeLessThanOrEqual(visionHopMs(2_000, 4));
+    expect(hop).toBeGreaterThanOrEqual(visionHopMs(1_800, 4));
     expect(deadlines[0]).toBeLessThanOrEqual(t0 + 2_000 - 2 * hop + 50);
     for (let k = 1; k < 4; k++) expect(deadlines[k]).toBe(deadlines[k - 1]! - hop);
   });
