@@ -101,14 +101,16 @@ export function createRemoteVision(o: RemoteVisionOptions): VisionTower {
     },
     inPlace: false,
     remote: { parts: o.parts },
-    // Each part Worker loads its own part; warm() has them all load at once (a failure shows on the first run
-    // instead). The first run waits for it (up to 4 × the timeout: a cold ViT-L/14 part takes tens of seconds on a
+    // Each part Worker loads its own part; warm() has them load one after another down the chain (a failure is
+    // logged and shows on the first run too). The first run waits for it (up to 4 × the timeout: a cold ViT-L/14 part takes tens of seconds on a
     // busy machine) so that it does not reach a part still loading for another call: on Workers, a request
     // awaiting a promise that another request's I/O resolves may never be resumed.
     load: async () => {
       if (!o.service.warm) return;
       let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([o.service.warm(), new Promise((r) => (timer = setTimeout(r, 4 * timeoutMs)))]).catch(() => undefined).finally(() => clearTimeout(timer));
+      await Promise.race([o.service.warm(), new Promise((r) => (timer = setTimeout(r, 4 * timeoutMs)))])
+        .catch((e: unknown) => console.warn(`[clip-edge] warming the vision parts failed (the first image loads them again): ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`))
+        .finally(() => clearTimeout(timer));
     },
     run: async (items, signal) => {
       const out: Float32Array[] = [];

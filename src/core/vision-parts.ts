@@ -42,8 +42,8 @@ export type VisionPartReply =
 export interface VisionPartService {
   runPart(request: VisionPartRequest): Promise<VisionPartReply>;
   /**
-   * Loads this part and, at the same time, asks the next one to load: the chain's cold start is then
-   * its slowest part's load, not the sum of them. Resolves with the parts loaded (this one and those after it).
+   * Loads this part, then asks the next one to warm (vision-chain.ts `warmChain`: one part after
+   * another). Resolves with the parts loaded (this one and those after it); rejects with the first failure.
    */
   warm?(): Promise<number>;
 }
