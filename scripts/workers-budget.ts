@@ -19,7 +19,7 @@ export interface RequestMemory {
   decode?: string;
   /** Right after the request, before any forced GC: V8 heap used, array-buffer backing stores, ORT's wasm memory. */
   afterRequestNoGc: { jsHeapUsed: number; backing: number; ortWasm: number };
-  /** The JPEG codec's (libjpeg-turbo's) wasm memory after decoding this photo as the Worker does. */
+  /** The image codecs' wasm memory at its largest while the request ran: the live instances (libjpeg-turbo, libwebp; in use and kept idle). */
   codecWasm: number;
   /** See {@link estimatePeak}. */
   peakEstimate: number;
@@ -202,7 +202,7 @@ export function memoryMarkdown(t: MemoryTable): string {
     '- **decode**: how the Worker decoded the photo: `exact` (libjpeg-turbo, PIL\'s pixels) or `dct-1/2`… (DCT-scaled to fit',
     '  the decode budget); **budget** is what `CLIP_EDGE_DECODE_BUDGET_MB=auto` (the default) gave it: 128 MB − ORT wasm',
     '  − 8 MB JS heap − the 8 MB request-body pool, at most 48 MB.',
-    '- **codec wasm**: the streaming codecs\' wasm memory after the request (libjpeg-turbo + libwebp, kept between decodes: high-water marks).',
+    '- **codec wasm**: the most wasm memory the codecs\' live instances (libjpeg-turbo + libwebp, in use and kept idle) held while the request ran.',
     '- **peak (measured)**: ORT wasm + codec wasm (exact high-water marks) + the largest JS heap (used + backing stores) sampled',
     '  every few ms through the inspector while the request ran. **peak (est.)**: JS heap after load + ORT + codec + the',
     '  resize\'s intermediate + 2× the file(s) (`estimatePeak`). **4×**: four requests sent at once; their figures are the burst\'s.',

@@ -1,7 +1,7 @@
 // A measuring Worker for scripts/workers-memory.ts (never deployed): the production kit
 // (createWorkersClipEdge over R2/KV, the Worker's own defaults) plus routes that load a
-// configuration, classify or embed an image and report ORT's and the JPEG codec's wasm memory
-// (high-water marks: wasm memory never shrinks, and under a decode budget the codec instance is kept).
+// configuration, classify or embed an image and report ORT's wasm memory (a high-water mark: wasm
+// memory never shrinks) and the image codecs' (the most their live instances held since the previous answer).
 import type { ClipEdge } from '../src/core/clip.ts';
 import type { WorkersEnv } from '../src/runtime/workers/bindings.ts';
 import { createWorkersClipEdge } from '../src/runtime/workers/create.ts';
@@ -16,7 +16,8 @@ let part: Awaited<ReturnType<typeof createVisionPartService>> | undefined;
 let fixedBudgetMb = 0;
 const memory = () => ({
   ortWasm: ortWasmMemoryBytes() ?? 0,
-  codecWasm: clip?.codecMemoryBytes() ?? 0,
+  // The codec instances' largest live wasm memory (in use + kept idle) since the previous answer.
+  codecWasm: clip?.codecMemoryPeakBytes() ?? 0,
   // What CLIP_EDGE_DECODE_BUDGET_MB gave this request: auto (the default) follows the model.
   decodeBudget: fixedBudgetMb
     ? fixedBudgetMb * 2 ** 20

@@ -19,4 +19,4 @@ export { cosine, softmax, topK, normalizeRows } from './core/zeroshot.ts';
 export { createMemoryIndex, type FlatIndex, type MemoryIndexOptions, type SnapshotStore } from './search/drivers/memory.ts';
 export { createSearchService, type SearchService, type SearchResult, type IndexItem } from './search/service.ts';
 export { indexAll, type BulkSource, type BulkSummary, type BulkOptions } from './search/bulk.ts';
-export type { VectorIndex, VectorRecord, IndexOptions, IndexSpace, IndexLimits, Match, Filter, Metadata, QueryOptions, FieldType } from './search/types.ts';
+export type { IndexOpener, VectorIndex, VectorRecord, IndexOptions, IndexSpace, IndexLimits, Match, Filter, Metadata, QueryOptions, FieldType } from './search/types.ts';

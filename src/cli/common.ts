@@ -1,10 +1,11 @@
 import { SingleBar } from 'cli-progress';
 import { isClipEdgeError } from '../core/errors.ts';
+import { PRECISIONS } from '../core/precision.ts';
 
 /** Options every model-using command shares. */
 export const modelArgs = {
   model: { type: 'string', description: 'Model folder (default: the bundled models/tiny-clip)', valueHint: 'dir' },
-  variant: { type: 'string', description: 'Vision variant: auto | fp32 | fp16 | int8 | q4', default: 'auto' },
+  variant: { type: 'string', description: `Vision variant: auto | ${PRECISIONS.join(' | ')}`, default: 'auto' },
   backend: { type: 'string', description: 'auto | node | wasm', default: 'auto' },
   threads: { type: 'string', description: 'onnxruntime threads', default: '1' },
 } as const;

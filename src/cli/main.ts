@@ -9,7 +9,7 @@ import { TOP_K } from '../core/limits.ts';
 import { toNpy } from '../core/image/npy.ts';
 import { clipPreprocess } from '../core/image/preprocess.ts';
 import { readModelInfo } from '../core/model/info.ts';
-import { isPrecision } from '../core/precision.ts';
+import { isPrecision, PRECISIONS } from '../core/precision.ts';
 import { createClipTokenizer } from '../core/tokenizer.ts';
 import { fsModelSource } from '../runtime/fs/model-source.ts';
 import { readLabelSetFile } from '../runtime/fs/label-sets.ts';
@@ -20,7 +20,7 @@ import { indexArgs, parseIndexArgs } from './index-args.ts';
 
 const variantOf = (v: string | undefined) => {
   if (v === undefined || v === 'auto') return 'auto' as const;
-  if (!isPrecision(v)) fail(`unknown variant "${v}" (fp32, fp16, int8, uint8, q8, q4 or auto)`);
+  if (!isPrecision(v)) fail(`unknown variant "${v}" (${PRECISIONS.join(', ')} or auto)`);
   return v;
 };
 
@@ -37,7 +37,7 @@ const serve = defineCommand({
   meta: { name: 'serve', description: 'Start the HTTP API (settings also from CLIP_EDGE_* environment variables)' },
   args: {
     ...modelArgs,
-    variant: { type: 'string', description: 'Vision variant: auto | fp32 | fp16 | int8 | q4' },
+    variant: { type: 'string', description: `Vision variant: auto | ${PRECISIONS.join(' | ')}` },
     backend: { type: 'string', description: 'auto | node | wasm' },
     threads: { type: 'string', description: 'onnxruntime threads (default 1)' },
     port: { type: 'string', description: 'Port (default 8787; 0 picks a free one)' },
@@ -222,7 +222,7 @@ const pull = defineCommand({
       const [{ createPullProgress }, { pullModel }] = await Promise.all([import('../hub/progress.ts'), import('../hub/pull.ts')]);
       const p = createPullProgress();
       const variants = args.variants?.split(',').map((s) => s.trim()).filter(Boolean);
-      if (variants?.some((v) => !isPrecision(v))) fail(`--variants takes ${['fp32', 'fp16', 'int8', 'uint8', 'q8', 'q4'].join(', ')}`);
+      if (variants?.some((v) => !isPrecision(v))) fail(`--variants takes ${PRECISIONS.join(', ')}`);
       const towers = args.towers?.split(',').map((s) => s.trim()).filter(Boolean);
       if (towers?.some((t) => t !== 'vision' && t !== 'text')) fail('--towers takes vision and/or text');
       const ac = new AbortController();

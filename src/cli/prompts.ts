@@ -2,6 +2,7 @@ import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { defineCommand } from 'citty';
 import { makeLabelSet } from '../core/label-sets.ts';
+import { PRECISIONS } from '../core/precision.ts';
 import { createNodeClipEdge, DEFAULT_MODEL_DIR } from '../runtime/fs/create.ts';
 import { readLabelSetFile } from '../runtime/fs/label-sets.ts';
 import { fsPromptCacheStore } from '../runtime/fs/prompt-cache.ts';
@@ -18,7 +19,7 @@ const build = defineCommand({
     templates: { type: 'string', description: 'Use the templates of this label set name or JSON file instead' },
     name: { type: 'string', description: 'Name of the cache (default: the label set name or the file\'s base name)' },
     dtype: { type: 'string', description: 'fp16 (half the bytes, same top-1) or fp32', default: 'fp16' },
-    'text-variant': { type: 'string', description: 'Text encoder used to build: fp32, fp16, int8, q4 or auto (fp32 when the folder has it, else the backend\'s choice)', default: 'auto' },
+    'text-variant': { type: 'string', description: `Text encoder used to build: ${PRECISIONS.join(', ')} or auto (fp32 when the folder has it, else the backend's choice)`, default: 'auto' },
     out: { type: 'string', description: 'Output folder (default: <model>/prompts; for a model inside node_modules, such as the installed package\'s bundled one, the per-user prompt cache the kit reads first)' },
     batch: { type: 'string', description: 'Prompts per text-encoder run', default: '256' },
   },

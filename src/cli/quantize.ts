@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { defineCommand } from 'citty';
 import { ClipEdgeError } from '../core/errors.ts';
-import { isPrecision, type Precision, type Tower } from '../core/precision.ts';
+import { isPrecision, type Precision, PRECISIONS, type Tower } from '../core/precision.ts';
 import { removeInFlight } from '../../quantize/onnx/io.ts';
 import { nodeImageCodecs } from '../runtime/fs/codecs.ts';
 import { fsModelSource } from '../runtime/fs/model-source.ts';
@@ -16,7 +16,7 @@ const list = (s: string | undefined) => s?.split(',').map((x) => x.trim()).filte
 
 /** `clip-edge quantize <model-dir> --variants fp16,int8[,q4]`: see quantize/ and docs/quantization.md. */
 export const quantize = defineCommand({
-  meta: { name: 'quantize', description: 'Write fp16/int8/q4 variants of a model folder, each verified against fp32' },
+  meta: { name: 'quantize', description: `Write ${QUANT_VARIANTS.join('/')} variants of a model folder, each verified against fp32` },
   args: {
     dir: { type: 'positional', description: 'Model folder (with onnx/vision_model.onnx, onnx/text_model.onnx)', required: true },
     variants: { type: 'string', description: `Comma-separated: ${QUANT_VARIANTS.join(', ')}`, default: 'fp16,int8' },
@@ -43,7 +43,7 @@ export const quantize = defineCommand({
     guard(async () => {
       if (args.split) return splitCommand(args);
       const ort = list(args.ort) ?? [];
-      if (ort.some((v) => !isPrecision(v))) fail('--ort takes variant names such as int8, q8, q4');
+      if (ort.some((v) => !isPrecision(v))) fail(`--ort takes variant names: ${PRECISIONS.join(', ')}`);
       // With --ort alone (existing variants converted), --variants '' makes nothing new.
       const variants = list(args.variants) ?? [];
       if ((!variants.length && !ort.length) || variants.some((v) => !isQuantVariant(v))) fail(`--variants takes ${QUANT_VARIANTS.join(', ')}`);

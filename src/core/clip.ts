@@ -115,6 +115,7 @@ export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge
 
     status: () => clipEdgeStatus(info, backend, vision, text),
     codecMemoryBytes: () => embedImage.codecMemoryBytes(),
+    codecMemoryPeakBytes: () => embedImage.codecMemoryPeakBytes(),
     async warmup(o = {}) {
       // Both load at once; a failure is reported vision first, so the error does not depend on timing.
       const loads = await Promise.allSettled([vision.load(), o.text === false ? undefined : text?.load(), embedImage.warmup()]);

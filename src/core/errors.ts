@@ -1,6 +1,6 @@
 /**
  * The one error type of clip-edge. Every failure the kit can explain carries a
- * code; the HTTP layer maps codes to status in one place (see `statusOf`).
+ * code; the HTTP layer maps codes to status in one place (`STATUS_OF`, src/http/errors.ts).
  */
 export type ClipEdgeErrorCode =
   | 'BAD_INPUT'
@@ -27,6 +27,7 @@ export type ClipEdgeErrorCode =
   | 'NETWORK'
   | 'INDEX_MISMATCH'
   | 'INDEX_UNAVAILABLE'
+  | 'CONFIG_INVALID'
   | 'INTERNAL';
 
 export class ClipEdgeError extends Error {

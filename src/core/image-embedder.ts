@@ -17,8 +17,10 @@ export interface ImageEmbedderOptions {
 
 export interface ImageEmbedder {
   (bytes: Uint8Array, signal?: AbortSignal): Promise<EmbeddedImage>;
-  /** Wasm memory of the JPEG codec (bytes). */
+  /** Wasm memory of the image codecs' live instances (bytes); see ImageDecoder.codecMemoryBytes. */
   codecMemoryBytes(): number;
+  /** The most codecMemoryBytes() reached since the previous call. */
+  codecMemoryPeakBytes(): number;
   /** Readies the decoder (Node: its decode threads). */
   warmup(): Promise<void>;
   /** Ends the decoder's threads, if any. */
@@ -43,6 +45,7 @@ export function createImageEmbedder(o: ImageEmbedderOptions): ImageEmbedder {
     jpegScaling: o.imageDecode?.jpegScaling ?? false,
     ...(o.imageDecode?.executor ? { executor: o.imageDecode.executor } : {}),
     ...(o.imageDecode?.yieldBetweenRows !== undefined ? { yieldBetweenRows: o.imageDecode.yieldBetweenRows } : {}),
+    ...(o.imageDecode?.pollGrants !== undefined ? { pollGrants: o.imageDecode.pollGrants } : {}),
   });
   const { preprocess, embedDim } = o.info;
   // A budget that follows the model is measured with the model loaded and run once (its heap may grow on the first run).
@@ -76,5 +79,5 @@ export function createImageEmbedder(o: ImageEmbedderOptions): ImageEmbedder {
       inferenceMs: performance.now() - t2,
     };
   };
-  return Object.assign(embed, { codecMemoryBytes: () => decoder.codecMemoryBytes(), warmup: () => decoder.warmup(), close: () => decoder.close() });
+  return Object.assign(embed, { codecMemoryBytes: () => decoder.codecMemoryBytes(), codecMemoryPeakBytes: () => decoder.codecMemoryPeakBytes(), warmup: () => decoder.warmup(), close: () => decoder.close() });
 }

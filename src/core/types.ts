@@ -27,6 +27,8 @@ export interface ImageDecodeOptions {
   executor?: DecodeExecutor;
   /** Let the event loop run during a long streamed decode; see ImageDecoderOptions.yieldBetweenRows. @defaultValue true */
   yieldBetweenRows?: boolean;
+  /** Decodes waiting for the budget poll for their turn (Workers); see ImageDecoderOptions.pollGrants. @defaultValue false */
+  pollGrants?: boolean;
 }
 
 export interface ClipEdgeOptions {
@@ -192,8 +194,10 @@ export interface ClipEdge {
   labelSet(name: string): Promise<LabelSet>;
   labelSetNames(): Promise<string[]>;
   status(): ClipEdgeStatus;
-  /** Wasm memory of the image decoder's streaming codecs, JPEG and lossy WebP (bytes; under a decode budget their high-water marks, the instances being kept). */
+  /** Wasm memory of the image decoder's codec instances alive now, in use and kept idle (bytes). */
   codecMemoryBytes(): number;
+  /** The most {@link codecMemoryBytes} reached since the previous call (bytes): each decode's instance at its largest. */
+  codecMemoryPeakBytes(): number;
   /** Creates the sessions now instead of on the first request (`{ text: false }`: the vision tower only). */
   warmup(options?: { text?: boolean }): Promise<void>;
   /**

@@ -19,7 +19,7 @@ export interface BytePool {
 export function createBytePool(total: number): BytePool {
   if (!(total > 0)) throw new ClipEdgeError('BAD_INPUT', `a byte pool needs a positive size, got ${total}`);
   // The decoders' budget with a fixed size; an aborted wait rejects with the signal's own reason.
-  const budget = new ByteBudget(() => total, (signal) => signal.reason);
+  const budget = new ByteBudget(() => total, { reasonOf: (signal) => signal.reason, pollGrants: true });
   return {
     total,
     get used() {

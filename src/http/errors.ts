@@ -32,6 +32,9 @@ export const STATUS_OF: Readonly<Record<ClipEdgeErrorCode, number>> = Object.fre
   INDEX_MISMATCH: 409,
   // No index configured, or its driver (e.g. @lancedb/lancedb) is not installed.
   INDEX_UNAVAILABLE: 503,
+  // The deployment's own settings are wrong (a Worker var that does not parse): a server fault, the
+  // message names the setting so the operator can fix it.
+  CONFIG_INVALID: 500,
 });
 
 /**

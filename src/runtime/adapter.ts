@@ -46,7 +46,7 @@ export interface RuntimeAdapter<Place> {
   defaults?(place: Place, source: ModelSource): Partial<ClipEdgeOptions>;
   /** How classify/embedImage read inputs other than bytes (file paths on Node, Deno and Bun). @defaultValue bytes, Blob/File, streams */
   imageInputs?(place: Place): ReadImageOptions;
-  /** The default search index for a loaded model, when the runtime has one configured. */
+  /** The default search index for a loaded model, when the runtime has one configured: what the runtime's server (fs/service.ts, workers/app.ts) gives the HTTP app. */
   index?(place: Place): ((clip: ClipEdge) => Promise<VectorIndex>) | undefined;
 }
 

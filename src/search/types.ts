@@ -25,6 +25,13 @@ export interface IndexOptions extends IndexSpace {
   fields?: Readonly<Record<string, FieldType>>;
 }
 
+/**
+ * Opens one driver's index for a model's embedding space: the driver's create…Index with its own
+ * options bound, e.g. `(space) => createMemoryIndex({ ...space, store })`. How Node, Deno and Bun
+ * take any driver (FsPlace.search, `createService`'s `search`).
+ */
+export type IndexOpener = (space: IndexOptions) => Promise<VectorIndex>;
+
 export interface VectorRecord {
   /** At most 64 bytes of UTF-8 (Vectorize's limit, kept everywhere so indexes move between drivers). */
   id: string;

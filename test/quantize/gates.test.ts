@@ -2,6 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_GATES, checkGate, parseGates, type Gate } from '../../quantize/verify/gates.ts';
 import type { CosineStats, Top1Stats } from '../../quantize/verify/metrics.ts';
+import { QUANT_VARIANTS } from '../../quantize/pipeline.ts';
+
+/** The variants a gate may name: every gated row of PRECISION_TABLE (fp16, int8, q4, and any added later). */
+const VARIANTS = QUANT_VARIANTS.join('|');
 
 const EPS = 1e-6;
 const cos = (mean: number, min: number): CosineStats => ({ mean, min, n: 10 });
@@ -18,7 +22,8 @@ const ROWS = Object.entries(DEFAULT_GATES).flatMap(([variant, gate]) =>
 
 describe('quantization gates', () => {
   it('the defaults are the documented ones (int8: mean 0.99, min 0.97, top-1 97 %; fp16: mean 0.9995; q4: mean 0.98)', () => {
-    expect(DEFAULT_GATES).toEqual({
+    // These three as docs/quantization.md states them; a precision added later brings its own row (PRECISION_TABLE).
+    expect(DEFAULT_GATES).toMatchObject({
       int8: { cosineMean: 0.99, cosineMin: 0.97, top1Agreement: 0.97 },
       fp16: { cosineMean: 0.9995 },
       q4: { cosineMean: 0.98 },
@@ -58,7 +63,7 @@ describe('quantization gates', () => {
 
   it('parses overrides per variant and key over the defaults, and refuses anything else', () => {
     expect(parseGates('q4.cosineMin=0.9, fp16.top1Agreement=1')).toEqual({
-      int8: DEFAULT_GATES.int8,
+      ...DEFAULT_GATES,
       fp16: { ...DEFAULT_GATES.fp16, top1Agreement: 1 },
       q4: { ...DEFAULT_GATES.q4, cosineMin: 0.9 },
     });
@@ -66,7 +71,7 @@ describe('quantization gates', () => {
     expect(parseGates(' , int8.cosineMin=0.5 ,, ').int8.cosineMin).toBe(0.5); // blanks and empty parts are ignored
     for (const bad of ['int4.cosineMean=0.9', 'int8.cosine=0.9', 'int8.cosineMean=1.5', 'int8.cosineMean=-1', 'int8.cosineMean', 'int8.cosineMean=x', 'xint8.cosineMean=0.9', 'int8.cosineMean=0.9x']) {
       expect(() => parseGates(bad), bad).toThrow(
-        expect.objectContaining({ code: 'BAD_INPUT', message: `bad gate "${bad}": expected <fp16|int8|q4>.<cosineMean|cosineMin|top1Agreement>=<number in 0..1>` }),
+        expect.objectContaining({ code: 'BAD_INPUT', message: `bad gate "${bad}": expected <${VARIANTS}>.<cosineMean|cosineMin|top1Agreement>=<number in 0..1>` }),
       );
     }
   });
@@ -83,6 +88,6 @@ describe('gate overrides (--gates)', () => {
   });
 
   it.each(['int8.cosineMin=1.5', 'int8.bogus=0.5', 'int4.cosineMin=0.5', 'int8.cosineMin', 'cosineMin=0.5', 'int8.cosineMin=-1', 'int8.cosineMin=0..5'])('refuses "%s" naming it and the form', (spec) => {
-    expect(() => parseGates(spec)).toThrow(expect.objectContaining({ code: 'BAD_INPUT', message: expect.stringContaining(`bad gate "${spec}": expected <fp16|int8|q4>.<`) }));
+    expect(() => parseGates(spec)).toThrow(expect.objectContaining({ code: 'BAD_INPUT', message: expect.stringContaining(`bad gate "${spec}": expected <${VARIANTS}>.<`) }));
   });
 });

@@ -7,7 +7,9 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { blankPng } from '../../bench/lib/hostile-images.ts';
 import { ClipEdgeError } from '../../src/core/errors.ts';
+import { jpegForClipBytes } from '../../src/core/image/decode-cost.ts';
 import { createImageDecoder } from '../../src/core/image/decoder.ts';
+import { readJpegHeader } from '../../src/core/image/jpeg-header.ts';
 import { CLIP_PREPROCESS } from '../../src/core/image/preprocess.ts';
 import { nodeImageCodecs } from '../../src/runtime/fs/codecs.ts';
 import { createDecodePool } from '../../src/runtime/fs/decode-pool.ts';
@@ -72,6 +74,16 @@ import { readFileSync } from 'node:fs';
     expect(r.signal, r.stderr).toBeNull(); // not killed by the timeout: it exited by itself
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('crop 224 224');
+  });
+
+  it('decodes the DCT scale the calling decoder planned under its budget (and reserved memory for), not an exact decode', async () => {
+    const bytes = input('baseline-420.jpg');
+    const small = { ...CLIP_PREPROCESS, shortestEdge: 64, cropWidth: 64, cropHeight: 64 };
+    const half = jpegForClipBytes(readJpegHeader(bytes), 2, small);
+    const options = { wasm: nodeImageCodecs(), decodeBudgetBytes: half, jpegScaling: true } as const;
+    const [threaded, here] = await Promise.all([createImageDecoder({ ...options, executor: pool }).decodeForClip(bytes, small), createImageDecoder(options).decodeForClip(bytes, small)]);
+    expect([threaded.decode, here.decode]).toEqual(['dct-1/2', 'dct-1/2']);
+    expect(Buffer.from(threaded.crop.data).equals(Buffer.from(here.crop.data))).toBe(true);
   });
 
   it('refuses a bad thread count', () => {

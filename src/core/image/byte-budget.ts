@@ -1,11 +1,28 @@
 import { throwIfAborted } from '../abort.ts';
 
-/** How often a waiting decode looks for its grant (see ByteBudget). */
+/** How often a waiting decode looks for its grant when grants are polled (see ByteBudget). */
 export const GRANT_POLL_MS = 2;
 
 interface Waiter {
   readonly bytes: number;
+  readonly signal: AbortSignal | undefined;
+  /** Hands the reservation over (the waiter has left the queue). */
   readonly grant: () => void;
+  /** Rejects the wait: its signal had aborted when its turn came. */
+  readonly drop: () => void;
+}
+
+/** Options of a {@link ByteBudget}. */
+export interface ByteBudgetOptions {
+  /** What an aborted wait rejects with. @defaultValue the signal's ClipEdgeError reason as is, anything else as CANCELLED */
+  readonly reasonOf?: (signal: AbortSignal) => unknown;
+  /**
+   * Waiters learn of their grant on their own timer (every {@link GRANT_POLL_MS} ms) instead of
+   * from the releasing call: needed in a Workers isolate (see ByteBudget), pointless elsewhere,
+   * where the promise is resolved directly. The runtime adapter says which.
+   * @defaultValue false
+   */
+  readonly pollGrants?: boolean;
 }
 
 /**
@@ -14,28 +31,32 @@ interface Waiter {
  * requests at once cost at most the budget, not N × the largest image (16 hostile 40 MP WebPs
  * took 2.76 GB before). One reservation alone is always granted once nothing else is held (the
  * caller has refused anything over the whole budget), so a large image waits, never starves.
+ * A waiter whose signal has aborted when its turn comes is passed over: its bytes go to the next.
  *
- * A waiter learns of its grant on its own timer (every {@link GRANT_POLL_MS} ms), not from the
+ * With `pollGrants` (Workers) a waiter learns of its grant on its own timer, not from the
  * releasing request's call: in a Workers isolate, a promise resolved by another request resumes
  * its awaiter in that request's I/O context, so the decode that follows (a PNG's
  * DecompressionStream, timers) would belong to the other request and die with it — workerd then
- * cancels the waiting request as "hung". Measured: four 12 MP PNGs at once hung that way.
+ * cancels the waiting request as "hung". Measured: four 12 MP PNGs at once hung that way. A grant
+ * not yet picked up goes back the moment the waiter's signal aborts (its request was cancelled:
+ * its timers may never run again).
  */
 export class ByteBudget {
   private used = 0;
   private readonly waiting: Waiter[] = [];
+  private readonly reasonOf: (signal: AbortSignal) => unknown;
+  private readonly pollGrants: boolean;
 
-  /**
-   * `budget` is asked at every grant (it may follow what a memory-capped isolate has left);
-   * `reasonOf` is what an aborted wait rejects with (default: the signal's ClipEdgeError reason as
-   * is, anything else as CANCELLED).
-   */
+  /** `budget` is asked at every grant (it may follow what a memory-capped isolate has left). */
   constructor(
     private readonly budget: () => number,
-    private readonly reasonOf: (signal: AbortSignal) => unknown = abortReason,
-  ) {}
+    options: ByteBudgetOptions = {},
+  ) {
+    this.reasonOf = options.reasonOf ?? abortReason;
+    this.pollGrants = options.pollGrants ?? false;
+  }
 
-  /** Bytes reserved by decodes at work now. */
+  /** Bytes reserved by decodes at work now (grants not yet picked up included). */
   get inUse(): number {
     return this.used;
   }
@@ -55,29 +76,40 @@ export class ByteBudget {
     return new Promise((resolve, reject) => {
       let granted: (() => void) | null = null;
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const waiter: Waiter = { bytes, grant: () => (granted = this.take(bytes)) };
-      const poll = () => {
-        if (!granted) {
-          timer = setTimeout(poll, GRANT_POLL_MS);
-          return;
-        }
+      const settle = (fn: () => void) => {
+        clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        resolve(granted);
+        fn();
+      };
+      const poll = () => {
+        if (granted) settle(() => resolve(granted!));
+        else timer = setTimeout(poll, GRANT_POLL_MS);
+      };
+      const waiter: Waiter = {
+        bytes,
+        signal,
+        grant: () => {
+          granted = this.take(bytes);
+          if (!this.pollGrants) settle(() => resolve(granted!));
+        },
+        drop: () => settle(() => reject(this.reasonOf(signal!))),
       };
       const onAbort = () => {
-        clearTimeout(timer);
-        if (granted) granted(); // granted but not yet picked up: give it back
-        else {
-          const i = this.waiting.indexOf(waiter);
-          if (i >= 0) this.waiting.splice(i, 1);
-          this.pump(); // the next one may fit now that this one left the head of the line
-        }
-        reject(this.reasonOf(signal!));
+        if (granted) granted(); // granted but not yet picked up: give it back now
+        else this.leave(waiter);
+        settle(() => reject(this.reasonOf(signal!)));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(waiter);
-      timer = setTimeout(poll, GRANT_POLL_MS);
+      if (this.pollGrants) timer = setTimeout(poll, GRANT_POLL_MS);
     });
+  }
+
+  /** Takes a waiter out of the queue; the next one may fit now that it left the head of the line. */
+  private leave(waiter: Waiter): void {
+    const i = this.waiting.indexOf(waiter);
+    if (i >= 0) this.waiting.splice(i, 1);
+    this.pump();
   }
 
   private fits(bytes: number): boolean {
@@ -96,7 +128,18 @@ export class ByteBudget {
   }
 
   private pump(): void {
-    while (this.waiting.length > 0 && this.fits(this.waiting[0]!.bytes)) this.waiting.shift()!.grant();
+    while (this.waiting.length > 0) {
+      const next = this.waiting[0]!;
+      // A request cancelled while it waited would never pick its grant up: pass it over.
+      if (next.signal?.aborted) {
+        this.waiting.shift();
+        next.drop();
+        continue;
+      }
+      if (!this.fits(next.bytes)) return;
+      this.waiting.shift();
+      next.grant();
+    }
   }
 }
 

@@ -1,17 +1,25 @@
 import { throwIfAborted } from '../abort.ts';
 import { ByteBudget } from './byte-budget.ts';
+import type { KeptInstances } from './wasm-instances.ts';
 
 const MiB = 1024 * 1024;
 
 /** Budgets up to this keep the JPEG codec instance between decodes (see DecodeMemory.keepCodec). */
 const KEEP_CODEC_BUDGET_BYTES = 256 * MiB;
 
-/** A codec instance whose wasm memory grew past this is dropped after the decode (memory never shrinks). */
-const DISCARD_AFTER_BYTES = 16 * MiB;
+/**
+ * Without a small budget, a codec instance whose decode needed more than this is dropped after it
+ * (wasm memory never shrinks): what a decoder keeps idle outside any budget (Node's decode threads
+ * have none: theirs is the main thread's) stays under ~4 MiB per codec.
+ */
+const DISCARD_AFTER_BYTES = 4 * MiB;
 
 /**
  * The decode budget of one decoder (ImageDecoderOptions.decodeBudgetBytes): the figure a decode is
  * planned against, the reservations decodes hold while they work, and what codec instances keep.
+ * A codec instance kept idle between decodes holds wasm memory outside every reservation: it is
+ * counted against the budget (the room left for reservations is the budget less the idle instances
+ * of the codecs a decode does not use), and let go when a decode would not fit beside it.
  */
 export class DecodeMemory {
   /** The budget of the decode being planned (asked once per decode when the option is a function). */
@@ -29,9 +37,15 @@ export class DecodeMemory {
    */
   readonly keepCodec: boolean;
 
-  constructor(private readonly option: number | (() => number)) {
+  constructor(
+    private readonly option: number | (() => number),
+    /** The codecs whose idle instances count against the budget. */
+    private readonly kept: readonly KeptInstances[] = [],
+    /** Waiters poll for their grants (Workers: see ByteBudget). */
+    pollGrants = false,
+  ) {
     this.bytes = typeof option === 'number' ? option : Infinity;
-    this.pool = new ByteBudget(() => this.refresh());
+    this.pool = new ByteBudget(() => this.refresh() - this.idleBytes(), { pollGrants });
     this.budgeted = option !== Infinity;
     this.oneAtATime = typeof option === 'function';
     this.keepCodec = typeof option === 'function' || option <= KEEP_CODEC_BUDGET_BYTES;
@@ -48,13 +62,29 @@ export class DecodeMemory {
     return !this.keepCodec && need > DISCARD_AFTER_BYTES;
   }
 
-  /** Reserves `need` bytes of the budget for `fn` (waiting for room, up to the signal), then releases them. */
-  async reserved<T>(need: number, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  /** Wasm memory of the idle codec instances, but `using`'s (the decode takes that one). */
+  idleBytes(using?: KeptInstances | null): number {
+    let n = 0;
+    for (const k of this.kept) if (k !== using) n += k.idleBytes();
+    return n;
+  }
+
+  /**
+   * Reserves `need` bytes of the budget for `fn` (waiting for room, up to the signal), then releases
+   * them. `using`: the codec whose idle instance the decode takes (its memory is then the decode's:
+   * the reservation covers it). Once granted, idle instances of other codecs that would not fit
+   * beside the reservations are let go.
+   */
+  async reserved<T>(need: number, signal: AbortSignal | undefined, fn: () => Promise<T>, using: KeptInstances | null = null): Promise<T> {
     if (!this.budgeted) return fn();
-    // (A budget function may answer Infinity: a reservation of Infinity would come back as NaN.)
-    const release = await this.pool.acquire(this.oneAtATime && Number.isFinite(this.bytes) ? Math.max(need, this.bytes) : need, signal);
+    const own = Math.max(need, using?.idleBytes() ?? 0);
+    // One at a time: the whole room the idle instances leave. (A budget function may answer
+    // Infinity: a reservation of Infinity would come back as NaN.)
+    const amount = this.oneAtATime && Number.isFinite(this.bytes) ? Math.max(own, this.bytes - this.idleBytes(using)) : own;
+    const release = await this.pool.acquire(amount, signal);
     try {
       throwIfAborted(signal);
+      if (this.pool.inUse + this.idleBytes(using) > this.bytes) for (const k of this.kept) if (k !== using) k.dropIdle();
       return await fn();
     } finally {
       release();

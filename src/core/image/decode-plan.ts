@@ -14,6 +14,7 @@ import { createStreamingCrop, streamingCropBytes } from './resample-stream.ts';
 import type { ExifOrientation, RgbImage } from './types.ts';
 import { type createWebpCodec, decodeWebp } from './webp.ts';
 import { type WebpStreamCodec, webpStreamBytes } from './webp-stream.ts';
+import type { KeptInstances } from './wasm-instances.ts';
 
 /*
  * How one image that passed the header checks is decoded: which path (streamed row by row into
@@ -53,21 +54,23 @@ export const overBudget = (ctx: DecodeContext, header: FormatHeader, need: numbe
  * image); anything else decoded whole. With an executor the same estimate is reserved by the
  * caller and the decode runs there.
  */
-export function planForClip(ctx: DecodeContext, bytes: Uint8Array, header: FormatHeader, config: ClipPreprocessConfig, signal?: AbortSignal): { need: number; run: () => Promise<Cropped> } {
+export function planForClip(ctx: DecodeContext, bytes: Uint8Array, header: FormatHeader, config: ClipPreprocessConfig, signal?: AbortSignal, scale?: JpegScale): ClipPlan {
   const { turbo, webpStream, memory } = ctx;
   const yieldSignal = ctx.yieldBetweenRows ? signal : null;
   if (header.format === 'jpeg' && turbo) {
-    const { denom, need } = jpegScale(ctx, header, bytes.length, config);
+    const { denom, need } = scale ? { denom: scale, need: jpegForClipBytes(header, scale, config) } : jpegScale(ctx, header, bytes.length, config);
     const size = { ...scaledJpegSize(header.width, header.height, denom), orientation: header.orientation, format: header.format };
     const path: DecodePath = denom === 1 ? 'exact' : `dct-1/${denom}`;
-    return { need, run: () => streamedForClip(size, config, (sink) => turbo.decodeRows(bytes, header, denom, sink, memory.discardAfter(need), yieldSignal), path) };
+    const run = () => streamedForClip(size, config, (sink) => turbo.decodeRows(bytes, header, denom, sink, memory.discardAfter(need), yieldSignal), path);
+    return { need, run, using: turbo.instances, jpegScale: denom };
   }
   if (header.format === 'webp' && webpStream && !header.lossless && !header.animated) {
-    // Its wasm memory holds the file, so a kept instance would hold the largest file seen; under a
-    // memory-capped budget it is dropped after each decode (measured: a kept 4 MB instance beside
-    // four 12 MP JPEGs at once), and a fresh one from the compiled module costs ~1 ms.
+    // Its wasm memory holds the file, so a kept instance holds the largest file seen: under a budget it
+    // is counted against it while idle (DecodeMemory) and let go when a decode needs the room. Kept,
+    // as dropping one per decode left each 4 MiB instance to the next GC (four 12 MP WebPs in a row
+    // measured 16 MiB of JS heap beside them in workerd). Without a small budget one that needed over 4 MiB is dropped.
     const need = webpStreamBytes(header, bytes.length) + streamingCropBytes(header.width, header.orientation, config);
-    return { need, run: () => streamedForClip(header, config, (sink) => webpStream.decodeRows(bytes, header, sink, memory.keepCodec || memory.discardAfter(need))) };
+    return { need, run: () => streamedForClip(header, config, (sink) => webpStream.decodeRows(bytes, header, sink, memory.discardAfter(need), yieldSignal)), using: webpStream.instances, jpegScale: 1 };
   }
   if (header.format === 'png' && canStreamPng(header)) {
     const run = async (): Promise<Cropped> => {
@@ -75,10 +78,20 @@ export function planForClip(ctx: DecodeContext, bytes: Uint8Array, header: Forma
       const crop = await guard(header, () => decodePngForClip(bytes, header, config, signal));
       return { crop, decode: 'exact', ms: { decode: performance.now() - t0, resize: 0 } };
     };
-    return { need: bytes.length + streamedPngBytes(header, config), run };
+    return { need: bytes.length + streamedPngBytes(header, config), run, using: null, jpegScale: 1 };
   }
   const need = estimateDecodeBytes(header, bytes.length, { jpegTurbo: false, full: true });
-  return { need, run: () => wholeForClip(ctx, bytes, header, need, config) };
+  return { need, run: () => wholeForClip(ctx, bytes, header, need, config), using: null, jpegScale: 1 };
+}
+
+/** A planned decode: the memory it holds at its peak, the decode, and what it decodes with. */
+export interface ClipPlan {
+  readonly need: number;
+  readonly run: () => Promise<Cropped>;
+  /** The codec whose idle instance the decode takes (DecodeMemory.reserved), if any. */
+  readonly using: KeptInstances | null;
+  /** The DCT scale of a JPEG (1: exact; 1 for other formats). */
+  readonly jpegScale: JpegScale;
 }
 
 /** Exact, or the least DCT scaling that fits the budget and keeps the shortest side ≥ the model's input; and the memory it needs. */

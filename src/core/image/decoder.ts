@@ -4,7 +4,7 @@ import { DEFAULT_MAX_JPEG_SCANS, DEFAULT_MAX_PIXELS_PER_BYTE, estimateDecodeByte
 import { DecodeMemory } from './decode-memory.ts';
 import { type DecodeContext, type DecodePath, decodeWhole, overBudget, planForClip } from './decode-plan.ts';
 import { createJpegCodec } from './jpeg.ts';
-import { JpegTurboCodec } from './jpeg-turbo.ts';
+import { type JpegScale, JpegTurboCodec } from './jpeg-turbo.ts';
 import { type ClipPreprocessConfig, assertResizable } from './preprocess.ts';
 import type { ImageHeader, RgbImage } from './types.ts';
 import type { ImageCodecWasm } from './wasm-codec.ts';
@@ -44,7 +44,7 @@ export interface ImageDecoderOptions {
    * (libjpeg's reduced IDCT; needs `wasm.jpegTurbo`) when the exact decode would exceed
    * `decodeBudgetBytes` and the scaled image still has a shortest side ≥ the model's input size.
    * Not PIL's pixels (bench/results/jpeg-scaled-decode.md measures how far); the result says which
-   * path was taken. Off by default; on by default on Workers.
+   * path was taken. Off by default everywhere (Workers: CLIP_EDGE_JPEG_SCALING): exact decodes fit.
    * @defaultValue false
    */
   readonly jpegScaling?: boolean;
@@ -82,11 +82,20 @@ export interface ImageDecoderOptions {
    * @defaultValue true
    */
   readonly yieldBetweenRows?: boolean;
+  /**
+   * A decode waiting for the budget learns of its turn on its own timer (every 2 ms) instead of
+   * being resumed by the decode that made room: a Workers isolate needs this (a promise resolved by
+   * another request resumes its awaiter in that request's context: see ByteBudget). The Workers
+   * adapter turns it on; elsewhere the wait is resolved directly.
+   * @defaultValue false
+   */
+  readonly pollGrants?: boolean;
 }
 
 /** Runs checked, admitted decodes somewhere (see ImageDecoderOptions.executor). */
 export interface DecodeExecutor {
-  decodeForClip(bytes: Uint8Array, config: ClipPreprocessConfig, signal?: AbortSignal): Promise<ClipCrop>;
+  /** `plan.jpegScale`: the DCT scale the calling decoder's budget chose for a JPEG (default 1: exact). */
+  decodeForClip(bytes: Uint8Array, config: ClipPreprocessConfig, signal?: AbortSignal, plan?: { readonly jpegScale: JpegScale }): Promise<ClipCrop>;
   decode(bytes: Uint8Array, signal?: AbortSignal): Promise<RgbImage>;
   /** Makes it ready now (threads started and loaded) instead of on the first image. */
   warmup?(): Promise<void>;
@@ -121,12 +130,19 @@ export interface ImageDecoder {
    * Decode, then CLIP's resize + center crop: `resizeAndCenterCrop(await decode(bytes), config)`,
    * pixel for pixel, when `decode` is `exact`. With `wasm.jpegTurbo` a JPEG is resized straight
    * from the codec's memory (no full-size copy), and with `jpegScaling` it may be DCT-scaled.
+   * `jpegScale`: decode a JPEG at this DCT scale, as another decoder planned it (a decode thread
+   * running its caller's plan: the memory reserved was that plan's); default: this decoder's plan.
    */
-  decodeForClip(bytes: Uint8Array | ArrayBuffer, config: ClipPreprocessConfig, signal?: AbortSignal): Promise<ClipCrop>;
+  decodeForClip(bytes: Uint8Array | ArrayBuffer, config: ClipPreprocessConfig, signal?: AbortSignal, jpegScale?: JpegScale): Promise<ClipCrop>;
   /** Wasm memory (bytes) of the JPEG codec instance after its last decode (0 before any). */
   jpegCodecMemoryBytes(): number;
-  /** Wasm memory (bytes) of the streaming codecs' instances after their last decodes: JPEG plus lossy WebP (0 before any). */
+  /**
+   * Wasm memory (bytes) of the codec instances alive now: the streaming codecs' (libjpeg-turbo,
+   * lossy WebP) in use and kept idle, or mozjpeg's last instance without libjpeg-turbo.
+   */
   codecMemoryBytes(): number;
+  /** The most {@link codecMemoryBytes} reached since the previous call (each decode's instance at its largest). */
+  codecMemoryPeakBytes(): number;
   /** Decode memory reserved now by decodes at work, and how many wait for room (see decodeBudgetBytes). */
   memory(): { reservedBytes: number; waiting: number };
   /** Readies the executor (e.g. starts decode threads) so that the first image does not pay for it. */
@@ -144,8 +160,8 @@ interface ResolvedOptions {
   readonly maxPixelsPerByte: number;
   readonly executor: DecodeExecutor | null;
   readonly yieldBetweenRows: boolean;
+  readonly pollGrants: boolean;
 }
-
 
 export function resolveImageDecoderOptions(o: ImageDecoderOptions = {}): ResolvedOptions {
   const maxPixels = o.maxPixels ?? DEFAULT_MAX_PIXELS;
@@ -158,7 +174,7 @@ export function resolveImageDecoderOptions(o: ImageDecoderOptions = {}): Resolve
   }
   const maxJpegScans = positiveInteger('maxJpegScans', o.maxJpegScans, DEFAULT_MAX_JPEG_SCANS);
   const maxPixelsPerByte = positiveInteger('maxPixelsPerByte', o.maxPixelsPerByte, DEFAULT_MAX_PIXELS_PER_BYTE);
-  return { wasm: o.wasm ?? {}, maxPixels, decodeBudgetBytes, jpegScaling: o.jpegScaling ?? false, maxJpegScans, maxPixelsPerByte, executor: o.executor ?? null, yieldBetweenRows: o.yieldBetweenRows ?? true };
+  return { wasm: o.wasm ?? {}, maxPixels, decodeBudgetBytes, jpegScaling: o.jpegScaling ?? false, maxJpegScans, maxPixelsPerByte, executor: o.executor ?? null, yieldBetweenRows: o.yieldBetweenRows ?? true, pollGrants: o.pollGrants ?? false };
 }
 
 function positiveInteger(name: string, v: number | undefined, fallback: number): number {
@@ -177,12 +193,15 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
   const o = resolveImageDecoderOptions(options);
   const { wasm, executor } = o;
   const limits: HeaderLimits = { maxPixels: o.maxPixels, maxPixelsPerByte: o.maxPixelsPerByte, maxJpegScans: o.maxJpegScans };
-  const memory = new DecodeMemory(o.decodeBudgetBytes);
+  const turbo = wasm.jpegTurbo ? new JpegTurboCodec(wasm.jpegTurbo) : null;
+  const webpStream = wasm.webpStream ? new WebpStreamCodec(wasm.webpStream) : null;
+  const streaming = [turbo?.instances, webpStream?.instances].filter((k) => k !== undefined);
+  const memory = new DecodeMemory(o.decodeBudgetBytes, streaming, o.pollGrants);
   const ctx: DecodeContext = {
     jpeg: createJpegCodec(wasm),
-    turbo: wasm.jpegTurbo ? new JpegTurboCodec(wasm.jpegTurbo) : null,
+    turbo,
     webp: createWebpCodec(wasm),
-    webpStream: wasm.webpStream ? new WebpStreamCodec(wasm.webpStream) : null,
+    webpStream,
     memory,
     jpegScaling: o.jpegScaling,
     yieldBetweenRows: o.yieldBetweenRows,
@@ -196,7 +215,8 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
       return { format: h.format, width: h.width, height: h.height, orientation: h.orientation };
     },
     jpegCodecMemoryBytes: jpegMemory,
-    codecMemoryBytes: () => jpegMemory() + (ctx.webpStream?.lastMemoryBytes ?? 0),
+    codecMemoryBytes: () => (turbo ? 0 : ctx.jpeg.lastMemoryBytes) + streaming.reduce((n, k) => n + k.liveBytes(), 0),
+    codecMemoryPeakBytes: () => (turbo ? 0 : ctx.jpeg.lastMemoryBytes) + streaming.reduce((n, k) => n + k.takePeak(), 0),
     memory: () => memory.usage(),
     warmup: async () => {
       await executor?.warmup?.();
@@ -205,7 +225,7 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
       await executor?.close?.();
     },
 
-    async decodeForClip(input, config, signal): Promise<ClipCrop> {
+    async decodeForClip(input, config, signal, jpegScale): Promise<ClipCrop> {
       throwIfAborted(signal);
       const bytes = asBytes(input);
       memory.refresh();
@@ -213,10 +233,11 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
       const swap = header.orientation >= 5;
       const upright = { width: swap ? header.height : header.width, height: swap ? header.width : header.height };
       assertResizable(upright.width, upright.height, config);
-      const plan = planForClip(ctx, bytes, header, config, signal);
+      const plan = planForClip(ctx, bytes, header, config, signal, jpegScale);
       if (plan.need > memory.bytes) throw overBudget(ctx, header, plan.need, bytes.length, false);
-      if (executor) return memory.reserved(plan.need, signal, () => executor.decodeForClip(bytes, config, signal));
-      return { ...upright, ...(await memory.reserved(plan.need, signal, plan.run)) };
+      // A thread decodes what was planned here (the DCT scale this budget chose), not its own plan.
+      if (executor) return memory.reserved(plan.need, signal, () => executor.decodeForClip(bytes, config, signal, { jpegScale: plan.jpegScale }));
+      return { ...upright, ...(await memory.reserved(plan.need, signal, plan.run, plan.using)) };
     },
 
     async decode(input, signal) {

@@ -70,12 +70,13 @@ let nextFileId = 1;
 
 /** libjpeg-turbo, one instance per decode at a time (WasmInstances: dropped after a libjpeg error or a large image). */
 export class JpegTurboCodec {
-  private readonly instances: WasmInstances<Instance>;
+  /** Its instances (the decode budget counts the idle one: DecodeMemory). */
+  readonly instances: WasmInstances<Instance>;
   /** Wasm memory of the instance after the last decode (bytes). */
   lastMemoryBytes = 0;
 
   constructor(getModule: () => Promise<WebAssembly.Module>) {
-    this.instances = new WasmInstances('libjpeg-turbo', getModule, instantiate);
+    this.instances = new WasmInstances('libjpeg-turbo', getModule, instantiate, (i) => i.exports.memory.buffer.byteLength);
   }
 
   /**
@@ -123,12 +124,9 @@ export class JpegTurboCodec {
     } finally {
       inst.files.delete(id);
       this.lastMemoryBytes = e.memory.buffer.byteLength;
-      if (poisoned) {
-        // Its stack and heap are abandoned with it.
-      } else {
-        if (decoder) e.decoder_destroy(decoder);
-        if (!discard) this.instances.keep(inst);
-      }
+      // A poisoned instance's stack and heap are abandoned with it.
+      if (!poisoned && decoder) e.decoder_destroy(decoder);
+      this.instances.release(inst, !poisoned && !discard);
     }
   }
 

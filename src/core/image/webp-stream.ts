@@ -1,3 +1,4 @@
+import { throwIfAborted } from '../abort.ts';
 import { ClipEdgeError } from '../errors.ts';
 import { corrupt } from './errors.ts';
 import { WasmInstances } from './wasm-instances.ts';
@@ -8,8 +9,9 @@ import type { WebpHeader } from './webp-header.ts';
  * libwebp 1.2.4's lossy (VP8) decoder in WebAssembly, built by this project (codecs/libwebp/: the
  * library plus clip_edge_webp.c), handing its rows to JavaScript as the fancy upsampler emits them
  * (a few at a time, through a ring of 48 rows), so a lossy WebP is never whole in memory: the file,
- * VP8's row caches and the ring. The decode is one synchronous call (rows arrive through the js_rows
- * import). The alpha plane is skipped (PIL's convert("RGB") drops it). Lossless WebP cannot be
+ * VP8's row caches and the ring. The decode runs in steps of a few macroblock rows (webp_rows; rows
+ * arrive through the js_rows import), so that, as for JPEG, the event loop can run between them and
+ * an aborted decode stops there. The alpha plane is skipped (PIL's convert("RGB") drops it). Lossless WebP cannot be
  * streamed (its backward references reach the whole image) and is decoded whole elsewhere.
  */
 
@@ -17,7 +19,9 @@ interface WebpExports {
   readonly memory: WebAssembly.Memory;
   webp_alloc(size: number): number;
   webp_free(ptr: number): void;
-  webp_decode(data: number, size: number, id: number, width: number, height: number): number;
+  webp_begin(data: number, size: number, id: number, width: number, height: number): number;
+  webp_rows(mbRows: number): number;
+  webp_end(): void;
 }
 
 /** libwebp's VP8StatusCode names, for error messages. */
@@ -25,6 +29,12 @@ const STATUS = ['OK', 'out of memory', 'invalid parameter', 'bitstream error', '
 
 /** Rows the C side's ring holds (RING_ROWS in clip_edge_webp.c). */
 const RING_ROWS = 48;
+/** Macroblock rows (16 pixel rows each) decoded per webp_rows call. */
+const MB_ROWS_PER_STEP = 8;
+/** webp_rows: rows remain. */
+const MORE_ROWS = -4;
+/** Decoded pixels between yields to the event loop (as jpeg-turbo.ts). */
+const PIXELS_PER_YIELD = 2_000_000;
 
 /**
  * Wasm memory a streamed decode needs besides the crop: the file copied in, VP8's per-row state
@@ -42,16 +52,21 @@ let nextId = 1;
 
 /** libwebp's lossy decoder, one instance per decode at a time (WasmInstances). */
 export class WebpStreamCodec {
-  private readonly instances: WasmInstances<Instance>;
+  /** Its instances (the decode budget counts the idle one: DecodeMemory). */
+  readonly instances: WasmInstances<Instance>;
   /** Wasm memory of the instance after the last decode (bytes). */
   lastMemoryBytes = 0;
 
   constructor(getModule: () => Promise<WebAssembly.Module>) {
-    this.instances = new WasmInstances('libwebp', getModule, instantiate);
+    this.instances = new WasmInstances('libwebp', getModule, instantiate, (i) => i.exports.memory.buffer.byteLength);
   }
 
-  /** Decodes a lossy WebP, handing `sink` its RGB rows top to bottom (stored orientation). `discard` drops the instance after. */
-  async decodeRows(bytes: Uint8Array, header: WebpHeader, sink: RowSink, discard: boolean): Promise<void> {
+  /**
+   * Decodes a lossy WebP, handing `sink` its RGB rows top to bottom (stored orientation); yields to
+   * the event loop every ~2 MP and stops with the signal's reason when aborted (`signal` null: never
+   * yields). `discard` drops the instance after.
+   */
+  async decodeRows(bytes: Uint8Array, header: WebpHeader, sink: RowSink, discard: boolean, signal?: AbortSignal | null): Promise<void> {
     if (header.lossless) throw new ClipEdgeError('INTERNAL', 'a lossless WebP cannot be streamed');
     const inst = await this.instances.acquire();
     const e = inst.exports;
@@ -63,18 +78,30 @@ export class WebpStreamCodec {
       input = e.webp_alloc(bytes.length);
       if (!input) throw new ClipEdgeError('IMAGE_TOO_LARGE', `Not enough memory to hold the ${bytes.length}-byte WebP`);
       new Uint8Array(e.memory.buffer, input, bytes.length).set(bytes);
-      const status = e.webp_decode(input, bytes.length, id, header.width, header.height);
+      let status = e.webp_begin(input, bytes.length, id, header.width, header.height);
       reusable = true; // returned normally: the instance's stack is intact
+      const pixelsPerStep = MB_ROWS_PER_STEP * 16 * header.width;
+      for (let sinceYield = 0; status === 0 || status === MORE_ROWS; sinceYield += pixelsPerStep) {
+        if (sinceYield >= PIXELS_PER_YIELD && signal !== null) {
+          sinceYield = 0;
+          await yieldToEventLoop();
+          throwIfAborted(signal);
+        }
+        reusable = false;
+        status = e.webp_rows(MB_ROWS_PER_STEP);
+        reusable = true;
+        if (status === 0) break;
+      }
       if (status === -2) throw corrupt('WebP', `the bitstream's size differs from the header's ${header.width}×${header.height}`);
       if (status === -1) throw corrupt('WebP', 'the lossy header leads to a lossless bitstream');
+      if (status === -3) throw corrupt('WebP', 'a batch of rows did not fit the ring');
       if (status !== 0) throw corrupt('WebP', `libwebp: ${STATUS[status] ?? `error ${status}`} (truncated or damaged data)`);
     } finally {
       inst.sinks.delete(id);
       this.lastMemoryBytes = e.memory.buffer.byteLength;
-      if (reusable) {
-        if (input) e.webp_free(input);
-        if (!discard) this.instances.keep(inst);
-      }
+      if (reusable) e.webp_end();
+      if (reusable && input) e.webp_free(input);
+      this.instances.release(inst, reusable && !discard);
     }
   }
 
@@ -96,3 +123,6 @@ function instantiate(module: WebAssembly.Module): Instance {
   memory = exports.memory;
   return { exports, sinks };
 }
+
+/** A macrotask turn: lets timers (a request's deadline) and abort events run between rows. */
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));

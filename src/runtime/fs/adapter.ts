@@ -12,7 +12,7 @@ import { threadedNodeBackends } from './inference-thread.ts';
 import { defaultNodeBackends } from './ort.ts';
 import { DEFAULT_MODEL_DIR } from './paths.ts';
 import { modelPromptCache } from './prompt-cache.ts';
-import { type NodeIndexOptions, openNodeIndex } from './search-index.ts';
+import { type FsIndexOptions, openNodeIndex } from './search-index.ts';
 
 /**
  * Default decode budget on Node, Deno and Bun: 1 GiB for the image decodes at work at once. The
@@ -37,8 +37,8 @@ export interface FsPlace {
   decodeThreads?: number;
   /** Run onnxruntime and its sessions in a worker thread, off the event loop. @defaultValue true */
   inferenceThread?: boolean;
-  /** The search index (a LanceDB folder). @defaultValue none */
-  search?: NodeIndexOptions;
+  /** The search index: a LanceDB folder (`{ db }`), or any driver (`{ open }`). @defaultValue none */
+  search?: FsIndexOptions;
 }
 
 const dirOf = (place: FsPlace) => path.resolve(place.model ?? DEFAULT_MODEL_DIR);

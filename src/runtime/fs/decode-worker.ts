@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isClipEdgeError } from '../../core/errors.ts';
 import { createImageDecoder } from '../../core/image/decoder.ts';
+import type { JpegScale } from '../../core/image/jpeg-turbo.ts';
 import type { ClipPreprocessConfig } from '../../core/image/preprocess.ts';
 import { nodeImageCodecs } from './codecs.ts';
 
@@ -11,6 +12,8 @@ export interface DecodeJob {
   readonly bytes: Uint8Array;
   /** Present: decodeForClip with it; absent: decode (full size). */
   readonly config?: ClipPreprocessConfig;
+  /** With `config`: the DCT scale the main thread planned (and reserved memory for) a JPEG at (1: exact). */
+  readonly jpegScale?: JpegScale;
 }
 
 export type DecodeReply =
@@ -28,7 +31,7 @@ const decoder = createImageDecoder({
 parentPort!.postMessage({ ready: true });
 
 parentPort!.on('message', (job: DecodeJob) => {
-  const work = job.config ? decoder.decodeForClip(job.bytes, job.config) : decoder.decode(job.bytes);
+  const work = job.config ? decoder.decodeForClip(job.bytes, job.config, undefined, job.jpegScale) : decoder.decode(job.bytes);
   work.then(
     (value) => {
       const data = (value as { data?: Uint8Array }).data ?? (value as { crop: { data: Uint8Array } }).crop.data;

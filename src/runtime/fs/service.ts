@@ -5,7 +5,8 @@ import type { ServiceConfig } from '../../http/config.ts';
 import { overloadOptionsOf } from '../../http/overload.ts';
 import { createNodeClipEdge, DEFAULT_MODEL_DIR } from './create.ts';
 import type { WebBuild } from '../../page-server/build.ts';
-import { openNodeIndex, type NodeIndexOptions } from './search-index.ts';
+import { fsAdapter } from './adapter.ts';
+import type { FsIndexOptions } from './search-index.ts';
 
 export interface ServiceAppOptions {
   /** Backend when the config names none (Deno and Bun: `wasm`). */
@@ -19,8 +20,11 @@ export interface ServiceAppOptions {
   page?: boolean | 'if-possible';
   /** A page build made beforehand (tests). */
   pageBuild?: WebBuild;
-  /** Enables search (POST /v1/index, /v1/search): a LanceDB folder, opened for the loaded model. @defaultValue none */
-  search?: NodeIndexOptions;
+  /**
+   * Enables search (POST /v1/index, /v1/search), opened for the loaded model: a LanceDB folder
+   * (`{ db }`), or any driver (`{ open: (space) => createXIndex({ ...space, … }) }`). @defaultValue none
+   */
+  search?: FsIndexOptions;
 }
 
 /** The peer address as each server exposes it: @hono/node-server `env.incoming`, Deno.serve's `info.remoteAddr`, Bun's `server.requestIP`. */
@@ -55,6 +59,7 @@ export async function createService(config: ServiceConfig, defaults: ServiceAppO
     ...(config.inferenceThread !== undefined ? { inferenceThread: config.inferenceThread } : {}),
   });
   await clip.warmup();
+  const openIndex = fsAdapter.index?.({ search: defaults.search });
   const app = createClipApp({
     clip,
     apiKey: config.apiKey,
@@ -62,7 +67,7 @@ export async function createService(config: ServiceConfig, defaults: ServiceAppO
     maxBodyBytes: config.maxBodyBytes,
     overload: overloadOptionsOf(config, { clientKey: peerAddress }),
     requestLog: config.requestLog ?? true,
-    ...(defaults.search ? { index: await openNodeIndex(clip, defaults.search) } : {}),
+    ...(openIndex ? { index: await openIndex(clip) } : {}),
   });
   if (defaults.page && !config.apiKey) {
     // Imported here so that API-only servers (tests) never load esbuild.

@@ -19,6 +19,6 @@ export * from '../../index.ts';
 export { createLanceDbIndex, readLanceDbIndexInfo, type LanceDbIndex, type LanceDbIndexOptions } from '../../search/drivers/lancedb.ts';
 export { MAINTENANCE_DEFAULTS, type LanceDbMaintenanceOptions, type OptimizeReport } from '../../search/drivers/lancedb-maintenance.ts';
 export { ANN_DEFAULTS, type AnnIndexType, type LanceDbAnnOptions } from '../../search/drivers/lancedb-ann.ts';
-export { openNodeIndex, type NodeIndexOptions } from '../fs/search-index.ts';
+export { openNodeIndex, type NodeIndexOptions, type DriverIndexOptions, type FsIndexOptions } from '../fs/search-index.ts';
 export { fsAdapter, DEFAULT_NODE_DECODE_BUDGET_BYTES, type FsPlace } from '../fs/adapter.ts';
 export { createFromAdapter, type RuntimeAdapter, type AdapterOverrides } from '../adapter.ts';

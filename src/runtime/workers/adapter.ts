@@ -37,6 +37,8 @@ export const workersAdapter: RuntimeAdapter<WorkersPlace> = {
       // Decodes wait for each other's budget across requests; a timer set after such a wait would
       // belong to the request that granted it (see ImageDecoderOptions.yieldBetweenRows).
       yieldBetweenRows: false,
+      // For the same reason a decode waiting for the budget polls for its turn (see ByteBudget).
+      pollGrants: true,
     },
     // One image per inference run: a batch of 4 grew ViT-B/32's heap by 20 MiB, and one thread gains little from batching.
     maxBatch: 1,

@@ -8,7 +8,7 @@ import type { WorkersEnv } from './bindings.ts';
 import { workersConfig } from './config.ts';
 import { createWorkersClipEdge, type WorkersClipEdgeOptions } from './create.ts';
 import { cloudflareRateLimiter } from './rate-limit.ts';
-import { vectorizeIndexOf } from './search-index.ts';
+import { workersAdapter } from './adapter.ts';
 
 /**
  * The same Hono app as on every runtime. The kit is created on the first request that needs it
@@ -17,9 +17,10 @@ import { vectorizeIndexOf } from './search-index.ts';
  */
 export function createWorkersApp(env: WorkersEnv, options: WorkersClipEdgeOptions = {}, clip?: () => Promise<ClipEdge>): Hono {
   const cfg = workersConfig(env);
+  const openIndex = workersAdapter.index?.({ env, cfg });
   const app = createClipApp({
     clip: clip ?? (async () => (await createWorkersClipEdge(env, options)).core),
-    ...(env.VECTORIZE ? { index: vectorizeIndexOf(env) } : {}),
+    ...(openIndex ? { index: openIndex } : {}),
     ...(cfg.apiKey ? { apiKey: cfg.apiKey } : {}),
     ...(cfg.corsOrigins ? { corsOrigins: cfg.corsOrigins } : {}),
     ...(cfg.maxBodyBytes ? { maxBodyBytes: cfg.maxBodyBytes } : {}),

@@ -44,7 +44,8 @@ export function workersConfig(env: WorkersEnv): WorkersConfig {
     inPlace: envBool(vars, 'CLIP_EDGE_IN_PLACE') ?? true,
     decodeBudgetBytes: budgetMb === 'auto' ? 'auto' : Math.floor(budgetMb * 1024 * 1024),
     bodyMemoryBytes: Math.floor(bodyMb * 1024 * 1024),
-    jpegScaling: envBool(vars, 'CLIP_EDGE_JPEG_SCALING') ?? true,
+    // Off: exact decodes fit now that images are streamed; DCT scaling only when asked for.
+    jpegScaling: envBool(vars, 'CLIP_EDGE_JPEG_SCALING') ?? false,
     ratePeriodSeconds: envInt(vars, 'CLIP_EDGE_RATE_LIMIT_PERIOD', 1) ?? 60,
     modelSource: where,
     // Vision-only by default: label sets come from the prompt cache; the text tower is opt-in.

@@ -1,8 +1,8 @@
-import { ClipEdgeError } from '../../core/errors.ts';
 import type { ModelInfo } from '../../core/model/info.ts';
 import type { ModelSource } from '../../core/model/source.ts';
 import { type PromptRowStore, createRemoteTextEmbedder } from '../../core/remote-text.ts';
 import type { TextEmbedder } from '../../core/text-embedder.ts';
+import { envInt } from '../../http/env.ts';
 import type { KVNamespaceLike, WorkersEnv } from './bindings.ts';
 import { manifestSha256 } from './model-source.ts';
 import { workersTextEntry } from './variants.ts';
@@ -17,11 +17,7 @@ export function kvRowStore(kv: KVNamespaceLike): PromptRowStore {
 
 /** CLIP_EDGE_TEXT_TIMEOUT_MS: how long the vision Worker waits for the text Worker. @defaultValue 15000 */
 export function textTimeoutMs(env: WorkersEnv): number {
-  const v = env.CLIP_EDGE_TEXT_TIMEOUT_MS?.trim();
-  if (!v) return 15_000;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_TEXT_TIMEOUT_MS must be a whole number of ms ≥ 1, got "${v.slice(0, 40)}"`);
-  return n;
+  return envInt({ CLIP_EDGE_TEXT_TIMEOUT_MS: env.CLIP_EDGE_TEXT_TIMEOUT_MS }, 'CLIP_EDGE_TEXT_TIMEOUT_MS', 1) ?? 15_000;
 }
 
 /**

@@ -4,6 +4,7 @@ import { createPartRunner } from '../../core/part-runner.ts';
 import type { Precision } from '../../core/precision.ts';
 import { runPartHop } from '../../core/vision-chain.ts';
 import { type VisionPartService, checkPartRequest, splitVariantOf, visionPartsOf } from '../../core/vision-parts.ts';
+import { envInt } from '../../http/env.ts';
 import type { WorkersEnv } from './bindings.ts';
 import { workersConfig } from './config.ts';
 import { manifestSha256, modelSourceOf } from './model-source.ts';
@@ -12,11 +13,7 @@ import { WORKERS_VARIANT_ORDER } from './variants.ts';
 
 /** CLIP_EDGE_VISION_TIMEOUT_MS: how long a Worker waits for the rest of the part chain. @defaultValue 30000 */
 export function visionTimeoutMs(env: WorkersEnv): number {
-  const v = env.CLIP_EDGE_VISION_TIMEOUT_MS?.trim();
-  if (!v) return 30_000;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_VISION_TIMEOUT_MS must be a whole number of ms ≥ 1, got "${v.slice(0, 40)}"`);
-  return n;
+  return envInt({ CLIP_EDGE_VISION_TIMEOUT_MS: env.CLIP_EDGE_VISION_TIMEOUT_MS }, 'CLIP_EDGE_VISION_TIMEOUT_MS', 1) ?? 30_000;
 }
 
 /** CLIP_EDGE_VISION_PART: the part this Worker runs, 1-based. */

@@ -1,7 +1,8 @@
 // The Workers entry (wrangler.toml `main`): one app per isolate, built from the bindings on the first request.
 import type { Hono } from 'hono';
 import type { ClipEdge } from '../../core/clip.ts';
-import { isClipEdgeError } from '../../core/errors.ts';
+import { ClipEdgeError, isClipEdgeError } from '../../core/errors.ts';
+import { STATUS_OF } from '../../http/errors.ts';
 import type { WorkersEnv } from './bindings.ts';
 import { createWorkersApp } from './app.ts';
 import { createWorkersClipEdge } from './create.ts';
@@ -40,8 +41,8 @@ export default {
     } catch (e) {
       // A misconfigured deployment (bad var): say which variable, but as a server error, not the client's.
       console.error('[clip-edge] invalid Worker configuration:', e);
-      const message = isClipEdgeError(e) ? e.message : 'invalid configuration';
-      return Response.json({ error: { code: 'CONFIG_INVALID', message } }, { status: 500 });
+      const err = new ClipEdgeError('CONFIG_INVALID', isClipEdgeError(e) ? e.message : 'invalid configuration', { cause: e });
+      return Response.json({ error: { code: err.code, message: err.message } }, { status: STATUS_OF[err.code] });
     }
     return app.app.fetch(request, env, ctx as never);
   },

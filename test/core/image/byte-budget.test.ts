@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ByteBudget, GRANT_POLL_MS } from '../../../src/core/image/byte-budget.ts';
 import { ClipEdgeError } from '../../../src/core/errors.ts';
 
@@ -91,5 +91,78 @@ describe('ByteBudget (decode memory shared by concurrent decodes)', () => {
     t.release('a');
     await settled();
     expect(t.granted).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('ByteBudget: how a waiter learns of its grant', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  const flush = async () => {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  };
+
+  it('resolves a waiter directly by default (Node, Deno, Bun, browsers): no timer runs', async () => {
+    vi.useFakeTimers();
+    const b = new ByteBudget(() => 10);
+    const t = tracker(b);
+    await t.take('a', 10);
+    void t.take('b', 10);
+    t.release('a');
+    await flush(); // no timer advanced: the release itself handed b its grant
+    expect(t.granted).toEqual(['a', 'b']);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('with pollGrants (Workers) a waiter picks its grant up on its own timer', async () => {
+    vi.useFakeTimers();
+    const b = new ByteBudget(() => 10, { pollGrants: true });
+    const t = tracker(b);
+    await t.take('a', 10);
+    void t.take('b', 10);
+    t.release('a');
+    await flush();
+    expect(t.granted).toEqual(['a']); // granted (its bytes are held) but not yet picked up
+    expect(b.inUse).toBe(10);
+    await vi.advanceTimersByTimeAsync(GRANT_POLL_MS);
+    expect(t.granted).toEqual(['a', 'b']);
+  });
+
+  it('a polled grant whose request is cancelled before it picks it up comes back at once (its timers may never run again)', async () => {
+    vi.useFakeTimers();
+    const b = new ByteBudget(() => 10, { pollGrants: true });
+    const t = tracker(b);
+    await t.take('a', 10);
+    const ac = new AbortController();
+    const waiting = t.take('b', 10, ac.signal);
+    void t.take('c', 10);
+    t.release('a'); // b is granted, not yet picked up (no timer has run)
+    expect(b.inUse).toBe(10);
+    ac.abort(new ClipEdgeError('CANCELLED', 'client went away'));
+    await expect(waiting).rejects.toMatchObject({ code: 'CANCELLED' });
+    // b's bytes went straight to c: nothing waited for a timer of the cancelled request.
+    expect(b.queued).toBe(0);
+    expect(b.inUse).toBe(10);
+    await vi.advanceTimersByTimeAsync(GRANT_POLL_MS);
+    expect(t.granted).toEqual(['a', 'c']);
+  });
+
+  it('passes over a waiter whose signal has aborted when its turn comes, even if its abort listener never ran', async () => {
+    const b = new ByteBudget(() => 10);
+    const t = tracker(b);
+    await t.take('a', 10);
+    const ac = new AbortController();
+    // A signal whose listeners are never told (as in a request context that was torn down).
+    const deaf = Object.assign(Object.create(ac.signal) as AbortSignal, { addEventListener() {}, removeEventListener() {} });
+    Object.defineProperty(deaf, 'aborted', { get: () => ac.signal.aborted });
+    Object.defineProperty(deaf, 'reason', { get: () => ac.signal.reason });
+    const waiting = t.take('b', 10, deaf);
+    void t.take('c', 10);
+    ac.abort(new ClipEdgeError('TIMEOUT', 'deadline'));
+    t.release('a');
+    await expect(waiting).rejects.toMatchObject({ code: 'TIMEOUT' });
+    await settled();
+    expect(t.granted).toEqual(['a', 'c']);
+    expect(b.inUse).toBe(10);
   });
 });

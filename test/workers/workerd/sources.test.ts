@@ -75,9 +75,9 @@ describe('model sources', () => {
 });
 
 describe('configuration from vars', () => {
-  it('defaults: tiny-clip from R2, vision only, 40 MP images, the decode budget following the model, DCT-scaled JPEG, in place', () => {
+  it('defaults: tiny-clip from R2, vision only, 40 MP images, the decode budget following the model, exact JPEG (no DCT scaling), in place', () => {
     const cfg = workersConfig(envWith({ CLIP_EDGE_TEXT: '', CLIP_EDGE_MAX_PIXELS: '', CLIP_EDGE_DECODE_BUDGET_MB: '', CLIP_EDGE_JPEG_SCALING: '', CLIP_EDGE_BODY_MEMORY_MB: '', CLIP_EDGE_IN_PLACE: '' }));
-    expect(cfg).toMatchObject({ model: 'tiny-clip', modelSource: 'r2', text: false, limits: { maxPixels: 40_000_000 }, decodeBudgetBytes: 'auto', bodyMemoryBytes: 8 * 1024 * 1024, jpegScaling: true, inPlace: true });
+    expect(cfg).toMatchObject({ model: 'tiny-clip', modelSource: 'r2', text: false, limits: { maxPixels: 40_000_000 }, decodeBudgetBytes: 'auto', bodyMemoryBytes: 8 * 1024 * 1024, jpegScaling: false, inPlace: true });
     expect(workersConfig(envWith({ CLIP_EDGE_DECODE_BUDGET_MB: '20', CLIP_EDGE_JPEG_SCALING: 'false', CLIP_EDGE_BODY_MEMORY_MB: '4', CLIP_EDGE_IN_PLACE: 'false' }))).toMatchObject({ decodeBudgetBytes: 20 * 1024 * 1024, jpegScaling: false, bodyMemoryBytes: 4 * 1024 * 1024, inPlace: false });
     expect(() => workersConfig(envWith({ CLIP_EDGE_DECODE_BUDGET_MB: '500' }))).toThrow(/CLIP_EDGE_DECODE_BUDGET_MB must be auto or/);
     expect(() => workersConfig(envWith({ CLIP_EDGE_BODY_MEMORY_MB: '0' }))).toThrow(/CLIP_EDGE_BODY_MEMORY_MB/);

@@ -1,5 +1,7 @@
 import { SELF } from 'cloudflare:test';
 import worker from '../../../src/runtime/workers/worker.ts';
+import type { ClipEdgeErrorCode } from '../../../src/core/errors.ts';
+import { STATUS_OF } from '../../../src/http/errors.ts';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { envWith, populate, repoFile } from './helpers.ts';
 
@@ -26,6 +28,8 @@ describe('the Worker entry (src/runtime/workers/worker.ts)', () => {
     expect(r.status).toBe(500);
     const body = (await r.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe('CONFIG_INVALID');
+    // A code of the one table (ClipEdgeErrorCode → STATUS_OF), not one the entry made up.
+    expect(STATUS_OF[body.error.code as ClipEdgeErrorCode]).toBe(500);
     expect(body.error.message).toMatch(/CLIP_EDGE_TEXT/);
   });
 });
