@@ -47,11 +47,14 @@ interface Row {
   openClipCheck?: { minImageCosine: number; minTextCosine?: number; backend: string };
   latencyMs?: Record<string, { int8: number; runs: number; measuredAt: string; cpu: string; loadAverage: number }>;
   workers?: { loadedMiB: number; peak12MpMiB: number; decode12Mp: string; decodeBudgetMiB: number; peakMaxMiB: number; fits: boolean };
+  /** The tower split across Workers: each part's peak (workers:memory --parts) and the chain end to end (bench:workers-split). */
+  split?: { parts: number; largestPeakMiB: number; minCosine: number; photos: number };
 }
 
 const readJson = <T>(file: string): T | undefined => (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : undefined);
 const prior = new Map((readJson<{ rows: Row[] }>(`${OUT}.json`)?.rows ?? []).map((r) => [r.model, r]));
 const memory = readJson<MemoryTable>(path.join(ROOT, 'bench/results/workers-memory.json'));
+const partMemory = readJson<{ rows: { model: string; parts: number; run: { peakMeasured: number } }[] }>(path.join(ROOT, 'bench/results/workers-memory-parts.json'));
 
 type Manifest = {
   imageSize?: number;
@@ -95,6 +98,11 @@ async function rowOf(id: string, title: string): Promise<Row> {
       fits: Math.max(...peaks) <= LIMIT && twelve?.decode !== undefined && !twelve.decode.startsWith('refused'),
     };
   }
+  const chain = readJson<{ parts: unknown[]; minCosine: number; rows: unknown[] }>(path.join(ROOT, `bench/results/workers-split-${id}.json`));
+  const partPeaks = partMemory?.rows.filter((r) => r.model === id && r.parts === chain?.parts.length).map((r) => r.run.peakMeasured);
+  if (chain && partPeaks?.length === chain.parts.length) {
+    row.split = { parts: chain.parts.length, largestPeakMiB: Math.max(...partPeaks) / MIB, minCosine: chain.minCosine, photos: chain.rows.length };
+  }
   for (const backend of latencyBackends) {
     if (!m.variants?.int8?.vision) continue;
     console.error(`${id}: int8 vision on ${backend}, ${runs} runs…`);
@@ -114,6 +122,12 @@ const rows: Row[] = [];
 for (const [id, title] of CARD) rows.push(wanted.includes(id) ? await rowOf(id, title) : (prior.get(id) ?? { model: id, title }));
 
 const NM = 'not measured';
+/** "yes" / "no" for one Worker; a tower that runs split across Workers says in how many, its largest part's peak and the chain's cosine to the whole tower. */
+function fitsCell(r: Row): string {
+  const one = r.workers ? (r.workers.fits ? `yes (largest ${r.workers.peakMaxMiB.toFixed(1)})` : `no (largest ${r.workers.peakMaxMiB.toFixed(1)})`) : r.int8OrtBytes !== undefined && r.int8OrtBytes > LIMIT ? 'no: the int8 .ort alone exceeds 128 MiB' : NM;
+  if (!r.split) return one;
+  return `${one}; **${r.split.parts} parts**: largest part's peak ${r.split.largestPeakMiB.toFixed(1)}, chain = whole tower (cosine ≥ ${r.split.minCosine.toFixed(7)}, ${r.split.photos} photos)`;
+}
 const mib = (b?: number) => (b === undefined ? NM : `${(b / MIB).toFixed(1)}`);
 const mParams = (n?: number) => (n === undefined ? NM : `${(n / 1e6).toFixed(1)} M`);
 const md = [
@@ -142,7 +156,7 @@ const md = [
       r.latencyMs?.node ? `${r.latencyMs.node.int8} (load ${r.latencyMs.node.loadAverage?.toFixed(0) ?? '?'})` : NM,
       r.workers ? r.workers.loadedMiB.toFixed(1) : NM,
       r.workers ? `${r.workers.peak12MpMiB.toFixed(1)} (${r.workers.decode12Mp}, decode budget ${r.workers.decodeBudgetMiB.toFixed(1)})` : NM,
-      r.workers ? (r.workers.fits ? `yes (largest ${r.workers.peakMaxMiB.toFixed(1)})` : `no (largest ${r.workers.peakMaxMiB.toFixed(1)})`) : r.int8OrtBytes !== undefined && r.int8OrtBytes > LIMIT ? 'no: the int8 .ort alone exceeds 128 MiB' : NM,
+      fitsCell(r),
     ].join(' | '),
   ).map((l) => `| ${l} |`),
   '',

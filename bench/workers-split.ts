@@ -2,15 +2,16 @@
 //
 // A vision tower split across Workers, end to end in workerd: the vision Worker (the production
 // worker.ts behind bench/workers/bench-worker.ts) and one part Worker per part
-// (wrangler.vision-part.toml, configs written by scripts/workers-split-config.ts), all under one
-// `wrangler dev --local` with their service bindings, the parts' .ort files in local R2 as
-// `npm run workers:upload` lays them out. Real photos through POST /v1/embed/image; Node embeds the
+// (wrangler.vision-part.toml, configs written by scripts/workers-split-config.ts), all in one workerd
+// run by Miniflare (each Worker bundled by `wrangler deploy --dry-run`) with their service bindings,
+// the parts' .ort files in local R2 as `npm run workers:upload` lays them out. Real photos through POST /v1/embed/image; Node embeds the
 // same files with onnxruntime-web's WASM backend and the WHOLE tower (the same int8 variant's .ort in
 // place). Reports the cosine per photo, the cold start of the chain, and per image the end-to-end
 // latency (client-timed) and the CPU time workerd spent (all Workers together: decode, preprocess,
 // every part, the RPC hops), read from /proc. Writes bench/results/workers-split-<model>.{md,json}; exits 1
 // when a cosine is under 0.99999. Each part's memory: `npm run workers:memory -- --parts`.
 import { execFileSync } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,7 +25,8 @@ import { uploadPlan } from '../scripts/workers-plan.ts';
 import { splitConfigs } from '../scripts/workers-split-config.ts';
 import { ROOT } from './lib/case.ts';
 import { benchPhotos, readPhotos } from './lib/photos.ts';
-import { startWranglerDev } from './lib/wrangler-dev.ts';
+import { readWranglerToml } from '../scripts/workers-upload.ts';
+import { bundleWorker, miniflareInfoLog, wranglersMiniflare } from './lib/targets.ts';
 
 const MIN_COSINE = 0.99999;
 const { values: args } = parseArgs({ options: { model: { type: 'string' }, photos: { type: 'string' } } });
@@ -39,7 +41,7 @@ const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return s;
 };
 
-/** CPU seconds (user + system) of every workerd process under this one (wrangler dev's children), from /proc. */
+/** CPU seconds (user + system) of every workerd process under this one (Miniflare's), from /proc. */
 function workerdCpuSeconds(): number {
   const tick = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
   const stats = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((pid) => {
@@ -60,6 +62,22 @@ function workerdCpuSeconds(): number {
   return stats.filter((p) => mine.has(p.pid) && p.comm.startsWith('workerd')).reduce((a, p) => a + p.cpu, 0);
 }
 
+/** POST over node:http: fetch (undici) gives up waiting for headers after 300 s, and a cold chain on a busy machine can take longer. */
+const post = (url: string, body: Uint8Array, type: string) =>
+  new Promise<{ status: number; text: string }>((resolve, reject) => {
+    // A fresh connection each time (agent: false): a kept-alive one that workerd closed meanwhile fails as "socket hang up".
+    const req = httpRequest(url, { method: 'POST', agent: false, headers: { 'content-type': type, 'content-length': body.byteLength } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+
+/** The vision Worker's and the part Workers' configs (scripts/workers-split-config.ts) in WORK: [vision, part 1, …]. */
 function writeConfigs(parts: number): string[] {
   mkdirSync(WORK, { recursive: true });
   const rel = (p: string) => path.relative(WORK, path.join(ROOT, p)).split(path.sep).join('/');
@@ -70,7 +88,61 @@ function writeConfigs(parts: number): string[] {
   const c = splitConfigs({ visionToml, partToml: readFileSync(path.join(ROOT, 'wrangler.vision-part.toml'), 'utf8'), model: MODEL_ID, parts, rel, visionMain: 'bench/workers/bench-worker.ts' });
   const files = [['wrangler.toml', c.vision], ...c.parts.map((t, i) => [`wrangler.vision-part-${i + 1}.toml`, t])] as const;
   for (const [f, t] of files) writeFileSync(path.join(WORK, f), t);
-  return files.flatMap(([f]) => ['-c', path.join(WORK, f)]);
+  return files.map(([f]) => path.join(WORK, f));
+}
+
+// The chain's own deadlines, far beyond a ViT-L/14 image on a busy 2-core machine (the bench times the chain; the
+// deadlines are tested in test/workers/workerd/vision-split.test.ts).
+const LONG_MS = '900000';
+
+/**
+ * The vision Worker and the part Workers in one workerd, run by Miniflare directly (as bench/lib/targets.ts
+ * runs the Worker), each bundled once by `wrangler deploy --dry-run`. Not `wrangler dev`: its esbuild watch
+ * rebuilds and its proxy Worker then answers a request in flight "Your worker restarted mid-request"
+ * (docs/workers.md), which a cold ViT-L/14 chain of minutes on a shared machine ran into.
+ */
+async function startChain(configs: string[]): Promise<{ url: string; log: () => string; stop: () => Promise<void> }> {
+  const [visionConfig, ...partConfigs] = configs;
+  const vision = bundleWorker(path.join(WORK, 'build/vision'), visionConfig, 'bench-worker.js');
+  const part = bundleWorker(path.join(WORK, 'build/part'), partConfigs[0], 'vision-part-worker.js');
+  const visionText = readFileSync(visionConfig!, 'utf8');
+  const compatibilityDate = /compatibility_date\s*=\s*"([^"]+)"/.exec(visionText)![1]!;
+  const nameOf = (t: string) => /^name = "([^"]+)"/m.exec(t)![1]!;
+  const nextOf = (t: string) => /binding = "(?:VISION_PARTS|NEXT_PART)"\nservice = "([^"]+)"/.exec(t)?.[1];
+  const bucket = readWranglerToml(visionText).bucket ?? 'clip-edge-models';
+  let log = '';
+  const mf = new (await wranglersMiniflare())({
+    host: '127.0.0.1',
+    port: 0,
+    r2Persist: path.join(PERSIST, 'v3/r2'),
+    kvPersist: path.join(PERSIST, 'v3/kv'),
+    log: await miniflareInfoLog((line) => (log = `${log}${new Date().toISOString().slice(11, 23)} ${line}\n`.slice(-200_000))),
+    workers: [
+      {
+        name: nameOf(visionText),
+        ...vision,
+        compatibilityDate,
+        bindings: { ...readWranglerToml(visionText).vars, CLIP_EDGE_REQUEST_LOG: '0', CLIP_EDGE_REQUEST_TIMEOUT_MS: LONG_MS, CLIP_EDGE_VISION_TIMEOUT_MS: LONG_MS },
+        r2Buckets: { MODELS: bucket },
+        kvNamespaces: { PROMPTS: /\[\[kv_namespaces\]\][^[]*?id\s*=\s*"([^"]+)"/.exec(visionText)?.[1] ?? 'PROMPTS' },
+        serviceBindings: { VISION_PARTS: { name: nextOf(visionText)!, entrypoint: 'VisionPart' } },
+      },
+      ...partConfigs.map((f) => {
+        const t = readFileSync(f, 'utf8');
+        const next = nextOf(t);
+        return {
+          name: nameOf(t),
+          ...part,
+          compatibilityDate,
+          bindings: { ...readWranglerToml(t).vars, CLIP_EDGE_VISION_TIMEOUT_MS: LONG_MS },
+          r2Buckets: { MODELS: bucket },
+          ...(next ? { serviceBindings: { NEXT_PART: { name: next, entrypoint: 'VisionPart' } } } : {}),
+        };
+      }),
+    ],
+  });
+  const url = (await mf.ready).origin;
+  return { url, log: () => log, stop: () => mf.dispose() };
 }
 
 async function main(): Promise<number> {
@@ -93,7 +165,9 @@ async function main(): Promise<number> {
 
   console.error(`workerd: the vision Worker + ${parts.length} part Workers, parts from local R2`);
   mkdirSync(PERSIST, { recursive: true });
-  const dev = await startWranglerDev({}, PERSIST, writeConfigs(parts.length));
+  const t0 = performance.now();
+  const dev = await startChain(writeConfigs(parts.length));
+  console.error(`  workerd up in ${((performance.now() - t0) / 1000).toFixed(1)} s (bundles built, isolates started)`);
   const rows: { file: string; decode: string; cosine: number; ms: number; cpuMs: number }[] = [];
   let coldMs = 0;
   let coldCpuMs = 0;
@@ -108,10 +182,10 @@ async function main(): Promise<number> {
     const embed = async (p: Uint8Array) => {
       const cpu0 = workerdCpuSeconds();
       const t0 = performance.now();
-      const r = await fetch(`${dev.url}/v1/embed/image`, { method: 'POST', body: p as Uint8Array<ArrayBuffer>, headers: { 'content-type': 'image/jpeg' }, signal: AbortSignal.timeout(600_000) });
-      const text = await r.text();
+      const r = await post(`${dev.url}/v1/embed/image`, p, 'image/jpeg');
+      const text = r.text;
       const ms = performance.now() - t0;
-      if (!r.ok || !text.startsWith('{')) throw new Error(`${r.status} after ${ms.toFixed(0)} ms: ${text.slice(0, 500)}`);
+      if (r.status !== 200 || !text.startsWith('{')) throw new Error(`${r.status} after ${ms.toFixed(0)} ms: ${text.slice(0, 500)}`);
       const j = JSON.parse(text) as { embedding: number[]; image: { decode: string } };
       return { j, ms, cpuMs: (workerdCpuSeconds() - cpu0) * 1000 };
     };
@@ -126,6 +200,9 @@ async function main(): Promise<number> {
     }
   } finally {
     await dev.stop();
+    // workerd's output (each part's load time, any fault) is kept: a chain that fails shows why there.
+    writeFileSync(path.join(WORK, 'workerd.log'), dev.log());
+    console.error(`  workerd's log: ${path.relative(ROOT, path.join(WORK, 'workerd.log'))}`);
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   const result = {
@@ -144,7 +221,7 @@ async function main(): Promise<number> {
     `# ${MODEL_ID}: the vision tower split across ${parts.length} Workers vs Node's whole tower`,
     '',
     `Measured ${result.measuredAt.slice(0, 16).replace('T', ' ')} UTC by \`npm run bench:workers-split -- --model ${path.relative(ROOT, MODEL)}\` (bench/workers-split.ts):`,
-    `the vision Worker and ${parts.length} part Workers under one \`wrangler dev --local\` (workerd, service bindings, Workers RPC), each part's`,
+    `the vision Worker and ${parts.length} part Workers in one workerd run by Miniflare (service bindings, Workers RPC; bundles of \`wrangler deploy --dry-run\`), each part's`,
     `\`.ort\` loaded in place from local R2; \`POST /v1/embed/image\`. Node: onnxruntime-web WASM, the whole ${variant} tower's \`.ort\` in place.`,
     `Photos: ${set.source}. Cosines of unit embeddings; gate ≥ ${MIN_COSINE}. Latency: the client's round trip; CPU: user + system`,
     'time of the workerd process over the request (all Workers: decode, preprocess, every part, the hops), from /proc; one thread, shared 2-core machine.',

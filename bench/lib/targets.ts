@@ -121,9 +121,9 @@ export async function miniflareInfoLog(onLine: (line: string) => void = () => {}
 /**
  * A Worker bundled as `wrangler deploy --dry-run` builds it (wrangler.toml's, or `config`'s), into
  * `outdir`, as Miniflare's modules options: Miniflare cannot follow the bundle's dynamic imports, so
- * every module is listed (PLATFORM-NOTES).
+ * every module is listed (PLATFORM-NOTES). `entry`: the bundle's file, named after the config's `main`.
  */
-export function bundleWorker(outdir: string, config?: string): { modulesRoot: string; modules: { type: string; path: string }[] } {
+export function bundleWorker(outdir: string, config?: string, entry = 'worker.js'): { modulesRoot: string; modules: { type: string; path: string }[] } {
   const dry = spawnSync(process.execPath, ['node_modules/wrangler/bin/wrangler.js', 'deploy', '--dry-run', ...(config ? ['-c', config] : []), '--outdir', outdir], {
     cwd: ROOT,
     encoding: 'utf8',
@@ -133,7 +133,7 @@ export function bundleWorker(outdir: string, config?: string): { modulesRoot: st
   return {
     modulesRoot: outdir,
     modules: [
-      { type: 'ESModule', path: path.join(outdir, 'worker.js') },
+      { type: 'ESModule', path: path.join(outdir, entry) },
       ...readdirSync(outdir).filter((f) => f.endsWith('.wasm')).map((f) => ({ type: 'CompiledWasm', path: path.join(outdir, f) })),
     ],
   };

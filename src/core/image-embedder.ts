@@ -53,7 +53,8 @@ export function createImageEmbedder(o: ImageEmbedderOptions): ImageEmbedder {
   let settled: Promise<unknown> | undefined;
   const settle = async () => {
     await o.vision.load();
-    await o.vision.run([new Float32Array(3 * preprocess.cropHeight * preprocess.cropWidth)]);
+    // A tower run in other Workers grows no heap here: nothing to measure, and no request's time to spend on it.
+    if (!o.vision.remote) await o.vision.run([new Float32Array(3 * preprocess.cropHeight * preprocess.cropWidth)]);
   };
   const embed = async (bytes: Uint8Array, signal?: AbortSignal): Promise<EmbeddedImage> => {
     throwIfAborted(signal);

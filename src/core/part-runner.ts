@@ -13,6 +13,8 @@ export interface PartRunnerOptions {
   inPlace?: boolean;
   /** Refuse a file the manifest lists without a sha256. @defaultValue true */
   requireIntegrity?: boolean;
+  /** Told once the part is loaded, and how long it took (streamed, hashed, session made). @defaultValue nothing */
+  onLoaded?: (line: string) => void;
 }
 
 export interface PartRunner {
@@ -51,18 +53,21 @@ export function createPartRunner(o: PartRunnerOptions): PartRunner {
       throw new ClipEdgeError('MODEL_INVALID', `${where} could not be loaded by the ${o.backend.name} backend: ${cause instanceof Error ? cause.message.split('\n')[0] : String(cause)}`, { cause });
     }
   };
-  const load = () =>
-    (session ??= create().then(
+  const load = () => {
+    const t0 = Date.now();
+    return (session ??= create().then(
       (s) => {
         if (!s.inputNames.includes(o.part.input) || !s.outputNames.includes(o.part.output)) {
           throw new ClipEdgeError('MODEL_INVALID', `${where} takes [${s.inputNames.join(', ')}] and gives [${s.outputNames.join(', ')}]; the manifest says ${o.part.input} → ${o.part.output}`);
         }
+        o.onLoaded?.(`loaded ${where}${inPlace ? ' in place' : ''} in ${Date.now() - t0} ms`);
         return s;
       },
     ).catch((e: unknown) => {
       session = undefined;
       throw e;
     }));
+  };
   type Item = { data: Float32Array; dims: readonly number[] };
   const queue = createBatchQueue<Item, { data: Float32Array; dims: number[] }>(
     async ([item]) => {

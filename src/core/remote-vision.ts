@@ -1,8 +1,9 @@
-import { throwIfAborted } from './abort.ts';
+import { deadlineOf, throwIfAborted, whenAborted } from './abort.ts';
 import { ClipEdgeError } from './errors.ts';
 import type { ModelInfo } from './model/info.ts';
 import type { Precision } from './precision.ts';
 import type { VisionItem } from './tower.ts';
+import { timerUntil, visionHopMs } from './vision-chain.ts';
 import type { VisionPartReply, VisionPartService } from './vision-parts.ts';
 
 /** What the image embedder and `/v1/models` need of a vision tower, local (TowerRunner) or remote (this). */
@@ -24,7 +25,11 @@ export interface RemoteVisionOptions {
   manifestSha256: string;
   variant: Precision;
   parts: number;
-  /** A chain not answered by then is a fault (503 VISION_TOWER_DOWN). @defaultValue 30000 */
+  /**
+   * A chain not answered by then is a fault (503 VISION_TOWER_DOWN). Less when the request's deadline
+   * (recorded on its signal, `setDeadline`) comes sooner: the chain then answers one hop before it.
+   * @defaultValue 30000
+   */
   timeoutMs?: number;
   /** Sent as `Retry-After` with VISION_TOWER_DOWN. @defaultValue 5 */
   retryAfterSeconds?: number;
@@ -61,13 +66,22 @@ export function createRemoteVision(o: RemoteVisionOptions): VisionTower {
   let answered = false;
   const one = async (pixels: VisionItem, signal?: AbortSignal): Promise<Float32Array> => {
     throwIfAborted(signal);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(down(`the vision tower chain (${o.parts} parts) did not answer within ${timeoutMs} ms`, retry, { fault: 'TIMEOUT' })), timeoutMs);
-    });
+    const now = Date.now();
+    // The chain's time: this Worker's timeout, or what the request has left less one hop for the answer to get out.
+    const requestLeft = (deadlineOf(signal) ?? Infinity) - now;
+    const hopMs = visionHopMs(Math.min(timeoutMs, requestLeft), o.parts);
+    const budget = Math.min(timeoutMs, requestLeft - hopMs);
+    if (budget <= 0) throw down(`the request has no time left for the vision tower chain (${o.parts} parts)`, retry, { part: 1, fault: 'TIMEOUT' });
+    const deadline = now + budget;
+    const timer = timerUntil(deadline, now);
+    const aborted = whenAborted(signal);
     try {
-      const call = o.service.runPart({ manifestSha256: o.manifestSha256, variant: o.variant, part: 1, data: pixels, dims: [1, 3, h, w] });
-      const reply = await Promise.race([call, deadline]);
+      // Part 1 answers one hop before this Worker must; each part gives the next one hop less (VisionPartRequest.deadline).
+      const call = o.service.runPart({ manifestSha256: o.manifestSha256, variant: o.variant, part: 1, data: pixels, dims: [1, 3, h, w], deadline: deadline - hopMs, hopMs });
+      const late = timer.wait.then(() => {
+        throw down(`vision part 1 of ${o.parts} did not answer within ${budget} ms`, retry, { part: 1, fault: 'TIMEOUT' });
+      });
+      const reply = await Promise.race([call, late, aborted.promise]);
       const row = checkReply(o, reply, retry);
       answered = true;
       return row;
@@ -76,7 +90,8 @@ export function createRemoteVision(o: RemoteVisionOptions): VisionTower {
       console.warn(`[clip-edge] vision part 1 call failed: ${e instanceof Error ? e.message : String(e)}`);
       throw down(`vision part 1 of ${o.parts} failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`, retry, { part: 1, fault: 'FAILED' }, e);
     } finally {
-      clearTimeout(timer);
+      timer.clear();
+      aborted.dispose();
     }
   };
   return {
@@ -86,14 +101,16 @@ export function createRemoteVision(o: RemoteVisionOptions): VisionTower {
     },
     inPlace: false,
     remote: { parts: o.parts },
-    // Each part Worker loads its own part; warm() has them all load at once (a failure shows on the first run
-    // instead). The first run waits for it (up to 4 × the timeout: a cold ViT-L/14 part takes tens of seconds on a
+    // Each part Worker loads its own part; warm() has them load one after another down the chain (a failure is
+    // logged and shows on the first run too). The first run waits for it (up to 4 × the timeout: a cold ViT-L/14 part takes tens of seconds on a
     // busy machine) so that it does not reach a part still loading for another call: on Workers, a request
     // awaiting a promise that another request's I/O resolves may never be resumed.
     load: async () => {
       if (!o.service.warm) return;
       let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([o.service.warm(), new Promise((r) => (timer = setTimeout(r, 4 * timeoutMs)))]).catch(() => undefined).finally(() => clearTimeout(timer));
+      await Promise.race([o.service.warm(), new Promise((r) => (timer = setTimeout(r, 4 * timeoutMs)))])
+        .catch((e: unknown) => console.warn(`[clip-edge] warming the vision parts failed (the first image loads them again): ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`))
+        .finally(() => clearTimeout(timer));
     },
     run: async (items, signal) => {
       const out: Float32Array[] = [];

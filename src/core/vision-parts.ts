@@ -20,6 +20,15 @@ export interface VisionPartRequest {
   part: number;
   data: Float32Array;
   dims: number[];
+  /**
+   * When this hop must have answered its caller, in ms since the epoch (the Workers of a chain run
+   * side by side, on one clock). Each hop gives the next `deadline - hopMs`, so the deepest part still
+   * waiting times out first and its caller's answer names the part that did not answer.
+   * Absent: the part's own CLIP_EDGE_VISION_TIMEOUT_MS from when the request reached it.
+   */
+  deadline?: number;
+  /** What each hop keeps back from the deadline it passes on, for an answer to travel back. @defaultValue 0 */
+  hopMs?: number;
 }
 
 /** Why the chain could not answer, and at which part (1-based). */
@@ -33,8 +42,8 @@ export type VisionPartReply =
 export interface VisionPartService {
   runPart(request: VisionPartRequest): Promise<VisionPartReply>;
   /**
-   * Loads this part and, at the same time, asks the next one to load: the chain's cold start is then
-   * its slowest part's load, not the sum of them. Resolves with the parts loaded (this one and those after it).
+   * Loads this part, then asks the next one to warm (vision-chain.ts `warmChain`: one part after
+   * another). Resolves with the parts loaded (this one and those after it); rejects with the first failure.
    */
   warm?(): Promise<number>;
 }
@@ -67,6 +76,9 @@ export function splitVariantOf(info: ModelInfo, wanted: Precision | 'auto' | und
   return found;
 }
 
+/** The most a hop keeps back for the answer's way back (an RPC reply takes milliseconds; a busy isolate, more). */
+export const VISION_HOP_MAX_MS = 500;
+
 /** Activations one hop may carry: batch 1 of ViT-L/14@336 is 577 × 1024 floats (2.3 MiB); far under the RPC limit (32 MiB). */
 export const VISION_PART_MAX_FLOATS = 4 * 1024 * 1024;
 
@@ -78,5 +90,8 @@ export function checkPartRequest(r: VisionPartRequest): string | undefined {
   if (!Array.isArray(r.dims) || r.dims.length < 1 || r.dims.length > 6 || !r.dims.every((d) => Number.isInteger(d) && d >= 1)) return 'dims must be 1 to 6 positive integers';
   if (r.dims.reduce((a, b) => a * b, 1) !== r.data.length) return `dims [${r.dims.join(', ')}] do not match ${r.data.length} floats`;
   if (!Number.isInteger(r.part) || r.part < 1) return 'part must be a positive integer';
+  if (r.deadline !== undefined && !Number.isFinite(r.deadline)) return 'deadline must be a time in ms since the epoch';
+  if (r.hopMs !== undefined && !(Number.isFinite(r.hopMs) && r.hopMs >= 0 && r.hopMs <= VISION_HOP_MAX_MS)) return `hopMs must be 0 to ${VISION_HOP_MAX_MS}`;
   return undefined;
 }
+

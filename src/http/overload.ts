@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
+import { setDeadline } from '../core/abort.ts';
 import { ClipEdgeError, isClipEdgeError } from '../core/errors.ts';
 import { sha256Hex } from '../core/model/integrity.ts';
 
@@ -211,6 +212,7 @@ export function createOverloadGuard(o: OverloadOptions = {}): OverloadGuard {
     }
     const release = admit();
     const deadline = new AbortController();
+    const deadlineAt = Date.now() + timeoutMs;
     const timer =
       timeoutMs > 0
         ? setTimeout(
@@ -221,6 +223,7 @@ export function createOverloadGuard(o: OverloadOptions = {}): OverloadGuard {
     const clientGone = c.req.raw.signal as AbortSignal | undefined;
     const signal = clientGone && typeof AbortSignal.any === 'function' ? AbortSignal.any([deadline.signal, clientGone]) : deadline.signal;
     signals.set(c, signal);
+    if (timeoutMs > 0) setDeadline(signal, deadlineAt);
     readBodyUnder(c, signal);
     let backstop: ReturnType<typeof setTimeout> | undefined;
     const onSignal = () => {

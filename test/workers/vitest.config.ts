@@ -92,6 +92,27 @@ function visionPartWorker(name: string, part: number, next?: string, vars: Recor
   };
 }
 
+/**
+ * A part 2 that takes a minute to answer (a part Worker stuck on its work: a timer keeps it pending,
+ * so workerd does not end the call as a promise that can never resolve).
+ */
+const hungPartWorker = (name: string) => ({
+  name,
+  modules: true,
+  script: `import { WorkerEntrypoint } from 'cloudflare:workers';
+export class VisionPart extends WorkerEntrypoint {
+  async runPart(request) {
+    await new Promise((r) => setTimeout(r, 60000));
+    return { ok: false, code: 'FAILED', part: request.part, message: 'answered a minute late' };
+  }
+  async warm() {
+    return 1;
+  }
+}
+export default { fetch: () => new Response('a hung part', { status: 404 }) };`,
+  compatibilityDate: '2026-04-01',
+});
+
 // `npm run test:workers`: the Workers adapter inside workerd (wrangler.toml's bindings, R2/KV filled
 // from the bundled model), and the upload/size/memory scripts' logic in Node.
 export default defineConfig({
@@ -107,7 +128,8 @@ export default defineConfig({
             miniflare: {
               // TEXT_BROKEN: the same text Worker pointed at a folder R2 lacks, so every call throws (fault tests).
               // SPLIT_*: the vision tower in two part Workers (vision-split.test.ts): the working chain; part 1
-              // with no NEXT_PART bound; part 1 bound to a part 2 whose model folder R2 lacks (it fails).
+              // with no NEXT_PART bound; part 1 bound to a part 2 whose model folder R2 lacks (it fails); part 1
+              // bound to a part 2 that never answers in time (hung).
               serviceBindings: {
                 FIXTURES: fixtures,
                 TEXT_BROKEN: { name: 'clip-edge-text-broken', entrypoint: 'TextTower' },
@@ -115,6 +137,7 @@ export default defineConfig({
                 SPLIT_PART_2: { name: 'clip-edge-vision-part-2', entrypoint: 'VisionPart' },
                 SPLIT_UNBOUND: { name: 'clip-edge-vision-part-1-unbound', entrypoint: 'VisionPart' },
                 SPLIT_BROKEN: { name: 'clip-edge-vision-part-1-to-broken', entrypoint: 'VisionPart' },
+                SPLIT_HUNG: { name: 'clip-edge-vision-part-1-to-hung', entrypoint: 'VisionPart' },
               },
               workers: [
                 textWorker(),
@@ -124,6 +147,10 @@ export default defineConfig({
                 visionPartWorker('clip-edge-vision-part-1-unbound', 1),
                 visionPartWorker('clip-edge-vision-part-1-to-broken', 1, 'clip-edge-vision-part-2-broken'),
                 visionPartWorker('clip-edge-vision-part-2-broken', 2, undefined, { CLIP_EDGE_MODEL: 'no-such-model' }),
+                // Its own part Worker timeout (CLIP_EDGE_VISION_TIMEOUT_MS) far longer than the requests' deadlines
+                // in the test: the deadline the vision Worker sends is what must stop the wait.
+                visionPartWorker('clip-edge-vision-part-1-to-hung', 1, 'clip-edge-vision-part-2-hung', { CLIP_EDGE_VISION_TIMEOUT_MS: '60000' }),
+                hungPartWorker('clip-edge-vision-part-2-hung'),
               ],
               // Cloudflare's Rate Limiting binding, as Miniflare runs it; under another name than the
               // adapter looks up (RATE_LIMITER), so only the tests that pass it in are limited.

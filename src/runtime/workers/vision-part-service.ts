@@ -2,7 +2,8 @@ import { ClipEdgeError } from '../../core/errors.ts';
 import { readModelInfo } from '../../core/model/info.ts';
 import { createPartRunner } from '../../core/part-runner.ts';
 import type { Precision } from '../../core/precision.ts';
-import { type VisionPartReply, type VisionPartRequest, type VisionPartService, checkPartRequest, splitVariantOf, visionPartsOf } from '../../core/vision-parts.ts';
+import { runPartHop } from '../../core/vision-chain.ts';
+import { type VisionPartService, checkPartRequest, splitVariantOf, visionPartsOf } from '../../core/vision-parts.ts';
 import { envInt } from '../../http/env.ts';
 import type { WorkersEnv } from './bindings.ts';
 import { workersConfig } from './config.ts';
@@ -35,22 +36,6 @@ export interface VisionPartInfo {
   ortWasmBytes: number;
 }
 
-/** Sends `request` to the next part under a deadline; every failure becomes a reply naming that part. */
-async function forward(next: VisionPartService | undefined, request: VisionPartRequest, part: number, timeoutMs: number): Promise<VisionPartReply> {
-  if (!next) return { ok: false, code: 'UNBOUND', part, message: `part ${part}'s Worker is not bound as NEXT_PART in part ${part - 1}'s Worker (wrangler config)` };
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<VisionPartReply>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, code: 'TIMEOUT', part, message: `part ${part} did not answer within ${timeoutMs} ms` }), timeoutMs);
-  });
-  try {
-    return await Promise.race([next.runPart(request), deadline]);
-  } catch (e) {
-    return { ok: false, code: 'FAILED', part, message: e instanceof Error ? e.message.split('\n')[0]! : String(e) };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * A part Worker's work: its part of the vision tower (the `.ort` the manifest lists, streamed from R2
  * into ORT's heap and used in place, hashed as it streams), run on the activations it is sent; the
@@ -69,14 +54,11 @@ export async function createVisionPartService(
   const parts = visionPartsOf(info, variant);
   const entry = parts[part - 1];
   if (!entry) throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_VISION_PART is ${part}, but ${info.id}'s ${variant} vision tower has ${parts.length} parts`);
-  const runner = createPartRunner({ backend: workersWasmBackend(), source, part: entry, inPlace: cfg.inPlace, requireIntegrity: true });
+  const runner = createPartRunner({ backend: workersWasmBackend(), source, part: entry, inPlace: cfg.inPlace, requireIntegrity: true, onLoaded: (line) => console.log(`[clip-edge] vision part ${part} of ${parts.length}: ${line}`) });
   let loaded = false;
-  const last = part === parts.length;
   return {
     /** Loads the part now instead of on the first call. */
-    load: async () => {
-      await runner.load();
-    },
+    load: () => runner.load().then(() => undefined),
     /** This part alone, without passing the result on (`npm run workers:memory -- --parts` measures each part in its own isolate). */
     runLocal: async (data, dims) => {
       const out = await runner.run(data, dims);
@@ -85,6 +67,8 @@ export async function createVisionPartService(
     },
     info: async () => ({ manifestSha256: manifest, variant, part, parts: parts.length, file: (runner.inPlace ? entry.ort! : entry).file, inPlace: runner.inPlace, loaded, ortWasmBytes: ortWasmMemoryBytes() ?? 0 }),
     async runPart(request) {
+      // The clock read on arrival (an I/O event, so fresh even where a Worker's clock moves only on I/O).
+      const arrived = Date.now();
       const bad = checkPartRequest(request);
       if (bad) return { ok: false, code: 'BAD_INPUT', part, message: bad };
       if (request.manifestSha256 !== manifest || request.variant !== variant || request.part !== part) {
@@ -95,16 +79,16 @@ export async function createVisionPartService(
           message: `this Worker serves part ${part} of ${parts.length} of ${info.id}'s ${variant} vision tower (manifest sha256 ${manifest.slice(0, 12)}…); it was asked for part ${request.part} of the ${request.variant} tower of manifest ${String(request.manifestSha256).slice(0, 12)}…`,
         };
       }
-      let out: { data: Float32Array; dims: number[] };
-      try {
-        out = await runner.run(request.data, request.dims);
-        loaded = true;
-      } catch (e) {
-        console.error(`[clip-edge] vision part ${part} failed:`, e);
-        return { ok: false, code: 'FAILED', part, message: e instanceof Error ? e.message.split('\n')[0]! : String(e) };
-      }
-      if (last) return { ok: true, data: out.data, dims: out.dims, parts: parts.length };
-      return forward(env.NEXT_PART, { ...request, part: part + 1, data: out.data, dims: out.dims }, part + 1, timeoutMs);
+      return runPartHop({ request, arrived, timeoutMs, parts: parts.length, next: env.NEXT_PART, run: async (data, dims) => {
+        try {
+          const out = await runner.run(data, dims);
+          loaded = true;
+          return out;
+        } catch (e) {
+          console.error(`[clip-edge] vision part ${part} failed:`, e);
+          throw e;
+        }
+      } });
     },
   };
 }

@@ -2,6 +2,7 @@
 // split across Workers (`clip-edge quantize --split`), behind one Workers RPC method, with no public
 // route. The vision Worker calls part 1 (binding VISION_PARTS); each part calls the next (NEXT_PART).
 import { WorkerEntrypoint } from 'cloudflare:workers';
+import { warmChain } from '../../core/vision-chain.ts';
 import type { VisionPartReply, VisionPartRequest } from '../../core/vision-parts.ts';
 import type { WorkersEnv } from './bindings.ts';
 import { type VisionPartInfo, createVisionPartService } from './vision-part-service.ts';
@@ -38,11 +39,12 @@ export class VisionPart extends WorkerEntrypoint<WorkersEnv> {
     }
   }
 
-  /** Loads this part while the next part loads too (the vision Worker calls it before its first image). */
+  /**
+   * Loads this part while the next part loads too (the vision Worker calls it before its first image);
+   * rejects when any fails, naming it. A failed load is not kept: the next warm() or runPart() loads again.
+   */
   async warm(): Promise<number> {
-    const next = this.env.NEXT_PART?.warm?.() ?? Promise.resolve(0);
-    const [, after] = await Promise.all([(await serviceOf(this.env)).load(), next]);
-    return 1 + after;
+    return warmChain(async () => (await serviceOf(this.env)).load(), this.env.NEXT_PART);
   }
 
   /** Which part of which model this Worker serves, and its isolate's ORT memory. */
