@@ -148,11 +148,12 @@ function threadedBackend(host: InferenceHost, inner: Backend, name: ThreadedBack
     priority: inner.priority,
     preferred: inner.preferred,
     init: () => host.call<unknown>({ op: 'init', backend: name }).then(() => undefined),
-    async createSession(model: Uint8Array) {
-      // Moved, not copied, when the array owns its buffer (a model file read whole: the tower drops
-      // it once the session exists), so that loading holds no second copy of a 350 MB file; a view
-      // into a larger buffer is copied first.
-      const whole = model.byteOffset === 0 && model.byteLength === model.buffer.byteLength && model.buffer instanceof ArrayBuffer;
+    async createSession(model: Uint8Array, options?: { take?: boolean }) {
+      // Moved, not copied, when the caller gives it up and the array owns its buffer (a model file
+      // read whole by fsModelSource: the tower drops it once the session exists), so that loading
+      // holds no second copy of a 350 MB file. An array its source keeps (memorySource), or a view
+      // into a larger buffer, is copied first.
+      const whole = options?.take === true && model.byteOffset === 0 && model.byteLength === model.buffer.byteLength && model.buffer instanceof ArrayBuffer;
       const data = whole ? model : owned(model);
       return remoteSession(host, await host.call<SessionMeta>({ op: 'create', backend: name, model: data }, [data.buffer as ArrayBuffer]));
     },

@@ -16,6 +16,7 @@ export function fsModelSource(dir: string): ModelSource {
   };
   return {
     name: dir,
+    freshReads: true, // each read is a new array: the inference thread may take it
     async read(rel) {
       const file = resolve(rel);
       try {
