@@ -161,4 +161,10 @@ describe('inference thread: lifetime', () => {
     await kit.core.close();
     await expect(kit.core.embedText(['a circle'])).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringContaining('inference thread ended (closed)') });
   }, 60_000);
+
+  it('close() before any inference refuses later inference too (it never starts a thread after close)', async () => {
+    const backends = threadedNodeBackends();
+    await backends[1]!.close!();
+    await expect(backends[1]!.init()).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringContaining('inference thread ended (closed)') });
+  });
 });

@@ -53,7 +53,7 @@ function createInferenceHost(options: NodeBackendOptions): InferenceHost {
   const streams = new Map<number, AsyncGenerator<Uint8Array>>();
   const holds = threadHolds();
 
-  const end = (w: Worker, why: string) => {
+  const end = (w: Worker | undefined, why: string) => {
     if (worker !== w || ended) return;
     ended = new ClipEdgeError('INTERNAL', `the inference thread ended (${why}); its sessions are gone: restart the process (or run inference on the main thread: inferenceThread false, CLIP_EDGE_INFERENCE_THREAD=0)`);
     for (const p of pending.values()) p.reject(ended);
@@ -111,9 +111,9 @@ function createInferenceHost(options: NodeBackendOptions): InferenceHost {
     memoryBytes: () => memory,
     async close() {
       const w = worker;
-      if (!w || ended) return;
-      end(w, 'closed');
-      await w.terminate();
+      if (ended) return;
+      end(w, 'closed'); // also when the thread never started: later calls are refused, never start one
+      await w?.terminate();
     },
   };
 }
