@@ -57,8 +57,12 @@ export interface Backend {
   readonly preferred: readonly Precision[];
   /** Loads and initialises the backend once; throws when it cannot run here. */
   init(): Promise<void>;
-  /** A session over the model's bytes. A backend may take the array (Node's inference thread moves it to its thread): pass one you no longer need. */
-  createSession(model: Uint8Array): Promise<SessionLike>;
+  /**
+   * A session over the model's bytes. With `take`, the caller no longer needs the array and the
+   * backend may take its buffer (Node's inference thread moves it to its thread, detaching it);
+   * without, the array is left as it was.
+   */
+  createSession(model: Uint8Array, options?: { take?: boolean }): Promise<SessionLike>;
   /** Sessions over a model file streamed into the backend's memory and used in place, when the backend can (see InPlaceSessions). */
   readonly inPlace?: InPlaceSessions;
   tensor(type: 'float32', data: Float32Array, dims: readonly number[]): TensorLike;

@@ -47,7 +47,7 @@ export function createPartRunner(o: PartRunnerOptions): PartRunner {
       const bytes = await o.source.read(file.file);
       if (!bytes) throw new ClipEdgeError('MODEL_NOT_FOUND', `${where} is missing`);
       await verifyBytes(bytes, { ...file, file: where });
-      return await o.backend.createSession(bytes);
+      return await o.backend.createSession(bytes, { take: o.source.freshReads === true });
     } catch (cause) {
       if (isClipEdgeError(cause)) throw cause;
       throw new ClipEdgeError('MODEL_INVALID', `${where} could not be loaded by the ${o.backend.name} backend: ${cause instanceof Error ? cause.message.split('\n')[0] : String(cause)}`, { cause });

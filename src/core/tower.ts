@@ -143,7 +143,7 @@ export class TowerRunner<I extends VisionItem | TextItem> {
     let session: SessionLike;
     try {
       await backend.init();
-      session = await backend.createSession(bytes);
+      session = await backend.createSession(bytes, { take: source.freshReads === true });
     } catch (cause) {
       if (isClipEdgeError(cause)) throw cause;
       const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);

@@ -19,6 +19,13 @@ afterAll(() => server?.close());
 const auth = { authorization: 'Bearer test-key' };
 
 describe('Node server over real HTTP on 127.0.0.1', () => {
+  it('a port in use fails the start with EADDRINUSE (never an unhandled error event, never a promise left pending)', async () => {
+    const port = Number(new URL(server.url).port);
+    await expect(serveNode({ port, host: '127.0.0.1', backend: 'wasm', requestLog: false }, { page: false })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    // The first server is unaffected.
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  }, 60_000);
+
   it('listens on loopback and answers /healthz without a key', async () => {
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const r = await fetch(`${server.url}/healthz`);

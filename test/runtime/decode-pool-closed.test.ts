@@ -17,3 +17,9 @@ it('a decode after close() is refused instead of starting a thread nothing will 
   await expect(late).rejects.toThrow();
   await pool.close();
 });
+
+it('warmup() after close() is refused too (it would start threads nothing ends)', async () => {
+  const pool = createDecodePool({ threads: 1, maxPixels: 40_000_000 });
+  await pool.close();
+  await expect(pool.warmup!()).rejects.toThrow(/decode threads were closed/);
+});

@@ -3,10 +3,12 @@
 // past its deadline answered 503 TIMEOUT while its run still goes on and /healthz answers, the
 // thread never keeping a finished process alive, and close() ending it.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClipEdge } from '../../src/core/clip.ts';
+import { memorySource } from '../../src/core/model/source.ts';
 import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
 import { threadedNodeBackends } from '../../src/runtime/fs/inference-thread.ts';
 import { wasmBackend } from '../../src/runtime/fs/ort.ts';
@@ -112,6 +114,32 @@ describe('inference thread: the event loop stays free', () => {
   });
 });
 
+describe('inference thread: the model bytes', () => {
+  const folder = slowVisionFolder(1);
+  afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+  it('never takes an array that its source keeps (memorySource): a second instance over the same source loads', async () => {
+    // Arrays that own their buffers: what a transfer to the thread would detach.
+    const files: Record<string, Uint8Array> = {};
+    for (const f of readdirSync(folder, { recursive: true, withFileTypes: true })) {
+      if (f.isFile()) files[path.relative(folder, path.join(f.parentPath, f.name)).split(path.sep).join('/')] = new Uint8Array(readFileSync(path.join(f.parentPath, f.name)));
+    }
+    const sizes = Object.fromEntries(Object.entries(files).map(([k, v]) => [k, v.byteLength]));
+    const source = memorySource('toy', files);
+    const embeddings: Float32Array[] = [];
+    for (let i = 0; i < 2; i++) {
+      const clip = await createClipEdge({ source, backends: threadedNodeBackends(), backend: 'wasm' });
+      try {
+        embeddings.push((await clip.embedText(['a photo of a cat'])).embeddings[0]!);
+      } finally {
+        await clip.close();
+      }
+      expect(Object.fromEntries(Object.entries(files).map(([k, v]) => [k, v.byteLength]))).toEqual(sizes);
+    }
+    expect(same(embeddings[0]!, embeddings[1]!)).toBe(true);
+  }, 60_000);
+});
+
 describe('inference thread: lifetime', () => {
   it('never keeps a process alive once its work is done', () => {
     // A child that embeds one image and returns without close(): it must print and exit by itself.
@@ -133,4 +161,10 @@ describe('inference thread: lifetime', () => {
     await kit.core.close();
     await expect(kit.core.embedText(['a circle'])).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringContaining('inference thread ended (closed)') });
   }, 60_000);
+
+  it('close() before any inference refuses later inference too (it never starts a thread after close)', async () => {
+    const backends = threadedNodeBackends();
+    await backends[1]!.close!();
+    await expect(backends[1]!.init()).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringContaining('inference thread ended (closed)') });
+  });
 });

@@ -4,7 +4,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { openNodeIndex } from '../../src/runtime/fs/search-index.ts';
 import { createService } from '../../src/runtime/fs/service.ts';
 import { createMemoryIndex } from '../../src/search/drivers/memory.ts';
@@ -40,6 +41,18 @@ describe('search index seam on Node, Deno and Bun', { timeout: 120_000 }, () => 
       expect(matches.map((m) => m.metadata.label)).toEqual(['yellow star', 'red circle']);
     } finally {
       await clip.close();
+    }
+  });
+
+  it('an index that fails to open fails the service, and the ClipEdge it made is closed (its threads ended)', async () => {
+    const terminate = vi.spyOn(Worker.prototype, 'terminate');
+    try {
+      const failing = createService({ backend: 'wasm', requestLog: false, decodeThreads: 1 }, { page: false, search: { open: () => Promise.reject(new Error('no index here')) } });
+      await expect(failing).rejects.toThrow('no index here');
+      // The inference thread and the decode thread that warmup started.
+      expect(terminate.mock.calls.length).toBeGreaterThanOrEqual(2);
+    } finally {
+      terminate.mockRestore();
     }
   });
 

@@ -16,6 +16,13 @@ export interface ModelSource {
   readonly name: string;
   /** The file's bytes, or `undefined` when it does not exist. */
   read(path: string): Promise<Uint8Array | undefined>;
+  /**
+   * Each `read()` returns a new array that nothing else holds, so a backend may take it (Node's
+   * inference thread moves a model file to its thread instead of copying it). Leave it unset for a
+   * source that keeps its arrays (memorySource): they are copied, never taken.
+   * @defaultValue false
+   */
+  readonly freshReads?: boolean;
   /** Whether the file exists, without reading it. */
   exists(path: string): Promise<boolean>;
   /**

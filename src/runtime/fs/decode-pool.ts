@@ -265,6 +265,8 @@ function abandon(pool: Pool, job: { id: number; slot: Slot; worker: Worker; free
 
 /** Starts every thread and waits until each has loaded its decoder. */
 async function warmup(pool: Pool): Promise<void> {
+  // As in run(): after close() no thread is started again (nothing would end it).
+  if (pool.closed) throw new ClipEdgeError('INTERNAL', 'the image decode threads were closed');
   await Promise.all(
     pool.slots.map(async (s) => {
       const w = s.worker ?? spawn(pool, s);

@@ -53,7 +53,7 @@ function createInferenceHost(options: NodeBackendOptions): InferenceHost {
   const streams = new Map<number, AsyncGenerator<Uint8Array>>();
   const holds = threadHolds();
 
-  const end = (w: Worker, why: string) => {
+  const end = (w: Worker | undefined, why: string) => {
     if (worker !== w || ended) return;
     ended = new ClipEdgeError('INTERNAL', `the inference thread ended (${why}); its sessions are gone: restart the process (or run inference on the main thread: inferenceThread false, CLIP_EDGE_INFERENCE_THREAD=0)`);
     for (const p of pending.values()) p.reject(ended);
@@ -111,9 +111,9 @@ function createInferenceHost(options: NodeBackendOptions): InferenceHost {
     memoryBytes: () => memory,
     async close() {
       const w = worker;
-      if (!w || ended) return;
-      end(w, 'closed');
-      await w.terminate();
+      if (ended) return;
+      end(w, 'closed'); // also when the thread never started: later calls are refused, never start one
+      await w?.terminate();
     },
   };
 }
@@ -148,11 +148,12 @@ function threadedBackend(host: InferenceHost, inner: Backend, name: ThreadedBack
     priority: inner.priority,
     preferred: inner.preferred,
     init: () => host.call<unknown>({ op: 'init', backend: name }).then(() => undefined),
-    async createSession(model: Uint8Array) {
-      // Moved, not copied, when the array owns its buffer (a model file read whole: the tower drops
-      // it once the session exists), so that loading holds no second copy of a 350 MB file; a view
-      // into a larger buffer is copied first.
-      const whole = model.byteOffset === 0 && model.byteLength === model.buffer.byteLength && model.buffer instanceof ArrayBuffer;
+    async createSession(model: Uint8Array, options?: { take?: boolean }) {
+      // Moved, not copied, when the caller gives it up and the array owns its buffer (a model file
+      // read whole by fsModelSource: the tower drops it once the session exists), so that loading
+      // holds no second copy of a 350 MB file. An array its source keeps (memorySource), or a view
+      // into a larger buffer, is copied first.
+      const whole = options?.take === true && model.byteOffset === 0 && model.byteLength === model.buffer.byteLength && model.buffer instanceof ArrayBuffer;
       const data = whole ? model : owned(model);
       return remoteSession(host, await host.call<SessionMeta>({ op: 'create', backend: name, model: data }, [data.buffer as ArrayBuffer]));
     },

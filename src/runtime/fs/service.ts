@@ -58,6 +58,17 @@ export async function createService(config: ServiceConfig, defaults: ServiceAppO
     ...(config.decodeThreads !== undefined ? { decodeThreads: config.decodeThreads } : {}),
     ...(config.inferenceThread !== undefined ? { inferenceThread: config.inferenceThread } : {}),
   });
+  try {
+    return { app: await serviceAppOf(clip, config, defaults), clip };
+  } catch (e) {
+    // Nothing else would end its threads (the inference thread holds the sessions warmup loaded).
+    await clip.close();
+    throw e;
+  }
+}
+
+/** The app over a created ClipEdge: warmed up, its index opened, its page mounted. */
+async function serviceAppOf(clip: ClipEdge, config: ServiceConfig, defaults: ServiceAppOptions): Promise<Hono> {
   await clip.warmup();
   const openIndex = fsAdapter.index?.({ search: defaults.search });
   const app = createClipApp({
@@ -81,5 +92,5 @@ export async function createService(config: ServiceConfig, defaults: ServiceAppO
       console.warn(`[clip-edge] the page at / is not served: esbuild could not build it here (${(e as Error).message.split('\n')[0]}); the installed package serves its prebuilt page, and \`clip-edge serve\` on Node builds it in a clone`);
     }
   }
-  return { app, clip };
+  return app;
 }

@@ -28,8 +28,11 @@ export async function serveNode(config: ServiceConfig = {}, options: ServiceAppO
   const deadline = config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const requestTimeout = deadline > 0 ? deadline + 5_000 : NODE_REQUEST_TIMEOUT_MS;
   const serverOptions = { headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout), requestTimeout, connectionsCheckingInterval: 1_000 };
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
+    // A port in use (or not ours to take): the start fails with it, and the threads it made end.
+    const failed = (e: Error) => void clip.close().finally(() => reject(e));
     const server = honoServe({ fetch: app.fetch, hostname, port: config.port ?? 8787, serverOptions }, (info) => {
+      server.off('error', failed);
       const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
       resolve({
         url: `http://${host}:${info.port}`,
@@ -37,5 +40,6 @@ export async function serveNode(config: ServiceConfig = {}, options: ServiceAppO
         close: () => new Promise<void>((r) => server.close(() => r())).then(() => clip.close()),
       });
     });
+    server.once('error', failed);
   });
 }
