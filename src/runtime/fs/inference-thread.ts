@@ -52,6 +52,13 @@ function createInferenceHost(options: NodeBackendOptions): InferenceHost {
   const pending = new Map<number, Pending>();
   const streams = new Map<number, AsyncGenerator<Uint8Array>>();
   const holds = threadHolds();
+  /**
+   * Calls made before the thread said it listens. Deno's worker_threads drop a message posted before
+   * the thread's module has attached its listener (Node queues it): a cold start, with onnxruntime
+   * still importing there, lost the first call and its caller waited for ever.
+   */
+  let outbox: [InferenceCall, ArrayBuffer[]][] | undefined = [];
+  const post = (w: Worker, msg: InferenceCall, transfer: ArrayBuffer[]) => (outbox ? outbox.push([msg, transfer]) : w.postMessage(msg, transfer));
 
   const end = (w: Worker | undefined, why: string) => {
     if (worker !== w || ended) return;
@@ -78,6 +85,12 @@ function createInferenceHost(options: NodeBackendOptions): InferenceHost {
   const start = (): Worker => {
     const w = startModuleThread('inference-worker', options);
     w.on('message', (reply: InferenceReply) => {
+      if ('listening' in reply) {
+        const queued = outbox ?? [];
+        outbox = undefined;
+        for (const [msg, transfer] of queued) w.postMessage(msg, transfer);
+        return;
+      }
       if ('pull' in reply) return feed(w, reply.pull);
       const p = pending.get(reply.id);
       pending.delete(reply.id);
@@ -105,7 +118,7 @@ function createInferenceHost(options: NodeBackendOptions): InferenceHost {
           streams.delete(id);
         };
         pending.set(id, { resolve: (v) => (settle(), resolve(v as T)), reject: (e) => (settle(), reject(e)) });
-        w.postMessage({ ...msg, id } as InferenceCall, transfer);
+        post(w, { ...msg, id } as InferenceCall, transfer);
       });
     },
     memoryBytes: () => memory,

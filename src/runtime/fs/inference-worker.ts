@@ -51,7 +51,8 @@ export interface SerializedError {
 export type InferenceReply =
   | { readonly id: number; readonly ok: true; readonly value: unknown; readonly memoryBytes?: number }
   | { readonly id: number; readonly ok: false; readonly error: SerializedError }
-  | { readonly pull: number };
+  | { readonly pull: number }
+  | { readonly listening: true };
 
 const options = workerData as NodeBackendOptions;
 const port = parentPort!;
@@ -183,3 +184,5 @@ port.on('message', (msg: InferenceCall | StreamChunk) => {
     },
   );
 });
+// Listening now: the main thread holds its calls until this arrives (see inference-thread.ts's outbox).
+port.postMessage({ listening: true } satisfies InferenceReply);
