@@ -31,7 +31,8 @@ export interface ByteBudgetOptions {
  * requests at once cost at most the budget, not N × the largest image (16 hostile 40 MP WebPs
  * took 2.76 GB before). One reservation alone is always granted once nothing else is held (the
  * caller has refused anything over the whole budget), so a large image waits, never starves.
- * A waiter whose signal has aborted when its turn comes is passed over: its bytes go to the next.
+ * A waiter whose signal has aborted when its turn comes is passed over: its bytes go to the next
+ * (with `pollGrants`, the waiter finds that out on its own timer and hands its grant on).
  *
  * With `pollGrants` (Workers) a waiter learns of its grant on its own timer, not from the
  * releasing request's call: in a Workers isolate, a promise resolved by another request resumes
@@ -82,6 +83,7 @@ export class ByteBudget {
         fn();
       };
       const poll = () => {
+        if (signal?.aborted) return onAbort(); // its listener may not have run (a cancelled request)
         if (granted) settle(() => resolve(granted!));
         else timer = setTimeout(poll, GRANT_POLL_MS);
       };
@@ -130,8 +132,11 @@ export class ByteBudget {
   private pump(): void {
     while (this.waiting.length > 0) {
       const next = this.waiting[0]!;
-      // A request cancelled while it waited would never pick its grant up: pass it over.
-      if (next.signal?.aborted) {
+      // A request cancelled while it waited would never pick its grant up: pass it over. Not with
+      // polled grants (Workers): there the signal belongs to another request's I/O context, and
+      // touching it from this one throws ("Cannot perform I/O on behalf of a different request");
+      // the waiter checks it on its own timer instead (poll).
+      if (!this.pollGrants && next.signal?.aborted) {
         this.waiting.shift();
         next.drop();
         continue;

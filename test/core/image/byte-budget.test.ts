@@ -147,6 +147,38 @@ describe('ByteBudget: how a waiter learns of its grant', () => {
     expect(t.granted).toEqual(['a', 'c']);
   });
 
+  it('with pollGrants (Workers) the releasing request never touches a waiter\'s signal; an aborted waiter hands its grant on from its own timer', async () => {
+    vi.useFakeTimers();
+    const b = new ByteBudget(() => 10, { pollGrants: true });
+    const t = tracker(b);
+    await t.take('a', 10);
+    const ac = new AbortController();
+    // workerd: a request's signal read from another request's handler throws (seen in the recovery
+    // test: "Cannot perform I/O on behalf of a different request", a 500). Reads are allowed only
+    // while `own` is set, i.e. from the waiter's own timer; its listeners are never told.
+    let own = false;
+    const guarded = <T>(v: () => T) => () => {
+      if (!own) throw new Error('Cannot perform I/O on behalf of a different request');
+      return v();
+    };
+    const foreign = Object.assign(Object.create(ac.signal) as AbortSignal, { addEventListener() {}, removeEventListener() {} });
+    Object.defineProperty(foreign, 'aborted', { get: guarded(() => ac.signal.aborted) });
+    Object.defineProperty(foreign, 'reason', { get: guarded(() => ac.signal.reason) });
+    own = true;
+    const waiting = t.take('b', 10, foreign);
+    own = false;
+    void t.take('c', 10);
+    ac.abort(new ClipEdgeError('TIMEOUT', 'deadline'));
+    expect(() => t.release('a')).not.toThrow(); // a's request grants b without reading b's signal
+    own = true; // b's timer runs in b's own context
+    const outcome = expect(waiting).rejects.toMatchObject({ code: 'TIMEOUT' });
+    await vi.advanceTimersByTimeAsync(GRANT_POLL_MS);
+    await outcome;
+    await vi.advanceTimersByTimeAsync(GRANT_POLL_MS);
+    expect(t.granted).toEqual(['a', 'c']);
+    expect(b.inUse).toBe(10);
+  });
+
   it('passes over a waiter whose signal has aborted when its turn comes, even if its abort listener never ran', async () => {
     const b = new ByteBudget(() => 10);
     const t = tracker(b);
