@@ -4,7 +4,8 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { blankPng } from '../../bench/lib/hostile-images.ts';
 import { ClipEdgeError } from '../../src/core/errors.ts';
 import { jpegForClipBytes } from '../../src/core/image/decode-cost.ts';
@@ -56,6 +57,27 @@ describe('decode threads (Node)', () => {
     expect(pooled.memory()).toEqual({ reservedBytes: 0, waiting: 0 }); // its budget share is back
     // The next job gets a fresh thread.
     expect((await pooled.decodeForClip(input('rgb8.png'), CLIP_PREPROCESS)).decode).toBe('exact');
+  });
+
+  it('a decode thread that crashes fails its job with a clear error and is replaced: the next decode is served', async () => {
+    // A real crash: the thread is terminated right after it is sent the job (what an abort in a codec or an out-of-memory does to it).
+    const original = Worker.prototype.postMessage;
+    let armed = true;
+    const spy = vi.spyOn(Worker.prototype, 'postMessage').mockImplementation(function (this: Worker, msg: unknown, transfer?: Parameters<Worker['postMessage']>[1]) {
+      original.call(this, msg, transfer);
+      if (armed && typeof msg === 'object' && msg !== null && 'bytes' in msg) {
+        armed = false;
+        void this.terminate();
+      }
+    });
+    try {
+      await expect(pooled.decodeForClip(input('baseline-420.jpg'), CLIP_PREPROCESS)).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringContaining('image decode thread failed') });
+      expect(armed).toBe(false);
+      expect(pooled.memory()).toEqual({ reservedBytes: 0, waiting: 0 });
+      expect((await pooled.decodeForClip(input('rgb8.png'), CLIP_PREPROCESS)).decode).toBe('exact'); // one thread: the replacement served it
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('never keeps a process alive once its work is done, and keeps it alive while a decode is pending', () => {
