@@ -80,6 +80,38 @@ describe('decode threads (Node)', () => {
     }
   });
 
+  it('admits jobs first come first served: a slot that comes back goes to the waiter, not to a job arriving at that moment', async () => {
+    // One thread. A runs, B waits; C arrives in the same turn as A's answer, after the slot came back
+    // and before B resumed: C must queue behind B (it used to take the slot, sending B to the back).
+    const [a, b, c] = [input('rgb8.png'), input('baseline-420.jpg'), input('lossy.webp')];
+    const original = Worker.prototype.postMessage;
+    const sent: number[] = [];
+    let late: Promise<unknown> | undefined;
+    const spy = vi.spyOn(Worker.prototype, 'postMessage').mockImplementation(function (this: Worker, msg: unknown, transfer?: Parameters<Worker['postMessage']>[1]) {
+      if (typeof msg === 'object' && msg !== null && 'bytes' in msg) {
+        sent.push((msg as { bytes: Uint8Array }).bytes.byteLength);
+        if (sent.length === 1) {
+          // Listens after the pool's own listener: when A's answer arrives its slot is back.
+          const onReply = (m: unknown) => {
+            if (typeof m !== 'object' || m === null || !('id' in m)) return;
+            this.off('message', onReply);
+            late = pool.decode(c);
+          };
+          this.on('message', onReply);
+        }
+      }
+      original.call(this, msg, transfer);
+    });
+    try {
+      await Promise.all([pool.decode(a), pool.decode(b)]);
+      expect(late).toBeDefined();
+      await late;
+      expect(sent).toEqual([a.byteLength, b.byteLength, c.byteLength]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('never keeps a process alive once its work is done, and keeps it alive while a decode is pending', () => {
     // A child that decodes one image through a fresh pool and then simply returns: it must print the
     // result (the pending decode held the process) and exit by itself (the idle thread did not).
