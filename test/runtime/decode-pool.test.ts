@@ -2,7 +2,7 @@
 // thread, errors with their codes, the event loop free while a decode runs, and a decode whose
 // signal aborts stopped (its thread ended and replaced).
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -112,12 +112,24 @@ describe('decode threads (Node)', () => {
     }
   });
 
+  it.skipIf(process.platform !== 'linux')('decode threads run 10 nice steps below the event loop (the main thread keeps its priority)', async () => {
+    await pool.warmup?.();
+    // Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value.
+    const niceOf = (tid: string) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    const main = niceOf(String(process.pid));
+    const nices = readdirSync('/proc/self/task').map(niceOf);
+    expect(nices).toContain(Math.min(19, main + 10));
+  });
+
   it('never keeps a process alive once its work is done, and keeps it alive while a decode is pending', () => {
     // A child that decodes one image through a fresh pool and then simply returns: it must print the
     // result (the pending decode held the process) and exit by itself (the idle thread did not).
     const script = `
       import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
       import { createDecodePool } from ${JSON.stringify(path.join(repoRoot, 'src/runtime/fs/decode-pool.ts'))};
       import { CLIP_PREPROCESS } from ${JSON.stringify(path.join(repoRoot, 'src/core/image/preprocess.ts'))};
       const pool = createDecodePool({ threads: 1, maxPixels: 40_000_000 });
