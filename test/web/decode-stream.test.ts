@@ -113,21 +113,28 @@ describe.skipIf(!chromium.ok || !prerequisite(hasPil, 'Debian python3-pil and py
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Serves the fixtures at /__photos/ on the page's origin (same-origin, so the page's COEP lets them in). */
-  const routePhotos = (page: Page) =>
-    page.route('**/__photos/*', (route) => route.fulfill({ path: path.join(dir, path.basename(new URL(route.request().url()).pathname)), headers: { 'content-type': 'application/octet-stream' } }));
+  /**
+   * Serves the fixtures and the worker at /__photos/ on the page's origin (same-origin, so the page's
+   * COEP lets them in). The worker has a real URL, as the page's has: jsquash's Emscripten glue
+   * resolves a URL against import.meta.url, which a blob: URL cannot be a base for.
+   */
+  const routePhotos = (page: Page, worker: string) =>
+    page.route('**/__photos/*', (route) => {
+      const name = path.basename(new URL(route.request().url()).pathname);
+      if (name === 'decode-worker.js') return route.fulfill({ body: worker, headers: { 'content-type': 'text/javascript' } });
+      return route.fulfill({ path: path.join(dir, name), headers: { 'content-type': 'application/octet-stream' } });
+    });
 
   it('the browser runtime\'s codecs in a Web Worker give PIL\'s crop byte for byte, in a few MB of wasm memory, fetching only the streamed decoders (jsquash\'s WebP for lossless only)', async () => {
     const page = await browser.newPage();
     page.on('pageerror', (e) => console.error('[page error]', e.message));
-    await routePhotos(page);
+    await routePhotos(page, await decodeWorkerSource());
     await page.goto(`${host.url}/healthz`);
-    const source = await decodeWorkerSource();
     for (const c of [...cases, lossless]) {
       const got = await page.evaluate(
-        async ({ source, file }) => {
+        async (file) => {
           const bytes = await (await fetch(`/__photos/${file}`)).arrayBuffer();
-          const worker = new Worker(URL.createObjectURL(new Blob([source], { type: 'text/javascript' })), { type: 'module' });
+          const worker = new Worker('/__photos/decode-worker.js', { type: 'module' });
           try {
             return await new Promise<Decoded | { error: string }>((resolve) => {
               worker.onmessage = (ev) => resolve(ev.data as Decoded);
@@ -138,7 +145,7 @@ describe.skipIf(!chromium.ok || !prerequisite(hasPil, 'Debian python3-pil and py
             worker.terminate();
           }
         },
-        { source, file: c.file },
+        c.file,
       );
       if ('error' in got) throw new Error(`${c.name}: ${got.error}`);
       expect([got.width, got.height], c.name).toEqual(c.upright);
