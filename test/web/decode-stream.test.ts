@@ -17,9 +17,9 @@ import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
 import { serveNode, type RunningServer } from '../../src/runtime/node/serve.ts';
 import { chromiumAvailable, launchChromium, phoneContext } from '../helpers/chromium.ts';
 import { REPO_ROOT } from '../helpers/clip.ts';
+import { largePhotos, PYTHON } from '../helpers/large-photos.ts';
 import { prerequisite } from '../helpers/prerequisite.ts';
 
-const PYTHON = '/usr/bin/python3';
 const hasPil = existsSync(PYTHON) && (() => {
   try {
     execFileSync(PYTHON, ['-c', 'import PIL, numpy'], { stdio: 'ignore' });
@@ -93,8 +93,11 @@ describe.skipIf(!chromium.ok || !prerequisite(hasPil, 'Debian python3-pil and py
   let node: ClipEdgeKit;
 
   beforeAll(async () => {
-    const index = execFileSync(PYTHON, [path.join(REPO_ROOT, 'test/fixtures/pil/large_photos.py'), dir, ...CASES], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    cases = JSON.parse(index) as Case[];
+    // Drawn once per checkout and shared with parity-large.test.ts; served from this test's folder by name.
+    cases = largePhotos(CASES).map((c) => {
+      for (const f of [c.file, c.crop]) copyFileSync(f, path.join(dir, path.basename(f)));
+      return { ...c, file: path.basename(c.file), crop: path.basename(c.crop) };
+    });
     // A lossless WebP (libwebp cannot stream it): still decoded, whole, by jsquash's build; PIL's crop made here.
     copyFileSync(path.join(REPO_ROOT, 'test/fixtures/pil/inputs/lossless.webp'), path.join(dir, 'lossless.webp'));
     const pil = `import sys; sys.path.insert(0, sys.argv[1]); from make_refs import pil_rgb, pipeline; rgb = pil_rgb(sys.argv[2]); open(sys.argv[3], "wb").write(pipeline(rgb, "clip224")[1].tobytes()); print(rgb.width, rgb.height)`;
