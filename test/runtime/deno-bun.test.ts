@@ -50,11 +50,11 @@ const slowModel = slowVisionFolder(40); // inference of about a second: see thre
 afterAll(() => rmSync(slowModel, { recursive: true, force: true }));
 
 describe.each(Object.keys(RUNTIMES) as (keyof typeof RUNTIMES)[])('%s runtime', (name) => {
-  it('decodes in a decode thread and infers in the inference thread, the event loop free meanwhile, with the calling thread\'s results (test/runtime/threads-probe.ts)', () => {
+  it('decodes in a decode thread and infers in the inference thread, the event loop free meanwhile, with the calling thread\'s results; a crashed inference thread is restarted (test/runtime/threads-probe.ts)', () => {
     const args = name === 'deno' ? ['run', '--allow-read', '--allow-env', '--allow-net'] : ['run'];
     const r = spawnSync(RUNTIMES[name].bin, [...args, 'test/runtime/threads-probe.ts', slowModel], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 150_000, env: userEnv({ DENO_NO_UPDATE_CHECK: '1' }).env });
     expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toEqual({ decode: { loopFree: true, sameCrop: true }, inference: { loopFree: true, sameEmbedding: true } });
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toEqual({ decode: { loopFree: true, sameCrop: true }, inference: { loopFree: true, sameEmbedding: true }, crash: { failedWith: 'BACKEND_UNAVAILABLE', sameEmbeddingAfterRestart: true } });
   }, 180_000);
 
 
