@@ -112,8 +112,14 @@ describe('decode threads (Node)', () => {
     }
   });
 
-  it.skipIf(process.platform !== 'linux')('decode threads run 10 nice steps below the event loop (the main thread keeps its priority)', async () => {
-    await pool.warmup?.();
+  it.skipIf(process.platform !== 'linux')('with CLIP_EDGE_THREAD_NICE=10, decode threads run 10 nice steps below the event loop (the main thread keeps its priority)', async () => {
+    process.env.CLIP_EDGE_THREAD_NICE = '10'; // a thread reads it when it starts
+    const niced = createDecodePool({ threads: 1, maxPixels: 40_000_000 });
+    try {
+      await niced.warmup?.();
+    } finally {
+      delete process.env.CLIP_EDGE_THREAD_NICE;
+    }
     // Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value.
     const niceOf = (tid: string) => {
       const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
@@ -121,6 +127,7 @@ describe('decode threads (Node)', () => {
     };
     const main = niceOf(String(process.pid));
     const nices = readdirSync('/proc/self/task').map(niceOf);
+    await niced.close();
     expect(nices).toContain(Math.min(19, main + 10));
   });
 
