@@ -8,7 +8,7 @@ import { defineConfig } from 'vitest/config';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Folders the workerd tests may read through the FIXTURES binding (workerd does not see the file system). */
-const READABLE = ['models/tiny-clip', 'test/fixtures/tiny-clip-eval', 'test/workers/fixtures', '.cache/workerd-tests/tiny-clip-split'];
+const READABLE = ['models/tiny-clip', 'test/fixtures/tiny-clip-eval', 'test/workers/fixtures', '.cache/workerd-tests/tiny-clip-split', 'test/fixtures/images/CLIP.png', 'test/fixtures/pil/refs/CLIP_png.clip224.png'];
 
 async function listFiles(dir: string, base = dir): Promise<string[]> {
   const out: string[] = [];
