@@ -1,4 +1,5 @@
 import { throwIfAborted } from '../abort.ts';
+import { freeBytes } from '../bytes.ts';
 import { ClipEdgeError } from '../errors.ts';
 import { DEFAULT_MAX_JPEG_SCANS, DEFAULT_MAX_PIXELS_PER_BYTE, estimateDecodeBytes, type HeaderLimits, headerWithin } from './decode-cost.ts';
 import { DecodeMemory } from './decode-memory.ts';
@@ -8,6 +9,7 @@ import { type JpegScale, JpegTurboCodec } from './jpeg-turbo.ts';
 import { type ClipPreprocessConfig, assertResizable } from './preprocess.ts';
 import type { ImageHeader, RgbImage } from './types.ts';
 import type { ImageCodecWasm } from './wasm-codec.ts';
+import type { KeptInstances } from './wasm-instances.ts';
 import { createWebpCodec } from './webp.ts';
 import { WebpStreamCodec } from './webp-stream.ts';
 
@@ -90,7 +92,26 @@ export interface ImageDecoderOptions {
    * @defaultValue false
    */
   readonly pollGrants?: boolean;
+  /**
+   * Where decodes take turns (a budget function: Workers), an image handed over as
+   * {@link DeferredImageBytes} is read in its turn; one whose bytes are still arriving after this
+   * many milliseconds gives the turn up, is read outside it (its body is already admitted against
+   * the body pool, which bounds that memory), and waits for a new turn with its bytes in hand. So a
+   * client that sends slowly stalls the other decodes for at most this long, not for its whole upload.
+   * @defaultValue 500
+   */
+  readonly turnReadMs?: number;
 }
+
+/**
+ * An image's bytes, read only when asked (e.g. a request body). A decoder whose decodes take turns
+ * (a budget function: Workers) asks when the image's turn comes, so an image waiting behind other
+ * decodes is not yet held in memory; any other decoder asks at once. The bytes are handed over:
+ * the decoder frees them once decoded (ArrayBuffer.prototype.transfer, where they cover their whole
+ * buffer), as a body read and decoded in turn stayed allocated until the next GC (four 12 MP
+ * bodies at once were all still there at the burst's peak in workerd).
+ */
+export type DeferredImageBytes = () => Promise<Uint8Array>;
 
 /** Runs checked, admitted decodes somewhere (see ImageDecoderOptions.executor). */
 export interface DecodeExecutor {
@@ -132,8 +153,9 @@ export interface ImageDecoder {
    * from the codec's memory (no full-size copy), and with `jpegScaling` it may be DCT-scaled.
    * `jpegScale`: decode a JPEG at this DCT scale, as another decoder planned it (a decode thread
    * running its caller's plan: the memory reserved was that plan's); default: this decoder's plan.
+   * A {@link DeferredImageBytes} is read when the decode's turn comes.
    */
-  decodeForClip(bytes: Uint8Array | ArrayBuffer, config: ClipPreprocessConfig, signal?: AbortSignal, jpegScale?: JpegScale): Promise<ClipCrop>;
+  decodeForClip(bytes: Uint8Array | ArrayBuffer | DeferredImageBytes, config: ClipPreprocessConfig, signal?: AbortSignal, jpegScale?: JpegScale): Promise<ClipCrop>;
   /** Wasm memory (bytes) of the JPEG codec instance after its last decode (0 before any). */
   jpegCodecMemoryBytes(): number;
   /**
@@ -161,6 +183,7 @@ interface ResolvedOptions {
   readonly executor: DecodeExecutor | null;
   readonly yieldBetweenRows: boolean;
   readonly pollGrants: boolean;
+  readonly turnReadMs: number;
 }
 
 export function resolveImageDecoderOptions(o: ImageDecoderOptions = {}): ResolvedOptions {
@@ -174,7 +197,8 @@ export function resolveImageDecoderOptions(o: ImageDecoderOptions = {}): Resolve
   }
   const maxJpegScans = positiveInteger('maxJpegScans', o.maxJpegScans, DEFAULT_MAX_JPEG_SCANS);
   const maxPixelsPerByte = positiveInteger('maxPixelsPerByte', o.maxPixelsPerByte, DEFAULT_MAX_PIXELS_PER_BYTE);
-  return { wasm: o.wasm ?? {}, maxPixels, decodeBudgetBytes, jpegScaling: o.jpegScaling ?? false, maxJpegScans, maxPixelsPerByte, executor: o.executor ?? null, yieldBetweenRows: o.yieldBetweenRows ?? true, pollGrants: o.pollGrants ?? false };
+  const turnReadMs = positiveInteger('turnReadMs', o.turnReadMs, DEFAULT_TURN_READ_MS);
+  return { wasm: o.wasm ?? {}, maxPixels, decodeBudgetBytes, jpegScaling: o.jpegScaling ?? false, maxJpegScans, maxPixelsPerByte, executor: o.executor ?? null, yieldBetweenRows: o.yieldBetweenRows ?? true, pollGrants: o.pollGrants ?? false, turnReadMs };
 }
 
 function positiveInteger(name: string, v: number | undefined, fallback: number): number {
@@ -208,6 +232,20 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
   };
   const jpegMemory = () => ctx.turbo?.lastMemoryBytes ?? ctx.jpeg.lastMemoryBytes;
   const checkedHeader = (bytes: Uint8Array) => headerWithin(bytes, limits);
+  /** Checks and plans the decode, then runs it `within` its share of the budget. */
+  const forClip = async (bytes: Uint8Array, config: ClipPreprocessConfig, signal: AbortSignal | undefined, jpegScale: JpegScale | undefined, within: Within): Promise<ClipCrop> => {
+    throwIfAborted(signal);
+    memory.refresh();
+    const header = checkedHeader(bytes);
+    const swap = header.orientation >= 5;
+    const upright = { width: swap ? header.height : header.width, height: swap ? header.width : header.height };
+    assertResizable(upright.width, upright.height, config);
+    const plan = planForClip(ctx, bytes, header, config, signal, jpegScale);
+    if (plan.need > memory.bytes) throw overBudget(ctx, header, plan.need, bytes.length, false);
+    // A thread decodes what was planned here (the DCT scale this budget chose), not its own plan.
+    if (executor) return within(plan.need, null, () => executor.decodeForClip(bytes, config, signal, { jpegScale: plan.jpegScale }));
+    return { ...upright, ...(await within(plan.need, plan.using, plan.run)) };
+  };
 
   return {
     readHeader(input) {
@@ -227,17 +265,29 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
 
     async decodeForClip(input, config, signal, jpegScale): Promise<ClipCrop> {
       throwIfAborted(signal);
-      const bytes = asBytes(input);
-      memory.refresh();
-      const header = checkedHeader(bytes);
-      const swap = header.orientation >= 5;
-      const upright = { width: swap ? header.height : header.width, height: swap ? header.width : header.height };
-      assertResizable(upright.width, upright.height, config);
-      const plan = planForClip(ctx, bytes, header, config, signal, jpegScale);
-      if (plan.need > memory.bytes) throw overBudget(ctx, header, plan.need, bytes.length, false);
-      // A thread decodes what was planned here (the DCT scale this budget chose), not its own plan.
-      if (executor) return memory.reserved(plan.need, signal, () => executor.decodeForClip(bytes, config, signal, { jpegScale: plan.jpegScale }));
-      return { ...upright, ...(await memory.reserved(plan.need, signal, plan.run, plan.using)) };
+      const reserved: Within = (need, using, work) => memory.reserved(need, signal, work, using);
+      if (typeof input !== 'function') return forClip(asBytes(input), config, signal, jpegScale, reserved);
+      // Handed over: freed once decoded, also when the decode fails.
+      const owned = async (bytes: Uint8Array, within: Within) => {
+        try {
+          return await forClip(bytes, config, signal, jpegScale, within);
+        } finally {
+          freeBytes(bytes);
+        }
+      };
+      if (!memory.takesTurns()) return owned(asBytes(await input()), reserved);
+      // Read when its turn comes (it then holds the whole budget); still arriving after turnReadMs:
+      // read outside the turn, then decoded in a later one.
+      let reading: Promise<Uint8Array | ArrayBuffer> | undefined;
+      const inTurn = await memory.turn(signal, async (within) => {
+        reading = input();
+        const got = await withinMs(reading, o.turnReadMs);
+        return got === SLOW ? SLOW : owned(asBytes(got), within);
+      });
+      if (inTurn !== SLOW) return inTurn;
+      reading!.catch(() => {}); // a read that fails after its request was cancelled is not unhandled
+      const bytes = asBytes(await untilAborted(reading!, signal));
+      return memory.turn(signal, (within) => owned(bytes, within));
     },
 
     async decode(input, signal) {
@@ -251,6 +301,44 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
     },
   };
 }
+
+const DEFAULT_TURN_READ_MS = 500;
+const SLOW = Symbol('still reading');
+
+/** `p`'s value, or SLOW if it has not settled within `ms` (the timer is cleared either way). */
+async function withinMs<T>(p: Promise<T>, ms: number): Promise<T | typeof SLOW> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p, new Promise<typeof SLOW>((r) => (timer = setTimeout(() => r(SLOW), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `p`, or the signal's reason once it aborts (a body still arriving when its request is cancelled). */
+async function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  throwIfAborted(signal);
+  let onAbort!: () => void;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      try {
+        throwIfAborted(signal);
+      } catch (e) {
+        reject(e);
+      }
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([p, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Runs a planned decode within its share of the decode budget (DecodeMemory.reserved, or a turn's). */
+type Within = <U>(need: number, using: KeptInstances | null, work: () => Promise<U>) => Promise<U>;
 
 function asBytes(input: Uint8Array | ArrayBuffer): Uint8Array {
   if (input instanceof Uint8Array) return input;
