@@ -8,7 +8,8 @@
 // and at batch 1; batch independence (each image embedded alone vs among 15 other images: min cosine,
 // max |Δ|); onnxruntime-web WASM latency (1 thread) at batch 1 (each round: the median of 3 runs after a
 // warm-up) and per image of one batch of 16, the variants interleaved round by round; median and fastest
-// round (on a loaded machine the fastest is the closer to the cost). Prints JSON; bench/results/int8-vit-activations.md has the tables.
+// round, in wall time and in CPU time of this process (ORT's WASM runs on this thread: on a loaded machine
+// CPU time is the steadier figure). Prints JSON; bench/results/int8-vit-activations.md has the tables.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,20 +70,32 @@ for (const [k, v] of Object.entries(made)) {
 }
 
 // Interleaved timing: batch 1 and one batch of all the images at 16, round by round.
-const ms: Record<string, { batch1: number[]; batch16: number[] }> = {};
-for (let r = 0; r < rounds; r++) for (const [k, s] of Object.entries(sessions)) (ms[k] ??= { batch1: [], batch16: [] }).batch1.push(await s.one.latency(3));
+const ms: Record<string, { batch1: number[]; batch16: number[]; batch1Cpu: number[]; batch16Cpu: number[] }> = {};
+const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+for (let r = 0; r < rounds; r++) {
+  for (const [k, s] of Object.entries(sessions)) {
+    const m = (ms[k] ??= { batch1: [], batch16: [], batch1Cpu: [], batch16Cpu: [] });
+    const c0 = cpuMs();
+    m.batch1.push(await s.one.latency(3));
+    m.batch1Cpu.push((cpuMs() - c0) / 4); // latency(3): a warm-up run and 3 timed runs
+  }
+}
 for (let r = 0; r < batchRounds; r++) {
   for (const [k, s] of Object.entries(sessions)) {
-    const t0 = performance.now();
+    const [t0, c0] = [performance.now(), cpuMs()];
     await s.batch.embed();
     ms[k]!.batch16.push((performance.now() - t0) / n);
+    ms[k]!.batch16Cpu.push((cpuMs() - c0) / n);
   }
 }
 for (const s of Object.values(sessions)) await Promise.all([s.one.release(), s.batch.release()]);
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 const min = (a: number[]) => Math.min(...a);
-const latency = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, { batch1Ms: +med(v.batch1).toFixed(1), batch1MinMs: +min(v.batch1).toFixed(1), batch16MsPerImage: +med(v.batch16).toFixed(1), batch16MinMsPerImage: +min(v.batch16).toFixed(1), all: v }]));
-const ratio = (f: 'batch1Ms' | 'batch1MinMs' | 'batch16MsPerImage' | 'batch16MinMsPerImage') => +(latency['per token']![f] / latency['per batch']![f]).toFixed(3);
+const latency = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, {
+  batch1Ms: +med(v.batch1).toFixed(1), batch1MinMs: +min(v.batch1).toFixed(1), batch1CpuMs: +med(v.batch1Cpu).toFixed(1),
+  batch16MsPerImage: +med(v.batch16).toFixed(1), batch16MinMsPerImage: +min(v.batch16).toFixed(1), batch16CpuMsPerImage: +med(v.batch16Cpu).toFixed(1), all: v,
+}]));
+const ratio = (f: 'batch1Ms' | 'batch1MinMs' | 'batch1CpuMs' | 'batch16MsPerImage' | 'batch16MinMsPerImage' | 'batch16CpuMsPerImage') => +(latency['per token']![f] / latency['per batch']![f]).toFixed(3);
 console.log(JSON.stringify({
   model: path.basename(path.resolve(dir)),
   images: n,
@@ -93,5 +106,5 @@ console.log(JSON.stringify({
   cpu: `${os.cpus()[0]?.model ?? '?'} × ${os.cpus().length}`,
   quality,
   latency,
-  ratios: { batch1Median: ratio('batch1Ms'), batch1Fastest: ratio('batch1MinMs'), batch16Median: ratio('batch16MsPerImage'), batch16Fastest: ratio('batch16MinMsPerImage'), size: +((quality['per token'] as { bytes: number }).bytes / (quality['per batch'] as { bytes: number }).bytes).toFixed(4) },
+  ratios: { batch1Median: ratio('batch1Ms'), batch1Fastest: ratio('batch1MinMs'), batch1Cpu: ratio('batch1CpuMs'), batch16Median: ratio('batch16MsPerImage'), batch16Fastest: ratio('batch16MinMsPerImage'), batch16Cpu: ratio('batch16CpuMsPerImage'), size: +((quality['per token'] as { bytes: number }).bytes / (quality['per batch'] as { bytes: number }).bytes).toFixed(4) },
 }, null, 1));
