@@ -6,7 +6,6 @@ import { addOffset, DynamicQuantizer, integerNodes, splice } from '../quant/dyna
 import { int8PerColumn } from '../quant/math.ts';
 import { perImageFor, PerTokenQuantizer, type ActivationMode } from '../quant/per-image.ts';
 import { weightedNodes, type WeightSelection } from '../quant/select.ts';
-import type { Graph } from '../graph/graph.ts';
 import type { Pass } from './pass.ts';
 
 /**
