@@ -126,6 +126,8 @@ if (args.make) {
     '| --- | --- | --- | --- | ---: | ---: |',
     ...rows,
     '',
+    'In Chromium, in the page\'s Web Worker (whole-image codecs vs streamed): [browser-decode.md](browser-decode.md), `npm run bench:browser-decode`.',
+    '',
   ];
   mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(path.join(ROOT, 'bench/results/decode-stream.md'), md.join('\n'));

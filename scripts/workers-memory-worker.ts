@@ -82,13 +82,15 @@ export default {
         if (!r.ok) throw new Error(r.message);
         return Response.json({ ortWasm: ortWasmMemoryBytes() ?? 0, rows: r.truncated.length });
       }
+      // The body is read when its decode turn comes, as the HTTP routes read a raw image body (src/http/body.ts).
+      const body = async () => new Uint8Array(await request.arrayBuffer());
       if (url.pathname === '/classify') {
-        const r = await clip!.classify(new Uint8Array(await request.arrayBuffer()), { labelSet: q('labelSet'), topK: 1 });
+        const r = await clip!.classify(body, { labelSet: q('labelSet'), topK: 1 });
         return Response.json({ ...memory(), image: r.image, timings: r.timings, top: r.results[0] });
       }
       if (url.pathname === '/embed') {
         // For a model without a prompt cache (the ViT-B/32 stand-in): the same decode + vision path.
-        const r = await clip!.embedImage(new Uint8Array(await request.arrayBuffer()));
+        const r = await clip!.embedImage(body);
         return Response.json({ ...memory(), image: r.image, timings: r.timings });
       }
       return new Response('not found', { status: 404 });

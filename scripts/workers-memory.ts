@@ -12,6 +12,9 @@
 // A configuration whose model leaves no decode budget (the copying path of ViT-B/32) is measured with
 // a fixed 48 MB budget (`--budget`): local workerd does not enforce 128 MB, the row says it does not fit.
 // The upload step (scripts/workers-upload.ts) checks configurations against these rows.
+// `--only 12mp [--repeat N]`: just the 12 MP rows (single baseline JPEG, PNG and WebP, then the three
+// four-at-once bursts, the bursts N times in the same isolate), printed with where the peak's JS heap
+// went (V8 objects vs array buffers at the peak sample); the tables are not written.
 // A large model travels to workerd's local R2 once (persisted in .cache/workers-memory/state;
 // re-runs skip objects already there): the ViT-B/32 int8 vision file (89 MB) takes ~1 min.
 //
@@ -39,7 +42,7 @@ import type { Precision } from '../src/core/precision.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const { values: args } = parseArgs({
-  options: { model: { type: 'string' }, variants: { type: 'string' }, text: { type: 'string' }, 'in-place': { type: 'string' }, budget: { type: 'string' }, 'text-worker': { type: 'boolean' }, 'run-batch': { type: 'string' }, parts: { type: 'boolean' }, variant: { type: 'string' } },
+  options: { model: { type: 'string' }, variants: { type: 'string' }, text: { type: 'string' }, 'in-place': { type: 'string' }, budget: { type: 'string' }, 'text-worker': { type: 'boolean' }, 'run-batch': { type: 'string' }, parts: { type: 'boolean' }, variant: { type: 'string' }, only: { type: 'string' }, repeat: { type: 'string' } },
 });
 const MODEL = path.resolve(ROOT, args.model ?? process.env.CLIP_EDGE_MODEL_DIR ?? 'models/tiny-clip');
 const MODEL_ID = path.basename(MODEL);
@@ -56,6 +59,10 @@ const PORT = Number(process.env.CLIP_EDGE_MEMORY_PORT) || (await freePort());
 const INSPECTOR = Number(process.env.CLIP_EDGE_MEMORY_INSPECTOR_PORT) || (await freePort());
 const MB = 1024 * 1024;
 const LABEL_SET = process.env.CLIP_EDGE_LABEL_SET ?? 'cifar10';
+if (args.only !== undefined && args.only !== '12mp') throw new Error(`--only takes 12mp, got ${args.only}`);
+const ONLY_12MP = args.only === '12mp';
+const REPEAT = Number(args.repeat ?? 1);
+if (!(Number.isSafeInteger(REPEAT) && REPEAT >= 1)) throw new Error(`--repeat takes a positive integer, got ${args.repeat}`);
 
 /** How a test photo is encoded: baseline or progressive JPEG (phones write baseline), lossy WebP, or PNG. */
 type PhotoKind = 'baseline' | 'progressive' | 'webp' | 'png';
@@ -243,20 +250,21 @@ async function main(): Promise<void> {
         return { used: u.usedSize ?? 0, total: u.totalSize ?? 0, backing: u.backingStorageSize ?? 0 };
       };
       /** Runs `work` while sampling the JS heap (used + backing stores) every few ms: the largest sample. */
-      const sampled = async <T>(work: () => Promise<T>): Promise<{ result: T; heapMax: number; last: { used: number; backing: number } }> => {
+      const sampled = async <T>(work: () => Promise<T>): Promise<{ result: T; heapMax: number; last: { used: number; backing: number }; atMax: { used: number; backing: number } }> => {
         let done = false;
         let heapMax = 0;
         let last = { used: 0, backing: 0 };
+        let atMax = last;
         const sampler = (async () => {
           while (!done) {
             const u = await cdp.send('Runtime.getHeapUsage');
             last = { used: u.usedSize ?? 0, backing: u.backingStorageSize ?? 0 };
-            heapMax = Math.max(heapMax, last.used + last.backing);
+            if (last.used + last.backing > heapMax) [heapMax, atMax] = [last.used + last.backing, last];
             await new Promise((r) => setTimeout(r, 5));
           }
         })();
         try {
-          return { result: await work(), heapMax, last };
+          return { result: await work(), heapMax, last, atMax };
         } finally {
           done = true;
           await sampler;
@@ -302,15 +310,21 @@ async function main(): Promise<void> {
         return { r, ms: performance.now() - t0 };
       };
       let coldStartMs = 0;
-      for (const k of sizes.keys()) {
+      const mib = (b: number) => (b / MB).toFixed(1);
+      /** One line per measured request: the peak and its JS heap split at the peak sample (V8 objects, array buffers). */
+      const report = (what: string, peak: number, ortWasm: number, codecWasm: number, s: { atMax: { used: number; backing: number } }) =>
+        console.log(`${what}: peak ${mib(peak)} MiB = ORT ${mib(ortWasm)} + codec wasm ${mib(codecWasm)} + JS heap ${mib(peak - ortWasm - codecWasm)} (at the peak sample: objects ${mib(s.atMax.used)}, array buffers ${mib(s.atMax.backing)}; after load ${mib(afterLoad.used)} + ${mib(afterLoad.backing)})`);
+      const measuredSizes = [...sizes.keys()].filter((k) => !ONLY_12MP || (sizes[k]![0] === 4000 && sizes[k]![2] !== 'progressive'));
+      for (const k of measuredSizes) {
         await heap(true);
         const s = await sampled(() => send(k));
         // Fresh isolate → model streamed from local R2, session created (the Worker's own timing) → the first answer.
         if (k === 0) coldStartMs = Math.round(loadMs + s.result.ms);
         requests.push(asRequest(k, s.result.r, s, s.result.ms));
+        if (ONLY_12MP) report(`1× ${sizes[k]!.join(' ')} (${s.result.r.image.decode})`, requests.at(-1)!.peakMeasured, s.result.r.ortWasm, s.result.r.codecWasm, s);
       }
       // Four 12 MP photos at once (baseline JPEG, PNG, WebP): they share the isolate's budget (body pool, one decode at a time).
-      for (const kind of ['baseline', 'png', 'webp'] as const) {
+      for (const kind of Array.from({ length: REPEAT }, () => ['baseline', 'png', 'webp'] as const).flat()) {
         await heap(true);
         const twelve = sizes.findIndex(([w, , p]) => w === 4000 && p === kind);
         const burst = await sampled(() => Promise.all([0, 1, 2, 3].map(() => send(twelve))));
@@ -320,6 +334,11 @@ async function main(): Promise<void> {
         // Each answer's codec figure is the most since the previous answer: the burst's is the largest of them.
         const codecWasm = Math.max(...burst.result.map((x) => x.r.codecWasm));
         requests.push({ ...asRequest(twelve, { ...slowest.r, codecWasm }, burst, slowest.ms, 4), peakMeasured: Math.max(...burst.result.map((x) => x.r.ortWasm + x.r.codecWasm)) + burst.heapMax });
+        if (ONLY_12MP) report(`4× 4000 3000 ${kind} (${slowest.r.image.decode}, slowest ${Math.round(slowest.ms)} ms)`, requests.at(-1)!.peakMeasured, slowest.r.ortWasm, codecWasm, burst);
+      }
+      if (ONLY_12MP) {
+        cdp.close();
+        continue;
       }
       // Warm latency, batch 1: the 1 MP photo's round trip as the client sees it (workerd's own clock only
       // moves on I/O, so the Worker cannot time its inference); decode, HTTP and loopback are the same for every configuration.
@@ -346,6 +365,7 @@ async function main(): Promise<void> {
   } finally {
     await dev.stop();
   }
+  if (ONLY_12MP) return; // a partial measurement: the tables keep their full rows
   // Merge: this run's rows replace the same configurations; other models' rows are kept.
   const jsonPath = path.join(ROOT, 'bench/results/workers-memory.json');
   const old = existsSync(jsonPath) ? (JSON.parse(readFileSync(jsonPath, 'utf8')) as MemoryTable).rows : [];

@@ -3,6 +3,7 @@ export { createClipEdge, DEFAULT_LIMITS } from './core/clip.ts';
 export type { ClipEdge, ClipEdgeOptions, ClipLimits, ClassifyRequest, ClassifyResult, ImageEmbedding, TextEmbeddings, ClipEdgeStatus, Timings } from './core/clip.ts';
 export { withImageInputs, type ClipEdgeKit } from './core/kit.ts';
 export { readImageInput, DEFAULT_MAX_IMAGE_BYTES, type ImageInput, type ImageSource, type ReadImageOptions } from './core/image/input.ts';
+export type { DeferredImageBytes } from './core/image/decoder.ts';
 export { createClipApp, DEFAULT_MAX_BODY_BYTES, type ClipAppOptions } from './http/app.ts';
 export { configFromEnv, type ServiceConfig } from './http/config.ts';
 export { ClipEdgeError, isClipEdgeError, type ClipEdgeErrorCode } from './core/errors.ts';

@@ -1,5 +1,6 @@
 // Bundle with `npx esbuild main.js --bundle --format=esm --outfile=app.js`. The page's server
-// provides the model folder, ORT's files and the decoders (what `clip-edge serve` serves).
+// provides the model folder, ORT's files and the decoders' wasm (what `clip-edge serve` serves;
+// the files /codecs/ needs: docs/mobile-web.md).
 import { createBrowserClipEdge } from 'clip-edge/browser';
 
 const clip = await createBrowserClipEdge({ modelUrl: '/models/tiny-clip/', ortBaseUrl: '/ort/', codecBaseUrl: '/codecs/' });

@@ -1,5 +1,5 @@
 import { throwIfAborted } from './abort.ts';
-import { createImageDecoder } from './image/decoder.ts';
+import { type DeferredImageBytes, createImageDecoder } from './image/decoder.ts';
 import { clipNormalize } from './image/preprocess.ts';
 import type { ImageCodecWasm } from './image/wasm-codec.ts';
 import type { ModelInfo } from './model/info.ts';
@@ -16,7 +16,8 @@ export interface ImageEmbedderOptions {
 }
 
 export interface ImageEmbedder {
-  (bytes: Uint8Array, signal?: AbortSignal): Promise<EmbeddedImage>;
+  /** `bytes` may be read later (see DeferredImageBytes). */
+  (bytes: Uint8Array | DeferredImageBytes, signal?: AbortSignal): Promise<EmbeddedImage>;
   /** Wasm memory of the image codecs' live instances (bytes); see ImageDecoder.codecMemoryBytes. */
   codecMemoryBytes(): number;
   /** The most codecMemoryBytes() reached since the previous call. */
@@ -56,7 +57,7 @@ export function createImageEmbedder(o: ImageEmbedderOptions): ImageEmbedder {
     // A tower run in other Workers grows no heap here: nothing to measure, and no request's time to spend on it.
     if (!o.vision.remote) await o.vision.run([new Float32Array(3 * preprocess.cropHeight * preprocess.cropWidth)]);
   };
-  const embed = async (bytes: Uint8Array, signal?: AbortSignal): Promise<EmbeddedImage> => {
+  const embed = async (bytes: Uint8Array | DeferredImageBytes, signal?: AbortSignal): Promise<EmbeddedImage> => {
     throwIfAborted(signal);
     if (budgetFollowsModel) {
       await (settled ??= settle().catch((e) => {

@@ -1,5 +1,5 @@
 import type { Backend } from './backend.ts';
-import type { DecodeExecutor, DecodePath } from './image/decoder.ts';
+import type { DecodeExecutor, DecodePath, DeferredImageBytes } from './image/decoder.ts';
 import type { ImageCodecWasm } from './image/wasm-codec.ts';
 import type { LabelSet, LabelSetProvider } from './label-sets.ts';
 import type { ClipLimits } from './limits.ts';
@@ -183,8 +183,9 @@ export interface ClipEdge {
   readonly backend: Backend;
   readonly limits: Readonly<ClipLimits>;
   readonly hasText: boolean;
-  classify(image: Uint8Array, request: ClassifyRequest, options?: CallOptions): Promise<ClassifyResult>;
-  embedImage(image: Uint8Array, options?: CallOptions): Promise<ImageEmbedding>;
+  /** `image`: its bytes, or a function that reads them (called when the image's decode turn comes: see DeferredImageBytes). */
+  classify(image: Uint8Array | DeferredImageBytes, request: ClassifyRequest, options?: CallOptions): Promise<ClassifyResult>;
+  embedImage(image: Uint8Array | DeferredImageBytes, options?: CallOptions): Promise<ImageEmbedding>;
   embedText(texts: readonly string[], options?: CallOptions): Promise<TextEmbeddings>;
   /** The [K, D] normalised class matrix of a label set: from memory, the prompt cache, or the text encoder. */
   classEmbeddings(set: LabelSet): Promise<{ matrix: Float32Array; source: ClassSource }>;

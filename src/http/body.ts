@@ -3,6 +3,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ClipEdgeError, isClipEdgeError } from '../core/errors.ts';
+import type { DeferredImageBytes } from '../core/image/decoder.ts';
 import type { createBytePool } from './byte-pool.ts';
 import { type MultipartLimits, readImageForm } from './multipart.ts';
 import { requestSignal } from './overload.ts';
@@ -23,8 +24,11 @@ export async function readRawImage(c: Context, emptyMessage: string): Promise<Ui
 /**
  * The image of a classify/embed request — the raw `image/*` body, or the "image" field of a
  * multipart form — and a reader of its other parameters (query, then form fields; repeated values kept).
+ * A raw body is not read here: the decoder reads it when the image's decode turn comes (Workers: a
+ * body waiting behind other decodes is then not held in the isolate; elsewhere it is read at once).
+ * A multipart form is read now (its fields are the request's parameters).
  */
-export async function readImageRequest(c: Context, limits: MultipartLimits): Promise<{ image: Uint8Array; get: (k: string) => string[] }> {
+export async function readImageRequest(c: Context, limits: MultipartLimits): Promise<{ image: Uint8Array | DeferredImageBytes; get: (k: string) => string[] }> {
   const type = mediaType(c);
   const url = new URL(c.req.url);
   if (type === 'multipart/form-data') {
@@ -38,8 +42,9 @@ export async function readImageRequest(c: Context, limits: MultipartLimits): Pro
       `send the image as the body with an image/* content type, or as the "image" field of multipart/form-data (got "${type || 'none'}")`,
     );
   }
-  const image = await readRawImage(c, 'the request body is empty: send the image bytes');
-  return { image, get: (k) => url.searchParams.getAll(k) };
+  const empty = 'the request body is empty: send the image bytes';
+  if (c.req.header('content-length') === '0') throw new ClipEdgeError('BAD_INPUT', empty);
+  return { image: () => readRawImage(c, empty), get: (k) => url.searchParams.getAll(k) };
 }
 
 /** The body parsed as JSON (a limit error while reading stays what it is; bad JSON is BAD_INPUT). */

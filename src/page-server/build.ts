@@ -71,7 +71,10 @@ function externalFiles(): Map<string, ExternalFile> {
     // The wasm (14–27 MB) is cached by the inference worker with a progress bar, not precached.
     out.set(`ort/${b.wasm}`, { file: path.join(ortDist, b.wasm), type: typeOf(b.wasm), shell: false });
   }
-  out.set(`codecs/${CODEC_WASM_FILES.jpeg}`, { file: require.resolve(`@jsquash/jpeg/codec/dec/${CODEC_WASM_FILES.jpeg}`), type: 'application/wasm', shell: true });
+  // The streamed decoders are this package's builds, beside the image core (src/, or dist/src/ when installed).
+  for (const f of [CODEC_WASM_FILES.jpegTurbo, CODEC_WASM_FILES.webpStream]) {
+    out.set(`codecs/${f}`, { file: fileURLToPath(new URL(`../core/image/${f}`, import.meta.url)), type: 'application/wasm', shell: true });
+  }
   out.set(`codecs/${CODEC_WASM_FILES.webp}`, { file: require.resolve(`@jsquash/webp/codec/dec/${CODEC_WASM_FILES.webp}`), type: 'application/wasm', shell: true });
   return out;
 }

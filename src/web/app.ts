@@ -112,7 +112,7 @@ function onWorkerMessage(ev: MessageEvent<FromWorker>) {
     }
     case 'result':
     case 'photos': {
-      const answer = m.type === 'result' ? { result: m.result, ms: m.ms } : m.reply;
+      const answer = m.type === 'result' ? { result: m.result, ms: m.ms, decoderBytes: m.decoderBytes } : m.reply;
       (pending.get(m.id)?.resolve as ((v: unknown) => void) | undefined)?.(answer);
       pending.delete(m.id);
       return;
@@ -174,7 +174,7 @@ function call<T>(msg: ToWorker & { id: number }, transfer: Transferable[] = []):
   });
 }
 
-async function classifyHere(image: Uint8Array): Promise<{ result: ClassifyResult; ms: number }> {
+async function classifyHere(image: Uint8Array): Promise<{ result: ClassifyResult; ms: number; decoderBytes?: number }> {
   const copy = image.slice().buffer;
   const custom = ui.labelSet.value === CUSTOM;
   return call({ type: 'classify', id: nextId++, image: copy, topK: TOP_K.classify, ...(custom ? { labels: customLabels() } : { labelSet: ui.labelSet.value }) }, [copy]);
@@ -252,8 +252,11 @@ function classify(image: Uint8Array): Promise<void> {
     ui.meta.textContent = 'Classifying…';
     try {
       const where = ui.server.checked ? 'server' : 'this device';
-      const { result, ms } = await (ui.server.checked ? classifyOnServer(image) : classifyHere(image));
-      render(result, ms, where);
+      const answer: { result: ClassifyResult; ms: number; decoderBytes?: number } = await (ui.server.checked ? classifyOnServer(image) : classifyHere(image));
+      render(answer.result, answer.ms, where);
+      // The decoders' wasm memory for this photo (tests and bench/browser-decode.ts read it).
+      if (answer.decoderBytes !== undefined) ui.results.dataset.decoderBytes = String(answer.decoderBytes);
+      else delete ui.results.dataset.decoderBytes;
     } catch (e) {
       ui.meta.textContent = '';
       showError(e instanceof CodedError ? explain(e.code, e.message) : String(e));

@@ -87,6 +87,10 @@ export interface ReadyInfo {
 export type FromWorker =
   | { type: 'progress'; path: string; loaded: number; total: number; cached: boolean }
   | { type: 'ready'; info: ReadyInfo }
-  | { type: 'result'; id: number; result: ClassifyResult; ms: number }
+  /**
+   * `decoderBytes`: the most WebAssembly memory the image decoders held for this photo (bytes): a few
+   * MB at any photo size, since JPEG and lossy WebP are decoded row by row into CLIP's crop.
+   */
+  | { type: 'result'; id: number; result: ClassifyResult; ms: number; decoderBytes: number }
   | { type: 'photos'; id: number; reply: PhotosReply }
   | { type: 'error'; id?: number; code: string; message: string };

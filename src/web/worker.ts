@@ -90,12 +90,13 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
       if (!clip) throw new Error('the worker was not initialised');
       const kit = await clip;
       const t0 = performance.now();
+      kit.codecMemoryPeakBytes(); // starts the peak afresh for this photo
       const result = await kit.classify(new Uint8Array(m.image), {
         ...(m.labelSet ? { labelSet: m.labelSet } : {}),
         ...(m.labels ? { labels: m.labels } : {}),
         topK: m.topK,
       });
-      post({ type: 'result', id: m.id, result, ms: performance.now() - t0 });
+      post({ type: 'result', id: m.id, result, ms: performance.now() - t0, decoderBytes: kit.codecMemoryPeakBytes() });
     } catch (e) {
       fail(e, m.id);
     }

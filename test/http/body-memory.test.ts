@@ -23,9 +23,9 @@ function chunked(chunks: number) {
   return { stream, seen };
 }
 
-const appWithPool = () =>
+const appWithPool = (kit: () => Promise<never> = () => Promise.reject(new ClipEdgeError('MODEL_NOT_FOUND', 'no kit in this test'))) =>
   createClipApp({
-    clip: () => Promise.reject(new ClipEdgeError('MODEL_NOT_FOUND', 'no kit in this test')),
+    clip: kit,
     maxBodyBytes: 100_000,
     bodyMemoryBytes: POOL,
   });
@@ -42,13 +42,19 @@ describe('body pool: a chunked body', () => {
   });
 
   it('is not read before its reservation: it waits while the pool is held', async () => {
-    const app = appWithPool();
-    // One request holds the pool with a declared length whose body stalls after a chunk.
+    // One request holds the pool with a declared length whose body stalls after a chunk, while its
+    // kit is still loading (a raw body is read only when its decode's turn comes).
+    let fail!: () => void;
+    const loading = new Promise<never>((_, reject) => (fail = () => reject(new ClipEdgeError('MODEL_NOT_FOUND', 'no kit in this test'))));
+    const app = appWithPool(() => loading);
     let release!: () => void;
     const stalled = new ReadableStream<Uint8Array>({
       start(ctrl) {
         ctrl.enqueue(new Uint8Array(100));
-        release = () => ctrl.close();
+        release = () => {
+          ctrl.close();
+          fail();
+        };
       },
     });
     const holder = app.request(

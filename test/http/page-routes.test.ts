@@ -7,7 +7,8 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ModelWebIndex } from '../../src/core/model/web-index.ts';
 import { buildWeb, type WebBuild } from '../../src/page-server/build.ts';
 import { createServiceApp } from '../../src/runtime/fs/service.ts';
-import { MODEL_DIR } from '../helpers/clip.ts';
+import { CODEC_WASM_FILES } from '../../src/runtime/browser/codecs.ts';
+import { MODEL_DIR, REPO_ROOT } from '../helpers/clip.ts';
 
 let build: WebBuild;
 let app: Hono;
@@ -47,7 +48,7 @@ describe('page routes', () => {
   });
 
   it('serves the bundle, service worker, manifest, ORT loaders and codec wasm', async () => {
-    for (const p of ['/app/app.js', '/app/worker.js', '/sw.js', '/manifest.webmanifest', '/icons/icon-192.png', '/ort/ort.wasm.min.mjs', '/ort/ort-wasm-simd-threaded.wasm', '/codecs/mozjpeg_dec.wasm']) {
+    for (const p of ['/app/app.js', '/app/worker.js', '/sw.js', '/manifest.webmanifest', '/icons/icon-192.png', '/ort/ort.wasm.min.mjs', '/ort/ort-wasm-simd-threaded.wasm', '/codecs/libjpeg-turbo.wasm']) {
       const res = await app.request(p);
       expect(res.status, p).toBe(200);
       expect(res.headers.get('cross-origin-embedder-policy'), p).toBe('require-corp');
@@ -59,6 +60,25 @@ describe('page routes', () => {
     expect(manifest.icons.map((i) => i.sizes)).toEqual(expect.arrayContaining(['192x192', '512x512']));
     // The page's own JS stays small (ORT and the model are separate files).
     expect(build.jsBytes.gzip).toBeLessThan(150_000);
+  });
+
+  it('serves the streamed decoders (this package\'s libjpeg-turbo and libwebp) and jsquash\'s whole-image WebP, all precached by the service worker; no mozjpeg', async () => {
+    const want: Record<string, string> = {
+      'libjpeg-turbo.wasm': path.join(REPO_ROOT, 'src/core/image/libjpeg-turbo.wasm'),
+      'libwebp.wasm': path.join(REPO_ROOT, 'src/core/image/libwebp.wasm'),
+      'webp_dec.wasm': path.join(REPO_ROOT, 'node_modules/@jsquash/webp/codec/dec/webp_dec.wasm'),
+    };
+    expect(Object.values(CODEC_WASM_FILES).sort()).toEqual(Object.keys(want).sort());
+    const sw = new TextDecoder().decode(build.files.get('sw.js')!.bytes);
+    for (const [file, onDisk] of Object.entries(want)) {
+      const res = await app.request(`/codecs/${file}`);
+      expect(res.status, file).toBe(200);
+      expect(res.headers.get('content-type'), file).toBe('application/wasm');
+      expect(res.headers.get('cross-origin-resource-policy'), file).toBe('same-origin');
+      expect(sha(new Uint8Array(await res.arrayBuffer())), file).toBe(sha(readFileSync(onDisk)));
+      expect(sw, `${file} in the service worker's app shell`).toContain(`"codecs/${file}"`);
+    }
+    expect((await app.request('/codecs/mozjpeg_dec.wasm')).status).toBe(404);
   });
 
   it('lists the model folder with sizes and sha256 that match the files served', async () => {

@@ -11,10 +11,22 @@ import type { NodeAnswers } from './fixtures.ts';
  * nothing is committed, so a retrained model never leaves a stale fixture.
  */
 export default function setup(project: TestProject): void {
-  const root = fileURLToPath(new URL('../..', import.meta.url));
-  splitTinyClip(root);
-  const out = execFileSync(process.execPath, ['--import', 'tsx', 'test/workers/node-answers.ts'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
-  project.provide('nodeAnswers', JSON.parse(out) as NodeAnswers);
+  project.provide('nodeAnswers', prepared().nodeAnswers);
+}
+
+/**
+ * Both workerd projects (vitest.config.ts) run this setup, each with its own module instance; the
+ * work is done once per vitest process, kept on globalThis.
+ */
+function prepared(): { nodeAnswers: NodeAnswers } {
+  const g = globalThis as { __clipEdgeWorkerdSetup?: { nodeAnswers: NodeAnswers } };
+  if (!g.__clipEdgeWorkerdSetup) {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    splitTinyClip(root);
+    const out = execFileSync(process.execPath, ['--import', 'tsx', 'test/workers/node-answers.ts'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+    g.__clipEdgeWorkerdSetup = { nodeAnswers: JSON.parse(out) as NodeAnswers };
+  }
+  return g.__clipEdgeWorkerdSetup;
 }
 
 /**

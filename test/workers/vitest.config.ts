@@ -8,7 +8,7 @@ import { defineConfig } from 'vitest/config';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Folders the workerd tests may read through the FIXTURES binding (workerd does not see the file system). */
-const READABLE = ['models/tiny-clip', 'test/fixtures/tiny-clip-eval', 'test/workers/fixtures', '.cache/workerd-tests/tiny-clip-split'];
+const READABLE = ['models/tiny-clip', 'test/fixtures/tiny-clip-eval', 'test/workers/fixtures', '.cache/workerd-tests/tiny-clip-split', 'test/fixtures/images/CLIP.png', 'test/fixtures/pil/refs/CLIP_png.clip224.png'];
 
 async function listFiles(dir: string, base = dir): Promise<string[]> {
   const out: string[] = [];
@@ -113,24 +113,28 @@ export default { fetch: () => new Response('a hung part', { status: 404 }) };`,
   compatibilityDate: '2026-04-01',
 });
 
-// `npm run test:workers`: the Workers adapter inside workerd (wrangler.toml's bindings, R2/KV filled
-// from the bundled model), and the upload/size/memory scripts' logic in Node.
-export default defineConfig({
-  test: {
-    root: ROOT,
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
-    projects: [
-      {
-        plugins: [
-          cloudflareTest({
-            wrangler: { configPath: path.join(ROOT, 'wrangler.toml') },
-            miniflare: {
-              // TEXT_BROKEN: the same text Worker pointed at a folder R2 lacks, so every call throws (fault tests).
-              // SPLIT_*: the vision tower in two part Workers (vision-split.test.ts): the working chain; part 1
-              // with no NEXT_PART bound; part 1 bound to a part 2 whose model folder R2 lacks (it fails); part 1
-              // bound to a part 2 that never answers in time (hung).
-              serviceBindings: {
+/** The two workerd test files that need the fault and split Workers below; every other file runs without them. */
+const CHAIN_FILES = ['test/workers/workerd/text-faults.test.ts', 'test/workers/workerd/vision-split.test.ts'];
+
+/**
+ * A workerd project: the Workers adapter inside workerd (wrangler.toml's bindings, R2/KV filled from
+ * the bundled model). vitest-pool-workers starts one workerd per test file with every Worker listed
+ * here, so the fault and split Workers (eight more isolates, each compiling ORT's wasm: about half of
+ * a file's start-up) are given only to the files that use them.
+ */
+function workerdProject(name: string, files: { include: string[]; exclude?: string[] }, chains: boolean) {
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: path.join(ROOT, 'wrangler.toml') },
+        miniflare: {
+          // TEXT (wrangler.toml) needs the text Worker in every project.
+          // TEXT_BROKEN: the same text Worker pointed at a folder R2 lacks, so every call throws (fault tests).
+          // SPLIT_*: the vision tower in two part Workers (vision-split.test.ts): the working chain; part 1
+          // with no NEXT_PART bound; part 1 bound to a part 2 whose model folder R2 lacks (it fails); part 1
+          // bound to a part 2 that never answers in time (hung).
+          serviceBindings: chains
+            ? {
                 FIXTURES: fixtures,
                 TEXT_BROKEN: { name: 'clip-edge-text-broken', entrypoint: 'TextTower' },
                 SPLIT_PARTS: { name: 'clip-edge-vision-part-1', entrypoint: 'VisionPart' },
@@ -138,8 +142,10 @@ export default defineConfig({
                 SPLIT_UNBOUND: { name: 'clip-edge-vision-part-1-unbound', entrypoint: 'VisionPart' },
                 SPLIT_BROKEN: { name: 'clip-edge-vision-part-1-to-broken', entrypoint: 'VisionPart' },
                 SPLIT_HUNG: { name: 'clip-edge-vision-part-1-to-hung', entrypoint: 'VisionPart' },
-              },
-              workers: [
+              }
+            : { FIXTURES: fixtures },
+          workers: chains
+            ? [
                 textWorker(),
                 textWorker('clip-edge-text-broken', { CLIP_EDGE_MODEL: 'no-such-model' }),
                 visionPartWorker('clip-edge-vision-part-1', 1, 'clip-edge-vision-part-2'),
@@ -151,22 +157,34 @@ export default defineConfig({
                 // in the test: the deadline the vision Worker sends is what must stop the wait.
                 visionPartWorker('clip-edge-vision-part-1-to-hung', 1, 'clip-edge-vision-part-2-hung', { CLIP_EDGE_VISION_TIMEOUT_MS: '60000' }),
                 hungPartWorker('clip-edge-vision-part-2-hung'),
-              ],
-              // Cloudflare's Rate Limiting binding, as Miniflare runs it; under another name than the
-              // adapter looks up (RATE_LIMITER), so only the tests that pass it in are limited.
-              ratelimits: { TEST_RATE_LIMITER: { namespace_id: '1001', simple: { limit: 2, period: 60 } } },
-            },
-          }),
-        ],
-        test: {
-          name: 'workerd',
-          root: ROOT,
-          include: ['test/workers/workerd/**/*.test.ts'],
-          globalSetup: ['test/workers/global-setup.ts'],
-          testTimeout: 60_000,
-          hookTimeout: 120_000,
+              ]
+            : [textWorker()],
+          // Cloudflare's Rate Limiting binding, as Miniflare runs it; under another name than the
+          // adapter looks up (RATE_LIMITER), so only the tests that pass it in are limited.
+          ratelimits: { TEST_RATE_LIMITER: { namespace_id: '1001', simple: { limit: 2, period: 60 } } },
         },
-      },
+      }),
+    ],
+    test: {
+      name,
+      root: ROOT,
+      ...files,
+      globalSetup: ['test/workers/global-setup.ts'],
+      testTimeout: 60_000,
+      hookTimeout: 120_000,
+    },
+  };
+}
+
+// `npm run test:workers`: the Workers adapter inside workerd, and the upload/size/memory scripts' logic in Node.
+export default defineConfig({
+  test: {
+    root: ROOT,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    projects: [
+      workerdProject('workerd', { include: ['test/workers/workerd/**/*.test.ts'], exclude: CHAIN_FILES }, false),
+      workerdProject('workerd-chains', { include: CHAIN_FILES }, true),
       {
         test: {
           name: 'workers-scripts',

@@ -91,6 +91,39 @@ export class DecodeMemory {
     }
   }
 
+  /**
+   * Whether decodes take turns holding the whole room (a budget that follows the model: a
+   * memory-capped isolate), so that an image can be read when its turn comes (see turn).
+   */
+  takesTurns(): boolean {
+    return this.budgeted && this.oneAtATime && Number.isFinite(this.refresh());
+  }
+
+  /**
+   * For decodes that take turns: waits until no other decode holds memory and reserves the whole
+   * budget (so nothing else is admitted beside it), then runs `fn`, which reads its image only
+   * now and decodes it through `within(need, using, work)`; as in `reserved`, the idle instances of
+   * other codecs are let go if the decode does not fit beside them. So an image waiting for its
+   * turn is not yet in memory: four 12 MP request bodies waiting behind one decode were ~6 MiB of a
+   * Worker's 128 MB. (Its image's size is unknown until read: the caller refuses one over the budget.)
+   */
+  async turn<T>(signal: AbortSignal | undefined, fn: (within: <U>(need: number, using: KeptInstances | null, work: () => Promise<U>) => Promise<U>) => Promise<T>): Promise<T> {
+    const whole = this.refresh();
+    // No finite budget to hold whole (a function answering Infinity): each decode reserves its own.
+    if (!Number.isFinite(whole)) return fn((need, using, work) => this.reserved(need, signal, work, using));
+    const release = await this.pool.acquire(whole, signal);
+    try {
+      throwIfAborted(signal);
+      return await fn(async (need, using, work) => {
+        const own = Math.max(need, using?.idleBytes() ?? 0);
+        if (own + this.idleBytes(using) > this.bytes) for (const k of this.kept) if (k !== using) k.dropIdle();
+        return work();
+      });
+    } finally {
+      release();
+    }
+  }
+
   /** Decode memory reserved now, and decodes waiting for room. */
   usage(): { reservedBytes: number; waiting: number } {
     return { reservedBytes: this.pool.inUse, waiting: this.pool.queued };

@@ -1,4 +1,5 @@
 import { throwIfAborted } from '../abort.ts';
+import { freeBytes } from '../bytes.ts';
 import { ClipEdgeError } from '../errors.ts';
 import { DEFAULT_MAX_JPEG_SCANS, DEFAULT_MAX_PIXELS_PER_BYTE, estimateDecodeBytes, type HeaderLimits, headerWithin } from './decode-cost.ts';
 import { DecodeMemory } from './decode-memory.ts';
@@ -8,6 +9,7 @@ import { type JpegScale, JpegTurboCodec } from './jpeg-turbo.ts';
 import { type ClipPreprocessConfig, assertResizable } from './preprocess.ts';
 import type { ImageHeader, RgbImage } from './types.ts';
 import type { ImageCodecWasm } from './wasm-codec.ts';
+import type { KeptInstances } from './wasm-instances.ts';
 import { createWebpCodec } from './webp.ts';
 import { WebpStreamCodec } from './webp-stream.ts';
 
@@ -92,6 +94,16 @@ export interface ImageDecoderOptions {
   readonly pollGrants?: boolean;
 }
 
+/**
+ * An image's bytes, read only when asked (e.g. a request body). A decoder whose decodes take turns
+ * (a budget function: Workers) asks when the image's turn comes, so an image waiting behind other
+ * decodes is not yet held in memory; any other decoder asks at once. The bytes are handed over:
+ * the decoder frees them once decoded (ArrayBuffer.prototype.transfer, where they cover their whole
+ * buffer), as a body read and decoded in turn stayed allocated until the next GC (four 12 MP
+ * bodies at once were all still there at the burst's peak in workerd).
+ */
+export type DeferredImageBytes = () => Promise<Uint8Array>;
+
 /** Runs checked, admitted decodes somewhere (see ImageDecoderOptions.executor). */
 export interface DecodeExecutor {
   /** `plan.jpegScale`: the DCT scale the calling decoder's budget chose for a JPEG (default 1: exact). */
@@ -132,8 +144,9 @@ export interface ImageDecoder {
    * from the codec's memory (no full-size copy), and with `jpegScaling` it may be DCT-scaled.
    * `jpegScale`: decode a JPEG at this DCT scale, as another decoder planned it (a decode thread
    * running its caller's plan: the memory reserved was that plan's); default: this decoder's plan.
+   * A {@link DeferredImageBytes} is read when the decode's turn comes.
    */
-  decodeForClip(bytes: Uint8Array | ArrayBuffer, config: ClipPreprocessConfig, signal?: AbortSignal, jpegScale?: JpegScale): Promise<ClipCrop>;
+  decodeForClip(bytes: Uint8Array | ArrayBuffer | DeferredImageBytes, config: ClipPreprocessConfig, signal?: AbortSignal, jpegScale?: JpegScale): Promise<ClipCrop>;
   /** Wasm memory (bytes) of the JPEG codec instance after its last decode (0 before any). */
   jpegCodecMemoryBytes(): number;
   /**
@@ -208,6 +221,20 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
   };
   const jpegMemory = () => ctx.turbo?.lastMemoryBytes ?? ctx.jpeg.lastMemoryBytes;
   const checkedHeader = (bytes: Uint8Array) => headerWithin(bytes, limits);
+  /** Checks and plans the decode, then runs it `within` its share of the budget. */
+  const forClip = async (bytes: Uint8Array, config: ClipPreprocessConfig, signal: AbortSignal | undefined, jpegScale: JpegScale | undefined, within: Within): Promise<ClipCrop> => {
+    throwIfAborted(signal);
+    memory.refresh();
+    const header = checkedHeader(bytes);
+    const swap = header.orientation >= 5;
+    const upright = { width: swap ? header.height : header.width, height: swap ? header.width : header.height };
+    assertResizable(upright.width, upright.height, config);
+    const plan = planForClip(ctx, bytes, header, config, signal, jpegScale);
+    if (plan.need > memory.bytes) throw overBudget(ctx, header, plan.need, bytes.length, false);
+    // A thread decodes what was planned here (the DCT scale this budget chose), not its own plan.
+    if (executor) return within(plan.need, null, () => executor.decodeForClip(bytes, config, signal, { jpegScale: plan.jpegScale }));
+    return { ...upright, ...(await within(plan.need, plan.using, plan.run)) };
+  };
 
   return {
     readHeader(input) {
@@ -227,17 +254,18 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
 
     async decodeForClip(input, config, signal, jpegScale): Promise<ClipCrop> {
       throwIfAborted(signal);
-      const bytes = asBytes(input);
-      memory.refresh();
-      const header = checkedHeader(bytes);
-      const swap = header.orientation >= 5;
-      const upright = { width: swap ? header.height : header.width, height: swap ? header.width : header.height };
-      assertResizable(upright.width, upright.height, config);
-      const plan = planForClip(ctx, bytes, header, config, signal, jpegScale);
-      if (plan.need > memory.bytes) throw overBudget(ctx, header, plan.need, bytes.length, false);
-      // A thread decodes what was planned here (the DCT scale this budget chose), not its own plan.
-      if (executor) return memory.reserved(plan.need, signal, () => executor.decodeForClip(bytes, config, signal, { jpegScale: plan.jpegScale }));
-      return { ...upright, ...(await memory.reserved(plan.need, signal, plan.run, plan.using)) };
+      const reserved: Within = (need, using, work) => memory.reserved(need, signal, work, using);
+      if (typeof input !== 'function') return forClip(asBytes(input), config, signal, jpegScale, reserved);
+      // Read when its turn comes (it then holds the whole budget), or now; freed once decoded.
+      const handedOver = async (within: Within) => {
+        const bytes = asBytes(await input());
+        try {
+          return await forClip(bytes, config, signal, jpegScale, within);
+        } finally {
+          freeBytes(bytes);
+        }
+      };
+      return memory.takesTurns() ? memory.turn(signal, handedOver) : handedOver(reserved);
     },
 
     async decode(input, signal) {
@@ -251,6 +279,9 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
     },
   };
 }
+
+/** Runs a planned decode within its share of the decode budget (DecodeMemory.reserved, or a turn's). */
+type Within = <U>(need: number, using: KeptInstances | null, work: () => Promise<U>) => Promise<U>;
 
 function asBytes(input: Uint8Array | ArrayBuffer): Uint8Array {
   if (input instanceof Uint8Array) return input;

@@ -7,6 +7,7 @@ export {
   estimateDecodeBytes,
   type ClipCrop,
   type DecodePath,
+  type DeferredImageBytes,
   type ImageDecoder,
   type ImageDecoderOptions,
 } from './decoder.ts';

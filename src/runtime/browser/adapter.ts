@@ -12,7 +12,7 @@ export interface BrowserPlace {
   source: ReturnType<typeof fetchModelSource>;
   /** onnxruntime-web's build: where its files are, and how it is loaded. */
   ort: BrowserBackendOptions;
-  /** Folder URL of the JPEG/WebP decoders' wasm. */
+  /** Folder URL of the JPEG/WebP decoders' wasm (CODEC_WASM_FILES). */
   codecBaseUrl: string | URL;
 }
 

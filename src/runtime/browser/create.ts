@@ -17,7 +17,11 @@ export interface BrowserClipEdgeOptions
   source?: ReturnType<typeof fetchModelSource>;
   /** Folder URL of onnxruntime-web's `dist/` files. */
   ortBaseUrl: string | URL;
-  /** Folder URL of the JPEG/WebP decoders' wasm (`mozjpeg_dec.wasm`, `webp_dec.wasm`). */
+  /**
+   * Folder URL of the JPEG/WebP decoders' wasm: `libjpeg-turbo.wasm` and `libwebp.wasm` (this
+   * package's streamed decoders, `clip-edge/dist/src/core/image/`) and `webp_dec.wasm` (lossless and
+   * animated WebP, `@jsquash/webp/codec/dec/`); see CODEC_WASM_FILES. `clip-edge serve` serves them at `/codecs/`.
+   */
   codecBaseUrl: string | URL;
   /** Replace the default backends (WebGPU when an adapter exists, then WASM). */
   backends?: readonly Backend[];
