@@ -279,8 +279,8 @@ export interface FaultResult {
   recovery: Recovery;
   /** Server RSS: before the fault, the most seen during it, in MiB. */
   rssMiB: { before: number; peak: number };
-  /** /healthz polled every 25 ms while the fault ran: the worst round trip and how many were made. */
-  healthzDuring: { worstMs: number; polls: number };
+  /** /healthz polled every 25 ms while the fault ran. */
+  healthzDuring: HealthzDuring;
 }
 
 // The /healthz poller runs in a worker thread of its own, so that what the attacking clients do in
@@ -292,35 +292,80 @@ let stop = false;
 parentPort.on('message', () => (stop = true));
 const once = () => new Promise((resolve, reject) => {
   const t0 = performance.now();
-  const req = http.get(workerData.url + '/healthz', { agent: false }, (r) => { r.resume(); r.on('end', () => resolve(performance.now() - t0)); });
+  const req = http.get(workerData.url + '/healthz', { agent: false }, (r) => {
+    r.resume();
+    r.on('end', () => (r.statusCode === 200 ? resolve(performance.now() - t0) : reject(new Error('GET /healthz: ' + r.statusCode))));
+  });
   req.on('error', reject);
 });
 (async () => {
   const ms = [];
-  while (!stop) { ms.push(await once()); await new Promise((r) => setTimeout(r, 25)); }
+  const answeredAt = [];
+  while (!stop) {
+    ms.push(await once());
+    answeredAt.push(performance.timeOrigin + performance.now());
+    if (ms.length === 1) parentPort.postMessage({ ready: true });
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const samples = ms.map((x) => +x.toFixed(1));
   ms.sort((a, b) => a - b);
   const rank = (q) => ms.length ? +ms[Math.max(0, Math.ceil(ms.length * q) - 1)].toFixed(1) : 0;
-  parentPort.postMessage({ worstMs: Math.round(ms.at(-1) ?? 0), polls: ms.length, p50Ms: rank(0.5), p99Ms: rank(0.99), samples: ms.map((x) => +x.toFixed(1)) });
+  parentPort.postMessage({ worstMs: Math.round(ms.at(-1) ?? 0), polls: ms.length, p50Ms: rank(0.5), p99Ms: rank(0.99), samples, answeredAt });
 })().catch((e) => parentPort.postMessage({ error: String(e) }));
 `;
 
-/** Polls /healthz (every 25 ms, from a worker thread) until `done` settles; the worst round trip is how long the server kept others waiting. */
-export async function healthzWhile(url: string, done: Promise<unknown>): Promise<{ worstMs: number; polls: number; p50Ms: number; p99Ms: number; samples: number[] }> {
-  const w = new Worker(POLLER, { eval: true, workerData: { url } });
-  try {
-    const result = new Promise<{ worstMs: number; polls: number; p50Ms: number; p99Ms: number; samples: number[]; error?: string }>((resolve, reject) => {
-      w.once('message', resolve);
-      w.once('error', reject);
-    });
-    await done.catch(() => {});
-    w.postMessage('stop');
-    const r = await result;
-    if (r.error) throw new Error(`/healthz poller: ${r.error}`);
-    return { worstMs: r.worstMs, polls: r.polls, p50Ms: r.p50Ms, p99Ms: r.p99Ms, samples: r.samples };
-  } finally {
-    await w.terminate();
-  }
+/** What the /healthz poller saw while a fault ran. */
+export interface HealthzDuring {
+  /** The slowest round trip, in ms (a figure for bench/, never a test's assertion: it moves with the machine's load). */
+  worstMs: number;
+  polls: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Round trips in ms, in the order they were made. */
+  samples: number[];
+  /**
+   * /healthz answers (each 200) that arrived before the fault's last answer, i.e. while some of its
+   * requests were still in flight: an ordering of events, not a time, so tests can assert on it.
+   */
+  answeredDuring: number;
 }
+
+/**
+ * A /healthz poller (every 25 ms, from a worker thread): `ready` once it has had its first answer
+ * (start the attack then, so that a short attack is not over before the poller's thread is up);
+ * `until(done)` stops it once `done` settles and reports what it saw. `answeredDuring` counts the
+ * answers between `ready` and `done`.
+ */
+export function healthzPoller(url: string): { ready: Promise<void>; until(done: Promise<unknown>): Promise<HealthzDuring> } {
+  const w = new Worker(POLLER, { eval: true, workerData: { url } });
+  type Report = Omit<HealthzDuring, 'answeredDuring'> & { answeredAt: number[]; error?: string };
+  let startAt = 0;
+  const ready = new Promise<void>((resolve) => w.once('message', () => resolve()));
+  const result = new Promise<Report>((resolve, reject) => {
+    w.on('message', (m: Report | { ready: true }) => ('ready' in m ? undefined : resolve(m)));
+    w.once('error', reject);
+  });
+  result.catch(() => {}); // awaited in until(); a poller that fails before is reported there
+  return {
+    ready: Promise.race([ready, result.then((r) => Promise.reject(new Error(`/healthz poller: ${r.error ?? 'stopped'}`)))]).then(() => void (startAt = performance.timeOrigin + performance.now())),
+    async until(done) {
+      try {
+        await done.catch(() => {});
+        const doneAt = performance.timeOrigin + performance.now();
+        w.postMessage('stop');
+        const r = await result;
+        if (r.error) throw new Error(`/healthz poller: ${r.error}`);
+        const answeredDuring = r.answeredAt.filter((t) => t > startAt && t < doneAt).length;
+        return { worstMs: r.worstMs, polls: r.polls, p50Ms: r.p50Ms, p99Ms: r.p99Ms, samples: r.samples, answeredDuring };
+      } finally {
+        await w.terminate();
+      }
+    },
+  };
+}
+
+/** Polls /healthz (every 25 ms, from a worker thread) until `done` settles; the worst round trip is how long the server kept others waiting. */
+export const healthzWhile = (url: string, done: Promise<unknown>): Promise<HealthzDuring> => healthzPoller(url).until(done);
 
 /** Runs one fault, sampling the server's RSS, then its recovery check. */
 export async function runFault(f: Fault, c: FaultContext): Promise<FaultResult> {
@@ -331,8 +376,10 @@ export async function runFault(f: Fault, c: FaultContext): Promise<FaultResult> 
   let outcomes: Outcomes;
   let healthzDuring: FaultResult['healthzDuring'];
   try {
+    const poller = healthzPoller(c.target.url);
+    await poller.ready;
     const running = f.run(c);
-    [outcomes, healthzDuring] = await Promise.all([running, healthzWhile(c.target.url, running)]);
+    [outcomes, healthzDuring] = await Promise.all([running, poller.until(running)]);
   } finally {
     clearInterval(sampler);
   }

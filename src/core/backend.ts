@@ -23,6 +23,12 @@ export interface SessionLike {
   readonly outputMetadata?: readonly TensorMetadataLike[];
   run(feeds: Record<string, TensorLike>, fetches?: readonly string[]): Promise<Record<string, TensorLike>>;
   release?(): Promise<void>;
+  /**
+   * True once the session is gone for good though nobody released it: Node's inference thread
+   * crashed and took its sessions with it. Its owner drops it and creates a new one from the
+   * source (TowerRunner does). @defaultValue undefined (never lost)
+   */
+  readonly lost?: boolean;
 }
 
 export interface OrtModule {

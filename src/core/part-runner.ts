@@ -71,7 +71,11 @@ export function createPartRunner(o: PartRunnerOptions): PartRunner {
   type Item = { data: Float32Array; dims: readonly number[] };
   const queue = createBatchQueue<Item, { data: Float32Array; dims: number[] }>(
     async ([item]) => {
-      const s = await load();
+      let s = await load();
+      if (s.lost) {
+        session = undefined; // its backend's thread crashed: created again from the source
+        s = await load();
+      }
       const out = (await s.run({ [o.part.input]: o.backend.tensor('float32', item!.data, item!.dims) }, [o.part.output]))[o.part.output];
       if (!(out?.data instanceof Float32Array)) throw new ClipEdgeError('MODEL_INVALID', `${where}: ${o.part.output} is not float32`);
       // A copy: ORT's output may be a view that the next run reuses.

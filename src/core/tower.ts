@@ -174,8 +174,17 @@ export class TowerRunner<I extends VisionItem | TextItem> {
     }
   }
 
+  /** The session, re-created from the source when the one loaded is lost (its backend's thread crashed). */
+  private async liveSession(): Promise<SessionLike> {
+    const loading = this.load();
+    const session = await loading;
+    if (!session.lost) return session;
+    if (this.session === loading) this.session = undefined;
+    return this.load();
+  }
+
   private async runBatch(items: I[]): Promise<Float32Array[]> {
-    const session = await this.load();
+    const session = await this.liveSession();
     const { backend, info } = this.opts;
     const n = items.length;
     const feeds: Record<string, TensorLike> = {};

@@ -35,6 +35,12 @@ export interface ClipAppOptions {
    * add up past it; a body larger than the pool alone is 413. @defaultValue no limit
    */
   bodyMemoryBytes?: number;
+  /**
+   * How a request waiting for `bodyMemoryBytes` learns of its turn: on its own timer (a runtime
+   * where one request's promise cannot resume another's: the runtime adapter's `pollGrants`, set
+   * on Workers), or resolved directly by the request that gave the bytes back. @defaultValue false
+   */
+  pollGrants?: boolean;
   /** Parts in one multipart body (image + form fields; repeated `labels` count one each). @defaultValue 512 */
   maxMultipartParts?: number;
   /** Extra response headers on every response (e.g. COOP/COEP for the browser page). */
@@ -142,7 +148,7 @@ function resolveAppOptions(options: ClipAppOptions) {
   return {
     maxBodyBytes,
     multipartLimits: { maxParts: options.maxMultipartParts ?? DEFAULT_MAX_MULTIPART_PARTS, maxBytes: maxBodyBytes, maxFieldBytes: DEFAULT_MAX_FIELD_BYTES },
-    body: bodyMiddleware(maxBodyBytes, options.bodyMemoryBytes),
+    body: bodyMiddleware(maxBodyBytes, options.bodyMemoryBytes, options.pollGrants ?? false),
   };
 }
 

@@ -10,7 +10,12 @@ const valueOf = (v: string | undefined): string | undefined => {
   const t = v?.trim();
   return t === undefined || t === '' ? undefined : t;
 };
-const bad = (name: string, want: string, got: string) => new ClipEdgeError('BAD_INPUT', `${name} must be ${want}, got "${got.slice(0, 40)}"`);
+/**
+ * The error for a variable that does not parse: its name and the form it takes, never its value
+ * (a secret put in the wrong variable would otherwise reach logs and, on Workers, the CONFIG_INVALID
+ * log line). `got` is unused on purpose.
+ */
+const bad = (name: string, want: string, _got: string) => new ClipEdgeError('BAD_INPUT', `${name} must be ${want} (its value is not shown, in case it is a secret)`);
 
 /** A string, or undefined when unset or empty. */
 export const envString = (env: EnvRecord, name: string): string | undefined => env[name] || undefined;

@@ -32,6 +32,13 @@ import type { VectorIndex } from '../search/types.ts';
 export interface RuntimeAdapter<Place> {
   /** `node` (also Deno and Bun), `workers`, `browser`: shown in messages. */
   readonly name: string;
+  /**
+   * Whether a request waiting for memory shared across requests (the decode budget, the HTTP body
+   * pool) learns of its turn on its own timer instead of from the request that gave the memory back:
+   * needed where a promise resolved by one request cannot resume another's work (Workers: see
+   * ByteBudget). The runtime's kit and HTTP app both take it from here. @defaultValue false
+   */
+  readonly pollGrants?: boolean;
   /** The model folder. */
   modelSource(place: Place): ModelSource;
   /** The inference backends, resolved by priority (the core tries them in order). */

@@ -110,9 +110,9 @@ describe('clip-edge CLI', () => {
   });
 
   it.each([
-    ['CLIP_EDGE_MAX_IN_FLIGHT', '0', /CLIP_EDGE_MAX_IN_FLIGHT must be an integer ≥ 1, got "0"/],
-    ['CLIP_EDGE_REQUEST_TIMEOUT_MS', 'soon', /CLIP_EDGE_REQUEST_TIMEOUT_MS must be an integer ≥ 0, got "soon"/],
-    ['CLIP_EDGE_RATE_LIMIT', '-5', /CLIP_EDGE_RATE_LIMIT must be an integer ≥ 1, got "-5"/],
+    ['CLIP_EDGE_MAX_IN_FLIGHT', '0', /CLIP_EDGE_MAX_IN_FLIGHT must be an integer ≥ 1 \(its value is not shown/],
+    ['CLIP_EDGE_REQUEST_TIMEOUT_MS', 'soon', /CLIP_EDGE_REQUEST_TIMEOUT_MS must be an integer ≥ 0 \(its value is not shown/],
+    ['CLIP_EDGE_RATE_LIMIT', '-5', /CLIP_EDGE_RATE_LIMIT must be an integer ≥ 1 \(its value is not shown/],
   ])('serve refuses %s=%s before loading anything (exit 2, one line)', (k, v, message) => {
     const r = cliEnv({ [k]: v }, 'serve', '--port', '0');
     expect(r.code).toBe(2);

@@ -93,9 +93,8 @@ describe('remote text encoder', () => {
   });
 
   it('a hanging service: TEXT_ENCODER_DOWN after timeoutMs', async () => {
-    const t0 = performance.now();
+    // The service never answers: only the 200 ms timer can settle it, and its message says so.
     await expect(remote(service('hang'), { timeoutMs: 200 }).encode(['y'])).rejects.toMatchObject({ code: 'TEXT_ENCODER_DOWN', message: expect.stringMatching(/200 ms/) });
-    expect(performance.now() - t0).toBeLessThan(5000);
   });
 
   it('another model on the other side: MODEL_INVALID naming both manifests', async () => {

@@ -81,26 +81,26 @@ describe('the split vision chain: each hop its share of the request deadline', (
   });
 
   it('a hung part 3 of 4 is named (TIMEOUT), and the 503 comes before the request’s deadline, not the longer chain timeout', async () => {
-    const t0 = Date.now();
     const e = await failure(remote(chain([5, 5, Infinity, 5]).first, 4, 30_000).run([pixels()], requestSignal(800)));
-    const took = Date.now() - t0;
     expect(e.code).toBe('VISION_TOWER_DOWN');
     expect(e.message).toMatch(/vision part 3 of 4 is down \(TIMEOUT\)/);
     expect(e.details).toMatchObject({ part: 3, fault: 'TIMEOUT', retryAfterSeconds: 5 });
-    expect(took).toBeLessThan(800);
-    // Not long before either: part 2 waited until its own deadline, three hops before the request's.
-    expect(took).toBeGreaterThanOrEqual(800 - 4 * visionHopMs(800, 4) - 20);
+    // Which timer fired, from its message (not a wall time, which moves with the machine's load):
+    // part 2's share of the request's 800 ms, not the chain's 30 s, and not the request's own TIMEOUT.
+    const waited = Number(/did not answer within (\d+) ms/.exec(e.message)?.[1]);
+    expect(waited).toBeGreaterThan(0);
+    expect(waited).toBeLessThan(800);
   });
 
   it('a part that answers too late is named, whichever it is; with no request deadline the chain’s own timeout applies', async () => {
     for (const k of [1, 2, 4]) {
       const delays = [5, 5, 5, 5];
       delays[k - 1] = 2_000;
-      const t0 = Date.now();
       const e = await failure(remote(chain(delays).first, 4, 600).run([pixels()]));
       expect(e.message, `part ${k}`).toMatch(new RegExp(`vision part ${k} of 4 (is down \\(TIMEOUT\\)|did not answer within)`));
       expect(e.details).toMatchObject({ part: k, fault: 'TIMEOUT' });
-      expect(Date.now() - t0).toBeLessThan(1_000);
+      // The chain's 600 ms, not the part's 2 s: the message says which wait ran out.
+      expect(Number(/did not answer within (\d+) ms/.exec(e.message)?.[1])).toBeLessThanOrEqual(600);
     }
   });
 
@@ -108,11 +108,10 @@ describe('the split vision chain: each hop its share of the request deadline', (
     const e = await failure(remote(chain([5, 5]).first, 2).run([pixels()], requestSignal(1)));
     expect(e.details).toMatchObject({ fault: 'TIMEOUT' });
     const ctl = new AbortController();
-    const t0 = Date.now();
     const p = remote(chain([Infinity, 5]).first, 2).run([pixels()], ctl.signal);
     setTimeout(() => ctl.abort(), 50);
+    // Part 1 never answers: only the abort can settle it (the test's own timeout otherwise).
     expect((await failure(p)).code).toBe('CANCELLED');
-    expect(Date.now() - t0).toBeLessThan(1_000);
   });
 
   it('a part reached after its deadline does not run; a part not bound, or throwing, is named', async () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { healthzWhile } from '../../bench/lib/faults.ts';
+import { healthzPoller } from '../../bench/lib/faults.ts';
 import { rawExchange, requestHead } from '../../bench/lib/socket.ts';
 import { EVAL_DIR, type EvalSet } from '../helpers/clip.ts';
 import { type CliServer, startCliServer } from '../helpers/cli-server.ts';
@@ -10,9 +10,9 @@ import { type CliServer, startCliServer } from '../helpers/cli-server.ts';
 // parsed in one go by Request.formData(), holding the event loop ~6 s per request (four at once froze
 // the server for 29 s). Now parts are counted while the body streams in and the body is refused at
 // the cap. /healthz is polled every 25 ms meanwhile (from a worker thread), against
-// `node bin/clip-edge.js serve` in its own; the bound on its worst wait is deliberately generous
-// (1 s, on a shared 2-core machine; the issue's target is 100 ms, whose measured figure is in
-// bench/results/reliability.md), and far below the seconds the old parser took.
+// `node bin/clip-edge.js serve` in its own, and must answer while the uploads are still in flight
+// (an order of events, not a time: the time is bench's, `npm run bench:load`, in
+// bench/results/reliability.md).
 
 const evalSet = JSON.parse(readFileSync(path.join(EVAL_DIR, 'labels.json'), 'utf8')) as EvalSet;
 const JPEG = readFileSync(path.join(EVAL_DIR, evalSet.images.find((i) => i.file.endsWith('.jpg'))!.file));
@@ -35,8 +35,10 @@ describe('multipart with a flood of parts', () => {
     expect(body.length).toBeGreaterThan(9 * 1024 * 1024);
     expect(body.length).toBeLessThan(10 * 1024 * 1024);
     const head = requestHead('POST', '/v1/classify?labelSet=tiny-clip-shapes', ['Content-Type: multipart/form-data; boundary=flood', `Content-Length: ${body.length}`]);
+    const poller = healthzPoller(server.url);
+    await poller.ready;
     const attack = Promise.all(Array.from({ length: 4 }, () => rawExchange(server.url, { pieces: [head, body], timeoutMs: 60_000 })));
-    const during = await healthzWhile(server.url, attack);
+    const during = await poller.until(attack);
     const rs = await attack;
     for (const r of rs) {
       expect(r.status).toBe(413);
@@ -44,9 +46,7 @@ describe('multipart with a flood of parts', () => {
       expect(err.code).toBe('PAYLOAD_TOO_LARGE');
       expect(err.message).toMatch(/more than 512 parts/);
     }
-    console.log(`/healthz during four 140,000-part uploads: worst ${during.worstMs.toFixed(0)} ms over ${during.polls} polls`);
-    expect(during.polls).toBeGreaterThan(0);
-    expect(during.worstMs).toBeLessThan(1000);
+    expect(during.answeredDuring, JSON.stringify(during.samples)).toBeGreaterThanOrEqual(2);
     // Back to normal: a multipart classify with fields, and the gauge at 0.
     const form = new FormData();
     form.append('image', new Blob([JPEG], { type: 'image/jpeg' }), 'a.jpg');

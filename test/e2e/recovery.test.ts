@@ -9,9 +9,11 @@ import { EVAL_DIR, type EvalSet } from '../helpers/clip.ts';
 // sockets against `node bin/clip-edge.js serve` and against the Worker in workerd (as wrangler
 // builds it, run by Miniflare), each followed by the full-capacity check: the in-flight gauge at 0
 // with every admission released once, `limit` concurrent normal classify requests all 200, /healthz
-// answering, and the server's RSS within a generous bound of where it started. Statuses and counts
-// are the assertions; the one time bound (/healthz under 1 s) is loose on purpose (a shared 2-core
-// machine). `npm run bench:load` runs the same faults larger and records the figures.
+// answering, and the server's RSS within a generous bound of where it started. Statuses, counts and
+// the order of events are the assertions, never a wall time (they move with the machine's load):
+// "/healthz answers while the attack runs" is /healthz answers that arrived before the attack's last
+// answer. `npm run bench:load` runs the same faults larger and records the times (/healthz worst and
+// p99 during each fault: bench/results/reliability.md).
 
 const LIMIT = 4;
 const DEADLINE_MS = 1000;
@@ -46,11 +48,15 @@ describe.each(Object.keys(TARGETS) as (keyof typeof TARGETS)[])('faults and reco
     expect(r.recovery.gauge.released).toBe(r.recovery.gauge.admitted);
     expect(r.recovery.gauge.abandoned).toBe(0);
     expect(r.recovery.statuses).toEqual(Array(LIMIT).fill(200));
-    expect(r.recovery.healthzMs).toBeLessThan(1000);
+    // recovery() made 5 /healthz round trips and threw unless each answered 200.
     expect(r.recovery.rssMiB).toBeLessThan(baselineMiB + RSS_SLACK_MIB);
     // Parsing is bounded: the flood of parts never holds the server (the old parser held it ~6 s per body).
     if (fault.name === 'many-part multipart') {
-      expect(r.healthzDuring.worstMs).toBeLessThan(1000);
+      // On Node the server answers /healthz while the bodies stream in. workerd's isolate is one
+      // thread: the four bodies can be over before its next answer, which comes all the same (every
+      // poll answered 200, or healthzPoller throws), and the 413s below say the parser stopped at the cap.
+      if (name === 'node') expect(r.healthzDuring.answeredDuring, JSON.stringify(r.healthzDuring.samples)).toBeGreaterThanOrEqual(2);
+      else expect(r.healthzDuring.polls, JSON.stringify(r.healthzDuring.samples)).toBeGreaterThanOrEqual(2);
       // workerd may drop a flood body's connection (bench/lib/faults.ts), but never all of them.
       expect(r.outcomes['413 PAYLOAD_TOO_LARGE'] ?? 0, JSON.stringify(r.outcomes)).toBeGreaterThan(0);
     }
@@ -61,8 +67,8 @@ describe.each(Object.keys(TARGETS) as (keyof typeof TARGETS)[])('faults and reco
     if (fault.name === 'hostile images') {
       for (const probe of ['scans 415', 'chunks 415', 'tall 413', 'webp 413']) expect(Object.keys(r.outcomes).some((k) => k.startsWith(probe)), JSON.stringify(r.outcomes)).toBe(true);
       expect(r.rssMiB.peak - r.rssMiB.before).toBeLessThan(128);
-      // On Node images decode in worker threads: the event loop keeps answering (loose bound: a shared 2-core machine).
-      if (name === 'node') expect(r.healthzDuring.worstMs).toBeLessThan(1000);
+      // On Node images decode in worker threads: the event loop keeps answering while they decode.
+      if (name === 'node') expect(r.healthzDuring.answeredDuring, JSON.stringify(r.healthzDuring.samples)).toBeGreaterThanOrEqual(2);
     }
   }, 120_000);
 

@@ -74,4 +74,27 @@ describe('one boolean rule for every runtime', () => {
     expect(() => workersConfig({ ASSETS: assets, CLIP_EDGE_IN_PLACE: 'maybe' } as never)).toThrow(/CLIP_EDGE_IN_PLACE must be true or false/);
     expect(() => workersConfig({ ASSETS: assets, CLIP_EDGE_RATE_LIMIT_PERIOD: '0' } as never)).toThrow(/CLIP_EDGE_RATE_LIMIT_PERIOD/);
   });
+
+  it('never repeats the bad value (a secret set in the wrong variable): the variable and its form only', async () => {
+    const { workersConfig } = await import('../../src/runtime/workers/config.ts');
+    const secret = 'sk-live-0123456789abcdef';
+    const message = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error('no error');
+    };
+    for (const [f, name] of [
+      [() => configFromEnv({ CLIP_EDGE_MAX_IN_FLIGHT: secret }), 'CLIP_EDGE_MAX_IN_FLIGHT must be an integer ≥ 1'],
+      [() => configFromEnv({ CLIP_EDGE_TEXT: secret }), 'CLIP_EDGE_TEXT must be true or false'],
+      [() => workersConfig({ ASSETS: assets, CLIP_EDGE_MODEL: `../${secret}` } as never), 'CLIP_EDGE_MODEL must be a folder name'],
+      [() => workersConfig({ ASSETS: assets, CLIP_EDGE_DECODE_BUDGET_MB: secret } as never), 'CLIP_EDGE_DECODE_BUDGET_MB must be auto or'],
+    ] as const) {
+      const m = message(f);
+      expect(m).toContain(name);
+      expect(m).not.toContain(secret.slice(0, 6));
+    }
+  });
 });

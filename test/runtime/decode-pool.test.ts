@@ -2,9 +2,10 @@
 // thread, errors with their codes, the event loop free while a decode runs, and a decode whose
 // signal aborts stopped (its thread ended and replaced).
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { blankPng } from '../../bench/lib/hostile-images.ts';
 import { ClipEdgeError } from '../../src/core/errors.ts';
 import { jpegForClipBytes } from '../../src/core/image/decode-cost.ts';
@@ -58,12 +59,84 @@ describe('decode threads (Node)', () => {
     expect((await pooled.decodeForClip(input('rgb8.png'), CLIP_PREPROCESS)).decode).toBe('exact');
   });
 
+  it('a decode thread that crashes fails its job with a clear error and is replaced: the next decode is served', async () => {
+    // A real crash: the thread is terminated right after it is sent the job (what an abort in a codec or an out-of-memory does to it).
+    const original = Worker.prototype.postMessage;
+    let armed = true;
+    const spy = vi.spyOn(Worker.prototype, 'postMessage').mockImplementation(function (this: Worker, msg: unknown, transfer?: Parameters<Worker['postMessage']>[1]) {
+      original.call(this, msg, transfer);
+      if (armed && typeof msg === 'object' && msg !== null && 'bytes' in msg) {
+        armed = false;
+        void this.terminate();
+      }
+    });
+    try {
+      await expect(pooled.decodeForClip(input('baseline-420.jpg'), CLIP_PREPROCESS)).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringContaining('image decode thread failed') });
+      expect(armed).toBe(false);
+      expect(pooled.memory()).toEqual({ reservedBytes: 0, waiting: 0 });
+      expect((await pooled.decodeForClip(input('rgb8.png'), CLIP_PREPROCESS)).decode).toBe('exact'); // one thread: the replacement served it
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('admits jobs first come first served: a slot that comes back goes to the waiter, not to a job arriving at that moment', async () => {
+    // One thread. A runs, B waits; C arrives in the same turn as A's answer, after the slot came back
+    // and before B resumed: C must queue behind B (it used to take the slot, sending B to the back).
+    const [a, b, c] = [input('rgb8.png'), input('baseline-420.jpg'), input('lossy.webp')];
+    const original = Worker.prototype.postMessage;
+    const sent: number[] = [];
+    let late: Promise<unknown> | undefined;
+    const spy = vi.spyOn(Worker.prototype, 'postMessage').mockImplementation(function (this: Worker, msg: unknown, transfer?: Parameters<Worker['postMessage']>[1]) {
+      if (typeof msg === 'object' && msg !== null && 'bytes' in msg) {
+        sent.push((msg as { bytes: Uint8Array }).bytes.byteLength);
+        if (sent.length === 1) {
+          // Listens after the pool's own listener: when A's answer arrives its slot is back.
+          const onReply = (m: unknown) => {
+            if (typeof m !== 'object' || m === null || !('id' in m)) return;
+            this.off('message', onReply);
+            late = pool.decode(c);
+          };
+          this.on('message', onReply);
+        }
+      }
+      original.call(this, msg, transfer);
+    });
+    try {
+      await Promise.all([pool.decode(a), pool.decode(b)]);
+      expect(late).toBeDefined();
+      await late;
+      expect(sent).toEqual([a.byteLength, b.byteLength, c.byteLength]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it.skipIf(process.platform !== 'linux')('with CLIP_EDGE_THREAD_NICE=10, decode threads run 10 nice steps below the event loop (the main thread keeps its priority)', async () => {
+    process.env.CLIP_EDGE_THREAD_NICE = '10'; // a thread reads it when it starts
+    const niced = createDecodePool({ threads: 1, maxPixels: 40_000_000 });
+    try {
+      await niced.warmup?.();
+    } finally {
+      delete process.env.CLIP_EDGE_THREAD_NICE;
+    }
+    // Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value.
+    const niceOf = (tid: string) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    const main = niceOf(String(process.pid));
+    const nices = readdirSync('/proc/self/task').map(niceOf);
+    await niced.close();
+    expect(nices).toContain(Math.min(19, main + 10));
+  });
+
   it('never keeps a process alive once its work is done, and keeps it alive while a decode is pending', () => {
     // A child that decodes one image through a fresh pool and then simply returns: it must print the
     // result (the pending decode held the process) and exit by itself (the idle thread did not).
     const script = `
       import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
       import { createDecodePool } from ${JSON.stringify(path.join(repoRoot, 'src/runtime/fs/decode-pool.ts'))};
       import { CLIP_PREPROCESS } from ${JSON.stringify(path.join(repoRoot, 'src/core/image/preprocess.ts'))};
       const pool = createDecodePool({ threads: 1, maxPixels: 40_000_000 });

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -49,11 +50,11 @@ const slowModel = slowVisionFolder(40); // inference of about a second: see thre
 afterAll(() => rmSync(slowModel, { recursive: true, force: true }));
 
 describe.each(Object.keys(RUNTIMES) as (keyof typeof RUNTIMES)[])('%s runtime', (name) => {
-  it('decodes in a decode thread and infers in the inference thread, the event loop free meanwhile, with the calling thread\'s results (test/runtime/threads-probe.ts)', () => {
+  it('decodes in a decode thread and infers in the inference thread, the event loop free meanwhile, with the calling thread\'s results; a crashed inference thread is restarted (test/runtime/threads-probe.ts)', () => {
     const args = name === 'deno' ? ['run', '--allow-read', '--allow-env', '--allow-net'] : ['run'];
     const r = spawnSync(RUNTIMES[name].bin, [...args, 'test/runtime/threads-probe.ts', slowModel], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 150_000, env: userEnv({ DENO_NO_UPDATE_CHECK: '1' }).env });
     expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toEqual({ decode: { loopFree: true, sameCrop: true }, inference: { loopFree: true, sameEmbedding: true } });
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toEqual({ decode: { loopFree: true, sameCrop: true }, inference: { loopFree: true, sameEmbedding: true }, crash: { failedWith: 'BACKEND_UNAVAILABLE', sameEmbeddingAfterRestart: true } });
   }, 180_000);
 
 
@@ -71,6 +72,25 @@ describe.each(Object.keys(RUNTIMES) as (keyof typeof RUNTIMES)[])('%s runtime', 
     expect(body.results[0]!.label).toBe(torchTop1[item.file]);
     const bad = await fetch(`${url}/v1/classify?labels=a,b`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(10) });
     expect(bad.status).toBe(415);
+  }, 120_000);
+
+  it('a port already in use: the server closes its kit (decode and inference threads) and exits with the error', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    try {
+      const port = String((taken.address() as AddressInfo).port);
+      const child = spawn(RUNTIMES[name].bin, [...RUNTIMES[name].serve], { cwd: REPO_ROOT, env: userEnv({ PORT: port, HOST: '127.0.0.1', DENO_NO_UPDATE_CHECK: '1' }).env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      children.push(child);
+      let log = '';
+      child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+      const code = await new Promise<number | null>((r) => child.on('exit', r)); // it ends by itself (the test's timeout otherwise)
+      expect(code, log).not.toBe(0);
+      expect(log).toMatch(/in use|EADDRINUSE|AddrInUse/i);
+      expect(log).not.toMatch(/listening on/);
+    } finally {
+      taken.close();
+    }
   }, 120_000);
 
   it('the same in-flight guard: two stalled uploads get 503 TIMEOUT, then a classify gets 200 and the gauge is 0 (issue 18)', async () => {

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { blankPng } from '../../bench/lib/hostile-images.ts';
 import { createImageDecoder } from '../../src/core/image/decoder.ts';
 import { CLIP_PREPROCESS } from '../../src/core/image/preprocess.ts';
@@ -39,11 +40,30 @@ const inThread = await createNodeClipEdge({ model: slowModel, backend: 'wasm', t
 await threaded.core.warmup();
 const inferred = await loopFreeWhile(threaded.core.embedImage(photo));
 const reference = await inThread.core.embedImage(photo);
+
+// A crash of the inference thread (terminated while it holds a run): that call fails with 503
+// BACKEND_UNAVAILABLE, the next one gets a new thread and the same embedding.
+const post = Worker.prototype.postMessage;
+let armed = true;
+Worker.prototype.postMessage = function (this: Worker, msg: unknown, transfer?: Parameters<Worker['postMessage']>[1]) {
+  post.call(this, msg, transfer);
+  if (armed && (msg as { op?: string } | null)?.op === 'run') {
+    armed = false;
+    void this.terminate();
+  }
+};
+const failedWith = await threaded.core.embedImage(photo).then(
+  () => 'no error',
+  (e: { code?: string }) => e.code,
+);
+Worker.prototype.postMessage = post;
+const after = await threaded.core.embedImage(photo);
 await Promise.all([threaded.core.close(), inThread.core.close()]);
 
 console.log(
   JSON.stringify({
     decode: { loopFree: decoded.loopFree, sameCrop: equalBytes(decoded.value.crop.data, local.crop.data) },
     inference: { loopFree: inferred.loopFree, sameEmbedding: equalBytes(inferred.value.embedding, reference.embedding) },
+    crash: { failedWith, sameEmbeddingAfterRestart: equalBytes(after.embedding, reference.embedding) },
   }),
 );

@@ -92,6 +92,15 @@ export interface ImageDecoderOptions {
    * @defaultValue false
    */
   readonly pollGrants?: boolean;
+  /**
+   * Where decodes take turns (a budget function: Workers), an image handed over as
+   * {@link DeferredImageBytes} is read in its turn; one whose bytes are still arriving after this
+   * many milliseconds gives the turn up, is read outside it (its body is already admitted against
+   * the body pool, which bounds that memory), and waits for a new turn with its bytes in hand. So a
+   * client that sends slowly stalls the other decodes for at most this long, not for its whole upload.
+   * @defaultValue 500
+   */
+  readonly turnReadMs?: number;
 }
 
 /**
@@ -174,6 +183,7 @@ interface ResolvedOptions {
   readonly executor: DecodeExecutor | null;
   readonly yieldBetweenRows: boolean;
   readonly pollGrants: boolean;
+  readonly turnReadMs: number;
 }
 
 export function resolveImageDecoderOptions(o: ImageDecoderOptions = {}): ResolvedOptions {
@@ -187,7 +197,8 @@ export function resolveImageDecoderOptions(o: ImageDecoderOptions = {}): Resolve
   }
   const maxJpegScans = positiveInteger('maxJpegScans', o.maxJpegScans, DEFAULT_MAX_JPEG_SCANS);
   const maxPixelsPerByte = positiveInteger('maxPixelsPerByte', o.maxPixelsPerByte, DEFAULT_MAX_PIXELS_PER_BYTE);
-  return { wasm: o.wasm ?? {}, maxPixels, decodeBudgetBytes, jpegScaling: o.jpegScaling ?? false, maxJpegScans, maxPixelsPerByte, executor: o.executor ?? null, yieldBetweenRows: o.yieldBetweenRows ?? true, pollGrants: o.pollGrants ?? false };
+  const turnReadMs = positiveInteger('turnReadMs', o.turnReadMs, DEFAULT_TURN_READ_MS);
+  return { wasm: o.wasm ?? {}, maxPixels, decodeBudgetBytes, jpegScaling: o.jpegScaling ?? false, maxJpegScans, maxPixelsPerByte, executor: o.executor ?? null, yieldBetweenRows: o.yieldBetweenRows ?? true, pollGrants: o.pollGrants ?? false, turnReadMs };
 }
 
 function positiveInteger(name: string, v: number | undefined, fallback: number): number {
@@ -256,16 +267,27 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
       throwIfAborted(signal);
       const reserved: Within = (need, using, work) => memory.reserved(need, signal, work, using);
       if (typeof input !== 'function') return forClip(asBytes(input), config, signal, jpegScale, reserved);
-      // Read when its turn comes (it then holds the whole budget), or now; freed once decoded.
-      const handedOver = async (within: Within) => {
-        const bytes = asBytes(await input());
+      // Handed over: freed once decoded, also when the decode fails.
+      const owned = async (bytes: Uint8Array, within: Within) => {
         try {
           return await forClip(bytes, config, signal, jpegScale, within);
         } finally {
           freeBytes(bytes);
         }
       };
-      return memory.takesTurns() ? memory.turn(signal, handedOver) : handedOver(reserved);
+      if (!memory.takesTurns()) return owned(asBytes(await input()), reserved);
+      // Read when its turn comes (it then holds the whole budget); still arriving after turnReadMs:
+      // read outside the turn, then decoded in a later one.
+      let reading: Promise<Uint8Array | ArrayBuffer> | undefined;
+      const inTurn = await memory.turn(signal, async (within) => {
+        reading = input();
+        const got = await withinMs(reading, o.turnReadMs);
+        return got === SLOW ? SLOW : owned(asBytes(got), within);
+      });
+      if (inTurn !== SLOW) return inTurn;
+      reading!.catch(() => {}); // a read that fails after its request was cancelled is not unhandled
+      const bytes = asBytes(await untilAborted(reading!, signal));
+      return memory.turn(signal, (within) => owned(bytes, within));
     },
 
     async decode(input, signal) {
@@ -278,6 +300,41 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
       return memory.reserved(need, signal, () => (executor ? executor.decode(bytes, signal) : decodeWhole(ctx, bytes, header, need, signal)));
     },
   };
+}
+
+const DEFAULT_TURN_READ_MS = 500;
+const SLOW = Symbol('still reading');
+
+/** `p`'s value, or SLOW if it has not settled within `ms` (the timer is cleared either way). */
+async function withinMs<T>(p: Promise<T>, ms: number): Promise<T | typeof SLOW> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p, new Promise<typeof SLOW>((r) => (timer = setTimeout(() => r(SLOW), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `p`, or the signal's reason once it aborts (a body still arriving when its request is cancelled). */
+async function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  throwIfAborted(signal);
+  let onAbort!: () => void;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      try {
+        throwIfAborted(signal);
+      } catch (e) {
+        reject(e);
+      }
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([p, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 /** Runs a planned decode within its share of the decode budget (DecodeMemory.reserved, or a turn's). */

@@ -46,7 +46,7 @@ export function routeGroup(): OpenAPIHono<BlankEnv> {
  * The body middleware every POST route takes from the kind of body it reads: the limit (enforced
  * while streaming), and for image bodies the shared byte pool (Workers: CLIP_EDGE_BODY_MEMORY_MB).
  */
-export function bodyMiddleware(maxBodyBytes: number, bodyMemoryBytes: number | undefined): Pick<RouteContext, 'imageBody' | 'jsonBody'> {
+export function bodyMiddleware(maxBodyBytes: number, bodyMemoryBytes: number | undefined, pollGrants = false): Pick<RouteContext, 'imageBody' | 'jsonBody'> {
   const limit = bodyLimit({
     maxSize: maxBodyBytes,
     onError: () => {
@@ -55,7 +55,7 @@ export function bodyMiddleware(maxBodyBytes: number, bodyMemoryBytes: number | u
   });
   // With a pool, it reserves before the limit reads anything: hono's bodyLimit reads a body of
   // unknown length (chunked) whole before passing it on, so such bodies were held without a reservation.
-  const imageBody = bodyMemoryBytes ? [bodyMemory(createBytePool(bodyMemoryBytes), maxBodyBytes, limit)] : [limit];
+  const imageBody = bodyMemoryBytes ? [bodyMemory(createBytePool(bodyMemoryBytes, { pollGrants }), maxBodyBytes, limit)] : [limit];
   return { imageBody, jsonBody: [limit] };
 }
 

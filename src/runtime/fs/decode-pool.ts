@@ -56,8 +56,8 @@ export const defaultDecodeThreads = (): number => Math.max(1, Math.min(4, availa
 interface Pool {
   readonly data: DecodeWorkerData;
   readonly slots: Slot[];
-  /** Jobs waiting for a free slot, woken one at a time as slots come back. */
-  readonly waiting: (() => void)[];
+  /** Jobs waiting for a slot, first come first served: a slot that comes back is handed to the first. */
+  readonly waiting: ((slot: Slot) => void)[];
   readonly pending: Map<number, Pending>;
   /** How many waiters each thread has (see hold()). */
   readonly holds: Map<Worker, number>;
@@ -170,22 +170,43 @@ function waitIn(list: (() => void)[], signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** A free slot, marked busy; waits its turn while all are busy. */
-async function acquire(pool: Pool, signal?: AbortSignal): Promise<Slot> {
-  for (;;) {
-    throwIfAborted(signal);
-    const free = pool.slots.find((s) => !s.busy);
-    if (free) {
-      free.busy = true;
-      return free;
-    }
-    await waitIn(pool.waiting, signal);
+/**
+ * A free slot, marked busy; waits its turn while all are busy. First come first served: a slot
+ * that comes back goes straight to the first waiter (still busy), so a job arriving meanwhile
+ * cannot take it and send the woken waiter to the back of the queue.
+ */
+function acquire(pool: Pool, signal?: AbortSignal): Promise<Slot> {
+  throwIfAborted(signal);
+  // While anyone waits every slot is busy (release() hands slots on): a newcomer queues behind them.
+  const free = pool.waiting.length === 0 ? pool.slots.find((s) => !s.busy) : undefined;
+  if (free) {
+    free.busy = true;
+    return Promise.resolve(free);
   }
+  return new Promise<Slot>((resolve, reject) => {
+    const take = (slot: Slot) => {
+      signal?.removeEventListener('abort', leave);
+      resolve(slot);
+    };
+    const leave = () => {
+      const i = pool.waiting.indexOf(take);
+      if (i >= 0) pool.waiting.splice(i, 1);
+      try {
+        throwIfAborted(signal);
+      } catch (e) {
+        reject(e);
+      }
+    };
+    signal?.addEventListener('abort', leave, { once: true });
+    pool.waiting.push(take);
+  });
 }
 
+/** A slot is done with: handed to the first waiter, or free. */
 function release(pool: Pool, slot: Slot): void {
-  slot.busy = false;
-  pool.waiting.shift()?.();
+  const next = pool.waiting.shift();
+  if (next) next(slot);
+  else slot.busy = false;
 }
 
 /** One decode in a thread: a slot, a started thread, the job, its answer (or its abort). */

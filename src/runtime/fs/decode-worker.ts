@@ -6,6 +6,9 @@ import { createImageDecoder } from '../../core/image/decoder.ts';
 import type { JpegScale } from '../../core/image/jpeg-turbo.ts';
 import type { ClipPreprocessConfig } from '../../core/image/preprocess.ts';
 import { nodeImageCodecs } from './codecs.ts';
+import { lowerThreadPriority } from './thread-priority.ts';
+
+lowerThreadPriority();
 
 export interface DecodeJob {
   readonly id: number;

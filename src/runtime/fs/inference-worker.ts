@@ -6,6 +6,9 @@ import type { Backend, InPlaceSessionOptions, SessionLike, TensorLike } from '..
 import { isClipEdgeError } from '../../core/errors.ts';
 import type { ModelStream } from '../../core/model/source.ts';
 import { nativeBackend, type NodeBackendOptions, wasmBackend } from './ort.ts';
+import { lowerThreadPriority } from './thread-priority.ts';
+
+lowerThreadPriority(); // before onnxruntime starts any thread of its own: they inherit it
 
 export type ThreadedBackendName = 'node' | 'wasm';
 

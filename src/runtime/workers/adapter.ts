@@ -18,8 +18,12 @@ export interface WorkersPlace {
   cfg: WorkersConfig;
 }
 
+/** In an isolate a promise resolved by one request resumes its awaiter in that request's I/O context: shared waits poll. */
+const WORKERS_POLL_GRANTS = true;
+
 export const workersAdapter: RuntimeAdapter<WorkersPlace> = {
   name: 'workers',
+  pollGrants: WORKERS_POLL_GRANTS,
   modelSource: ({ env, cfg }) => modelSourceOf(env, cfg),
   backends: () => [workersWasmBackend()],
   imageCodecs: () => workersImageCodecs(),
@@ -38,7 +42,7 @@ export const workersAdapter: RuntimeAdapter<WorkersPlace> = {
       // belong to the request that granted it (see ImageDecoderOptions.yieldBetweenRows).
       yieldBetweenRows: false,
       // For the same reason a decode waiting for the budget polls for its turn (see ByteBudget).
-      pollGrants: true,
+      pollGrants: WORKERS_POLL_GRANTS,
     },
     // One image per inference run: a batch of 4 grew ViT-B/32's heap by 20 MiB, and one thread gains little from batching.
     maxBatch: 1,

@@ -25,6 +25,7 @@ export function createWorkersApp(env: WorkersEnv, options: WorkersClipEdgeOption
     ...(cfg.corsOrigins ? { corsOrigins: cfg.corsOrigins } : {}),
     ...(cfg.maxBodyBytes ? { maxBodyBytes: cfg.maxBodyBytes } : {}),
     bodyMemoryBytes: cfg.bodyMemoryBytes,
+    pollGrants: workersAdapter.pollGrants ?? false,
     // Limits here are per isolate; the Rate Limiting binding, when bound, counts network-wide.
     overload: overloadOptionsOf(cfg, {
       clientKey: (c) => c.req.header('cf-connecting-ip'),

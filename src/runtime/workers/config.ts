@@ -33,7 +33,7 @@ export function workersConfig(env: WorkersEnv): WorkersConfig {
   const base = configFromEnv(vars);
   const model = base.model ?? DEFAULT_WORKERS_MODEL;
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/.test(model)) {
-    throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_MODEL must be a folder name like "tiny-clip", got "${model.slice(0, 80)}"`);
+    throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_MODEL must be a folder name like "tiny-clip" (letters, digits, . _ - and / between folders; its value is not shown, in case it is a secret)`);
   }
   const where = envOneOf(vars, 'CLIP_EDGE_MODEL_SOURCE', ['r2', 'assets'] as const) ?? (env.MODELS ? 'r2' : 'assets');
   const budgetMb = envMegabytes(vars, 'CLIP_EDGE_DECODE_BUDGET_MB', { auto: true, max: 128 }) ?? 'auto';

@@ -20,7 +20,7 @@ export function visionTimeoutMs(env: WorkersEnv): number {
 export function partNumberOf(env: WorkersEnv): number {
   const v = env.CLIP_EDGE_VISION_PART?.trim() ?? '';
   const n = Number(v);
-  if (!v || !Number.isInteger(n) || n < 1) throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_VISION_PART must be this Worker's part number (1, 2, …), got "${v.slice(0, 40)}"`);
+  if (!v || !Number.isInteger(n) || n < 1) throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_VISION_PART must be this Worker's part number: 1, 2, … (its value is not shown, in case it is a secret)`);
   return n;
 }
 

@@ -101,6 +101,35 @@ describe('a decoder given bytes to read later', () => {
     expect(Buffer.from(c.crop.data).equals(Buffer.from(a.crop.data))).toBe(true);
   });
 
+  it('a body still arriving after turnReadMs gives its turn up: the decodes behind it go on, and it is decoded once its bytes are in', async () => {
+    const d = createImageDecoder({ wasm: nodeImageCodecs({ jpegTurbo: true }), decodeBudgetBytes: () => 64 << 20, pollGrants: true, turnReadMs: 50 });
+    const order: string[] = [];
+    let arrive!: () => void;
+    const arrived = new Promise<void>((r) => (arrive = r));
+    const slow = d.decodeForClip(async () => (await arrived, order.push('slow body in'), jpeg.slice()), CLIP_PREPROCESS).then((r) => (order.push('slow decoded'), r));
+    const fast = d.decodeForClip(async () => png.slice(), CLIP_PREPROCESS).then((r) => (order.push('fast decoded'), r));
+    await fast; // it would wait for the slow body for ever if the slow one kept its turn
+    arrive();
+    const r = await slow;
+    expect(order).toEqual(['fast decoded', 'slow body in', 'slow decoded']);
+    const direct = createImageDecoder({ wasm: nodeImageCodecs({ jpegTurbo: true }) });
+    expect(Buffer.from(r.crop.data).equals(Buffer.from((await direct.decodeForClip(jpeg, CLIP_PREPROCESS)).crop.data))).toBe(true);
+    expect(d.memory()).toEqual({ reservedBytes: 0, waiting: 0 });
+  });
+
+  it('a request cancelled while its body is still arriving outside its turn ends CANCELLED, holding nothing', async () => {
+    const d = createImageDecoder({ wasm: nodeImageCodecs({ jpegTurbo: true }), decodeBudgetBytes: () => 64 << 20, pollGrants: true, turnReadMs: 20 });
+    const ac = new AbortController();
+    let fail!: (e: Error) => void;
+    const never = d.decodeForClip(() => new Promise<Uint8Array>((_, reject) => (fail = reject)), CLIP_PREPROCESS, ac.signal);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(d.memory()).toEqual({ reservedBytes: 0, waiting: 0 }); // the turn was given up while the body arrives
+    ac.abort(new Error('client gone'));
+    await expect(never).rejects.toMatchObject({ code: 'CANCELLED' });
+    fail(new Error('connection reset')); // the body's read failing afterwards is not an unhandled rejection
+    await new Promise((r) => setTimeout(r, 10));
+  });
+
   it('frees the bytes it was handed once decoded, also when the decode fails; bytes passed directly are left alone', async () => {
     const d = createImageDecoder({ wasm: nodeImageCodecs({ jpegTurbo: true }), decodeBudgetBytes: () => 64 << 20 });
     const handed = jpeg.slice();
