@@ -3,8 +3,8 @@ import { DT, numel, tensorProto, type NodeProto, type TensorProto } from '../onn
 import type { Graph } from '../graph/graph.ts';
 import { bytesOf, floatValues } from '../onnx/tensor.ts';
 import { NAMES } from '../names.ts';
-import { DynamicQuantizer, integerNodes, splice } from '../quant/dynamic.ts';
-import { isNonNegative, PerImageQuantizer, perImageFor, type ActivationMode } from '../quant/per-image.ts';
+import { addOffset, DynamicQuantizer, integerNodes, splice } from '../quant/dynamic.ts';
+import { isNonNegative, PerImageQuantizer, perImageFor, PerTokenQuantizer, type ActivationMode } from '../quant/per-image.ts';
 import { uint8PerChannelZp128 } from '../quant/math.ts';
 import { weightedNodes, type WeightSelection } from '../quant/select.ts';
 import type { Pass } from './pass.ts';
@@ -18,10 +18,11 @@ import type { Pass } from './pass.ts';
  *
  * Activations: a non-negative one (a ReLU's output, pooled or not: every ResNet Conv after the
  * first) is quantized with one scale per image (PerImageQuantizer), so an image's embedding does
- * not depend on the others in its batch; others (the pixels) by DynamicQuantizeLinear, whose one
- * per-tensor range is bounded by the normalisation there. Under `auto` that is so in a CNN tower;
- * a ViT (whose one Conv reads the pixels) is unchanged. `per-batch` uses DynamicQuantizeLinear
- * everywhere.
+ * not depend on the others in its batch. A signed one (the pixels: a ViT's patch Conv) read by a
+ * Conv that pads nothing gets one range per image too, lo..hi over C, H, W, with the offset
+ * lo · Σ W added back per output channel (as the per-token MatMuls do; with padding that sum would
+ * be wrong at the borders, so a padded Conv on signed input stays per batch). `per-batch` uses
+ * DynamicQuantizeLinear everywhere.
  *
  * In a CNN the leading Convs (the stem and first stage at full resolution) stay float32 as long as
  * their weights add up to at most `leadingFloat` of all Conv weights: they cost almost nothing in
@@ -35,6 +36,7 @@ export function int8ConvPass(sel: WeightSelection = {}, activations: ActivationM
       const inits = graph.initializerMap();
       const dq = new DynamicQuantizer(graph);
       const perImage = new PerImageQuantizer(graph);
+      const perImageSigned = new PerTokenQuantizer(graph, [1, 2, 3], true);
       const producers = graph.producers();
       const perImageOn = perImageFor(graph, activations);
       const replaced = new Map<NodeProto, NodeProto[]>();
@@ -56,17 +58,43 @@ export function int8ConvPass(sel: WeightSelection = {}, activations: ActivationM
         if (b && biasIn !== bias) graph.initializers.push(tensorProto(biasIn!, DT.FLOAT, [1, M, 1, 1], bytesOf(floatValues(b))));
         // ConvInteger takes Conv's geometry attributes (kernel_shape, strides, pads, dilations, group).
         const geometry = node.attribute.filter((a) => ['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides'].includes(a.name ?? ''));
-        const aq = perImageOn && isNonNegative(graph, x, producers) ? perImage : dq;
-        replaced.set(node, integerNodes(graph, aq, node, x, 'ConvInteger', weight, biasIn, geometry));
+        const aq = !perImageOn ? dq : isNonNegative(graph, x, producers) ? perImage : padsNothing(node) ? perImageSigned : dq;
+        const nodes = integerNodes(graph, aq, node, x, 'ConvInteger', weight, biasIn, geometry);
+        if (aq === perImageSigned) {
+          const sum = graph.uniqueName(NAMES.quantValue(wName, 'channel_sum'));
+          graph.initializers.push(tensorProto(sum, DT.FLOAT, [1, M, 1, 1], bytesOf(channelSums(q, scale, M))));
+          addOffset(graph, nodes, perImageSigned.offsets.get(x)!, sum);
+        }
+        replaced.set(node, nodes);
       }
-      splice(graph, replaced, dq, perImage);
+      splice(graph, replaced, dq, perImage, perImageSigned);
       const removed = graph.removeUnused();
-      const per = perImage.pending.size;
+      const per = perImage.pending.size + perImageSigned.pending.size;
       const kept = leading.size ? `; ${leading.size} leading Conv${leading.size > 1 ? 's' : ''} kept float32` : '';
       if (replaced.size) ctx.log(`int8-conv: ${replaced.size} Conv → ConvInteger (uint8 weights); ${per} activations quantized per image, ${dq.pending.size} per batch${kept}`);
       return { quantizedNodes: replaced.size, removedInitializers: removed, perImageActivations: per, perBatchActivations: dq.pending.size, leadingFloatConvs: leading.size };
     },
   };
+}
+
+/** A Conv with no padding: every output reads a whole kernel window, so lo · Σ W is its exact offset. */
+function padsNothing(node: NodeProto): boolean {
+  const autoPad = node.attribute.find((a) => a.name === 'auto_pad')?.s;
+  const mode = autoPad ? new TextDecoder().decode(autoPad) : 'NOTSET';
+  const pads = node.attribute.find((a) => a.name === 'pads')?.ints ?? [];
+  return (mode === 'NOTSET' || mode === 'VALID') && pads.every((p) => Number(p) === 0);
+}
+
+/** Σ over C, kh, kw of each output channel's dequantized weight, (q − 128) · scale[m]: the offset's factor. */
+function channelSums(q: Uint8Array, scale: Float32Array, M: number): Float32Array {
+  const per = q.length / M;
+  const sums = new Float32Array(M);
+  for (let m = 0; m < M; m++) {
+    let s = 0;
+    for (let i = m * per; i < (m + 1) * per; i++) s += q[i]! - 128;
+    sums[m] = s * scale[m]!;
+  }
+  return sums;
 }
 
 /** Share of a CNN's Conv weights its leading Convs may hold and stay float32: at RN50's shape its stem, its first stage and one more Conv (14 of 55). */

@@ -2,11 +2,10 @@ import { attrInt, getAttr } from '../onnx/attrs.ts';
 import { DT, tensorProto, type NodeProto } from '../onnx/model.ts';
 import { bytesOf, floatValues } from '../onnx/tensor.ts';
 import { NAMES } from '../names.ts';
-import { DynamicQuantizer, integerNodes, splice } from '../quant/dynamic.ts';
+import { addOffset, DynamicQuantizer, integerNodes, splice } from '../quant/dynamic.ts';
 import { int8PerColumn } from '../quant/math.ts';
 import { perImageFor, PerTokenQuantizer, type ActivationMode } from '../quant/per-image.ts';
 import { weightedNodes, type WeightSelection } from '../quant/select.ts';
-import type { Graph } from '../graph/graph.ts';
 import type { Pass } from './pass.ts';
 
 /**
@@ -63,21 +62,6 @@ export function int8MatMulPass(sel: WeightSelection = {}, activations: Activatio
       return { quantizedNodes: replaced.size, dynamicQuantizers: dq.pending.size, removedInitializers: removed, weightBytesBefore: weightsBefore, weightBytesAfter: weightsAfter };
     },
   };
-}
-
-/** x·W = scale · (q·W) + lo · colsum(W): adds the last term after the rescale (before any bias), keeping the node's output name last. */
-function addOffset(graph: Graph, nodes: NodeProto[], offset: string, colsum: string): void {
-  // integerNodes: [MatMulInteger, Cast, Mul (scales), Mul (rescale), Add (bias)?].
-  const rescaled = nodes[3]!;
-  const out = rescaled.output[0]!;
-  const base = graph.uniqueName(`${out}/before_offset`);
-  const term = graph.uniqueName(`${out}/offset_term`);
-  rescaled.output[0] = base;
-  const at = nodes.indexOf(rescaled) + 1;
-  nodes.splice(at, 0,
-    { input: [offset, colsum], output: [term], name: graph.uniqueName(`${out}/OffsetTerm`), op_type: 'Mul', attribute: [] },
-    { input: [base, term], output: [out], name: graph.uniqueName(`${out}/AddOffset`), op_type: 'Add', attribute: [] },
-  );
 }
 
 function transpose(w: Float32Array, rows: number, cols: number): Float32Array {

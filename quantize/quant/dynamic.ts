@@ -98,3 +98,22 @@ export function integerNodes(
   if (bias) nodes.push({ input: [product, bias], output: [out], name: graph.uniqueName(NAMES.quantNode(base, 'Bias')), op_type: 'Add', attribute: [] });
   return nodes;
 }
+
+/**
+ * x·W = scale · (q·W) + lo · colsum(W) for an activation quantized with an offset (PerTokenQuantizer): adds the
+ * last term after integerNodes' rescale (before any bias), keeping the node's output name last. For a Conv,
+ * `colsum` is the weight's sum per output channel ([1, M, 1, 1]), exact when the Conv pads nothing.
+ */
+export function addOffset(graph: Graph, nodes: NodeProto[], offset: string, colsum: string): void {
+  // integerNodes: [MatMulInteger, Cast, Mul (scales), Mul (rescale), Add (bias)?].
+  const rescaled = nodes[3]!;
+  const out = rescaled.output[0]!;
+  const base = graph.uniqueName(`${out}/before_offset`);
+  const term = graph.uniqueName(`${out}/offset_term`);
+  rescaled.output[0] = base;
+  const at = nodes.indexOf(rescaled) + 1;
+  nodes.splice(at, 0,
+    { input: [offset, colsum], output: [term], name: graph.uniqueName(`${out}/OffsetTerm`), op_type: 'Mul', attribute: [] },
+    { input: [base, term], output: [out], name: graph.uniqueName(`${out}/AddOffset`), op_type: 'Add', attribute: [] },
+  );
+}

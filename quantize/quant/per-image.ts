@@ -124,7 +124,8 @@ export class PerImageQuantizer extends OncePerValue {
 }
 
 /** Which activations the int8 passes quantize per image (batch-independent) rather than per batch. */
-export type ActivationMode = 'auto' | 'per-image' | 'per-batch';
+export const ACTIVATION_MODES = ['auto', 'per-image', 'per-batch'] as const;
+export type ActivationMode = (typeof ACTIVATION_MODES)[number];
 
 /**
  * A CNN tower: some Conv reads a ReLU output. There the int8 passes quantize activations per image
@@ -152,17 +153,29 @@ export const perImageFor = (graph: Graph, mode: ActivationMode): boolean => mode
 export class PerTokenQuantizer extends OncePerValue {
   /** Each quantized activation's per-token offset `lo` ([..., 1]). */
   readonly offsets = new Map<string, string>();
-  private consts?: { axes: string; eps: string; levels: string; lo: string; hi: string; zero: string };
+  private consts?: { axes: string; eps: string; levels: string; lo: string; one: string; zero: string };
+
+  /**
+   * `axes`: the axes one range spans — the last (per token) by default; [1, 2, 3] gives one range per
+   * image of an NCHW tensor (a ViT's patch Conv). `zeroExact`: each range widened to hold 0 and `lo`
+   * put on the grid (a multiple of the step), so 0 is a level, as DynamicQuantizeLinear has it — per
+   * range that is DynamicQuantizeLinear's rounding exactly. The ViT passes take it: with `lo` off the
+   * grid the pixels' levels fell against the patch Conv's grid unluckily for a flat image (tiny-clip:
+   * cosine to fp32 0.99917 vs 0.99974; bench/results/int8-vit-activations.md).
+   */
+  constructor(graph: Graph, private readonly axes: readonly number[] = [-1], private readonly zeroExact = false) {
+    super(graph);
+  }
 
   private constants() {
     if (this.consts) return this.consts;
     const g = this.graph;
     const n = (s: string) => g.uniqueName(`clip_edge/per_token/${s}`);
-    const c = { axes: n('axes'), eps: n('eps'), levels: n('255'), lo: n('0'), hi: n('255_clip'), zero: n('zero_point') };
+    const c = { axes: n('axes'), eps: n('eps'), levels: n('255'), lo: n('0'), one: n('1'), zero: n('zero_point') };
     const f = (name: string, v: number) => tensorProto(name, DT.FLOAT, [], bytesOf(Float32Array.of(v)));
     g.initializers.push(
-      tensorProto(c.axes, DT.INT64, [1], bytesOf(BigInt64Array.of(-1n))),
-      f(c.eps, 1e-30), f(c.levels, 255), f(c.lo, 0), f(c.hi, 255),
+      tensorProto(c.axes, DT.INT64, [this.axes.length], bytesOf(BigInt64Array.from(this.axes, BigInt))),
+      f(c.eps, 1e-30), f(c.levels, 255), f(c.lo, 0), f(c.one, 1),
       tensorProto(c.zero, DT.UINT8, [], Uint8Array.of(0)),
     );
     return (this.consts = c);
@@ -175,20 +188,22 @@ export class PerTokenQuantizer extends OncePerValue {
     const v = (step: string) => g.uniqueName(NAMES.quantValue(value, step));
     const nm = (op: string) => g.uniqueName(NAMES.quantNode(value, op));
     const node = (op: string, input: string[], output: string, attribute: NodeProto['attribute'] = []): NodeProto => ({ input, output: [output], name: nm(op), op_type: op, attribute });
-    const [min, max, range, floor, scale, shifted, ratio, rounded, clipped, q] = ['TokenMin', 'TokenMax', 'TokenRange', 'TokenRangeFloor', 'TokenScale', 'Shift', 'Ratio', 'Round', 'Clip', 'quantized'].map(v) as [string, string, string, string, string, string, string, string, string, string];
+    const [min, max, range, floor, scale, shifted, ratio, q] = ['TokenMin', 'TokenMax', 'TokenRange', 'TokenRangeFloor', 'TokenScale', 'Shift', 'Ratio', 'quantized'].map(v) as [string, string, string, string, string, string, string, string];
+    const [lo, hi, loSteps, loRounded, loGrid] = this.zeroExact ? ['TokenLo', 'TokenHi', 'TokenLoSteps', 'TokenLoRounded', 'TokenLoGrid'].map(v) as [string, string, string, string, string] : [min, max, '', '', min];
     this.pending.set(value, [
-      reduceNode(g, 'ReduceMin', value, [c.axes, [-1]], min, nm('ReduceMin')),
-      reduceNode(g, 'ReduceMax', value, [c.axes, [-1]], max, nm('ReduceMax')),
-      node('Sub', [max, min], range),
+      reduceNode(g, 'ReduceMin', value, [c.axes, this.axes], min, nm('ReduceMin')),
+      reduceNode(g, 'ReduceMax', value, [c.axes, this.axes], max, nm('ReduceMax')),
+      ...(this.zeroExact ? [node('Min', [min, c.lo], lo), node('Max', [max, c.lo], hi)] : []),
+      node('Sub', [hi, lo], range),
       node('Max', [range, c.eps], floor),
       node('Div', [floor, c.levels], scale),
-      node('Sub', [value, min], shifted),
+      ...(this.zeroExact ? [node('Div', [lo, scale], loSteps), node('Round', [loSteps], loRounded), node('Mul', [loRounded, scale], loGrid)] : []),
+      node('Sub', [value, loGrid], shifted),
       node('Div', [shifted, scale], ratio),
-      node('Round', [ratio], rounded),
-      node('Clip', [rounded, c.lo, c.hi], clipped),
-      node('Cast', [clipped], q, [intAttr('to', DT.UINT8)]),
+      // Round half to even, saturate to 0..255 and cast in one op (Round + Clip + Cast did it in three passes).
+      node('QuantizeLinear', [ratio, c.one, c.zero], q),
     ]);
-    this.offsets.set(value, min);
+    this.offsets.set(value, loGrid);
     return [q, scale, c.zero] as const;
   }
 }

@@ -8,6 +8,7 @@ import { fsModelSource } from '../runtime/fs/model-source.ts';
 import { quantizeModelFolder } from '../../quantize/folder.ts';
 import { splitVisionTower } from '../../quantize/split/folder.ts';
 import { isQuantVariant, QUANT_VARIANTS, type QuantVariant } from '../../quantize/pipeline.ts';
+import { ACTIVATION_MODES, type ActivationMode } from '../../quantize/quant/per-image.ts';
 import { verificationTable } from '../../quantize/report.ts';
 import { parseGates } from '../../quantize/verify/gates.ts';
 import { fail, guard, parseIntArg } from './common.ts';
@@ -28,6 +29,7 @@ export const quantize = defineCommand({
     'fp16-keep': { type: 'string', description: 'Operators kept in fp32 (replaces the default list: LayerNormalization, Softmax, ...)' },
     exclude: { type: 'string', description: 'Node names (or * patterns) left in fp32 by int8/q4' },
     conv: { type: 'string', description: 'Patch-embedding Conv in int8: int8 (ConvInteger, uint8 weights) | fp32', default: 'int8' },
+    activations: { type: 'string', description: 'int8 activation ranges: auto (per image in a CNN, per batch otherwise) | per-image (per image / per token: an embedding independent of its batch-mates) | per-batch', default: 'auto' },
     'dynamic-text': { type: 'boolean', description: 'Give text variants a dynamic sequence axis: prompts run at their real length (exact; ~3-8x faster)' },
     'max-images': { type: 'string', description: 'Verification images (default: all; 32 for towers over 50 MB)' },
     'max-templates': { type: 'string', description: 'Templates per class (default: all; 1 for towers over 50 MB)' },
@@ -50,6 +52,7 @@ export const quantize = defineCommand({
       const towers = list(args.towers);
       if (towers?.some((t) => t !== 'vision' && t !== 'text')) fail('--towers takes vision and/or text');
       if (args.conv !== 'int8' && args.conv !== 'fp32') fail('--conv takes int8 or fp32');
+      if (!ACTIVATION_MODES.includes(args.activations as ActivationMode)) fail(`--activations takes ${ACTIVATION_MODES.join(', ')}`);
       const exclude = list(args.exclude);
       const keep = list(args['fp16-keep']);
       const onSignal = () => void removeInFlight().then(() => process.exit(130));
@@ -66,7 +69,7 @@ export const quantize = defineCommand({
           gates: parseGates(args.gates),
           passes: {
             ...(keep ? { fp16: { keepOps: keep } } : {}),
-            int8: { conv: args.conv, ...(exclude ? { matmul: { exclude }, convSelection: { exclude }, gather: { exclude } } : {}) },
+            int8: { conv: args.conv, ...(args.activations !== 'auto' ? { activations: args.activations as ActivationMode } : {}), ...(exclude ? { matmul: { exclude }, convSelection: { exclude }, gather: { exclude } } : {}) },
             ...(exclude ? { q4: { exclude } } : {}),
             ...(args['dynamic-text'] ? { dynamicText: true } : {}),
           },

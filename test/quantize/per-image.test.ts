@@ -14,8 +14,8 @@ import { int8ConvPass } from '../../quantize/passes/int8-conv.ts';
 import { int8MatMulPass } from '../../quantize/passes/int8-matmul.ts';
 import type { Pass } from '../../quantize/passes/pass.ts';
 import { isCnn } from '../../quantize/quant/per-image.ts';
-import { runPasses } from '../../quantize/pipeline.ts';
-import { ort, rand, runOrt } from './toy.ts';
+import { passesFor, runPasses } from '../../quantize/pipeline.ts';
+import { cosineOf, EMBED, maxAbsDiff, ort, rand, runOrt, toyVision } from './toy.ts';
 
 const FLOAT_SLACK = 2 ** -20;
 
@@ -146,5 +146,91 @@ describe('MatMul in a CNN tower (the attention pool), one range per token', () =
     expect(isCnn(new Graph(build()))).toBe(false);
     const { ops } = await run(build, int8MatMulPass({ minElements: 1 }), x, [L, N, D]);
     expect(ops).toContain('DynamicQuantizeLinear');
+  });
+});
+
+describe('a ViT’s patch Conv on signed pixels, one range per image', () => {
+  const [B, C, H, M, K] = [2, 3, 8, 4, 4];
+  const w = rand(M * C * K * K, 0.3, 41);
+  const build = (pads = [0, 0, 0, 0]) => () =>
+    buildModel({
+      inputs: [{ name: 'x', elemType: DT.FLOAT, shape: ['b', C, H, H] }],
+      outputs: [{ name: 'y', elemType: DT.FLOAT, shape: ['b', M, 'h', 'w'] }],
+      initializers: [floatTensor('w', [M, C, K, K], w)],
+      nodes: [node({ op: 'Conv', inputs: ['x', 'w'], outputs: ['y'], attrs: [intsAttr('kernel_shape', [K, K]), intsAttr('strides', [K, K]), intsAttr('pads', pads)] })],
+    });
+  // Normalised pixels: signed and off-centre; image 1's range is 100× smaller than image 0's.
+  const per = C * H * H;
+  const x = rand(B * per, 1, 42).map((v, i) => (i >= per ? (v + 0.3) / 100 : v + 0.3));
+  const G = H / K;
+
+  it('each output is within its own image’s bound (step: its range with 0 in it / 255) and equal to the image run alone', async () => {
+    const { ops, y } = await run(build(), int8ConvPass({ minElements: 1 }, 'per-image'), x, [B, C, H, H]);
+    expect(ops).toContain('ConvInteger');
+    expect(ops).not.toContain('DynamicQuantizeLinear');
+    for (let b = 0; b < B; b++) {
+      const img = x.subarray(b * per, (b + 1) * per);
+      const sx = (Math.max(0, ...img) - Math.min(0, ...img)) / 255;
+      for (let m = 0; m < M; m++) {
+        const wm = w.subarray(m * C * K * K, (m + 1) * C * K * K);
+        // uint8 weights with zero point 128: step max|w| / 127 per output channel.
+        const sw = Math.max(...Array.from(wm, Math.abs)) / 127;
+        for (let i = 0; i < G; i++) for (let j = 0; j < G; j++) {
+          let [exact, bound] = [0, 0];
+          for (let c = 0; c < C; c++) for (let u = 0; u < K; u++) for (let v = 0; v < K; v++) {
+            const [xv, wv] = [img[(c * H + i * K + u) * H + j * K + v]!, wm[(c * K + u) * K + v]!];
+            exact += xv * wv;
+            // The offset lo · Σ w is added in float32: its rounding is in the slack.
+            bound += Math.abs(xv) * (sw / 2) + Math.abs(wv) * (sx / 2) + (sx * sw) / 4 + (Math.abs(xv * wv) + Math.abs(wv) * 255 * sx) * FLOAT_SLACK * 4;
+          }
+          expect(Math.abs(y[((b * M + m) * G + i) * G + j]! - exact), `image ${b} channel ${m}`).toBeLessThanOrEqual(bound);
+        }
+      }
+      const alone = (await run(build(), int8ConvPass({ minElements: 1 }, 'per-image'), img.slice(), [1, C, H, H])).y;
+      expect(Array.from(y.subarray(b * M * G * G, (b + 1) * M * G * G))).toEqual(Array.from(alone));
+    }
+  });
+
+  it('a padded Conv on signed input stays per batch (lo · Σ w would be wrong at the borders)', async () => {
+    const { ops } = await run(build([1, 1, 1, 1]), int8ConvPass({ minElements: 1 }, 'per-image'), x, [B, C, H, H]);
+    expect(ops).toContain('DynamicQuantizeLinear');
+  });
+});
+
+describe('a ViT-shaped int8 tower: with activations per image, an image’s embedding does not depend on its batch-mates', () => {
+  // toyVision: patch Conv → mean → MatMul → LayerNorm → MatMul, the passes of `clip-edge quantize`'s int8.
+  const per = 3 * 224 * 224;
+  // Four images whose pixel ranges differ (a flat grey one, a full-range one, two in between).
+  const images = [0.05, 1, 0.3, 2.1].map((s, k) => rand(per, s, 50 + k).map((v) => v - 0.4 * s));
+  const batch = new Float32Array(images.length * per);
+  images.forEach((im, k) => batch.set(im, k * per));
+  const embed = async (model: Uint8Array, pixels: Float32Array, n: number) =>
+    (await runOrt(model, { pixel_values: new ort.Tensor('float32', pixels, [n, 3, 224, 224]) })).image_embeds!;
+  const int8 = async (activations?: 'per-image') => {
+    const m = toyVision();
+    await runPasses(m, passesFor('int8', { int8: { ...(activations ? { activations } : {}), matmul: { minElements: 1 }, convSelection: { minElements: 1 } } }), { where: 'toy', tower: 'vision', log: () => {} });
+    return { ops: m.graph!.node.map((n) => n.op_type), bytes: encodeModel(m) };
+  };
+
+  it('per image (MatMuls per token, the patch Conv per image): each image alone gives its embedding in the batch exactly, within the gate of fp32', async () => {
+    const { ops, bytes } = await int8('per-image');
+    expect(ops).toContain('MatMulInteger');
+    expect(ops).toContain('ConvInteger');
+    expect(ops).not.toContain('DynamicQuantizeLinear');
+    const together = await embed(bytes, batch, images.length);
+    const fp32 = await embed(encodeModel(toyVision()), batch, images.length);
+    for (let k = 0; k < images.length; k++) {
+      const alone = await embed(bytes, images[k]!, 1);
+      expect(Array.from(together.subarray(k * EMBED, (k + 1) * EMBED)), `image ${k}`).toEqual(Array.from(alone));
+      expect(cosineOf(alone, fp32.subarray(k * EMBED, (k + 1) * EMBED))).toBeGreaterThan(0.99);
+    }
+  });
+
+  it('per batch (DynamicQuantizeLinear, a ViT’s default under auto): the flat image’s embedding moves with its batch-mates', async () => {
+    const { ops, bytes } = await int8();
+    expect(ops).toContain('DynamicQuantizeLinear');
+    const together = await embed(bytes, batch, images.length);
+    const alone = await embed(bytes, images[0]!, 1);
+    expect(maxAbsDiff(together.subarray(0, EMBED), alone)).toBeGreaterThan(1e-3);
   });
 });
