@@ -45,6 +45,20 @@ describe('quantize --split', () => {
     expect(() => chooseCuts(cuts, total, cuts.length + 2)).toThrow(/parts at most/);
   });
 
+  it('never leaves a part without weights (a cut after the last weight is a hop for nothing)', () => {
+    // RN50x64's shape: the attention pool (52 MiB) is the heaviest part whatever the cuts, so the
+    // search had room to spend a part on the reshapes after its last MatMul.
+    const MiB = 1 << 20;
+    const cut = (w: number, block: string) => ({ after: w, tensor: `t${w}`, weightBytesBefore: w * MiB, boundary: false, nextBlock: block });
+    const cuts = [cut(10, 'layer1'), cut(20, 'layer2'), cut(30, 'layer3'), cut(40, 'attnpool'), cut(92, 'attnpool')];
+    for (const parts of [2, 3, 4, 5]) {
+      const weights = [...chooseCuts(cuts, 92 * MiB, parts).map((c) => c.weightBytesBefore / MiB), 92].map((w, k, a) => w - (k ? a[k - 1]! : 0));
+      expect(weights.every((w) => w > 0), `${parts} parts: ${weights.join(', ')}`).toBe(true);
+    }
+    expect(chooseCuts(cuts, 92 * MiB, 5).map((c) => c.weightBytesBefore / MiB)).toEqual([10, 20, 30, 40]);
+    expect(() => chooseCuts(cuts, 92 * MiB, 6)).toThrow(/5 parts at most/);
+  });
+
   it('writes N parts (.onnx + .ort, in the manifest with size and sha256) whose chain equals the whole tower bit for bit', async () => {
     const dir = copy();
     const lines: string[] = [];
