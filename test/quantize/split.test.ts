@@ -91,4 +91,22 @@ describe('quantize --split', () => {
     expect(r.parts).toHaveLength(2);
     await expect(splitVisionTower(dir, { budgetMiB: 24.01, activationMiB: 0, io: { source: fsModelSource(dir) } })).rejects.toThrow(/no split keeps every part's weights within/);
   });
+
+  it('cuts first where --cut-at says (a CNN stem\'s activations), then splits the rest by weight', async () => {
+    const g = new Graph((await readOnnx(path.join(MODEL, 'onnx/vision_model_int8.onnx'))).decode());
+    const cuts = findCuts(g, 'tiny-clip');
+    // The first point inside block 0 (between its attention and its MLP), which no weight-balanced plan takes.
+    const inside = cuts.find((c) => !c.boundary)!;
+    expect(chooseCuts(cuts, totalWeightBytes(g), 3).map((c) => c.tensor)).not.toContain(inside.tensor);
+    const dir = copy();
+    const r = await splitVisionTower(dir, { parts: 3, cutAt: [inside.tensor], io: { source: fsModelSource(dir) } });
+    expect(r.parts.map((p) => p.output)).toEqual([inside.tensor, expect.any(String), 'image_embeds']);
+    expect(r.parts[1]!.output).not.toBe(inside.tensor);
+    expect(r.check.bitEqual).toBe(true);
+    // Without --parts: the fewest parts after the fixed cut that fit the budget (here one).
+    const one = await splitVisionTower(dir, { cutAt: [inside.tensor], budgetMiB: 1024, io: { source: fsModelSource(dir) } });
+    expect(one.parts.map((p) => p.output)).toEqual([inside.tensor, 'image_embeds']);
+    await expect(splitVisionTower(dir, { cutAt: ['nope'], io: { source: fsModelSource(dir) } })).rejects.toThrow(new RegExp(`nope: not a point where the tower can be cut; those are: .*${inside.tensor.replace(/[/.]/g, '\\$&')}`));
+    await expect(splitVisionTower(dir, { parts: 1, cutAt: [inside.tensor], io: { source: fsModelSource(dir) } })).rejects.toThrow(/1 cuts make 2 parts at least, 1 asked/);
+  });
 });
