@@ -87,6 +87,22 @@ describe('inference thread: crashes', () => {
     }
   }, 60_000);
 
+  it('close() during the back-off after a crash: the call waiting for the restart fails at once, and no thread is started', async () => {
+    // A back-off far longer than the test's timeout: the waiting call must not sit out the timer
+    // (nor the timer hold the process) once the kit is closed.
+    const backends = threadedNodeBackends({ restarts: { backoffMs: 600_000, maxBackoffMs: 600_000 }, log: () => {} });
+    const kit = await createNodeClipEdge({ model: folder, backends, backend: 'wasm', text: false, decodeThreads: 0 });
+    await kit.core.embedImage(photo('rgb8.png'));
+    watch.state.armed = 1;
+    await expect(kit.core.embedImage(photo('rgb8.png'))).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    const waiting = kit.core.embedImage(photo('rgb8.png'));
+    waiting.catch(() => {});
+    await new Promise((r) => setTimeout(r, 50)); // the call is now waiting out the back-off
+    await kit.core.close();
+    await expect(waiting).rejects.toMatchObject({ message: expect.stringContaining('closed') });
+    expect(watch.state.threads.size).toBe(1);
+  }, 20_000);
+
   it('over HTTP: the request in flight gets 503 BACKEND_UNAVAILABLE, /healthz answers, and the next request is served', async () => {
     const server = await serveNode({ port: 0, host: '127.0.0.1', backend: 'wasm', model: folder, text: false, requestLog: false }, { page: false });
     const post = () => fetch(`${server.url}/v1/embed/image`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: photo('baseline-420.jpg') });

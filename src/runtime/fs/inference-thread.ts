@@ -96,6 +96,8 @@ interface Host {
   ended?: ClipEdgeError;
   /** Not restarted before this time (Date.now()): the back-off after a crash. */
   restartAt: number;
+  /** The back-off timer calls are waiting on, and what ends the wait early (close()). */
+  backoff?: { timer: ReturnType<typeof setTimeout>; end(): void };
   memory?: number;
   nextId: number;
 }
@@ -182,9 +184,22 @@ function threadOf(h: Host): Promise<Thread> {
     if (h.ended) throw h.ended; // closed during the back-off
     return startThread(h);
   };
-  const started = wait > 0 ? new Promise<void>((r) => setTimeout(r, wait)).then(start) : Promise.resolve(start());
+  const started = wait > 0 ? backoff(h, wait).then(start) : Promise.resolve(start());
   h.thread = started;
   return started;
+}
+
+/** Waits `ms` (the back-off), or less when close() ends the wait: the calls waiting then fail at once. */
+function backoff(h: Host, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const end = () => {
+      clearTimeout(timer);
+      h.backoff = undefined;
+      resolve();
+    };
+    const timer = setTimeout(end, ms);
+    h.backoff = { timer, end };
+  });
 }
 
 async function callIn<T>(h: Host, msg: DistributiveOmit<InferenceCall, 'id'>, o: CallOptions): Promise<{ value: T; generation: number }> {
@@ -239,6 +254,7 @@ function createInferenceHost(options: ThreadedBackendOptions): InferenceHost {
       // Also when the thread never started: later calls are refused, never start one.
       h.ended = new ClipEdgeError('INTERNAL', 'the inference thread ended (closed); its sessions are gone: restart the process (or run inference on the main thread: inferenceThread false, CLIP_EDGE_INFERENCE_THREAD=0)');
       failPending(h, h.ended);
+      h.backoff?.end(); // calls waiting out a restart's back-off fail now, and its timer no longer holds the process
       const t = h.live;
       h.live = undefined;
       await t?.worker.terminate();
