@@ -140,6 +140,15 @@ describe('restart policy', () => {
     expect(p.crashed()).toEqual({ crashes: 4, giveUp: true, delayMs: 0 });
   });
 
+  it('counts the crash that just happened, whatever the window (windowMs 0: every crash is the first, never half a back-off)', () => {
+    let now = 0;
+    const p = restartPolicy({ windowMs: 0, backoffMs: 100 }, () => now);
+    expect(p.crashed()).toEqual({ crashes: 1, giveUp: false, delayMs: 100 });
+    now = 5;
+    expect(p.crashed()).toEqual({ crashes: 1, giveUp: false, delayMs: 100 });
+    expect(restartPolicy({ windowMs: 0, maxCrashes: 1 }, () => now).crashed()).toEqual({ crashes: 1, giveUp: true, delayMs: 0 });
+  });
+
   it('refuses bad settings with BAD_INPUT', () => {
     expect(() => restartPolicy({ maxCrashes: 0 })).toThrow(expect.objectContaining({ code: 'BAD_INPUT', message: expect.stringContaining('maxCrashes must be a positive integer') }));
     expect(() => restartPolicy({ backoffMs: -1 })).toThrow(expect.objectContaining({ code: 'BAD_INPUT' }));
