@@ -11,6 +11,7 @@ import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
 import { threadedNodeBackends } from '../../src/runtime/fs/inference-thread.ts';
 import { restartPolicy } from '../../src/runtime/fs/restart-policy.ts';
 import { serveNode } from '../../src/runtime/node/serve.ts';
+import { createClipApp } from '../../src/http/app.ts';
 import { REPO_ROOT } from '../helpers/clip.ts';
 import { slowVisionFolder } from '../helpers/slow-vision.ts';
 
@@ -102,6 +103,37 @@ describe('inference thread: crashes', () => {
     await expect(waiting).rejects.toMatchObject({ message: expect.stringContaining('closed') });
     expect(watch.state.threads.size).toBe(1);
   }, 20_000);
+
+  it('once it stays down, /healthz answers 503 BACKEND_UNAVAILABLE (a liveness probe restarts the process, as the error asks)', async () => {
+    const backends = threadedNodeBackends({ restarts: { maxCrashes: 1 }, log: () => {} });
+    const kit = await createNodeClipEdge({ model: folder, backends, backend: 'wasm', text: false, decodeThreads: 0 });
+    const app = createClipApp({ clip: kit, apiKey: 'k' });
+    try {
+      await kit.core.embedImage(photo('rgb8.png'));
+      expect((await app.request('/healthz')).status).toBe(200);
+      watch.state.armed = 1;
+      await expect(kit.core.embedImage(photo('rgb8.png'))).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+      const health = await app.request('/healthz'); // no API key: a probe has none
+      expect(health.status).toBe(503);
+      expect(((await health.json()) as { error: { code: string } }).error.code).toBe('BACKEND_UNAVAILABLE'); // its details stay in the log, as for any 503 of the backend
+    } finally {
+      await kit.core.close();
+    }
+  }, 60_000);
+
+  it('a crash it restarts from keeps /healthz at 200', async () => {
+    const backends = threadedNodeBackends({ restarts: { backoffMs: 10 }, log: () => {} });
+    const kit = await createNodeClipEdge({ model: folder, backends, backend: 'wasm', text: false, decodeThreads: 0 });
+    const app = createClipApp({ clip: () => Promise.resolve(kit) });
+    try {
+      await kit.core.embedImage(photo('rgb8.png'));
+      watch.state.armed = 1;
+      await expect(kit.core.embedImage(photo('rgb8.png'))).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+      expect((await app.request('/healthz')).status).toBe(200);
+    } finally {
+      await kit.core.close();
+    }
+  }, 60_000);
 
   it('over HTTP: the request in flight gets 503 BACKEND_UNAVAILABLE, /healthz answers, and the next request is served', async () => {
     const server = await serveNode({ port: 0, host: '127.0.0.1', backend: 'wasm', model: folder, text: false, requestLog: false }, { page: false });

@@ -47,6 +47,8 @@ interface InferenceHost {
   call<T>(msg: DistributiveOmit<InferenceCall, 'id'>, options?: CallOptions): Promise<{ value: T; generation: number }>;
   /** Bumped on every crash: a session made in an earlier generation is gone. */
   readonly generation: number;
+  /** The error calls fail with once the thread crashed too often and stays down (not set by close()). */
+  readonly down: ClipEdgeError | undefined;
   memoryBytes(): number | undefined;
   close(): Promise<void>;
 }
@@ -94,6 +96,8 @@ interface Host {
   generation: number;
   /** No thread is ever started again: closed, or it crashed too often. */
   ended?: ClipEdgeError;
+  /** It crashed too often (`ended` then says so). */
+  gaveUp?: boolean;
   /** Not restarted before this time (Date.now()): the back-off after a crash. */
   restartAt: number;
   /** The back-off timer calls are waiting on, and what ends the wait early (close()). */
@@ -128,6 +132,7 @@ function crashed(h: Host, t: Thread, why: string): void {
   const failed = h.pending.size;
   failPending(h, new ClipEdgeError('BACKEND_UNAVAILABLE', `the inference thread crashed (${why}) while this call ran; it is restarted for later calls`, { details: { crash: verdict.crashes } }));
   if (verdict.giveUp) {
+    h.gaveUp = true;
     h.ended = new ClipEdgeError('BACKEND_UNAVAILABLE', `the inference thread crashed ${verdict.crashes} times in ${windowMs / 1000} s (last: ${why}) and is not restarted again: restart the process`);
     h.log(`[clip-edge] the inference thread crashed (${why}), ${verdict.crashes} times in ${windowMs / 1000} s: not restarted again; inference fails until the process restarts`);
     return;
@@ -248,6 +253,9 @@ function createInferenceHost(options: ThreadedBackendOptions): InferenceHost {
     get generation() {
       return h.generation;
     },
+    get down() {
+      return h.gaveUp ? h.ended : undefined;
+    },
     memoryBytes: () => h.memory,
     async close() {
       if (h.ended) return;
@@ -320,6 +328,9 @@ function threadedBackend(host: InferenceHost, inner: Backend, name: ThreadedBack
       : {}),
     tensor: ((type: string, data: TensorLike['data'], dims: readonly number[]): TensorLike => ({ type, data, dims })) as Backend['tensor'],
     close: () => host.close(),
+    get down() {
+      return host.down;
+    },
   };
 }
 
