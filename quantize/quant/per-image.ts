@@ -35,6 +35,40 @@ export function isNonNegative(graph: Graph, value: string, producers = graph.pro
 }
 
 /**
+ * `ReduceMax` / `ReduceMin` of `value` over `axes`, dims kept: `axes` is [an INT64 initializer
+ * holding them, their values]. The axes moved from an attribute to an input at opset 18, so which
+ * of the two the node reads depends on the graph's opset.
+ */
+export function reduceNode(graph: Graph, op: 'ReduceMax' | 'ReduceMin', value: string, axes: readonly [string, readonly number[]], output: string, name: string): NodeProto {
+  return (graph.opset() ?? 0) >= 18
+    ? { input: [value, axes[0]], output: [output], name, op_type: op, attribute: [intAttr('keepdims', 1)] }
+    : { input: [value], output: [output], name, op_type: op, attribute: [intsAttr('axes', [...axes[1]]), intAttr('keepdims', 1)] };
+}
+
+/**
+ * What the per-image and per-token quantizers share: each activation is quantized once, however
+ * many integer ops read it, and its nodes wait in `pending` until splice() puts them right after
+ * the activation's producer.
+ */
+abstract class OncePerValue implements ActivationQuantizer {
+  private readonly made = new Map<string, readonly [string, string, string]>();
+  readonly pending = new Map<string, NodeProto[]>();
+
+  constructor(protected readonly graph: Graph) {}
+
+  of(value: string): readonly [string, string, string] {
+    const done = this.made.get(value);
+    if (done) return done;
+    const names = this.quantize(value);
+    this.made.set(value, names);
+    return names;
+  }
+
+  /** Makes `value`'s quantization nodes (into `pending`) and names its [quantized, scale, zero point]. */
+  protected abstract quantize(value: string): readonly [string, string, string];
+}
+
+/**
  * Dynamic uint8 quantization of a non-negative NCHW activation with one scale per image:
  * ReduceMax over C, H, W → scale[n] = max / 255 → QuantizeLinear(axis 0), zero point 0.
  *
@@ -45,12 +79,8 @@ export function isNonNegative(graph: Graph, value: string, producers = graph.pro
  * docs/models.md). Per image it is batch-independent, and equal to DynamicQuantizeLinear at batch 1
  * (for x ≥ 0 that is max / 255 with zero point 0 too).
  */
-export class PerImageQuantizer implements ActivationQuantizer {
-  private readonly made = new Map<string, readonly [string, string, string]>();
-  readonly pending = new Map<string, NodeProto[]>();
+export class PerImageQuantizer extends OncePerValue {
   private consts?: { axes: string; eps: string; levels: string; flat: string; zero: string };
-
-  constructor(private readonly graph: Graph) {}
 
   /** Shared constants, made on first use. */
   private constants() {
@@ -75,30 +105,21 @@ export class PerImageQuantizer implements ActivationQuantizer {
   }
 
   /** [quantized uint8, scale [N, 1, 1, 1] (broadcasts over the integer op's NCHW output), zero point 0]. */
-  of(value: string): readonly [string, string, string] {
-    const done = this.made.get(value);
-    if (done) return done;
+  protected quantize(value: string): readonly [string, string, string] {
     const g = this.graph;
     const c = this.constants();
     const v = (step: string) => g.uniqueName(NAMES.quantValue(value, step));
     const nm = (step: string) => g.uniqueName(NAMES.quantNode(value, step));
     const [max, floor, scale, scaleN, q] = [v('ImageMax'), v('ImageMaxFloor'), v('ImageScale'), v('ImageScaleN'), v('quantized')];
-    // ReduceMax's axes moved from an attribute to an input at opset 18.
-    const reduce: NodeProto =
-      (g.opset() ?? 0) >= 18
-        ? { input: [value, c.axes], output: [max], name: nm('ImageMax'), op_type: 'ReduceMax', attribute: [intAttr('keepdims', 1)] }
-        : { input: [value], output: [max], name: nm('ImageMax'), op_type: 'ReduceMax', attribute: [intsAttr('axes', [1, 2, 3]), intAttr('keepdims', 1)] };
     this.pending.set(value, [
-      reduce,
+      reduceNode(g, 'ReduceMax', value, [c.axes, [1, 2, 3]], max, nm('ImageMax')),
       { input: [max, c.eps], output: [floor], name: nm('ImageMaxFloor'), op_type: 'Max', attribute: [] },
       { input: [floor, c.levels], output: [scale], name: nm('ImageScale'), op_type: 'Div', attribute: [] },
       { input: [scale, c.flat], output: [scaleN], name: nm('ImageScaleN'), op_type: 'Reshape', attribute: [] },
       // No zero point input: uint8 out, zero point 0 (x ≥ 0).
       { input: [value, scaleN], output: [q], name: nm('QuantizeLinear'), op_type: 'QuantizeLinear', attribute: [intAttr('axis', 0)] },
     ]);
-    const names = [q, scale, c.zero] as const;
-    this.made.set(value, names);
-    return names;
+    return [q, scale, c.zero] as const;
   }
 }
 
@@ -129,11 +150,9 @@ export const perImageFor = (graph: Graph, mode: ActivationMode): boolean => mode
  * transformer activations with outlier tokens. For the ResNets' attention pool, whose input is
  * [HW + 1, N, C] (the batch on axis 1) and mostly positive (ReLU output + position embedding).
  */
-export class PerTokenQuantizer implements ActivationQuantizer {
-  private readonly made = new Map<string, readonly [string, string, string]>();
+export class PerTokenQuantizer extends OncePerValue {
   /** Each quantized activation's per-token offset `lo` ([..., 1]). */
   readonly offsets = new Map<string, string>();
-  readonly pending = new Map<string, NodeProto[]>();
   private consts?: { axes: string; eps: string; levels: string; lo: string; one: string; zero: string };
 
   /**
@@ -144,7 +163,9 @@ export class PerTokenQuantizer implements ActivationQuantizer {
    * grid the pixels' levels fell against the patch Conv's grid unluckily for a flat image (tiny-clip:
    * cosine to fp32 0.99917 vs 0.99974; bench/results/int8-vit-activations.md).
    */
-  constructor(private readonly graph: Graph, private readonly axes: readonly number[] = [-1], private readonly zeroExact = false) {}
+  constructor(graph: Graph, private readonly axes: readonly number[] = [-1], private readonly zeroExact = false) {
+    super(graph);
+  }
 
   private constants() {
     if (this.consts) return this.consts;
@@ -161,20 +182,17 @@ export class PerTokenQuantizer implements ActivationQuantizer {
   }
 
   /** [quantized uint8, scale [..., 1] (broadcasts over the integer op's output), zero point 0]; the offset is in `offsets`. */
-  of(value: string): readonly [string, string, string] {
-    const done = this.made.get(value);
-    if (done) return done;
+  protected quantize(value: string): readonly [string, string, string] {
     const g = this.graph;
     const c = this.constants();
     const v = (step: string) => g.uniqueName(NAMES.quantValue(value, step));
-    const node = (op: string, input: string[], output: string, attribute: NodeProto['attribute'] = []): NodeProto => ({ input, output: [output], name: g.uniqueName(NAMES.quantNode(value, op)), op_type: op, attribute });
+    const nm = (op: string) => g.uniqueName(NAMES.quantNode(value, op));
+    const node = (op: string, input: string[], output: string, attribute: NodeProto['attribute'] = []): NodeProto => ({ input, output: [output], name: nm(op), op_type: op, attribute });
     const [min, max, range, floor, scale, shifted, ratio, q] = ['TokenMin', 'TokenMax', 'TokenRange', 'TokenRangeFloor', 'TokenScale', 'Shift', 'Ratio', 'quantized'].map(v) as [string, string, string, string, string, string, string, string];
-    const reduce = (op: 'ReduceMin' | 'ReduceMax', out: string) =>
-      (g.opset() ?? 0) >= 18 ? node(op, [value, c.axes], out, [intAttr('keepdims', 1)]) : node(op, [value], out, [intsAttr('axes', [...this.axes]), intAttr('keepdims', 1)]);
     const [lo, hi, loSteps, loRounded, loGrid] = this.zeroExact ? ['TokenLo', 'TokenHi', 'TokenLoSteps', 'TokenLoRounded', 'TokenLoGrid'].map(v) as [string, string, string, string, string] : [min, max, '', '', min];
     this.pending.set(value, [
-      reduce('ReduceMin', min),
-      reduce('ReduceMax', max),
+      reduceNode(g, 'ReduceMin', value, [c.axes, this.axes], min, nm('ReduceMin')),
+      reduceNode(g, 'ReduceMax', value, [c.axes, this.axes], max, nm('ReduceMax')),
       ...(this.zeroExact ? [node('Min', [min, c.lo], lo), node('Max', [max, c.lo], hi)] : []),
       node('Sub', [hi, lo], range),
       node('Max', [range, c.eps], floor),
@@ -185,9 +203,7 @@ export class PerTokenQuantizer implements ActivationQuantizer {
       // Round half to even, saturate to 0..255 and cast in one op (Round + Clip + Cast did it in three passes).
       node('QuantizeLinear', [ratio, c.one, c.zero], q),
     ]);
-    const names = [q, scale, c.zero] as const;
-    this.made.set(value, names);
     this.offsets.set(value, loGrid);
-    return names;
+    return [q, scale, c.zero] as const;
   }
 }

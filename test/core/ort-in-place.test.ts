@@ -11,7 +11,7 @@ import type { OrtModule, SessionLike } from '../../src/core/backend.ts';
 import { createClipEdge } from '../../src/core/clip.ts';
 import { ClipEdgeError } from '../../src/core/errors.ts';
 import { readModelInfo } from '../../src/core/model/info.ts';
-import { createInPlaceLoader, IN_PLACE_SESSION_CONFIG, type InPlaceLoader } from '../../src/core/ort/wasm/in-place.ts';
+import { asNumber, createInPlaceLoader, IN_PLACE_SESSION_CONFIG, type InPlaceLoader } from '../../src/core/ort/wasm/in-place.ts';
 import { wrappedInstances } from '../../src/core/ort/wasm/instance.ts';
 import { wasmBackend } from '../../src/runtime/fs/ort.ts';
 import { nodeImageCodecs } from '../../src/runtime/fs/codecs.ts';
@@ -41,6 +41,17 @@ async function churnHeap(size: number): Promise<void> {
 }
 
 describe('in-place sessions on onnxruntime-web (Node WASM)', () => {
+  it('reads wasm32 pointers and sizes as unsigned: a block above 2 GiB is not a failed malloc', () => {
+    // What a wasm32 export hands JS for the i32 0x80000010 (a block just above 2 GiB): -2147483632.
+    const i32 = new Int32Array(new Uint32Array([0x8000_0010]).buffer)[0]!;
+    expect(i32).toBeLessThan(0);
+    expect(asNumber(i32)).toBe(0x8000_0010);
+    expect(asNumber(0)).toBe(0);
+    expect(asNumber(12345)).toBe(12345);
+    expect(asNumber(BigInt(2) ** BigInt(33))).toBe(2 ** 33); // memory64 pointers arrive as BigInt
+    expect(asNumber('12')).toBeUndefined();
+  });
+
   it('finds malloc/free by behaviour and names the exports (1.30: wb, vb)', () => {
     expect(loader.exportNames.malloc).toMatch(/^\w+$/);
     expect(loader.exportNames.free).not.toBe(loader.exportNames.malloc);

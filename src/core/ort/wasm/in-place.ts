@@ -45,7 +45,13 @@ interface Calibration {
   readonly freeName: string;
 }
 
-const asNumber = (v: unknown): number | undefined => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : undefined);
+/**
+ * An export's integer argument or result as a JS number. wasm32 hands i32 values to JS signed, but
+ * ORT's pointers and sizes are unsigned: a block above 2 GiB (a heap grown by a large model's run)
+ * came back negative and was taken for a failed malloc. So negative integers are read as unsigned.
+ */
+export const asNumber = (v: unknown): number | undefined =>
+  typeof v === 'number' ? (Number.isInteger(v) && v < 0 ? v >>> 0 : v) : typeof v === 'bigint' ? Number(v) : undefined;
 
 const changed = (what: string) =>
   new ClipEdgeError(
