@@ -75,6 +75,13 @@ export interface Backend {
   tensor(type: 'int64', data: BigInt64Array, dims: readonly number[]): TensorLike;
   /** Ends what the backend holds outside this thread (Node's inference thread); ClipEdge's `close()` calls it. */
   close?(): Promise<void>;
+  /**
+   * Set once the backend is down for good and only a restart of the process brings it back (Node's
+   * inference thread crashed `maxCrashes` times in its window): the error every call now fails with.
+   * The HTTP app's /healthz answers it (503), so that a liveness probe restarts the process.
+   * @defaultValue undefined (never down for good)
+   */
+  readonly down?: Error;
 }
 
 /**

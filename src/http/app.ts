@@ -123,7 +123,8 @@ export function createClipOpenApiApp(options: ClipAppOptions): OpenAPIHono<Blank
   }
 
   const keyed = typeof options.apiKey === 'string' ? options.apiKey.length > 0 : (options.apiKey?.length ?? 0) > 0;
-  app.route('/', healthRoutes());
+  const kit = kitLoader(options.clip);
+  app.route('/', healthRoutes(kit.loaded));
   if (keyed) app.use('*', bearerAuth(options.apiKey!));
   // A slot released by the backstop: work that outlived its abort by seconds (a wait that ignores the
   // signal, or inference on a machine overloaded far beyond its limit). Worth a line in the log.
@@ -137,7 +138,7 @@ export function createClipOpenApiApp(options: ClipAppOptions): OpenAPIHono<Blank
   app.get('/docs', (c) => c.html(docsPage()));
 
   // Each group declares its routes, schemas, body limits and errors; the app only mounts them.
-  const ctx: RouteContext = { getClip: kitLoader(options.clip), multipartLimits: o.multipartLimits, ...o.body, guard, ...(options.index ? { index: options.index } : {}) };
+  const ctx: RouteContext = { getClip: kit.get, multipartLimits: o.multipartLimits, ...o.body, guard, ...(options.index ? { index: options.index } : {}) };
   for (const group of [metaRoutes, classifyRoutes, embedRoutes, searchRoutes]) app.route('/', group(ctx));
   return app;
 }
@@ -152,16 +153,25 @@ function resolveAppOptions(options: ClipAppOptions) {
   };
 }
 
-/** The kit, or its loader run on first use; a failed load is retried by the next request. */
-function kitLoader(clip: ClipAppOptions['clip']): () => Promise<ClipEdge> {
+/**
+ * The kit, or its loader run on first use; a failed load is retried by the next request.
+ * `loaded()`: the kit once it has loaded (never starts a load: /healthz reads it).
+ */
+function kitLoader(clip: ClipAppOptions['clip']): { get: () => Promise<ClipEdge>; loaded: () => ClipEdge | undefined } {
   if (typeof clip !== 'function') {
-    const ready = Promise.resolve(bytesOnly(clip));
-    return () => ready;
+    const kit = bytesOnly(clip);
+    const ready = Promise.resolve(kit);
+    return { get: () => ready, loaded: () => kit };
   }
   let clipP: Promise<ClipEdge> | undefined;
-  return () =>
-    (clipP ??= clip().then(bytesOnly, (e) => {
-      clipP = undefined;
-      throw e;
-    }));
+  let loaded: ClipEdge | undefined;
+  const get = () =>
+    (clipP ??= clip().then(
+      (c) => (loaded = bytesOnly(c)),
+      (e) => {
+        clipP = undefined;
+        throw e;
+      },
+    ));
+  return { get, loaded: () => loaded };
 }

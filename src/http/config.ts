@@ -1,7 +1,7 @@
 import type { ClipLimits } from '../core/clip.ts';
 import { parseApiKeys } from './auth.ts';
 import type { Precision } from '../core/precision.ts';
-import { type EnvRecord, envBool, envInt, envMegabytes, envString, envVariant } from './env.ts';
+import { type EnvRecord, envBool, envInt, envMegabytes, envOneOf, envString, envVariant } from './env.ts';
 
 /** Service settings that every runtime reads from its environment (process.env, Deno.env, Workers vars). */
 export interface ServiceConfig {
@@ -55,6 +55,9 @@ const apiKeys = (v: string | undefined): string | string[] | undefined => {
   return keys.length === 0 ? undefined : keys.length === 1 ? keys[0] : keys;
 };
 
+/** The backends CLIP_EDGE_BACKEND names (a kit built in code may register others). */
+const BACKEND_WORDS = ['auto', 'node', 'wasm', 'webgpu'] as const;
+
 /** Reads settings from an environment record; invalid values are errors, never silently ignored. */
 export function configFromEnv(env: EnvRecord): ServiceConfig {
   const cors = env.CLIP_EDGE_CORS_ORIGINS;
@@ -69,7 +72,8 @@ export function configFromEnv(env: EnvRecord): ServiceConfig {
   if (maxTextLength !== undefined) limits.maxTextLength = maxTextLength;
   const cfg: ServiceConfig = {
     model: envString(env, 'CLIP_EDGE_MODEL'),
-    backend: envString(env, 'CLIP_EDGE_BACKEND'),
+    // One of its words, checked here: an unknown name was echoed later ("no backend named …"), a secret set in it too.
+    backend: envOneOf(env, 'CLIP_EDGE_BACKEND', BACKEND_WORDS),
     visionVariant: envVariant(env, 'CLIP_EDGE_VARIANT'),
     textVariant: envVariant(env, 'CLIP_EDGE_TEXT_VARIANT'),
     text: envBool(env, 'CLIP_EDGE_TEXT'),

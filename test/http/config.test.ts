@@ -89,6 +89,7 @@ describe('one boolean rule for every runtime', () => {
     for (const [f, name] of [
       [() => configFromEnv({ CLIP_EDGE_MAX_IN_FLIGHT: secret }), 'CLIP_EDGE_MAX_IN_FLIGHT must be an integer ≥ 1'],
       [() => configFromEnv({ CLIP_EDGE_TEXT: secret }), 'CLIP_EDGE_TEXT must be true or false'],
+      [() => configFromEnv({ CLIP_EDGE_BACKEND: secret }), 'CLIP_EDGE_BACKEND must be auto or node or wasm or webgpu'],
       [() => workersConfig({ ASSETS: assets, CLIP_EDGE_MODEL: `../${secret}` } as never), 'CLIP_EDGE_MODEL must be a folder name'],
       [() => workersConfig({ ASSETS: assets, CLIP_EDGE_DECODE_BUDGET_MB: secret } as never), 'CLIP_EDGE_DECODE_BUDGET_MB must be auto or'],
     ] as const) {

@@ -11,6 +11,7 @@ import { createNodeClipEdge } from '../../src/runtime/fs/create.ts';
 import { threadedNodeBackends } from '../../src/runtime/fs/inference-thread.ts';
 import { restartPolicy } from '../../src/runtime/fs/restart-policy.ts';
 import { serveNode } from '../../src/runtime/node/serve.ts';
+import { createClipApp } from '../../src/http/app.ts';
 import { REPO_ROOT } from '../helpers/clip.ts';
 import { slowVisionFolder } from '../helpers/slow-vision.ts';
 
@@ -87,6 +88,53 @@ describe('inference thread: crashes', () => {
     }
   }, 60_000);
 
+  it('close() during the back-off after a crash: the call waiting for the restart fails at once, and no thread is started', async () => {
+    // A back-off far longer than the test's timeout: the waiting call must not sit out the timer
+    // (nor the timer hold the process) once the kit is closed.
+    const backends = threadedNodeBackends({ restarts: { backoffMs: 600_000, maxBackoffMs: 600_000 }, log: () => {} });
+    const kit = await createNodeClipEdge({ model: folder, backends, backend: 'wasm', text: false, decodeThreads: 0 });
+    await kit.core.embedImage(photo('rgb8.png'));
+    watch.state.armed = 1;
+    await expect(kit.core.embedImage(photo('rgb8.png'))).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    const waiting = kit.core.embedImage(photo('rgb8.png'));
+    waiting.catch(() => {});
+    await new Promise((r) => setTimeout(r, 50)); // the call is now waiting out the back-off
+    await kit.core.close();
+    await expect(waiting).rejects.toMatchObject({ message: expect.stringContaining('closed') });
+    expect(watch.state.threads.size).toBe(1);
+  }, 20_000);
+
+  it('once it stays down, /healthz answers 503 BACKEND_UNAVAILABLE (a liveness probe restarts the process, as the error asks)', async () => {
+    const backends = threadedNodeBackends({ restarts: { maxCrashes: 1 }, log: () => {} });
+    const kit = await createNodeClipEdge({ model: folder, backends, backend: 'wasm', text: false, decodeThreads: 0 });
+    const app = createClipApp({ clip: kit, apiKey: 'k' });
+    try {
+      await kit.core.embedImage(photo('rgb8.png'));
+      expect((await app.request('/healthz')).status).toBe(200);
+      watch.state.armed = 1;
+      await expect(kit.core.embedImage(photo('rgb8.png'))).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+      const health = await app.request('/healthz'); // no API key: a probe has none
+      expect(health.status).toBe(503);
+      expect(((await health.json()) as { error: { code: string } }).error.code).toBe('BACKEND_UNAVAILABLE'); // its details stay in the log, as for any 503 of the backend
+    } finally {
+      await kit.core.close();
+    }
+  }, 60_000);
+
+  it('a crash it restarts from keeps /healthz at 200', async () => {
+    const backends = threadedNodeBackends({ restarts: { backoffMs: 10 }, log: () => {} });
+    const kit = await createNodeClipEdge({ model: folder, backends, backend: 'wasm', text: false, decodeThreads: 0 });
+    const app = createClipApp({ clip: () => Promise.resolve(kit) });
+    try {
+      await kit.core.embedImage(photo('rgb8.png'));
+      watch.state.armed = 1;
+      await expect(kit.core.embedImage(photo('rgb8.png'))).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+      expect((await app.request('/healthz')).status).toBe(200);
+    } finally {
+      await kit.core.close();
+    }
+  }, 60_000);
+
   it('over HTTP: the request in flight gets 503 BACKEND_UNAVAILABLE, /healthz answers, and the next request is served', async () => {
     const server = await serveNode({ port: 0, host: '127.0.0.1', backend: 'wasm', model: folder, text: false, requestLog: false }, { page: false });
     const post = () => fetch(`${server.url}/v1/embed/image`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: photo('baseline-420.jpg') });
@@ -122,6 +170,15 @@ describe('restart policy', () => {
     expect(p.crashed()).toEqual({ crashes: 3, giveUp: false, delayMs: 300 });
     now = 1006;
     expect(p.crashed()).toEqual({ crashes: 4, giveUp: true, delayMs: 0 });
+  });
+
+  it('counts the crash that just happened, whatever the window (windowMs 0: every crash is the first, never half a back-off)', () => {
+    let now = 0;
+    const p = restartPolicy({ windowMs: 0, backoffMs: 100 }, () => now);
+    expect(p.crashed()).toEqual({ crashes: 1, giveUp: false, delayMs: 100 });
+    now = 5;
+    expect(p.crashed()).toEqual({ crashes: 1, giveUp: false, delayMs: 100 });
+    expect(restartPolicy({ windowMs: 0, maxCrashes: 1 }, () => now).crashed()).toEqual({ crashes: 1, giveUp: true, delayMs: 0 });
   });
 
   it('refuses bad settings with BAD_INPUT', () => {

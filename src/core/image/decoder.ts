@@ -281,11 +281,11 @@ export function createImageDecoder(options?: ImageDecoderOptions): ImageDecoder 
       let reading: Promise<Uint8Array | ArrayBuffer> | undefined;
       const inTurn = await memory.turn(signal, async (within) => {
         reading = input();
-        const got = await withinMs(reading, o.turnReadMs);
+        reading.catch(() => {}); // read on below; a failure after its request was cancelled is not unhandled
+        const got = await withinMs(untilAborted(reading, signal), o.turnReadMs);
         return got === SLOW ? SLOW : owned(asBytes(got), within);
       });
       if (inTurn !== SLOW) return inTurn;
-      reading!.catch(() => {}); // a read that fails after its request was cancelled is not unhandled
       const bytes = asBytes(await untilAborted(reading!, signal));
       return memory.turn(signal, (within) => owned(bytes, within));
     },

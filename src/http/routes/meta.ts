@@ -2,6 +2,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { BlankEnv } from 'hono/types';
+import type { ClipEdge } from '../../core/types.ts';
 import { Precision } from '../schemas.ts';
 import { errors, json, V1_ERRORS } from './docs.ts';
 import { type RouteContext, routeGroup } from './group.ts';
@@ -45,7 +46,10 @@ export const healthRoute = createRoute({
   security: [],
   // The route takes no input and needs no key, so the app itself refuses nothing here; the HTTP
   // server in front of it (Node, Deno, Bun, workerd) still answers 431 before the app runs.
-  responses: { 200: json(Health, 'OK'), 431: { description: 'Request header fields too large: answered by the HTTP server, before the app (no JSON body)' } },
+  responses: {
+    200: json(Health, 'OK'),
+    ...errors('BACKEND_UNAVAILABLE'),
+    431: { description: 'Request header fields too large: answered by the HTTP server, before the app (no JSON body)' } },
 });
 
 export const modelsRoute = createRoute({
@@ -72,9 +76,17 @@ export const labelSetsRoute = createRoute({
   responses: { 200: json(LabelSets, 'Label set names'), ...errors(...V1_ERRORS) },
 });
 
-/** /healthz: mounted before the API key check and the load shedding. */
-export function healthRoutes(): OpenAPIHono<BlankEnv> {
-  return routeGroup().openapi(healthRoute, (c) => c.json({ status: 'ok' as const }, 200));
+/**
+ * /healthz: mounted before the API key check and the load shedding. 503 BACKEND_UNAVAILABLE once
+ * the loaded kit's backend is down for good (Backend.down: Node's inference thread crashed too
+ * often), so that a liveness probe restarts the process; it never loads the kit itself.
+ */
+export function healthRoutes(loaded: () => ClipEdge | undefined = () => undefined): OpenAPIHono<BlankEnv> {
+  return routeGroup().openapi(healthRoute, (c) => {
+    const down = loaded()?.backend.down;
+    if (down) throw down;
+    return c.json({ status: 'ok' as const }, 200);
+  });
 }
 
 /** The model, the in-flight gauge and the label sets. */

@@ -47,6 +47,8 @@ interface InferenceHost {
   call<T>(msg: DistributiveOmit<InferenceCall, 'id'>, options?: CallOptions): Promise<{ value: T; generation: number }>;
   /** Bumped on every crash: a session made in an earlier generation is gone. */
   readonly generation: number;
+  /** The error calls fail with once the thread crashed too often and stays down (not set by close()). */
+  readonly down: ClipEdgeError | undefined;
   memoryBytes(): number | undefined;
   close(): Promise<void>;
 }
@@ -94,8 +96,12 @@ interface Host {
   generation: number;
   /** No thread is ever started again: closed, or it crashed too often. */
   ended?: ClipEdgeError;
+  /** It crashed too often (`ended` then says so). */
+  gaveUp?: boolean;
   /** Not restarted before this time (Date.now()): the back-off after a crash. */
   restartAt: number;
+  /** The back-off timer calls are waiting on, and what ends the wait early (close()). */
+  backoff?: { timer: ReturnType<typeof setTimeout>; end(): void };
   memory?: number;
   nextId: number;
 }
@@ -126,6 +132,7 @@ function crashed(h: Host, t: Thread, why: string): void {
   const failed = h.pending.size;
   failPending(h, new ClipEdgeError('BACKEND_UNAVAILABLE', `the inference thread crashed (${why}) while this call ran; it is restarted for later calls`, { details: { crash: verdict.crashes } }));
   if (verdict.giveUp) {
+    h.gaveUp = true;
     h.ended = new ClipEdgeError('BACKEND_UNAVAILABLE', `the inference thread crashed ${verdict.crashes} times in ${windowMs / 1000} s (last: ${why}) and is not restarted again: restart the process`);
     h.log(`[clip-edge] the inference thread crashed (${why}), ${verdict.crashes} times in ${windowMs / 1000} s: not restarted again; inference fails until the process restarts`);
     return;
@@ -182,9 +189,22 @@ function threadOf(h: Host): Promise<Thread> {
     if (h.ended) throw h.ended; // closed during the back-off
     return startThread(h);
   };
-  const started = wait > 0 ? new Promise<void>((r) => setTimeout(r, wait)).then(start) : Promise.resolve(start());
+  const started = wait > 0 ? backoff(h, wait).then(start) : Promise.resolve(start());
   h.thread = started;
   return started;
+}
+
+/** Waits `ms` (the back-off), or less when close() ends the wait: the calls waiting then fail at once. */
+function backoff(h: Host, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const end = () => {
+      clearTimeout(timer);
+      h.backoff = undefined;
+      resolve();
+    };
+    const timer = setTimeout(end, ms);
+    h.backoff = { timer, end };
+  });
 }
 
 async function callIn<T>(h: Host, msg: DistributiveOmit<InferenceCall, 'id'>, o: CallOptions): Promise<{ value: T; generation: number }> {
@@ -233,12 +253,16 @@ function createInferenceHost(options: ThreadedBackendOptions): InferenceHost {
     get generation() {
       return h.generation;
     },
+    get down() {
+      return h.gaveUp ? h.ended : undefined;
+    },
     memoryBytes: () => h.memory,
     async close() {
       if (h.ended) return;
       // Also when the thread never started: later calls are refused, never start one.
       h.ended = new ClipEdgeError('INTERNAL', 'the inference thread ended (closed); its sessions are gone: restart the process (or run inference on the main thread: inferenceThread false, CLIP_EDGE_INFERENCE_THREAD=0)');
       failPending(h, h.ended);
+      h.backoff?.end(); // calls waiting out a restart's back-off fail now, and its timer no longer holds the process
       const t = h.live;
       h.live = undefined;
       await t?.worker.terminate();
@@ -304,6 +328,9 @@ function threadedBackend(host: InferenceHost, inner: Backend, name: ThreadedBack
       : {}),
     tensor: ((type: string, data: TensorLike['data'], dims: readonly number[]): TensorLike => ({ type, data, dims })) as Backend['tensor'],
     close: () => host.close(),
+    get down() {
+      return host.down;
+    },
   };
 }
 

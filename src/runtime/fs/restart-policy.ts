@@ -40,7 +40,8 @@ export function restartPolicy(options: RestartOptions = {}, now: () => number = 
     crashed() {
       const t = now();
       times.push(t);
-      while (times.length && times[0]! <= t - o.windowMs) times.shift();
+      // Older crashes leave the window; this one always counts (windowMs 0 dropped it: crash 0, half a back-off).
+      while (times.length > 1 && times[0]! <= t - o.windowMs) times.shift();
       const crashes = times.length;
       if (crashes >= o.maxCrashes) return { crashes, giveUp: true, delayMs: 0 };
       return { crashes, giveUp: false, delayMs: Math.min(o.maxBackoffMs, o.backoffMs * 2 ** (crashes - 1)) };

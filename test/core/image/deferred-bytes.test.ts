@@ -130,6 +130,20 @@ describe('a decoder given bytes to read later', () => {
     await new Promise((r) => setTimeout(r, 10));
   });
 
+  it('a request cancelled while its body arrives in its turn gives the turn up at once, not after turnReadMs', async () => {
+    const d = createImageDecoder({ wasm: nodeImageCodecs({ jpegTurbo: true }), decodeBudgetBytes: () => 64 << 20, pollGrants: true, turnReadMs: 600_000 });
+    const ac = new AbortController();
+    let started!: () => void;
+    const reading = new Promise<void>((r) => (started = r));
+    const stuck = d.decodeForClip(() => (started(), new Promise<Uint8Array>(() => {})), CLIP_PREPROCESS, ac.signal);
+    await reading;
+    expect(d.memory().reservedBytes).toBeGreaterThan(0); // it holds the turn while its body arrives
+    ac.abort(new Error('client gone'));
+    await expect(stuck).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(d.memory()).toEqual({ reservedBytes: 0, waiting: 0 });
+    expect((await d.decodeForClip(png.slice(), CLIP_PREPROCESS)).crop.data.length).toBe(224 * 224 * 3);
+  });
+
   it('frees the bytes it was handed once decoded, also when the decode fails; bytes passed directly are left alone', async () => {
     const d = createImageDecoder({ wasm: nodeImageCodecs({ jpegTurbo: true }), decodeBudgetBytes: () => 64 << 20 });
     const handed = jpeg.slice();
