@@ -116,8 +116,13 @@ export const totalWeightBytes = (graph: Graph): number => nodeWeightBytes(graph,
  */
 export function chooseCuts(cuts: readonly Cut[], totalBytes: number, parts: number): Cut[] {
   if (parts < 2) return [];
-  const atBlocks = cuts.filter((c) => c.boundary);
-  const pool = atBlocks.length >= parts - 1 ? atBlocks : cuts;
+  // A cut with (next to) no weights after it (RN50x64: inside the attention pool's tail, after its
+  // last MatMul; what follows reads 24 bytes of Reshape shape) would leave a last part that only
+  // reshapes: a Worker and a hop for nothing, which the search below would otherwise take whenever
+  // the heaviest part sits elsewhere.
+  const useful = cuts.filter((c) => totalBytes - c.weightBytesBefore > totalBytes / 1000);
+  const atBlocks = useful.filter((c) => c.boundary);
+  const pool = atBlocks.length >= parts - 1 ? atBlocks : useful;
   if (pool.length < parts - 1) throw new ClipEdgeError('BAD_INPUT', `the tower has ${pool.length + 1} parts at most (${pool.length} cut points), ${parts} asked`);
   // Positions 0..m: 0 = the start, j = after pool[j-1], m+1 = the end.
   const at = [0, ...pool.map((c) => c.weightBytesBefore), totalBytes];

@@ -39,6 +39,12 @@ export interface SplitOptions {
   budgetMiB?: number;
   /** Activations allowance per part in MiB (replaces PART_OVERHEAD_MIB.activations). @defaultValue 16 */
   activationMiB?: number;
+  /**
+   * Tensors to cut at first (names of single-tensor cut points, e.g. inside a CNN's stem, where a
+   * part's cost is its activations, not its weights); the tower after the last of them is split by
+   * weight as usual, into `parts` minus these. @defaultValue none
+   */
+  cutAt?: string[];
   /** Reads the folder's metadata (the CLI passes `fsModelSource(dir)`). */
   io: { source: ModelSource };
   /** Record the parts even when the chain misses cosine 0.99999 against the whole tower. @defaultValue false */
@@ -71,12 +77,29 @@ export const SPLIT_COSINE_MIN = 0.99999;
 
 const partFile = (file: string, k: number, n: number, ext: 'onnx' | 'ort') => file.replace(/\.onnx$/, `.part${k + 1}of${n}.${ext}`);
 
-function planParts(cuts: readonly Cut[], total: number, o: SplitOptions, weightBudget: number): Cut[] {
-  if (o.parts !== undefined) return chooseCuts(cuts, total, o.parts);
-  const fits = (chosen: readonly Cut[]) => weightsOf(chosen, total).every((w) => w <= weightBudget);
-  for (let n = Math.max(2, Math.ceil(total / weightBudget)); n <= cuts.length + 1; n++) {
-    const chosen = chooseCuts(cuts, total, n);
-    if (fits(chosen)) return chosen;
+/** The cuts named by `cutAt`, in graph order (a name that is no cut point is refused, with the list of those). */
+function fixedCuts(cuts: readonly Cut[], names: readonly string[], where: string): Cut[] {
+  const unknown = names.filter((t) => !cuts.some((c) => c.tensor === t));
+  if (unknown.length) throw new ClipEdgeError('BAD_INPUT', `${where}: ${unknown.join(', ')}: not a point where the tower can be cut; those are: ${cuts.map((c) => c.tensor).join(', ')}`);
+  return cuts.filter((c) => names.includes(c.tensor));
+}
+
+function planParts(all: readonly Cut[], total: number, o: SplitOptions, weightBudget: number, where: string): Cut[] {
+  const fixed = fixedCuts(all, o.cutAt ?? [], where);
+  // The tower after the last fixed cut is planned by weight alone, as a tower of its own.
+  const base = fixed.at(-1);
+  const after = base ? all.filter((c) => c.after > base.after) : all;
+  const cuts = after.map((c) => ({ ...c, weightBytesBefore: c.weightBytesBefore - (base?.weightBytesBefore ?? 0) }));
+  const rest = total - (base?.weightBytesBefore ?? 0);
+  const back = (chosen: readonly Cut[]) => [...fixed, ...chosen.map((c) => after[cuts.indexOf(c)]!)];
+  if (o.parts !== undefined) {
+    if (o.parts <= fixed.length) throw new ClipEdgeError('BAD_INPUT', `${fixed.length} cuts make ${fixed.length + 1} parts at least, ${o.parts} asked`);
+    return back(chooseCuts(cuts, rest, o.parts - fixed.length));
+  }
+  const fits = (chosen: readonly Cut[]) => weightsOf(back(chosen), total).every((w) => w <= weightBudget);
+  for (let n = Math.max(1, Math.ceil(rest / weightBudget)); n <= cuts.length + 1; n++) {
+    const chosen = chooseCuts(cuts, rest, n);
+    if ((n > 1 || fixed.length) && fits(chosen)) return back(chosen);
   }
   throw new ClipEdgeError('BAD_INPUT', `no split keeps every part's weights within ${(weightBudget / MiB).toFixed(1)} MiB: a single block is larger (raise --part-budget-mb or quantize further)`);
 }
@@ -100,7 +123,7 @@ export async function splitVisionTower(dir: string, o: SplitOptions): Promise<Sp
   const overhead = PART_OVERHEAD_MIB.ortBase + PART_OVERHEAD_MIB.jsHeap + (o.activationMiB ?? PART_OVERHEAD_MIB.activations);
   const weightBudget = ((o.budgetMiB ?? 116) - overhead) * MiB;
   if (o.parts === undefined && weightBudget <= 0) throw new ClipEdgeError('BAD_INPUT', `--part-budget-mb must be over the ${overhead} MiB a part's Worker needs besides its weights`);
-  const chosen = planParts(cuts, total, o, weightBudget);
+  const chosen = planParts(cuts, total, o, weightBudget, where);
   const n = chosen.length + 1;
   log(`${where}: ${(total / MiB).toFixed(1)} MiB of weights, ${cuts.filter((c) => c.boundary).length} block boundaries; ${n} parts, cut before ${chosen.map((c) => c.nextBlock ?? c.tensor).join(', ')}`);
   const parts = extractParts(graph.model, chosen, where);

@@ -38,6 +38,7 @@ export const quantize = defineCommand({
     parts: { type: 'string', description: 'With --split: number of parts (default: the fewest that fit --part-budget-mb)' },
     'part-budget-mb': { type: 'string', description: 'With --split: MiB one part\'s Worker may use, weights + ORT + JS heap + activations (default 116, under 128 MB)' },
     'activation-mb': { type: 'string', description: 'With --split: MiB of activations allowed per part within the budget (default 16)' },
+    'cut-at': { type: 'string', description: 'With --split: tensors to cut at first, comma-separated (e.g. inside a CNN\'s stem, whose activations outweigh its weights); the rest is split by weight' },
     // `--no-shared-data` is citty's negation of this flag (see `serve --no-text`).
     'shared-data': { type: 'boolean', default: true, description: 'Add ../shared/data images to the verification set when present', negativeDescription: 'Leave ../shared/data images out of the verification set' },
   },
@@ -96,7 +97,7 @@ export const quantize = defineCommand({
 });
 
 /** `clip-edge quantize <dir> --split int8 [--parts N | --part-budget-mb MiB]`: see quantize/split/ and docs/workers.md. */
-async function splitCommand(args: { dir: string; split?: string; parts?: string; 'part-budget-mb'?: string; 'activation-mb'?: string; force?: boolean }): Promise<void> {
+async function splitCommand(args: { dir: string; split?: string; parts?: string; 'part-budget-mb'?: string; 'activation-mb'?: string; 'cut-at'?: string; force?: boolean }): Promise<void> {
   const variant = args.split!;
   if (!isPrecision(variant)) fail('--split takes a variant name such as int8');
   const budget = args['part-budget-mb'] === undefined ? undefined : Number(args['part-budget-mb']);
@@ -113,6 +114,7 @@ async function splitCommand(args: { dir: string; split?: string; parts?: string;
       ...(parts !== undefined ? { parts } : {}),
       ...(budget !== undefined ? { budgetMiB: budget } : {}),
       ...(activation !== undefined ? { activationMiB: activation } : {}),
+      ...(args['cut-at'] ? { cutAt: list(args['cut-at']) } : {}),
       io: { source: fsModelSource(args.dir) },
       force: !!args.force,
       log: (line) => process.stderr.write(`${line}\n`),

@@ -45,6 +45,20 @@ describe('quantize --split', () => {
     expect(() => chooseCuts(cuts, total, cuts.length + 2)).toThrow(/parts at most/);
   });
 
+  it('never leaves a part without weights (a cut after the last weight is a hop for nothing)', () => {
+    // RN50x64's shape: the attention pool (52 MiB) is the heaviest part whatever the cuts, so the
+    // search had room to spend a part on the reshapes after its last MatMul.
+    const MiB = 1 << 20;
+    const cut = (w: number, block: string) => ({ after: w, tensor: `t${w}`, weightBytesBefore: w * MiB, boundary: false, nextBlock: block });
+    const cuts = [cut(10, 'layer1'), cut(20, 'layer2'), cut(30, 'layer3'), cut(40, 'attnpool'), cut(92 - 24 / MiB, 'attnpool')];
+    for (const parts of [2, 3, 4, 5]) {
+      const weights = [...chooseCuts(cuts, 92 * MiB, parts).map((c) => c.weightBytesBefore / MiB), 92].map((w, k, a) => w - (k ? a[k - 1]! : 0));
+      expect(weights.every((w) => w > 0), `${parts} parts: ${weights.join(', ')}`).toBe(true);
+    }
+    expect(chooseCuts(cuts, 92 * MiB, 5).map((c) => c.weightBytesBefore / MiB)).toEqual([10, 20, 30, 40]);
+    expect(() => chooseCuts(cuts, 92 * MiB, 6)).toThrow(/5 parts at most/);
+  });
+
   it('writes N parts (.onnx + .ort, in the manifest with size and sha256) whose chain equals the whole tower bit for bit', async () => {
     const dir = copy();
     const lines: string[] = [];
@@ -76,5 +90,23 @@ describe('quantize --split', () => {
     const r = await splitVisionTower(dir, { budgetMiB: 24 + (total * 0.55) / 2 ** 20, activationMiB: 0, io: { source: fsModelSource(dir) } });
     expect(r.parts).toHaveLength(2);
     await expect(splitVisionTower(dir, { budgetMiB: 24.01, activationMiB: 0, io: { source: fsModelSource(dir) } })).rejects.toThrow(/no split keeps every part's weights within/);
+  });
+
+  it('cuts first where --cut-at says (a CNN stem\'s activations), then splits the rest by weight', async () => {
+    const g = new Graph((await readOnnx(path.join(MODEL, 'onnx/vision_model_int8.onnx'))).decode());
+    const cuts = findCuts(g, 'tiny-clip');
+    // The first point inside block 0 (between its attention and its MLP), which no weight-balanced plan takes.
+    const inside = cuts.find((c) => !c.boundary)!;
+    expect(chooseCuts(cuts, totalWeightBytes(g), 3).map((c) => c.tensor)).not.toContain(inside.tensor);
+    const dir = copy();
+    const r = await splitVisionTower(dir, { parts: 3, cutAt: [inside.tensor], io: { source: fsModelSource(dir) } });
+    expect(r.parts.map((p) => p.output)).toEqual([inside.tensor, expect.any(String), 'image_embeds']);
+    expect(r.parts[1]!.output).not.toBe(inside.tensor);
+    expect(r.check.bitEqual).toBe(true);
+    // Without --parts: the fewest parts after the fixed cut that fit the budget (here one).
+    const one = await splitVisionTower(dir, { cutAt: [inside.tensor], budgetMiB: 1024, io: { source: fsModelSource(dir) } });
+    expect(one.parts.map((p) => p.output)).toEqual([inside.tensor, 'image_embeds']);
+    await expect(splitVisionTower(dir, { cutAt: ['nope'], io: { source: fsModelSource(dir) } })).rejects.toThrow(new RegExp(`nope: not a point where the tower can be cut; those are: .*${inside.tensor.replace(/[/.]/g, '\\$&')}`));
+    await expect(splitVisionTower(dir, { parts: 1, cutAt: [inside.tensor], io: { source: fsModelSource(dir) } })).rejects.toThrow(/1 cuts make 2 parts at least, 1 asked/);
   });
 });
