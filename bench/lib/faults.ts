@@ -137,6 +137,10 @@ export const FAULTS: Fault[] = [
     what: (c) => `${2 * c.scale} chunked multipart uploads of 16 MiB each (body limit 10 MiB)`,
     // TIMEOUT when the machine is so loaded that 10 MiB do not arrive within the deadline.
     allowed: ['413 PAYLOAD_TOO_LARGE', '503 OVERLOADED', '503 TIMEOUT'],
+    // As for the many-part flood below: workerd's local server now and then drops the connection of
+    // an upload the Worker refused mid-body, without the 413 (seen once, at load ~10, in a clean-clone
+    // CI run; not reproduced in quiet reruns). recovery.test.ts requires at least one 413.
+    allowedOn: { workerd: ['0'] },
     run: async (c) => {
       const head = `--b\r\nContent-Disposition: form-data; name="image"; filename="x.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`;
       const chunk = chunkFrame(new Uint8Array(256 * 1024).fill(0xab));
