@@ -126,7 +126,9 @@ const NM = 'not measured';
 function fitsCell(r: Row): string {
   const one = r.workers ? (r.workers.fits ? `yes (largest ${r.workers.peakMaxMiB.toFixed(1)})` : `no (largest ${r.workers.peakMaxMiB.toFixed(1)})`) : r.int8OrtBytes !== undefined && r.int8OrtBytes > LIMIT ? 'no: the int8 .ort alone exceeds 128 MiB' : NM;
   if (!r.split) return one;
-  return `${one}; **${r.split.parts} parts**: largest part's peak ${r.split.largestPeakMiB.toFixed(1)}, chain = whole tower (cosine ≥ ${r.split.minCosine.toFixed(7)}, ${r.split.photos} photos)`;
+  // The part table's limit (workers:memory --parts): 128 MB decimal, 122.1 MiB.
+  const over = r.split.largestPeakMiB * MIB > 128e6;
+  return `${one}; **${r.split.parts} parts${over ? ' do not fit either' : ''}**: largest part's peak ${r.split.largestPeakMiB.toFixed(1)}${over ? ' (over 128 MB)' : ''}, chain = whole tower (cosine ≥ ${r.split.minCosine.toFixed(7)}, ${r.split.photos} photos)`;
 }
 const mib = (b?: number) => (b === undefined ? NM : `${(b / MIB).toFixed(1)}`);
 const mParams = (n?: number) => (n === undefined ? NM : `${(n / 1e6).toFixed(1)} M`);
