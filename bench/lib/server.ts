@@ -14,6 +14,17 @@ const COMMANDS: Record<ServerRuntime, { bin: string; args: string[] }> = {
   bun: { bin: path.join(ROOT, 'node_modules/.bin/bun'), args: ['run', 'src/runtime/bun/main.ts'] },
 };
 
+/**
+ * What to spawn for a command. npm's `deno` package makes node_modules/.bin/deno a Node shim that runs
+ * the real binary (node_modules/deno/deno) as its child where its install script did not run (a
+ * clean `npm ci`); stop()'s SIGKILL reached the shim only, and the Deno server it had started kept
+ * serving after the bench (found after clean-clone CI runs). So the binary is run directly.
+ */
+function spawnable(bin: string): string {
+  const real = path.join(ROOT, 'node_modules/deno/deno');
+  return bin === COMMANDS.deno.bin && existsSync(real) ? real : bin;
+}
+
 export const serverCommand = (rt: ServerRuntime): string => [rt === 'node' ? 'node' : path.relative(ROOT, COMMANDS[rt].bin), ...COMMANDS[rt].args].join(' ');
 
 export interface RunningServer {
@@ -32,7 +43,7 @@ export function startServer(rt: ServerRuntime, env: Record<string, string>, opti
   const args = !flags.length ? baseArgs : rt === 'node' ? [...flags, ...baseArgs] : rt === 'deno' ? [baseArgs[0]!, `--v8-flags=${flags.join(',')}`, ...baseArgs.slice(1)] : baseArgs;
   const timeoutMs = options.timeoutMs ?? 300_000;
   const spawnedAt = performance.now();
-  const child = spawn(bin, args, {
+  const child = spawn(spawnable(bin), args, {
     cwd: ROOT,
     // No request log: the bench measures the service, not a line per request into a pipe.
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1', CLIP_EDGE_REQUEST_LOG: '0', ...env },
