@@ -1,4 +1,4 @@
-import { throwIfAborted } from '../abort.ts';
+import { throwIfAborted, whenAborted } from '../abort.ts';
 import { freeBytes } from '../bytes.ts';
 import { ClipEdgeError } from '../errors.ts';
 import { DEFAULT_MAX_JPEG_SCANS, DEFAULT_MAX_PIXELS_PER_BYTE, estimateDecodeBytes, type HeaderLimits, headerWithin } from './decode-cost.ts';
@@ -317,23 +317,11 @@ async function withinMs<T>(p: Promise<T>, ms: number): Promise<T | typeof SLOW> 
 
 /** `p`, or the signal's reason once it aborts (a body still arriving when its request is cancelled). */
 async function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  throwIfAborted(signal);
-  let onAbort!: () => void;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => {
-      try {
-        throwIfAborted(signal);
-      } catch (e) {
-        reject(e);
-      }
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+  const aborted = whenAborted(signal);
   try {
-    return await Promise.race([p, aborted]);
+    return await Promise.race([p, aborted.promise]);
   } finally {
-    signal.removeEventListener('abort', onAbort);
+    aborted.dispose();
   }
 }
 
