@@ -119,14 +119,16 @@ export async function runPasses(
   const graph = new Graph(model);
   checkGraph(graph, `${ctx.where} (float32 source)`);
   const reports: PipelineResult['reports'] = [];
+  const tagged: string[] = [];
   for (const pass of passes) {
     const t0 = performance.now();
     const report = pass.run(graph, ctx);
     checkGraph(graph, `${ctx.where} after pass ${pass.name}`);
     await afterPass?.(model, `${ctx.where} after pass ${pass.name}`);
     reports.push({ pass: pass.name, report, ms: Math.round(performance.now() - t0) });
+    if (!pass.idle?.(report)) tagged.push(pass.name);
   }
-  const tag = { key: 'clip-edge.quantize', value: passes.map((p) => p.name).join(',') };
+  const tag = { key: 'clip-edge.quantize', value: tagged.join(',') };
   model.metadata_props = [...model.metadata_props.filter((m) => m.key !== tag.key), tag];
   return { model, reports };
 }
