@@ -49,6 +49,8 @@ interface InferenceHost {
   readonly generation: number;
   /** The error calls fail with once the thread crashed too often and stays down (not set by close()). */
   readonly down: ClipEdgeError | undefined;
+  /** Crashed, and no new thread runs yet (Backend.restarting). */
+  readonly restarting: { readonly retryAfterMs: number } | undefined;
   memoryBytes(): number | undefined;
   close(): Promise<void>;
 }
@@ -256,6 +258,11 @@ function createInferenceHost(options: ThreadedBackendOptions): InferenceHost {
     get down() {
       return h.gaveUp ? h.ended : undefined;
     },
+    get restarting() {
+      // A thread that crashed (generation > 0) and none started since; not when closed or given up.
+      if (h.live || h.ended || h.generation === 0) return undefined;
+      return { retryAfterMs: Math.max(0, h.restartAt - Date.now()) };
+    },
     memoryBytes: () => h.memory,
     async close() {
       if (h.ended) return;
@@ -330,6 +337,9 @@ function threadedBackend(host: InferenceHost, inner: Backend, name: ThreadedBack
     close: () => host.close(),
     get down() {
       return host.down;
+    },
+    get restarting() {
+      return host.restarting;
     },
   };
 }
