@@ -12,6 +12,7 @@ import { threadedNodeBackends } from '../../src/runtime/fs/inference-thread.ts';
 import { restartPolicy } from '../../src/runtime/fs/restart-policy.ts';
 import { serveNode } from '../../src/runtime/node/serve.ts';
 import { createClipApp } from '../../src/http/app.ts';
+import { DEFAULT_BACKEND_RETRY_AFTER_SECONDS } from '../../src/http/errors.ts';
 import { REPO_ROOT } from '../helpers/clip.ts';
 import { slowVisionFolder } from '../helpers/slow-vision.ts';
 
@@ -115,6 +116,8 @@ describe('inference thread: crashes', () => {
       await expect(kit.core.embedImage(photo('rgb8.png'))).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
       const health = await app.request('/healthz'); // no API key: a probe has none
       expect(health.status).toBe(503);
+      // No back-off to wait for: it needs a process restart, which a supervisor does in seconds.
+      expect(health.headers.get('retry-after')).toBe(String(DEFAULT_BACKEND_RETRY_AFTER_SECONDS));
       expect(((await health.json()) as { error: { code: string } }).error.code).toBe('BACKEND_UNAVAILABLE'); // its details stay in the log, as for any 503 of the backend
       // Status says so too: down, and the tower's session gone.
       expect(kit.core.status()).toMatchObject({ backendState: 'down', active: { vision: { loaded: false } } });
@@ -146,6 +149,24 @@ describe('inference thread: crashes', () => {
     }
   }, 60_000);
 
+  it("503 BACKEND_UNAVAILABLE says when to retry: Retry-After is the crash's back-off, in whole seconds", async () => {
+    const backends = threadedNodeBackends({ restarts: { backoffMs: 2_500 }, log: () => {} });
+    const kit = await createNodeClipEdge({ model: folder, backends, backend: 'wasm', text: false, decodeThreads: 0 });
+    const app = createClipApp({ clip: kit });
+    const post = () => app.request('/v1/embed/image', { method: 'POST', headers: { 'content-type': 'image/png' }, body: photo('rgb8.png') });
+    try {
+      expect((await post()).status).toBe(200);
+      watch.state.armed = 1;
+      const failed = await post();
+      expect(failed.status).toBe(503);
+      expect(failed.headers.get('retry-after')).toBe('3');
+      expect(kit.core.status()).toMatchObject({ backendState: 'restarting', restartInMs: expect.any(Number) });
+      expect(kit.core.status().restartInMs).toBeLessThanOrEqual(2_500);
+    } finally {
+      await kit.core.close();
+    }
+  }, 60_000);
+
   it('over HTTP: the request in flight gets 503 BACKEND_UNAVAILABLE, /healthz answers, and the next request is served', async () => {
     const server = await serveNode({ port: 0, host: '127.0.0.1', backend: 'wasm', model: folder, text: false, requestLog: false }, { page: false });
     const post = () => fetch(`${server.url}/v1/embed/image`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: photo('baseline-420.jpg') });
@@ -156,6 +177,7 @@ describe('inference thread: crashes', () => {
       const failed = await post();
       expect(failed.status).toBe(503);
       expect(((await failed.json()) as { error: { code: string } }).error.code).toBe('BACKEND_UNAVAILABLE');
+      expect(failed.headers.get('retry-after')).toBe('1'); // the first back-off, 250 ms, in whole seconds
       const health = await fetch(`${server.url}/healthz`);
       expect(health.status).toBe(200);
       // The default back-off is 250 ms: what is left of it, or 0 once it is over.

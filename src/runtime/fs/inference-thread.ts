@@ -132,14 +132,17 @@ function crashed(h: Host, t: Thread, why: string): void {
   const verdict = h.policy.crashed();
   const { maxCrashes, windowMs } = h.policy.options;
   const failed = h.pending.size;
-  failPending(h, new ClipEdgeError('BACKEND_UNAVAILABLE', `the inference thread crashed (${why}) while this call ran; it is restarted for later calls`, { details: { crash: verdict.crashes } }));
   if (verdict.giveUp) {
     h.gaveUp = true;
     h.ended = new ClipEdgeError('BACKEND_UNAVAILABLE', `the inference thread crashed ${verdict.crashes} times in ${windowMs / 1000} s (last: ${why}) and is not restarted again: restart the process`);
+    failPending(h, h.ended);
     h.log(`[clip-edge] the inference thread crashed (${why}), ${verdict.crashes} times in ${windowMs / 1000} s: not restarted again; inference fails until the process restarts`);
     return;
   }
   h.restartAt = Date.now() + verdict.delayMs;
+  // Retry-After (app.onError): a retry before the back-off is over would wait it out anyway.
+  const details = { crash: verdict.crashes, retryAfterSeconds: Math.max(1, Math.ceil(verdict.delayMs / 1000)) };
+  failPending(h, new ClipEdgeError('BACKEND_UNAVAILABLE', `the inference thread crashed (${why}) while this call ran; it is restarted for later calls`, { details }));
   h.log(`[clip-edge] the inference thread crashed (${why}); ${failed} call(s) failed with 503; restarting it on the next call, after ${verdict.delayMs} ms (crash ${verdict.crashes} of ${maxCrashes} allowed in ${windowMs / 1000} s)`);
 }
 
@@ -234,7 +237,10 @@ async function callIn<T>(h: Host, msg: DistributiveOmit<InferenceCall, 'id'>, o:
   return { value, generation: t.generation };
 }
 
-const lostSession = () => new ClipEdgeError('BACKEND_UNAVAILABLE', 'the inference thread crashed and was restarted: this session was in the thread that crashed (its tower re-creates it on the next run)');
+const lostSession = () =>
+  new ClipEdgeError('BACKEND_UNAVAILABLE', 'the inference thread crashed and was restarted: this session was in the thread that crashed (its tower re-creates it on the next run)', {
+    details: { retryAfterSeconds: 1 },
+  });
 
 /** The one thread of a set of threaded backends, started on first use, restarted after a crash. */
 function createInferenceHost(options: ThreadedBackendOptions): InferenceHost {
