@@ -3,10 +3,11 @@ import type { Backend, InPlaceSessionOptions, SessionLike, TensorLike } from '..
 import { ClipEdgeError, type ClipEdgeErrorCode } from '../../core/errors.ts';
 import type { ModelStream } from '../../core/model/source.ts';
 import { chunksOf } from '../../core/ort/wasm/in-place.ts';
-import type { InferenceCall, InferenceReply, PlainTensor, SerializedError, SessionMeta, StreamChunk, ThreadedBackendName } from './inference-worker.ts';
+import type { InferenceCall, InferenceReply, InferenceWorkerData, PlainTensor, SerializedError, SessionMeta, StreamChunk, ThreadedBackendName } from './inference-worker.ts';
 import { startModuleThread, threadHolds } from './module-thread.ts';
 import { nativeBackend, type NodeBackendOptions, wasmBackend } from './ort.ts';
 import { restartPolicy, type RestartOptions } from './restart-policy.ts';
+import { checkThreadNice } from './thread-priority.ts';
 
 /*
  * Inference off the event loop (Node, Deno, Bun). Both onnxruntime builds run a session
@@ -61,6 +62,8 @@ export interface ThreadedBackendOptions extends NodeBackendOptions {
   readonly restarts?: RestartOptions;
   /** Where a crash is reported (one line). @defaultValue console.error */
   readonly log?: (line: string) => void;
+  /** Nice steps below the event loop for the inference thread and onnxruntime's threads, 0–19 (Linux; thread-priority.ts). @defaultValue 0 */
+  readonly threadNice?: number;
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -86,7 +89,7 @@ interface Thread {
 
 /** The state of one host, shared by the functions below. */
 interface Host {
-  readonly options: NodeBackendOptions;
+  readonly options: InferenceWorkerData;
   readonly policy: ReturnType<typeof restartPolicy>;
   readonly log: (line: string) => void;
   readonly pending: Map<number, Pending>;
@@ -244,9 +247,9 @@ const lostSession = () =>
 
 /** The one thread of a set of threaded backends, started on first use, restarted after a crash. */
 function createInferenceHost(options: ThreadedBackendOptions): InferenceHost {
-  const { restarts, log, ...backendOptions } = options;
+  const { restarts, log, threadNice, ...backendOptions } = options;
   const h: Host = {
-    options: backendOptions,
+    options: { ...backendOptions, threadNice: checkThreadNice(threadNice) },
     policy: restartPolicy(restarts),
     log: log ?? ((line) => console.error(line)),
     pending: new Map(),
