@@ -7,6 +7,7 @@ import { DT, dtName, type ModelProto } from './onnx/model.ts';
 import { dynamicSequencePass } from './passes/dynamic-sequence.ts';
 import { fp16Pass, type Fp16Options } from './passes/fp16.ts';
 import { int8ConvPass } from './passes/int8-conv.ts';
+import { fuseResidualPass } from './passes/fuse-residual.ts';
 import { int8GatherPass } from './passes/int8-gather.ts';
 import { int8MatMulPass } from './passes/int8-matmul.ts';
 import type { Pass, PassContext, PassReport } from './passes/pass.ts';
@@ -71,6 +72,8 @@ function variantPasses(variant: QuantVariant, o: PassOptions): Pass[] {
         int8MatMulPass(o.int8?.matmul, o.int8?.activations),
         ...((o.int8?.conv ?? 'int8') === 'int8' ? [int8ConvPass(o.int8?.convSelection, o.int8?.activations, o.int8?.leadingFloat)] : []),
         int8GatherPass(o.int8?.gather),
+        // After int8-conv, which reads the Relu outputs' producers (per-image activations) and leaves a CNN's leading Convs float32.
+        fuseResidualPass(),
       ];
     case 'q4':
       // 4-bit MatMuls; the embedding table (most of the text tower) as int8, Conv left float32.

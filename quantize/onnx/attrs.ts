@@ -27,3 +27,5 @@ export function setAttr(node: NodeProto, attr: AttributeProto): void {
   if (i >= 0) node.attribute[i] = attr;
   else node.attribute.push(attr);
 }
+
+export const stringAttr = (name: string, s: string): AttributeProto => ({ ...base(name, AT.STRING), s: new TextEncoder().encode(s) });

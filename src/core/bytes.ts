@@ -18,7 +18,7 @@ export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
  * buffer, which the caller owns and nothing else reads afterwards (a buffer already detached, e.g.
  * moved to a thread, is left as it is).
  */
-export function freeBytes(bytes: Uint8Array): void {
+export function freeBytes(bytes: ArrayBufferView): void {
   const buffer = bytes.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer; detached?: boolean };
   if (typeof buffer.transfer !== 'function' || buffer.detached || buffer.byteLength === 0) return;
   if (bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength) buffer.transfer(0);

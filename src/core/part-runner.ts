@@ -78,8 +78,10 @@ export function createPartRunner(o: PartRunnerOptions): PartRunner {
       }
       const out = (await s.run({ [o.part.input]: o.backend.tensor('float32', item!.data, item!.dims) }, [o.part.output]))[o.part.output];
       if (!(out?.data instanceof Float32Array)) throw new ClipEdgeError('MODEL_INVALID', `${where}: ${o.part.output} is not float32`);
-      // A copy: ORT's output may be a view that the next run reuses.
-      return [{ data: out.data.slice(), dims: [...out.dims] }];
+      // ORT's outputs are fresh arrays (copied out of its heap): kept as they are. A view into a larger
+      // buffer (a backend that hands out its own memory, which the next run may reuse) is copied.
+      const owned = out.data.byteOffset === 0 && out.data.byteLength === out.data.buffer.byteLength;
+      return [{ data: owned ? out.data : out.data.slice(), dims: [...out.dims] }];
     },
     { maxBatch: 1 },
   );

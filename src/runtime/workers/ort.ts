@@ -24,6 +24,9 @@ const isMarker = (x: unknown): boolean =>
 /** Bytes of ORT's wasm memory (what its sessions hold; it never shrinks). `undefined` before the first session. */
 export const ortWasmMemoryBytes = (): number | undefined => wrappedInstances()[0]?.memory.buffer.byteLength;
 
+/** Whether ORT's heap grows to what its allocator asks for, not 20 % over (src/core/ort/wasm/instance.ts); `undefined` before the first session. */
+export const ortExactGrowth = (): boolean | undefined => wrappedInstances()[0]?.exactGrowth;
+
 interface OrtWasmEnv {
   wasm: { numThreads: number; wasmBinary?: Uint8Array; proxy?: boolean; simd?: boolean };
   logLevel?: string;

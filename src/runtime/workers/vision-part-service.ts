@@ -1,3 +1,4 @@
+import { freeBytes } from '../../core/bytes.ts';
 import { ClipEdgeError } from '../../core/errors.ts';
 import { readModelInfo } from '../../core/model/info.ts';
 import { createPartRunner } from '../../core/part-runner.ts';
@@ -8,7 +9,7 @@ import { envInt } from '../../http/env.ts';
 import type { WorkersEnv } from './bindings.ts';
 import { workersConfig } from './config.ts';
 import { manifestSha256, modelSourceOf } from './model-source.ts';
-import { ortWasmMemoryBytes, workersWasmBackend } from './ort.ts';
+import { ortExactGrowth, ortWasmMemoryBytes, workersWasmBackend } from './ort.ts';
 import { WORKERS_VARIANT_ORDER } from './variants.ts';
 
 /** CLIP_EDGE_VISION_TIMEOUT_MS: how long a Worker waits for the rest of the part chain. @defaultValue 30000 */
@@ -34,6 +35,8 @@ export interface VisionPartInfo {
   inPlace: boolean;
   loaded: boolean;
   ortWasmBytes: number;
+  /** ORT's heap grows to exactly what it allocates (false: Emscripten's +20 % steps, an ORT build the kit does not recognise). */
+  ortExactGrowth: boolean;
 }
 
 /**
@@ -62,10 +65,11 @@ export async function createVisionPartService(
     /** This part alone, without passing the result on (`npm run workers:memory -- --parts` measures each part in its own isolate). */
     runLocal: async (data, dims) => {
       const out = await runner.run(data, dims);
+      freeBytes(data); // copied into ORT's heap: given back now, not at the next GC
       loaded = true;
       return out;
     },
-    info: async () => ({ manifestSha256: manifest, variant, part, parts: parts.length, file: (runner.inPlace ? entry.ort! : entry).file, inPlace: runner.inPlace, loaded, ortWasmBytes: ortWasmMemoryBytes() ?? 0 }),
+    info: async () => ({ manifestSha256: manifest, variant, part, parts: parts.length, file: (runner.inPlace ? entry.ort! : entry).file, inPlace: runner.inPlace, loaded, ortWasmBytes: ortWasmMemoryBytes() ?? 0, ortExactGrowth: ortExactGrowth() ?? false }),
     async runPart(request) {
       // The clock read on arrival (an I/O event, so fresh even where a Worker's clock moves only on I/O).
       const arrived = Date.now();
@@ -82,6 +86,9 @@ export async function createVisionPartService(
       return runPartHop({ request, arrived, timeoutMs, parts: parts.length, next: env.NEXT_PART, run: async (data, dims) => {
         try {
           const out = await runner.run(data, dims);
+          // The activations RPC handed this Worker (its own copy) are in ORT's heap by now: given back
+          // at once rather than at the next GC, while the rest of the chain runs.
+          freeBytes(data);
           loaded = true;
           return out;
         } catch (e) {

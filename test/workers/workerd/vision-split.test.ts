@@ -109,6 +109,7 @@ describe('vision tower split across two part Workers (workerd)', () => {
       expect(p.file).toMatch(new RegExp(`part${k}of2\\.ort$`));
       expect(p.calls).toBeGreaterThanOrEqual(answers.images.length * 2);
       expect(p.ortWasmBytes).toBeGreaterThan(0);
+      expect(p.ortExactGrowth).toBe(true); // the glue of the ORT build bundled for Workers is recognised
     }
   });
 

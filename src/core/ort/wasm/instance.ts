@@ -33,6 +33,8 @@ export interface OrtWasmInstance {
   recorder?: (call: ExportCall) => void;
   /** Per-export overrides, by export name. */
   readonly overrides: Map<string, ExportOverride>;
+  /** Whether the heap grows to exactly what ORT's allocator asks for (see {@link exactHeapGrowth}); false when the glue's resize import was not recognised. */
+  readonly exactGrowth: boolean;
 }
 
 const instances: OrtWasmInstance[] = [];
@@ -49,15 +51,17 @@ const findMemory = (imports: WebAssembly.Imports | undefined, exports: WebAssemb
 };
 
 /** An Instance-like object whose function exports forward to the real ones through the handle's hooks. */
-function wrapInstance(instance: WebAssembly.Instance, imports: WebAssembly.Imports | undefined): WebAssembly.Instance {
+function wrapInstance(instance: WebAssembly.Instance, imports: WebAssembly.Imports | undefined, growth?: ExactGrowth): WebAssembly.Instance {
   const memory = findMemory(imports, instance.exports);
   if (!memory) return instance; // not ORT's kind of module: leave it alone
+  growth?.bind(memory);
   const realExports = instance.exports as Record<string, unknown>;
   const handle: OrtWasmInstance = {
     memory,
     real: (name) => (typeof realExports[name] === 'function' ? (realExports[name] as (...a: unknown[]) => unknown) : undefined),
     functionNames: Object.keys(realExports).filter((k) => typeof realExports[k] === 'function'),
     overrides: new Map(),
+    exactGrowth: growth?.installed ?? false,
   };
   const exports: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(realExports)) {
@@ -79,6 +83,58 @@ function wrapInstance(instance: WebAssembly.Instance, imports: WebAssembly.Impor
 
 type Instantiate = (source: unknown, imports?: WebAssembly.Imports) => Promise<unknown>;
 
+/** wasm32's largest memory, in bytes, less one page (Emscripten's limit for `emscripten_resize_heap`). */
+const WASM32_MAX_HEAP = 4294901760;
+const WASM_PAGE = 65536;
+
+export interface ExactGrowth {
+  readonly installed: boolean;
+  bind(memory: WebAssembly.Memory): void;
+}
+
+/**
+ * Makes ORT's heap grow to exactly what its allocator asks for, a page at a time, instead of
+ * Emscripten's default of at least 20 % more than the heap's current size (`emscripten_resize_heap`).
+ * Wasm memory never shrinks, and a 128 MB Workers isolate counts all of it: with the default, the
+ * last growth of a run can leave up to a sixth of ORT's heap unused (RN50x64's layer2 part: 97.0 →
+ * 87.9 MiB, bench/results/workers-memory-parts.md).
+ *
+ * The glue's resize function is an import of the module (minified name): recognised by what only it
+ * holds, the 4 GiB − 64 KiB limit and the 20 % over-growth factor. Our replacement grows the memory
+ * to the requested size, then calls the glue's own function, which first re-creates the glue's heap
+ * views for the grown buffer (its `updateMemoryViews`) and then, finding the heap large enough,
+ * grows nothing more. Unrecognised (another ORT build): left as it is, and `exactGrowth` says so.
+ */
+export function exactHeapGrowth(imports: WebAssembly.Imports | undefined): ExactGrowth {
+  let memory: WebAssembly.Memory | undefined;
+  let installed = false;
+  for (const ns of Object.values(imports ?? {}) as Record<string, unknown>[]) {
+    for (const [name, value] of Object.entries(ns)) {
+      if (typeof value !== 'function') continue;
+      const source = Function.prototype.toString.call(value);
+      if (!source.includes(String(WASM32_MAX_HEAP)) || !/\.2\s*\//.test(source) || !source.includes('.grow(')) continue;
+      const glue = value as (requested: number) => unknown;
+      ns[name] = (requested: number): boolean => {
+        if (!memory) return Boolean(glue(requested));
+        const want = requested >>> 0;
+        const have = memory.buffer.byteLength;
+        if (want > have && want <= WASM32_MAX_HEAP) {
+          try {
+            memory.grow(Math.ceil((want - have) / WASM_PAGE));
+          } catch {
+            return Boolean(glue(requested)); // the engine refused: the glue's own attempt decides
+          }
+        }
+        // Refreshes the glue's views of the grown heap (and grows nothing more: it is large enough).
+        glue(requested);
+        return memory.buffer.byteLength >= want;
+      };
+      installed = true;
+    }
+  }
+  return { installed, bind: (m) => void (memory = m) };
+}
+
 /**
  * Runs `start` (ORT's start-up) with `WebAssembly.instantiate` and `instantiateStreaming` answering
  * through wrapped instances; both are restored afterwards. When `precompiled` is given, a call whose
@@ -92,20 +148,24 @@ export async function withWrappedOrtInstance<T>(
   const W = WebAssembly as unknown as { instantiate: Instantiate; instantiateStreaming?: Instantiate };
   const original = W.instantiate;
   const originalStreaming = W.instantiateStreaming;
-  const pair = (r: unknown, imports?: WebAssembly.Imports) => {
+  const pair = (r: unknown, imports: WebAssembly.Imports | undefined, growth: ExactGrowth) => {
     // instantiate(bytes) resolves to { module, instance }; instantiate(module) to an Instance.
-    if (r instanceof WebAssembly.Instance) return wrapInstance(r, imports);
+    if (r instanceof WebAssembly.Instance) return wrapInstance(r, imports, growth);
     const p = r as { module: WebAssembly.Module; instance: WebAssembly.Instance };
-    return { module: p.module, instance: wrapInstance(p.instance, imports) };
+    return { module: p.module, instance: wrapInstance(p.instance, imports, growth) };
   };
   const patched: Instantiate = async (source, imports) => {
+    const growth = exactHeapGrowth(imports);
     if (precompiled?.isMarker(source)) {
       const instance = (await original(precompiled.module, imports)) as WebAssembly.Instance;
-      return { module: precompiled.module, instance: wrapInstance(instance, imports) };
+      return { module: precompiled.module, instance: wrapInstance(instance, imports, growth) };
     }
-    return pair(await original(source, imports), imports);
+    return pair(await original(source, imports), imports, growth);
   };
-  const patchedStreaming: Instantiate = async (source, imports) => pair(await originalStreaming!(source, imports), imports);
+  const patchedStreaming: Instantiate = async (source, imports) => {
+    const growth = exactHeapGrowth(imports);
+    return pair(await originalStreaming!(source, imports), imports, growth);
+  };
   W.instantiate = patched;
   if (originalStreaming) W.instantiateStreaming = patchedStreaming;
   try {
