@@ -156,6 +156,8 @@ const MS_RULES: Readonly<Record<string, Rule>> = {
   FastGelu: asIn0,
   BiasGelu: sameAs([0, 1]),
   Gelu: asIn0,
+  // X, W, B, Z (the sum the convolution accumulates onto): one float type.
+  FusedConv: sameAs([0, 1, 2, 3]),
 };
 
 /** The rule for a node, or undefined when this table does not know the operator. */

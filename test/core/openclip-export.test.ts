@@ -146,6 +146,9 @@ describe('int8 ResNet through the quantizer: Conv → ConvInteger, gated against
     expect(conv.quantizedNodes).toBe(large.filter((n) => convs.indexOf(n) >= Number(conv.leadingFloatConvs)).length);
     expect(conv.perImageActivations).toBe(conv.quantizedNodes);
     expect(conv.perBatchActivations).toBe(0);
+    // The leading float32 block's residual join, Relu(Conv + downsample), is one FusedConv (summed in place).
+    const fuse = report.passes.find((x) => x.pass === 'fuse-residual')!.report;
+    expect(fuse.fusedNodes).toBeGreaterThanOrEqual(1);
     // The attention pool's q/k/v/c projections, their activations quantized per token (no DynamicQuantizeLinear).
     const matmul = report.passes.find((x) => x.pass === 'int8-matmul')!.report;
     expect(matmul.quantizedNodes).toBeGreaterThanOrEqual(4);

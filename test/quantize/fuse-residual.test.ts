@@ -7,6 +7,7 @@ import { intsAttr } from '../../quantize/onnx/attrs.ts';
 import { buildModel, node } from '../../quantize/onnx/build.ts';
 import { DT, type ModelProto, type NodeProto } from '../../quantize/onnx/model.ts';
 import { floatTensor } from '../../quantize/onnx/tensor.ts';
+import { checkGraph } from '../../quantize/graph/check.ts';
 import { Graph } from '../../quantize/graph/graph.ts';
 import { fuseResiduals } from '../../quantize/passes/fuse-residual.ts';
 import { passesFor, runPasses } from '../../quantize/pipeline.ts';
@@ -28,9 +29,11 @@ function block(o: { downsample?: boolean; extraReader?: boolean; noRelu?: boolea
   ];
   if (o.downsample) nodes.push(node({ op: 'Conv', inputs: ['r', 'wd'], outputs: ['ds'], attrs: [intsAttr('kernel_shape', [1, 1])] }));
   nodes.push(node({ op: 'Add', inputs: ['c2', o.downsample ? 'ds' : 'r'], outputs: ['s'] }));
-  const outputs = [{ name: o.yIsSum ? 's' : 'y', elemType: DT.FLOAT, shape: ['b', C, H, H] }];
+  const outputs = [{ name: o.yIsSum ? 's' : 'out', elemType: DT.FLOAT, shape: ['b', C, H, H] }];
   if (!o.noRelu && !o.yIsSum) nodes.push(node({ op: 'Relu', inputs: ['s'], outputs: ['y'] }));
   if (o.noRelu) nodes.push(node({ op: 'Sigmoid', inputs: ['s'], outputs: ['y'] }));
+  // The block's output is read by the next layer, as in a tower (its type is then inferred, not declared).
+  if (!o.yIsSum) nodes.push(node({ op: 'Neg', inputs: ['y'], outputs: ['out'] }));
   if (o.extraReader) {
     nodes.push(node({ op: 'Neg', inputs: ['c2'], outputs: ['n'] }));
     outputs.push({ name: 'n', elemType: DT.FLOAT, shape: ['b', C, H, H] });
@@ -61,6 +64,7 @@ describe('fuse-residual', () => {
     const model = block(o);
     const graph = new Graph(model);
     expect(fuseResiduals(graph)).toBe(1);
+    checkGraph(graph, 'fused'); // FusedConv's output type is known to the quantizer's checks
     const ops = graph.nodes.map((n) => n.op_type);
     expect(ops.filter((t) => t === 'FusedConv')).toHaveLength(1);
     expect(ops).not.toContain('Add');
@@ -69,9 +73,9 @@ describe('fuse-residual', () => {
     expect(fused).toMatchObject({ domain: 'com.microsoft', input: ['a1', 'w2', 'b2', o.downsample ? 'ds' : 'r'], output: ['y'] });
     expect(model.opset_import).toContainEqual({ domain: 'com.microsoft', version: 1 });
     const after = await runOrt(model, feeds());
-    const scale = before.y!.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const scale = before.out!.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     expect(scale).toBeGreaterThan(0.1);
-    expect(maxAbsDiff(after.y!, before.y!)).toBeLessThanOrEqual(scale * 1e-6);
+    expect(maxAbsDiff(after.out!, before.out!)).toBeLessThanOrEqual(scale * 1e-6);
   });
 
   it.each([
