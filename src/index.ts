@@ -1,6 +1,6 @@
 /** clip-edge's Web-standard core: the same on Workers, Node, Deno, Bun and browsers. */
 export { createClipEdge, DEFAULT_LIMITS } from './core/clip.ts';
-export type { ClipEdge, ClipEdgeOptions, ClipLimits, ClassifyRequest, ClassifyResult, ImageEmbedding, TextEmbeddings, ClipEdgeStatus, Timings } from './core/clip.ts';
+export type { ClipEdge, ClipEdgeOptions, ClipLimits, ClassifyRequest, ClassifyResult, ImageEmbedding, TextEmbeddings, ClipEdgeStatus, BackendState, Timings } from './core/clip.ts';
 export { withImageInputs, type ClipEdgeKit } from './core/kit.ts';
 export { readImageInput, DEFAULT_MAX_IMAGE_BYTES, type ImageInput, type ImageSource, type ReadImageOptions } from './core/image/input.ts';
 export type { DeferredImageBytes } from './core/image/decoder.ts';

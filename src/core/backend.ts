@@ -82,6 +82,14 @@ export interface Backend {
    * @defaultValue undefined (never down for good)
    */
   readonly down?: Error;
+  /**
+   * Set while the backend's thread has crashed and no new one runs yet (Node's inference thread,
+   * between a crash and the next call, which starts a new thread and re-creates the sessions):
+   * `retryAfterMs` is what is left of the restart policy's back-off (0 once it is over: the next
+   * call starts it at once). Status and /healthz report it; a 503 it causes says when to retry.
+   * @defaultValue undefined (running, or never crashed)
+   */
+  readonly restarting?: { readonly retryAfterMs: number };
 }
 
 /**

@@ -2,7 +2,14 @@ import type { Backend } from './backend.ts';
 import type { ModelInfo } from './model/info.ts';
 import type { TextEmbedder } from './text-embedder.ts';
 import type { VisionTower } from './remote-vision.ts';
-import type { ClipEdgeStatus } from './types.ts';
+import type { BackendState, ClipEdgeStatus } from './types.ts';
+
+/** The backend's state as status and /healthz report it (Backend.down, Backend.restarting). */
+export function backendState(backend: Backend): { backendState: BackendState; restartInMs?: number } {
+  if (backend.down) return { backendState: 'down' };
+  const restarting = backend.restarting;
+  return restarting ? { backendState: 'restarting', restartInMs: Math.ceil(restarting.retryAfterMs) } : { backendState: 'ready' };
+}
 
 /** What `/v1/models` reports: the folder's variants and which ones this instance runs. */
 export function clipEdgeStatus(info: ModelInfo, backend: Backend, vision: VisionTower, text?: TextEmbedder): ClipEdgeStatus {
@@ -15,6 +22,7 @@ export function clipEdgeStatus(info: ModelInfo, backend: Backend, vision: Vision
   return {
     id: info.id,
     backend: backend.name,
+    ...backendState(backend),
     embedDim: info.embedDim,
     contextLength: info.contextLength,
     imageSize: { height: info.preprocess.cropHeight, width: info.preprocess.cropWidth },

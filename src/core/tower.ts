@@ -52,6 +52,8 @@ export class TowerRunner<I extends VisionItem | TextItem> {
   private readonly opts: TowerRunnerOptions;
   /** Milliseconds spent creating the session (undefined until loaded). */
   loadMs?: number;
+  /** The session once created: `loaded` asks it whether it is still there (a crashed thread's is `lost`). */
+  private created?: SessionLike;
   private fileSha?: string;
 
   constructor(opts: TowerRunnerOptions) {
@@ -66,8 +68,9 @@ export class TowerRunner<I extends VisionItem | TextItem> {
     this.queue = createBatchQueue((items) => this.runBatch(items), { maxBatch: opts.maxBatch ?? BATCH.maxBatch, maxQueue: opts.maxQueue });
   }
 
+  /** The session exists and can run: false before the first load, and after its backend's thread crashed until the next run re-creates it. */
   get loaded(): boolean {
-    return this.loadMs !== undefined;
+    return this.created !== undefined && this.created.lost !== true;
   }
 
   /** Creates the session (once); later calls share the same promise. A failed load is retried next time. */
@@ -130,6 +133,7 @@ export class TowerRunner<I extends VisionItem | TextItem> {
       const session = await this.createSessionInPlace();
       this.checkSignature(session, `${source.name}/${entry.ort!.file}`);
       this.loadMs = performance.now() - t0;
+      this.created = session;
       return session;
     }
     const where = `${source.name}/${entry.file}`;
@@ -151,6 +155,7 @@ export class TowerRunner<I extends VisionItem | TextItem> {
     }
     this.checkSignature(session, where);
     this.loadMs = performance.now() - t0;
+    this.created = session;
     return session;
   }
 

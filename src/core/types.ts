@@ -155,9 +155,19 @@ export interface TextEmbeddings {
   timings: { tokenizeMs: number; inferenceMs: number; totalMs: number };
 }
 
+/**
+ * Whether the backend can run now: `ready`; `restarting` (Node, Deno, Bun: the inference thread
+ * crashed, its sessions are gone, and the next call starts a new one, not before `restartInMs`);
+ * `down` (it crashed too often and stays down until the process restarts).
+ */
+export type BackendState = 'ready' | 'restarting' | 'down';
+
 export interface ClipEdgeStatus {
   id: string;
   backend: string;
+  backendState: BackendState;
+  /** With `backendState: 'restarting'`: ms left of the restart's back-off (0: the next call restarts it at once). */
+  restartInMs?: number;
   embedDim: number;
   contextLength: number;
   imageSize: { height: number; width: number };

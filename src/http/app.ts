@@ -7,7 +7,7 @@ import type { ClipEdge } from '../core/clip.ts';
 import { docsPage } from './docs-page.ts';
 import { drainUnreadBodies } from './unread-body.ts';
 import { ClipEdgeError, isClipEdgeError } from '../core/errors.ts';
-import { quotedPath, SHED_CODES, STATUS_OF } from './errors.ts';
+import { quotedPath, retryAfterOf, SHED_CODES, STATUS_OF } from './errors.ts';
 import { DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_MULTIPART_PARTS } from './multipart.ts';
 import { openApiConfig } from './openapi.ts';
 import { createOverloadGuard, type OverloadOptions, requestBodyUnfinished, requestSignal } from './overload.ts';
@@ -82,7 +82,8 @@ function errorResponse(onInternal: (e: unknown) => void): ErrorHandler<BlankEnv>
       const status = STATUS_OF[err.code] ?? 500;
       const shed = SHED_CODES.has(err.code);
       if (status >= 500 && !shed && err.code !== 'BACKEND_UNAVAILABLE') onInternal(err);
-      if (shed) c.header('Retry-After', String(Number(err.details?.retryAfterSeconds) || 1));
+      const retryAfter = retryAfterOf(err.code, err.details);
+      if (retryAfter !== undefined) c.header('Retry-After', String(retryAfter));
       // Answered before the body was read to its end: say the connection closes. The drain that
       // follows (unread-body.ts) takes the header off again when it reads the body to its end.
       if (requestBodyUnfinished(c)) c.header('Connection', 'close');

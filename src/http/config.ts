@@ -48,6 +48,8 @@ export interface ServiceConfig {
   decodeThreads?: number;
   /** `CLIP_EDGE_INFERENCE_THREAD=0` runs inference on the main thread (Node, Deno, Bun; default: in a worker thread, off the event loop). */
   inferenceThread?: boolean;
+  /** `CLIP_EDGE_THREAD_NICE`: nice steps (0–19) below the event loop for the decode and inference threads (Linux: Node, Bun). @defaultValue 0 */
+  threadNice?: number;
 }
 
 const apiKeys = (v: string | undefined): string | string[] | undefined => {
@@ -92,6 +94,7 @@ export function configFromEnv(env: EnvRecord): ServiceConfig {
     decodeBudgetMb: envMegabytes(env, 'CLIP_EDGE_DECODE_BUDGET_MB', { auto: true }),
     decodeThreads: envInt(env, 'CLIP_EDGE_DECODE_THREADS', 0),
     inferenceThread: envBool(env, 'CLIP_EDGE_INFERENCE_THREAD'),
+    threadNice: envInt(env, 'CLIP_EDGE_THREAD_NICE', 0, 19),
   };
   return Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) as ServiceConfig;
 }

@@ -44,6 +44,24 @@ export const STATUS_OF: Readonly<Record<ClipEdgeErrorCode, number>> = Object.fre
 export const SHED_CODES: ReadonlySet<ClipEdgeErrorCode> = new Set<ClipEdgeErrorCode>(['OVERLOADED', 'TIMEOUT', 'RATE_LIMITED', 'CANCELLED', 'TEXT_ENCODER_DOWN', 'VISION_TOWER_DOWN']);
 
 /**
+ * Retry-After for a BACKEND_UNAVAILABLE whose error does not say when (no backend could start; or
+ * the inference thread stays down until the process restarts, which a supervisor does in seconds).
+ * A crash it restarts from says its own: the restart policy's back-off (inference-thread.ts).
+ */
+export const DEFAULT_BACKEND_RETRY_AFTER_SECONDS = 5;
+
+/** Codes whose answers carry Retry-After: the shed codes, and a backend that crashed or could not start. */
+export const RETRY_AFTER_CODES: ReadonlySet<ClipEdgeErrorCode> = new Set<ClipEdgeErrorCode>([...SHED_CODES, 'BACKEND_UNAVAILABLE']);
+
+/** The Retry-After seconds of an error's answer (its `details.retryAfterSeconds`, else the code's default), or undefined for none. */
+export function retryAfterOf(code: ClipEdgeErrorCode, details?: Readonly<Record<string, unknown>>): number | undefined {
+  if (!RETRY_AFTER_CODES.has(code)) return undefined;
+  const said = Number(details?.retryAfterSeconds);
+  if (Number.isFinite(said) && said >= 1) return Math.ceil(said);
+  return code === 'BACKEND_UNAVAILABLE' ? DEFAULT_BACKEND_RETRY_AFTER_SECONDS : 1;
+}
+
+/**
  * A request path as error messages quote it: at most `max` characters, so that a 13 KB path is not
  * echoed back (or into logs) whole.
  */

@@ -113,10 +113,33 @@ describe('clip-edge CLI', () => {
     ['CLIP_EDGE_MAX_IN_FLIGHT', '0', /CLIP_EDGE_MAX_IN_FLIGHT must be an integer ≥ 1 \(its value is not shown/],
     ['CLIP_EDGE_REQUEST_TIMEOUT_MS', 'soon', /CLIP_EDGE_REQUEST_TIMEOUT_MS must be an integer ≥ 0 \(its value is not shown/],
     ['CLIP_EDGE_RATE_LIMIT', '-5', /CLIP_EDGE_RATE_LIMIT must be an integer ≥ 1 \(its value is not shown/],
+    // Was read by each thread, and a value it could not use ignored: the threads kept their priority.
+    ['CLIP_EDGE_THREAD_NICE', 'abc', /CLIP_EDGE_THREAD_NICE must be a whole number in \[0, 19\] \(its value is not shown/],
+    ['CLIP_EDGE_THREAD_NICE', '25', /CLIP_EDGE_THREAD_NICE must be a whole number in \[0, 19\] \(its value is not shown/],
   ])('serve refuses %s=%s before loading anything (exit 2, one line)', (k, v, message) => {
     const r = cliEnv({ [k]: v }, 'serve', '--port', '0');
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
     expect(r.err.trim().split('\n')).toHaveLength(1);
   });
+
+  it.skipIf(process.platform !== 'linux')('serve with CLIP_EDGE_THREAD_NICE=10 runs its decode and inference threads 10 nice steps below its event loop', async () => {
+    const s = await startCliServer({ CLIP_EDGE_THREAD_NICE: '10', CLIP_EDGE_DECODE_THREADS: '1' });
+    try {
+      // One image through both kinds of thread (the inference thread runs since warm-up).
+      const r = await fetch(`${s.url}/v1/embed/image`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: readFileSync(jpgs[0]!) });
+      expect(r.status).toBe(200);
+      // Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value; the task named like the pid is the main thread.
+      const niceOf = (tid: string) => {
+        const stat = readFileSync(`/proc/${s.pid}/task/${tid}/stat`, 'utf8');
+        return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), nice: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) };
+      };
+      const main = niceOf(String(s.pid)).nice;
+      const threads = readdirSync(`/proc/${s.pid}/task`).map(niceOf);
+      // At least the decode thread and the inference thread (onnxruntime's own threads inherit it); measured: 3 of 17.
+      expect(threads.filter((t) => t.nice === Math.min(19, main + 10)).length, JSON.stringify(threads)).toBeGreaterThanOrEqual(2);
+    } finally {
+      await s.stop();
+    }
+  }, 120_000);
 });

@@ -50,13 +50,14 @@ describe.each(Object.keys(TARGETS) as (keyof typeof TARGETS)[])('faults and reco
     expect(r.recovery.statuses).toEqual(Array(LIMIT).fill(200));
     // recovery() made 5 /healthz round trips and threw unless each answered 200.
     expect(r.recovery.rssMiB).toBeLessThan(baselineMiB + RSS_SLACK_MIB);
-    // Parsing is bounded: the flood of parts never holds the server (the old parser held it ~6 s per body).
+    // Parsing is bounded by the part cap, not by the body (the old parser read a body whole, then held
+    // the server ~6 s per 140,000 parts): the client that sent only 600 of its 140,000 parts and
+    // stalled got its 413 (floodPrefix in bench/lib/faults.ts; a parser that waits for the whole body
+    // would give it the 1 s deadline's 503 TIMEOUT).
+    // (workerd's local server may drop that connection, as it may a flood's: 'prefix 0' is allowed
+    // there, TIMEOUT never.)
     if (fault.name === 'many-part multipart') {
-      // On Node the server answers /healthz while the bodies stream in. workerd's isolate is one
-      // thread: the four bodies can be over before its next answer, which comes all the same (every
-      // poll answered 200, or healthzPoller throws), and the 413s below say the parser stopped at the cap.
-      if (name === 'node') expect(r.healthzDuring.answeredDuring, JSON.stringify(r.healthzDuring.samples)).toBeGreaterThanOrEqual(2);
-      else expect(r.healthzDuring.polls, JSON.stringify(r.healthzDuring.samples)).toBeGreaterThanOrEqual(2);
+      if (name === 'node') expect(r.outcomes['prefix 413 PAYLOAD_TOO_LARGE'], JSON.stringify(r.outcomes)).toBe(1);
       // workerd may drop a flood body's connection (bench/lib/faults.ts), but never all of them.
       expect(r.outcomes['413 PAYLOAD_TOO_LARGE'] ?? 0, JSON.stringify(r.outcomes)).toBeGreaterThan(0);
     }

@@ -28,6 +28,7 @@ describe('configFromEnv', () => {
   it('reads the image decode settings', () => {
     expect(configFromEnv({ CLIP_EDGE_DECODE_BUDGET_MB: '512', CLIP_EDGE_DECODE_THREADS: '0' })).toEqual({ decodeBudgetMb: 512, decodeThreads: 0 });
     expect(configFromEnv({ CLIP_EDGE_DECODE_BUDGET_MB: 'auto' })).toEqual({ decodeBudgetMb: 'auto' });
+    expect(configFromEnv({ CLIP_EDGE_THREAD_NICE: '10' })).toEqual({ threadNice: 10 });
   });
 
   it('is empty for an empty environment', () => {
@@ -90,6 +91,7 @@ describe('one boolean rule for every runtime', () => {
       [() => configFromEnv({ CLIP_EDGE_MAX_IN_FLIGHT: secret }), 'CLIP_EDGE_MAX_IN_FLIGHT must be an integer ≥ 1'],
       [() => configFromEnv({ CLIP_EDGE_TEXT: secret }), 'CLIP_EDGE_TEXT must be true or false'],
       [() => configFromEnv({ CLIP_EDGE_BACKEND: secret }), 'CLIP_EDGE_BACKEND must be auto or node or wasm or webgpu'],
+      [() => configFromEnv({ CLIP_EDGE_THREAD_NICE: secret }), 'CLIP_EDGE_THREAD_NICE must be a whole number in [0, 19]'],
       [() => workersConfig({ ASSETS: assets, CLIP_EDGE_MODEL: `../${secret}` } as never), 'CLIP_EDGE_MODEL must be a folder name'],
       [() => workersConfig({ ASSETS: assets, CLIP_EDGE_DECODE_BUDGET_MB: secret } as never), 'CLIP_EDGE_DECODE_BUDGET_MB must be auto or'],
     ] as const) {

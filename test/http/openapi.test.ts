@@ -166,5 +166,8 @@ describe('OpenAPI document vs real responses', () => {
     const classify = doc.paths['/v1/classify']!.post!.responses as Record<string, { headers?: Record<string, unknown> }>;
     expect(Object.keys(classify['429']!.headers ?? {})).toContain('Retry-After');
     expect(Object.keys(classify['503']!.headers ?? {})).toContain('Retry-After');
+    // /healthz's only error is 503 BACKEND_UNAVAILABLE, which carries it too.
+    const health = doc.paths['/healthz']!.get!.responses as Record<string, { headers?: Record<string, unknown> }>;
+    expect(Object.keys(health['503']!.headers ?? {})).toContain('Retry-After');
   });
 });

@@ -14,6 +14,7 @@ import { readJpegHeader } from '../../src/core/image/jpeg-header.ts';
 import { CLIP_PREPROCESS } from '../../src/core/image/preprocess.ts';
 import { nodeImageCodecs } from '../../src/runtime/fs/codecs.ts';
 import { createDecodePool } from '../../src/runtime/fs/decode-pool.ts';
+import { threadedNodeBackends } from '../../src/runtime/fs/inference-thread.ts';
 import { repoRoot } from '../helpers/shared-data.ts';
 
 const input = (name: string) => new Uint8Array(readFileSync(path.join(repoRoot, 'test/fixtures/pil/inputs', name)));
@@ -112,14 +113,9 @@ describe('decode threads (Node)', () => {
     }
   });
 
-  it.skipIf(process.platform !== 'linux')('with CLIP_EDGE_THREAD_NICE=10, decode threads run 10 nice steps below the event loop (the main thread keeps its priority)', async () => {
-    process.env.CLIP_EDGE_THREAD_NICE = '10'; // a thread reads it when it starts
-    const niced = createDecodePool({ threads: 1, maxPixels: 40_000_000 });
-    try {
-      await niced.warmup?.();
-    } finally {
-      delete process.env.CLIP_EDGE_THREAD_NICE;
-    }
+  it.skipIf(process.platform !== 'linux')('with threadNice 10 (CLIP_EDGE_THREAD_NICE=10), decode threads run 10 nice steps below the event loop (the main thread keeps its priority)', async () => {
+    const niced = createDecodePool({ threads: 1, maxPixels: 40_000_000, threadNice: 10 });
+    await niced.warmup?.();
     // Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value.
     const niceOf = (tid: string) => {
       const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
@@ -129,6 +125,13 @@ describe('decode threads (Node)', () => {
     const nices = readdirSync('/proc/self/task').map(niceOf);
     await niced.close();
     expect(nices).toContain(Math.min(19, main + 10));
+  });
+
+  it('refuses a threadNice outside 0–19 where the pool or the inference thread is made, before any thread starts', () => {
+    for (const threadNice of [-1, 20, 1.5, Number.NaN]) {
+      expect(() => createDecodePool({ threads: 1, maxPixels: 40_000_000, threadNice }), String(threadNice)).toThrow(expect.objectContaining({ code: 'BAD_INPUT', message: expect.stringContaining('threadNice must be a whole number in [0, 19]') }));
+      expect(() => threadedNodeBackends({ threadNice }), String(threadNice)).toThrow(expect.objectContaining({ code: 'BAD_INPUT' }));
+    }
   });
 
   it('never keeps a process alive once its work is done, and keeps it alive while a decode is pending', () => {

@@ -12,6 +12,7 @@ import { threadedNodeBackends } from '../../src/runtime/fs/inference-thread.ts';
 import { restartPolicy } from '../../src/runtime/fs/restart-policy.ts';
 import { serveNode } from '../../src/runtime/node/serve.ts';
 import { createClipApp } from '../../src/http/app.ts';
+import { DEFAULT_BACKEND_RETRY_AFTER_SECONDS } from '../../src/http/errors.ts';
 import { REPO_ROOT } from '../helpers/clip.ts';
 import { slowVisionFolder } from '../helpers/slow-vision.ts';
 
@@ -115,21 +116,52 @@ describe('inference thread: crashes', () => {
       await expect(kit.core.embedImage(photo('rgb8.png'))).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
       const health = await app.request('/healthz'); // no API key: a probe has none
       expect(health.status).toBe(503);
+      // No back-off to wait for: it needs a process restart, which a supervisor does in seconds.
+      expect(health.headers.get('retry-after')).toBe(String(DEFAULT_BACKEND_RETRY_AFTER_SECONDS));
       expect(((await health.json()) as { error: { code: string } }).error.code).toBe('BACKEND_UNAVAILABLE'); // its details stay in the log, as for any 503 of the backend
+      // Status says so too: down, and the tower's session gone.
+      expect(kit.core.status()).toMatchObject({ backendState: 'down', active: { vision: { loaded: false } } });
+      expect(kit.core.status().restartInMs).toBeUndefined();
     } finally {
       await kit.core.close();
     }
   }, 60_000);
 
-  it('a crash it restarts from keeps /healthz at 200', async () => {
+  it('a crash it restarts from keeps /healthz at 200, saying it is restarting until the next call has started a new thread', async () => {
     const backends = threadedNodeBackends({ restarts: { backoffMs: 10 }, log: () => {} });
     const kit = await createNodeClipEdge({ model: folder, backends, backend: 'wasm', text: false, decodeThreads: 0 });
-    const app = createClipApp({ clip: () => Promise.resolve(kit) });
+    const app = createClipApp({ clip: kit });
     try {
       await kit.core.embedImage(photo('rgb8.png'));
+      expect(kit.core.status()).toMatchObject({ backendState: 'ready', active: { vision: { loaded: true } } });
       watch.state.armed = 1;
       await expect(kit.core.embedImage(photo('rgb8.png'))).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
-      expect((await app.request('/healthz')).status).toBe(200);
+      const health = await app.request('/healthz');
+      expect(health.status).toBe(200);
+      expect(await health.json()).toMatchObject({ status: 'restarting', restartInMs: expect.any(Number) });
+      // Nothing restarts until a call comes (however long after the 10 ms back-off): the state stays.
+      expect(kit.core.status()).toMatchObject({ backendState: 'restarting', active: { vision: { loaded: false } } });
+      await kit.core.embedImage(photo('rgb8.png'));
+      expect(kit.core.status()).toMatchObject({ backendState: 'ready', active: { vision: { loaded: true } } });
+      expect(await (await app.request('/healthz')).json()).toEqual({ status: 'ok' });
+    } finally {
+      await kit.core.close();
+    }
+  }, 60_000);
+
+  it("503 BACKEND_UNAVAILABLE says when to retry: Retry-After is the crash's back-off, in whole seconds", async () => {
+    const backends = threadedNodeBackends({ restarts: { backoffMs: 2_500 }, log: () => {} });
+    const kit = await createNodeClipEdge({ model: folder, backends, backend: 'wasm', text: false, decodeThreads: 0 });
+    const app = createClipApp({ clip: kit });
+    const post = () => app.request('/v1/embed/image', { method: 'POST', headers: { 'content-type': 'image/png' }, body: photo('rgb8.png') });
+    try {
+      expect((await post()).status).toBe(200);
+      watch.state.armed = 1;
+      const failed = await post();
+      expect(failed.status).toBe(503);
+      expect(failed.headers.get('retry-after')).toBe('3');
+      expect(kit.core.status()).toMatchObject({ backendState: 'restarting', restartInMs: expect.any(Number) });
+      expect(kit.core.status().restartInMs).toBeLessThanOrEqual(2_500);
     } finally {
       await kit.core.close();
     }
@@ -145,11 +177,23 @@ describe('inference thread: crashes', () => {
       const failed = await post();
       expect(failed.status).toBe(503);
       expect(((await failed.json()) as { error: { code: string } }).error.code).toBe('BACKEND_UNAVAILABLE');
-      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      expect(failed.headers.get('retry-after')).toBe('1'); // the first back-off, 250 ms, in whole seconds
+      const health = await fetch(`${server.url}/healthz`);
+      expect(health.status).toBe(200);
+      // The default back-off is 250 ms: what is left of it, or 0 once it is over.
+      const { restartInMs, ...said } = (await health.json()) as { status: string; restartInMs: number };
+      expect(said).toEqual({ status: 'restarting' });
+      expect(restartInMs).toBeGreaterThanOrEqual(0);
+      expect(restartInMs).toBeLessThanOrEqual(250);
+      // /v1/models no longer says the session is loaded: it went with the thread.
+      const models = async () => ((await (await fetch(`${server.url}/v1/models`)).json()) as { models: { backendState: string; active: { vision: { loaded: boolean } } }[] }).models[0]!;
+      expect(await models()).toMatchObject({ backendState: 'restarting', active: { vision: { loaded: false } } });
       expect(errors.mock.calls.map((c) => String(c[0]))).toEqual([expect.stringContaining('the inference thread crashed')]);
       const ok = await post();
       expect(ok.status).toBe(200);
       expect(((await ok.json()) as { embedding: number[] }).embedding).toHaveLength(32);
+      expect(await models()).toMatchObject({ backendState: 'ready', active: { vision: { loaded: true } } });
+      expect(await (await fetch(`${server.url}/healthz`)).json()).toEqual({ status: 'ok' });
     } finally {
       errors.mockRestore();
       await server.close();

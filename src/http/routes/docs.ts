@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import type { ClipEdgeErrorCode } from '../../core/errors.ts';
-import { SHED_CODES, STATUS_OF } from '../errors.ts';
+import { DEFAULT_BACKEND_RETRY_AFTER_SECONDS, RETRY_AFTER_CODES, STATUS_OF } from '../errors.ts';
 import { ErrorBody } from '../schemas.ts';
 
 /**
@@ -11,8 +11,13 @@ import { ErrorBody } from '../schemas.ts';
 
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 
-/** Load shedding (SHED_CODES: 429 RATE_LIMITED; 503 OVERLOADED, TIMEOUT, TEXT_ENCODER_DOWN; 499 CANCELLED) says when to come back. */
-const RETRY_AFTER = z.object({ 'Retry-After': z.string().openapi({ description: 'Seconds to wait before retrying', example: '1' }) });
+/** Load shedding (SHED_CODES: 429 RATE_LIMITED; 503 OVERLOADED, TIMEOUT, TEXT_ENCODER_DOWN; 499 CANCELLED) and 503 BACKEND_UNAVAILABLE say when to come back (RETRY_AFTER_CODES). */
+const RETRY_AFTER = z.object({
+  'Retry-After': z.string().openapi({
+    description: `Seconds to wait before retrying. BACKEND_UNAVAILABLE: what is left of the inference thread's restart back-off after a crash, else ${DEFAULT_BACKEND_RETRY_AFTER_SECONDS}`,
+    example: '1',
+  }),
+});
 
 /** The error responses of a route: each status with the codes that produce it (from STATUS_OF), each code once. */
 export function errors(...codes: ClipEdgeErrorCode[]) {
@@ -20,8 +25,8 @@ export function errors(...codes: ClipEdgeErrorCode[]) {
   for (const code of new Set(codes)) byStatus.set(STATUS_OF[code], [...(byStatus.get(STATUS_OF[code]) ?? []), code]);
   return Object.fromEntries(
     [...byStatus].map(([status, cs]) => {
-      const shed = cs.some((c) => SHED_CODES.has(c));
-      return [status, { ...json(ErrorBody, cs.join(', ')), ...(shed ? { headers: RETRY_AFTER } : {}) }];
+      const retry = cs.some((c) => RETRY_AFTER_CODES.has(c));
+      return [status, { ...json(ErrorBody, cs.join(', ')), ...(retry ? { headers: RETRY_AFTER } : {}) }];
     }),
   ) as Record<number, ReturnType<typeof json<typeof ErrorBody>>>;
 }

@@ -10,7 +10,7 @@ import { type RouteContext, routeGroup } from './group.ts';
 const TowerFile = z.object({ file: z.string(), bytes: z.number().int().nonnegative().optional() });
 const Active = z.object({
   variant: Precision,
-  loaded: z.boolean(),
+  loaded: z.boolean().openapi({ description: 'The session exists and can run: false before the first load, and after a crash of the inference thread until the next call re-creates it.' }),
   inPlace: z.literal(true).optional().openapi({ description: "The variant's ORT-format file is loaded in place (weights used from the streamed bytes)." }),
   parts: z.number().int().min(2).optional().openapi({ description: 'The vision tower runs split across this many part Workers, chained over service bindings.' }),
 });
@@ -18,6 +18,11 @@ export const ModelStatus = z
   .object({
     id: z.string(),
     backend: z.string(),
+    backendState: z.enum(['ready', 'restarting', 'down']).openapi({
+      description:
+        "ready; restarting: the inference thread crashed (Node, Deno, Bun), its sessions are gone (`active.*.loaded` false) and the next call starts a new one, not before `restartInMs`; down: it crashed too often and stays down until the process restarts (/healthz answers 503).",
+    }),
+    restartInMs: z.number().int().nonnegative().optional().openapi({ description: "With backendState 'restarting': ms left of the restart's back-off (0: the next call restarts it at once)." }),
     embedDim: z.number().int().positive(),
     contextLength: z.number().int().positive(),
     imageSize: z.object({ height: z.number().int().positive(), width: z.number().int().positive() }),
@@ -31,7 +36,12 @@ export const ModelStatus = z
 
 export const Models = z.object({ models: z.array(ModelStatus) }).openapi('Models');
 export const LabelSets = z.object({ labelSets: z.array(z.string()) }).openapi('LabelSets');
-export const Health = z.object({ status: z.literal('ok') }).openapi('Health');
+export const Health = z
+  .object({
+    status: z.enum(['ok', 'restarting']).openapi({ description: 'restarting: the inference thread crashed and is started again on the next call (the process recovers by itself; still 200).' }),
+    restartInMs: z.number().int().nonnegative().optional().openapi({ description: "With 'restarting': ms left of the restart's back-off." }),
+  })
+  .openapi('Health');
 
 const count = z.number().int().nonnegative();
 export const Load = z
@@ -83,9 +93,12 @@ export const labelSetsRoute = createRoute({
  */
 export function healthRoutes(loaded: () => ClipEdge | undefined = () => undefined): OpenAPIHono<BlankEnv> {
   return routeGroup().openapi(healthRoute, (c) => {
-    const down = loaded()?.backend.down;
-    if (down) throw down;
-    return c.json({ status: 'ok' as const }, 200);
+    const backend = loaded()?.backend;
+    if (backend?.down) throw backend.down;
+    // A crash it restarts from is still alive (200: a liveness probe must not kill a process that
+    // recovers by itself), but says so.
+    const restarting = backend?.restarting;
+    return c.json(restarting ? { status: 'restarting' as const, restartInMs: Math.ceil(restarting.retryAfterMs) } : { status: 'ok' as const }, 200);
   });
 }
 

@@ -37,6 +37,8 @@ export interface FsPlace {
   decodeThreads?: number;
   /** Run onnxruntime and its sessions in a worker thread, off the event loop. @defaultValue true */
   inferenceThread?: boolean;
+  /** Nice steps below the event loop for the decode and inference threads (Linux). @defaultValue 0 */
+  threadNice?: number;
   /** The search index: a LanceDB folder (`{ db }`), or any driver (`{ open }`). @defaultValue none */
   search?: FsIndexOptions;
 }
@@ -44,21 +46,21 @@ export interface FsPlace {
 const dirOf = (place: FsPlace) => path.resolve(place.model ?? DEFAULT_MODEL_DIR);
 
 /** The decode threads (Node, Deno and Bun alike: all three run node:worker_threads; test/runtime/deno-bun.test.ts). */
-function decodePoolOf(threads: number | undefined, maxPixels: number | undefined): { executor?: ReturnType<typeof createDecodePool> } {
-  const n = threads ?? defaultDecodeThreads();
+function decodePoolOf(place: FsPlace): { executor?: ReturnType<typeof createDecodePool> } {
+  const n = place.decodeThreads ?? defaultDecodeThreads();
   if (n === 0) return {};
-  return { executor: createDecodePool({ threads: n, maxPixels: maxPixels ?? DEFAULT_LIMITS.maxPixels }) };
+  return { executor: createDecodePool({ threads: n, maxPixels: place.maxPixels ?? DEFAULT_LIMITS.maxPixels, threadNice: place.threadNice }) };
 }
 
 export const fsAdapter: RuntimeAdapter<FsPlace> = {
   name: 'node',
   modelSource: (place) => fsModelSource(dirOf(place)),
-  backends: (place) => (place.inferenceThread === false ? defaultNodeBackends : threadedNodeBackends)({ threads: place.threads }),
+  backends: (place) => (place.inferenceThread === false ? defaultNodeBackends({ threads: place.threads }) : threadedNodeBackends({ threads: place.threads, threadNice: place.threadNice })),
   imageCodecs: () => nodeImageCodecs(),
   promptCache: (place) => modelPromptCache(dirOf(place)),
   labelSets: (place) => modelLabelSets(dirOf(place), place.maxLabels),
   defaults: (place) => ({
-    imageDecode: { budgetBytes: DEFAULT_NODE_DECODE_BUDGET_BYTES, ...decodePoolOf(place.decodeThreads, place.maxPixels), ...place.imageDecode },
+    imageDecode: { budgetBytes: DEFAULT_NODE_DECODE_BUDGET_BYTES, ...decodePoolOf(place), ...place.imageDecode },
   }),
   imageInputs: () => ({ readPath: readImagePath }),
   index: (place) => (place.search ? (clip) => openNodeIndex(clip, place.search!) : undefined),

@@ -45,6 +45,14 @@ export interface NodeClipEdgeOptions
    * @defaultValue true
    */
   inferenceThread?: boolean;
+  /**
+   * Run the decode and inference threads this many nice steps (0–19) below the event loop, so that
+   * `/healthz`, routing and admission get a core first when the threads keep every core busy
+   * (bench/results/event-loop.md). Linux only (Node, Bun); ignored on Deno. The server reads it
+   * from `CLIP_EDGE_THREAD_NICE`. Not applied to `backends` you give (pass it to `threadedNodeBackends()`).
+   * @defaultValue 0
+   */
+  threadNice?: number;
 }
 
 /**
@@ -53,7 +61,7 @@ export interface NodeClipEdgeOptions
  * take bytes, a Blob/File, a stream or a file path; `.core` is the bytes-only kit the HTTP app uses.
  */
 export async function createNodeClipEdge(options: NodeClipEdgeOptions = {}): Promise<ClipEdgeKit> {
-  const { model, threads, backends, labelSets, imageDecode, decodeThreads, inferenceThread, ...rest } = options;
-  const place = { model, threads, maxLabels: rest.limits?.maxLabelSetClasses, maxPixels: rest.limits?.maxPixels, imageDecode, decodeThreads, inferenceThread };
+  const { model, threads, backends, labelSets, imageDecode, decodeThreads, inferenceThread, threadNice, ...rest } = options;
+  const place = { model, threads, maxLabels: rest.limits?.maxLabelSetClasses, maxPixels: rest.limits?.maxPixels, imageDecode, decodeThreads, inferenceThread, threadNice };
   return createFromAdapter(fsAdapter, place, { ...rest, backends, labelSets });
 }

@@ -8,6 +8,7 @@ import type { ClipPreprocessConfig } from '../../core/image/preprocess.ts';
 import type { RgbImage } from '../../core/image/types.ts';
 import type { DecodeJob, DecodeReply } from './decode-worker.ts';
 import { startModuleThread } from './module-thread.ts';
+import { checkThreadNice } from './thread-priority.ts';
 
 /*
  * Image decodes off the event loop (Node). A decode is one synchronous wasm or JS call of up to
@@ -30,6 +31,8 @@ export interface DecodePoolOptions {
   readonly maxPixelsPerByte?: number;
   /** Decode JPEG row by row with the package's libjpeg-turbo; `false`: whole, with mozjpeg. @defaultValue true */
   readonly jpegTurbo?: boolean;
+  /** Nice steps below the event loop for the decode threads, 0–19 (Linux; thread-priority.ts). @defaultValue 0 */
+  readonly threadNice?: number;
 }
 
 interface Slot {
@@ -65,14 +68,14 @@ interface Pool {
   closed: boolean;
 }
 
-type DecodeWorkerData = { maxPixels: number; maxJpegScans: number; maxPixelsPerByte: number; jpegTurbo: boolean };
+type DecodeWorkerData = { maxPixels: number; maxJpegScans: number; maxPixelsPerByte: number; jpegTurbo: boolean; threadNice: number };
 
 /** A pool of decode threads as a {@link DecodeExecutor}; `close()` ends the threads. */
 export function createDecodePool(options: DecodePoolOptions): DecodeExecutor & { close(): Promise<void>; readonly threads: number } {
   const threads = options.threads ?? defaultDecodeThreads();
   if (!Number.isSafeInteger(threads) || threads < 1) throw new ClipEdgeError('BAD_INPUT', `decode threads must be a positive integer, got ${String(options.threads)}`);
   const pool: Pool = {
-    data: { maxPixels: options.maxPixels, maxJpegScans: options.maxJpegScans ?? 100, maxPixelsPerByte: options.maxPixelsPerByte ?? 1024, jpegTurbo: options.jpegTurbo ?? true },
+    data: { maxPixels: options.maxPixels, maxJpegScans: options.maxJpegScans ?? 100, maxPixelsPerByte: options.maxPixelsPerByte ?? 1024, jpegTurbo: options.jpegTurbo ?? true, threadNice: checkThreadNice(options.threadNice) },
     slots: Array.from({ length: threads }, () => ({ worker: null, ready: false, readyWaiters: [], busy: false })),
     waiting: [],
     pending: new Map(),

@@ -8,7 +8,6 @@ import type { ClipPreprocessConfig } from '../../core/image/preprocess.ts';
 import { nodeImageCodecs } from './codecs.ts';
 import { lowerThreadPriority } from './thread-priority.ts';
 
-lowerThreadPriority();
 
 export interface DecodeJob {
   readonly id: number;
@@ -23,7 +22,8 @@ export type DecodeReply =
   | { readonly id: number; readonly ok: true; readonly value: unknown }
   | { readonly id: number; readonly ok: false; readonly error: { code?: string; message: string; details?: Record<string, unknown> } };
 
-const options = workerData as { maxPixels: number; maxJpegScans: number; maxPixelsPerByte: number; jpegTurbo: boolean };
+const options = workerData as { maxPixels: number; maxJpegScans: number; maxPixelsPerByte: number; jpegTurbo: boolean; threadNice: number };
+lowerThreadPriority(options.threadNice);
 const decoder = createImageDecoder({
   wasm: nodeImageCodecs({ jpegTurbo: options.jpegTurbo }),
   maxPixels: options.maxPixels,

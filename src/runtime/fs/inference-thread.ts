@@ -3,10 +3,11 @@ import type { Backend, InPlaceSessionOptions, SessionLike, TensorLike } from '..
 import { ClipEdgeError, type ClipEdgeErrorCode } from '../../core/errors.ts';
 import type { ModelStream } from '../../core/model/source.ts';
 import { chunksOf } from '../../core/ort/wasm/in-place.ts';
-import type { InferenceCall, InferenceReply, PlainTensor, SerializedError, SessionMeta, StreamChunk, ThreadedBackendName } from './inference-worker.ts';
+import type { InferenceCall, InferenceReply, InferenceWorkerData, PlainTensor, SerializedError, SessionMeta, StreamChunk, ThreadedBackendName } from './inference-worker.ts';
 import { startModuleThread, threadHolds } from './module-thread.ts';
 import { nativeBackend, type NodeBackendOptions, wasmBackend } from './ort.ts';
 import { restartPolicy, type RestartOptions } from './restart-policy.ts';
+import { checkThreadNice } from './thread-priority.ts';
 
 /*
  * Inference off the event loop (Node, Deno, Bun). Both onnxruntime builds run a session
@@ -49,6 +50,8 @@ interface InferenceHost {
   readonly generation: number;
   /** The error calls fail with once the thread crashed too often and stays down (not set by close()). */
   readonly down: ClipEdgeError | undefined;
+  /** Crashed, and no new thread runs yet (Backend.restarting). */
+  readonly restarting: { readonly retryAfterMs: number } | undefined;
   memoryBytes(): number | undefined;
   close(): Promise<void>;
 }
@@ -59,6 +62,8 @@ export interface ThreadedBackendOptions extends NodeBackendOptions {
   readonly restarts?: RestartOptions;
   /** Where a crash is reported (one line). @defaultValue console.error */
   readonly log?: (line: string) => void;
+  /** Nice steps below the event loop for the inference thread and onnxruntime's threads, 0–19 (Linux; thread-priority.ts). @defaultValue 0 */
+  readonly threadNice?: number;
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -84,7 +89,7 @@ interface Thread {
 
 /** The state of one host, shared by the functions below. */
 interface Host {
-  readonly options: NodeBackendOptions;
+  readonly options: InferenceWorkerData;
   readonly policy: ReturnType<typeof restartPolicy>;
   readonly log: (line: string) => void;
   readonly pending: Map<number, Pending>;
@@ -130,14 +135,17 @@ function crashed(h: Host, t: Thread, why: string): void {
   const verdict = h.policy.crashed();
   const { maxCrashes, windowMs } = h.policy.options;
   const failed = h.pending.size;
-  failPending(h, new ClipEdgeError('BACKEND_UNAVAILABLE', `the inference thread crashed (${why}) while this call ran; it is restarted for later calls`, { details: { crash: verdict.crashes } }));
   if (verdict.giveUp) {
     h.gaveUp = true;
     h.ended = new ClipEdgeError('BACKEND_UNAVAILABLE', `the inference thread crashed ${verdict.crashes} times in ${windowMs / 1000} s (last: ${why}) and is not restarted again: restart the process`);
+    failPending(h, h.ended);
     h.log(`[clip-edge] the inference thread crashed (${why}), ${verdict.crashes} times in ${windowMs / 1000} s: not restarted again; inference fails until the process restarts`);
     return;
   }
   h.restartAt = Date.now() + verdict.delayMs;
+  // Retry-After (app.onError): a retry before the back-off is over would wait it out anyway.
+  const details = { crash: verdict.crashes, retryAfterSeconds: Math.max(1, Math.ceil(verdict.delayMs / 1000)) };
+  failPending(h, new ClipEdgeError('BACKEND_UNAVAILABLE', `the inference thread crashed (${why}) while this call ran; it is restarted for later calls`, { details }));
   h.log(`[clip-edge] the inference thread crashed (${why}); ${failed} call(s) failed with 503; restarting it on the next call, after ${verdict.delayMs} ms (crash ${verdict.crashes} of ${maxCrashes} allowed in ${windowMs / 1000} s)`);
 }
 
@@ -232,13 +240,16 @@ async function callIn<T>(h: Host, msg: DistributiveOmit<InferenceCall, 'id'>, o:
   return { value, generation: t.generation };
 }
 
-const lostSession = () => new ClipEdgeError('BACKEND_UNAVAILABLE', 'the inference thread crashed and was restarted: this session was in the thread that crashed (its tower re-creates it on the next run)');
+const lostSession = () =>
+  new ClipEdgeError('BACKEND_UNAVAILABLE', 'the inference thread crashed and was restarted: this session was in the thread that crashed (its tower re-creates it on the next run)', {
+    details: { retryAfterSeconds: 1 },
+  });
 
 /** The one thread of a set of threaded backends, started on first use, restarted after a crash. */
 function createInferenceHost(options: ThreadedBackendOptions): InferenceHost {
-  const { restarts, log, ...backendOptions } = options;
+  const { restarts, log, threadNice, ...backendOptions } = options;
   const h: Host = {
-    options: backendOptions,
+    options: { ...backendOptions, threadNice: checkThreadNice(threadNice) },
     policy: restartPolicy(restarts),
     log: log ?? ((line) => console.error(line)),
     pending: new Map(),
@@ -255,6 +266,11 @@ function createInferenceHost(options: ThreadedBackendOptions): InferenceHost {
     },
     get down() {
       return h.gaveUp ? h.ended : undefined;
+    },
+    get restarting() {
+      // A thread that crashed (generation > 0) and none started since; not when closed or given up.
+      if (h.live || h.ended || h.generation === 0) return undefined;
+      return { retryAfterMs: Math.max(0, h.restartAt - Date.now()) };
     },
     memoryBytes: () => h.memory,
     async close() {
@@ -330,6 +346,9 @@ function threadedBackend(host: InferenceHost, inner: Backend, name: ThreadedBack
     close: () => host.close(),
     get down() {
       return host.down;
+    },
+    get restarting() {
+      return host.restarting;
     },
   };
 }

@@ -8,9 +8,13 @@ import type { ModelStream } from '../../core/model/source.ts';
 import { nativeBackend, type NodeBackendOptions, wasmBackend } from './ort.ts';
 import { lowerThreadPriority } from './thread-priority.ts';
 
-lowerThreadPriority(); // before onnxruntime starts any thread of its own: they inherit it
+// Before onnxruntime starts any thread of its own: they inherit it.
+lowerThreadPriority((workerData as InferenceWorkerData).threadNice);
 
 export type ThreadedBackendName = 'node' | 'wasm';
+
+/** What the main thread hands the inference thread (inference-thread.ts): its backend options, and its nice steps (checked there). */
+export type InferenceWorkerData = NodeBackendOptions & { readonly threadNice: number };
 
 /** A tensor as plain data (what crosses between the threads). */
 export interface PlainTensor {
@@ -57,7 +61,7 @@ export type InferenceReply =
   | { readonly pull: number }
   | { readonly listening: true };
 
-const options = workerData as NodeBackendOptions;
+const options: NodeBackendOptions = workerData as InferenceWorkerData;
 const port = parentPort!;
 const backends = new Map<ThreadedBackendName, Backend>();
 const sessions = new Map<number, { session: SessionLike; backend: Backend }>();

@@ -57,6 +57,7 @@ export async function createService(config: ServiceConfig, defaults: ServiceAppO
     ...(typeof config.decodeBudgetMb === 'number' ? { imageDecode: { budgetBytes: Math.floor(config.decodeBudgetMb * 1024 * 1024) } } : {}),
     ...(config.decodeThreads !== undefined ? { decodeThreads: config.decodeThreads } : {}),
     ...(config.inferenceThread !== undefined ? { inferenceThread: config.inferenceThread } : {}),
+    ...(config.threadNice !== undefined ? { threadNice: config.threadNice } : {}),
   });
   try {
     return { app: await serviceAppOf(clip, config, defaults), clip };
