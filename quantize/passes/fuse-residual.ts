@@ -10,7 +10,7 @@ import type { Pass } from './pass.ts';
  * when nothing reads `z` afterwards. A bottleneck block then ends with one activation-sized tensor
  * live instead of three (the Conv's output, the sum and the block's input): RN50x64's `layer1`
  * block at 448 px (512 × 112 × 112 floats, 25.7 MB each) peaks at 73.8 instead of 98.3 MiB of ORT
- * heap (scratch measurement in docs/models.md). ORT does not make this fusion itself at the
+ * heap (bench/results/residual-fusion.md). ORT does not make this fusion itself at the
  * `basic` level the `.ort` files are written at, nor at `all` in the WASM build.
  *
  * Only Convs with a float32 weight (in an int8 variant: the leading Convs a CNN keeps float32), whose
