@@ -20,7 +20,7 @@ const pad1 = [intsAttr('kernel_shape', [3, 3]), intsAttr('pads', [1, 1, 1, 1])];
  * A bottleneck: r = Relu(x); main = Conv3x3 → Relu → Conv1x1(+bias); the identity either r itself
  * or a 1×1 downsample Conv of r listed after the main branch; y = Relu(main + identity).
  */
-function block(o: { downsample?: boolean; extraReader?: boolean; noRelu?: boolean; yIsSum?: boolean } = {}): ModelProto {
+function block(o: { downsample?: boolean; extraReader?: boolean; noRelu?: boolean; yIsSum?: boolean; biasAfter?: boolean } = {}): ModelProto {
   const nodes: NodeProto[] = [
     node({ op: 'Relu', inputs: ['x'], outputs: ['r'] }),
     node({ op: 'Conv', inputs: ['r', 'w1', 'b1'], outputs: ['c1'], attrs: pad1 }),
@@ -28,7 +28,7 @@ function block(o: { downsample?: boolean; extraReader?: boolean; noRelu?: boolea
     node({ op: 'Conv', inputs: ['a1', 'w2', 'b2'], outputs: ['c2'], attrs: [intsAttr('kernel_shape', [1, 1])] }),
   ];
   if (o.downsample) nodes.push(node({ op: 'Conv', inputs: ['r', 'wd'], outputs: ['ds'], attrs: [intsAttr('kernel_shape', [1, 1])] }));
-  nodes.push(node({ op: 'Add', inputs: ['c2', o.downsample ? 'ds' : 'r'], outputs: ['s'] }));
+  nodes.push(node({ op: 'Add', inputs: ['c2', o.biasAfter ? 'zc' : o.downsample ? 'ds' : 'r'], outputs: ['s'] }));
   const outputs = [{ name: o.yIsSum ? 's' : 'out', elemType: DT.FLOAT, shape: ['b', C, H, H] }];
   if (!o.noRelu && !o.yIsSum) nodes.push(node({ op: 'Relu', inputs: ['s'], outputs: ['y'] }));
   if (o.noRelu) nodes.push(node({ op: 'Sigmoid', inputs: ['s'], outputs: ['y'] }));
@@ -47,6 +47,8 @@ function block(o: { downsample?: boolean; extraReader?: boolean; noRelu?: boolea
       floatTensor('w2', [C, C, 1, 1], rand(C * C, 0.3, 3)),
       floatTensor('b2', [C], rand(C, 0.1, 4)),
       ...(o.downsample ? [floatTensor('wd', [C, C, 1, 1], rand(C * C, 0.3, 5))] : []),
+      // A per-channel constant added after the Conv: Add broadcasts it, FusedConv could not.
+      ...(o.biasAfter ? [floatTensor('zc', [1, C, 1, 1], rand(C, 0.3, 6))] : []),
     ],
     nodes,
   });
@@ -82,7 +84,9 @@ describe('fuse-residual', () => {
     ['the Conv output has another reader', { extraReader: true }],
     ['the sum is not followed by a Relu', { noRelu: true }],
     ['the sum is a graph output', { yIsSum: true }],
-  ])('leaves the join alone when %s', (_, o) => {
+    ['what is added is a constant that broadcasts ([1, C, 1, 1])', { biasAfter: true }],
+  ] as [string, NonNullable<Parameters<typeof block>[0]>][])('leaves the join alone when %s', async (_, o) => {
+    if (!o.yIsSum) expect((await runOrt(block(o), feeds())).out!.length).toBe(B * C * H * H); // a valid model as it is
     const graph = new Graph(block(o));
     const ops = graph.nodes.map((n) => n.op_type);
     expect(fuseResiduals(graph)).toBe(0);
