@@ -1,4 +1,4 @@
-// npm run bench:residual-fusion -- <vision .onnx> --dims N,C,H,W [--from TENSOR] [--to TENSOR]
+// npm run bench:residual-fusion -- <vision .onnx> --dims N,C,H,W [--from TENSOR] [--to TENSOR] [--growth]
 //
 // What quantize/passes/fuse-residual.ts saves: the ORT heap (onnxruntime-web's WASM build in Node, the
 // kit's exact heap growth) of a slice of a CNN vision tower, from tensor --from to tensor --to (single-
@@ -8,7 +8,8 @@
 // .onnx bytes) and after one batch-1 run on fixed non-negative input of --dims (the slice's input, e.g.
 // RN50x64's `layer1` at 448 px: 1,128,112,112 after the stem, 1,512,112,112 between its blocks), its
 // time, and the largest |difference| between the two outputs. Prints JSON and a Markdown row; the table
-// is bench/results/residual-fusion.md.
+// is bench/results/residual-fusion.md. With --growth the slice is not fused: it runs once with Emscripten's
+// heap growth (≥ 20 % per step) and once with the kit's exact growth (src/core/ort/wasm/instance.ts).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -18,7 +19,7 @@ import { parseArgs } from 'node:util';
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
-  options: { dims: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, child: { type: 'string' }, out: { type: 'string' } },
+  options: { dims: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, child: { type: 'string' }, out: { type: 'string' }, growth: { type: 'boolean' }, emscripten: { type: 'boolean' } },
 });
 const dims = (args.dims ?? '').split(',').map(Number);
 if (!dims.length || !dims.every((d) => Number.isInteger(d) && d > 0)) throw new Error('--dims N,C,H,W (the slice input\'s shape) is required');
@@ -28,7 +29,7 @@ const MiB = 2 ** 20;
 async function child(file: string, out: string): Promise<void> {
   const { wasmBackend } = await import('../src/runtime/fs/ort.ts');
   const { wrappedInstances } = await import('../src/core/ort/wasm/instance.ts');
-  const backend = wasmBackend();
+  const backend = wasmBackend({ exactGrowth: !args.emscripten });
   await backend.init();
   const heap = () => wrappedInstances()[0]!.memory.buffer.byteLength;
   const session = await backend.createSession(new Uint8Array(readFileSync(file)));
@@ -66,21 +67,25 @@ async function main(): Promise<void> {
   try {
     const plain = await slice();
     const fused = await slice();
-    const joins = fuseResiduals(new Graph(fused));
+    const joins = args.growth ? 0 : fuseResiduals(new Graph(fused));
+    const runs = args.growth
+      ? ([['Emscripten growth', plain, true], ['exact growth', plain, false]] as const)
+      : ([['as exported', plain, false], ['fused', fused, false]] as const);
     const rows: Record<string, { loaded: number; run: number; ms: number; exactGrowth: boolean; outDims: number[] }> = {};
     const outputs: Record<string, Float32Array> = {};
-    for (const [k, m] of [['as exported', plain], ['fused', fused]] as const) {
+    for (const [k, m, emscripten] of runs) {
       const f = path.join(tmp, `${k.replace(/\W/g, '')}.onnx`);
       const o = `${f}.out`;
       writeFileSync(f, encodeModel(m));
-      const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', f, '--out', o, '--dims', dims.join(',')], { encoding: 'utf8', maxBuffer: 1 << 26 });
+      const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', f, '--out', o, '--dims', dims.join(','), ...(emscripten ? ['--emscripten'] : [])], { encoding: 'utf8', maxBuffer: 1 << 26 });
       if (r.status !== 0) throw new Error(`${k}: ${r.stderr}`);
       rows[k] = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
       const b = readFileSync(o);
       outputs[k] = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
     }
-    const a = outputs['as exported']!;
-    const b = outputs.fused!;
+    const [ka, kb] = [runs[0][0], runs[1][0]];
+    const a = outputs[ka]!;
+    const b = outputs[kb]!;
     let maxAbs = 0;
     let scale = 0;
     for (let i = 0; i < a.length; i++) {
@@ -88,8 +93,8 @@ async function main(): Promise<void> {
       scale = Math.max(scale, Math.abs(a[i]!));
     }
     const mib = (x: number) => (x / MiB).toFixed(1);
-    const [p, f] = [rows['as exported']!, rows.fused!];
-    const result = { file, from: args.from ?? null, to: args.to ?? null, dims, joinsFused: joins, rows, maxAbsDiff: maxAbs, maxAbsOutput: scale, load: os.loadavg()[0]!.toFixed(1), measuredAt: new Date().toISOString() };
+    const [p, f] = [rows[ka]!, rows[kb]!];
+    const result = { compared: [ka, kb], file, from: args.from ?? null, to: args.to ?? null, dims, joinsFused: joins, rows, maxAbsDiff: maxAbs, maxAbsOutput: scale, load: os.loadavg()[0]!.toFixed(1), measuredAt: new Date().toISOString() };
     console.log(JSON.stringify(result, null, 1));
     console.log(
       `| ${path.basename(path.dirname(path.dirname(file)))} ${args.from ?? 'input'} → ${args.to ?? 'output'} | ${dims.join('×')} | ${joins} | ${mib(p.loaded)} → **${mib(p.run)}** | ${mib(f.loaded)} → **${mib(f.run)}** | ${(f.run / p.run).toFixed(3)} | ${p.ms}, ${f.ms} | ${maxAbs.toExponential(1)} (of ${scale.toFixed(1)}) |`,

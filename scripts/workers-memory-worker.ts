@@ -2,6 +2,7 @@
 // (createWorkersClipEdge over R2/KV, the Worker's own defaults) plus routes that load a
 // configuration, classify or embed an image and report ORT's wasm memory (a high-water mark: wasm
 // memory never shrinks) and the image codecs' (the most their live instances held since the previous answer).
+import { freeBytes } from '../src/core/bytes.ts';
 import type { ClipEdge } from '../src/core/clip.ts';
 import type { WorkersEnv } from '../src/runtime/workers/bindings.ts';
 import { createWorkersClipEdge } from '../src/runtime/workers/create.ts';
@@ -75,7 +76,11 @@ export default {
         const dims = q('dims').split(',').map(Number);
         const out = await part!.runLocal(new Float32Array(await request.arrayBuffer()), dims);
         const about = await part!.info();
-        return new Response(new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength), { headers: { 'x-dims': out.dims.join(','), 'x-ort-wasm': String(about.ortWasmBytes), 'x-loaded': String(about.loaded) } });
+        const response = new Response(new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength), { headers: { 'x-dims': out.dims.join(','), 'x-ort-wasm': String(about.ortWasmBytes), 'x-loaded': String(about.loaded) } });
+        // As a part Worker gives its output back once the next part's call has it (runPartHop's `sent`): the
+        // Response holds its own copy of the body here (a freed one would arrive empty, and the next part's dims check would fail).
+        freeBytes(out.data);
+        return response;
       }
       if (url.pathname === '/embed-texts') {
         const r = await text!.embedTexts((await request.json()) as string[], await text!.info());

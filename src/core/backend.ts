@@ -61,6 +61,13 @@ export interface Backend {
   readonly priority: number;
   /** Variants this backend runs best, most preferred first (used when the variant is `auto`). */
   readonly preferred: readonly Precision[];
+  /**
+   * The vision variants this backend may run; another one goes to the next backend (an explicit
+   * `backend` that cannot run it is an error). ORT's WebGPU build registers `FusedConv`, which a CNN's
+   * int8 variant holds (quantize/passes/fuse-residual.ts), but its kernel reads no residual input.
+   * @defaultValue every variant
+   */
+  readonly runs?: readonly Precision[];
   /** Loads and initialises the backend once; throws when it cannot run here. */
   init(): Promise<void>;
   /**
@@ -96,7 +103,7 @@ export interface Backend {
  * Tries backends from the highest priority down and returns the first that initialises.
  * When none does, throws one BACKEND_UNAVAILABLE error that lists why each failed.
  */
-export async function resolveBackend(backends: readonly Backend[], wanted?: string): Promise<Backend> {
+export async function resolveBackend(backends: readonly Backend[], wanted?: string, accepts?: (b: Backend) => string | undefined): Promise<Backend> {
   const candidates = [...backends]
     .filter((b) => wanted === undefined || wanted === 'auto' || b.name === wanted)
     .sort((a, b) => b.priority - a.priority);
@@ -110,7 +117,9 @@ export async function resolveBackend(backends: readonly Backend[], wanted?: stri
   for (const b of candidates) {
     try {
       await b.init();
-      return b;
+      const refusal = accepts?.(b);
+      if (!refusal) return b;
+      failures.push(`${b.name}: ${refusal}`);
     } catch (e) {
       failures.push(`${b.name}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
     }

@@ -29,7 +29,12 @@ const since = (t: number) => performance.now() - t;
 export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge> {
   const limits: ClipLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const info = await readModelInfo(options.source);
-  const backend = await resolveBackend(options.backends, options.backend);
+  // A backend that cannot run the vision variant it would get (ORT's WebGPU build and int8) gives way to the next one.
+  const backend = await resolveBackend(options.backends, options.backend, (b) => {
+    if (options.visionTower || !b.runs) return undefined;
+    const v = pickVariant(info, 'vision', options.visionVariant, b.preferred);
+    return b.runs.includes(v) ? undefined : `does not run the ${v} vision variant (it runs ${b.runs.join(', ')})`;
+  });
   const maxBatch = options.maxBatch ?? BATCH.maxBatch;
   const runnerOpts = { backend, source: options.source, info, verify: options.verify, requireIntegrity: options.requireIntegrity, inPlace: options.inPlace, maxBatch, maxQueue: options.maxQueue ?? BATCH.maxQueue };
   // A vision tower split across Workers runs elsewhere; otherwise it is loaded here.

@@ -72,6 +72,12 @@ export interface PartHopOptions {
   next: VisionPartService | undefined;
   /** This part on the activations; a throw becomes a FAILED reply naming this part. */
   run(data: Float32Array, dims: number[]): Promise<{ data: Float32Array; dims: number[] }>;
+  /**
+   * Called with this part's output once the call to the next part has been made: Workers RPC has
+   * serialized its arguments by then, so the part Worker gives that memory back at once
+   * (`freeBytes`) instead of holding it while the rest of the chain runs. @defaultValue nothing
+   */
+  sent?(out: { data: Float32Array; dims: number[] }): void;
 }
 
 /**
@@ -99,7 +105,9 @@ export async function runPartHop(o: PartHopOptions): Promise<VisionPartReply> {
     if (late >= 0) return { ok: false, code: 'TIMEOUT', part, message: `part ${part} ran ${late} ms past its deadline` };
     // The next part must answer one hop earlier, so that its answer (or its TIMEOUT naming a later part) is back in time.
     const onward = { ...request, part: part + 1, data: out.data, dims: out.dims, deadline: deadline - (request.hopMs ?? 0) };
-    return await forwardToPart(o.next, onward, part + 1, deadline, arrived, timer!.wait);
+    const reply = forwardToPart(o.next, onward, part + 1, deadline, arrived, timer!.wait);
+    o.sent?.(out);
+    return await reply;
   } finally {
     timer?.clear();
   }

@@ -131,4 +131,17 @@ describe('backends', () => {
       message: expect.stringMatching(/a: a is not here; b: b is not here/),
     });
   });
+
+  it('a backend that does not run the vision variant it would get gives way to the next (WebGPU and int8); named alone, it is refused', async () => {
+    // A stand-in for the browser's WebGPU backend: a real WASM backend that says it runs fp32/fp16/q4 only.
+    const gpu = { ...wasmBackend(), name: 'webgpu', priority: 30, runs: ['fp32', 'fp16', 'q4'] as const };
+    const clip = await createClipEdge({ source: fsModelSource(MODEL_DIR), backends: [gpu, backend], imageCodecs: nodeImageCodecs(), visionVariant: 'int8', text: false });
+    expect(clip.status().backend).toBe('wasm');
+    const fp32 = await createClipEdge({ source: fsModelSource(MODEL_DIR), backends: [gpu, backend], imageCodecs: nodeImageCodecs(), visionVariant: 'fp32', text: false });
+    expect(fp32.status().backend).toBe('webgpu');
+    await expect(createClipEdge({ source: fsModelSource(MODEL_DIR), backends: [gpu, backend], backend: 'webgpu', imageCodecs: nodeImageCodecs(), visionVariant: 'int8', text: false })).rejects.toMatchObject({
+      code: 'BACKEND_UNAVAILABLE',
+      message: expect.stringMatching(/webgpu: does not run the int8 vision variant/),
+    });
+  });
 });

@@ -32,6 +32,11 @@ export interface OrtBackendOptions {
     sessionOptions?: object;
     /** A native incremental sha256 (e.g. Workers' DigestStream). @defaultValue @noble/hashes */
     sha256?: () => Sha256Stream;
+    /**
+     * Grow ORT's heap to what its allocator asks for rather than Emscripten's ≥ 20 % steps
+     * (src/core/ort/wasm/instance.ts exactHeapGrowth; off only to measure the difference). @defaultValue true
+     */
+    exactGrowth?: boolean;
   };
 }
 
@@ -58,7 +63,7 @@ export function ortBackend(options: OrtBackendOptions): Backend {
       const m = await options.load();
       await options.configure?.(m);
       if (options.inPlace) {
-        await withWrappedOrtInstance(() => startOrtWasm(m, () => wrappedInstances().length > 0), options.inPlace.precompiled);
+        await withWrappedOrtInstance(() => startOrtWasm(m, () => wrappedInstances().length > 0), options.inPlace.precompiled, options.inPlace.exactGrowth !== false);
         if (options.inPlace.enabled !== false) loader = await createInPlaceLoader(m);
       }
       ort = m;

@@ -73,8 +73,10 @@ export function browserWasmBackend(o: BrowserBackendOptions): Backend {
 
 /**
  * onnxruntime-web's WebGPU build, when the browser has a WebGPU adapter. Variants: fp16 when the
- * adapter has `shader-f16` (ORT refuses the fp16 graph without it), else fp32; int8 is not
- * preferred (MatMulInteger has no WebGPU kernel and falls back to the CPU).
+ * adapter has `shader-f16` (ORT refuses the fp16 graph without it), else fp32. It does not run int8
+ * (`runs`): MatMulInteger has no WebGPU kernel, and a CNN's int8 variant holds FusedConv with a residual
+ * input that ORT's WebGPU Conv kernel does not read (onnxruntime webgpu/nn/conv.cc takes X, W, B): an
+ * int8 variant asked for goes to the WASM backend.
  */
 export function browserWebGpuBackend(o: BrowserBackendOptions): Backend {
   let f16 = false;
@@ -100,6 +102,8 @@ export function browserWebGpuBackend(o: BrowserBackendOptions): Backend {
     get preferred(): readonly Precision[] {
       return f16 ? ['fp16', 'fp32'] : ['fp32'];
     },
+    // Not int8 (see above): the WASM backend runs it, and runs int8 fastest anyway.
+    runs: ['fp32', 'fp16', 'q4'],
     init: () => inner.init(),
     createSession: (model) => inner.createSession(model),
     tensor: inner.tensor.bind(inner) as Backend['tensor'],

@@ -17,6 +17,11 @@ export interface NodeBackendOptions {
    * MatMuls up to ~1.3× (bench/results/workers-prepacking.md). For memory-bound hosts; the WASM backend only. @defaultValue false
    */
   inPlace?: boolean;
+  /**
+   * Grow ORT's wasm heap to what its allocator asks for, not by Emscripten's ≥ 20 % steps (wasm memory
+   * never shrinks). Off only to measure what it saves (`npm run bench:residual-fusion -- … --growth`). @defaultValue true
+   */
+  exactGrowth?: boolean;
 }
 
 /** onnxruntime-web's WASM-SIMD build, loaded from node_modules (works in Node, Deno and Bun). */
@@ -34,6 +39,7 @@ export function wasmBackend(options: NodeBackendOptions = {}): Backend {
     // ORT always starts through the instantiate shim (transparent), so that any backend of this process can load in place.
     inPlace: {
       enabled: !!options.inPlace,
+      exactGrowth: options.exactGrowth !== false,
       sessionOptions: { executionProviders: ['wasm'], graphOptimizationLevel: 'all' },
     },
   });

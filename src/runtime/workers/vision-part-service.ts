@@ -83,7 +83,7 @@ export async function createVisionPartService(
           message: `this Worker serves part ${part} of ${parts.length} of ${info.id}'s ${variant} vision tower (manifest sha256 ${manifest.slice(0, 12)}…); it was asked for part ${request.part} of the ${request.variant} tower of manifest ${String(request.manifestSha256).slice(0, 12)}…`,
         };
       }
-      return runPartHop({ request, arrived, timeoutMs, parts: parts.length, next: env.NEXT_PART, run: async (data, dims) => {
+      return runPartHop({ request, arrived, timeoutMs, parts: parts.length, next: env.NEXT_PART, sent: (out) => freeBytes(out.data), run: async (data, dims) => {
         try {
           const out = await runner.run(data, dims);
           // The activations RPC handed this Worker (its own copy) are in ORT's heap by now: given back

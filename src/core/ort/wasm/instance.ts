@@ -105,16 +105,21 @@ export interface ExactGrowth {
  * views for the grown buffer (its `updateMemoryViews`) and then, finding the heap large enough,
  * grows nothing more. Unrecognised (another ORT build): left as it is, and `exactGrowth` says so.
  */
-export function exactHeapGrowth(imports: WebAssembly.Imports | undefined): ExactGrowth {
+export function exactHeapGrowth(imports: WebAssembly.Imports | undefined, enabled = true): ExactGrowth {
   let memory: WebAssembly.Memory | undefined;
   let installed = false;
-  for (const ns of Object.values(imports ?? {}) as Record<string, unknown>[]) {
+  for (const ns of enabled ? (Object.values(imports ?? {}) as Record<string, unknown>[]) : []) {
     for (const [name, value] of Object.entries(ns)) {
       if (typeof value !== 'function') continue;
-      const source = Function.prototype.toString.call(value);
+      let source: string;
+      try {
+        source = Function.prototype.toString.call(value);
+      } catch {
+        continue; // not inspectable: not the glue's function
+      }
       if (!source.includes(String(WASM32_MAX_HEAP)) || !/\.2\s*\//.test(source) || !source.includes('.grow(')) continue;
       const glue = value as (requested: number) => unknown;
-      ns[name] = (requested: number): boolean => {
+      const exact = (requested: number): boolean => {
         if (!memory) return Boolean(glue(requested));
         const want = requested >>> 0;
         const have = memory.buffer.byteLength;
@@ -129,7 +134,12 @@ export function exactHeapGrowth(imports: WebAssembly.Imports | undefined): Exact
         glue(requested);
         return memory.buffer.byteLength >= want;
       };
-      installed = true;
+      try {
+        ns[name] = exact;
+        installed = ns[name] === exact;
+      } catch {
+        // A frozen import namespace: ORT keeps Emscripten's growth (installed stays false).
+      }
     }
   }
   return { installed, bind: (m) => void (memory = m) };
@@ -140,10 +150,12 @@ export function exactHeapGrowth(imports: WebAssembly.Imports | undefined): Exact
  * through wrapped instances; both are restored afterwards. When `precompiled` is given, a call whose
  * source `isMarker` accepts is answered with an instance of that module (Workers refuse to compile
  * wasm from bytes: the `.wasm` is imported as a module and ORT is given marker bytes instead).
+ * With `exactGrowth` (the default) ORT's heap grows to what its allocator asks for ({@link exactHeapGrowth}).
  */
 export async function withWrappedOrtInstance<T>(
   start: () => Promise<T>,
   precompiled?: { module: WebAssembly.Module; isMarker: (source: unknown) => boolean },
+  exactGrowth = true,
 ): Promise<T> {
   const W = WebAssembly as unknown as { instantiate: Instantiate; instantiateStreaming?: Instantiate };
   const original = W.instantiate;
@@ -155,7 +167,7 @@ export async function withWrappedOrtInstance<T>(
     return { module: p.module, instance: wrapInstance(p.instance, imports, growth) };
   };
   const patched: Instantiate = async (source, imports) => {
-    const growth = exactHeapGrowth(imports);
+    const growth = exactHeapGrowth(imports, exactGrowth);
     if (precompiled?.isMarker(source)) {
       const instance = (await original(precompiled.module, imports)) as WebAssembly.Instance;
       return { module: precompiled.module, instance: wrapInstance(instance, imports, growth) };
@@ -163,7 +175,7 @@ export async function withWrappedOrtInstance<T>(
     return pair(await original(source, imports), imports, growth);
   };
   const patchedStreaming: Instantiate = async (source, imports) => {
-    const growth = exactHeapGrowth(imports);
+    const growth = exactHeapGrowth(imports, exactGrowth);
     return pair(await originalStreaming!(source, imports), imports, growth);
   };
   W.instantiate = patched;
