@@ -560,7 +560,7 @@ async function measureParts(): Promise<void> {
   const md = [
     '# Part Workers\' memory in workerd (`npm run workers:memory -- --parts`)',
     '',
-    'A vision tower split across Workers (`clip-edge quantize <dir> --split int8`), each part in its own fresh isolate, loaded in place by the part Worker\'s own service: after loading (ORT wasm + JS heap after a GC), and the peak of a batch-1 run on the activations the previous part gave, MiB: ORT wasm after the run plus the larger of the largest JS-heap sample while it ran and the JS heap after loading + the activations in and out (both alive at the end of ORT's run, which the sampler, answering between tasks only, does not see). The limit is 128 MB (122.1 MiB if decimal). Times are the client\'s (workerd, 1 thread, shared 2-core machine).',
+    'A vision tower split across Workers (`clip-edge quantize <dir> --split int8`), each part in its own fresh isolate, loaded in place by the part Worker\'s own service: after loading (ORT wasm + JS heap after a GC), and the peak of a batch-1 run on the activations the previous part gave, MiB: ORT wasm after the run plus the larger of the largest JS-heap sample while it ran and the JS heap after loading + the activations in and out (both alive at the end of ORT\'s run, which the sampler, answering between tasks only, does not see). The limit is 128 MB (122.1 MiB if decimal). Times are the client\'s (workerd, 1 thread, shared 2-core machine).',
     '',
     '| model | variant | part | `.ort` MiB | input | after loading: ORT wasm + JS heap | run: peak (measured) | load ms | run ms (first, warm) | fits 128 MB (122.1 MiB) |',
     '| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |',
