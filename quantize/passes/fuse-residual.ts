@@ -14,16 +14,16 @@ import type { Pass } from './pass.ts';
  * `basic` level the `.ort` files are written at, nor at `all` in the WASM build.
  *
  * Only Convs with a float32 weight (in an int8 variant: the leading Convs a CNN keeps float32), whose
- * output only the Add reads, and an Add whose output only the Relu reads. FusedConv adds `z` element by
- * element where Add broadcasts, so `z` must have the Conv output's shape: where the graph declares both
- * shapes they must be equal; otherwise `z` must be another convolution's output with as many channels
- * (seen through the element-wise ops after it: a ReLU, an int8 Conv's rescale and bias), never a
- * constant (a bias added after the Conv broadcasts, and ORT's kernel refuses a `z` of another shape). The sum is the same
- * arithmetic in another order (float rounding only). The fused node takes the Add's place in the
- * node list, where both of its inputs exist.
+ * output only the Add reads, and an Add whose output only the Relu reads. FusedConv adds `z` element
+ * by element where Add broadcasts, so `z` must have the Conv output's shape: where the graph declares
+ * both shapes they must be equal; otherwise `z` must be another convolution's output with as many
+ * channels (seen through the element-wise ops after it: a ReLU, an int8 Conv's rescale and bias), or
+ * a graph input declared so, never a constant (a bias added after the Conv broadcasts; ORT's kernel
+ * refuses a `z` of another shape). The sum is the same arithmetic in another order (float rounding
+ * only). The fused node takes the Add's place in the node list, where both of its inputs exist.
  *
- * ORT's WebGPU build registers FusedConv too: int8 variants are not run there (the browser's WebGPU
- * backend prefers fp16/fp32, which this pass never touches).
+ * ORT's WebGPU Conv kernel does not read `z`: the browser's WebGPU backend does not run int8 vision
+ * variants (`Backend.runs`); fp32/fp16 variants, which this pass never touches, run there.
  */
 export function fuseResidualPass(): Pass {
   return {

@@ -97,7 +97,7 @@ export interface ExactGrowth {
  * Emscripten's default of at least 20 % more than the heap's current size (`emscripten_resize_heap`).
  * Wasm memory never shrinks, and a 128 MB Workers isolate counts all of it: with the default, the
  * last growth of a run can leave up to a sixth of ORT's heap unused (RN50x64's `layer2.8`–`2.14`
- * part: 80.8 → 75.6 MiB, `npm run bench:residual-fusion -- … --growth`, bench/results/residual-fusion.md).
+ * slice: 80.8 → 75.6 MiB, `npm run bench:residual-fusion -- … --growth`, bench/results/residual-fusion.md).
  *
  * The glue's resize function is an import of the module (minified name): recognised by what only it
  * holds, the 4 GiB − 64 KiB limit and the 20 % over-growth factor. Our replacement grows the memory
