@@ -55,4 +55,33 @@ describe('fetchModelSource (browser adapter)', () => {
     const offline = fetchModelSource('http://host/models/m/', { fetch: (async () => { throw new TypeError('Failed to fetch'); }) as typeof fetch });
     await expect(offline.read('manifest.json')).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND', message: expect.stringMatching(/files\.json could not be fetched \(Failed to fetch\) and is not cached/) });
   });
+
+  it('a file Cache Storage refuses to store (quota, an entry too large) is still used, and the refusal is reported', async () => {
+    const onnx = new Uint8Array(90_000).map((_, i) => i % 241);
+    const s = site({ 'manifest.json': enc.encode('{"id":"m"}'), 'onnx/vision_model_int8.onnx': onnx });
+    const stored: string[] = [];
+    const cache = {
+      match: async () => undefined,
+      delete: async () => true,
+      keys: async () => [],
+      put: async (url: string, res: Response) => {
+        if (url.includes('vision_model_int8')) throw new DOMException('Unexpected internal error.', 'UnknownError');
+        stored.push(url);
+        await res.arrayBuffer();
+      },
+    };
+    const had = Object.getOwnPropertyDescriptor(globalThis, 'caches');
+    Object.defineProperty(globalThis, 'caches', { value: { open: async () => cache }, configurable: true });
+    try {
+      const refused: string[] = [];
+      const src = fetchModelSource('http://host/models/m/', { fetch: s.fetchImpl, onCacheError: (path, e) => refused.push(`${path}: ${(e as Error).message}`) });
+      expect(Array.from((await src.read('onnx/vision_model_int8.onnx'))!)).toEqual(Array.from(onnx));
+      expect(refused).toEqual(['onnx/vision_model_int8.onnx: Unexpected internal error.']);
+      expect(await src.read('manifest.json')).toBeDefined();
+      expect(stored.some((u) => u.includes('manifest.json'))).toBe(true);
+    } finally {
+      if (had) Object.defineProperty(globalThis, 'caches', had);
+      else delete (globalThis as { caches?: unknown }).caches;
+    }
+  });
 });

@@ -36,6 +36,8 @@ export interface BrowserClipEdgeOptions
   onProgress?: (p: DownloadProgress) => void;
   /** Cache Storage cache of the model files. @defaultValue 'clip-edge-models' */
   cacheName?: string;
+  /** A model file Cache Storage would not store (it is used anyway). @defaultValue a console warning */
+  onCacheError?: (path: string, error: unknown) => void;
 }
 
 /**
@@ -44,9 +46,9 @@ export interface BrowserClipEdgeOptions
  * The same core as every server runtime: decoding, preprocessing, tokenizer, prompt cache.
  */
 export async function createBrowserClipEdge(options: BrowserClipEdgeOptions): Promise<ClipEdgeKit> {
-  const { modelUrl, source: given, ortBaseUrl, codecBaseUrl, backends, labelSets, promptCache, onProgress, cacheName, load, wasmBinary, threads, ...rest } =
+  const { modelUrl, source: given, ortBaseUrl, codecBaseUrl, backends, labelSets, promptCache, onProgress, cacheName, onCacheError, load, wasmBinary, threads, ...rest } =
     options;
-  const source = given ?? fetchModelSource(modelUrl, { ...(onProgress ? { onProgress } : {}), ...(cacheName ? { cacheName } : {}) });
+  const source = given ?? fetchModelSource(modelUrl, { ...(onProgress ? { onProgress } : {}), ...(cacheName ? { cacheName } : {}), ...(onCacheError ? { onCacheError } : {}) });
   const ort = { ortBaseUrl, ...(load ? { load } : {}), ...(wasmBinary ? { wasmBinary } : {}), ...(threads ? { threads } : {}) };
   return createFromAdapter(browserAdapter, { source, ort, codecBaseUrl }, { ...rest, backends, labelSets, promptCache });
 }

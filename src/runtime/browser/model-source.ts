@@ -21,9 +21,18 @@ export interface FetchModelSourceOptions {
   onProgress?: (p: DownloadProgress) => void;
   /** @defaultValue globalThis.fetch */
   fetch?: typeof fetch;
+  /**
+   * Told when a downloaded, verified file could not be stored in Cache Storage (over the origin's quota,
+   * or an entry larger than the browser stores: Chromium refused RN50x64's 440 MB int8 file). The file is
+   * used anyway; it is downloaded again next time. @defaultValue a `console.warn` naming the file and why
+   */
+  onCacheError?: (path: string, error: unknown) => void;
 }
 
 const checkPath = checkModelPath;
+
+const warnNotCached = (path: string, e: unknown) =>
+  console.warn(`[clip-edge] ${path} was not stored in Cache Storage (${e instanceof Error ? e.message : String(e)}); it is used now and downloaded again next time`);
 
 /** Reads a response body, reporting the bytes received so far. */
 export async function readWithProgress(res: Response, report: (loaded: number) => void): Promise<Uint8Array> {
@@ -144,7 +153,12 @@ export function fetchModelSource(baseUrl: string | URL, options: FetchModelSourc
       if (actual !== entry.sha256) {
         throw new ClipEdgeError('INTEGRITY_MISMATCH', `${name}/${path} has sha256 ${actual}, the index says ${entry.sha256}: refusing to use it`);
       }
-      await c?.put(url, new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': res.headers.get('content-type') ?? 'application/octet-stream' } }));
+      try {
+        await c?.put(url, new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': res.headers.get('content-type') ?? 'application/octet-stream' } }));
+      } catch (e) {
+        // Not stored: the verified bytes are still good for this load.
+        (options.onCacheError ?? warnNotCached)(path, e);
+      }
       return bytes;
     },
   };
