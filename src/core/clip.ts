@@ -1,11 +1,11 @@
 import { throwIfAborted } from './abort.ts';
-import { resolveBackend } from './backend.ts';
+import { type Backend, resolveBackend } from './backend.ts';
 import { createClassMatrices } from './class-matrices.ts';
 import { ClipEdgeError } from './errors.ts';
 import { createImageEmbedder } from './image-embedder.ts';
 import { createLabelResolver } from './label-resolver.ts';
 import { BATCH, type ClipLimits, DEFAULT_LIMITS, TOP_K } from './limits.ts';
-import { availablePrecisions, readModelInfo } from './model/info.ts';
+import { type ModelInfo, availablePrecisions, readModelInfo } from './model/info.ts';
 import { encodePromptCache } from './prompt-cache/format.ts';
 import { clipEdgeStatus } from './status.ts';
 import { type TextEmbedder, checkTexts, createTextEmbedder, requireText } from './text-embedder.ts';
@@ -21,6 +21,13 @@ export type * from './types.ts';
 
 const since = (t: number) => performance.now() - t;
 
+/** Why a backend cannot run the vision variant it would get (ORT's WebGPU build and int8), so that the next one is tried. */
+const refusesVisionVariant = (info: ModelInfo, options: ClipEdgeOptions) => (b: Backend): string | undefined => {
+  if (options.visionTower || !b.runs) return undefined;
+  const v = pickVariant(info, 'vision', options.visionVariant, b.preferred);
+  return b.runs.includes(v) ? undefined : `does not run the ${v} vision variant (it runs ${b.runs.join(', ')})`;
+};
+
 /**
  * Loads a model folder's metadata and picks backend and variants; sessions are created lazily.
  * This is wiring only: each job lives in its own module (label-resolver, class-matrices,
@@ -29,12 +36,7 @@ const since = (t: number) => performance.now() - t;
 export async function createClipEdge(options: ClipEdgeOptions): Promise<ClipEdge> {
   const limits: ClipLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const info = await readModelInfo(options.source);
-  // A backend that cannot run the vision variant it would get (ORT's WebGPU build and int8) gives way to the next one.
-  const backend = await resolveBackend(options.backends, options.backend, (b) => {
-    if (options.visionTower || !b.runs) return undefined;
-    const v = pickVariant(info, 'vision', options.visionVariant, b.preferred);
-    return b.runs.includes(v) ? undefined : `does not run the ${v} vision variant (it runs ${b.runs.join(', ')})`;
-  });
+  const backend = await resolveBackend(options.backends, options.backend, refusesVisionVariant(info, options));
   const maxBatch = options.maxBatch ?? BATCH.maxBatch;
   const runnerOpts = { backend, source: options.source, info, verify: options.verify, requireIntegrity: options.requireIntegrity, inPlace: options.inPlace, maxBatch, maxQueue: options.maxQueue ?? BATCH.maxQueue };
   // A vision tower split across Workers runs elsewhere; otherwise it is loaded here.
