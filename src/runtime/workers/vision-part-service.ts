@@ -86,7 +86,7 @@ export async function createVisionPartService(
       return runPartHop({ request, arrived, timeoutMs, parts: parts.length, next: env.NEXT_PART, sent: (out) => freeBytes(out.data), run: async (data, dims) => {
         try {
           const out = await runner.run(data, dims);
-          // The activations RPC handed this Worker (its own copy) are in ORT's heap by now: given back
+          // The activations RPC handed this Worker (its own copy) were copied into ORT's heap by the run: given back
           // at once rather than at the next GC, while the rest of the chain runs.
           freeBytes(data);
           loaded = true;
