@@ -53,9 +53,13 @@ export const DEFAULT_BACKEND_RETRY_AFTER_SECONDS = 5;
 /** Codes whose answers carry Retry-After: the shed codes, and a backend that crashed or could not start. */
 export const RETRY_AFTER_CODES: ReadonlySet<ClipEdgeErrorCode> = new Set<ClipEdgeErrorCode>([...SHED_CODES, 'BACKEND_UNAVAILABLE']);
 
-/** The Retry-After seconds of an error's answer (its `details.retryAfterSeconds`, else the code's default), or undefined for none. */
+/**
+ * The Retry-After seconds of an error's answer (its `details.retryAfterSeconds`, else the code's default), or
+ * undefined for none: also for an error that says `details.permanent` (a retry gets the same answer until the
+ * process is reconfigured, e.g. in-place loading on an onnxruntime-web that no longer allows it).
+ */
 export function retryAfterOf(code: ClipEdgeErrorCode, details?: Readonly<Record<string, unknown>>): number | undefined {
-  if (!RETRY_AFTER_CODES.has(code)) return undefined;
+  if (!RETRY_AFTER_CODES.has(code) || details?.permanent === true) return undefined;
   const said = Number(details?.retryAfterSeconds);
   if (Number.isFinite(said) && said >= 1) return Math.ceil(said);
   return code === 'BACKEND_UNAVAILABLE' ? DEFAULT_BACKEND_RETRY_AFTER_SECONDS : 1;

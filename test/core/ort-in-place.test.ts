@@ -13,6 +13,7 @@ import { ClipEdgeError } from '../../src/core/errors.ts';
 import { readModelInfo } from '../../src/core/model/info.ts';
 import { asNumber, createInPlaceLoader, IN_PLACE_SESSION_CONFIG, type InPlaceLoader } from '../../src/core/ort/wasm/in-place.ts';
 import { wrappedInstances } from '../../src/core/ort/wasm/instance.ts';
+import { retryAfterOf } from '../../src/http/errors.ts';
 import { wasmBackend } from '../../src/runtime/fs/ort.ts';
 import { nodeImageCodecs } from '../../src/runtime/fs/codecs.ts';
 import { fsModelSource } from '../../src/runtime/fs/model-source.ts';
@@ -121,7 +122,14 @@ describe('in-place sessions on onnxruntime-web (Node WASM)', () => {
 
   it('fails loudly, not silently, when onnxruntime-web stops behaving as relied on (a stand-in ORT whose create never copies)', async () => {
     const changedOrt = { ...(ort as unknown as OrtModule), InferenceSession: { create: async () => Promise.reject(new Error('not a model')) } } as OrtModule;
-    await expect(createInPlaceLoader(changedOrt)).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE', message: expect.stringMatching(/in-place model loading is unavailable: this onnxruntime-web allocated the model 0 times/) });
+    const refused = createInPlaceLoader(changedOrt);
+    await expect(refused).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE', message: expect.stringMatching(/in-place model loading is unavailable: this onnxruntime-web allocated the model 0 times/) });
+    // A retry gets the same answer until the process is reconfigured: its HTTP answer says no Retry-After.
+    const err = (await refused.catch((e: unknown) => e)) as ClipEdgeError;
+    expect(err.details).toMatchObject({ permanent: true });
+    expect(retryAfterOf(err.code, err.details)).toBeUndefined();
+    expect(retryAfterOf('BACKEND_UNAVAILABLE', {})).toBe(5);
+    expect(retryAfterOf('BACKEND_UNAVAILABLE', { retryAfterSeconds: 2.5 })).toBe(3);
   });
 });
 

@@ -58,6 +58,8 @@ const changed = (what: string) =>
     'BACKEND_UNAVAILABLE',
     `in-place model loading is unavailable: this onnxruntime-web ${what}. It relies on onnxruntime-web 1.30's createSession ` +
       '(src/core/ort/wasm/in-place.ts); load the .onnx variant instead (CLIP_EDGE_IN_PLACE=false) or pin onnxruntime-web 1.30',
+    // Retrying gets the same answer: the HTTP answer carries no Retry-After.
+    { details: { permanent: true } },
   );
 
 /** Finds ORT's malloc and free by watching a probe session being created (behaviour 1 above). */
