@@ -59,16 +59,21 @@ export async function createVisionPartService(
   if (!entry) throw new ClipEdgeError('BAD_INPUT', `CLIP_EDGE_VISION_PART is ${part}, but ${info.id}'s ${variant} vision tower has ${parts.length} parts`);
   const runner = createPartRunner({ backend: workersWasmBackend(), source, part: entry, inPlace: cfg.inPlace, requireIntegrity: true, onLoaded: (line) => console.log(`[clip-edge] vision part ${part} of ${parts.length}: ${line}`) });
   let loaded = false;
+  /**
+   * The part on activations this Worker owns (RPC's copy, or a request body's): the run copies them into
+   * ORT's heap, so they are given back right after it rather than at the next GC (while the rest of the chain runs).
+   */
+  const runOwned = async (data: Float32Array, dims: number[]) => {
+    const out = await runner.run(data, dims);
+    freeBytes(data);
+    loaded = true;
+    return out;
+  };
   return {
     /** Loads the part now instead of on the first call. */
     load: () => runner.load().then(() => undefined),
     /** This part alone, without passing the result on (`npm run workers:memory -- --parts` measures each part in its own isolate). */
-    runLocal: async (data, dims) => {
-      const out = await runner.run(data, dims);
-      freeBytes(data); // copied into ORT's heap: given back now, not at the next GC
-      loaded = true;
-      return out;
-    },
+    runLocal: runOwned,
     info: async () => ({ manifestSha256: manifest, variant, part, parts: parts.length, file: (runner.inPlace ? entry.ort! : entry).file, inPlace: runner.inPlace, loaded, ortWasmBytes: ortWasmMemoryBytes() ?? 0, ortExactGrowth: ortExactGrowth() ?? false }),
     async runPart(request) {
       // The clock read on arrival (an I/O event, so fresh even where a Worker's clock moves only on I/O).
@@ -85,12 +90,7 @@ export async function createVisionPartService(
       }
       return runPartHop({ request, arrived, timeoutMs, parts: parts.length, next: env.NEXT_PART, sent: (out) => freeBytes(out.data), run: async (data, dims) => {
         try {
-          const out = await runner.run(data, dims);
-          // The activations RPC handed this Worker (its own copy) were copied into ORT's heap by the run: given back
-          // at once rather than at the next GC, while the rest of the chain runs.
-          freeBytes(data);
-          loaded = true;
-          return out;
+          return await runOwned(data, dims);
         } catch (e) {
           console.error(`[clip-edge] vision part ${part} failed:`, e);
           throw e;
