@@ -11,6 +11,7 @@ import { clipEdgeStatus } from './status.ts';
 import { type TextEmbedder, checkTexts, createTextEmbedder, requireText } from './text-embedder.ts';
 import { type TextItem, TowerRunner, type VisionItem } from './tower.ts';
 import type { ClipEdge, ClipEdgeOptions } from './types.ts';
+import type { Precision } from './precision.ts';
 import { pickVariant } from './variants.ts';
 import { normalizeRows, rankLabels } from './zeroshot.ts';
 import type { VisionTower } from './remote-vision.ts';
@@ -24,7 +25,12 @@ const since = (t: number) => performance.now() - t;
 /** Why a backend cannot run the vision variant it would get (ORT's WebGPU build and int8), so that the next one is tried. */
 const refusesVisionVariant = (info: ModelInfo, options: ClipEdgeOptions) => (b: Backend): string | undefined => {
   if (options.visionTower || !b.runs) return undefined;
-  const v = pickVariant(info, 'vision', options.visionVariant, b.preferred);
+  let v: Precision;
+  try {
+    v = pickVariant(info, 'vision', options.visionVariant, b.preferred);
+  } catch {
+    return undefined; // a variant the folder lacks: said as such (MODEL_NOT_FOUND) once the backend is chosen
+  }
   return b.runs.includes(v) ? undefined : `does not run the ${v} vision variant (it runs ${b.runs.join(', ')})`;
 };
 

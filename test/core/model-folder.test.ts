@@ -143,5 +143,7 @@ describe('backends', () => {
       code: 'BACKEND_UNAVAILABLE',
       message: expect.stringMatching(/webgpu: does not run the int8 vision variant/),
     });
+    // A variant that cannot be picked is still said as such, not as a backend that cannot run it.
+    await expect(createClipEdge({ source: fsModelSource(MODEL_DIR), backends: [gpu, backend], backend: 'webgpu', imageCodecs: nodeImageCodecs(), visionVariant: 'int4' as 'int8', text: false })).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/unknown variant "int4"/) });
   });
 });
